@@ -1,0 +1,398 @@
+// Minimal vim25 SOAP transport. Hand-written because no maintained Node library speaks vim25 SOAP:
+// request envelopes come from string templates with XML escaping, responses are parsed with fast-xml-parser.
+import https from 'node:https';
+import { XMLParser } from 'fast-xml-parser';
+import { createTrustedAgent, isTlsTrustFailure, tlsFixHint, type TlsTrust } from './tls.ts';
+import type { MoRef } from './types.ts';
+
+/** A parsed XML element: a string for text-only elements, an object otherwise. */
+export type XmlNode = string | { [key: string]: XmlValue };
+export type XmlValue = XmlNode | XmlNode[] | undefined;
+
+export const XSI_TYPE = '@_xsi:type';
+const SESSION_COOKIE = 'vmware_soap_session';
+const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
+
+/** A vSphere fault (SOAP fault detail or a task/lease LocalizedMethodFault). */
+export class VimFault extends Error {
+  readonly faultType: string;
+  readonly faultString: string;
+  readonly privilegeId?: string;
+  readonly object?: MoRef;
+  constructor(faultType: string, faultString: string, extra: { privilegeId?: string; object?: MoRef } = {}) {
+    const where = extra.object ? ` on ${extra.object.type} ${extra.object.value}` : '';
+    const hint = extra.privilegeId ? ` (requires privilege ${extra.privilegeId}${where})` : '';
+    super(`${faultString || faultType}${hint}`);
+    this.name = 'VimFault';
+    this.faultType = faultType;
+    this.faultString = faultString;
+    if (extra.privilegeId !== undefined) this.privilegeId = extra.privilegeId;
+    if (extra.object !== undefined) this.object = extra.object;
+  }
+}
+
+// ---------- XML building ----------
+
+// XML 1.0 forbids most C0 controls; sending them would only produce an unreadable server fault.
+const INVALID_XML_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
+
+export function xmlEscape(value: string): string {
+  if (INVALID_XML_CHARS.test(value)) {
+    throw new Error('A value sent to vCenter contains control characters that XML cannot carry; remove them and retry.');
+  }
+  return value
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;')
+    .replace(/\r/g, '&#xD;');
+}
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+
+function checkName(name: string): string {
+  if (!NAME.test(name)) throw new Error(`Invalid XML element or type name: ${JSON.stringify(name)}`);
+  return name;
+}
+
+/** `<tag>escaped</tag>`; undefined values produce nothing. */
+export function el(tag: string, value: string | number | boolean | undefined | null): string {
+  if (value === undefined || value === null) return '';
+  return `<${checkName(tag)}>${xmlEscape(String(value))}</${tag}>`;
+}
+
+/** Repeated `<tag>` elements for an array of values. */
+export function els(tag: string, values: readonly (string | number | boolean)[] | undefined): string {
+  return (values ?? []).map((v) => el(tag, v)).join('');
+}
+
+/** `<tag type="Type">value</tag>` for a managed object reference. */
+export function moRefXml(tag: string, ref: MoRef): string {
+  return `<${checkName(tag)} type="${xmlEscape(checkName(ref.type))}">${xmlEscape(ref.value)}</${tag}>`;
+}
+
+/** Wraps already-built XML in `<tag xsi:type="T">…</tag>` (T optional). */
+export function wrap(tag: string, inner: string, xsiType?: string): string {
+  const attr = xsiType ? ` xsi:type="${xmlEscape(checkName(xsiType))}"` : '';
+  return `<${checkName(tag)}${attr}>${inner}</${tag}>`;
+}
+
+export function envelope(method: string, thisRef: MoRef, bodyXml = ''): string {
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>' +
+    '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" ' +
+    'xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">' +
+    `<soapenv:Body><${checkName(method)} xmlns="urn:vim25">${moRefXml('_this', thisRef)}${bodyXml}</${method}>` +
+    '</soapenv:Body></soapenv:Envelope>'
+  );
+}
+
+// ---------- XML parsing ----------
+
+const XML_ENTITY = /&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);/g;
+
+// fast-xml-parser leaves numeric character references (Go's encoder emits &#34; &#xA; …) undecoded; decode all five XML entities here.
+function decodeEntities(value: string): string {
+  if (!value.includes('&')) return value;
+  return value.replace(XML_ENTITY, (_m, e: string) => {
+    switch (e) {
+      case 'amp':
+        return '&';
+      case 'lt':
+        return '<';
+      case 'gt':
+        return '>';
+      case 'quot':
+        return '"';
+      case 'apos':
+        return "'";
+      default: {
+        const code = e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+        return code <= 0x10ffff ? String.fromCodePoint(code) : '\uFFFD';
+      }
+    }
+  });
+}
+
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@_',
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: false,
+  processEntities: false,
+  ignoreDeclaration: true,
+  maxNestedTags: 400,
+  transformTagName: (name) => name.slice(name.indexOf(':') + 1),
+  // Any `prefix:type` attribute is the schema-instance type (vCenter always uses xsi, but the prefix is not fixed).
+  transformAttributeName: (name) => (/^@_[^:]+:type$/.test(name) ? XSI_TYPE : name),
+  tagValueProcessor: (_tag, value) => decodeEntities(value),
+  attributeValueProcessor: (_attr, value) => decodeEntities(value),
+});
+
+export function parseXml(xml: string): Record<string, XmlValue> {
+  return parser.parse(xml) as Record<string, XmlValue>;
+}
+
+// ---------- node helpers ----------
+
+export function isObj(node: unknown): node is { [key: string]: XmlValue } {
+  return typeof node === 'object' && node !== null && !Array.isArray(node);
+}
+
+/** Normalizes a possibly repeated element to an array. */
+export function arr(value: XmlValue): XmlNode[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+/** Child element (first occurrence). */
+export function child(node: XmlValue, name: string): XmlValue {
+  const n = Array.isArray(node) ? node[0] : node;
+  return isObj(n) ? n[name] : undefined;
+}
+
+/** Text content of an element (undefined when absent). */
+export function text(node: XmlValue): string | undefined {
+  const n = Array.isArray(node) ? node[0] : node;
+  if (n === undefined) return undefined;
+  if (typeof n === 'string') return n;
+  const t = n['#text'];
+  return typeof t === 'string' ? t : '';
+}
+
+export function str(node: XmlValue, name: string): string | undefined {
+  return text(child(node, name));
+}
+
+export function num(node: XmlValue, name: string): number | undefined {
+  const t = str(node, name);
+  if (t === undefined || t.trim() === '') return undefined;
+  const n = Number(t);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+export function bool(node: XmlValue, name: string): boolean | undefined {
+  const t = str(node, name)?.trim();
+  return t === undefined ? undefined : t === 'true' || t === '1';
+}
+
+export function xsiType(node: XmlValue): string | undefined {
+  const n = Array.isArray(node) ? node[0] : node;
+  if (!isObj(n)) return undefined;
+  const t = n[XSI_TYPE];
+  return typeof t === 'string' ? t.slice(t.indexOf(':') + 1) : undefined;
+}
+
+export function toMoRef(node: XmlValue): MoRef | undefined {
+  const n = Array.isArray(node) ? node[0] : node;
+  if (!isObj(n)) return undefined;
+  const type = n['@_type'];
+  const value = n['#text'];
+  return typeof type === 'string' && typeof value === 'string' ? { type, value } : undefined;
+}
+
+/** Element children of a node, in document order per name (attributes and text skipped). */
+export function elementEntries(node: XmlValue): [string, XmlNode][] {
+  const n = Array.isArray(node) ? node[0] : node;
+  if (!isObj(n)) return [];
+  const out: [string, XmlNode][] = [];
+  for (const [k, v] of Object.entries(n)) {
+    if (k.startsWith('@_') || k === '#text') continue;
+    for (const item of arr(v)) out.push([k, item]);
+  }
+  return out;
+}
+
+/** Builds a VimFault from a fault detail element such as `<NoPermissionFault xsi:type="NoPermission">`. */
+export function faultFromDetail(tagName: string | undefined, detail: XmlValue, faultString: string): VimFault {
+  const type = xsiType(detail) ?? tagName?.replace(/Fault$/, '') ?? 'SystemError';
+  let privilegeId = str(detail, 'privilegeId');
+  if (!privilegeId) {
+    // vCenter 7+ may report NoPermission as missingPrivileges[] { entity, privileges[] }.
+    const missing = child(detail, 'missingPrivileges');
+    const p = missing !== undefined ? text(arr(child(missing, 'privileges'))[0]) : undefined;
+    if (p) privilegeId = p;
+  }
+  const object = toMoRef(child(detail, 'object')) ?? toMoRef(child(detail, 'obj'));
+  return new VimFault(type, faultString, {
+    ...(privilegeId ? { privilegeId } : {}),
+    ...(object ? { object } : {}),
+  });
+}
+
+/** A LocalizedMethodFault (task.info.error, lease.error, …) as a VimFault. */
+export function faultFromLocalized(node: XmlValue): VimFault {
+  const inner = child(node, 'fault');
+  const message = str(node, 'localizedMessage') ?? '';
+  return faultFromDetail(undefined, inner, message || xsiType(inner) || 'The operation failed');
+}
+
+// ---------- transport ----------
+
+export interface SoapTransportOptions extends TlsTrust {
+  sdkUrl: string;
+  timeoutMs?: number;
+  userAgent?: string;
+}
+
+/** Redacts credentials from a URL for messages; only scheme://host:port/path. */
+export function describeUrl(u: URL): string {
+  return `${u.protocol}//${u.host}${u.pathname}`;
+}
+
+export class SoapTransport {
+  readonly url: URL;
+  readonly endpoint: string;
+  private readonly agent: https.Agent;
+  private readonly timeoutMs: number;
+  private readonly userAgent: string;
+  private readonly hasCa: boolean;
+  private readonly hasPin: boolean;
+  private cookie: string | undefined;
+  /** Value of the SOAPAction header: urn:vim25/<version>. */
+  soapVersion = '7.0';
+
+  constructor(opts: SoapTransportOptions) {
+    let url: URL;
+    try {
+      url = new URL(opts.sdkUrl);
+    } catch {
+      throw new Error(`Invalid vCenter SDK URL ${JSON.stringify(opts.sdkUrl)}: expected https://<vcenter>/sdk`);
+    }
+    if (url.protocol !== 'https:') {
+      throw new Error(`vCenter SDK URL must use https (got ${url.protocol}//${url.host}); use https://<vcenter>/sdk`);
+    }
+    if (url.username || url.password) {
+      throw new Error('vCenter SDK URL must not contain credentials; pass them to login() instead');
+    }
+    if (url.pathname === '/' || url.pathname === '') url.pathname = '/sdk';
+    this.url = url;
+    this.endpoint = describeUrl(url);
+    this.timeoutMs = opts.timeoutMs ?? 60_000;
+    this.userAgent = opts.userAgent ?? 'vcenter-ec2-connector';
+    this.hasCa = !!opts.ca?.trim();
+    this.hasPin = !!opts.thumbprint;
+    this.agent = createTrustedAgent(
+      { ...(opts.ca !== undefined ? { ca: opts.ca } : {}), ...(opts.thumbprint !== undefined ? { thumbprint: opts.thumbprint } : {}) },
+      { keepAlive: true, maxSockets: 8 },
+    );
+  }
+
+  /** `name=value` of the session cookie, for NFC downloads; never log it. */
+  get sessionCookie(): string | undefined {
+    return this.cookie;
+  }
+
+  set sessionCookie(value: string | undefined) {
+    this.cookie = value;
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /** Sends one call and returns the `returnval` element(s) of `<method>Response` (undefined for void methods). */
+  async call(method: string, thisRef: MoRef, bodyXml = ''): Promise<XmlValue> {
+    const payload = Buffer.from(envelope(method, thisRef, bodyXml), 'utf8');
+    const { status, body } = await this.post(payload, method);
+    let doc: Record<string, XmlValue>;
+    try {
+      doc = parseXml(body);
+    } catch {
+      throw new Error(`vCenter ${this.endpoint} returned an unreadable answer to ${method} (HTTP ${status}); check that the URL points at the vCenter SDK`);
+    }
+    const bodyNode = child(child(doc.Envelope, 'Body'), 'Fault') !== undefined ? child(doc.Envelope, 'Body') : child(doc.Envelope, 'Body');
+    const fault = child(bodyNode, 'Fault');
+    if (fault !== undefined) {
+      const faultString = str(fault, 'faultstring') ?? '';
+      const detail = child(fault, 'detail');
+      const [entry] = elementEntries(detail);
+      if (entry) throw faultFromDetail(entry[0], entry[1], faultString);
+      const code = (str(fault, 'faultcode') ?? 'ServerFaultCode').replace(/^.*:/, '');
+      throw new VimFault(code === 'ServerFaultCode' ? 'SystemError' : code, faultString);
+    }
+    if (status !== 200) {
+      throw new Error(`vCenter ${this.endpoint} answered HTTP ${status} to ${method}; check that the URL points at the vCenter SDK`);
+    }
+    const response = child(bodyNode, `${method}Response`);
+    if (response === undefined) {
+      throw new Error(`vCenter ${this.endpoint} answered ${method} without a ${method}Response element`);
+    }
+    return child(response, 'returnval') === undefined ? undefined : (arr(child(response, 'returnval') === undefined ? undefined : (isObj(response) ? response.returnval : undefined)) as XmlNode[]).length > 1
+      ? (response as { [k: string]: XmlValue }).returnval
+      : child(response, 'returnval');
+  }
+
+  private post(payload: Buffer, method: string): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string | number> = {
+        'Content-Type': 'text/xml; charset=utf-8',
+        'Content-Length': payload.length,
+        SOAPAction: `urn:vim25/${this.soapVersion}`,
+        'User-Agent': this.userAgent,
+        Accept: 'text/xml',
+      };
+      if (this.cookie) headers.Cookie = this.cookie;
+      const req = https.request(
+        {
+          protocol: 'https:',
+          hostname: this.url.hostname.replace(/^\[|\]$/g, ''),
+          port: this.url.port || 443,
+          path: this.url.pathname + this.url.search,
+          method: 'POST',
+          agent: this.agent,
+          headers,
+        },
+        (res) => {
+          this.captureCookie(res.headers['set-cookie']);
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > MAX_RESPONSE_BYTES) {
+              req.destroy(new Error(`vCenter ${this.endpoint} sent an oversized answer to ${method}`));
+              return;
+            }
+            chunks.push(c);
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', (err) => reject(this.networkError(err)));
+        },
+      );
+      req.setTimeout(this.timeoutMs, () => {
+        req.destroy(
+          Object.assign(new Error(`no answer to ${method} within ${Math.round(this.timeoutMs / 1000)} s`), { code: 'ETIMEDOUT' }),
+        );
+      });
+      req.on('error', (err) => reject(this.networkError(err)));
+      req.end(payload);
+    });
+  }
+
+  private captureCookie(setCookie: string[] | undefined): void {
+    for (const line of setCookie ?? []) {
+      const first = line.split(';', 1)[0]?.trim() ?? '';
+      if (first.startsWith(`${SESSION_COOKIE}=`)) this.cookie = first;
+    }
+  }
+
+  private networkError(err: Error): Error {
+    if (err.message.startsWith(`vCenter ${this.endpoint}`)) return err;
+    if (isTlsTrustFailure(err)) {
+      const e = new Error(
+        `Connector refused the TLS certificate of vCenter ${this.endpoint}: ${err.message}. ${tlsFixHint(err, this.hasCa, this.hasPin)}`,
+        { cause: err },
+      );
+      return Object.assign(e, { code: (err as { code?: string }).code ?? 'TLS' });
+    }
+    const code = (err as { code?: string }).code;
+    const reason = code && !err.message.includes(code) ? `${code} (${err.message})` : err.message;
+    const e = new Error(
+      `Connector is unable to reach vCenter ${this.endpoint}: ${reason}. Check the address, port and firewall between the connector and vCenter.`,
+      { cause: err },
+    );
+    return Object.assign(e, { code: code ?? 'ENETWORK' });
+  }
+}

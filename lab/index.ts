@@ -1,0 +1,111 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PLUGIN_KEY } from '../connector/contract/index.ts';
+import { startConnector, type ConnectorHandle } from '../connector/server.ts';
+import { generateSelfSigned } from '../connector/tls.ts';
+import { PACKAGE_ROOT } from '../connector/paths.ts';
+import { startVcsim, type VcsimHandle } from './vcsim/index.ts';
+import { startS3 } from './s3/index.ts';
+import { startEc2Emulator } from './ec2/index.ts';
+import { startVsphereClient } from './vsphere-client/index.ts';
+import { reservePort } from './ports.ts';
+import { ensureUiBuilt } from './ui-build.ts';
+
+export interface LabUser {
+  name: string;
+  password: string;
+  description: string;
+}
+
+export interface LabHandle {
+  /** The vSphere Client stand-in (the lab's single front door, like a vCenter). */
+  clientUrl: string;
+  vcenterOrigin: string;
+  vcsim: VcsimHandle;
+  connector: ConnectorHandle;
+  s3Url: string;
+  ec2Url: string;
+  users: LabUser[];
+  stop(): Promise<void>;
+}
+
+export interface LabOptions {
+  /** EC2 emulator stage length: milliseconds per import stage (tests: tens; demo: seconds). */
+  stageMs?: number;
+  log?: (msg: string) => void;
+}
+
+export async function labUsers(): Promise<LabUser[]> {
+  const inventory = JSON.parse(await readFile(join(PACKAGE_ROOT, 'lab', 'inventory.json'), 'utf8')) as { users: LabUser[] };
+  return inventory.users;
+}
+
+/** Start vcsim, S3, the EC2 emulator, the connector and the vSphere Client stand-in, all on 127.0.0.1. */
+export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
+  const log = opts.log ?? (() => {});
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+  };
+  try {
+    await ensureUiBuilt(log);
+    log('Starting the lab vCenter (vcsim)…');
+    const vcsim = await startVcsim();
+    stops.push(() => vcsim.stop());
+
+    const s3 = await startS3();
+    stops.push(() => s3.stop());
+    const ec2 = await startEc2Emulator({
+      s3: { endpoint: s3.url, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+      stageMs: opts.stageMs ?? 10_000,
+    });
+    stops.push(() => ec2.stop());
+
+    // The stand-in is the vCenter origin the connector talks to, so its address is fixed first.
+    const clientPort = await reservePort();
+    const clientTls = await generateSelfSigned(['127.0.0.1', 'localhost']);
+    const dataDir = await mkdtemp(join(tmpdir(), 'vm2ec2-lab-'));
+    stops.push(() => rm(dataDir, { recursive: true, force: true }));
+
+    log('Starting the connector…');
+    const connector = await startConnector({
+      listen: { host: '127.0.0.1', port: 0 },
+      dataDir,
+      vcenter: { url: `https://127.0.0.1:${clientPort}`, caPem: clientTls.certPem },
+      administrators: ['administrator@vsphere.local'],
+    });
+    stops.push(() => connector.stop());
+
+    log('Starting the vSphere Client stand-in…');
+    const client = await startVsphereClient({
+      vcenter: { sdkUrl: vcsim.sdkUrl, certPem: vcsim.certPem, instanceUuid: vcsim.instanceUuid },
+      plugins: [
+        {
+          key: PLUGIN_KEY,
+          version: '0.1.0',
+          manifestUrl: connector.manifestUrl,
+          serverCertPem: connector.certPem,
+          serverThumbprint: connector.thumbprintSha256,
+        },
+      ],
+      tls: { certPem: clientTls.certPem, keyPem: clientTls.keyPem },
+      port: clientPort,
+    });
+    stops.push(() => client.stop());
+
+    return {
+      clientUrl: `${client.origin}/ui/`,
+      vcenterOrigin: client.origin,
+      vcsim,
+      connector,
+      s3Url: s3.url,
+      ec2Url: ec2.url,
+      users: await labUsers(),
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -1,0 +1,41 @@
+// `npm test`: type check, unit + integration tests (vitest), then browser journeys (Playwright),
+// and one closing line with the totals.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+
+mkdirSync('test-results', { recursive: true });
+const bin = (name: string) => `node_modules/.bin/${name}`;
+const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
+  spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } }).status ?? 1;
+
+const steps: { name: string; status: number }[] = [];
+steps.push({ name: 'typecheck', status: run(bin('tsc'), ['--noEmit']) });
+steps.push({
+  name: 'vitest',
+  status: run(bin('vitest'), ['run', '--reporter=default', '--reporter=json', '--outputFile.json=test-results/vitest.json']),
+});
+steps.push({
+  name: 'playwright',
+  status: run(bin('playwright'), ['test', '--reporter=list,json'], { PLAYWRIGHT_JSON_OUTPUT_NAME: 'test-results/playwright.json' }),
+});
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+if (existsSync('test-results/vitest.json')) {
+  const v = JSON.parse(readFileSync('test-results/vitest.json', 'utf8')) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number };
+  passed += v.numPassedTests;
+  failed += v.numFailedTests;
+  skipped += v.numPendingTests + v.numTodoTests;
+}
+if (existsSync('test-results/playwright.json')) {
+  const p = JSON.parse(readFileSync('test-results/playwright.json', 'utf8')) as { stats: { expected: number; unexpected: number; flaky: number; skipped: number } };
+  passed += p.stats.expected + p.stats.flaky;
+  failed += p.stats.unexpected;
+  skipped += p.stats.skipped;
+}
+for (const s of steps) if (s.status !== 0) console.error(`${s.name} failed (exit ${s.status})`);
+const bad = steps.some((s) => s.status !== 0);
+if (bad && failed === 0) failed = 1; // a step that failed before reporting still counts
+console.log(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exit(bad ? 1 : 0);

@@ -1,0 +1,77 @@
+import { Component, useEffect, useMemo, useState, type ErrorInfo, type ReactNode } from 'react';
+import { QueryClient, QueryClientProvider, useQueryClient } from '@tanstack/react-query';
+import type { Host } from '../host/host.ts';
+import { HostContext } from '../host/HostContext.tsx';
+import type { ThemeName } from '../host/sdk-types.ts';
+import { createHttp } from '../api/http.ts';
+import { createApi } from '../api/client.ts';
+import { ApiContext } from '../api/ApiContext.tsx';
+import { createTranslator, I18nContext, useT } from '../i18n/i18n.ts';
+import { Alert } from '../kit/Alert.tsx';
+import { testIds } from '../testIds.ts';
+
+function applyTheme(theme: ThemeName): void {
+  document.body.setAttribute('cds-theme', theme);
+}
+
+/** Refetch everything when the user presses the vSphere Client's global refresh. */
+function GlobalRefresh({ host }: { host: Host }) {
+  const queryClient = useQueryClient();
+  useEffect(() => host.onGlobalRefresh(() => void queryClient.invalidateQueries()), [host, queryClient]);
+  return null;
+}
+
+class ErrorBoundary extends Component<{ children: ReactNode; fallback: (error: Error) => ReactNode }, { error: Error | null }> {
+  override state = { error: null as Error | null };
+  static getDerivedStateFromError(error: Error) {
+    return { error };
+  }
+  override componentDidCatch(error: Error, info: ErrorInfo) {
+    console.error('plugin view failed', error, info.componentStack);
+  }
+  override render() {
+    return this.state.error ? this.props.fallback(this.state.error) : this.props.children;
+  }
+}
+
+function Crash({ error }: { error: Error }) {
+  const t = useT();
+  return (
+    <div className="vsp-page" data-test={testIds.shell.error}>
+      <Alert kind="danger">
+        {t('app.unexpected')} {error.message}
+      </Alert>
+    </div>
+  );
+}
+
+export function createQueryClient(): QueryClient {
+  return new QueryClient({
+    defaultOptions: {
+      queries: { staleTime: 10_000, retry: 1, refetchOnWindowFocus: false },
+    },
+  });
+}
+
+/** What every manifest entry point shares: SDK host, theme sync, i18n, query client, error boundary. */
+export function PluginShell({ host, children }: { host: Host; children: ReactNode }) {
+  const [queryClient] = useState(createQueryClient);
+  const api = useMemo(() => createApi(createHttp(host)), [host]);
+  const t = useMemo(() => createTranslator(host.locale()), [host]);
+  useEffect(() => {
+    applyTheme(host.theme());
+    host.onThemeChanged(applyTheme);
+  }, [host]);
+  return (
+    <HostContext.Provider value={host}>
+      <ApiContext.Provider value={api}>
+        <I18nContext.Provider value={t}>
+          <QueryClientProvider client={queryClient}>
+            <GlobalRefresh host={host} />
+            <ErrorBoundary fallback={(error) => <Crash error={error} />}>{children}</ErrorBoundary>
+          </QueryClientProvider>
+        </I18nContext.Provider>
+      </ApiContext.Provider>
+    </HostContext.Provider>
+  );
+}
