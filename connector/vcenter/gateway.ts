@@ -4,7 +4,7 @@ import type { UserSession } from '../vsphere/types.ts';
 import { AppError } from '../errors.ts';
 import type { ConnectorConfig } from '../config.ts';
 import { SessionCache } from './session-cache.ts';
-import { pinnedTlsOptions } from '../vsphere/soap.ts';
+import { createTrustedAgent } from '../vsphere/tls.ts';
 
 /** A vCenter session cloned for one plugin user: vCenter enforces that user's own rights on every call. */
 export interface UserVcenter {
@@ -21,9 +21,11 @@ export class VcenterGateway {
   private readonly sessions: SessionCache<UserVcenter>;
   private readonly origin: string;
   private vcGuidPromise: Promise<string> | undefined;
+  private readonly agent: ReturnType<typeof createTrustedAgent>;
 
   constructor(private readonly config: ConnectorConfig['vcenter'], cache: ConnectorConfig['sessions']) {
     this.origin = new URL(config.url).origin;
+    this.agent = createTrustedAgent({ ca: config.caPem, thumbprint: config.thumbprint });
     this.sessions = new SessionCache<UserVcenter>({
       max: cache.max,
       idleMs: cache.idleMs,
@@ -57,6 +59,7 @@ export class VcenterGateway {
 
   async close(): Promise<void> {
     await this.sessions.close();
+    this.agent.destroy();
   }
 
   private connect(): Promise<Vim25Client> {
@@ -97,7 +100,7 @@ export class VcenterGateway {
             'vmware-api-session-id': token,
           },
           timeout: 30_000,
-          ...pinnedTlsOptions({ ca: this.config.caPem, thumbprint: this.config.thumbprint }),
+          agent: this.agent,
         },
         (res) => {
           const chunks: Buffer[] = [];

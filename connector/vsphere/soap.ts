@@ -303,12 +303,11 @@ export class SoapTransport {
     } catch {
       throw new Error(`vCenter ${this.endpoint} returned an unreadable answer to ${method} (HTTP ${status}); check that the URL points at the vCenter SDK`);
     }
-    const bodyNode = child(child(doc.Envelope, 'Body'), 'Fault') !== undefined ? child(doc.Envelope, 'Body') : child(doc.Envelope, 'Body');
+    const bodyNode = child(doc.Envelope, 'Body');
     const fault = child(bodyNode, 'Fault');
     if (fault !== undefined) {
       const faultString = str(fault, 'faultstring') ?? '';
-      const detail = child(fault, 'detail');
-      const [entry] = elementEntries(detail);
+      const [entry] = elementEntries(child(fault, 'detail'));
       if (entry) throw faultFromDetail(entry[0], entry[1], faultString);
       const code = (str(fault, 'faultcode') ?? 'ServerFaultCode').replace(/^.*:/, '');
       throw new VimFault(code === 'ServerFaultCode' ? 'SystemError' : code, faultString);
@@ -320,9 +319,8 @@ export class SoapTransport {
     if (response === undefined) {
       throw new Error(`vCenter ${this.endpoint} answered ${method} without a ${method}Response element`);
     }
-    return child(response, 'returnval') === undefined ? undefined : (arr(child(response, 'returnval') === undefined ? undefined : (isObj(response) ? response.returnval : undefined)) as XmlNode[]).length > 1
-      ? (response as { [k: string]: XmlValue }).returnval
-      : child(response, 'returnval');
+    // returnval is an array when repeated, a single node otherwise, undefined for void methods.
+    return isObj(response) ? response.returnval : undefined;
   }
 
   private post(payload: Buffer, method: string): Promise<{ status: number; body: string }> {
@@ -388,7 +386,7 @@ export class SoapTransport {
       return Object.assign(e, { code: (err as { code?: string }).code ?? 'TLS' });
     }
     const code = (err as { code?: string }).code;
-    const reason = code && !err.message.includes(code) ? `${code} (${err.message})` : err.message;
+    const reason = !code ? err.message : err.message.includes(code) ? code : `${code} (${err.message})`;
     const e = new Error(
       `Connector is unable to reach vCenter ${this.endpoint}: ${reason}. Check the address, port and firewall between the connector and vCenter.`,
       { cause: err },
