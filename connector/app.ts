@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { API_PREFIX, PLUGIN_CONTEXT_PATH } from './contract/index.ts';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { API_PREFIX, PLUGIN_CONTEXT_PATH, type ApiErrorBody } from './contract/index.ts';
 import type { ConnectorConfig } from './config.ts';
 import { registerErrorHandler } from './plugins/error-handler.ts';
 import { identityPlugin } from './plugins/identity.ts';
@@ -12,12 +13,25 @@ import { VcenterGateway } from './vcenter/gateway.ts';
 import { vmRoutes } from './routes/vms.ts';
 import { meRoutes } from './routes/me.ts';
 import { dynamicItemRoutes } from './routes/dynamic-items.ts';
+import { environmentRoutes } from './routes/environments.ts';
+import { regionRoutes } from './routes/regions.ts';
+import { importAuthorizationRoutes } from './routes/import-authorizations.ts';
+import { migrationRoutes } from './routes/migrations.ts';
+import { preflightRoutes } from './routes/preflight.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { createStore, type Store } from './store/index.ts';
+import { storePlugin } from './store/plugin.ts';
+import { AwsGateway } from './aws/gateway.ts';
+import { awsPlugin } from './aws/plugin.ts';
+import { authPlugin } from './auth/plugin.ts';
 import { MANIFEST_PATH, PACKAGE_ROOT } from './paths.ts';
 
 export interface AppOptions {
   config: ConnectorConfig;
   logger?: FastifyServerOptions['logger'];
   https?: { cert: string; key: string };
+  /** A store to use instead of the configured SQLite file (tests). */
+  store?: Store;
 }
 
 /** Log redaction: session tokens, tickets and credentials never reach the log. */
@@ -34,6 +48,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: 64 * 1024,
+    // Router-level failures (undecodable URL, over-long path parameter) also leave in the one error shape.
+    frameworkErrors: (err, _request, reply) => {
+      const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+      const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is malformed';
+      const body: ApiErrorBody = { code: 'VALIDATION_FAILED', message: `The request is not valid: ${message}.` };
+      void (reply as FastifyReply).status(status).send(body);
+    },
     ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key } } : {}),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
@@ -48,23 +69,40 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       security: [{ vsphereSession: [] }],
     },
     transform: jsonSchemaTransform,
+    // Schemas with a registered id (`.meta({ id })` in the contract) become shared components.
+    transformObject: jsonSchemaTransformObject,
   });
 
   const gateway = new VcenterGateway(config.vcenter, config.sessions);
   app.addHook('onClose', async () => gateway.close());
   await app.register(identityPlugin, { gateway });
+  const aws = new AwsGateway(config.aws);
+  // The store opens its file on first use, so building the app touches no disk.
+  await app.register(storePlugin, {
+    store: opts.store ?? createStore({ dataDir: config.dataDir, sqliteFile: config.store.sqliteFile, defaultRegion: aws.defaultRegion }),
+  });
+  await app.register(awsPlugin, { aws });
+  await app.register(authPlugin, { administrators: config.administrators, dataDir: config.dataDir, tokenTtlSeconds: config.importTokens.ttlSeconds });
 
   await app.register(
     async (api) => {
-      await api.register(meRoutes, { administrators: config.administrators });
+      await api.register(meRoutes);
       await api.register(vmRoutes);
       await api.register(dynamicItemRoutes);
+      await api.register(regionRoutes);
+      await api.register(environmentRoutes);
+      await api.register(importAuthorizationRoutes);
+      await api.register(preflightRoutes);
+      await api.register(migrationRoutes);
+      await api.register(auditRoutes);
       api.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
     },
     { prefix: API_PREFIX },
   );
 
   app.get(`${PLUGIN_CONTEXT_PATH}/api/v1/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
+  // Interactive API page. @fastify/swagger-ui 5.x: the 6.x line needs Node 22 (@fastify/static 10).
+  await app.register(fastifySwaggerUi, { routePrefix: `${PLUGIN_CONTEXT_PATH}/api/docs`, uiConfig: { deepLinking: true } });
 
   const manifest = await readFile(MANIFEST_PATH, 'utf8');
   app.get(`${PLUGIN_CONTEXT_PATH}/plugin-manifest.json`, { schema: { hide: true } }, async (_req, reply) =>

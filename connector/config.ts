@@ -24,6 +24,30 @@ export const ConnectorConfig = z
     sessions: z
       .object({ max: z.number().int().positive().default(100), idleMs: z.number().int().positive().default(600_000) })
       .default({ max: 100, idleMs: 600_000 }),
+    /**
+     * AWS. Production: no endpoint and no credentials, the SDK's default chain (environment, profile, instance role)
+     * supplies them and the connector never stores AWS secrets. The lab points `endpoint` at its EC2/IAM emulator.
+     */
+    aws: z
+      .strictObject({
+        /** EC2 and IAM endpoint override (the lab emulator serves both on one URL). */
+        endpoint: z.url({ protocol: /^https?$/ }).optional(),
+        /** Regions environments may use; the first one holds the default environment. */
+        regions: z.array(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/)).min(1).default(['us-east-1']),
+        /** Only for emulators: static credentials. Leave unset against real AWS. */
+        credentials: z.strictObject({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) }).optional(),
+        /** The VM Import service role (seed prerequisite: `vmimport`). */
+        importRoleName: z.string().min(1).max(64).default('vmimport'),
+        /** Per-call timeout of AWS API requests. */
+        requestTimeoutMs: z.number().int().positive().default(20_000),
+      })
+      .default({ regions: ['us-east-1'], importRoleName: 'vmimport', requestTimeoutMs: 20_000 }),
+    /** The import-authorization token (seed "VM Import Authorization"). */
+    importTokens: z
+      .strictObject({ ttlSeconds: z.number().int().min(10).max(3600).default(300) })
+      .default({ ttlSeconds: 300 }),
+    /** The connector's database; default `<dataDir>/connector.sqlite`. */
+    store: z.strictObject({ sqliteFile: z.string().min(1).optional() }).default({}),
   })
   .strict();
 export type ConnectorConfig = z.infer<typeof ConnectorConfig>;

@@ -19,7 +19,7 @@ export async function generateSelfSigned(hosts: string[], days = 825): Promise<S
   const altNames = hosts.map((h) => (/^[\d.]+$|:/.test(h) ? { type: 7 as const, ip: h } : { type: 2 as const, value: h }));
   const pems = await selfsigned.generate([{ name: 'commonName', value: hosts[0] ?? 'localhost' }], {
     keySize: 2048,
-    days,
+    notAfterDate: new Date(Date.now() + days * 86_400_000),
     algorithm: 'sha256',
     extensions: [
       { name: 'basicConstraints', cA: false },

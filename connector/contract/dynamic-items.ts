@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { singleLine } from './text.ts';
 
 /** What the vSphere Client POSTs to a manifest `dynamicUri` (remote plugin SPI, 7.0U1+). */
 export const DynamicItemsRequest = z.object({
-  apiVersion: z.string().max(32).optional(),
+  apiVersion: singleLine(32).optional(),
   objectIds: z.array(z.string().max(256)).min(1).max(100),
-  locale: z.string().max(16).optional(),
+  locale: singleLine(16).optional(),
 });
 
 export const DynamicItem = z.object({

@@ -12,9 +12,23 @@ export const ErrorCode = z.enum([
   'VM_EXPORT_DENIED',
   'TOKEN_EXPIRED',
   'TOKEN_INVALID',
+  'TOKEN_MISMATCH',
+  'TOKEN_ALREADY_USED',
   'CONNECTOR_UPDATING',
   'PAYLOAD_TOO_LARGE',
   'RATE_LIMITED',
+  'ADMIN_REQUIRED',
+  'ENVIRONMENT_NOT_FOUND',
+  'ENVIRONMENT_NAME_TAKEN',
+  'ENVIRONMENT_INVALID',
+  'DEFAULT_ENVIRONMENT_PROTECTED',
+  'PREFLIGHT_BLOCKED',
+  'MIGRATION_ENGINE_NOT_INSTALLED',
+  'AWS_NOT_CONFIGURED',
+  'AWS_UNREACHABLE',
+  'AWS_ACCESS_DENIED',
+  'AWS_ERROR',
+  'STORE_UNAVAILABLE',
   'INTERNAL',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
@@ -24,5 +38,5 @@ export const ApiErrorBody = z.object({
   code: ErrorCode,
   message: z.string(),
   details: z.record(z.string(), z.unknown()).optional(),
-});
+}).meta({ id: 'ApiError' });
 export type ApiErrorBody = z.infer<typeof ApiErrorBody>;

@@ -4,6 +4,13 @@ export * from './errors.ts';
 export * from './vms.ts';
 export * from './identity.ts';
 export * from './dynamic-items.ts';
+export * from './aws-ids.ts';
+export * from './environments.ts';
+export * from './aws-lookups.ts';
+export * from './import-authorizations.ts';
+export * from './preflight.ts';
+export * from './migrations.ts';
+export * from './audit.ts';
 
 /** Where the connector serves the plugin (manifest, UI, API): one context path, as the platform recommends. */
 export const PLUGIN_CONTEXT_PATH = '/vm2ec2';

@@ -2,7 +2,7 @@
 // request envelopes come from string templates with XML escaping, responses are parsed with fast-xml-parser.
 import https from 'node:https';
 import { XMLParser } from 'fast-xml-parser';
-import { createTrustedAgent, isTlsTrustFailure, tlsFixHint, type TlsTrust } from './tls.ts';
+import { createTrustedAgent, isTlsTrustFailure, tlsFixHint, tlsReason, type TlsTrust } from './tls.ts';
 import type { MoRef } from './types.ts';
 
 /** A parsed XML element: a string for text-only elements, an object otherwise. */
@@ -147,7 +147,7 @@ export function arr(value: XmlValue): XmlNode[] {
   return Array.isArray(value) ? value : [value];
 }
 
-/** Child element (first occurrence). */
+/** Value of a child element: an array when the element is repeated. */
 export function child(node: XmlValue, name: string): XmlValue {
   const n = Array.isArray(node) ? node[0] : node;
   return isObj(n) ? n[name] : undefined;
@@ -276,7 +276,8 @@ export class SoapTransport {
     this.hasPin = !!opts.thumbprint;
     this.agent = createTrustedAgent(
       { ...(opts.ca !== undefined ? { ca: opts.ca } : {}), ...(opts.thumbprint !== undefined ? { thumbprint: opts.thumbprint } : {}) },
-      { keepAlive: true, maxSockets: 8 },
+      // Idle keep-alive sockets are dropped after 15 s so cached per-user clients do not pin connections.
+      { keepAlive: true, maxSockets: 8, timeout: 15_000 },
     );
   }
 
@@ -380,7 +381,7 @@ export class SoapTransport {
     if (err.message.startsWith(`vCenter ${this.endpoint}`)) return err;
     if (isTlsTrustFailure(err)) {
       const e = new Error(
-        `Connector refused the TLS certificate of vCenter ${this.endpoint}: ${err.message}. ${tlsFixHint(err, this.hasCa, this.hasPin)}`,
+        `Connector refused the TLS certificate of vCenter ${this.endpoint}: ${tlsReason(err)}. ${tlsFixHint(err, this.hasCa, this.hasPin)}`,
         { cause: err },
       );
       return Object.assign(e, { code: (err as { code?: string }).code ?? 'TLS' });

@@ -122,6 +122,13 @@ export function createTrustedAgent(trust: TlsTrust, agentOptions: https.AgentOpt
   return new TrustedAgent({ keepAlive: true, ...agentOptions });
 }
 
+/** The failure text with its code when the message does not already name it. */
+export function tlsReason(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code !== 'THUMBPRINT_MISMATCH' && !message.includes(code) ? `${message} (${code})` : message;
+}
+
 /** Human-readable hint for a TLS trust failure (what the administrator should fix). */
 export function tlsFixHint(err: unknown, hasCa: boolean, hasPin: boolean): string {
   const code = (err as { code?: string } | null)?.code ?? '';

@@ -10,10 +10,6 @@ export class Params {
     this.map = new Map(entries);
   }
 
-  static fromForm(body: string): Params {
-    return new Params(new URLSearchParams(body).entries());
-  }
-
   has(key: string): boolean {
     return this.map.has(key);
   }
@@ -64,11 +60,12 @@ export class Params {
 
   /** Scalar list `Prefix.N` (EC2) or `Prefix.member.N` (IAM/STS). */
   list(prefix: string): string[] {
-    const direct = this.indexes(prefix)
-      .map((n) => this.str(`${prefix}.${n}`))
-      .filter((v): v is string => v !== undefined);
-    if (direct.length > 0) return direct;
-    return this.sub(prefix).list('member');
+    const values = (p: string) =>
+      this.indexes(p)
+        .map((n) => this.str(`${p}.${n}`))
+        .filter((v): v is string => v !== undefined);
+    const direct = values(prefix);
+    return direct.length > 0 ? direct : values(`${prefix}.member`);
   }
 
   /** Structure list `Prefix.N.Field…`, one Params per element. */

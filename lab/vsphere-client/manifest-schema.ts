@@ -243,11 +243,16 @@ function flattenIssues(issues: readonly z.core.$ZodIssue[], prefix: readonly Pro
   for (const iss of issues) {
     const path = [...prefix, ...iss.path];
     if (iss.code === 'invalid_union' && iss.errors.length > 0) {
-      // Report the alternative that came closest (fewest problems), e.g. an action rather than a separator.
-      const best = [...iss.errors].sort((a, b) => a.length - b.length)[0] ?? [];
+      // Report the alternative the author most likely meant: the one that recognizes most of the
+      // object's keys (an action rather than a separator), then the one with the fewest problems.
+      const unrecognized = (branch: readonly z.core.$ZodIssue[]): number =>
+        branch.reduce((n, i) => n + (i.code === 'unrecognized_keys' && i.path.length === 0 ? i.keys.length : 0), 0);
+      const best = [...iss.errors].sort((a, b) => unrecognized(a) - unrecognized(b) || a.length - b.length)[0] ?? [];
       flattenIssues(best, path, out);
     } else if (iss.code === 'invalid_key') {
       out.push(`${formatIssuePath(path)}: invalid key: ${iss.issues.map((i) => i.message).join('; ')}`);
+    } else if (iss.code === 'invalid_type' && /received undefined$/.test(iss.message)) {
+      out.push(`${formatIssuePath(path)}: is required (expected ${iss.expected})`);
     } else {
       out.push(`${formatIssuePath(path)}: ${iss.message}`);
     }

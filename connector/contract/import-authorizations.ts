@@ -1,0 +1,16 @@
+import { z } from 'zod';
+import { EnvironmentId } from './environments.ts';
+import { VmId } from './vms.ts';
+
+/** Seed "VM Import Authorization", step 1: the vSphere client asks to import this VM into this environment. */
+export const ImportAuthorizationRequest = z.strictObject({ environmentId: EnvironmentId, vmId: VmId }).meta({ id: 'ImportAuthorizationRequest' });
+export type ImportAuthorizationRequest = z.infer<typeof ImportAuthorizationRequest>;
+
+/** Step 2: the portal's answer, a short-lived single-use token for exactly this user, environment, VM and connector. */
+export const ImportAuthorization = z.object({
+  token: z.string(),
+  expiresAt: z.iso.datetime(),
+  environmentId: EnvironmentId,
+  vmId: VmId,
+}).meta({ id: 'ImportAuthorization' });
+export type ImportAuthorization = z.infer<typeof ImportAuthorization>;

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import { InstanceTypeName, PrivateIpv4, SubnetId } from './aws-ids.ts';
+import { EnvironmentId } from './environments.ts';
+import { VmId } from './vms.ts';
+
+/** blocker: the migration cannot start; warning: it can, but read this first; info: good to know. */
+export const PreflightSeverity = z.enum(['blocker', 'warning', 'info']);
+export type PreflightSeverity = z.infer<typeof PreflightSeverity>;
+
+export const PreflightCode = z.enum([
+  'NO_MIGRATE_PERMISSION',
+  'VM_EXPORT_DENIED',
+  'SNAPSHOT_PRIVILEGE_MISSING',
+  'ENVIRONMENT_INCOMPLETE',
+  'GUEST_OS_UNSUPPORTED',
+  'GUEST_OS_UNVERIFIED',
+  'PLATFORM_MISMATCH',
+  'DISK_TOO_LARGE',
+  'TOO_MANY_DISKS',
+  'MULTI_DISK_PERMISSION_MISSING',
+  'VMIMPORT_ROLE_MISSING',
+  'VMIMPORT_ROLE_UNTRUSTED',
+  'VMIMPORT_POLICY_MISSING',
+  'VMIMPORT_ROLE_UNREADABLE',
+  'DISK_RDM',
+  'DISK_INDEPENDENT',
+  'DISK_ENCRYPTED',
+  'SNAPSHOTS_PRESENT',
+  'POWERED_ON',
+  'MULTIPLE_NICS',
+  'SUBNET_NOT_IN_ENVIRONMENT',
+  'SUBNET_FULL',
+  'SECURITY_GROUP_NOT_IN_ENVIRONMENT',
+  'INSTANCE_TYPE_NOT_ALLOWED',
+  'INSTANCE_TYPE_NOT_OFFERED',
+  'PRIVATE_IP_OUTSIDE_SUBNET',
+  'PRIVATE_IP_RESERVED',
+  'PRIVATE_IP_IN_USE',
+  'AWS_CHECK_FAILED',
+]);
+export type PreflightCode = z.infer<typeof PreflightCode>;
+
+export const PreflightCheck = z.object({
+  code: PreflightCode,
+  severity: PreflightSeverity,
+  /** What was found, for a vSphere administrator. */
+  message: z.string(),
+  /** What to do about it. */
+  fix: z.string().optional(),
+  details: z.record(z.string(), z.unknown()).optional(),
+}).meta({ id: 'PreflightCheck' });
+export type PreflightCheck = z.infer<typeof PreflightCheck>;
+
+export const GuestPlatform = z.enum(['Linux', 'Windows']);
+export type GuestPlatform = z.infer<typeof GuestPlatform>;
+
+export const PreflightQuery = z.strictObject({
+  environmentId: EnvironmentId,
+  /** The form's current choices, checked when given. */
+  subnetId: SubnetId.optional(),
+  privateIpAddress: PrivateIpv4.optional(),
+  instanceType: InstanceTypeName.optional(),
+  platform: GuestPlatform.optional(),
+});
+export type PreflightQuery = z.infer<typeof PreflightQuery>;
+
+export const PreflightResult = z.object({
+  vmId: VmId,
+  environmentId: EnvironmentId,
+  /** false when any check is a blocker. */
+  ready: z.boolean(),
+  /** The platform the guest OS suggests, to preselect in the form. */
+  suggestedPlatform: GuestPlatform.optional(),
+  checks: z.array(PreflightCheck),
+}).meta({ id: 'PreflightResult' });
+export type PreflightResult = z.infer<typeof PreflightResult>;

@@ -1,0 +1,28 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { ApiErrorBody, PreflightQuery, PreflightResult, VmParams } from '../contract/index.ts';
+import { canView } from '../auth/access.ts';
+import { runPreflight } from '../preflight/run.ts';
+import { loadEnvironment, noEnvironmentPermission } from './access-helpers.ts';
+
+export const preflightRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.get(
+    '/vms/:vmId/preflight',
+    {
+      schema: {
+        tags: ['vms'],
+        summary: 'Pre-flight checks for migrating the VM into an environment (both ends: vCenter and AWS)',
+        params: VmParams,
+        querystring: PreflightQuery,
+        response: { 200: PreflightResult, 400: ApiErrorBody, 401: ApiErrorBody, 403: ApiErrorBody, 404: ApiErrorBody },
+      },
+    },
+    async (request) => {
+      const caller = await request.caller();
+      const { environmentId, ...choices } = request.query;
+      const environment = await loadEnvironment(app, environmentId);
+      const role = await app.access.roleIn(caller.principal, environment.id);
+      if (!canView(role)) throw noEnvironmentPermission(environment, true);
+      return runPreflight(app.aws, { caller, environment, role, vmId: request.params.vmId, ...choices });
+    },
+  );
+};

@@ -1,0 +1,7 @@
+import { initial } from './0001-initial.ts';
+import type { SqliteMigration } from './types.ts';
+
+/** Every schema step, oldest first. Append new steps; never edit or reorder a released one. */
+export const MIGRATIONS: readonly SqliteMigration[] = [initial];
+
+export type { SqliteMigration } from './types.ts';

@@ -1,0 +1,111 @@
+// The connector's persistence, as small repository interfaces. SQLite implements them today
+// (./sqlite/); a Postgres backend would implement the same interfaces.
+import type { AuditAction, AuditOutcome, EnvironmentRole } from '../contract/index.ts';
+
+export interface EnvironmentRecord {
+  id: string;
+  name: string;
+  description: string;
+  isDefault: boolean;
+  region: string;
+  vpcId: string | null;
+  subnetIds: string[];
+  securityGroupIds: string[];
+  instanceTypes: string[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type EnvironmentFields = Omit<EnvironmentRecord, 'id' | 'isDefault' | 'createdAt' | 'updatedAt'>;
+
+export interface EnvironmentRepository {
+  list(): Promise<EnvironmentRecord[]>;
+  get(id: string): Promise<EnvironmentRecord | undefined>;
+  /** Throws StoreConflictError when the name is taken (names are unique, case-insensitive). */
+  create(fields: EnvironmentFields): Promise<EnvironmentRecord>;
+  /** undefined when there is no such environment. Throws StoreConflictError on a taken name. */
+  update(id: string, fields: EnvironmentFields): Promise<EnvironmentRecord | undefined>;
+  /** Deletes the environment and its permissions; false when absent. */
+  delete(id: string): Promise<boolean>;
+}
+
+/** A user's role in one environment. `principal` is the normalized user name (see auth/users.ts). */
+export interface PermissionRecord {
+  environmentId: string;
+  principal: string;
+  role: EnvironmentRole;
+}
+
+export interface PermissionRepository {
+  list(environmentId: string): Promise<PermissionRecord[]>;
+  /** Replaces the environment's whole list atomically; returns the list it replaced. */
+  replace(environmentId: string, permissions: { principal: string; role: EnvironmentRole }[]): Promise<PermissionRecord[]>;
+  /** Every role one user holds, by environment id. */
+  forPrincipal(principal: string): Promise<Map<string, EnvironmentRole>>;
+}
+
+export interface AuditInput {
+  actor: string;
+  action: AuditAction;
+  outcome: AuditOutcome;
+  environmentId?: string;
+  vmId?: string;
+  code?: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export interface AuditRecord extends AuditInput {
+  id: number;
+  at: string;
+}
+
+export interface AuditFilter {
+  limit: number;
+  before?: number;
+  environmentId?: string;
+  actor?: string;
+  action?: AuditAction;
+}
+
+export interface AuditRepository {
+  append(entry: AuditInput): Promise<AuditRecord>;
+  /** Newest first. */
+  query(filter: AuditFilter): Promise<AuditRecord[]>;
+}
+
+export interface UsedTokenRepository {
+  /** Records a token id as used; false if it was already used (a replay). */
+  consume(jti: string, expiresAt: Date): Promise<boolean>;
+  /** Forgets ids of tokens that have expired anyway. */
+  purgeExpired(now: Date): Promise<number>;
+}
+
+export interface SettingsRepository {
+  get(key: string): Promise<string | undefined>;
+  /** Returns the stored value, storing `value` first if the key is new (first writer wins). */
+  getOrInit(key: string, value: string): Promise<string>;
+}
+
+/** A store always holds the default environment (id DEFAULT_ENVIRONMENT_ID), created with the store. */
+export interface Store {
+  readonly environments: EnvironmentRepository;
+  readonly permissions: PermissionRepository;
+  readonly audit: AuditRepository;
+  readonly usedTokens: UsedTokenRepository;
+  readonly settings: SettingsRepository;
+  close(): Promise<void>;
+}
+
+/** A uniqueness rule was violated (e.g. an environment name already in use). */
+export class StoreConflictError extends Error {
+  constructor(
+    message: string,
+    readonly field: string,
+  ) {
+    super(message);
+    this.name = 'StoreConflictError';
+  }
+}
+
+export const DEFAULT_ENVIRONMENT_ID = 'env-default';

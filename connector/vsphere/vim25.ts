@@ -1,0 +1,785 @@
+// Typed vim25 client for the few vCenter operations the connector needs (sessions, inventory, privileges,
+// NFC export leases, snapshots, OVF descriptors, extension registration). Built on the hand-written SOAP transport.
+import {
+  arr,
+  bool,
+  child,
+  el,
+  els,
+  faultFromLocalized,
+  isObj,
+  moRefXml,
+  num,
+  SoapTransport,
+  str,
+  text,
+  toMoRef,
+  VimFault,
+  wrap,
+  xsiType,
+  type XmlNode,
+  type XmlValue,
+} from './soap.ts';
+import type {
+  AboutInfo,
+  ExtensionSpec,
+  HttpNfcLeaseDeviceUrl,
+  HttpNfcLeaseInfo,
+  InventoryFolder,
+  MoRef,
+  UserSession,
+  Vim25ConnectOptions,
+  VmDisk,
+  VmInfo,
+  VmNic,
+  VmPowerState,
+} from './types.ts';
+
+export type * from './types.ts';
+export { VimFault } from './soap.ts';
+
+const SERVICE_INSTANCE: MoRef = { type: 'ServiceInstance', value: 'ServiceInstance' };
+// Newest vim25 release whose request shapes this client was written against; newer servers accept it.
+const MAX_SOAP_VERSION = [8, 0, 3, 0];
+
+interface ObjectContent {
+  obj: MoRef;
+  props: Map<string, XmlValue>;
+  missing: { path: string; fault: VimFault }[];
+}
+
+interface PropSpec {
+  type: string;
+  paths: string[];
+}
+
+const VM_PATHS = [
+  'name',
+  'parent',
+  'config.guestId',
+  'config.guestFullName',
+  'config.instanceUuid',
+  'config.hardware.numCPU',
+  'config.hardware.memoryMB',
+  'config.hardware.device',
+  'runtime.powerState',
+  'runtime.host',
+  'snapshot',
+];
+
+const NIC_TYPES = new Set([
+  'VirtualE1000',
+  'VirtualE1000e',
+  'VirtualPCNet32',
+  'VirtualVmxnet',
+  'VirtualVmxnet2',
+  'VirtualVmxnet3',
+  'VirtualVmxnet3Vrdma',
+  'VirtualSriovEthernetCard',
+]);
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
+
+function checkId(kind: string, id: string): string {
+  if (typeof id !== 'string' || !ID.test(id)) {
+    throw new Error(`Invalid ${kind} id ${JSON.stringify(id)}: expected a managed object id such as vm-57`);
+  }
+  return id;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function compareVersion(a: number[], b: number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+function parseUserSession(node: XmlValue): UserSession {
+  const key = str(node, 'key');
+  const userName = str(node, 'userName');
+  if (!key || userName === undefined) throw new Error('vCenter returned a session without key or user name');
+  const fullName = str(node, 'fullName');
+  return { key, userName, ...(fullName ? { fullName } : {}) };
+}
+
+function parseDescription(node: XmlValue): { label: string; summary: string } {
+  const d = child(node, 'description');
+  return { label: str(d, 'label') ?? '', summary: str(d, 'summary') ?? '' };
+}
+
+/** `{ name: v }` when v is a non-empty string, `{}` otherwise (keeps optional fields absent). */
+function optional<T extends string>(name: T, v: string | undefined): Partial<Record<T, string>> {
+  return (v ? { [name]: v } : {}) as Partial<Record<T, string>>;
+}
+
+function parseExtension(node: XmlValue): ExtensionSpec {
+  const key = str(node, 'key');
+  if (!key) throw new Error('vCenter returned an extension without a key');
+  const { label, summary } = parseDescription(node);
+  const company = str(node, 'company');
+  const lastHeartbeatTime = str(node, 'lastHeartbeatTime');
+  return {
+    key,
+    version: str(node, 'version') ?? '',
+    ...optional('company', company),
+    label,
+    summary,
+    client: arr(child(node, 'client')).map((c) => {
+      const d = parseDescription(c);
+      return {
+        type: str(c, 'type') ?? '',
+        url: str(c, 'url') ?? '',
+        version: str(c, 'version') ?? '',
+        ...optional('company', str(c, 'company')),
+        ...optional('label', d.label),
+        ...optional('summary', d.summary),
+      };
+    }),
+    server: arr(child(node, 'server')).map((s) => {
+      const d = parseDescription(s);
+      const emails = arr(child(s, 'adminEmail'))
+        .map((e) => text(e) ?? '')
+        .filter((e) => e !== '');
+      return {
+        type: str(s, 'type') ?? '',
+        url: str(s, 'url') ?? '',
+        ...optional('serverThumbprint', str(s, 'serverThumbprint')),
+        ...optional('serverCertificate', str(s, 'serverCertificate')),
+        ...(emails.length ? { adminEmail: emails } : {}),
+        ...optional('company', str(s, 'company')),
+        ...optional('label', d.label),
+        ...optional('summary', d.summary),
+      };
+    }),
+    privileges: arr(child(node, 'privilegeList')).map((p) => ({
+      privId: str(p, 'privID') ?? '',
+      privGroupName: str(p, 'privGroupName') ?? '',
+    })),
+    resources: arr(child(node, 'resourceList')).map((r) => ({
+      locale: str(r, 'locale') ?? '',
+      module: str(r, 'module') ?? '',
+      data: Object.fromEntries(
+        arr(child(r, 'data')).map((kv) => [str(kv, 'key') ?? '', str(kv, 'value') ?? ''] as const),
+      ),
+    })),
+    ...optional('lastHeartbeatTime', lastHeartbeatTime),
+  };
+}
+
+function descriptionXml(label: string | undefined, summary: string | undefined): string {
+  return wrap('description', el('label', label ?? '') + el('summary', summary ?? ''));
+}
+
+/** Extension in vim25 element order (vCenter's parser is order-sensitive). */
+function extensionXml(ext: ExtensionSpec): string {
+  if (!ext.key) throw new Error('An extension needs a key (e.g. com.example.plugin)');
+  const servers = ext.server
+    .map((s) =>
+      wrap(
+        'server',
+        el('url', s.url) +
+          descriptionXml(s.label ?? ext.label, s.summary ?? ext.summary) +
+          el('company', s.company ?? ext.company ?? '') +
+          el('type', s.type) +
+          els('adminEmail', s.adminEmail) +
+          el('serverThumbprint', s.serverThumbprint) +
+          el('serverCertificate', s.serverCertificate),
+      ),
+    )
+    .join('');
+  const clients = ext.client
+    .map((c) =>
+      wrap(
+        'client',
+        el('version', c.version) +
+          descriptionXml(c.label ?? ext.label, c.summary ?? ext.summary) +
+          el('company', c.company ?? ext.company ?? '') +
+          el('type', c.type) +
+          el('url', c.url),
+      ),
+    )
+    .join('');
+  const privileges = (ext.privileges ?? [])
+    .map((p) => wrap('privilegeList', el('privID', p.privId) + el('privGroupName', p.privGroupName)))
+    .join('');
+  const resources = (ext.resources ?? [])
+    .map((r) =>
+      wrap(
+        'resourceList',
+        el('locale', r.locale) +
+          el('module', r.module) +
+          Object.entries(r.data)
+            .map(([k, v]) => wrap('data', el('key', k) + el('value', v)))
+            .join(''),
+      ),
+    )
+    .join('');
+  return wrap(
+    'extension',
+    descriptionXml(ext.label, ext.summary) +
+      el('key', ext.key) +
+      el('company', ext.company) +
+      el('version', ext.version) +
+      servers +
+      clients +
+      privileges +
+      resources +
+      el('lastHeartbeatTime', ext.lastHeartbeatTime ?? new Date().toISOString()),
+  );
+}
+
+function parseLeaseInfo(node: XmlValue): HttpNfcLeaseInfo {
+  const deviceUrl: HttpNfcLeaseDeviceUrl[] = arr(child(node, 'deviceUrl')).map((d) => {
+    const sslThumbprint = str(d, 'sslThumbprint');
+    const targetId = str(d, 'targetId');
+    const fileSize = num(d, 'fileSize');
+    return {
+      key: str(d, 'key') ?? '',
+      importKey: str(d, 'importKey') ?? '',
+      url: str(d, 'url') ?? '',
+      ...(sslThumbprint ? { sslThumbprint } : {}),
+      disk: bool(d, 'disk') ?? false,
+      ...(targetId ? { targetId } : {}),
+      ...(fileSize !== undefined ? { fileSize } : {}),
+    };
+  });
+  return {
+    leaseTimeout: num(node, 'leaseTimeout') ?? 0,
+    totalDiskCapacityInKB: num(node, 'totalDiskCapacityInKB') ?? 0,
+    deviceUrl,
+  };
+}
+
+function countSnapshots(tree: XmlValue): number {
+  let n = 0;
+  for (const s of arr(tree)) n += 1 + countSnapshots(isObj(s) ? s.childSnapshotList : undefined);
+  return n;
+}
+
+function parseDevices(devices: XmlValue, networkNames: Map<string, string>): { disks: VmDisk[]; nics: VmNic[] } {
+  const disks: VmDisk[] = [];
+  const nics: VmNic[] = [];
+  for (const d of arr(child(devices, 'VirtualDevice'))) {
+    const type = xsiType(d) ?? '';
+    const key = num(d, 'key') ?? 0;
+    const label = str(child(d, 'deviceInfo'), 'label') ?? `${type} ${key}`;
+    const backing = child(d, 'backing');
+    if (type === 'VirtualDisk') {
+      const bytes = num(d, 'capacityInBytes');
+      const kb = num(d, 'capacityInKB') ?? 0;
+      const diskMode = str(backing, 'diskMode');
+      const fileName = str(backing, 'fileName');
+      disks.push({
+        key,
+        label,
+        capacityBytes: bytes !== undefined && bytes > 0 ? bytes : kb * 1024,
+        ...(diskMode ? { diskMode } : {}),
+        backingType: xsiType(backing) ?? 'unknown',
+        ...(fileName ? { fileName } : {}),
+      });
+    } else if (NIC_TYPES.has(type) || child(d, 'addressType') !== undefined) {
+      const mac = str(d, 'macAddress');
+      const netRef = toMoRef(child(backing, 'network'));
+      const pgKey = str(child(backing, 'port'), 'portgroupKey');
+      const network =
+        str(backing, 'deviceName') ||
+        (netRef ? networkNames.get(netRef.value) : undefined) ||
+        (pgKey ? (networkNames.get(pgKey) ?? pgKey) : undefined) ||
+        str(backing, 'opaqueNetworkId');
+      nics.push({ key, label, ...(network ? { network } : {}), ...(mac ? { macAddress: mac } : {}) });
+    }
+  }
+  return { disks, nics };
+}
+
+function parsePowerState(v: string | undefined): VmPowerState {
+  return v === 'poweredOn' || v === 'suspended' ? v : 'poweredOff';
+}
+
+export class Vim25Client {
+  readonly about: AboutInfo;
+  /** Managed object references from ServiceContent (rootFolder, propertyCollector, …). */
+  readonly serviceContent: Readonly<Record<string, MoRef>>;
+  private readonly transport: SoapTransport;
+
+  private constructor(transport: SoapTransport, about: AboutInfo, content: Record<string, MoRef>) {
+    this.transport = transport;
+    this.about = about;
+    this.serviceContent = content;
+  }
+
+  /** Opens a client: verifies TLS and reads ServiceContent (no login). */
+  static async connect(opts: Vim25ConnectOptions): Promise<Vim25Client> {
+    const transport = new SoapTransport(opts);
+    try {
+      const sc = await transport.call('RetrieveServiceContent', SERVICE_INSTANCE);
+      const content: Record<string, MoRef> = {};
+      if (isObj(sc)) {
+        for (const [k, v] of Object.entries(sc)) {
+          const ref = toMoRef(v);
+          if (ref) content[k] = ref;
+        }
+      }
+      const aboutNode = child(sc, 'about');
+      const about: AboutInfo = {
+        fullName: str(aboutNode, 'fullName') ?? '',
+        version: str(aboutNode, 'version') ?? '',
+        apiVersion: str(aboutNode, 'apiVersion') ?? '',
+        instanceUuid: str(aboutNode, 'instanceUuid') ?? '',
+      };
+      if (!content.rootFolder || !content.propertyCollector || !about.apiVersion) {
+        throw new Error(`${transport.endpoint} did not answer like a vCenter SDK endpoint (no ServiceContent)`);
+      }
+      if (/^\d+(\.\d+)*$/.test(about.apiVersion)) {
+        const v = about.apiVersion.split('.').map(Number);
+        transport.soapVersion = compareVersion(v, MAX_SOAP_VERSION) > 0 ? MAX_SOAP_VERSION.join('.') : about.apiVersion;
+      }
+      return new Vim25Client(transport, about, content);
+    } catch (err) {
+      transport.close();
+      throw err;
+    }
+  }
+
+  /** `https://host[:port]/sdk` */
+  get sdkUrl(): string {
+    return this.transport.endpoint;
+  }
+
+  /** `vmware_soap_session=…` for NFC downloads through vCenter; never log it. */
+  get sessionCookie(): string | undefined {
+    return this.transport.sessionCookie;
+  }
+
+  /** Releases idle sockets (the client stays usable); the vCenter session stays alive (call logout() to end it). */
+  close(): void {
+    this.transport.close();
+  }
+
+  /** Rewrites the `*` host of a lease device URL to the vCenter host (as govmomi does). */
+  resolveDeviceUrl(url: string): string {
+    return url.replace(/^(https?:\/\/)\*(?=[:/])/i, `$1${this.transport.url.host}`);
+  }
+
+  private ref(name: string): MoRef {
+    const r = this.serviceContent[name];
+    if (!r) throw new VimFault('NotSupported', `This vCenter does not provide ${name}`);
+    return r;
+  }
+
+  invoke(method: string, thisRef: MoRef, bodyXml = ''): Promise<XmlValue> {
+    return this.transport.call(method, thisRef, bodyXml);
+  }
+
+  // ---------- sessions ----------
+
+  async login(userName: string, password: string): Promise<UserSession> {
+    const r = await this.invoke('Login', this.ref('sessionManager'), el('userName', userName) + el('password', password));
+    return parseUserSession(r);
+  }
+
+  async logout(): Promise<void> {
+    if (!this.transport.sessionCookie) return;
+    try {
+      await this.invoke('Logout', this.ref('sessionManager'));
+    } catch (err) {
+      if (!(err instanceof VimFault && err.faultType === 'NotAuthenticated')) throw err;
+    } finally {
+      this.transport.sessionCookie = undefined;
+      this.transport.close();
+    }
+  }
+
+  async currentSession(): Promise<UserSession | null> {
+    try {
+      const [content] = await this.retrieveObjects([this.ref('sessionManager')], 'SessionManager', ['currentSession']);
+      const s = content?.props.get('currentSession');
+      return s !== undefined && str(s, 'key') ? parseUserSession(s) : null;
+    } catch (err) {
+      if (err instanceof VimFault && err.faultType === 'NotAuthenticated') return null;
+      throw err;
+    }
+  }
+
+  async acquireCloneTicket(): Promise<string> {
+    const t = text(await this.invoke('AcquireCloneTicket', this.ref('sessionManager')));
+    if (!t) throw new Error('vCenter returned an empty clone ticket');
+    return t;
+  }
+
+  async cloneSession(ticket: string): Promise<UserSession> {
+    return parseUserSession(await this.invoke('CloneSession', this.ref('sessionManager'), el('cloneTicket', ticket)));
+  }
+
+  // ---------- property collector ----------
+
+  private async retrieve(propSpecs: PropSpec[], objectSetXml: string): Promise<ObjectContent[]> {
+    const pc = this.ref('propertyCollector');
+    const props = propSpecs
+      .map((p) => wrap('propSet', el('type', p.type) + el('all', false) + els('pathSet', p.paths)))
+      .join('');
+    let r = await this.invoke('RetrievePropertiesEx', pc, wrap('specSet', props + objectSetXml) + wrap('options', ''));
+    const out: ObjectContent[] = [];
+    for (;;) {
+      for (const o of arr(child(r, 'objects'))) {
+        out.push(this.objectContent(o));
+      }
+      const token = str(r, 'token');
+      if (!token) return out;
+      r = await this.invoke('ContinueRetrievePropertiesEx', pc, el('token', token));
+    }
+  }
+
+  private objectContent(o: XmlNode): ObjectContent {
+    const obj = toMoRef(child(o, 'obj'));
+    if (!obj) throw new Error('vCenter returned a property result without an object reference');
+    const props = new Map<string, XmlValue>();
+    for (const p of arr(child(o, 'propSet'))) {
+      const name = str(p, 'name');
+      if (name) props.set(name, child(p, 'val'));
+    }
+    const missing = arr(child(o, 'missingSet')).map((m) => ({
+      path: str(m, 'path') ?? '',
+      fault: faultFromLocalized(child(m, 'fault')),
+    }));
+    return { obj, props, missing };
+  }
+
+  private retrieveObjects(objs: MoRef[], type: string, paths: string[]): Promise<ObjectContent[]> {
+    const objectSet = objs.map((o) => wrap('objectSet', moRefXml('obj', o) + el('skip', false))).join('');
+    return this.retrieve([{ type, paths }], objectSet);
+  }
+
+  /** Retrieves properties of every object of the given types below `container` through a temporary ContainerView. */
+  private async retrieveView(container: MoRef, propSpecs: PropSpec[]): Promise<ObjectContent[]> {
+    const types = [...new Set(propSpecs.map((p) => p.type))];
+    const view = toMoRef(
+      await this.invoke(
+        'CreateContainerView',
+        this.ref('viewManager'),
+        moRefXml('container', container) + els('type', types) + el('recursive', true),
+      ),
+    );
+    if (!view) throw new Error('vCenter did not return a ContainerView');
+    try {
+      const objectSet = wrap(
+        'objectSet',
+        moRefXml('obj', view) +
+          el('skip', true) +
+          wrap('selectSet', el('name', 'view') + el('type', 'ContainerView') + el('path', 'view') + el('skip', false), 'TraversalSpec'),
+      );
+      return await this.retrieve(propSpecs, objectSet);
+    } finally {
+      await this.invoke('DestroyView', view).catch(() => undefined);
+    }
+  }
+
+  // ---------- inventory ----------
+
+  private toVmInfo(c: ObjectContent, hostNames: Map<string, string>, networkNames: Map<string, string>): VmInfo {
+    const p = (k: string): XmlValue => c.props.get(k);
+    const { disks, nics } = parseDevices(p('config.hardware.device'), networkNames);
+    const host = toMoRef(p('runtime.host'));
+    const parent = toMoRef(p('parent'));
+    const instanceUuid = text(p('config.instanceUuid'));
+    const hostName = host ? hostNames.get(host.value) : undefined;
+    return {
+      id: c.obj.value,
+      name: text(p('name')) ?? '',
+      guestId: text(p('config.guestId')) ?? '',
+      guestFullName: text(p('config.guestFullName')) ?? '',
+      powerState: parsePowerState(text(p('runtime.powerState'))),
+      numCpu: Number(text(p('config.hardware.numCPU')) ?? 0),
+      memoryMB: Number(text(p('config.hardware.memoryMB')) ?? 0),
+      ...(instanceUuid ? { instanceUuid } : {}),
+      ...(parent ? { folderId: parent.value } : {}),
+      ...(hostName ? { hostName } : {}),
+      disks,
+      nics,
+      snapshotCount: countSnapshots(child(p('snapshot'), 'rootSnapshotList')),
+    };
+  }
+
+  async listVirtualMachines(): Promise<VmInfo[]> {
+    const contents = await this.retrieveView(this.ref('rootFolder'), [
+      { type: 'VirtualMachine', paths: VM_PATHS },
+      { type: 'HostSystem', paths: ['name'] },
+      { type: 'Network', paths: ['name'] },
+    ]);
+    const names = (type: (t: string) => boolean): Map<string, string> =>
+      new Map(contents.filter((c) => type(c.obj.type)).map((c) => [c.obj.value, text(c.props.get('name')) ?? c.obj.value]));
+    const hostNames = names((t) => t === 'HostSystem');
+    const networkNames = names((t) => t !== 'HostSystem' && t !== 'VirtualMachine');
+    return contents
+      .filter((c) => c.obj.type === 'VirtualMachine')
+      .map((c) => this.toVmInfo(c, hostNames, networkNames))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async getVirtualMachine(id: string): Promise<VmInfo> {
+    const ref: MoRef = { type: 'VirtualMachine', value: checkId('virtual machine', id) };
+    const [c] = await this.retrieveObjects([ref], 'VirtualMachine', VM_PATHS);
+    if (!c || c.obj.type !== 'VirtualMachine' || c.props.get('name') === undefined) {
+      throw new VimFault('ManagedObjectNotFound', `The virtual machine ${id} no longer exists in vCenter`, { object: ref });
+    }
+    const hostNames = new Map<string, string>();
+    const networkNames = new Map<string, string>();
+    const host = toMoRef(c.props.get('runtime.host'));
+    const netRefs: MoRef[] = [];
+    for (const d of arr(child(c.props.get('config.hardware.device'), 'VirtualDevice'))) {
+      const n = toMoRef(child(child(d, 'backing'), 'network'));
+      if (n) netRefs.push(n);
+      const pg = str(child(child(d, 'backing'), 'port'), 'portgroupKey');
+      if (pg) netRefs.push({ type: 'DistributedVirtualPortgroup', value: pg });
+    }
+    const lookups = [...(host ? [host] : []), ...netRefs];
+    if (lookups.length) {
+      const objectSet = lookups.map((o) => wrap('objectSet', moRefXml('obj', o) + el('skip', false))).join('');
+      const spec = wrap('propSet', el('type', 'ManagedEntity') + el('all', false) + el('pathSet', 'name'));
+      // Name lookups are cosmetic: report missing objects instead of failing (host removed meanwhile, …).
+      const r = await this.invoke(
+        'RetrievePropertiesEx',
+        this.ref('propertyCollector'),
+        wrap('specSet', spec + objectSet + el('reportMissingObjectsInResults', true)) + wrap('options', ''),
+      ).catch(() => undefined);
+      for (const o of arr(child(r, 'objects'))) {
+        const oc = this.objectContent(o);
+        const name = text(oc.props.get('name'));
+        if (!name) continue;
+        (oc.obj.type === 'HostSystem' ? hostNames : networkNames).set(oc.obj.value, name);
+      }
+    }
+    return this.toVmInfo(c, hostNames, networkNames);
+  }
+
+  /** "VMs and Templates": one root per datacenter (its VM folder, named after the datacenter) with sub-folders and VMs. */
+  async vmFolderTree(): Promise<InventoryFolder[]> {
+    const contents = await this.retrieveView(this.ref('rootFolder'), [
+      { type: 'Datacenter', paths: ['name', 'vmFolder'] },
+      { type: 'Folder', paths: ['name', 'parent'] },
+      { type: 'VirtualMachine', paths: ['name', 'parent', 'runtime.powerState', 'summary.config.guestFullName'] },
+    ]);
+    const folders = new Map<string, InventoryFolder & { parent?: string }>();
+    for (const c of contents.filter((x) => x.obj.type === 'Folder')) {
+      const parent = toMoRef(c.props.get('parent'))?.value;
+      folders.set(c.obj.value, {
+        id: c.obj.value,
+        name: text(c.props.get('name')) ?? c.obj.value,
+        children: [],
+        vms: [],
+        ...(parent ? { parent } : {}),
+      });
+    }
+    for (const c of contents.filter((x) => x.obj.type === 'VirtualMachine')) {
+      const parent = toMoRef(c.props.get('parent'))?.value;
+      const folder = parent ? folders.get(parent) : undefined;
+      folder?.vms.push({
+        id: c.obj.value,
+        name: text(c.props.get('name')) ?? c.obj.value,
+        powerState: text(c.props.get('runtime.powerState')) ?? '',
+        guestFullName: text(c.props.get('summary.config.guestFullName')) ?? '',
+      });
+    }
+    for (const f of folders.values()) {
+      if (f.parent) folders.get(f.parent)?.children.push(f);
+    }
+    const strip = (f: InventoryFolder): InventoryFolder => ({
+      id: f.id,
+      name: f.name,
+      children: f.children.map(strip).sort((a, b) => a.name.localeCompare(b.name)),
+      vms: [...f.vms].sort((a, b) => a.name.localeCompare(b.name)),
+    });
+    const roots: InventoryFolder[] = [];
+    for (const dc of contents.filter((x) => x.obj.type === 'Datacenter')) {
+      const vmFolder = toMoRef(dc.props.get('vmFolder'));
+      const f = vmFolder ? folders.get(vmFolder.value) : undefined;
+      if (f) roots.push({ ...strip(f), name: text(dc.props.get('name')) ?? f.name });
+    }
+    return roots.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  // ---------- privileges ----------
+
+  async hasPrivilegeOnEntities(
+    entities: MoRef[],
+    sessionKey: string,
+    privIds: string[],
+  ): Promise<Map<string, Record<string, boolean>>> {
+    const r = await this.invoke(
+      'HasPrivilegeOnEntities',
+      this.ref('authorizationManager'),
+      entities.map((e) => moRefXml('entity', e)).join('') + el('sessionId', sessionKey) + els('privId', privIds),
+    );
+    const out = new Map<string, Record<string, boolean>>();
+    for (const e of entities) out.set(e.value, Object.fromEntries(privIds.map((p) => [p, false])));
+    for (const ep of arr(r)) {
+      const entity = toMoRef(child(ep, 'entity'));
+      if (!entity) continue;
+      const rec = out.get(entity.value) ?? {};
+      for (const pa of arr(child(ep, 'privAvailability'))) {
+        const id = str(pa, 'privId');
+        if (id) rec[id] = bool(pa, 'isGranted') ?? false;
+      }
+      out.set(entity.value, rec);
+    }
+    return out;
+  }
+
+  async fetchUserPrivilegeOnEntities(entities: MoRef[], userName: string): Promise<Map<string, string[]>> {
+    const r = await this.invoke(
+      'FetchUserPrivilegeOnEntities',
+      this.ref('authorizationManager'),
+      entities.map((e) => moRefXml('entities', e)).join('') + el('userName', userName),
+    );
+    const out = new Map<string, string[]>();
+    for (const e of entities) out.set(e.value, []);
+    for (const up of arr(r)) {
+      const entity = toMoRef(child(up, 'entity'));
+      if (!entity) continue;
+      out.set(
+        entity.value,
+        arr(child(up, 'privileges'))
+          .map((p) => text(p) ?? '')
+          .filter((p) => p !== ''),
+      );
+    }
+    return out;
+  }
+
+  // ---------- tasks, snapshots, export leases ----------
+
+  /** Polls a Task until it succeeds (returns info.result, a MoRef when the result is one) or fails (throws VimFault). */
+  async waitForTask(task: MoRef, opts: { timeoutMs?: number } = {}): Promise<unknown> {
+    const deadline = Date.now() + (opts.timeoutMs ?? 30 * 60_000);
+    let delay = 100;
+    for (;;) {
+      const [c] = await this.retrieveObjects([task], 'Task', ['info.state', 'info.error', 'info.result']);
+      const state = text(c?.props.get('info.state'));
+      if (state === 'success') {
+        const result = c?.props.get('info.result');
+        return xsiType(result) === 'ManagedObjectReference' ? toMoRef(result) : result;
+      }
+      if (state === 'error') throw faultFromLocalized(c?.props.get('info.error'));
+      if (Date.now() > deadline) {
+        throw new Error(`vCenter task ${task.value} did not finish within ${Math.round((opts.timeoutMs ?? 1_800_000) / 1000)} s`);
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 2, 1000);
+    }
+  }
+
+  async exportVm(vmId: string): Promise<MoRef> {
+    const lease = toMoRef(await this.invoke('ExportVm', { type: 'VirtualMachine', value: checkId('virtual machine', vmId) }));
+    if (!lease) throw new Error(`vCenter did not return an export lease for ${vmId}`);
+    return lease;
+  }
+
+  async createSnapshot(vmId: string, name: string, description?: string): Promise<MoRef> {
+    const task = toMoRef(
+      await this.invoke(
+        'CreateSnapshot_Task',
+        { type: 'VirtualMachine', value: checkId('virtual machine', vmId) },
+        el('name', name) + el('description', description) + el('memory', false) + el('quiesce', false),
+      ),
+    );
+    if (!task) throw new Error(`vCenter did not return a snapshot task for ${vmId}`);
+    const snapshot = await this.waitForTask(task);
+    if (!snapshot || typeof snapshot !== 'object' || !('type' in snapshot)) {
+      throw new Error(`vCenter snapshot task ${task.value} finished without a snapshot reference`);
+    }
+    return snapshot as MoRef;
+  }
+
+  async exportSnapshot(snapshot: MoRef): Promise<MoRef> {
+    const lease = toMoRef(await this.invoke('ExportSnapshot', snapshot));
+    if (!lease) throw new Error(`vCenter did not return an export lease for snapshot ${snapshot.value}`);
+    return lease;
+  }
+
+  async removeSnapshot(snapshot: MoRef): Promise<void> {
+    const task = toMoRef(
+      await this.invoke('RemoveSnapshot_Task', snapshot, el('removeChildren', false) + el('consolidate', true)),
+    );
+    if (task) await this.waitForTask(task);
+  }
+
+  /** Waits until the lease is ready and returns its info; an `error` lease throws its fault as VimFault. */
+  async waitForLease(lease: MoRef, opts: { timeoutMs?: number } = {}): Promise<HttpNfcLeaseInfo> {
+    const timeoutMs = opts.timeoutMs ?? 5 * 60_000;
+    const deadline = Date.now() + timeoutMs;
+    let delay = 100;
+    for (;;) {
+      const [c] = await this.retrieveObjects([lease], 'HttpNfcLease', ['state', 'error', 'info']);
+      const state = text(c?.props.get('state'));
+      if (state === 'ready') return parseLeaseInfo(c?.props.get('info'));
+      if (state === 'error') throw faultFromLocalized(c?.props.get('error'));
+      if (state === 'done') throw new VimFault('InvalidState', `The export lease ${lease.value} is already complete`);
+      if (Date.now() > deadline) {
+        throw new Error(`vCenter export lease ${lease.value} was not ready within ${Math.round(timeoutMs / 1000)} s (state ${state ?? 'unknown'})`);
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 2, 1000);
+    }
+  }
+
+  async leaseProgress(lease: MoRef, percent: number): Promise<void> {
+    const p = Math.max(0, Math.min(100, Math.round(Number.isFinite(percent) ? percent : 0)));
+    await this.invoke('HttpNfcLeaseProgress', lease, el('percent', p));
+  }
+
+  async leaseComplete(lease: MoRef): Promise<void> {
+    await this.invoke('HttpNfcLeaseComplete', lease);
+  }
+
+  async leaseAbort(lease: MoRef, message?: string): Promise<void> {
+    const fault = message
+      ? wrap('fault', wrap('fault', el('reason', message), 'SystemError') + el('localizedMessage', message))
+      : '';
+    await this.invoke('HttpNfcLeaseAbort', lease, fault);
+  }
+
+  /** OvfManager.CreateDescriptor for a VM; returns the OVF XML. */
+  async createDescriptor(
+    vmId: string,
+    params: { name: string; ovfFiles?: { deviceId: string; path: string; size: number }[] },
+  ): Promise<string> {
+    const files = (params.ovfFiles ?? [])
+      .map((f) => wrap('ovfFiles', el('deviceId', f.deviceId) + el('path', f.path) + el('size', Math.trunc(f.size))))
+      .join('');
+    const r = await this.invoke(
+      'CreateDescriptor',
+      this.ref('ovfManager'),
+      moRefXml('obj', { type: 'VirtualMachine', value: checkId('virtual machine', vmId) }) +
+        wrap('cdp', files + el('name', params.name)),
+    );
+    const errors = arr(child(r, 'error'));
+    if (errors[0] !== undefined) throw faultFromLocalized(errors[0]);
+    const ovf = str(r, 'ovfDescriptor');
+    if (!ovf) throw new Error(`vCenter returned an empty OVF descriptor for ${vmId}`);
+    return ovf;
+  }
+
+  // ---------- extensions ----------
+
+  async registerExtension(ext: ExtensionSpec): Promise<void> {
+    await this.invoke('RegisterExtension', this.ref('extensionManager'), extensionXml(ext));
+  }
+
+  async updateExtension(ext: ExtensionSpec): Promise<void> {
+    await this.invoke('UpdateExtension', this.ref('extensionManager'), extensionXml(ext));
+  }
+
+  async findExtension(key: string): Promise<ExtensionSpec | null> {
+    const r = await this.invoke('FindExtension', this.ref('extensionManager'), el('extensionKey', key));
+    return isObj(r) && str(r, 'key') ? parseExtension(r) : null;
+  }
+
+  async unregisterExtension(key: string): Promise<void> {
+    await this.invoke('UnregisterExtension', this.ref('extensionManager'), el('extensionKey', key));
+  }
+}

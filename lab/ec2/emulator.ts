@@ -1,0 +1,148 @@
+// The emulator object: clock, per-region state, timed transitions, failure injection and inspection.
+import { advanceExports } from './exports.ts';
+import { createIamState, type IamState } from './iam.ts';
+import { advanceImages } from './images.ts';
+import { advanceImports } from './imports.ts';
+import { advanceInstances } from './instances.ts';
+import { seedRegion } from './network.ts';
+import { createS3Access, type LabS3Access, type S3Endpoint } from './s3.ts';
+import type { Core, ExportFailureRule, ImportFailureRule, RegionState } from './state.ts';
+
+export interface Ec2EmulatorOptions {
+  /** Where imported disks are read from and exported OVAs are written to. */
+  s3: S3Endpoint;
+  /** Length of one task/instance stage; default 10 s (an import then takes about a minute). */
+  stageMs?: number;
+  /** Time only moves with `advance(ms)`. */
+  manualClock?: boolean;
+  /** Per-region cap on active import tasks; default 5. */
+  maxActiveImports?: number;
+  /** Per-region cap on active export tasks; default 5. */
+  maxActiveExports?: number;
+  /** Served regions; default us-east-1, us-west-2, eu-west-1. */
+  regions?: string[];
+  /** Account id reported everywhere; default 111122223333. */
+  accountId?: string;
+  /** ImportImage checks that the service role exists, trusts vmie and may read S3 (as AWS does); default false. */
+  enforceServiceRole?: boolean;
+  /** CreateInstanceExportTask checks the bucket ACL grants VM Import/Export WRITE and READ_ACP; default false. */
+  requireExportBucketAcl?: boolean;
+}
+
+export type InjectedFault = 'throttle' | 'server-error';
+
+function remove<T>(list: T[], item: T): void {
+  const i = list.indexOf(item);
+  if (i >= 0) list.splice(i, 1);
+}
+
+export const DEFAULT_REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1'];
+
+export class Ec2Emulator implements Core {
+  readonly accountId: string;
+  readonly stageMs: number;
+  readonly maxActiveImports: number;
+  readonly maxActiveExports: number;
+  readonly enforceServiceRole: boolean;
+  readonly requireExportBucketAcl: boolean;
+  readonly regions: readonly string[];
+  readonly s3: LabS3Access;
+  readonly iam: IamState;
+  readonly importFailures: ImportFailureRule[] = [];
+  readonly exportFailures: ExportFailureRule[] = [];
+
+  private readonly manualClock: boolean;
+  private readonly base = Date.now();
+  private offset = 0;
+  private readonly states = new Map<string, RegionState>();
+  private readonly faults: { action: string; fault: InjectedFault; remaining: number }[] = [];
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(opts: Ec2EmulatorOptions) {
+    this.accountId = opts.accountId ?? '111122223333';
+    this.stageMs = opts.stageMs ?? 10_000;
+    this.manualClock = opts.manualClock ?? false;
+    this.maxActiveImports = opts.maxActiveImports ?? 5;
+    this.maxActiveExports = opts.maxActiveExports ?? 5;
+    this.enforceServiceRole = opts.enforceServiceRole ?? false;
+    this.requireExportBucketAcl = opts.requireExportBucketAcl ?? false;
+    this.regions = [...(opts.regions ?? DEFAULT_REGIONS)];
+    this.regions.forEach((name, i) => this.states.set(name, seedRegion(name, i)));
+    this.s3 = createS3Access(opts.s3);
+    this.iam = createIamState(this.accountId, this.now());
+  }
+
+  /** Emulated time in epoch ms. */
+  now(): number {
+    return (this.manualClock ? this.base : Date.now()) + this.offset;
+  }
+
+  /** Moves emulated time forward and runs every transition that became due (including S3 writes). */
+  async advance(ms: number): Promise<void> {
+    this.offset += ms;
+    await this.tick();
+  }
+
+  /** Runs due transitions; serialised so an export's S3 write never runs twice. */
+  tick(): Promise<void> {
+    const run = this.chain.then(() => this.runDue());
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async runDue(): Promise<void> {
+    for (const region of this.states.values()) {
+      advanceImports(this, region);
+      advanceImages(this, region);
+      advanceInstances(this, region);
+      await advanceExports(this, region);
+    }
+  }
+
+  /** Live state of a region (read it, do not mutate it behind the API's back). */
+  region(name: string): RegionState | undefined {
+    return this.states.get(name);
+  }
+
+  /** Matching import tasks reach `rule.stage`, then fail with `Status: deleted`. Returns a remover. */
+  failImportAt(rule: ImportFailureRule): () => void {
+    this.importFailures.push(rule);
+    return () => remove(this.importFailures, rule);
+  }
+
+  /** Matching export tasks end `cancelled` with the rule's StatusMessage after one stage. Returns a remover. */
+  failExport(rule: ExportFailureRule): () => void {
+    this.exportFailures.push(rule);
+    return () => remove(this.exportFailures, rule);
+  }
+
+  /** The next `count` calls of `action` (`'*'` for any) answer RequestLimitExceeded (HTTP 503). */
+  throttle(action: string, count: number): void {
+    this.faults.push({ action, fault: 'throttle', remaining: count });
+  }
+
+  /** The next `count` calls of `action` (`'*'` for any) answer InternalError (HTTP 500). */
+  serverError(action: string, count: number): void {
+    this.faults.push({ action, fault: 'server-error', remaining: count });
+  }
+
+  clearFaults(): void {
+    this.faults.length = 0;
+    this.importFailures.length = 0;
+    this.exportFailures.length = 0;
+  }
+
+  /** Consumes one injected fault for this action, if any is pending. */
+  takeFault(action: string): InjectedFault | undefined {
+    const entry = this.faults.find((f) => f.remaining > 0 && (f.action === action || f.action === '*'));
+    if (!entry) return undefined;
+    entry.remaining -= 1;
+    if (entry.remaining === 0) this.faults.splice(this.faults.indexOf(entry), 1);
+    return entry.fault;
+  }
+
+  /** Waits for transitions in flight; used on shutdown. */
+  async idle(): Promise<void> {
+    await this.chain;
+  }
+}

@@ -1,0 +1,71 @@
+import { test as base, expect, type FrameLocator, type Page } from '@playwright/test';
+import { testIds as client } from '../../lab/vsphere-client/test-ids.ts';
+import type { LabUser } from '../../lab/index.ts';
+
+export { expect };
+export { client };
+
+export type LabRole = 'administrator' | 'operator' | 'readonly';
+
+function labUser(role: LabRole): LabUser {
+  const users = JSON.parse(process.env.LAB_USERS ?? '[]') as LabUser[];
+  const user = users.find((u) => u.name.startsWith(`${role}@`));
+  if (!user) throw new Error(`lab user ${role} not found (is the Playwright global setup running?)`);
+  return user;
+}
+
+export interface VsphereClient {
+  page: Page;
+  loginAs(role: LabRole): Promise<void>;
+  openVm(name: string): Promise<void>;
+  /** Right-click a VM and pick one of the plugin's actions. */
+  runPluginAction(vmName: string, label: string): Promise<FrameLocator>;
+  pluginActionItem(vmName: string, label: string): Promise<ReturnType<Page['getByTestId']>>;
+}
+
+/** The lab's vSphere Client, driven the way a user does. */
+export const test = base.extend<{ vsphere: VsphereClient }>({
+  vsphere: async ({ page }, use) => {
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const pluginName = 'AWS Management Portal';
+    const vsphere: VsphereClient = {
+      page,
+      async loginAs(role) {
+        const user = labUser(role);
+        await page.goto(process.env.LAB_CLIENT_URL ?? '');
+        await page.getByTestId(client.login.username).fill(user.name);
+        await page.getByTestId(client.login.password).fill(user.password);
+        await page.getByTestId(client.login.submit).click();
+        await expect(page.getByTestId(client.navigator.tree)).toBeVisible();
+      },
+      async openVm(name) {
+        const node = page.getByTestId(client.navigator.node(name));
+        if (!(await node.isVisible())) {
+          for (const folder of ['Migration', 'Production']) {
+            const expand = page.getByRole('button', { name: `Expand ${folder}`, exact: true });
+            if ((await expand.count()) > 0) await expand.click();
+          }
+        }
+        await node.click();
+        await expect(page.getByTestId(client.object.title)).toHaveText(name);
+      },
+      async pluginActionItem(vmName, label) {
+        await vsphere.openVm(vmName);
+        await page.getByTestId(client.navigator.node(vmName)).click({ button: 'right' });
+        await expect(page.getByRole('menu', { name: `Actions - ${vmName}` })).toBeVisible();
+        await page.getByTestId(client.contextMenu.pluginSubmenu(pluginName)).click();
+        return page.getByTestId(client.contextMenu.pluginAction(label));
+      },
+      async runPluginAction(vmName, label) {
+        const item = await vsphere.pluginActionItem(vmName, label);
+        await expect(item).toBeEnabled();
+        await item.click();
+        await expect(page.getByTestId(client.modal.root)).toBeVisible();
+        return page.frameLocator(`[data-test="${client.modal.iframe}"]`);
+      },
+    };
+    await use(vsphere);
+    expect(errors, 'JavaScript errors in the page').toEqual([]);
+  },
+});

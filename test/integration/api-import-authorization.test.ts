@@ -1,0 +1,217 @@
+import { readFile } from 'node:fs/promises';
+import { DescribeImportImageTasksCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { decodeJwt, decodeProtectedHeader, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiErrorBody, AuditPage, Environment, ImportAuthorization, SubnetList, SecurityGroupList, VmDetail, VpcList } from '../../connector/contract/index.ts';
+import { importRolePolicies, IMPORT_ROLE_POLICY_NAME } from '../../connector/aws/vmimport-role.ts';
+import { signingKeyPath } from '../../connector/auth/signing-key.ts';
+import { startApiLab, type ApiLab, type ApiUser } from '../support/api-lab.ts';
+
+// Seed "VM Import Authorization": the portal's token and the connector's checks, end to end through the real
+// connector, the lab vCenter (operator: VApp.Export on the Migration folder only) and the lab AWS.
+let lab: ApiLab;
+let admin: ApiUser;
+let operator: ApiUser;
+let readonly: ApiUser;
+let vms: Map<string, string>;
+let migration: Environment;
+let other: Environment;
+let subnetId: string;
+let groupId: string;
+
+const errorOf = (body: unknown) => ApiErrorBody.parse(body);
+const vm = (name: string) => {
+  const id = vms.get(name);
+  if (!id) throw new Error(`no VM ${name}`);
+  return id;
+};
+
+beforeAll(async () => {
+  lab = await startApiLab();
+  [admin, operator, readonly] = await Promise.all([
+    lab.login('administrator@vsphere.local'),
+    lab.login('operator@vsphere.local'),
+    lab.login('readonly@vsphere.local'),
+  ]);
+  vms = await lab.vmIds();
+  const vpcId = VpcList.parse((await admin.call('GET', '/regions/us-east-1/vpcs')).body).vpcs[0]!.id;
+  const subnets = SubnetList.parse((await admin.call('GET', `/regions/us-east-1/subnets?vpcId=${vpcId}`)).body).subnets;
+  const groups = SecurityGroupList.parse((await admin.call('GET', `/regions/us-east-1/security-groups?vpcId=${vpcId}`)).body).securityGroups;
+  subnetId = subnets.find((s) => s.name === 'lab-app-a')!.id;
+  groupId = groups.find((g) => g.name === 'web')!.id;
+  const create = async (name: string) =>
+    Environment.parse((await admin.call('POST', '/environments', { name, region: 'us-east-1', vpcId, subnetIds: [subnetId], securityGroupIds: [groupId] })).body);
+  migration = await create('Migration');
+  other = await create('Other');
+  await admin.call('PUT', `/environments/${migration.id}/permissions`, {
+    permissions: [
+      { userName: 'operator@vsphere.local', role: 'General' },
+      { userName: 'readonly@vsphere.local', role: 'ReadOnly' },
+    ],
+  });
+  await admin.call('PUT', `/environments/${other.id}/permissions`, { permissions: [{ userName: 'administrator@vsphere.local', role: 'Owner' }] });
+  // What an AWS administrator does once (the seed's prerequisite): the lab seeds vmimport without its policy.
+  await lab.iamClient().send(
+    new PutRolePolicyCommand({ RoleName: 'vmimport', PolicyName: IMPORT_ROLE_POLICY_NAME, PolicyDocument: JSON.stringify(importRolePolicies().permissions) }),
+  );
+});
+afterAll(async () => lab?.stop());
+
+async function authorize(user: ApiUser, environmentId: string, vmName: string): Promise<string> {
+  const res = await user.call('POST', '/import-authorizations', { environmentId, vmId: vm(vmName) });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return ImportAuthorization.parse(res.body).token;
+}
+
+const migrate = (user: ApiUser, token: string, over: Record<string, unknown> = {}) =>
+  user.call('POST', '/migrations', {
+    token,
+    environmentId: migration.id,
+    vmId: vm('ubuntu-web-01'),
+    platform: 'Linux',
+    subnetId,
+    instanceType: 'm5.large',
+    securityGroupIds: [groupId],
+    ...over,
+  });
+
+describe('POST /import-authorizations (the portal)', () => {
+  it('refuses users without the General or Owner role, with the seed’s advice', async () => {
+    for (const [user, env] of [
+      [operator, other],
+      [readonly, migration],
+    ] as const) {
+      const res = await user.call('POST', '/import-authorizations', { environmentId: env.id, vmId: vm('ubuntu-web-01') });
+      expect(res.status).toBe(403);
+      const body = errorOf(res.body);
+      expect(body.code).toBe('NO_ENVIRONMENT_PERMISSION');
+      expect(body.message).toMatch(/Ask your administrator to grant you permission/);
+    }
+    const missing = await operator.call('POST', '/import-authorizations', { environmentId: 'env-000000000000', vmId: vm('ubuntu-web-01') });
+    expect(missing.status).toBe(404);
+    expect(errorOf(missing.body).code).toBe('ENVIRONMENT_NOT_FOUND');
+  });
+
+  it('issues a short-lived token bound to user, environment, VM and this connector', async () => {
+    const res = await operator.call('POST', '/import-authorizations', { environmentId: migration.id, vmId: vm('ubuntu-web-01') });
+    expect(res.status).toBe(201);
+    const auth = ImportAuthorization.parse(res.body);
+    expect(auth).toMatchObject({ environmentId: migration.id, vmId: vm('ubuntu-web-01') });
+    const claims = decodeJwt(auth.token);
+    expect(claims).toMatchObject({ sub: 'operator@vsphere.local', env: migration.id, vm: vm('ubuntu-web-01'), aud: expect.stringMatching(/^urn:vm2ec2:connector:/) });
+    expect(claims.exp! - claims.iat!).toBe(300);
+    expect(new Date(auth.expiresAt).getTime()).toBe(claims.exp! * 1000);
+    expect(decodeProtectedHeader(auth.token)).toMatchObject({ alg: 'ES256', typ: 'vm2ec2-import+jwt' });
+  });
+});
+
+describe('POST /migrations (the connector)', () => {
+  it('verifies token, export privilege and checks, then starts nothing: the engine is not installed', async () => {
+    const token = await authorize(operator, migration.id, 'ubuntu-web-01');
+    const res = await migrate(operator, token);
+    expect(res.status).toBe(501);
+    expect(errorOf(res.body)).toMatchObject({ code: 'MIGRATION_ENGINE_NOT_INSTALLED', message: expect.stringMatching(/nothing was started/) });
+
+    const replay = await migrate(operator, token);
+    expect(replay.status).toBe(409);
+    expect(errorOf(replay.body).code).toBe('TOKEN_ALREADY_USED');
+  });
+
+  it('rejects forged and altered tokens', async () => {
+    const genuine = await authorize(operator, migration.id, 'ubuntu-web-01');
+    const claims = decodeJwt(genuine);
+    const { privateKey } = await generateKeyPair('ES256');
+    const forged = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'vm2ec2-import+jwt', kid: decodeProtectedHeader(genuine).kid! }).sign(privateKey);
+    const [h, , s] = genuine.split('.');
+    const altered = `${h}.${Buffer.from(JSON.stringify({ ...claims, exp: claims.exp! + 3600 })).toString('base64url')}.${s}`;
+    for (const token of [forged, altered, 'eyJhbGciOiJub25lIn0.e30.', 'a.b.c']) {
+      const res = await migrate(operator, token);
+      expect(res.status, token.slice(0, 30)).toBe(403);
+      expect(errorOf(res.body).code).toBe('TOKEN_INVALID');
+    }
+  });
+
+  it('rejects an expired token', async () => {
+    const genuine = decodeJwt(await authorize(operator, migration.id, 'ubuntu-web-01'));
+    // Signed with this connector's own key (kept in its data directory), but issued and expired long ago.
+    const jwk = JSON.parse(await readFile(signingKeyPath(lab.dataDir), 'utf8')) as JWK;
+    const past = Math.floor(Date.now() / 1000) - 3600;
+    const expired = await new SignJWT({ env: migration.id, vm: vm('ubuntu-web-01') })
+      .setProtectedHeader({ alg: 'ES256', typ: 'vm2ec2-import+jwt', kid: jwk.kid! })
+      .setIssuer(genuine.iss!)
+      .setAudience(genuine.aud!)
+      .setSubject('operator@vsphere.local')
+      .setJti('expired-1')
+      .setIssuedAt(past - 300)
+      .setExpirationTime(past)
+      .sign(await importJWK(jwk, 'ES256'));
+    const res = await migrate(operator, expired);
+    expect(res.status).toBe(403);
+    expect(errorOf(res.body)).toMatchObject({ code: 'TOKEN_EXPIRED', message: expect.stringMatching(/Start the migration again/) });
+  });
+
+  it('rejects a token presented by another user, for another VM or another environment', async () => {
+    const token = await authorize(operator, migration.id, 'ubuntu-web-01');
+    const cases: [ApiUser, Record<string, unknown>, string][] = [
+      [admin, {}, 'user'],
+      [operator, { vmId: vm('app-multidisk-01') }, 'vmId'],
+      [operator, { environmentId: other.id }, 'environmentId'],
+    ];
+    for (const [user, over, field] of cases) {
+      const res = await migrate(user, token, over);
+      expect(res.status, field).toBe(403);
+      expect(errorOf(res.body)).toMatchObject({ code: 'TOKEN_MISMATCH', details: { mismatched: [field] } });
+    }
+    // Mismatched presentations do not use the token up.
+    expect((await migrate(operator, token)).status).toBe(501);
+  });
+
+  it('refuses an operator without VApp.Export on the VM', async () => {
+    const token = await authorize(operator, migration.id, 'win2019-app-01'); // Production folder
+    const res = await migrate(operator, token, { vmId: vm('win2019-app-01'), platform: 'Windows' });
+    expect(res.status).toBe(403);
+    expect(errorOf(res.body)).toMatchObject({ code: 'VM_EXPORT_DENIED', message: expect.stringMatching(/vApp > Export/) });
+  });
+
+  it('refuses when the environment permission was withdrawn after the token was issued', async () => {
+    const token = await authorize(operator, migration.id, 'ubuntu-web-01');
+    await admin.call('PUT', `/environments/${migration.id}/permissions`, { permissions: [{ userName: 'operator@vsphere.local', role: 'ReadOnly' }] });
+    try {
+      const res = await migrate(operator, token);
+      expect(res.status).toBe(403);
+      expect(errorOf(res.body).code).toBe('NO_ENVIRONMENT_PERMISSION');
+    } finally {
+      await admin.call('PUT', `/environments/${migration.id}/permissions`, { permissions: [{ userName: 'operator@vsphere.local', role: 'General' }] });
+    }
+  });
+
+  it('refuses with the pre-flight blockers', async () => {
+    const token = await authorize(operator, migration.id, 'bsd-firewall-01');
+    const res = await migrate(operator, token, { vmId: vm('bsd-firewall-01'), privateIpAddress: '10.0.1.1' });
+    expect(res.status).toBe(422);
+    const body = errorOf(res.body);
+    expect(body.code).toBe('PREFLIGHT_BLOCKED');
+    const checks = body.details?.checks as { code: string; severity: string }[];
+    expect(checks.map((c) => c.code).sort()).toEqual(['GUEST_OS_UNSUPPORTED', 'PRIVATE_IP_RESERVED']);
+    expect(checks.every((c) => c.severity === 'blocker')).toBe(true);
+    expect(body.message).toMatch(/^The migration cannot start: .*\(and 1 more problem\)$/);
+  });
+
+  it('started nothing anywhere and audited every decision', async () => {
+    const ec2 = lab.ec2Client('us-east-1');
+    expect((await ec2.send(new DescribeImportImageTasksCommand({}))).ImportImageTasks ?? []).toEqual([]);
+    expect((await ec2.send(new DescribeInstancesCommand({}))).Reservations ?? []).toEqual([]);
+    expect(VmDetail.parse((await operator.call('GET', `/vms/${vm('ubuntu-web-01')}`)).body).snapshotCount).toBe(0);
+
+    const audit = AuditPage.parse((await admin.call('GET', '/audit?action=migration.request&limit=100')).body).entries;
+    const codes = audit.map((e) => `${e.outcome}:${e.code ?? ''}`);
+    for (const code of ['TOKEN_ALREADY_USED', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'TOKEN_MISMATCH', 'VM_EXPORT_DENIED', 'NO_ENVIRONMENT_PERMISSION', 'PREFLIGHT_BLOCKED']) {
+      expect(codes).toContain(`denied:${code}`);
+    }
+    expect(codes).toContain('granted:MIGRATION_ENGINE_NOT_INSTALLED');
+    const grants = AuditPage.parse((await admin.call('GET', '/audit?action=import.authorize&limit=100')).body).entries;
+    expect(grants.filter((e) => e.outcome === 'denied').map((e) => e.actor).sort()).toEqual(['operator@vsphere.local', 'readonly@vsphere.local']);
+    expect(grants.filter((e) => e.outcome === 'granted').every((e) => e.actor === 'operator@vsphere.local')).toBe(true);
+  });
+});

@@ -1,0 +1,233 @@
+// A lab for API tests: vcsim, the EC2/IAM emulator, the vSphere Client stand-in (the vCenter origin, issuing
+// plugin session tokens) and a connector configured with the emulator as its AWS. Everything on 127.0.0.1.
+import { request } from 'node:https';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DescribeImportImageTasksCommand, EC2Client, ImportImageCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { startS3, labS3ClientConfig, type S3Handle } from '../../lab/s3/index.ts';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { startConnector, type ConnectorHandle } from '../../connector/server.ts';
+import { generateSelfSigned } from '../../connector/tls.ts';
+import { API_PREFIX } from '../../connector/contract/index.ts';
+import { startVcsim, type VcsimHandle } from '../../lab/vcsim/index.ts';
+import { startEc2Emulator, type Ec2EmulatorHandle } from '../../lab/ec2/index.ts';
+import { startVsphereClient } from '../../lab/vsphere-client/index.ts';
+import { reservePort } from '../../lab/ports.ts';
+import { labUsers } from '../../lab/index.ts';
+import { Vim25Client } from '../../connector/vsphere/vim25.ts';
+
+export const LAB_REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1'];
+const AWS_CREDENTIALS = { accessKeyId: 'lab', secretAccessKey: 'lab' };
+
+export interface HttpResult<T = unknown> {
+  status: number;
+  body: T;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** One HTTPS request trusting exactly the given CA (Node's fetch cannot take a CA without extra packages). */
+export function httpsJson<T = unknown>(
+  url: string,
+  opts: { ca: string; method?: string; headers?: Record<string, string>; body?: unknown; rawBody?: string },
+): Promise<HttpResult<T>> {
+  const payload = opts.rawBody ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: opts.method ?? 'GET',
+        ca: opts.ca,
+        headers: {
+          accept: 'application/json',
+          ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) } : {}),
+          ...opts.headers,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: unknown = text;
+          try {
+            body = text ? JSON.parse(text) : undefined;
+          } catch {
+            // not JSON: keep the text
+          }
+          resolve({ status: res.statusCode ?? 0, body: body as T, headers: res.headers });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+export interface ApiUser {
+  userName: string;
+  /** The plugin session token the stand-in handed out at login. */
+  token: string;
+  /** Calls the connector API (path relative to /vm2ec2/api/v1) as this user. */
+  call<T = unknown>(method: string, path: string, body?: unknown, extra?: { rawBody?: string; headers?: Record<string, string> }): Promise<HttpResult<T>>;
+}
+
+export interface ApiLab {
+  connector: ConnectorHandle;
+  dataDir: string;
+  vcsim: VcsimHandle;
+  ec2: Ec2EmulatorHandle;
+  /** SDK clients against the emulator, for arranging AWS state the way an AWS administrator would. */
+  ec2Client(region: string): EC2Client;
+  iamClient(): IAMClient;
+  /**
+   * Launches an instance holding `ip` in the subnet the way the connector's users end up with one: an imported
+   * image (tiny disk object in the lab S3), then RunInstances. Needs `startApiLab({ s3: true })` and a usable
+   * vmimport role. Returns the instance id.
+   */
+  runInstanceAt(region: string, subnetId: string, ip: string): Promise<string>;
+  login(userName: string): Promise<ApiUser>;
+  /** VM ids by name, as the lab administrator sees them in vCenter. */
+  vmIds(): Promise<Map<string, string>>;
+  /** `urn:vmomi:VirtualMachine:<id>:<vCenter uuid>` as the vSphere Client names a VM. */
+  contextId(vmId: string): string;
+  /** A caller with no session token, or with a made-up one. */
+  anonymous(token?: string): ApiUser;
+  stop(): Promise<void>;
+}
+
+export async function startApiLab(opts: { tokenTtlSeconds?: number; s3?: boolean } = {}): Promise<ApiLab> {
+  const stops: (() => Promise<unknown>)[] = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch(() => {});
+  };
+  try {
+    const vcsim = await startVcsim();
+    stops.push(() => vcsim.stop());
+    let s3: S3Handle | undefined;
+    if (opts.s3) {
+      s3 = await startS3({ buckets: ['lab-images'] });
+      stops.push(() => s3!.stop());
+    }
+    const ec2 = await startEc2Emulator({
+      // Without S3 nothing imports or exports here, so the placeholder endpoint is never contacted.
+      s3: s3 ? { endpoint: s3.url, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } : { endpoint: 'http://127.0.0.1:9', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      stageMs: 50,
+      regions: LAB_REGIONS,
+    });
+    stops.push(() => ec2.stop());
+
+    const clientPort = await reservePort();
+    const clientTls = await generateSelfSigned(['127.0.0.1', 'localhost']);
+    const dataDir = await mkdtemp(join(tmpdir(), 'vm2ec2-api-'));
+    stops.push(() => rm(dataDir, { recursive: true, force: true }));
+
+    const connector = await startConnector({
+      listen: { host: '127.0.0.1', port: 0 },
+      dataDir,
+      vcenter: { url: `https://127.0.0.1:${clientPort}`, caPem: clientTls.certPem },
+      administrators: ['administrator@vsphere.local'],
+      aws: { endpoint: ec2.url, regions: LAB_REGIONS, credentials: AWS_CREDENTIALS },
+      ...(opts.tokenTtlSeconds ? { importTokens: { ttlSeconds: opts.tokenTtlSeconds } } : {}),
+    });
+    stops.push(() => connector.stop());
+
+    const client = await startVsphereClient({
+      vcenter: { sdkUrl: vcsim.sdkUrl, certPem: vcsim.certPem, instanceUuid: vcsim.instanceUuid },
+      plugins: [],
+      tls: { certPem: clientTls.certPem, keyPem: clientTls.keyPem },
+      port: clientPort,
+    });
+    stops.push(() => client.stop());
+
+    const users = await labUsers();
+    const awsClients: { destroy(): void }[] = [];
+    stops.push(async () => awsClients.forEach((c) => c.destroy()));
+    const sdk = { endpoint: ec2.url, credentials: AWS_CREDENTIALS };
+
+    const asUser = (userName: string, token: string | undefined): ApiUser => ({
+      userName,
+      token: token ?? '',
+      call: (method, path, body, extra) =>
+        httpsJson(`${connector.origin}${API_PREFIX}${path}`, {
+          ca: connector.certPem,
+          method,
+          headers: { ...(token !== undefined ? { 'vmware-api-session-id': token } : {}), ...extra?.headers },
+          ...(body !== undefined ? { body } : {}),
+          ...(extra?.rawBody !== undefined ? { rawBody: extra.rawBody } : {}),
+        }),
+    });
+
+    return {
+      connector,
+      dataDir,
+      vcsim,
+      ec2,
+      ec2Client(region) {
+        const c = new EC2Client({ region, ...sdk });
+        awsClients.push(c);
+        return c;
+      },
+      iamClient() {
+        const c = new IAMClient({ region: 'us-east-1', ...sdk });
+        awsClients.push(c);
+        return c;
+      },
+      async runInstanceAt(region, subnetId, ip) {
+        if (!s3) throw new Error('runInstanceAt needs startApiLab({ s3: true })');
+        const s3c = new S3Client(labS3ClientConfig(s3, region));
+        awsClients.push(s3c);
+        const key = `images/${ip}.vmdk`;
+        await s3c.send(new CreateBucketCommand({ Bucket: 'lab-images' })).catch(() => undefined);
+        await s3c.send(new PutObjectCommand({ Bucket: 'lab-images', Key: key, Body: Buffer.alloc(4096) }));
+        const ec2c = new EC2Client({ region, ...sdk });
+        awsClients.push(ec2c);
+        const task = await ec2c.send(
+          new ImportImageCommand({ Platform: 'Linux', RoleName: 'vmimport', ClientToken: `at-${ip}`, DiskContainers: [{ Format: 'VMDK', UserBucket: { S3Bucket: 'lab-images', S3Key: key } }] }),
+        );
+        let imageId: string | undefined;
+        // No SDK waiter exists for import tasks; the emulator advances a stage every 50 ms.
+        for (let i = 0; i < 400 && !imageId; i++) {
+          const [t] = (await ec2c.send(new DescribeImportImageTasksCommand({ ImportTaskIds: [task.ImportTaskId!] }))).ImportImageTasks ?? [];
+          if (t?.Status === 'deleted') throw new Error(`lab import failed: ${t.StatusMessage ?? ''}`);
+          if (t?.Status === 'completed') imageId = t.ImageId;
+          else await new Promise((r) => setTimeout(r, 25));
+        }
+        if (!imageId) throw new Error('lab import did not complete');
+        const run = await ec2c.send(new RunInstancesCommand({ ImageId: imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1, SubnetId: subnetId, PrivateIpAddress: ip }));
+        return run.Instances![0]!.InstanceId!;
+      },
+      async login(userName) {
+        const user = users.find((u) => u.name === userName);
+        if (!user) throw new Error(`${userName} is not a lab user`);
+        const res = await httpsJson<{ pluginSessionToken?: string; message?: string }>(`${client.origin}/ui/api/login`, {
+          ca: client.certPem,
+          method: 'POST',
+          body: { username: user.name, password: user.password },
+        });
+        if (res.status !== 200 || !res.body.pluginSessionToken) throw new Error(`login of ${userName} failed: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+        return asUser(userName, res.body.pluginSessionToken);
+      },
+      anonymous: (token) => asUser('anonymous', token),
+      async vmIds() {
+        const admin = users.find((u) => u.name === 'administrator@vsphere.local');
+        const vim = await Vim25Client.connect({ sdkUrl: vcsim.sdkUrl, ca: vcsim.certPem });
+        try {
+          await vim.login(admin!.name, admin!.password);
+          const vms = await vim.listVirtualMachines();
+          await vim.logout();
+          return new Map(vms.map((v) => [v.name, v.id]));
+        } finally {
+          vim.close();
+        }
+      },
+      contextId: (vmId) => `urn:vmomi:VirtualMachine:${vmId}:${vcsim.instanceUuid}`,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
