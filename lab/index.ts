@@ -12,6 +12,11 @@ import { startVsphereClient } from './vsphere-client/index.ts';
 import { reservePort } from './ports.ts';
 import { ensureUiBuilt } from './ui-build.ts';
 
+/** Regions the lab's EC2 emulator serves and the lab connector offers. */
+export const LAB_REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1'];
+/** Static credentials for the emulators only (real AWS uses the SDK's default chain). */
+export const LAB_AWS_CREDENTIALS = { accessKeyId: 'lab', secretAccessKey: 'lab' };
+
 export interface LabUser {
   name: string;
   password: string;
@@ -59,6 +64,7 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
     const ec2 = await startEc2Emulator({
       s3: { endpoint: s3.url, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
       stageMs: opts.stageMs ?? 10_000,
+      regions: LAB_REGIONS,
     });
     stops.push(() => ec2.stop());
 
@@ -74,6 +80,7 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
       dataDir,
       vcenter: { url: `https://127.0.0.1:${clientPort}`, caPem: clientTls.certPem },
       administrators: ['administrator@vsphere.local'],
+      aws: { endpoint: ec2.url, regions: LAB_REGIONS, credentials: LAB_AWS_CREDENTIALS },
     });
     stops.push(() => connector.stop());
 

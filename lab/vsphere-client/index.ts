@@ -116,7 +116,15 @@ export async function startVsphereClient(opts: VsphereClientOptions): Promise<Vs
   // ---- the shell ----
   app.get('/', async (_req, reply) => reply.redirect('/ui/'));
   app.get('/ui', async (_req, reply) => reply.redirect('/ui/'));
-  await app.register(fastifyStatic, { root: assets.shellDir, prefix: '/ui/', index: ['index.html'], wildcard: false, cacheControl: false });
+  await app.register(fastifyStatic, {
+    root: assets.shellDir,
+    prefix: '/ui/',
+    index: ['index.html'],
+    wildcard: false,
+    cacheControl: false,
+    // Asset names carry a content hash; the page itself must always be revalidated.
+    setHeaders: (res, path) => res.setHeader('cache-control', path.endsWith('.html') ? 'no-cache' : 'public, max-age=31536000, immutable'),
+  });
 
   app.get('/api/ui/htmlClientSdk.js', async (_req, reply) =>
     reply.type('application/javascript; charset=utf-8').header('cache-control', 'no-cache').send(createReadStream(assets.sdkFile)),
@@ -253,7 +261,7 @@ export async function startVsphereClient(opts: VsphereClientOptions): Promise<Vs
 
     scope.all<{ Params: { id: string; hostPort: string; '*': string } }>('/plugins/:id/:hostPort/*', async (request, reply) => {
       const p = plugins.find(request.params.id);
-      const rest = request.url.slice(`/plugins/${request.params.id}/${request.params.hostPort}`.length) || '/';
+      const rest = /^\/plugins\/[^/]+\/[^/]+(\/.*)$/.exec(request.url)?.[1] ?? '/';
       const target = p?.proxyTarget(request.params.hostPort, rest);
       if (!p || !target) return apiError(reply, 404, 'NotFound', `No registered plugin server answers at /plugins/${request.params.id}/${request.params.hostPort}.`);
       return proxyTo(request, reply, target, {

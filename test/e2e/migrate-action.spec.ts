@@ -41,10 +41,4 @@ test.describe('Migrate VM to EC2 (the right-click action)', () => {
     await expect(item).toBeDisabled();
   });
 
-  test('the operator may migrate VMs in the Migration folder only', async ({ vsphere }) => {
-    await vsphere.loginAs('operator');
-    await expect(await vsphere.pluginActionItem('ubuntu-web-01', 'Migrate VM to EC2')).toBeEnabled();
-    await vsphere.page.keyboard.press('Escape');
-    await expect(await vsphere.pluginActionItem('win2019-app-01', 'Migrate VM to EC2')).toBeDisabled();
-  });
 });
