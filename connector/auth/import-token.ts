@@ -128,7 +128,14 @@ export class ImportTokenService {
 
   private load() {
     this.state ??= (async () => {
-      const key = await loadOrCreateSigningKey(this.opts.dataDir);
+      const key = await loadOrCreateSigningKey(this.opts.dataDir).catch((err: unknown) => {
+        const reason = (err as { code?: string }).code ?? (err as Error).message;
+        throw new AppError(
+          503,
+          'STORE_UNAVAILABLE',
+          `The connector cannot read or create its import-token key in ${this.opts.dataDir}: ${reason}. Check that the data directory is writable by the connector's user.`,
+        );
+      });
       const id = await this.opts.store.settings.getOrInit(CONNECTOR_ID_SETTING, randomUUID());
       return { key, issuer: `urn:vm2ec2:portal:${id}`, audience: `urn:vm2ec2:connector:${id}` };
     })().catch((err: unknown) => {

@@ -7,6 +7,7 @@ export const AuditAction = z.enum([
   'environment.update',
   'environment.delete',
   'environment.permissions',
+  'environment.access',
   'import.authorize',
   'migration.request',
   'admin.access',

@@ -32,7 +32,7 @@ export const EnvironmentInput = z.strictObject({
   securityGroupIds: uniqueList(SecurityGroupId, 50).min(1, 'An environment offers at least one security group.'),
   /** Instance types users may choose; empty = every type the region offers. */
   instanceTypes: uniqueList(InstanceTypeName, 200).default([]),
-}).meta({ id: 'EnvironmentInput' });
+}).meta({ id: 'EnvironmentSettings' });
 export type EnvironmentInput = z.infer<typeof EnvironmentInput>;
 
 export const Environment = z.object({
@@ -80,7 +80,7 @@ export const EnvironmentPermissionsInput = z.strictObject({
       (list) => new Set(list.map((p) => p.userName.toLowerCase())).size === list.length,
       'must list each user once',
     ),
-}).meta({ id: 'EnvironmentPermissionsInput' });
+}).meta({ id: 'EnvironmentPermissionsUpdate' });
 export type EnvironmentPermissionsInput = z.infer<typeof EnvironmentPermissionsInput>;
 
 export const EnvironmentPermissions = z.object({

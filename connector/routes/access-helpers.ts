@@ -33,6 +33,13 @@ export async function loadEnvironment(app: FastifyInstance, id: string): Promise
   return env;
 }
 
+/** Refuses a user without a role in the environment, and audits the refusal. */
+export async function denyEnvironment(app: FastifyInstance, caller: Caller, env: EnvironmentRecord, toMigrate: boolean, extra: { vmId?: string } = {}): Promise<AppError> {
+  const err = noEnvironmentPermission(env, toMigrate);
+  await audit(app, caller, { action: 'environment.access', outcome: 'denied', environmentId: env.id, ...extra, code: err.code, message: err.message });
+  return err;
+}
+
 export const noEnvironmentPermission = (env: { name: string }, toMigrate: boolean) =>
   new AppError(
     403,

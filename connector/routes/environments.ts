@@ -16,8 +16,9 @@ import {
 import { canView } from '../auth/access.ts';
 import { normalizeUserName } from '../auth/users.ts';
 import { AppError } from '../errors.ts';
+import type { Caller } from '../auth/plugin.ts';
 import { StoreConflictError, type EnvironmentFields, type EnvironmentRecord } from '../store/index.ts';
-import { audit, loadEnvironment, noEnvironmentPermission, requireAdministrator, toEnvironmentDto } from './access-helpers.ts';
+import { audit, denyEnvironment, loadEnvironment, requireAdministrator, toEnvironmentDto } from './access-helpers.ts';
 
 const errors = { 400: ApiErrorBody, 401: ApiErrorBody, 403: ApiErrorBody, 404: ApiErrorBody, 502: ApiErrorBody };
 const tags = ['environments'];
@@ -123,7 +124,7 @@ export const environmentRoutes: FastifyPluginAsyncZod = async (app) => {
       const caller = await request.caller();
       const env = await loadEnvironment(app, request.params.id);
       const role = await app.access.roleIn(caller.principal, env.id);
-      if (!canView(role)) throw noEnvironmentPermission(env, false);
+      if (!canView(role)) throw await denyEnvironment(app, caller, env, false);
       return toEnvironmentDto(env, role);
     },
   );
@@ -240,10 +241,10 @@ export const environmentRoutes: FastifyPluginAsyncZod = async (app) => {
   );
 
   /** An environment the caller may see, with its VPC (lookups need one). */
-  async function usableEnvironment(id: string, callerPrincipal: string) {
+  async function usableEnvironment(id: string, caller: Caller) {
     const env = await loadEnvironment(app, id);
-    const role = await app.access.roleIn(callerPrincipal, env.id);
-    if (!canView(role)) throw noEnvironmentPermission(env, false);
+    const role = await app.access.roleIn(caller.principal, env.id);
+    if (!canView(role)) throw await denyEnvironment(app, caller, env, false);
     if (!env.vpcId) {
       throw new AppError(409, 'ENVIRONMENT_INVALID', `The environment "${env.name}" has no VPC yet. An administrator must choose its VPC, subnets and security groups.`);
     }
@@ -257,7 +258,7 @@ export const environmentRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const caller = await request.caller();
-      const env = await usableEnvironment(request.params.id, caller.principal);
+      const env = await usableEnvironment(request.params.id, caller);
       const subnets = await app.aws.subnets(env.region, env.vpcId, env.subnetIds);
       return { subnets: env.subnetIds.flatMap((id) => subnets.filter((s) => s.id === id)) };
     },
@@ -270,7 +271,7 @@ export const environmentRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const caller = await request.caller();
-      const env = await usableEnvironment(request.params.id, caller.principal);
+      const env = await usableEnvironment(request.params.id, caller);
       const groups = await app.aws.securityGroups(env.region, env.vpcId, env.securityGroupIds);
       return { securityGroups: env.securityGroupIds.flatMap((id) => groups.filter((g) => g.id === id)) };
     },
@@ -288,7 +289,7 @@ export const environmentRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const caller = await request.caller();
-      const env = await usableEnvironment(request.params.id, caller.principal);
+      const env = await usableEnvironment(request.params.id, caller);
       const offered = await app.aws.offeredInstanceTypes(env.region);
       const allowed = env.instanceTypes.length ? offered.filter((t) => env.instanceTypes.includes(t)) : offered;
       return { instanceTypes: allowed.map((name) => ({ name })) };

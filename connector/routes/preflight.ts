@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { ApiErrorBody, PreflightQuery, PreflightResult, VmParams } from '../contract/index.ts';
 import { canView } from '../auth/access.ts';
 import { runPreflight } from '../preflight/run.ts';
-import { loadEnvironment, noEnvironmentPermission } from './access-helpers.ts';
+import { denyEnvironment, loadEnvironment } from './access-helpers.ts';
 
 export const preflightRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
@@ -21,7 +21,7 @@ export const preflightRoutes: FastifyPluginAsyncZod = async (app) => {
       const { environmentId, ...choices } = request.query;
       const environment = await loadEnvironment(app, environmentId);
       const role = await app.access.roleIn(caller.principal, environment.id);
-      if (!canView(role)) throw noEnvironmentPermission(environment, true);
+      if (!canView(role)) throw await denyEnvironment(app, caller, environment, true, { vmId: request.params.vmId });
       return runPreflight(app.aws, { caller, environment, role, vmId: request.params.vmId, ...choices });
     },
   );

@@ -1,5 +1,7 @@
 // A lab for API tests: vcsim, the EC2/IAM emulator, the vSphere Client stand-in (the vCenter origin, issuing
 // plugin session tokens) and a connector configured with the emulator as its AWS. Everything on 127.0.0.1.
+// Unlike lab/index.ts#startLab it builds no plugin UI, exposes the connector's data directory (the tests sign
+// tokens with its key) and starts S3 only when asked.
 import { request } from 'node:https';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,11 +17,9 @@ import { startVcsim, type VcsimHandle } from '../../lab/vcsim/index.ts';
 import { startEc2Emulator, type Ec2EmulatorHandle } from '../../lab/ec2/index.ts';
 import { startVsphereClient } from '../../lab/vsphere-client/index.ts';
 import { reservePort } from '../../lab/ports.ts';
-import { labUsers } from '../../lab/index.ts';
+import { LAB_AWS_CREDENTIALS, LAB_REGIONS, labUsers } from '../../lab/index.ts';
 import { Vim25Client } from '../../connector/vsphere/vim25.ts';
 
-export const LAB_REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1'];
-const AWS_CREDENTIALS = { accessKeyId: 'lab', secretAccessKey: 'lab' };
 
 export interface HttpResult<T = unknown> {
   status: number;
@@ -129,7 +129,7 @@ export async function startApiLab(opts: { tokenTtlSeconds?: number; s3?: boolean
       dataDir,
       vcenter: { url: `https://127.0.0.1:${clientPort}`, caPem: clientTls.certPem },
       administrators: ['administrator@vsphere.local'],
-      aws: { endpoint: ec2.url, regions: LAB_REGIONS, credentials: AWS_CREDENTIALS },
+      aws: { endpoint: ec2.url, regions: LAB_REGIONS, credentials: LAB_AWS_CREDENTIALS },
       ...(opts.tokenTtlSeconds ? { importTokens: { ttlSeconds: opts.tokenTtlSeconds } } : {}),
     });
     stops.push(() => connector.stop());
@@ -145,7 +145,7 @@ export async function startApiLab(opts: { tokenTtlSeconds?: number; s3?: boolean
     const users = await labUsers();
     const awsClients: { destroy(): void }[] = [];
     stops.push(async () => awsClients.forEach((c) => c.destroy()));
-    const sdk = { endpoint: ec2.url, credentials: AWS_CREDENTIALS };
+    const sdk = { endpoint: ec2.url, credentials: LAB_AWS_CREDENTIALS };
 
     const asUser = (userName: string, token: string | undefined): ApiUser => ({
       userName,

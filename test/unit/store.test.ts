@@ -1,4 +1,4 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createStore, DEFAULT_ENVIRONMENT_ID, SqliteStore, StoreConflictError } from '../../connector/store/index.ts';
 import { migrate, openSqlite } from '../../connector/store/sqlite/database.ts';
 import { MIGRATIONS } from '../../connector/store/sqlite/migrations/index.ts';
+import { AppError } from '../../connector/errors.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -62,6 +63,18 @@ describe('SQLite schema migrations', () => {
     const store = createStore({ dataDir: join(dir, 'private'), defaultRegion: 'us-east-1' });
     await store.environments.list();
     expect((await stat(join(dir, 'private', 'connector.sqlite'))).mode & 0o777).toBe(0o600);
+    await store.close();
+  });
+});
+
+describe('an unusable data directory', () => {
+  it('is reported as STORE_UNAVAILABLE with what to fix', async () => {
+    const notADir = join(dir, 'a-file');
+    await writeFile(notADir, 'x');
+    const store = createStore({ dataDir: notADir, defaultRegion: 'us-east-1' });
+    const err = await store.environments.list().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect(err).toMatchObject({ statusCode: 503, code: 'STORE_UNAVAILABLE', message: expect.stringMatching(/writable by the connector's user/) });
     await store.close();
   });
 });

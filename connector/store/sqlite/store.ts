@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import type { EnvironmentRole } from '../../contract/index.ts';
+import { AppError } from '../../errors.ts';
 import {
   DEFAULT_ENVIRONMENT_ID,
   StoreConflictError,
@@ -126,7 +127,17 @@ export class SqliteStore implements Store {
   private db(): Database {
     if (this.closed) throw new Error('The connector store is closed');
     if (!this.handle) {
-      const { db } = openSqlite(this.file);
+      let db: Database;
+      try {
+        db = openSqlite(this.file).db;
+      } catch (err) {
+        const reason = (err as { code?: string }).code ?? (err as Error).message;
+        throw new AppError(
+          503,
+          'STORE_UNAVAILABLE',
+          `The connector cannot open its database ${this.file}: ${reason}. Check that the data directory exists and is writable by the connector's user, or restore the database from a backup.`,
+        );
+      }
       const at = this.now().toISOString();
       db.prepare(
         `INSERT INTO environments (id, name, description, is_default, region, created_at, updated_at)

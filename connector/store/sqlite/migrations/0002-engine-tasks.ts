@@ -1,0 +1,23 @@
+import type { SqliteMigration } from './types.ts';
+
+/** The migration engine's durable tasks: a few indexed columns plus the full record as JSON. */
+export const engineTasks: SqliteMigration = {
+  version: 2,
+  name: 'engine tasks (migrations, exports)',
+  up(db) {
+    db.exec(`
+      CREATE TABLE engine_tasks (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('migration', 'export')),
+        seq INTEGER NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        environment_id TEXT NOT NULL,
+        vm_id TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        data TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX engine_tasks_by_state ON engine_tasks (kind, state, seq);
+    `);
+  },
+};
