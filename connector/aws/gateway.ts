@@ -1,5 +1,4 @@
 import {
-  DescribeInstancesCommand,
   DescribeNetworkInterfacesCommand,
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
@@ -218,8 +217,6 @@ export class AwsGateway {
       );
       return (out.NetworkInterfaces ?? []).length > 0;
     } catch (err) {
-      // Endpoints without DescribeNetworkInterfaces (partial EC2 emulators): instances are the next best evidence.
-      if (awsErrorName(err) === 'InvalidAction') return this.instanceHoldsIp(region, subnetId, ip);
       throw toAwsAppError(err, { action: 'ec2:DescribeNetworkInterfaces', where: `EC2 in ${region}` });
     }
   }
@@ -276,23 +273,6 @@ export class AwsGateway {
     this.ec2Clients.clear();
     this.iamClient?.destroy();
     this.iamClient = undefined;
-  }
-
-  private async instanceHoldsIp(region: string, subnetId: string, ip: string): Promise<boolean> {
-    try {
-      const out = await this.ec2(region).send(
-        new DescribeInstancesCommand({
-          Filters: [
-            { Name: 'subnet-id', Values: [subnetId] },
-            { Name: 'private-ip-address', Values: [ip] },
-            { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped', 'shutting-down'] },
-          ],
-        }),
-      );
-      return (out.Reservations ?? []).some((r) => (r.Instances ?? []).length > 0);
-    } catch (err) {
-      throw toAwsAppError(err, { action: 'ec2:DescribeInstances', where: `EC2 in ${region}` });
-    }
   }
 
   private clientConfig() {

@@ -91,7 +91,7 @@ export function guestChecks(vm: VmInfo, platform?: GuestPlatform): { checks: Pre
 }
 
 /** The disk's encryption flag, when the vCenter client reports one (a disk backing with a key id). */
-const isEncrypted = (disk: VmInfo['disks'][number]) => (disk as { encrypted?: boolean }).encrypted === true;
+const isEncrypted = (disk: VmInfo['disks'][number]) => disk.encrypted === true;
 
 export function diskChecks(vm: VmInfo): PreflightCheck[] {
   const out: PreflightCheck[] = [];

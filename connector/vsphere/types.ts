@@ -27,9 +27,13 @@ export interface VmDisk {
   key: number;
   label: string;
   capacityBytes: number;
+  /** persistent, independent_persistent, independent_nonpersistent, … (absent for backings without a mode). */
   diskMode?: string;
+  /** xsi:type of the backing, e.g. VirtualDiskFlatVer2BackingInfo, VirtualDiskRawDiskMappingVer1BackingInfo (RDM). */
   backingType: string;
   fileName?: string;
+  /** True when the backing carries a keyId (VM encryption). */
+  encrypted?: boolean;
 }
 
 export interface VmNic {

@@ -281,6 +281,8 @@ function parseDevices(devices: XmlValue, networkNames: Map<string, string>): { d
         ...(diskMode ? { diskMode } : {}),
         backingType: xsiType(backing) ?? 'unknown',
         ...(fileName ? { fileName } : {}),
+        // VM encryption puts a CryptoKeyId on the disk backing (flat ver2, sparse ver2 and seSparse backings).
+        encrypted: child(backing, 'keyId') !== undefined,
       });
     } else if (NIC_TYPES.has(type) || child(d, 'addressType') !== undefined) {
       const mac = str(d, 'macAddress');

@@ -11,6 +11,7 @@ export { DISK_VALIDATION_FAILED, DEFAULT_IMPORT_FAILURE } from './imports.ts';
 export { DEFAULT_EXPORT_FAILURE, VM_EXPORT_CANONICAL_ID } from './exports.ts';
 export { VMIMPORT_TRUST_POLICY, type Role } from './iam.ts';
 export { KNOWN_INSTANCE_TYPES, offeredTypes } from './network.ts';
+export { REQUESTER_MANAGED_DESCRIPTION } from './interfaces.ts';
 
 export interface Ec2EmulatorHandle {
   /** `http://127.0.0.1:<port>`: use as the EC2, IAM and STS endpoint (or AWS_ENDPOINT_URL_EC2). */

@@ -20,7 +20,7 @@ const TERMINATED_VISIBLE_MS = 3600 * 1000;
 
 const stateXml = (s: InstanceStateName) => ({ code: INSTANCE_STATE_CODES[s], name: s });
 
-function privateDnsName(region: string, ip: string): string {
+export function privateDnsName(region: string, ip: string): string {
   const host = `ip-${ip.replace(/\./g, '-')}`;
   return region === 'us-east-1' ? `${host}.ec2.internal` : `${host}.${region}.compute.internal`;
 }

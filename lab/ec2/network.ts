@@ -110,11 +110,16 @@ export function seedRegion(name: string, index: number): RegionState {
   return region;
 }
 
+/** Addresses of a subnet held by ENIs that are not emulated instances: the first usable ones. */
+export function addressesHeldByOthers(subnet: Subnet): string[] {
+  const { base } = cidrRange(subnet.cidr);
+  return Array.from({ length: subnet.occupiedByOthers }, (_, i) => intToIp(base + 4 + i));
+}
+
 /** Address bookkeeping of a subnet: AWS reserves the first four and the last address. */
 export function subnetAddresses(region: RegionState, subnet: Subnet) {
   const { base, size } = cidrRange(subnet.cidr);
-  const used = new Set<number>();
-  for (let i = 0; i < subnet.occupiedByOthers; i++) used.add(base + 4 + i);
+  const used = new Set<number>(addressesHeldByOthers(subnet).map(ipToInt));
   for (const inst of region.instances.values()) {
     if (inst.subnetId === subnet.id && inst.state !== 'terminated') used.add(ipToInt(inst.privateIp));
   }

@@ -8,6 +8,7 @@ import { iamHandlers, stsHandlers, type IamHandler } from './iam.ts';
 import { imageHandlers } from './images.ts';
 import { importHandlers } from './imports.ts';
 import { instanceHandlers } from './instances.ts';
+import { interfaceHandlers } from './interfaces.ts';
 import { networkHandlers, regionHandlers } from './network.ts';
 import { Params } from './query.ts';
 import type { Handler } from './state.ts';
@@ -61,6 +62,7 @@ export function createEmulatorServer(emu: Ec2Emulator): Server {
     ...importHandlers,
     ...imageHandlers,
     ...instanceHandlers,
+    ...interfaceHandlers,
     ...exportHandlers,
     ...networkHandlers,
     ...tagHandlers,

@@ -12,6 +12,7 @@ import {
   DescribeImportImageTasksCommand,
   DescribeInstancesCommand,
   DescribeInstanceTypeOfferingsCommand,
+  DescribeNetworkInterfacesCommand,
   DescribeRegionsCommand,
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
@@ -40,7 +41,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DISK_VALIDATION_FAILED, startEc2Emulator, type Ec2EmulatorHandle } from '../../lab/ec2/index.ts';
+import { DISK_VALIDATION_FAILED, REQUESTER_MANAGED_DESCRIPTION, startEc2Emulator, type Ec2EmulatorHandle } from '../../lab/ec2/index.ts';
 import { labS3ClientConfig, startS3, type S3Handle } from '../../lab/s3/index.ts';
 
 const STAGE = 1000;
@@ -363,6 +364,63 @@ describe('instances', () => {
     expect(await img()).toMatchObject({ ImageId, State: 'available', SourceInstanceId: id });
     await expect(client().send(new CreateImageCommand({ InstanceId: id, Name: 'web-01 backup' }))).rejects.toMatchObject({ name: 'InvalidAMIName.Duplicate' });
     await client().send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+  });
+
+  it('describes one network interface per instance and the ENIs holding the nearly full subnet, with filters', async () => {
+    const enis = async (filters: Record<string, string[]>, ids?: string[]) =>
+      (
+        await client().send(
+          new DescribeNetworkInterfacesCommand({ Filters: Object.entries(filters).map(([Name, Values]) => ({ Name, Values })), ...(ids ? { NetworkInterfaceIds: ids } : {}) }),
+        )
+      ).NetworkInterfaces ?? [];
+    const run = await client().send(
+      new RunInstancesCommand({ ImageId: imageId, InstanceType: 't3.small', MinCount: 1, MaxCount: 1, SubnetId: subnetA, SecurityGroupIds: [web], PrivateIpAddress: '10.0.1.77' }),
+    );
+    const inst = run.Instances?.[0];
+    const id = inst?.InstanceId ?? '';
+    const vpcId = inst?.VpcId ?? '';
+
+    const [mine, ...others] = await enis({ 'subnet-id': [subnetA], 'addresses.private-ip-address': ['10.0.1.77'] });
+    expect(others).toEqual([]);
+    expect(mine).toMatchObject({
+      NetworkInterfaceId: inst?.NetworkInterfaces?.[0]?.NetworkInterfaceId,
+      SubnetId: subnetA,
+      VpcId: vpcId,
+      PrivateIpAddress: '10.0.1.77',
+      Status: 'in-use',
+      RequesterManaged: false,
+      Attachment: { InstanceId: id, DeviceIndex: 0, Status: 'attached', DeleteOnTermination: true },
+      PrivateIpAddresses: [{ PrivateIpAddress: '10.0.1.77', Primary: true }],
+      Groups: [{ GroupId: web, GroupName: 'web' }],
+    });
+    expect(mine?.NetworkInterfaceId).toMatch(/^eni-[0-9a-f]{17}$/);
+    expect((await enis({ 'private-ip-address': ['10.0.1.77'], 'vpc-id': [vpcId] })).map((e) => e.NetworkInterfaceId)).toEqual([mine?.NetworkInterfaceId]);
+    expect(await enis({ 'subnet-id': [subnetA], 'addresses.private-ip-address': ['10.0.1.78'] })).toEqual([]);
+    expect(await enis({ 'vpc-id': ['vpc-0000000000000dead'] })).toEqual([]);
+    expect((await enis({}, [mine?.NetworkInterfaceId ?? ''])).map((e) => e.PrivateIpAddress)).toEqual(['10.0.1.77']);
+
+    // Every address DescribeSubnets counts as used in the nearly full subnet is a requester-managed ENI (10.0.3.4 …).
+    const full = (await client().send(new DescribeSubnetsCommand({ Filters: [{ Name: 'tag:Name', Values: ['lab-nearly-full-c'] }] }))).Subnets?.[0];
+    const held = await enis({ 'subnet-id': [full?.SubnetId ?? ''] });
+    expect(held.length).toBe(256 - 5 - (full?.AvailableIpAddressCount ?? 0));
+    expect(held[0]).toMatchObject({ PrivateIpAddress: '10.0.3.4', VpcId: vpcId, RequesterManaged: true, Description: REQUESTER_MANAGED_DESCRIPTION, Status: 'in-use' });
+    expect(held[0]?.Attachment?.InstanceId).toBeUndefined();
+    expect(held.every((e) => e.RequesterManaged === true && e.Description === REQUESTER_MANAGED_DESCRIPTION)).toBe(true);
+    expect((await enis({ 'subnet-id': [full?.SubnetId ?? ''], 'addresses.private-ip-address': ['10.0.3.200'] })).length).toBe(1);
+    expect(await enis({ 'subnet-id': [full?.SubnetId ?? ''], 'addresses.private-ip-address': ['10.0.3.253'] })).toEqual([]);
+
+    await expect(client().send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: ['eni-0123456789abcdef0'] }))).rejects.toMatchObject({
+      name: 'InvalidNetworkInterfaceID.NotFound',
+    });
+    await expect(client().send(new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'colour', Values: ['blue'] }] }))).rejects.toMatchObject({
+      name: 'InvalidParameterValue',
+    });
+
+    // The instance's ENI goes away with the instance, freeing the address.
+    await client().send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    expect((await enis({ 'attachment.instance-id': [id] })).length).toBe(1);
+    await lab.emulator.advance(STAGE);
+    expect(await enis({ 'subnet-id': [subnetA], 'addresses.private-ip-address': ['10.0.1.77'] })).toEqual([]);
   });
 });
 
