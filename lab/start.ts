@@ -1,6 +1,12 @@
 // `npm start`: the whole lab on 127.0.0.1, until Ctrl-C.
 import { startLab } from './index.ts';
 
+// The AWS SDK warns once about its future Node 22 requirement; the lab pins SDK versions that support Node 20.
+process.removeAllListeners('warning');
+process.on('warning', (w) => {
+  if (!`${w.name} ${w.message}`.includes('NodeVersionSupportWarning')) console.warn(`${w.name}: ${w.message}`);
+});
+
 const lab = await startLab({ log: (m) => console.log(m) });
 const pad = (s: string, n: number) => s + ' '.repeat(Math.max(1, n - s.length));
 console.log(`
