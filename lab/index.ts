@@ -1,7 +1,9 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { PLUGIN_KEY } from '../connector/contract/index.ts';
+import { IMPORT_ROLE_POLICY_NAME, importRolePolicies } from '../connector/aws/vmimport-role.ts';
 import { startConnector, type ConnectorHandle } from '../connector/server.ts';
 import { generateSelfSigned } from '../connector/tls.ts';
 import { PACKAGE_ROOT } from '../connector/paths.ts';
@@ -39,6 +41,11 @@ export interface LabOptions {
   /** EC2 emulator stage length: milliseconds per import stage (tests: tens; demo: seconds). */
   stageMs?: number;
   log?: (msg: string) => void;
+  /**
+   * Attach the connector's policy to the emulator's `vmimport` role, as an AWS administrator would before the
+   * first migration. Off by default so `doctor` and pre-flight have the seed's "missing import role" to find.
+   */
+  importRoleReady?: boolean;
 }
 
 export async function labUsers(): Promise<LabUser[]> {
@@ -49,6 +56,7 @@ export async function labUsers(): Promise<LabUser[]> {
 /** Start vcsim, S3, the EC2 emulator, the connector and the vSphere Client stand-in, all on 127.0.0.1. */
 export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
   const log = opts.log ?? (() => {});
+  const stageMs = opts.stageMs ?? 10_000;
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch(() => {});
@@ -63,16 +71,28 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
     stops.push(() => s3.stop());
     const ec2 = await startEc2Emulator({
       s3: { endpoint: s3.url, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-      stageMs: opts.stageMs ?? 10_000,
+      stageMs,
       regions: LAB_REGIONS,
     });
     stops.push(() => ec2.stop());
+
+    if (opts.importRoleReady) {
+      const iam = new IAMClient({ endpoint: ec2.url, region: LAB_REGIONS[0], credentials: LAB_AWS_CREDENTIALS });
+      await iam.send(
+        new PutRolePolicyCommand({ RoleName: 'vmimport', PolicyName: IMPORT_ROLE_POLICY_NAME, PolicyDocument: JSON.stringify(importRolePolicies().permissions) }),
+      );
+      iam.destroy();
+    }
 
     // The stand-in is the vCenter origin the connector talks to, so its address is fixed first.
     const clientPort = await reservePort();
     const clientTls = await generateSelfSigned(['127.0.0.1', 'localhost']);
     const dataDir = await mkdtemp(join(tmpdir(), 'vm2ec2-lab-'));
     stops.push(() => rm(dataDir, { recursive: true, force: true }));
+
+    const users = await labUsers();
+    const serviceAccount = users.find((u) => u.name.startsWith('administrator@'));
+    if (!serviceAccount) throw new Error('lab/inventory.json has no administrator user');
 
     log('Starting the connector…');
     const connector = await startConnector({
@@ -81,6 +101,15 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
       vcenter: { url: `https://127.0.0.1:${clientPort}`, caPem: clientTls.certPem },
       administrators: ['administrator@vsphere.local'],
       aws: { endpoint: ec2.url, regions: LAB_REGIONS, credentials: LAB_AWS_CREDENTIALS },
+      engine: {
+        s3Endpoint: s3.url,
+        s3Credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+        // The connector's own vCenter account (like the registered connector of the seed): exports resume after a restart.
+        vcenterAccount: { userName: serviceAccount.name, password: serviceAccount.password },
+        // The emulator's clock is scaled, so poll in step with it.
+        pollMs: Math.max(20, Math.round(stageMs / 4)),
+        pollMaxMs: Math.max(100, stageMs),
+      },
     });
     stops.push(() => connector.stop());
 
@@ -108,7 +137,7 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
       connector,
       s3Url: s3.url,
       ec2Url: ec2.url,
-      users: await labUsers(),
+      users,
       stop: stopAll,
     };
   } catch (err) {

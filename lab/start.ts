@@ -7,7 +7,7 @@ process.on('warning', (w) => {
   if (!`${w.name} ${w.message}`.includes('NodeVersionSupportWarning')) console.warn(`${w.name}: ${w.message}`);
 });
 
-const lab = await startLab({ log: (m) => console.log(m) });
+const lab = await startLab({ log: (m) => console.log(m), importRoleReady: true });
 const pad = (s: string, n: number) => s + ' '.repeat(Math.max(1, n - s.length));
 console.log(`
 vSphere Client (lab):  ${lab.clientUrl}
@@ -16,7 +16,9 @@ vSphere Client (lab):  ${lab.clientUrl}
 Log in as:
 ${lab.users.map((u) => `  ${pad(u.name, 30)} ${pad(u.password, 14)} ${u.description}`).join('\n')}
 
-Then: VMs and Templates → right-click a VM → AWS Management Portal → Migrate VM to EC2.
+Then, as the administrator: Menu → AWS Management Portal → Administration: create an environment and grant
+the operator General; as the operator: VMs and Templates → right-click a VM in the Migration folder →
+AWS Management Portal → Migrate VM to EC2.
 
 vCenter SDK (vcsim):   ${lab.vcsim.sdkUrl}
 Connector:             ${lab.connector.origin}/vm2ec2/  (thumbprint ${lab.connector.thumbprintSha256})
