@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { test as base, expect, type FrameLocator, type Page } from '@playwright/test';
 import { testIds as client } from '../../lab/vsphere-client/test-ids.ts';
 import type { LabUser } from '../../lab/index.ts';
@@ -21,6 +22,12 @@ export interface VsphereClient {
   /** Right-click a VM and pick one of the plugin's actions. */
   runPluginAction(vmName: string, label: string): Promise<FrameLocator>;
   pluginActionItem(vmName: string, label: string): Promise<ReturnType<Page['getByTestId']>>;
+  /** Menu → AWS Management Portal: the plugin's global view. */
+  openPortal(): Promise<FrameLocator>;
+  /** Flip the vSphere Client between light and dark theme. */
+  toggleTheme(): Promise<void>;
+  /** A full-page screenshot into docs/screenshots/<name>-<light|dark>.png. */
+  shot(name: string, theme: 'light' | 'dark'): Promise<void>;
 }
 
 /** The lab's vSphere Client, driven the way a user does. */
@@ -63,6 +70,19 @@ export const test = base.extend<{ vsphere: VsphereClient }>({
         await item.click();
         await expect(page.getByTestId(client.modal.root)).toBeVisible();
         return page.frameLocator(`[data-test="${client.modal.iframe}"]`);
+      },
+      async openPortal() {
+        await page.getByTestId(client.header.menu).click();
+        await page.getByTestId(client.header.menuItem(pluginName)).click();
+        await expect(page.getByTestId(client.globalView.iframe)).toBeVisible();
+        return page.frameLocator(`[data-test="${client.globalView.iframe}"]`);
+      },
+      async toggleTheme() {
+        await page.getByTestId(client.header.themeToggle).click();
+      },
+      async shot(name, theme) {
+        mkdirSync('docs/screenshots', { recursive: true });
+        await page.screenshot({ path: `docs/screenshots/${name}-${theme}.png` });
       },
     };
     await use(vsphere);

@@ -1,11 +1,95 @@
 import type { AxiosInstance } from 'axios';
-import type { Me, VmDetail } from '../../connector/contract/index.ts';
+import type { infer as Infer } from 'zod';
+import type {
+  AuditPage,
+  AuditQuery,
+  Environment,
+  EnvironmentInput,
+  EnvironmentList,
+  EnvironmentPermissions,
+  EnvironmentPermissionsInput,
+  ExportList,
+  ExportRequest,
+  ExportTask,
+  ImportedInstance,
+  InstanceBackup,
+  InstanceExportSettings,
+  InstanceExportSettingsView,
+  InstanceList,
+  ImportAuthorization,
+  ImportAuthorizationRequest,
+  InstanceTypeList,
+  Me,
+  MigrationAccepted,
+  MigrationList,
+  MigrationListQuery,
+  MigrationRequest,
+  MigrationTask,
+  PreflightQuery,
+  PreflightResult,
+  RegionList,
+  SecurityGroupList,
+  SubnetList,
+  VmDetail,
+  VpcList,
+} from '../../connector/contract/index.ts';
+// Declared beside its route (not yet moved into the contract folder); a type-only import pulls in no connector code.
+import type { ConnectorStatus } from '../../connector/routes/status.ts';
+
+const enc = encodeURIComponent;
 
 /** Typed calls to the connector; request and response types come from its contract. */
 export function createApi(http: AxiosInstance) {
   return {
     me: async (): Promise<Me> => (await http.get<Me>('/me')).data,
-    vm: async (vmId: string): Promise<VmDetail> => (await http.get<VmDetail>(`/vms/${encodeURIComponent(vmId)}`)).data,
+    vm: async (vmId: string): Promise<VmDetail> => (await http.get<VmDetail>(`/vms/${enc(vmId)}`)).data,
+    preflight: async (vmId: string, q: PreflightQuery): Promise<PreflightResult> =>
+      (await http.get<PreflightResult>(`/vms/${enc(vmId)}/preflight`, { params: q })).data,
+
+    regions: async (): Promise<RegionList> => (await http.get<RegionList>('/regions')).data,
+    regionVpcs: async (region: string): Promise<VpcList> => (await http.get<VpcList>(`/regions/${enc(region)}/vpcs`)).data,
+    regionSubnets: async (region: string, vpcId: string): Promise<SubnetList> =>
+      (await http.get<SubnetList>(`/regions/${enc(region)}/subnets`, { params: { vpcId } })).data,
+    regionSecurityGroups: async (region: string, vpcId: string): Promise<SecurityGroupList> =>
+      (await http.get<SecurityGroupList>(`/regions/${enc(region)}/security-groups`, { params: { vpcId } })).data,
+
+    environments: async (): Promise<EnvironmentList> => (await http.get<EnvironmentList>('/environments')).data,
+    createEnvironment: async (body: EnvironmentInput): Promise<Environment> => (await http.post<Environment>('/environments', body)).data,
+    updateEnvironment: async (id: string, body: EnvironmentInput): Promise<Environment> =>
+      (await http.put<Environment>(`/environments/${enc(id)}`, body)).data,
+    permissions: async (id: string): Promise<EnvironmentPermissions> =>
+      (await http.get<EnvironmentPermissions>(`/environments/${enc(id)}/permissions`)).data,
+    setPermissions: async (id: string, body: EnvironmentPermissionsInput): Promise<EnvironmentPermissions> =>
+      (await http.put<EnvironmentPermissions>(`/environments/${enc(id)}/permissions`, body)).data,
+    subnets: async (envId: string): Promise<SubnetList> => (await http.get<SubnetList>(`/environments/${enc(envId)}/subnets`)).data,
+    securityGroups: async (envId: string): Promise<SecurityGroupList> =>
+      (await http.get<SecurityGroupList>(`/environments/${enc(envId)}/security-groups`)).data,
+    instanceTypes: async (envId: string): Promise<InstanceTypeList> =>
+      (await http.get<InstanceTypeList>(`/environments/${enc(envId)}/instance-types`)).data,
+
+    authorizeImport: async (body: ImportAuthorizationRequest): Promise<ImportAuthorization> =>
+      (await http.post<ImportAuthorization>('/import-authorizations', body)).data,
+    startMigration: async (body: MigrationRequest): Promise<MigrationAccepted> => (await http.post<MigrationAccepted>('/migrations', body)).data,
+    migrations: async (q: Partial<MigrationListQuery>): Promise<MigrationList> => (await http.get<MigrationList>('/migrations', { params: q })).data,
+    // Path assumed from the engine's plan (issue 4); its route had not landed when this was written.
+    cancelMigration: async (id: string): Promise<MigrationTask> => (await http.post<MigrationTask>(`/migrations/${enc(id)}/cancel`)).data,
+
+    instances: async (environmentId: string): Promise<Infer<typeof InstanceList>> =>
+      (await http.get<Infer<typeof InstanceList>>('/instances', { params: { environmentId } })).data,
+    instanceAction: async (id: string, action: 'start' | 'stop', environmentId: string): Promise<ImportedInstance> =>
+      (await http.post<ImportedInstance>(`/instances/${enc(id)}/${action}`, undefined, { params: { environmentId } })).data,
+    backupInstance: async (id: string, environmentId: string): Promise<Infer<typeof InstanceBackup>> =>
+      (await http.post<Infer<typeof InstanceBackup>>(`/instances/${enc(id)}/backup`, undefined, { params: { environmentId } })).data,
+    exports: async (days = 7): Promise<Infer<typeof ExportList>> => (await http.get<Infer<typeof ExportList>>('/exports', { params: { days } })).data,
+    startExport: async (body: Infer<typeof ExportRequest>): Promise<ExportTask> => (await http.post<ExportTask>('/exports', body)).data,
+    cancelExport: async (id: string): Promise<ExportTask> => (await http.post<ExportTask>(`/exports/${enc(id)}/cancel`)).data,
+    exportSettings: async (): Promise<Infer<typeof InstanceExportSettingsView>> =>
+      (await http.get<Infer<typeof InstanceExportSettingsView>>('/settings/instance-export')).data,
+    setExportSettings: async (body: Infer<typeof InstanceExportSettings>): Promise<Infer<typeof InstanceExportSettingsView>> =>
+      (await http.put<Infer<typeof InstanceExportSettingsView>>('/settings/instance-export', body)).data,
+    connectorStatus: async (): Promise<ConnectorStatus> => (await http.get<ConnectorStatus>('/connector/status')).data,
+    audit: async (q: Partial<AuditQuery>): Promise<AuditPage> => (await http.get<AuditPage>('/audit', { params: q })).data,
   };
 }
 export type Api = ReturnType<typeof createApi>;
+

@@ -1,4 +1,5 @@
 import { useQuery } from '@tanstack/react-query';
+import type { ReactNode } from 'react';
 import { useApi } from '../../api/ApiContext.tsx';
 import { useHost } from '../../host/HostContext.tsx';
 import { formatBytes, useT } from '../../i18n/i18n.ts';
@@ -7,48 +8,67 @@ import { ApiErrorAlert } from '../../kit/ApiErrorAlert.tsx';
 import { Button } from '../../kit/Button.tsx';
 import { Spinner } from '../../kit/Spinner.tsx';
 import { testIds } from '../../testIds.ts';
-import { vmQueries } from './migrate.queries.ts';
+import { MigrationForm } from './MigrationForm.tsx';
+import { environmentQueries, vmQueries } from './migrate.queries.ts';
 
-/** The "Migrate VM to EC2" action's modal. */
+/** The "Migrate VM to EC2" action's modal: the VM, then the seed's form. Two calls in parallel before the form shows. */
 export function MigrateVmPage() {
   const host = useHost();
   const api = useApi();
   const t = useT();
   const vmId = host.contextObjects().find((o) => o.type === 'VirtualMachine')?.id;
   const vm = useQuery({ ...vmQueries.detail(api, vmId ?? ''), enabled: vmId !== undefined });
+  const envs = useQuery({ ...environmentQueries.list(api), enabled: vmId !== undefined });
+  const close = (
+    <Button variant="outline" testId={testIds.migrate.close} onClick={() => host.closeModal()}>
+      {t('common.close')}
+    </Button>
+  );
 
+  let body: ReactNode;
+  if (vmId === undefined) body = <Alert kind="warning">{t('migrate.noVm')}</Alert>;
+  else if (vm.isPending) body = <Spinner label={t('app.loading')} testId={testIds.shell.loading} />;
+  else if (vm.isError) body = <ApiErrorAlert error={vm.error} />;
+
+  if (body !== undefined || !vm.data) {
+    return (
+      <div className="vsp-modal" data-test={testIds.migrate.page}>
+        <div className="vsp-modal-body">{body}</div>
+        <div className="vsp-modal-footer">{close}</div>
+      </div>
+    );
+  }
+
+  const summary = (
+    <section aria-labelledby="vsp-source-vm">
+      <h4 id="vsp-source-vm">{t('migrate.sourceVm')}</h4>
+      <dl className="vsp-kv">
+        <dt>{t('migrate.vmName')}</dt>
+        <dd data-test={testIds.migrate.vmName}>{vm.data.name}</dd>
+        <dt>{t('migrate.guestOs')}</dt>
+        <dd data-test={testIds.migrate.guestOs}>{vm.data.guestFullName}</dd>
+        <dt>{t('migrate.powerState')}</dt>
+        <dd data-test={testIds.migrate.powerState}>{t(`power.${vm.data.powerState}`)}</dd>
+        <dt>{t('migrate.disks')}</dt>
+        <dd data-test={testIds.migrate.disks}>
+          {t('migrate.diskSummary', {
+            count: vm.data.disks.length,
+            size: formatBytes(vm.data.disks.reduce((sum, d) => sum + d.capacityBytes, 0)),
+          })}
+        </dd>
+      </dl>
+    </section>
+  );
+
+  const migratable = (envs.data?.environments ?? []).filter((e) => (e.myRole === 'General' || e.myRole === 'Owner') && e.vpcId !== null);
   return (
-    <div className="vsp-modal" data-test={testIds.migrate.page}>
-      <div className="vsp-modal-body">
-        {vmId === undefined && <Alert kind="warning">{t('migrate.noVm')}</Alert>}
-        {vm.isPending && vmId !== undefined && <Spinner label={t('app.loading')} testId={testIds.shell.loading} />}
-        {vm.isError && <ApiErrorAlert error={vm.error} />}
-        {vm.data && (
-          <section aria-labelledby="vsp-source-vm">
-            <h4 id="vsp-source-vm">{t('migrate.sourceVm')}</h4>
-            <dl className="vsp-kv">
-              <dt>{t('migrate.vmName')}</dt>
-              <dd data-test={testIds.migrate.vmName}>{vm.data.name}</dd>
-              <dt>{t('migrate.guestOs')}</dt>
-              <dd data-test={testIds.migrate.guestOs}>{vm.data.guestFullName}</dd>
-              <dt>{t('migrate.powerState')}</dt>
-              <dd data-test={testIds.migrate.powerState}>{t(`power.${vm.data.powerState}`)}</dd>
-              <dt>{t('migrate.disks')}</dt>
-              <dd data-test={testIds.migrate.disks}>
-                {t('migrate.diskSummary', {
-                  count: vm.data.disks.length,
-                  size: formatBytes(vm.data.disks.reduce((sum, d) => sum + d.capacityBytes, 0)),
-                })}
-              </dd>
-            </dl>
-          </section>
-        )}
-      </div>
-      <div className="vsp-modal-footer">
-        <Button variant="outline" testId={testIds.migrate.close} onClick={() => host.closeModal()}>
-          {t('common.close')}
-        </Button>
-      </div>
-    </div>
+    <MigrationForm
+      vm={vm.data}
+      summary={summary}
+      environments={migratable}
+      environmentsState={envs.isPending ? 'loading' : envs.isError ? { error: envs.error } : 'ready'}
+      closeButton={close}
+      onClose={() => host.closeModal()}
+    />
   );
 }

@@ -1,0 +1,77 @@
+// @vitest-environment jsdom
+import { act, cleanup, fireEvent, screen, waitFor } from '@testing-library/react';
+import { http, HttpResponse } from 'msw';
+import { setupServer } from 'msw/node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ExportTask } from '../../connector/contract/index.ts';
+import { ExportsTab } from '../../ui/features/portal/ExportsTab.tsx';
+import type { ConfirmationButton } from '../../ui/host/sdk-types.ts';
+import { API, fakeHost, renderWithProviders } from './render.tsx';
+
+const exportTask = (over: Partial<ExportTask>): ExportTask => ({
+  id: 'exp-000001',
+  state: 'active',
+  environmentId: 'env-prod',
+  region: 'us-east-1',
+  instanceId: 'i-0123456789abcdef0',
+  exportTaskId: 'export-i-0a1b2c3d4e5f67890',
+  bucket: 'export-to-s3-lab-us-east-1',
+  s3Prefix: 'vms/web',
+  requestedBy: 'administrator@vsphere.local',
+  createdAt: '2026-11-25T10:00:00.000Z',
+  updatedAt: '2026-11-25T10:00:00.000Z',
+  ...over,
+});
+
+let items: ExportTask[] = [];
+const cancelled: string[] = [];
+const server = setupServer(
+  http.get(`${API}/exports`, () => HttpResponse.json({ items })),
+  http.post(`${API}/exports/:id/cancel`, ({ params }) => {
+    cancelled.push(String(params.id));
+    items = items.map((e) => (e.id === params.id ? { ...e, state: 'cancelling' } : e));
+    return HttpResponse.json(items.find((e) => e.id === params.id));
+  }),
+);
+beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
+afterEach(() => {
+  cleanup();
+  server.resetHandlers();
+  items = [];
+  cancelled.length = 0;
+});
+afterAll(() => server.close());
+
+describe('EC2-to-S3 Migrations tab', () => {
+  it('cancels an export through the row context menu and the vSphere confirmation', async () => {
+    items = [exportTask({}), exportTask({ id: 'exp-000002', environmentId: 'env-other', exportTaskId: 'export-i-0ffffffffffffffff' })];
+    const host = fakeHost();
+    let confirmation: { content: string; buttons: ConfirmationButton[] } | undefined;
+    host.confirm = (c) => {
+      confirmation = c;
+    };
+    renderWithProviders(<ExportsTab environmentId="env-prod" />, host);
+    const cell = await screen.findByText('export-i-0a1b2c3d4e5f67890');
+    // Only this environment's exports are listed.
+    expect(screen.queryByText('export-i-0ffffffffffffffff')).toBeNull();
+    fireEvent.contextMenu(cell.closest('tr')!);
+    fireEvent.click(screen.getByRole('menuitem', { name: 'Cancel Export Task' }));
+    expect(confirmation?.content).toContain('export-i-0a1b2c3d4e5f67890');
+    expect(cancelled).toEqual([]);
+    const labels = confirmation?.buttons.map((b) => b.label);
+    expect(labels).toEqual(['Continue', 'Cancel']);
+    await act(async () => confirmation?.buttons[0]?.callback?.());
+    await waitFor(() => expect(cancelled).toEqual(['exp-000001']));
+    await waitFor(() => expect(screen.getByText('Cancelling')).toBeTruthy());
+  });
+
+  it('opens the row menu from the keyboard and offers cancel only for exports in progress', async () => {
+    items = [exportTask({ state: 'completed', s3Key: 'vms/web/export-i-0a1b2c3d4e5f67890.ova' })];
+    renderWithProviders(<ExportsTab environmentId="env-prod" />);
+    const row = (await screen.findByText('export-i-0a1b2c3d4e5f67890')).closest('tr')!;
+    fireEvent.keyDown(row, { key: 'ContextMenu' });
+    expect((screen.getByRole('menuitem', { name: 'Cancel Export Task' }) as HTMLButtonElement).disabled).toBe(true);
+    fireEvent.keyDown(document, { key: 'Escape' });
+    expect(screen.queryByRole('menu')).toBeNull();
+  });
+});

@@ -1,0 +1,185 @@
+// @vitest-environment jsdom
+import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { http, HttpResponse } from 'msw';
+import { setupServer } from 'msw/node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Environment, MigrationRequest, PreflightResult, VmDetail } from '../../connector/contract/index.ts';
+import { MigrateVmPage } from '../../ui/features/migrate/MigrateVmPage.tsx';
+import { privateIpProblem } from '../../ui/features/migrate/privateIp.ts';
+import { API, fakeHost, renderWithProviders } from './render.tsx';
+
+const vm: VmDetail = {
+  id: 'vm-42',
+  name: 'ubuntu-web-01',
+  guestId: 'ubuntu64Guest',
+  guestFullName: 'Ubuntu Linux (64-bit)',
+  powerState: 'poweredOff',
+  numCpu: 2,
+  memoryMB: 4096,
+  disks: [{ key: 2000, label: 'Hard disk 1', capacityBytes: 1024 ** 3, backingType: 'flat' }],
+  nics: [],
+  snapshotCount: 0,
+};
+
+const env = (over: Partial<Environment>): Environment => ({
+  id: 'env-prod',
+  name: 'Production',
+  description: '',
+  isDefault: false,
+  region: 'us-east-1',
+  vpcId: 'vpc-0a1b2c3d4e5f67890',
+  subnetIds: ['subnet-0a1b2c3d4e5f67890'],
+  securityGroupIds: ['sg-0a1b2c3d4e5f67890'],
+  instanceTypes: [],
+  createdAt: '2026-11-25T00:00:00.000Z',
+  updatedAt: '2026-11-25T00:00:00.000Z',
+  myRole: 'General',
+  ...over,
+});
+
+let environments: Environment[] = [];
+let preflightChecks: PreflightResult['checks'] = [];
+const preflightCalls: URLSearchParams[] = [];
+const migrationBodies: MigrationRequest[] = [];
+
+const server = setupServer(
+  http.get(`${API}/vms/vm-42`, () => HttpResponse.json(vm)),
+  http.get(`${API}/environments`, () => HttpResponse.json({ environments })),
+  http.get(`${API}/regions`, () => HttpResponse.json({ regions: [{ name: 'us-east-1', displayName: 'US East (N. Virginia)', isDefault: true }] })),
+  http.get(`${API}/environments/:id/subnets`, () =>
+    HttpResponse.json({
+      subnets: [{ id: 'subnet-0a1b2c3d4e5f67890', vpcId: 'vpc-0a1b2c3d4e5f67890', name: 'app-a', cidrBlock: '10.0.1.0/24', availabilityZone: 'us-east-1a', availableIpAddressCount: 250 }],
+    }),
+  ),
+  http.get(`${API}/environments/:id/security-groups`, () =>
+    HttpResponse.json({ securityGroups: [{ id: 'sg-0a1b2c3d4e5f67890', vpcId: 'vpc-0a1b2c3d4e5f67890', name: 'web', description: 'web' }] }),
+  ),
+  http.get(`${API}/environments/:id/instance-types`, () => HttpResponse.json({ instanceTypes: [{ name: 'm5.large' }] })),
+  http.get(`${API}/vms/vm-42/preflight`, ({ request }) => {
+    const q = new URL(request.url).searchParams;
+    preflightCalls.push(q);
+    const result: PreflightResult = {
+      vmId: 'vm-42',
+      environmentId: q.get('environmentId') ?? '',
+      ready: !preflightChecks.some((c) => c.severity === 'blocker'),
+      suggestedPlatform: 'Linux',
+      checks: preflightChecks,
+    };
+    return HttpResponse.json(result);
+  }),
+  http.post(`${API}/import-authorizations`, () =>
+    HttpResponse.json({ token: 'aaa.bbb.ccc', expiresAt: '2026-11-25T00:05:00.000Z', environmentId: 'env-prod', vmId: 'vm-42' }, { status: 201 }),
+  ),
+  http.post(`${API}/migrations`, async ({ request }) => {
+    migrationBodies.push((await request.json()) as MigrationRequest);
+    return HttpResponse.json({ id: 'mig-000001', idKind: 'queued', state: 'queued', queuePosition: 2 }, { status: 202 });
+  }),
+);
+
+beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
+afterEach(() => {
+  cleanup();
+  server.resetHandlers();
+  environments = [];
+  preflightChecks = [];
+  preflightCalls.length = 0;
+  migrationBodies.length = 0;
+});
+afterAll(() => server.close());
+
+const renderModal = () => renderWithProviders(<MigrateVmPage />, fakeHost('vm-42'));
+const begin = () => screen.getByRole('button', { name: 'Begin migration to Amazon EC2' });
+
+describe('privateIpProblem', () => {
+  it.each([
+    ['', '10.0.1.0/24', null],
+    ['10.0.1.25', '10.0.1.0/24', null],
+    ['10.0.1.4', '10.0.1.0/24', null],
+    ['10.0.1.3', '10.0.1.0/24', 'migrate.ip.reserved'],
+    ['10.0.1.0', '10.0.1.0/24', 'migrate.ip.reserved'],
+    ['10.0.1.255', '10.0.1.0/24', 'migrate.ip.reserved'],
+    ['10.0.2.10', '10.0.1.0/24', 'migrate.ip.outside'],
+    ['10.0.1', '10.0.1.0/24', 'migrate.ip.malformed'],
+    ['10.0.1.256', '10.0.1.0/24', 'migrate.ip.malformed'],
+    ['10.0.01.5', '10.0.1.0/24', 'migrate.ip.malformed'],
+    ['172.31.200.9', '172.31.128.0/17', null],
+  ] as const)('%s in %s → %s', (ip, cidr, expected) => {
+    expect(privateIpProblem(ip, cidr)).toBe(expected);
+  });
+});
+
+describe('Migrate VM to EC2 form', () => {
+  it('asks the user to ask the administrator when no environment allows migrating', async () => {
+    environments = [env({ myRole: 'ReadOnly' })];
+    renderModal();
+    expect(await screen.findByText(/Ask your administrator to grant you permission/)).toBeTruthy();
+    expect(screen.queryByRole('button', { name: 'Begin migration to Amazon EC2' })).toBeNull();
+  });
+
+  it('prefills the form, shows a blocker with its fix and keeps Begin disabled', async () => {
+    environments = [env({})];
+    preflightChecks = [{ code: 'DISK_TOO_LARGE', severity: 'blocker', message: 'Hard disk 2 is 300 GiB; VM Import accepts at most 215 GB.', fix: 'Shrink the disk.' }];
+    renderModal();
+    expect((await screen.findByRole('combobox', { name: 'Operating system' }) as HTMLSelectElement).value).toBe('Linux');
+    await waitFor(() => expect((screen.getByRole('combobox', { name: 'Subnet' }) as HTMLSelectElement).value).toBe('subnet-0a1b2c3d4e5f67890'));
+    expect((screen.getByRole('combobox', { name: 'Environment' }) as HTMLSelectElement).value).toBe('env-prod');
+    expect(await screen.findByText(/VM Import accepts at most 215 GB/)).toBeTruthy();
+    expect(screen.getByText(/To fix: Shrink the disk\./)).toBeTruthy();
+    expect((begin() as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it('validates the private IP against the subnet while typing and only sends a valid one to pre-flight', async () => {
+    environments = [env({})];
+    renderModal();
+    const ip = await screen.findByRole('textbox', { name: 'Private IP address (optional)' });
+    await waitFor(() => expect((ip as HTMLInputElement).disabled).toBe(false));
+    await waitFor(() => expect((begin() as HTMLButtonElement).disabled).toBe(false));
+    fireEvent.change(ip, { target: { value: '10.0.2.7' } });
+    expect((await screen.findByRole('alert')).textContent).toContain('not in the subnet 10.0.1.0/24');
+    expect((begin() as HTMLButtonElement).disabled).toBe(true);
+    expect(preflightCalls.some((q) => q.get('privateIpAddress') === '10.0.2.7')).toBe(false);
+    fireEvent.change(ip, { target: { value: '10.0.1.25' } });
+    await waitFor(() => expect(preflightCalls.some((q) => q.get('privateIpAddress') === '10.0.1.25')).toBe(true));
+    await waitFor(() => expect((begin() as HTMLButtonElement).disabled).toBe(false));
+  });
+
+  it('begins the migration with the chosen values and shows the queued task ID', async () => {
+    environments = [env({})];
+    preflightChecks = [{ code: 'POWERED_ON', severity: 'warning', message: 'The VM is powered on.', fix: 'Shut it down for a consistent copy.' }];
+    renderModal();
+    await waitFor(() => expect((begin() as HTMLButtonElement).disabled).toBe(false));
+    expect(screen.getByText(/The VM is powered on\./)).toBeTruthy();
+    fireEvent.click(begin());
+    const result = await screen.findByText(/Queued task ID/);
+    expect(within(result).getByText('mig-000001')).toBeTruthy();
+    expect(migrationBodies).toEqual([
+      {
+        token: 'aaa.bbb.ccc',
+        environmentId: 'env-prod',
+        vmId: 'vm-42',
+        platform: 'Linux',
+        subnetId: 'subnet-0a1b2c3d4e5f67890',
+        instanceType: 'm5.large',
+        securityGroupIds: ['sg-0a1b2c3d4e5f67890'],
+      },
+    ]);
+  });
+
+  it('says the connector is updating and stays on the form', async () => {
+    environments = [env({})];
+    server.use(http.post(`${API}/migrations`, () => HttpResponse.json({ code: 'CONNECTOR_UPDATING', message: 'The connector is updating.' }, { status: 503 })));
+    renderModal();
+    await waitFor(() => expect((begin() as HTMLButtonElement).disabled).toBe(false));
+    fireEvent.click(begin());
+    expect(await screen.findByText(/can't create a migration task while the connector is updating/)).toBeTruthy();
+    expect(screen.getByRole('combobox', { name: 'Subnet' })).toBeTruthy();
+  });
+
+  it('shows the connector error message and code when the VM cannot be read', async () => {
+    server.use(http.get(`${API}/vms/vm-42`, () => HttpResponse.json({ code: 'VCENTER_UNREACHABLE', message: 'vCenter did not answer.' }, { status: 502 })));
+    renderModal();
+    const alert = await screen.findByRole('alert');
+    expect(alert.textContent).toContain('vCenter did not answer.');
+    expect(alert.textContent).toContain('VCENTER_UNREACHABLE');
+  });
+});

@@ -1,0 +1,89 @@
+// @vitest-environment jsdom
+import { QueryClient } from '@tanstack/react-query';
+import { act, cleanup, screen, waitFor } from '@testing-library/react';
+import { http, HttpResponse } from 'msw';
+import { setupServer } from 'msw/node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { MigrationList, MigrationTask } from '../../connector/contract/index.ts';
+import { createApi } from '../../ui/api/client.ts';
+import { createHttp } from '../../ui/api/http.ts';
+import { MigrationsTab } from '../../ui/features/portal/MigrationsTab.tsx';
+import { migrationQueries, refetchWhileActive } from '../../ui/features/portal/portal.queries.ts';
+import { API, fakeHost, renderWithProviders } from './render.tsx';
+
+const task = (over: Partial<MigrationTask>): MigrationTask => ({
+  id: 'mig-000001',
+  idKind: 'import',
+  state: 'running',
+  phase: 'uploading',
+  environmentId: 'env-prod',
+  region: 'us-east-1',
+  vmId: 'vm-42',
+  vmName: 'ubuntu-web-01',
+  platform: 'Linux',
+  subnetId: 'subnet-0a1b2c3d4e5f67890',
+  instanceType: 'm5.large',
+  securityGroupIds: ['sg-0a1b2c3d4e5f67890'],
+  requestedBy: 'operator@vsphere.local',
+  disks: [],
+  percent: 40,
+  createdAt: '2026-11-25T10:00:00.000Z',
+  updatedAt: '2026-11-25T10:01:00.000Z',
+  ...over,
+});
+
+let items: MigrationTask[] = [];
+const seen: URLSearchParams[] = [];
+const server = setupServer(
+  http.get(`${API}/migrations`, ({ request }) => {
+    seen.push(new URL(request.url).searchParams);
+    const body: MigrationList = { items, total: items.length };
+    return HttpResponse.json(body);
+  }),
+);
+beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
+afterEach(() => {
+  cleanup();
+  server.resetHandlers();
+  items = [];
+  seen.length = 0;
+});
+afterAll(() => server.close());
+
+describe('migration queries', () => {
+  it('poll while any task is queued, running or cancelling, and stop when all are terminal', () => {
+    const list = (...states: MigrationTask['state'][]): MigrationList => ({ items: states.map((state, i) => task({ id: `mig-00000${i}`, state })), total: states.length });
+    expect(refetchWhileActive(undefined)).toBe(false);
+    expect(refetchWhileActive(list())).toBe(false);
+    expect(refetchWhileActive(list('completed', 'failed', 'cancelled'))).toBe(false);
+    expect(refetchWhileActive(list('completed', 'queued'))).toBeGreaterThan(0);
+    expect(refetchWhileActive(list('cancelling'))).toBeGreaterThan(0);
+  });
+
+  it('ask the connector for one environment, under a key every migration mutation can invalidate', async () => {
+    const qc = new QueryClient({ defaultOptions: { queries: { retry: false } } });
+    const api = createApi(createHttp(fakeHost()));
+    items = [task({ state: 'completed', percent: 100, instanceId: 'i-0123456789abcdef0' })];
+    const opts = migrationQueries.byEnvironment(api, 'env-prod');
+    const data = await qc.fetchQuery(opts);
+    expect(data.items[0]?.instanceId).toBe('i-0123456789abcdef0');
+    expect(seen[0]?.get('environmentId')).toBe('env-prod');
+    expect(opts.queryKey.slice(0, 1)).toEqual(migrationQueries.all());
+    await qc.invalidateQueries({ queryKey: migrationQueries.all() });
+    expect(qc.getQueryState(opts.queryKey)?.isInvalidated).toBe(true);
+    qc.clear();
+  });
+
+  it('a failed background refresh keeps the list on screen and says so', async () => {
+    items = [task({ state: 'running', phase: 'importing', importStatus: 'converting', percent: 62 })];
+    const { queryClient } = renderWithProviders(<MigrationsTab environmentId="env-prod" />);
+    expect(await screen.findByText('mig-000001')).toBeTruthy();
+    expect(screen.getByText(/Amazon EC2 is importing the image · EC2: converting/)).toBeTruthy();
+    expect((screen.getByRole('progressbar', { name: 'Progress of mig-000001' }) as HTMLProgressElement).value).toBe(62);
+    server.use(http.get(`${API}/migrations`, () => HttpResponse.json({ code: 'STORE_UNAVAILABLE', message: 'The task store is unavailable.' }, { status: 503 })));
+    await act(() => queryClient.refetchQueries());
+    await waitFor(() => expect(screen.getByText(/Refreshing failed/)).toBeTruthy());
+    expect(screen.getByText('mig-000001')).toBeTruthy();
+    queryClient.clear();
+  });
+});

@@ -1,0 +1,219 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import type { Environment } from '../../../connector/contract/index.ts';
+import { useApi } from '../../api/ApiContext.tsx';
+import { useT } from '../../i18n/i18n.ts';
+import { Alert } from '../../kit/Alert.tsx';
+import { ApiErrorAlert } from '../../kit/ApiErrorAlert.tsx';
+import { Button } from '../../kit/Button.tsx';
+import { DataTable } from '../../kit/DataTable.tsx';
+import { Checkbox, Form, InputField } from '../../kit/Form.tsx';
+import { Spinner } from '../../kit/Spinner.tsx';
+import { Tabs } from '../../kit/Tabs.tsx';
+import { testIds } from '../../testIds.ts';
+import { environmentQueries } from '../migrate/migrate.queries.ts';
+import { exportQueries, meQuery } from '../portal/portal.queries.ts';
+import { auditQueries, statusQueries } from './admin.queries.ts';
+import { EnvironmentForm } from './EnvironmentForm.tsx';
+import { PermissionsPanel } from './PermissionsPanel.tsx';
+
+type AdminTab = 'environments' | 'permissions' | 'export' | 'status' | 'audit';
+
+function EnvironmentsPanel({ environments }: { environments: Environment[] }) {
+  const t = useT();
+  const [editing, setEditing] = useState<Environment | null | 'new'>(null);
+  const [saved, setSaved] = useState<string | null>(null);
+  const onlyDefault = environments.every((e) => e.isDefault);
+  return (
+    <div>
+      <Alert kind={onlyDefault ? 'warning' : 'info'} testId={testIds.admin.defaultNote}>
+        {t('admin.env.defaultNote')}
+      </Alert>
+      <div className="vsp-toolbar">
+        <Button variant="primary" testId={testIds.admin.newEnv} onClick={() => setEditing('new')}>
+          {t('admin.env.new')}
+        </Button>
+      </div>
+      {saved && <Alert kind="success" compact>{t('admin.env.created', { name: saved })}</Alert>}
+      {editing !== null && (
+        <EnvironmentForm
+          key={editing === 'new' ? 'new' : editing.id}
+          editing={editing === 'new' ? null : editing}
+          onDone={(env) => {
+            setSaved(env.name);
+            setEditing(null);
+          }}
+        />
+      )}
+      <DataTable
+        label={t('admin.tab.environments')}
+        testId={testIds.admin.envTable}
+        rows={environments}
+        rowKey={(e) => e.id}
+        rowTestId={(e) => testIds.admin.envRow(e.id)}
+        empty={t('portal.noEnvironments')}
+        columns={[
+          { id: 'name', label: t('admin.env.name'), cell: (e) => (e.isDefault ? `${e.name} (${t('admin.env.isDefault')})` : e.name), sortValue: (e) => e.name },
+          { id: 'region', label: t('admin.env.region'), cell: (e) => e.region, sortValue: (e) => e.region },
+          { id: 'vpc', label: t('admin.env.vpc'), cell: (e) => e.vpcId ?? t('common.none') },
+          { id: 'subnets', label: t('admin.env.subnets'), cell: (e) => e.subnetIds.join(', ') || t('common.none') },
+          { id: 'sgs', label: t('admin.env.securityGroups'), cell: (e) => e.securityGroupIds.join(', ') || t('common.none') },
+          { id: 'types', label: t('admin.env.instanceTypes'), cell: (e) => e.instanceTypes.join(', ') || t('admin.env.allTypes') },
+          {
+            id: 'edit',
+            label: t('common.edit'),
+            cell: (e) => (
+              <Button variant="link" aria-label={`${t('common.edit')} ${e.name}`} onClick={() => setEditing(e)}>
+                {t('common.edit')}
+              </Button>
+            ),
+          },
+        ]}
+      />
+    </div>
+  );
+}
+
+/** Seed "To prepare for instance export": the bucket name, the consent, Create. */
+function InstanceExportPanel({ regions }: { regions: string[] }) {
+  const api = useApi();
+  const t = useT();
+  const qc = useQueryClient();
+  const current = useQuery(exportQueries.settings(api));
+  const [name, setName] = useState('');
+  const [agreed, setAgreed] = useState(false);
+  const save = useMutation({
+    mutationFn: () => api.setExportSettings({ bucketName: name.trim().toLowerCase() }),
+    onSuccess: () => qc.invalidateQueries({ queryKey: exportQueries.all() }),
+  });
+  const clean = name.trim().toLowerCase();
+  const valid = /^[a-z0-9][a-z0-9-]{0,30}[a-z0-9]$/.test(clean);
+  const bucketsFor = (n: string) => regions.map((r) => `export-to-s3-${n}-${r}`).join(', ');
+  return (
+    <>
+      {current.isError && <ApiErrorAlert error={current.error} />}
+      {current.data?.bucketName && (
+        <Alert kind="success" compact testId="admin-export-configured">
+          {t('admin.export.configured', { buckets: bucketsFor(current.data.bucketName) })}
+        </Alert>
+      )}
+      <Form label={t('admin.tab.export')} onSubmit={() => valid && agreed && save.mutate()}>
+        <InputField
+          label={t('admin.export.bucket')}
+          value={name}
+          onChange={setName}
+          maxLength={32}
+          error={clean && !valid ? t('admin.export.invalid') : undefined}
+          help={clean ? t('admin.export.resulting', { bucket: bucketsFor(clean) }) : t('admin.export.help')}
+        />
+        <Checkbox label={t('admin.export.consent')} checked={agreed} onChange={setAgreed} />
+        {save.isError && <ApiErrorAlert error={save.error} />}
+        <div className="vsp-toolbar">
+          <Button variant="primary" type="submit" disabled={!valid || !agreed || save.isPending}>
+            {t('admin.export.create')}
+          </Button>
+        </div>
+      </Form>
+    </>
+  );
+}
+
+function StatusPanel() {
+  const api = useApi();
+  const t = useT();
+  const status = useQuery(statusQueries.status(api));
+  if (status.isPending) return <Spinner label={t('admin.status.checking')} />;
+  if (status.isError && !status.data) return <ApiErrorAlert error={status.error} />;
+  const s = status.data;
+  const ok = (good: boolean, error?: string) => (good ? t('admin.status.ok') : `${t('admin.status.down')}${error ? `: ${error}` : ''}`);
+  return (
+    <>
+      {s.warnings.map((w) => (
+        <Alert key={w.code} kind="warning" compact>
+          {w.message}
+        </Alert>
+      ))}
+      <dl className="vsp-kv" data-test="admin-status">
+        <dt>{t('admin.status.version')}</dt>
+        <dd>{s.version}</dd>
+        <dt>{t('admin.status.vcenter')}</dt>
+        <dd>{ok(s.vcenter.reachable, s.vcenter.error)}</dd>
+        {s.aws.map((r) => (
+          <div key={r.region} className="vsp-kv-row">
+            <dt>{t('admin.status.aws', { region: r.region })}</dt>
+            <dd>{ok(r.reachable, r.error)}</dd>
+          </div>
+        ))}
+        <dt>{t('admin.status.store')}</dt>
+        <dd>{ok(s.store.healthy, s.store.error)}</dd>
+        <dt>{t('admin.status.queue')}</dt>
+        <dd>{s.queue.depth ?? t('common.none')}</dd>
+        <dt>{t('admin.status.updating')}</dt>
+        <dd>{t('admin.status.unknown')}</dd>
+        <dt>{t('admin.status.checkedAt')}</dt>
+        <dd>{new Date(s.checkedAt).toLocaleString()}</dd>
+      </dl>
+    </>
+  );
+}
+
+function AuditPanel() {
+  const api = useApi();
+  const t = useT();
+  const [before, setBefore] = useState<number | undefined>(undefined);
+  const page = useQuery(auditQueries.page(api, before));
+  if (page.isPending) return <Spinner label={t('app.loading')} />;
+  if (page.isError) return <ApiErrorAlert error={page.error} />;
+  return (
+    <>
+      <DataTable
+        label={t('admin.tab.audit')}
+        testId={testIds.admin.auditTable}
+        rows={page.data.entries}
+        rowKey={(e) => String(e.id)}
+        empty={t('admin.audit.empty')}
+        columns={[
+          { id: 'at', label: t('admin.audit.at'), cell: (e) => new Date(e.at).toLocaleString(), sortValue: (e) => e.at },
+          { id: 'actor', label: t('admin.audit.actor'), cell: (e) => e.actor, sortValue: (e) => e.actor },
+          { id: 'action', label: t('admin.audit.action'), cell: (e) => e.action, sortValue: (e) => e.action },
+          { id: 'outcome', label: t('admin.audit.outcome'), cell: (e) => e.outcome, sortValue: (e) => e.outcome },
+          { id: 'message', label: t('admin.audit.message'), cell: (e) => e.message },
+        ]}
+      />
+      <div className="vsp-toolbar">
+        {before !== undefined && <Button onClick={() => setBefore(undefined)}>{t('admin.audit.newest')}</Button>}
+        {page.data.nextBefore !== undefined && <Button onClick={() => setBefore(page.data.nextBefore)}>{t('admin.audit.more')}</Button>}
+      </div>
+    </>
+  );
+}
+
+/** Administration inside the global view (administrators only). */
+export function AdminPage() {
+  const api = useApi();
+  const t = useT();
+  const me = useQuery(meQuery(api));
+  const envs = useQuery(environmentQueries.list(api));
+  const [tab, setTab] = useState<AdminTab>('environments');
+  if (me.data && !me.data.isAdministrator) return <Alert kind="warning">{t('admin.adminsOnly')}</Alert>;
+  const list = envs.data?.environments ?? [];
+  return (
+    <div data-test={testIds.admin.page}>
+      <h2>{t('admin.title')}</h2>
+      <Tabs
+        label={t('admin.title')}
+        active={tab}
+        onChange={setTab}
+        tabs={(['environments', 'permissions', 'export', 'status', 'audit'] as const).map((id) => ({ id, label: t(`admin.tab.${id}`), testId: testIds.portal.tab(id) }))}
+      >
+        {envs.isPending && <Spinner label={t('app.loading')} />}
+        {envs.isError && <ApiErrorAlert error={envs.error} />}
+        {tab === 'environments' && envs.data && <EnvironmentsPanel environments={list} />}
+        {tab === 'permissions' && envs.data && <PermissionsPanel environments={list} />}
+        {tab === 'export' && <InstanceExportPanel regions={[...new Set(list.map((e) => e.region))].sort()} />}
+        {tab === 'status' && <StatusPanel />}
+        {tab === 'audit' && <AuditPanel />}
+      </Tabs>
+    </div>
+  );
+}

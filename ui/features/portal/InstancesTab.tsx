@@ -1,0 +1,149 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import type { ImportedInstance } from '../../../connector/contract/index.ts';
+import { useApi } from '../../api/ApiContext.tsx';
+import { useT } from '../../i18n/i18n.ts';
+import { Alert } from '../../kit/Alert.tsx';
+import { ApiErrorAlert } from '../../kit/ApiErrorAlert.tsx';
+import { Button } from '../../kit/Button.tsx';
+import { DataTable, type Column } from '../../kit/DataTable.tsx';
+import { Form, InputField } from '../../kit/Form.tsx';
+import { Spinner } from '../../kit/Spinner.tsx';
+import { Tabs } from '../../kit/Tabs.tsx';
+import { testIds } from '../../testIds.ts';
+import { exportQueries, instanceQueries } from './portal.queries.ts';
+
+type InstanceTab = 'summary' | 'gettingStarted';
+
+/** Seed "Export instance to S3" dialog: the OVA name in "S3 object file prefix", Export, then the export task ID. */
+function ExportDialog({ environmentId, instanceId, onClose }: { environmentId: string; instanceId: string; onClose: () => void }) {
+  const api = useApi();
+  const t = useT();
+  const qc = useQueryClient();
+  const [prefix, setPrefix] = useState('');
+  const run = useMutation({
+    mutationFn: () => api.startExport({ environmentId, instanceId, s3Prefix: prefix.trim() }),
+    onSuccess: () => qc.invalidateQueries({ queryKey: exportQueries.all() }),
+  });
+  return (
+    <div className="vsp-inline-dialog" role="dialog" aria-label={t('instances.export')} data-test={testIds.portal.exportDialog}>
+      <h4>{t('instances.export')}</h4>
+      {run.isSuccess ? (
+        <Alert kind="success" testId={testIds.portal.exportResult}>
+          {t('exports.started')} <strong data-test={testIds.portal.exportTaskId}>{run.data.exportTaskId}</strong>
+        </Alert>
+      ) : (
+        <Form label={t('instances.export')} onSubmit={() => run.mutate()}>
+          <InputField label={t('exports.prefix')} value={prefix} onChange={setPrefix} maxLength={200} help={t('exports.prefix.help')} />
+          {run.isError && <ApiErrorAlert error={run.error} />}
+          <div className="vsp-toolbar">
+            <Button variant="primary" type="submit" disabled={run.isPending}>
+              {t('exports.export')}
+            </Button>
+            <Button onClick={onClose}>{t('common.cancel')}</Button>
+          </div>
+        </Form>
+      )}
+      {run.isSuccess && <Button onClick={onClose}>{t('common.close')}</Button>}
+    </div>
+  );
+}
+
+/**
+ * Seed: "expand Imported Instances, select the instance, and then click the Summary tab … On the Getting Started tab,
+ * click Start instance."
+ */
+export function InstancesTab({ environmentId }: { environmentId: string }) {
+  const api = useApi();
+  const t = useT();
+  const qc = useQueryClient();
+  const list = useQuery(instanceQueries.byEnvironment(api, environmentId));
+  const [selected, setSelected] = useState<string | null>(null);
+  const [tab, setTab] = useState<InstanceTab>('summary');
+  const [exporting, setExporting] = useState(false);
+  const invalidate = () => qc.invalidateQueries({ queryKey: instanceQueries.all() });
+  const start = useMutation({ mutationFn: (id: string) => api.instanceAction(id, 'start', environmentId), onSettled: invalidate });
+  const backup = useMutation({ mutationFn: (id: string) => api.backupInstance(id, environmentId) });
+  if (list.isPending) return <Spinner label={t('app.loading')} />;
+  if (list.isError && !list.data) return <ApiErrorAlert error={list.error} />;
+  const current = list.data.items.find((i) => i.instanceId === selected);
+  const columns: Column<ImportedInstance>[] = [
+    { id: 'instance', label: t('migrations.instanceId'), cell: (i) => i.instanceId, sortValue: (i) => i.instanceId },
+    { id: 'name', label: t('instances.name'), cell: (i) => i.name ?? t('common.none'), sortValue: (i) => i.name ?? '' },
+    { id: 'state', label: t('migrations.state'), cell: (i) => <span data-test="instance-state">{i.state}</span>, sortValue: (i) => i.state },
+    { id: 'type', label: t('migrate.instanceType'), cell: (i) => i.instanceType ?? t('common.none') },
+    { id: 'ip', label: t('instances.privateIp'), cell: (i) => i.privateIpAddress ?? t('common.none') },
+  ];
+  return (
+    <div data-test={testIds.portal.instances}>
+      {list.isRefetchError && <Alert kind="warning" compact>{t('error.refreshFailed')}</Alert>}
+      <DataTable
+        label={t('portal.tab.instances')}
+        columns={columns}
+        rows={list.data.items}
+        rowKey={(i) => i.instanceId}
+        selected={selected}
+        onSelect={(i) => {
+          setSelected(i.instanceId);
+          setExporting(false);
+        }}
+        rowTestId={(i) => testIds.portal.instanceRow(i.instanceId)}
+        empty={t('instances.empty')}
+      />
+      {current && (
+        <Tabs
+          label={current.instanceId}
+          active={tab}
+          onChange={setTab}
+          tabs={[
+            { id: 'summary', label: t('instances.tab.summary'), testId: testIds.portal.tab('summary') },
+            { id: 'gettingStarted', label: t('instances.tab.gettingStarted'), testId: testIds.portal.tab('getting-started') },
+          ]}
+        >
+          {tab === 'summary' ? (
+            <dl className="vsp-kv">
+              <dt>{t('migrations.instanceId')}</dt>
+              <dd data-test="instance-summary-id">{current.instanceId}</dd>
+              <dt>{t('migrations.state')}</dt>
+              <dd data-test="instance-summary-state">{current.state}</dd>
+              <dt>{t('migrate.instanceType')}</dt>
+              <dd>{current.instanceType ?? t('common.none')}</dd>
+              <dt>{t('migrate.subnet')}</dt>
+              <dd>{current.subnetId ?? t('common.none')}</dd>
+              <dt>{t('instances.privateIp')}</dt>
+              <dd>{current.privateIpAddress ?? t('common.none')}</dd>
+              <dt>{t('instances.image')}</dt>
+              <dd>{current.imageId ?? t('common.none')}</dd>
+              <dt>{t('instances.sourceVm')}</dt>
+              <dd>{current.sourceVmId ?? t('common.none')}</dd>
+              <dt>{t('migrations.taskId')}</dt>
+              <dd>{current.migrationId ?? t('common.none')}</dd>
+            </dl>
+          ) : (
+            <div>
+              <div className="vsp-toolbar">
+                <Button variant="primary" disabled={current.state !== 'stopped' || start.isPending} onClick={() => start.mutate(current.instanceId)}>
+                  {t('instances.start')}
+                </Button>
+                <Button onClick={() => setExporting(true)}>{t('instances.export')}</Button>
+                <Button disabled={backup.isPending} onClick={() => backup.mutate(current.instanceId)}>
+                  {t('instances.backup')}
+                </Button>
+              </div>
+              {start.isError && <ApiErrorAlert error={start.error} />}
+              {backup.isError && <ApiErrorAlert error={backup.error} />}
+              {backup.isSuccess && (
+                <Alert kind="success" compact>
+                  {t('instances.backup.done', { image: backup.data.imageId, template: backup.data.launchTemplateId ?? t('common.none') })}
+                </Alert>
+              )}
+              {exporting && <ExportDialog environmentId={environmentId} instanceId={current.instanceId} onClose={() => setExporting(false)} />}
+              <h4>{t('instances.backup.title')}</h4>
+              <p>{t('instances.backup.text')}</p>
+            </div>
+          )}
+        </Tabs>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,138 @@
+import { useId, type InputHTMLAttributes, type ReactNode, type SelectHTMLAttributes } from 'react';
+
+/** Clarity horizontal form. */
+export function Form(props: { children: ReactNode; onSubmit?: () => void; label?: string; testId?: string }) {
+  return (
+    <form
+      className="clr-form clr-form-horizontal vsp-form"
+      aria-label={props.label}
+      data-test={props.testId}
+      noValidate
+      onSubmit={(e) => {
+        e.preventDefault();
+        props.onSubmit?.();
+      }}
+    >
+      {props.children}
+    </form>
+  );
+}
+
+interface FieldProps {
+  label: string;
+  /** Helper text under the control. */
+  help?: ReactNode;
+  /** Shown instead of the help text, in the error colour. */
+  error?: string | undefined;
+  children: (id: string, describedBy: string) => ReactNode;
+}
+
+/** One labelled Clarity control with its helper or error text. */
+export function Field({ label, help, error, children }: FieldProps) {
+  const id = useId();
+  const subId = `${id}-sub`;
+  return (
+    <div className="clr-form-control">
+      <label htmlFor={id} className="clr-control-label">
+        {label}
+      </label>
+      <div className={`clr-control-container${error ? ' clr-error' : ''}`}>
+        {children(id, subId)}
+        {(error ?? help) !== undefined && (
+          <span id={subId} className={error ? 'clr-subtext vsp-subtext-error' : 'clr-subtext'} role={error ? 'alert' : undefined}>
+            {error ?? help}
+          </span>
+        )}
+      </div>
+    </div>
+  );
+}
+
+export interface SelectOption {
+  value: string;
+  label: string;
+}
+
+type SelectProps = Omit<SelectHTMLAttributes<HTMLSelectElement>, 'onChange' | 'value'> & {
+  label: string;
+  options: SelectOption[];
+  value: string;
+  onChange: (value: string) => void;
+  /** Text of the empty first option; omitted when a value is required and set. */
+  placeholder?: string;
+  help?: ReactNode;
+  error?: string | undefined;
+  testId?: string;
+};
+
+export function SelectField({ label, options, value, onChange, placeholder, help, error, testId, ...rest }: SelectProps) {
+  return (
+    <Field label={label} help={help} error={error}>
+      {(id, sub) => (
+        <div className="clr-select-wrapper">
+          <select
+            {...rest}
+            id={id}
+            aria-describedby={sub}
+            aria-invalid={error ? true : undefined}
+            className="clr-select"
+            data-test={testId}
+            value={value}
+            onChange={(e) => onChange(e.target.value)}
+          >
+            {placeholder !== undefined && <option value="">{placeholder}</option>}
+            {options.map((o) => (
+              <option key={o.value} value={o.value}>
+                {o.label}
+              </option>
+            ))}
+          </select>
+        </div>
+      )}
+    </Field>
+  );
+}
+
+type InputProps = Omit<InputHTMLAttributes<HTMLInputElement>, 'onChange' | 'value'> & {
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+  help?: ReactNode;
+  error?: string | undefined;
+  testId?: string;
+};
+
+export function InputField({ label, value, onChange, help, error, testId, ...rest }: InputProps) {
+  return (
+    <Field label={label} help={help} error={error}>
+      {(id, sub) => (
+        <div className="clr-input-wrapper">
+          <input
+            type="text"
+            {...rest}
+            id={id}
+            aria-describedby={sub}
+            aria-invalid={error ? true : undefined}
+            className="clr-input"
+            data-test={testId}
+            value={value}
+            onChange={(e) => onChange(e.target.value)}
+          />
+        </div>
+      )}
+    </Field>
+  );
+}
+
+/** Clarity checkbox with its label. */
+export function Checkbox(props: { label: string; checked: boolean; onChange: (v: boolean) => void; testId?: string }) {
+  const id = useId();
+  return (
+    <div className="clr-checkbox-wrapper vsp-checkbox">
+      <input type="checkbox" id={id} data-test={props.testId} checked={props.checked} onChange={(e) => props.onChange(e.target.checked)} />
+      <label htmlFor={id} className="clr-control-label">
+        {props.label}
+      </label>
+    </div>
+  );
+}
