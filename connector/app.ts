@@ -9,6 +9,7 @@ import { API_PREFIX, PLUGIN_CONTEXT_PATH, type ApiErrorBody } from './contract/i
 import type { ConnectorConfig } from './config.ts';
 import { registerErrorHandler } from './plugins/error-handler.ts';
 import { identityPlugin } from './plugins/identity.ts';
+import { rateLimitPlugin } from './plugins/rate-limit.ts';
 import { VcenterGateway } from './vcenter/gateway.ts';
 import { vmRoutes } from './routes/vms.ts';
 import { meRoutes } from './routes/me.ts';
@@ -17,8 +18,14 @@ import { environmentRoutes } from './routes/environments.ts';
 import { regionRoutes } from './routes/regions.ts';
 import { importAuthorizationRoutes } from './routes/import-authorizations.ts';
 import { migrationRoutes } from './routes/migrations.ts';
+import { migrationTaskRoutes } from './routes/migrations-tasks.ts';
+import { instanceRoutes } from './routes/instances.ts';
+import { exportRoutes } from './routes/exports.ts';
+import { settingsRoutes } from './routes/settings.ts';
+import { enginePlugin } from './engine/plugin.ts';
 import { preflightRoutes } from './routes/preflight.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { statusRoutes } from './routes/status.ts';
 import { createStore, type Store } from './store/index.ts';
 import { storePlugin } from './store/plugin.ts';
 import { AwsGateway } from './aws/gateway.ts';
@@ -83,9 +90,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(awsPlugin, { aws });
   await app.register(authPlugin, { administrators: config.administrators, dataDir: config.dataDir, tokenTtlSeconds: config.importTokens.ttlSeconds });
+  await app.register(enginePlugin, { config, sdkUrl: gateway.sdkUrl });
 
   await app.register(
     async (api) => {
+      await api.register(rateLimitPlugin, { max: config.limits.maxRequests, windowMs: config.limits.windowMs });
       await api.register(meRoutes);
       await api.register(vmRoutes);
       await api.register(dynamicItemRoutes);
@@ -94,7 +103,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(importAuthorizationRoutes);
       await api.register(preflightRoutes);
       await api.register(migrationRoutes);
+      await api.register(migrationTaskRoutes);
+      await api.register(instanceRoutes);
+      await api.register(exportRoutes);
+      await api.register(settingsRoutes);
       await api.register(auditRoutes);
+      await api.register(statusRoutes, { config });
       api.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
     },
     { prefix: API_PREFIX },

@@ -46,8 +46,73 @@ export const ConnectorConfig = z
     importTokens: z
       .strictObject({ ttlSeconds: z.number().int().min(10).max(3600).default(300) })
       .default({ ttlSeconds: 300 }),
+    /** The migration engine (issue 4): limits, staging bucket, S3 endpoint, vCenter service account. */
+    engine: z
+      .strictObject({
+        /** Migrations running at once (seed: four per connector); the rest wait in FIFO order. */
+        maxRunning: z.number().int().min(1).max(64).default(4),
+        /** Active EC2 import tasks per region (EC2 default quota 5, adjustable to 20). */
+        maxImportsPerRegion: z.number().int().min(1).max(20).default(5),
+        /** Concurrent instance exports per region (seed: five). */
+        maxExportsPerRegion: z.number().int().min(1).max(20).default(5),
+        /** Staging bucket for exported disks; `{region}` is replaced by the environment's region. */
+        stagingBucket: z.string().min(3).max(63).default('vm2ec2-staging-{region}'),
+        /** S3 endpoint override (non-AWS endpoints get path-style URLs and WHEN_REQUIRED checksums). */
+        s3Endpoint: z.url({ protocol: /^https?$/ }).optional(),
+        /** Only for emulators: static S3 credentials. */
+        s3Credentials: z.strictObject({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) }).optional(),
+        /** vCenter account the engine uses for exports; without it a task uses a clone of its requester's session and cannot resume after a restart. */
+        vcenterAccount: z.strictObject({ userName: z.string().min(1), password: z.string().min(1) }).optional(),
+        /** HttpNfcLeaseProgress interval while a lease is held. */
+        leaseKeepAliveMs: z.number().int().min(10).default(10_000),
+        /** First and longest interval between EC2 status polls. */
+        pollMs: z.number().int().min(5).default(5_000),
+        pollMaxMs: z.number().int().min(5).default(30_000),
+        /** Keep staged disk objects after a successful import (troubleshooting). */
+        keepStagingObjects: z.boolean().default(false),
+        /** Maintenance flag: POST /migrations answers 503 CONNECTOR_UPDATING while set. */
+        updating: z.boolean().default(false),
+      })
+      .default({ maxRunning: 4, maxImportsPerRegion: 5, maxExportsPerRegion: 5, stagingBucket: 'vm2ec2-staging-{region}', leaseKeepAliveMs: 10_000, pollMs: 5_000, pollMaxMs: 30_000, keepStagingObjects: false, updating: false }),
     /** The connector's database; default `<dataDir>/connector.sqlite`. */
     store: z.strictObject({ sqliteFile: z.string().min(1).optional() }).default({}),
+    /** ESX host name resolution (seed: "Set up a DNS suffix search list"): suffixes tried when a short host name does not resolve. */
+    dns: z
+      .strictObject({
+        searchSuffixes: z
+          .array(z.string().regex(/^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/, { error: 'must be a DNS domain such as corp.example.com' }))
+          .default([]),
+      })
+      .default({ searchSuffixes: [] }),
+    /**
+     * Host certificates an administrator accepted by SHA-256 thumbprint although no configured CA validates them
+     * (the modern form of the seed's "Ignore any ESX certificate errors"); shown as a warning in the connector status.
+     */
+    trust: z
+      .strictObject({
+        allowedCertificates: z
+          .array(
+            z.strictObject({
+              host: z.string().min(1),
+              thumbprint: z.string().regex(/^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/, { error: 'must be a SHA-256 thumbprint in colon hex (AB:CD:…, 32 bytes)' }),
+              addedBy: z.string().optional(),
+              addedAt: z.string().optional(),
+            }),
+          )
+          .default([]),
+      })
+      .default({ allowedCertificates: [] }),
+    /** Per-user API request budget (keyed by the plugin session token); generous so 200 polling tabs of one login fit. */
+    limits: z
+      .strictObject({
+        /** Requests per window per vSphere Client session; 200 tabs polling 4 queries every 3 s need about 2,700 per 10 s. */
+        maxRequests: z.number().int().min(1).default(3000),
+        windowMs: z.number().int().min(100).default(10_000),
+      })
+      .default({ maxRequests: 3000, windowMs: 10_000 }),
+    logging: z
+      .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .default({ level: 'info' }),
   })
   .strict();
 export type ConnectorConfig = z.infer<typeof ConnectorConfig>;

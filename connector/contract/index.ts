@@ -11,6 +11,7 @@ export * from './import-authorizations.ts';
 export * from './preflight.ts';
 export * from './migrations.ts';
 export * from './audit.ts';
+export * from './tasks.ts';
 
 /** Where the connector serves the plugin (manifest, UI, API): one context path, as the platform recommends. */
 export const PLUGIN_CONTEXT_PATH = '/vm2ec2';

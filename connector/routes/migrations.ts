@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { ApiErrorBody, MigrationRequest } from '../contract/index.ts';
+import { ApiErrorBody, MigrationAccepted, MigrationRequest } from '../contract/index.ts';
+import { MigrationEngine } from '../engine/engine.ts';
+import { Vim25Client } from '../vsphere/vim25.ts';
 import type { Caller } from '../auth/plugin.ts';
 import { canMigrate } from '../auth/access.ts';
 import { AppError } from '../errors.ts';
@@ -8,8 +10,8 @@ import { audit, loadEnvironment, noEnvironmentPermission } from './access-helper
 
 /**
  * Seed "VM Import Authorization", steps 3–6: the connector verifies the token, then that the user may export the
- * VM, then the pre-flight blockers. The migration engine is not part of this connector yet, so even a request that
- * passes every check starts nothing: it is answered 501 and leaves only an audit record.
+ * VM, then the pre-flight blockers, and hands the request to the migration engine (202 with an import task ID,
+ * or a queued task ID when the connector already runs its maximum).
  */
 export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
@@ -20,19 +22,25 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Start migrating a VM to EC2 with an import authorization token',
         body: MigrationRequest,
         response: {
+          202: MigrationAccepted,
           400: ApiErrorBody,
           401: ApiErrorBody,
           403: ApiErrorBody,
           404: ApiErrorBody,
           409: ApiErrorBody,
           422: ApiErrorBody,
-          501: ApiErrorBody,
+          503: ApiErrorBody,
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const caller = await request.caller();
       const body = request.body;
+      // Checked before the token is redeemed, so the user can retry with the same token after the update.
+      if (app.engine.updating) {
+        throw new AppError(503, 'CONNECTOR_UPDATING', 'The connector is being updated and accepts no new migrations right now. Running migrations continue; try again in a few minutes.');
+      }
+      let region = '';
       const base = { action: 'migration.request' as const, environmentId: body.environmentId, vmId: body.vmId };
       const refuse = async (err: AppError): Promise<never> => {
         await audit(app, caller, { ...base, outcome: 'denied', code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) });
@@ -41,6 +49,7 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
       try {
         await app.importTokens.redeem(body.token, { user: caller.principal, environmentId: body.environmentId, vmId: body.vmId });
         const environment = await loadEnvironment(app, body.environmentId);
+        region = environment.region;
         // Permissions may have changed since the token was issued.
         const role = await app.access.roleIn(caller.principal, environment.id);
         if (!canMigrate(role)) throw noEnvironmentPermission(environment, true);
@@ -70,13 +79,30 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
         if (err instanceof AppError && err.statusCode < 500) return refuse(err);
         throw err;
       }
-      const notInstalled = new AppError(
-        501,
-        'MIGRATION_ENGINE_NOT_INSTALLED',
-        'Every check passed, but this connector version does not include the migration engine, so nothing was started. Update the connector to a version that migrates VMs.',
+      // The engine exports with its configured vCenter account, or else with a clone of the requester's session.
+      const id = MigrationEngine.newId();
+      if (app.engineSessions.needsHandOver) {
+        const ticket = await caller.vcenter.client.acquireCloneTicket();
+        const own = await Vim25Client.connect({ sdkUrl: caller.vcenter.client.sdkUrl, ...(app.engineSessions.tls) });
+        await own.cloneSession(ticket);
+        app.engineSessions.handOver(id, own);
+      }
+      const task = app.engine.submit(
+        {
+          environmentId: body.environmentId,
+          region,
+          vmId: body.vmId,
+          platform: body.platform,
+          subnetId: body.subnetId,
+          instanceType: body.instanceType,
+          securityGroupIds: body.securityGroupIds,
+          privateIpAddress: body.privateIpAddress,
+          requestedBy: caller.principal,
+        },
+        id,
       );
-      await audit(app, caller, { ...base, outcome: 'granted', code: notInstalled.code, message: 'Import authorized and every check passed; nothing was started (no migration engine).' });
-      throw notInstalled;
+      await audit(app, caller, { ...base, outcome: 'granted', message: `Import authorized; migration ${task.id} ${task.idKind === 'import' ? 'started' : 'queued'}.` });
+      return reply.status(202).send({ id: task.id, idKind: task.idKind, state: task.state, ...(task.queuePosition ? { queuePosition: task.queuePosition } : {}) });
     },
   );
 };

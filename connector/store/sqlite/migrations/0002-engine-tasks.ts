@@ -3,7 +3,7 @@ import type { SqliteMigration } from './types.ts';
 /** The migration engine's durable tasks: a few indexed columns plus the full record as JSON. */
 export const engineTasks: SqliteMigration = {
   version: 2,
-  name: 'engine tasks (migrations, exports)',
+  name: 'engine tasks (migrations, exports) and engine settings',
   up(db) {
     db.exec(`
       CREATE TABLE engine_tasks (
@@ -18,6 +18,11 @@ export const engineTasks: SqliteMigration = {
         data TEXT NOT NULL
       ) STRICT;
       CREATE INDEX engine_tasks_by_state ON engine_tasks (kind, state, seq);
+      CREATE TABLE engine_settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      ) STRICT;
     `);
   },
 };

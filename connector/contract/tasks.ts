@@ -1,0 +1,131 @@
+import { z } from 'zod';
+
+/** Where a migration stands. `queued` waits for a slot; `cancelling` is undoing what was done. */
+export const MigrationState = z.enum(['queued', 'running', 'cancelling', 'completed', 'failed', 'cancelled']);
+export type MigrationState = z.infer<typeof MigrationState>;
+
+/** The pipeline step a migration is in (persisted; a restarted connector resumes from it). */
+export const MigrationPhase = z.enum(['queued', 'exporting', 'uploading', 'importing', 'launching', 'cleaning-up', 'done']);
+export type MigrationPhase = z.infer<typeof MigrationPhase>;
+
+/** Seed wording: an *import task ID* when the migration started at once, a *queued task ID* otherwise. */
+export const MigrationIdKind = z.enum(['import', 'queued']);
+export type MigrationIdKind = z.infer<typeof MigrationIdKind>;
+
+export const DiskProgress = z.object({
+  /** The lease device key, e.g. `/vm-42/VirtualLsiLogicController0:0`. */
+  key: z.string(),
+  capacityBytes: z.number().int().nonnegative(),
+  /** Bytes expected from the disk server (lease fileSize, else capacity + 1 %). */
+  expectedBytes: z.number().int().nonnegative(),
+  bytesUploaded: z.number().int().nonnegative(),
+  /** Bytes per second over the upload so far. */
+  throughputBps: z.number().nonnegative(),
+  etaSeconds: z.number().nonnegative().optional(),
+  done: z.boolean(),
+}).meta({ id: 'DiskProgress' });
+export type DiskProgress = z.infer<typeof DiskProgress>;
+
+export const MigrationTask = z.object({
+  id: z.string(),
+  idKind: MigrationIdKind,
+  state: MigrationState,
+  phase: MigrationPhase,
+  environmentId: z.string(),
+  region: z.string(),
+  vmId: z.string(),
+  vmName: z.string().optional(),
+  platform: z.enum(['Linux', 'Windows']),
+  subnetId: z.string(),
+  instanceType: z.string(),
+  securityGroupIds: z.array(z.string()),
+  privateIpAddress: z.string().optional(),
+  requestedBy: z.string(),
+  /** 1-based place in the FIFO queue while queued. */
+  queuePosition: z.number().int().positive().optional(),
+  disks: z.array(DiskProgress),
+  percent: z.number().min(0).max(100),
+  throughputBps: z.number().nonnegative().optional(),
+  etaSeconds: z.number().nonnegative().optional(),
+  importTaskId: z.string().optional(),
+  /** EC2's free-text import status (e.g. `converting`). */
+  importStatus: z.string().optional(),
+  importProgress: z.number().optional(),
+  imageId: z.string().optional(),
+  instanceId: z.string().optional(),
+  error: z.string().optional(),
+  createdAt: z.string(),
+  startedAt: z.string().optional(),
+  updatedAt: z.string(),
+  finishedAt: z.string().optional(),
+}).meta({ id: 'MigrationTask' });
+export type MigrationTask = z.infer<typeof MigrationTask>;
+
+export const MigrationAccepted = z.object({ id: z.string(), idKind: MigrationIdKind, state: MigrationState, queuePosition: z.number().int().positive().optional() }).meta({ id: 'MigrationAccepted' });
+export type MigrationAccepted = z.infer<typeof MigrationAccepted>;
+
+export const MigrationListQuery = z.strictObject({
+  environmentId: z.string().max(64).optional(),
+  vmId: z.string().max(64).optional(),
+  state: MigrationState.optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  offset: z.coerce.number().int().min(0).default(0),
+});
+export type MigrationListQuery = z.infer<typeof MigrationListQuery>;
+
+export const MigrationList = z.object({ items: z.array(MigrationTask), total: z.number().int().nonnegative() }).meta({ id: 'MigrationList' });
+export type MigrationList = z.infer<typeof MigrationList>;
+
+export const TaskIdParams = z.strictObject({ id: z.string().regex(/^[a-z]{3}-[0-9a-z-]{6,64}$/, 'Not a task id.') });
+
+export const ExportState = z.enum(['active', 'cancelling', 'cancelled', 'completed', 'failed']);
+export const ExportTask = z.object({
+  id: z.string(),
+  state: ExportState,
+  environmentId: z.string(),
+  region: z.string(),
+  instanceId: z.string(),
+  /** EC2's export task id (export-i-…). */
+  exportTaskId: z.string(),
+  bucket: z.string(),
+  s3Prefix: z.string(),
+  /** Where the OVA is (complete once `state` is completed). */
+  s3Key: z.string().optional(),
+  statusMessage: z.string().optional(),
+  requestedBy: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+}).meta({ id: 'ExportTask' });
+export type ExportTask = z.infer<typeof ExportTask>;
+
+export const ExportRequest = z.strictObject({
+  environmentId: z.string().min(1).max(64),
+  instanceId: z.string().regex(/^i-[0-9a-f]{8,17}$/, 'An EC2 instance id looks like i-0123456789abcdef0.'),
+  s3Prefix: z.string().max(200).regex(/^[A-Za-z0-9!_.*'()\/-]*$/, 'Use letters, digits and / ! - _ . * \' ( ) in the prefix.').default(''),
+}).meta({ id: 'ExportRequest' });
+export const ExportListQuery = z.strictObject({ days: z.coerce.number().int().min(1).max(90).default(7) });
+export const ExportList = z.object({ items: z.array(ExportTask) }).meta({ id: 'ExportList' });
+
+export const InstanceExportSettings = z.strictObject({
+  /** Buckets are named `export-to-s3-<bucketName>-<region>`. */
+  bucketName: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}[a-z0-9]$/, 'Use 2–32 lower-case letters, digits and hyphens.'),
+}).meta({ id: 'InstanceExportSettings' });
+export const InstanceExportSettingsView = z.object({ bucketName: z.string().nullable() });
+
+export const ImportedInstance = z.object({
+  instanceId: z.string(),
+  name: z.string().optional(),
+  state: z.string(),
+  instanceType: z.string().optional(),
+  privateIpAddress: z.string().optional(),
+  subnetId: z.string().optional(),
+  imageId: z.string().optional(),
+  sourceVmId: z.string().optional(),
+  migrationId: z.string().optional(),
+}).meta({ id: 'ImportedInstance' });
+export type ImportedInstance = z.infer<typeof ImportedInstance>;
+export const InstanceListQuery = z.strictObject({ environmentId: z.string().min(1).max(64) });
+export const InstanceList = z.object({ items: z.array(ImportedInstance) }).meta({ id: 'InstanceList' });
+export const InstanceParams = z.strictObject({ id: z.string().regex(/^i-[0-9a-f]{8,17}$/, 'Not an instance id.') });
+export const InstanceActionQuery = z.strictObject({ environmentId: z.string().min(1).max(64) });
+export const InstanceBackup = z.object({ imageId: z.string(), launchTemplateId: z.string().optional() }).meta({ id: 'InstanceBackup' });

@@ -1,0 +1,180 @@
+// Instance export to S3 as OVA (seed "Exporting a Migrated EC2 Instance"): CreateInstanceExportTask into
+// `export-to-s3-<name>-<region>`, at most N active per region, one at a time per instance.
+import { randomUUID } from 'node:crypto';
+import {
+  CancelExportTaskCommand,
+  CreateInstanceExportTaskCommand,
+  DescribeExportTasksCommand,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
+import { CreateBucketCommand, GetBucketAclCommand, HeadBucketCommand, PutBucketAclCommand, type S3Client } from '@aws-sdk/client-s3';
+import { AppError } from '../errors.ts';
+import type { ExportRecord, SqliteExportTasks } from './task-store.ts';
+
+/** VM Import/Export's canonical user for "all other Regions" (AWS user guide, vmexport.md); regional ids differ. */
+export const VM_EXPORT_GRANTEE = 'c4d8eabf8db69dbe46bfe0e517100c554f01200b104d59cd408e777ba442a322';
+const BUCKET_SETTING = 'instance-export.bucketName';
+
+export interface ExportServiceOptions {
+  store: SqliteExportTasks;
+  ec2(region: string): EC2Client;
+  s3(region: string): S3Client;
+  maxExportsPerRegion: number;
+  now?: () => Date;
+}
+
+export class ExportService {
+  private readonly now: () => Date;
+
+  constructor(private readonly opts: ExportServiceOptions) {
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  bucketName(): string | undefined {
+    return this.opts.store.getSetting(BUCKET_SETTING);
+  }
+
+  setBucketName(name: string): void {
+    this.opts.store.setSetting(BUCKET_SETTING, name, this.now().toISOString());
+  }
+
+  /** `export-to-s3-<name>-<region>` (seed naming). */
+  bucketFor(region: string): string {
+    const name = this.bucketName();
+    if (!name) {
+      throw new AppError(409, 'EXPORT_NOT_CONFIGURED', 'Instance export is not configured. An administrator must set the export bucket name (Settings > Instance export) first.');
+    }
+    return `export-to-s3-${name}-${region}`;
+  }
+
+  async start(input: { environmentId: string; region: string; instanceId: string; s3Prefix: string; requestedBy: string }): Promise<ExportRecord> {
+    const bucket = this.bucketFor(input.region);
+    await this.refresh();
+    const active = this.opts.store.active();
+    if (active.some((e) => e.instanceId === input.instanceId)) {
+      throw new AppError(409, 'EXPORT_IN_PROGRESS', `The instance ${input.instanceId} is already being exported. Wait for that export to finish or cancel it.`);
+    }
+    if (active.filter((e) => e.region === input.region).length >= this.opts.maxExportsPerRegion) {
+      throw new AppError(
+        429,
+        'EXPORT_LIMIT_REACHED',
+        `There are already ${this.opts.maxExportsPerRegion} exports running in ${input.region} (the per-region limit). Try again when one of them has finished.`,
+      );
+    }
+    await this.ensureBucket(input.region, bucket);
+    const ec2 = this.opts.ec2(input.region);
+    const id = `exp-${randomUUID()}`;
+    let out;
+    try {
+      out = await ec2.send(
+        new CreateInstanceExportTaskCommand({
+          InstanceId: input.instanceId,
+          TargetEnvironment: 'vmware',
+          Description: `vm2ec2 ${id}`,
+          ExportToS3Task: { ContainerFormat: 'ova', DiskImageFormat: 'VMDK', S3Bucket: bucket, S3Prefix: input.s3Prefix },
+          TagSpecifications: [{ ResourceType: 'export-instance-task', Tags: [{ Key: 'vm2ec2:export-id', Value: id }] }],
+        }),
+      );
+    } catch (err) {
+      const name = (err as { name?: string }).name;
+      if (name === 'IncorrectState') throw new AppError(409, 'EXPORT_IN_PROGRESS', `EC2 refused the export of ${input.instanceId}: ${(err as Error).message}`);
+      if (name === 'ResourceLimitExceeded') throw new AppError(429, 'EXPORT_LIMIT_REACHED', `EC2 refused the export: ${(err as Error).message}. Try again when a running export has finished.`);
+      if (name === 'InvalidInstanceID.NotFound') throw new AppError(404, 'INSTANCE_NOT_FOUND', `There is no instance ${input.instanceId} in ${input.region}.`);
+      throw new AppError(502, 'AWS_ERROR', `EC2 refused the export of ${input.instanceId}: ${(err as Error).message}`);
+    }
+    const task = out.ExportTask;
+    if (!task?.ExportTaskId) throw new AppError(502, 'AWS_ERROR', 'EC2 accepted the export but returned no export task id.');
+    const at = this.now().toISOString();
+    return this.opts.store.insert({
+      id,
+      state: 'active',
+      environmentId: input.environmentId,
+      region: input.region,
+      instanceId: input.instanceId,
+      exportTaskId: task.ExportTaskId,
+      bucket,
+      s3Prefix: input.s3Prefix,
+      ...(task.ExportToS3Task?.S3Key ? { s3Key: task.ExportToS3Task.S3Key } : {}),
+      requestedBy: input.requestedBy,
+      createdAt: at,
+      updatedAt: at,
+    });
+  }
+
+  /** Exports created in the last `days` days, newest first, with fresh states. */
+  async list(days: number): Promise<ExportRecord[]> {
+    await this.refresh();
+    return this.opts.store.since(new Date(this.now().getTime() - days * 86_400_000).toISOString());
+  }
+
+  async get(id: string): Promise<ExportRecord | undefined> {
+    await this.refresh();
+    return this.opts.store.get(id);
+  }
+
+  async cancel(id: string): Promise<ExportRecord | undefined> {
+    const rec = this.opts.store.get(id);
+    if (!rec) return undefined;
+    if (rec.state !== 'active') return rec;
+    try {
+      await this.opts.ec2(rec.region).send(new CancelExportTaskCommand({ ExportTaskId: rec.exportTaskId }));
+    } catch (err) {
+      throw new AppError(409, 'EXPORT_IN_PROGRESS', `EC2 could not cancel export ${rec.exportTaskId}: ${(err as Error).message}. An export that is writing its final image cannot be cancelled.`);
+    }
+    rec.state = 'cancelling';
+    rec.updatedAt = this.now().toISOString();
+    this.opts.store.save(rec);
+    await this.refresh();
+    return this.opts.store.get(id);
+  }
+
+  /** Brings active records up to date from DescribeExportTasks. */
+  async refresh(): Promise<void> {
+    const active = this.opts.store.active();
+    const byRegion = new Map<string, ExportRecord[]>();
+    for (const r of active) byRegion.set(r.region, [...(byRegion.get(r.region) ?? []), r]);
+    for (const [region, recs] of byRegion) {
+      const out = await this.opts.ec2(region).send(new DescribeExportTasksCommand({ ExportTaskIds: recs.map((r) => r.exportTaskId) }));
+      for (const rec of recs) {
+        const t = out.ExportTasks?.find((e) => e.ExportTaskId === rec.exportTaskId);
+        if (!t) continue;
+        const state = t.State === 'completed' ? 'completed' : t.State === 'cancelled' ? (rec.state === 'cancelling' ? 'cancelled' : 'failed') : t.State === 'cancelling' ? 'cancelling' : 'active';
+        if (state !== rec.state || t.StatusMessage !== rec.statusMessage) {
+          rec.state = state;
+          if (t.StatusMessage) rec.statusMessage = t.StatusMessage;
+          if (t.ExportToS3Task?.S3Key) rec.s3Key = t.ExportToS3Task.S3Key;
+          rec.updatedAt = this.now().toISOString();
+          this.opts.store.save(rec);
+        }
+      }
+    }
+  }
+
+  /** Creates the bucket on first use with the ACL grant CreateInstanceExportTask needs. */
+  private async ensureBucket(region: string, bucket: string): Promise<void> {
+    const s3 = this.opts.s3(region);
+    const exists = await s3.send(new HeadBucketCommand({ Bucket: bucket })).then(() => true, () => false);
+    if (exists) return;
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: bucket, ObjectOwnership: 'ObjectWriter' }));
+    } catch (err) {
+      const again = await s3.send(new HeadBucketCommand({ Bucket: bucket })).then(() => true, () => false);
+      if (!again) throw new AppError(502, 'AWS_ERROR', `The connector could not create the export bucket ${bucket}: ${(err as Error).message}. Create it, or choose another bucket name.`);
+    }
+    try {
+      // PutBucketAcl replaces the ACL: keep the owner's FULL_CONTROL in it.
+      const owner = (await s3.send(new GetBucketAclCommand({ Bucket: bucket }))).Owner?.ID;
+      await s3.send(
+        new PutBucketAclCommand({
+          Bucket: bucket,
+          GrantWrite: `id="${VM_EXPORT_GRANTEE}"`,
+          GrantReadACP: `id="${VM_EXPORT_GRANTEE}"`,
+          ...(owner ? { GrantFullControl: `id="${owner}"` } : {}),
+        }),
+      );
+    } catch (err) {
+      // Endpoints without bucket ACLs (S3 emulators) answer NotImplemented: nothing to grant there.
+      if ((err as { name?: string }).name !== 'NotImplemented') throw err;
+    }
+  }
+}

@@ -1,0 +1,108 @@
+// Imported instances (seed "Backing Up Your Instance"): the environment's instances found by the tag the
+// engine puts on them; start, stop, and backup = CreateImage plus a launch template naming the AMI.
+import {
+  CreateImageCommand,
+  CreateLaunchTemplateCommand,
+  DescribeInstancesCommand,
+  StartInstancesCommand,
+  StopInstancesCommand,
+  type EC2Client,
+  type Instance,
+} from '@aws-sdk/client-ec2';
+import type { ImportedInstance } from '../contract/index.ts';
+import { AppError } from '../errors.ts';
+import { ENVIRONMENT_TAG, SOURCE_VM_TAG, TASK_TAG } from './engine.ts';
+
+const tag = (i: Instance, key: string) => i.Tags?.find((t) => t.Key === key)?.Value;
+
+function toView(i: Instance): ImportedInstance {
+  const name = tag(i, 'Name');
+  const vm = tag(i, SOURCE_VM_TAG);
+  const task = tag(i, TASK_TAG);
+  return {
+    instanceId: i.InstanceId ?? '',
+    ...(name ? { name } : {}),
+    state: i.State?.Name ?? 'unknown',
+    ...(i.InstanceType ? { instanceType: i.InstanceType } : {}),
+    ...(i.PrivateIpAddress ? { privateIpAddress: i.PrivateIpAddress } : {}),
+    ...(i.SubnetId ? { subnetId: i.SubnetId } : {}),
+    ...(i.ImageId ? { imageId: i.ImageId } : {}),
+    ...(vm ? { sourceVmId: vm } : {}),
+    ...(task ? { migrationId: task } : {}),
+  };
+}
+
+export class InstanceService {
+  constructor(private readonly ec2: (region: string) => EC2Client) {}
+
+  async list(environmentId: string, region: string): Promise<ImportedInstance[]> {
+    const out: ImportedInstance[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.ec2(region).send(
+        new DescribeInstancesCommand({
+          Filters: [
+            { Name: `tag:${ENVIRONMENT_TAG}`, Values: [environmentId] },
+            { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+          ],
+          NextToken: token,
+        }),
+      );
+      for (const r of page.Reservations ?? []) for (const i of r.Instances ?? []) out.push(toView(i));
+      token = page.NextToken;
+    } while (token);
+    return out;
+  }
+
+  /** The instance, if it is one of this environment's imported instances. */
+  async find(environmentId: string, region: string, instanceId: string): Promise<Instance> {
+    let inst: Instance | undefined;
+    try {
+      const out = await this.ec2(region).send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+      inst = out.Reservations?.flatMap((r) => r.Instances ?? [])[0];
+    } catch (err) {
+      if ((err as { name?: string }).name !== 'InvalidInstanceID.NotFound') throw err;
+    }
+    if (!inst || tag(inst, ENVIRONMENT_TAG) !== environmentId) {
+      throw new AppError(404, 'INSTANCE_NOT_FOUND', `There is no imported instance ${instanceId} in this environment (${region}).`);
+    }
+    return inst;
+  }
+
+  async start(environmentId: string, region: string, instanceId: string): Promise<ImportedInstance> {
+    await this.find(environmentId, region, instanceId);
+    await this.ec2(region).send(new StartInstancesCommand({ InstanceIds: [instanceId] }));
+    return toView(await this.find(environmentId, region, instanceId));
+  }
+
+  async stop(environmentId: string, region: string, instanceId: string): Promise<ImportedInstance> {
+    await this.find(environmentId, region, instanceId);
+    await this.ec2(region).send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
+    return toView(await this.find(environmentId, region, instanceId));
+  }
+
+  async backup(environmentId: string, region: string, instanceId: string, now: Date): Promise<{ imageId: string; launchTemplateId?: string }> {
+    const inst = await this.find(environmentId, region, instanceId);
+    const stamp = now.toISOString().replace(/[:.]/g, '-');
+    const name = `${tag(inst, 'Name') ?? instanceId}-backup-${stamp}`.slice(0, 120);
+    const img = await this.ec2(region).send(new CreateImageCommand({ InstanceId: instanceId, Name: name, Description: `Backup of ${instanceId} by the EC2 migration connector` }));
+    if (!img.ImageId) throw new AppError(502, 'AWS_ERROR', `EC2 did not return an AMI for the backup of ${instanceId}. Check the EC2 console.`);
+    try {
+      const lt = await this.ec2(region).send(
+        new CreateLaunchTemplateCommand({
+          LaunchTemplateName: name.replace(/[^A-Za-z0-9()./_-]/g, '-'),
+          LaunchTemplateData: {
+            ImageId: img.ImageId,
+            ...(inst.InstanceType ? { InstanceType: inst.InstanceType } : {}),
+            NetworkInterfaces: [{ DeviceIndex: 0, SubnetId: inst.SubnetId, Groups: (inst.SecurityGroups ?? []).flatMap((g) => (g.GroupId ? [g.GroupId] : [])) }],
+          },
+        }),
+      );
+      return { imageId: img.ImageId, ...(lt.LaunchTemplate?.LaunchTemplateId ? { launchTemplateId: lt.LaunchTemplate.LaunchTemplateId } : {}) };
+    } catch (err) {
+      // The lab EC2 emulator has no launch templates: the AMI alone is the backup there.
+      if ((err as { name?: string }).name === 'InvalidAction') return { imageId: img.ImageId };
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,49 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { ConnectorConfig } from '../config.ts';
+import type { MigrationEngine } from './engine.ts';
+import { join, resolve } from 'node:path';
+import { createEngine, s3ClientFactory, type EngineVcenterSessions } from './factory.ts';
+import { ExportService } from './exports.ts';
+import { InstanceService } from './instances.ts';
+import { SqliteExportTasks } from './task-store.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The migration engine (durable queue and pipeline). */
+    engine: MigrationEngine;
+    engineSessions: EngineVcenterSessions;
+    exportsService: ExportService;
+    instancesService: InstanceService;
+  }
+}
+
+/** Builds the engine from configuration, resumes unfinished tasks once the server listens, stops it on close. */
+export const enginePlugin = fp(
+  async (app: FastifyInstance, opts: { config: ConnectorConfig; sdkUrl: string }) => {
+    const awsCreds = opts.config.aws.credentials;
+    const built = createEngine(
+      opts.config,
+      {
+        vcenter: { sdkUrl: opts.sdkUrl, caPem: opts.config.vcenter.caPem, thumbprint: opts.config.vcenter.thumbprint },
+        ec2: (region) => app.aws.ec2(region),
+        awsCredentials: awsCreds,
+      },
+      { log: (msg) => app.log.warn(msg) },
+    );
+    app.decorate('engine', built.engine);
+    const file = opts.config.store.sqliteFile ?? join(opts.config.dataDir, 'connector.sqlite');
+    const exportStore = new SqliteExportTasks(file === ':memory:' ? file : resolve(file));
+    app.decorate(
+      'exportsService',
+      new ExportService({ store: exportStore, ec2: (r) => app.aws.ec2(r), s3: s3ClientFactory(opts.config.engine, awsCreds), maxExportsPerRegion: opts.config.engine.maxExportsPerRegion }),
+    );
+    app.decorate('instancesService', new InstanceService((r) => app.aws.ec2(r)));
+    app.addHook('onClose', async () => exportStore.close());
+    app.decorate('engineSessions', built.sessions);
+    // Resume on listen, not on ready: app.inject() tests never open the task database.
+    app.addHook('onListen', async () => built.engine.start());
+    app.addHook('preClose', async () => built.close());
+  },
+  { name: 'engine', dependencies: ['aws', 'store'] },
+);

@@ -1,0 +1,162 @@
+// Durable engine tasks in the connector's SQLite file (schema step 0002). Every write is one statement,
+// so a SIGKILL leaves either the previous or the next version of a task, never half of one.
+import type { Database } from 'better-sqlite3';
+import { openSqlite } from '../store/sqlite/database.ts';
+import type { MigrationState } from '../contract/index.ts';
+import type { MigrationRecord } from './types.ts';
+
+export interface TaskFilter {
+  environmentId?: string | undefined;
+  vmId?: string | undefined;
+  state?: MigrationState | undefined;
+  limit: number;
+  offset: number;
+}
+
+export interface MigrationTaskRepository {
+  insert(task: MigrationRecord): MigrationRecord;
+  save(task: MigrationRecord): void;
+  get(id: string): MigrationRecord | undefined;
+  /** Newest first. */
+  list(filter: TaskFilter): { items: MigrationRecord[]; total: number };
+  /** Tasks in these states, oldest first (FIFO). */
+  byStates(states: readonly MigrationState[]): MigrationRecord[];
+  close(): void;
+}
+
+export class SqliteMigrationTasks implements MigrationTaskRepository {
+  private handle: Database | undefined;
+
+  /** The file is opened on first use, so building the connector touches no disk. */
+  constructor(private readonly file: string) {}
+
+  private get db(): Database {
+    this.handle ??= openSqlite(this.file).db;
+    return this.handle;
+  }
+
+  insert(task: MigrationRecord): MigrationRecord {
+    const seq = (this.db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM engine_tasks').get() as { n: number }).n;
+    const rec = { ...task, seq };
+    this.db
+      .prepare(
+        `INSERT INTO engine_tasks (id, kind, seq, state, environment_id, vm_id, created_at, updated_at, data)
+         VALUES (?, 'migration', ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(rec.id, seq, rec.state, rec.environmentId, rec.vmId, rec.createdAt, rec.updatedAt, JSON.stringify(rec));
+    return rec;
+  }
+
+  save(task: MigrationRecord): void {
+    this.db
+      .prepare('UPDATE engine_tasks SET state = ?, updated_at = ?, data = ? WHERE id = ?')
+      .run(task.state, task.updatedAt, JSON.stringify(task), task.id);
+  }
+
+  get(id: string): MigrationRecord | undefined {
+    const row = this.db.prepare(`SELECT data FROM engine_tasks WHERE id = ? AND kind = 'migration'`).get(id) as { data: string } | undefined;
+    return row ? (JSON.parse(row.data) as MigrationRecord) : undefined;
+  }
+
+  list(f: TaskFilter): { items: MigrationRecord[]; total: number } {
+    const where = [`kind = 'migration'`];
+    const args: string[] = [];
+    if (f.environmentId) (where.push('environment_id = ?'), args.push(f.environmentId));
+    if (f.vmId) (where.push('vm_id = ?'), args.push(f.vmId));
+    if (f.state) (where.push('state = ?'), args.push(f.state));
+    const clause = where.join(' AND ');
+    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM engine_tasks WHERE ${clause}`).get(...args) as { n: number }).n;
+    const rows = this.db
+      .prepare(`SELECT data FROM engine_tasks WHERE ${clause} ORDER BY seq DESC LIMIT ? OFFSET ?`)
+      .all(...args, f.limit, f.offset) as { data: string }[];
+    return { items: rows.map((r) => JSON.parse(r.data) as MigrationRecord), total };
+  }
+
+  byStates(states: readonly MigrationState[]): MigrationRecord[] {
+    if (states.length === 0) return [];
+    const rows = this.db
+      .prepare(`SELECT data FROM engine_tasks WHERE kind = 'migration' AND state IN (${states.map(() => '?').join(',')}) ORDER BY seq`)
+      .all(...states) as { data: string }[];
+    return rows.map((r) => JSON.parse(r.data) as MigrationRecord);
+  }
+
+  close(): void {
+    if (this.handle?.open) this.handle.close();
+    this.handle = undefined;
+  }
+}
+
+/** An instance export (CreateInstanceExportTask) as the connector tracks it. */
+export interface ExportRecord {
+  id: string;
+  seq: number;
+  state: 'active' | 'cancelling' | 'cancelled' | 'completed' | 'failed';
+  environmentId: string;
+  region: string;
+  instanceId: string;
+  exportTaskId: string;
+  bucket: string;
+  s3Prefix: string;
+  s3Key?: string;
+  statusMessage?: string;
+  requestedBy: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Export tasks and engine settings, in the same file and table family as migrations. */
+export class SqliteExportTasks {
+  private handle: Database | undefined;
+
+  constructor(private readonly file: string) {}
+
+  private get db(): Database {
+    this.handle ??= openSqlite(this.file).db;
+    return this.handle;
+  }
+
+  insert(rec: Omit<ExportRecord, 'seq'>): ExportRecord {
+    const seq = (this.db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM engine_tasks').get() as { n: number }).n;
+    const full = { ...rec, seq };
+    this.db
+      .prepare(
+        `INSERT INTO engine_tasks (id, kind, seq, state, environment_id, vm_id, created_at, updated_at, data)
+         VALUES (?, 'export', ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(full.id, seq, full.state, full.environmentId, full.instanceId, full.createdAt, full.updatedAt, JSON.stringify(full));
+    return full;
+  }
+
+  save(rec: ExportRecord): void {
+    this.db.prepare('UPDATE engine_tasks SET state = ?, updated_at = ?, data = ? WHERE id = ?').run(rec.state, rec.updatedAt, JSON.stringify(rec), rec.id);
+  }
+
+  get(id: string): ExportRecord | undefined {
+    const row = this.db.prepare(`SELECT data FROM engine_tasks WHERE id = ? AND kind = 'export'`).get(id) as { data: string } | undefined;
+    return row ? (JSON.parse(row.data) as ExportRecord) : undefined;
+  }
+
+  /** Newest first, created at or after `since` (ISO). */
+  since(since: string): ExportRecord[] {
+    const rows = this.db.prepare(`SELECT data FROM engine_tasks WHERE kind = 'export' AND created_at >= ? ORDER BY seq DESC`).all(since) as { data: string }[];
+    return rows.map((r) => JSON.parse(r.data) as ExportRecord);
+  }
+
+  active(): ExportRecord[] {
+    const rows = this.db.prepare(`SELECT data FROM engine_tasks WHERE kind = 'export' AND state IN ('active', 'cancelling') ORDER BY seq`).all() as { data: string }[];
+    return rows.map((r) => JSON.parse(r.data) as ExportRecord);
+  }
+
+  getSetting(key: string): string | undefined {
+    return (this.db.prepare('SELECT value FROM engine_settings WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+
+  setSetting(key: string, value: string, at: string): void {
+    this.db.prepare('INSERT INTO engine_settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at').run(key, value, at);
+  }
+
+  close(): void {
+    if (this.handle?.open) this.handle.close();
+    this.handle = undefined;
+  }
+}

@@ -1,0 +1,65 @@
+import type { DiskProgress, MigrationIdKind, MigrationPhase, MigrationState } from '../contract/index.ts';
+
+/** A staged disk: where its stream goes in S3, and how far it got. */
+export interface StagedDisk extends DiskProgress {
+  url: string;
+  sslThumbprint?: string;
+  s3Key: string;
+  startedAt?: string;
+}
+
+/** What the store keeps for a migration: the request, every step's outcome, and the undo information. */
+export interface MigrationRecord {
+  id: string;
+  seq: number;
+  idKind: MigrationIdKind;
+  state: MigrationState;
+  phase: MigrationPhase;
+  environmentId: string;
+  region: string;
+  vmId: string;
+  vmName?: string;
+  platform: 'Linux' | 'Windows';
+  subnetId: string;
+  instanceType: string;
+  securityGroupIds: string[];
+  privateIpAddress?: string;
+  /** Leave the launched instance running instead of stopping it. */
+  leaveRunning?: boolean;
+  requestedBy: string;
+  bucket: string;
+  /** Key prefix of every staging object of this task. */
+  prefix: string;
+  /** How many export attempts have started (a resumed export counts as a new one). */
+  exportAttempts: number;
+  snapshotId?: string;
+  leaseId?: string;
+  disks: StagedDisk[];
+  importTaskId?: string;
+  importStatus?: string;
+  importProgress?: number;
+  imageId?: string;
+  instanceId?: string;
+  /** The instance was observed running (StopInstances follows). */
+  instanceStopped?: boolean;
+  error?: string;
+  /** A cancel was asked for. */
+  cancelRequested?: boolean;
+  createdAt: string;
+  startedAt?: string;
+  updatedAt: string;
+  finishedAt?: string;
+}
+
+export interface MigrationSubmission {
+  environmentId: string;
+  region: string;
+  vmId: string;
+  platform: 'Linux' | 'Windows';
+  subnetId: string;
+  instanceType: string;
+  securityGroupIds: string[];
+  privateIpAddress?: string | undefined;
+  leaveRunning?: boolean | undefined;
+  requestedBy: string;
+}

@@ -1,0 +1,60 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { ApiErrorBody, MigrationList, MigrationListQuery, MigrationTask, TaskIdParams } from '../contract/index.ts';
+import { AppError } from '../errors.ts';
+import type { Caller } from '../auth/plugin.ts';
+
+/** GET /migrations (newest first, filtered, paged), GET /migrations/{id}, POST /migrations/{id}/cancel. */
+export const migrationTaskRoutes: FastifyPluginAsyncZod = async (app) => {
+  /** Environments the caller may see tasks of; undefined = all (administrators). */
+  const visible = async (caller: Caller): Promise<Set<string> | undefined> => {
+    if (caller.isAdministrator) return undefined;
+    const roles = await app.store.permissions.forPrincipal(caller.principal);
+    return new Set([...roles].filter(([, role]) => role !== 'NoAccess').map(([env]) => env));
+  };
+  const notFound = (id: string) => new AppError(404, 'NOT_FOUND', `There is no migration ${id}. Check the import task ID or queued task ID.`);
+
+  app.get(
+    '/migrations',
+    { schema: { tags: ['migrations'], summary: 'Migration tasks, newest first', querystring: MigrationListQuery, response: { 200: MigrationList, 401: ApiErrorBody } } },
+    async (request) => {
+      const caller = await request.caller();
+      const envs = await visible(caller);
+      const q = request.query;
+      if (envs && q.environmentId && !envs.has(q.environmentId)) return { items: [], total: 0 };
+      if (envs && !q.environmentId) {
+        // Non-administrators: only environments they hold a role in.
+        const all = app.engine.list({ ...q, limit: 10_000, offset: 0 }).items.filter((t) => envs.has(t.environmentId));
+        return { items: all.slice(q.offset, q.offset + q.limit), total: all.length };
+      }
+      return app.engine.list(q);
+    },
+  );
+
+  app.get(
+    '/migrations/:id',
+    { schema: { tags: ['migrations'], summary: 'One migration task', params: TaskIdParams, response: { 200: MigrationTask, 401: ApiErrorBody, 404: ApiErrorBody } } },
+    async (request) => {
+      const caller = await request.caller();
+      const task = app.engine.get(request.params.id);
+      const envs = await visible(caller);
+      if (!task || (envs && !envs.has(task.environmentId))) throw notFound(request.params.id);
+      return task;
+    },
+  );
+
+  app.post(
+    '/migrations/:id/cancel',
+    { schema: { tags: ['migrations'], summary: 'Cancel a migration in any non-terminal phase', params: TaskIdParams, response: { 200: MigrationTask, 401: ApiErrorBody, 403: ApiErrorBody, 404: ApiErrorBody } } },
+    async (request) => {
+      const caller = await request.caller();
+      const task = app.engine.get(request.params.id);
+      const envs = await visible(caller);
+      if (!task || (envs && !envs.has(task.environmentId))) throw notFound(request.params.id);
+      const role = caller.isAdministrator ? 'Owner' : await app.access.roleIn(caller.principal, task.environmentId);
+      if (role !== 'Owner' && role !== 'General' && task.requestedBy !== caller.principal) {
+        throw new AppError(403, 'NO_ENVIRONMENT_PERMISSION', `Only the user who started it, or a user with the General or Owner role in the environment, can cancel migration ${task.id}.`);
+      }
+      return app.engine.cancel(task.id)!;
+    },
+  );
+};

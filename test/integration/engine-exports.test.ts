@@ -1,0 +1,112 @@
+// Imported instances (list, start, stop, backup) and instance exports (bucket setting, per-region limit,
+// 409 on a second export, cancel, seven-day listing, OVA in the bucket) against the EC2 emulator and lab S3.
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { HeadBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { labS3ClientConfig } from '../../lab/s3/index.ts';
+import { ExportService } from '../../connector/engine/exports.ts';
+import { InstanceService } from '../../connector/engine/instances.ts';
+import { SqliteExportTasks } from '../../connector/engine/task-store.ts';
+import { AppError } from '../../connector/errors.ts';
+import { AWS_CREDENTIALS, REGION, startEngineLab, waitFor, type EngineLab } from './engine-helpers.ts';
+
+let lab: EngineLab;
+let store: SqliteExportTasks;
+let exportsSvc: ExportService;
+let instances: InstanceService;
+let ec2: EC2Client;
+let s3: S3Client;
+const instanceIds: string[] = [];
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof AppError) return `${err.statusCode} ${err.code}`;
+    throw err;
+  }
+  throw new Error('expected a refusal');
+}
+
+beforeAll(async () => {
+  lab = await startEngineLab({ stageMs: 250 });
+  ec2 = new EC2Client({ region: REGION, endpoint: lab.ec2.url, credentials: { ...AWS_CREDENTIALS } });
+  s3 = new S3Client(labS3ClientConfig(lab.s3, REGION));
+  store = new SqliteExportTasks(join(lab.dataDir, 'connector.sqlite'));
+  exportsSvc = new ExportService({ store, ec2: () => ec2, s3: () => s3, maxExportsPerRegion: 1 });
+  instances = new InstanceService(() => ec2);
+  const a = lab.engine.submit(lab.request('bsd-firewall-01'));
+  const b = lab.engine.submit(lab.request('bsd-firewall-01'));
+  await lab.engine.idle();
+  for (const t of [a, b]) {
+    const done = lab.engine.get(t.id)!;
+    expect(done.state).toBe('completed');
+    instanceIds.push(done.instanceId!);
+  }
+}, 300_000);
+afterAll(async () => {
+  store?.close();
+  ec2?.destroy();
+  s3?.destroy();
+  await lab?.stop();
+});
+
+describe('imported instances', { timeout: 300_000 }, () => {
+  it("lists the environment's imported instances, starts, stops and backs one up", async () => {
+    const listed = await instances.list('env-default', REGION);
+    expect(listed.map((i) => i.instanceId).sort()).toEqual([...instanceIds].sort());
+    expect(listed.every((i) => i.state === 'stopped' && i.sourceVmId === lab.vmIds.get('bsd-firewall-01'))).toBe(true);
+    expect(await instances.list('env-other', REGION)).toEqual([]);
+
+    const id = instanceIds[0]!;
+    await instances.start('env-default', REGION, id);
+    await waitFor(async () => (await instances.find('env-default', REGION, id)).State?.Name === 'running', 'running');
+    await instances.stop('env-default', REGION, id);
+    await waitFor(async () => (await instances.find('env-default', REGION, id)).State?.Name === 'stopped', 'stopped');
+    const backup = await instances.backup('env-default', REGION, id, new Date());
+    expect(backup.imageId).toMatch(/^ami-/);
+    expect(await codeOf(instances.start('env-other', REGION, id))).toBe('404 INSTANCE_NOT_FOUND');
+  });
+});
+
+describe('instance export', { timeout: 300_000 }, () => {
+  it('needs the bucket setting, creates the bucket, refuses a second export and the per-region excess, and writes the OVA', async () => {
+    const [first, second] = instanceIds as [string, string];
+    const req = (instanceId: string) => ({ environmentId: 'env-default', region: REGION, instanceId, s3Prefix: 'exports/', requestedBy: 'administrator@vsphere.local' });
+    expect(await codeOf(exportsSvc.start(req(first)))).toBe('409 EXPORT_NOT_CONFIGURED');
+    exportsSvc.setBucketName('lab');
+    expect(exportsSvc.bucketName()).toBe('lab');
+
+    const exp = await exportsSvc.start(req(first));
+    expect(exp.bucket).toBe(`export-to-s3-lab-${REGION}`);
+    expect(exp.exportTaskId).toMatch(/^export-i-/);
+    await s3.send(new HeadBucketCommand({ Bucket: exp.bucket }));
+    expect(await codeOf(exportsSvc.start(req(first)))).toBe('409 EXPORT_IN_PROGRESS');
+    expect(await codeOf(exportsSvc.start(req(second)))).toBe('429 EXPORT_LIMIT_REACHED');
+
+    const done = await waitFor(async () => {
+      const r = await exportsSvc.get(exp.id);
+      return r?.state === 'completed' ? r : undefined;
+    }, 'the export to complete');
+    expect(done.s3Key).toMatch(/^exports\/export-i-.*\.ova$/);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: done.bucket, Key: done.s3Key }));
+    expect(head.ContentLength).toBeGreaterThan(0);
+
+    // The slot is free again; this one is cancelled.
+    const other = await exportsSvc.start(req(second));
+    const cancelling = await exportsSvc.cancel(other.id);
+    expect(['cancelling', 'cancelled']).toContain(cancelling!.state);
+    const cancelled = await waitFor(async () => ((await exportsSvc.get(other.id))?.state === 'cancelled' ? true : undefined), 'the cancel');
+    expect(cancelled).toBe(true);
+  });
+
+  it('lists the last seven days by default', async () => {
+    const old = new Date(Date.now() - 8 * 86_400_000).toISOString();
+    store.insert({ id: 'exp-old-000000', state: 'completed', environmentId: 'env-default', region: REGION, instanceId: 'i-0000000000000000a', exportTaskId: 'export-i-old', bucket: 'b', s3Prefix: '', requestedBy: 'x', createdAt: old, updatedAt: old });
+    const week = await exportsSvc.list(7);
+    expect(week.map((e) => e.id)).not.toContain('exp-old-000000');
+    expect(week).toHaveLength(2);
+    expect((await exportsSvc.list(10)).map((e) => e.id)).toContain('exp-old-000000');
+  });
+});

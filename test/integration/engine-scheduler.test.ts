@@ -1,0 +1,68 @@
+// Scheduling: at most 4 migrations running per connector, FIFO queue with visible positions, and a per-region cap
+// on active EC2 imports; a queued migration can be cancelled before it starts.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEngineLab, waitFor, type EngineLab } from './engine-helpers.ts';
+
+let lab: EngineLab;
+
+beforeAll(async () => {
+  lab = await startEngineLab({ stageMs: 40, engine: { maxRunning: 4, maxImportsPerRegion: 2 } });
+});
+afterAll(async () => {
+  await lab?.stop();
+});
+
+describe('scheduler', { timeout: 300_000 }, () => {
+  it('runs at most 4 at once, queues the rest in FIFO order with moving positions, and keeps 2 imports per region', async () => {
+    const accepted = Array.from({ length: 10 }, () => lab.engine.submit(lab.request('bsd-firewall-01')));
+    expect(accepted.slice(0, 4).map((a) => a.idKind)).toEqual(['import', 'import', 'import', 'import']);
+    expect(accepted.slice(4).map((a) => a.idKind)).toEqual(Array(6).fill('queued'));
+    expect(accepted.slice(4).map((a) => a.queuePosition)).toEqual([1, 2, 3, 4, 5, 6]);
+
+    let maxRunning = 0;
+    let maxActiveImports = 0;
+    const positionsOfLast = new Set<number>();
+    const startOrder: string[] = [];
+    const region = lab.ec2.emulator.region('us-east-1')!;
+    await waitFor(() => {
+      const { items } = lab.engine.list({ limit: 50, offset: 0 });
+      maxRunning = Math.max(maxRunning, items.filter((t) => t.state === 'running').length);
+      const active = [...region.imports.values()].filter((i) => i.status === 'active').length;
+      maxActiveImports = Math.max(maxActiveImports, active);
+      const last = items.find((t) => t.id === accepted[9]!.id)!;
+      if (last.queuePosition) positionsOfLast.add(last.queuePosition);
+      for (const t of [...items].reverse()) if (t.startedAt && !startOrder.includes(t.id)) startOrder.push(t.id);
+      return items.every((t) => t.state === 'completed' || t.state === 'failed') ? true : undefined;
+    }, 'all ten migrations', 240_000);
+
+    const done = lab.engine.list({ limit: 50, offset: 0 }).items;
+    expect(done.map((t) => t.error).filter(Boolean)).toEqual([]);
+    expect(done.every((t) => t.state === 'completed')).toBe(true);
+    expect(maxRunning).toBeGreaterThan(1);
+    expect(maxRunning).toBeLessThanOrEqual(4);
+    expect(maxActiveImports).toBeGreaterThan(0);
+    expect(maxActiveImports).toBeLessThanOrEqual(2);
+    // The last task's position moved down from 6 while it waited.
+    expect(positionsOfLast.has(6)).toBe(true);
+    expect(Math.min(...positionsOfLast)).toBeLessThan(6);
+    // FIFO: queued tasks started in submission order.
+    const queuedIds = accepted.slice(4).map((a) => a.id);
+    expect(startOrder.filter((id) => queuedIds.includes(id))).toEqual(queuedIds);
+    // Exactly one import and one instance per task.
+    const byToken = [...region.imports.values()].filter((i) => accepted.some((a) => a.id === i.clientToken));
+    expect(byToken).toHaveLength(10);
+  });
+
+  it('cancels a queued migration before it starts', async () => {
+    const first = Array.from({ length: 5 }, () => lab.engine.submit(lab.request('bsd-firewall-01')));
+    const queued = first[4]!;
+    expect(queued.state).toBe('queued');
+    const cancelled = lab.engine.cancel(queued.id)!;
+    expect(cancelled.state).toBe('cancelled');
+    await lab.engine.idle();
+    const after = lab.engine.get(queued.id)!;
+    expect(after.state).toBe('cancelled');
+    expect(after.startedAt).toBeUndefined();
+    expect([...lab.ec2.emulator.region('us-east-1')!.imports.values()].some((i) => i.clientToken === queued.id)).toBe(false);
+  });
+});
