@@ -20,7 +20,7 @@ let otherSubnet: string;
 const GiB = 1024 ** 3;
 
 beforeAll(async () => {
-  lab = await startApiLab({ s3: true });
+  lab = await startApiLab();
   [admin, operator, readonly] = await Promise.all([
     lab.login('administrator@vsphere.local'),
     lab.login('operator@vsphere.local'),

@@ -1,7 +1,7 @@
 // A lab for API tests: vcsim, the EC2/IAM emulator, the vSphere Client stand-in (the vCenter origin, issuing
 // plugin session tokens) and a connector configured with the emulator as its AWS. Everything on 127.0.0.1.
-// Unlike lab/index.ts#startLab it builds no plugin UI, exposes the connector's data directory (the tests sign
-// tokens with its key) and starts S3 only when asked.
+// Unlike lab/index.ts#startLab it builds no plugin UI and exposes the connector's data directory (the tests sign
+// tokens with its key).
 import { request } from 'node:https';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -84,7 +84,7 @@ export interface ApiLab {
   iamClient(): IAMClient;
   /**
    * Launches an instance holding `ip` in the subnet the way the connector's users end up with one: an imported
-   * image (tiny disk object in the lab S3), then RunInstances. Needs `startApiLab({ s3: true })` and a usable
+   * image (tiny disk object in the lab S3), then RunInstances. Needs a usable
    * vmimport role. Returns the instance id.
    */
   runInstanceAt(region: string, subnetId: string, ip: string): Promise<string>;
@@ -98,7 +98,7 @@ export interface ApiLab {
   stop(): Promise<void>;
 }
 
-export async function startApiLab(opts: { tokenTtlSeconds?: number; s3?: boolean } = {}): Promise<ApiLab> {
+export async function startApiLab(opts: { tokenTtlSeconds?: number } = {}): Promise<ApiLab> {
   const stops: (() => Promise<unknown>)[] = [];
   const stop = async () => {
     for (const s of stops.reverse()) await s().catch(() => {});
@@ -106,19 +106,19 @@ export async function startApiLab(opts: { tokenTtlSeconds?: number; s3?: boolean
   try {
     const vcsim = await startVcsim();
     stops.push(() => vcsim.stop());
-    let s3: S3Handle | undefined;
-    if (opts.s3) {
-      s3 = await startS3({ buckets: ['lab-images'] });
-      stops.push(() => s3!.stop());
-    }
+    // S3 always runs: an accepted migration streams its disks there (never to real AWS).
+    const s3: S3Handle = await startS3({ buckets: ['lab-images'] });
+    stops.push(() => s3.stop());
     const ec2 = await startEc2Emulator({
       // Without S3 nothing imports or exports here, so the placeholder endpoint is never contacted.
-      s3: s3 ? { endpoint: s3.url, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } : { endpoint: 'http://127.0.0.1:9', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      s3: { endpoint: s3.url, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
       stageMs: 50,
       regions: LAB_REGIONS,
     });
     stops.push(() => ec2.stop());
 
+    const users = await labUsers();
+    const serviceAccount = users.find((u) => u.name.startsWith('administrator@'))!;
     const clientPort = await reservePort();
     const clientTls = await generateSelfSigned(['127.0.0.1', 'localhost']);
     const dataDir = await mkdtemp(join(tmpdir(), 'vm2ec2-api-'));
@@ -130,6 +130,14 @@ export async function startApiLab(opts: { tokenTtlSeconds?: number; s3?: boolean
       vcenter: { url: `https://127.0.0.1:${clientPort}`, caPem: clientTls.certPem },
       administrators: ['administrator@vsphere.local'],
       aws: { endpoint: ec2.url, regions: LAB_REGIONS, credentials: LAB_AWS_CREDENTIALS },
+      engine: {
+        s3Endpoint: s3.url,
+        s3Credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+        vcenterAccount: { userName: serviceAccount.name, password: serviceAccount.password },
+        leaseKeepAliveMs: 50,
+        pollMs: 20,
+        pollMaxMs: 100,
+      },
       ...(opts.tokenTtlSeconds ? { importTokens: { ttlSeconds: opts.tokenTtlSeconds } } : {}),
     });
     stops.push(() => connector.stop());
@@ -142,7 +150,6 @@ export async function startApiLab(opts: { tokenTtlSeconds?: number; s3?: boolean
     });
     stops.push(() => client.stop());
 
-    const users = await labUsers();
     const awsClients: { destroy(): void }[] = [];
     stops.push(async () => awsClients.forEach((c) => c.destroy()));
     const sdk = { endpoint: ec2.url, credentials: LAB_AWS_CREDENTIALS };
@@ -176,7 +183,6 @@ export async function startApiLab(opts: { tokenTtlSeconds?: number; s3?: boolean
         return c;
       },
       async runInstanceAt(region, subnetId, ip) {
-        if (!s3) throw new Error('runInstanceAt needs startApiLab({ s3: true })');
         const s3c = new S3Client(labS3ClientConfig(s3, region));
         awsClients.push(s3c);
         const key = `images/${ip}.vmdk`;
