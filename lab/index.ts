@@ -40,6 +40,8 @@ export interface LabHandle {
 export interface LabOptions {
   /** EC2 emulator stage length: milliseconds per import stage (tests: tens; demo: seconds). */
   stageMs?: number;
+  /** EC2 emulator export stage length (three stages per instance export); default `stageMs`. */
+  exportStageMs?: number;
   log?: (msg: string) => void;
   /**
    * Attach the connector's policy to the emulator's `vmimport` role, as an AWS administrator would before the
@@ -72,6 +74,7 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
     const ec2 = await startEc2Emulator({
       s3: { endpoint: s3.url, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
       stageMs,
+      ...(opts.exportStageMs ? { exportStageMs: opts.exportStageMs } : {}),
       regions: LAB_REGIONS,
     });
     stops.push(() => ec2.stop());

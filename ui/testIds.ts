@@ -38,6 +38,7 @@ export const testIds = {
     instanceRow: (id: string) => `portal-instance-${id}`,
     exports: 'portal-exports',
     exportRow: (id: string) => `portal-export-${id}`,
+    exportState: 'export-state',
     exportDialog: 'portal-export-dialog',
     exportResult: 'portal-export-result',
     exportTaskId: 'portal-export-task-id',

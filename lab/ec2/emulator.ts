@@ -13,6 +13,8 @@ export interface Ec2EmulatorOptions {
   s3: S3Endpoint;
   /** Length of one task/instance stage; default 10 s (an import then takes about a minute). */
   stageMs?: number;
+  /** Length of one export stage (3 stages, then the OVA is written); default `stageMs`. */
+  exportStageMs?: number;
   /** Time only moves with `advance(ms)`. */
   manualClock?: boolean;
   /** Per-region cap on active import tasks; default 5. */
@@ -41,6 +43,7 @@ export const DEFAULT_REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1'];
 export class Ec2Emulator implements Core {
   readonly accountId: string;
   readonly stageMs: number;
+  readonly exportStageMs: number;
   readonly maxActiveImports: number;
   readonly maxActiveExports: number;
   readonly enforceServiceRole: boolean;
@@ -61,6 +64,7 @@ export class Ec2Emulator implements Core {
   constructor(opts: Ec2EmulatorOptions) {
     this.accountId = opts.accountId ?? '111122223333';
     this.stageMs = opts.stageMs ?? 10_000;
+    this.exportStageMs = opts.exportStageMs ?? this.stageMs;
     this.manualClock = opts.manualClock ?? false;
     this.maxActiveImports = opts.maxActiveImports ?? 5;
     this.maxActiveExports = opts.maxActiveExports ?? 5;

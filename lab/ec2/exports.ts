@@ -98,7 +98,7 @@ export const exportHandlers: Record<string, Handler> = {
       tags: readTagSpecifications(p, 'export-instance-task'),
       stage: 0,
       createdAt: now,
-      nextAt: now + core.stageMs,
+      nextAt: now + core.exportStageMs,
     };
     region.exports.set(id, task);
     return { exportTask: exportTaskXml(task) };
@@ -124,7 +124,7 @@ export const exportHandlers: Record<string, Handler> = {
       throw new Ec2Error('IncorrectState', `Export task ${task.id} is ${task.state} and can no longer be cancelled.`);
     }
     task.state = 'cancelling';
-    task.nextAt = core.now() + core.stageMs;
+    task.nextAt = core.now() + core.exportStageMs;
     return {};
   },
 };
@@ -150,7 +150,7 @@ async function step(core: Core, region: RegionState, task: ExportTask, at: numbe
   }
   if (task.stage < EXPORT_STAGES - 1) {
     task.stage += 1;
-    task.nextAt = at + core.stageMs;
+    task.nextAt = at + core.exportStageMs;
     return;
   }
   const inst = region.instances.get(task.instanceId);

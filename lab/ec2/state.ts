@@ -194,6 +194,8 @@ export interface ExportFailureRule {
 export interface Core {
   readonly accountId: string;
   readonly stageMs: number;
+  /** Length of one export stage (instance exports run longer than an import stage in the lab journeys). */
+  readonly exportStageMs: number;
   readonly maxActiveImports: number;
   readonly maxActiveExports: number;
   readonly enforceServiceRole: boolean;

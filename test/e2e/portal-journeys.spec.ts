@@ -168,17 +168,22 @@ test.describe.serial('AWS Management Portal journeys', () => {
     };
     const kept = await exportOnce('vms/ubuntu-web-01');
     await vsphere.shot('portal-export-dialog', 'light');
+    // An instance being exported cannot be exported again (seed limit): wait until the first export completes.
+    await portal.getByRole('tab', { name: 'EC2-to-S3 Migrations' }).click();
+    await expect(portal.getByTestId(testIds.portal.exportRow(kept)).getByTestId(testIds.portal.exportState)).toHaveText(/Completed/, { timeout: 60_000 });
+    await portal.getByRole('tab', { name: 'Imported Instances' }).click();
+    await firstRow.click();
+    await portal.getByRole('tab', { name: 'Getting Started' }).click();
     const cancelled = await exportOnce('vms/ubuntu-web-01-second');
 
     await portal.getByRole('tab', { name: 'EC2-to-S3 Migrations' }).click();
-    await expect(portal.getByTestId(testIds.portal.exportRow(kept))).toBeVisible();
     const row = portal.getByTestId(testIds.portal.exportRow(cancelled));
     await row.click({ button: 'right' });
     await portal.getByRole('menuitem', { name: 'Cancel Export Task' }).click();
     await expect(page.getByTestId(client.confirmation.root)).toBeVisible();
     await vsphere.shot('portal-cancel-export-confirmation', 'light');
     await page.getByTestId(client.confirmation.button('Continue')).click();
-    await expect(row.getByTestId('export-state')).toHaveText(/Cancelling|Cancelled/);
+    await expect(row.getByTestId(testIds.portal.exportState)).toHaveText(/Cancelling|Cancelled/);
     await vsphere.shot('portal-exports', 'light');
     await vsphere.toggleTheme();
     await vsphere.shot('portal-exports', 'dark');

@@ -37,7 +37,7 @@ export function ExportsTab({ environmentId }: { environmentId: string }) {
   const columns: Column<ExportTask>[] = [
     { id: 'id', label: t('exports.taskId'), cell: (e) => e.exportTaskId, sortValue: (e) => e.exportTaskId },
     { id: 'instance', label: t('migrations.instanceId'), cell: (e) => e.instanceId, sortValue: (e) => e.instanceId },
-    { id: 'state', label: t('migrations.state'), cell: (e) => <span data-test="export-state">{t(`exports.state.${e.state}`)}</span>, sortValue: (e) => e.state },
+    { id: 'state', label: t('migrations.state'), cell: (e) => <span data-test={testIds.portal.exportState}>{t(`exports.state.${e.state}`)}</span>, sortValue: (e) => e.state },
     { id: 'status', label: t('exports.status'), cell: (e) => e.statusMessage ?? t('common.none') },
     { id: 'file', label: t('exports.file'), cell: (e) => (e.s3Key ? `s3://${e.bucket}/${e.s3Key}` : `s3://${e.bucket}/${e.s3Prefix}`) },
     { id: 'created', label: t('migrations.created'), cell: (e) => new Date(e.createdAt).toLocaleString(), sortValue: (e) => e.createdAt },
