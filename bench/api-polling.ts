@@ -1,0 +1,144 @@
+// Benchmark 2: 200 portal tabs polling the migrations list of one environment and single tasks, 10,000 tasks in the
+// store, against a bare Fastify route serving same-sized static JSON in the same run.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import Fastify from 'fastify';
+import { Environment, SecurityGroupList, SubnetList, VpcList } from '../connector/contract/index.ts';
+import { SqliteMigrationTasks } from '../connector/engine/task-store.ts';
+import type { MigrationRecord } from '../connector/engine/types.ts';
+import { generateSelfSigned } from '../connector/tls.ts';
+import { startBenchLab } from './lab.ts';
+import type { LoadConfig, LoadResult } from './load-client.ts';
+
+export interface ApiPollingOptions {
+  tasks: number;
+  clients: number;
+  /** Distinct vSphere Client logins the clients share (tabs of one login share its token). */
+  logins: number;
+  durationMs: number;
+  warmupMs: number;
+}
+
+export interface ApiPollingResult {
+  opts: ApiPollingOptions;
+  connector: LoadResult;
+  bare: LoadResult;
+  listBytes: number;
+  taskBytes: number;
+  insertSeconds: number;
+}
+
+function runLoad(cfg: LoadConfig): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'load-client.ts'), '--stdin'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    child.stdin.end(JSON.stringify(cfg));
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`load client exited with ${code}`))));
+  });
+}
+
+function record(i: number, environmentId: string, vmId: string): MigrationRecord {
+  const at = new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString();
+  return {
+    id: `mig-${String(i).padStart(8, '0')}-bench`,
+    seq: 0,
+    idKind: 'import',
+    state: i % 10 === 0 ? 'failed' : 'completed',
+    phase: 'done',
+    environmentId,
+    region: 'us-east-1',
+    vmId,
+    vmName: `bench-vm-${i}`,
+    platform: 'Linux',
+    subnetId: 'subnet-0123456789abcdef0',
+    instanceType: 'm5.large',
+    securityGroupIds: ['sg-0123456789abcdef0'],
+    requestedBy: 'operator@vsphere.local',
+    bucket: 'vm2ec2-staging-us-east-1',
+    prefix: `migrations/${i}/`,
+    exportAttempts: 1,
+    disks: [
+      {
+        key: '/vm-42/VirtualLsiLogicController0:0',
+        capacityBytes: 1_073_741_824,
+        expectedBytes: 1_084_479_242,
+        bytesUploaded: 1_084_479_242,
+        throughputBps: 90_000_000,
+        done: true,
+        url: 'https://esx.invalid/nfc/disk-0.vmdk',
+        s3Key: `migrations/${i}/disk-0.vmdk`,
+      },
+    ],
+    importTaskId: `import-ami-${i.toString(16).padStart(17, '0')}`,
+    importStatus: 'completed',
+    imageId: `ami-${i.toString(16).padStart(17, '0')}`,
+    instanceId: `i-${i.toString(16).padStart(17, '0')}`,
+    ...(i % 10 === 0 ? { error: 'EC2 import failed: ClientError: Disk validation failed [Unsupported VMDK File Format]' } : {}),
+    createdAt: at,
+    startedAt: at,
+    updatedAt: at,
+    finishedAt: at,
+  };
+}
+
+export async function benchApiPolling(opts: ApiPollingOptions, log: (line: string) => void): Promise<ApiPollingResult> {
+  // The limit stays in the request path (its cost is measured) but is set above what a benchmark can send.
+  const lab = await startBenchLab({ limits: { maxRequests: 1_000_000_000, windowMs: 10_000 } });
+  try {
+    const admin = await lab.login('administrator@vsphere.local');
+    const vpcId = VpcList.parse((await lab.call(admin, 'GET', '/regions/us-east-1/vpcs')).body).vpcs[0]!.id;
+    const subnetId = SubnetList.parse((await lab.call(admin, 'GET', `/regions/us-east-1/subnets?vpcId=${vpcId}`)).body).subnets[0]!.id;
+    const groupId = SecurityGroupList.parse((await lab.call(admin, 'GET', `/regions/us-east-1/security-groups?vpcId=${vpcId}`)).body).securityGroups[0]!.id;
+    const env = Environment.parse(
+      (await lab.call(admin, 'POST', '/environments', { name: 'Bench', description: 'polling load', region: 'us-east-1', vpcId, subnetIds: [subnetId], securityGroupIds: [groupId], instanceTypes: ['m5.large'] })).body,
+    );
+    await lab.call(admin, 'PUT', `/environments/${env.id}/permissions`, { permissions: [{ userName: 'operator@vsphere.local', role: 'General' }] });
+
+    // Through the engine's own repository, on the connector's database file.
+    const t0 = performance.now();
+    const repo = new SqliteMigrationTasks(join(lab.dataDir, 'connector.sqlite'));
+    const ids: string[] = [];
+    for (let i = 0; i < opts.tasks; i++) ids.push(repo.insert(record(i, env.id, `vm-${i % 50}`)).id);
+    repo.close();
+    const insertSeconds = (performance.now() - t0) / 1000;
+    log(`  ${opts.tasks} tasks inserted in ${insertSeconds.toFixed(1)} s`);
+
+    const listPath = `/vm2ec2/api/v1/migrations?environmentId=${env.id}`;
+    const tokens: string[] = [];
+    for (let i = 0; i < opts.logins; i++) tokens.push(await lab.login(i % 2 === 0 ? 'operator@vsphere.local' : 'administrator@vsphere.local'));
+    const listRes = await lab.call<{ total: number }>(tokens[0]!, 'GET', `/migrations?environmentId=${env.id}`);
+    if (listRes.status !== 200 || listRes.body.total !== opts.tasks) throw new Error(`migrations list answered HTTP ${listRes.status} with ${JSON.stringify(listRes.body).slice(0, 200)}`);
+    const taskRes = await lab.call(tokens[0]!, 'GET', `/migrations/${ids[0]!}`);
+    const listJson = JSON.stringify(listRes.body);
+    const taskJson = JSON.stringify(taskRes.body);
+
+    // Each tab alternates: the list of the environment, then one task.
+    const clients = Array.from({ length: opts.clients }, (_, c) => ({
+      token: tokens[c % tokens.length]!,
+      paths: Array.from({ length: 20 }, (_, k) => (k % 2 === 0 ? listPath : `/vm2ec2/api/v1/migrations/${ids[(c * 37 + k * 101) % ids.length]!}`)),
+    }));
+    log(`  connector: ${opts.clients} clients for ${opts.durationMs / 1000} s`);
+    const connector = await runLoad({ origin: lab.connector.origin, ca: lab.connector.certPem, clients, warmupMs: opts.warmupMs, durationMs: opts.durationMs });
+
+    // The bare baseline: same TLS, same response sizes, nothing behind the route.
+    const tls = await generateSelfSigned(['127.0.0.1']);
+    const bare = Fastify({ https: { cert: tls.certPem, key: tls.keyPem } });
+    bare.get('/list', async (_req, reply) => reply.type('application/json').send(listJson));
+    bare.get('/task', async (_req, reply) => reply.type('application/json').send(taskJson));
+    await bare.listen({ host: '127.0.0.1', port: 0 });
+    const addr = bare.server.address();
+    const origin = `https://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+    log(`  bare Fastify: ${opts.clients} clients for ${opts.durationMs / 1000} s`);
+    let bareResult: LoadResult;
+    try {
+      bareResult = await runLoad({ origin, ca: tls.certPem, clients: clients.map((c) => ({ token: c.token, paths: c.paths.map((p) => (p === listPath ? '/list' : '/task')) })), warmupMs: opts.warmupMs, durationMs: opts.durationMs });
+    } finally {
+      await bare.close();
+    }
+    return { opts, connector, bare: bareResult, listBytes: Buffer.byteLength(listJson), taskBytes: Buffer.byteLength(taskJson), insertSeconds };
+  } finally {
+    await lab.stop();
+  }
+}
