@@ -28,6 +28,8 @@ export interface VsphereClient {
   toggleTheme(): Promise<void>;
   /** A full-page screenshot into docs/screenshots/<name>-<light|dark>.png. */
   shot(name: string, theme: 'light' | 'dark'): Promise<void>;
+  /** The screen as it is, in both themes (docs/screenshots/<name>-light.png and -dark.png); the theme is restored. */
+  shots(name: string): Promise<void>;
 }
 
 /** The lab's vSphere Client, driven the way a user does. */
@@ -83,6 +85,23 @@ export const test = base.extend<{ vsphere: VsphereClient }>({
       async shot(name, theme) {
         mkdirSync('docs/screenshots', { recursive: true });
         await page.screenshot({ path: `docs/screenshots/${name}-${theme}.png` });
+      },
+      async shots(name) {
+        const body = page.locator('body');
+        const switchTo = async (theme: 'light' | 'dark') => {
+          // The header stays under an open modal's backdrop, so the toggle is clicked programmatically.
+          if ((await body.getAttribute('cds-theme')) !== theme) await page.getByTestId(client.header.themeToggle).dispatchEvent('click');
+          await expect(body).toHaveAttribute('cds-theme', theme);
+          for (const frame of page.frames()) {
+            if (frame.url().includes('/plugins/')) await expect(frame.locator('body')).toHaveAttribute('cds-theme', theme);
+          }
+        };
+        const start = (await body.getAttribute('cds-theme')) === 'dark' ? 'dark' : 'light';
+        const other = start === 'dark' ? 'light' : 'dark';
+        await vsphere.shot(name, start);
+        await switchTo(other);
+        await vsphere.shot(name, other);
+        await switchTo(start);
       },
     };
     await use(vsphere);

@@ -27,7 +27,7 @@ test.describe.serial('AWS Management Portal journeys', () => {
     await vpc.selectOption({ index: 1 });
     await form.getByTestId(testIds.admin.envSubnets).getByRole('checkbox').first().check();
     await form.getByTestId(testIds.admin.envGroups).getByRole('checkbox').first().check();
-    await vsphere.shot('portal-environment-form', 'light');
+    await vsphere.shots('portal-environment-form');
     await form.getByRole('button', { name: 'Create' }).click();
     await expect(admin.getByRole('table', { name: 'Environments' })).toContainText(ENV_NAME);
 
@@ -48,13 +48,13 @@ test.describe.serial('AWS Management Portal journeys', () => {
     await admin.getByRole('checkbox', { name: /I agree that AWS Management Portal for vCenter may do the following on my behalf/ }).check();
     await create.click();
     await expect(admin.getByTestId('admin-export-configured')).toContainText('export-to-s3-labexports-us-east-1');
-    await vsphere.shot('portal-instance-export', 'light');
+    await vsphere.shots('portal-instance-export');
 
     await admin.getByRole('tab', { name: 'Audit log' }).click();
     await expect(admin.getByRole('table', { name: 'Audit log' })).toContainText('environment.permissions');
     await admin.getByRole('tab', { name: 'Connector status' }).click();
     await expect(admin.getByTestId('admin-status')).toContainText('Reachable');
-    await vsphere.shot('portal-connector-status', 'light');
+    await vsphere.shots('portal-connector-status');
     await admin.getByRole('tab', { name: 'Audit log' }).click();
     await vsphere.toggleTheme();
     await expect(page.frameLocator(`[data-test="${client.globalView.iframe}"]`).locator('body')).toHaveAttribute('cds-theme', 'dark');
@@ -103,11 +103,11 @@ test.describe.serial('AWS Management Portal journeys', () => {
     const begin = modal.getByRole('button', { name: 'Begin migration to Amazon EC2' });
     await expect(modal.getByTestId(testIds.migrate.checks).or(modal.getByTestId(testIds.migrate.check('ok')))).toBeVisible();
     await expect(begin, (await modal.locator('section').last().textContent()) ?? '').toBeEnabled();
-    await vsphere.shot('migrate-form', 'light');
+    await vsphere.shots('migrate-form');
     await begin.click();
     const taskId = (await modal.getByTestId(testIds.migrate.taskId).textContent()) ?? '';
     expect(taskId).toMatch(/^mig-/);
-    await vsphere.shot('migrate-started', 'light');
+    await vsphere.shots('migrate-started');
     await modal.getByTestId(testIds.migrate.close).click();
     await expect(page.getByTestId(client.modal.root)).toBeHidden();
 
@@ -117,7 +117,7 @@ test.describe.serial('AWS Management Portal journeys', () => {
     await page.getByTestId(client.object.monitorView('EC2 Migration')).click();
     const monitor = page.frameLocator(`[data-test="${client.object.monitorIframe}"]`);
     await expect(monitor.getByRole('table', { name: 'EC2 Migration' })).toContainText(taskId);
-    await vsphere.shot('vm-monitor', 'light');
+    await vsphere.shots('vm-monitor');
 
     const portal = await vsphere.openPortal();
     await portal.getByRole('button', { name: /Expand .*us-east-1/ }).click();
@@ -140,9 +140,9 @@ test.describe.serial('AWS Management Portal journeys', () => {
     await portal.getByTestId(testIds.portal.instanceRow(instanceId)).click();
     await portal.getByRole('tab', { name: 'Summary' }).click();
     await expect(portal.getByTestId('instance-summary-id')).toHaveText(instanceId);
-    await vsphere.shot('portal-instance-summary', 'light');
+    await vsphere.shots('portal-instance-summary');
     await portal.getByRole('tab', { name: 'Getting Started' }).click();
-    await vsphere.shot('portal-instance-getting-started', 'light');
+    await vsphere.shots('portal-instance-getting-started');
     await portal.getByRole('button', { name: 'Start instance' }).click();
     await expect(portal.getByTestId(testIds.portal.instanceRow(instanceId)).getByTestId('instance-state')).toHaveText('running', { timeout: 60_000 });
   });
@@ -167,7 +167,7 @@ test.describe.serial('AWS Management Portal journeys', () => {
       return id;
     };
     const kept = await exportOnce('vms/ubuntu-web-01');
-    await vsphere.shot('portal-export-dialog', 'light');
+    await vsphere.shots('portal-export-dialog');
     // An instance being exported cannot be exported again (seed limit): wait until the first export completes.
     await portal.getByRole('tab', { name: 'EC2-to-S3 Migrations' }).click();
     await expect(portal.getByTestId(testIds.portal.exportRow(kept)).getByTestId(testIds.portal.exportState)).toHaveText(/Completed/, { timeout: 60_000 });
@@ -181,7 +181,7 @@ test.describe.serial('AWS Management Portal journeys', () => {
     await row.click({ button: 'right' });
     await portal.getByRole('menuitem', { name: 'Cancel Export Task' }).click();
     await expect(page.getByTestId(client.confirmation.root)).toBeVisible();
-    await vsphere.shot('portal-cancel-export-confirmation', 'light');
+    await vsphere.shots('portal-cancel-export-confirmation');
     await page.getByTestId(client.confirmation.button('Continue')).click();
     await expect(row.getByTestId(testIds.portal.exportState)).toHaveText(/Cancelling|Cancelled/);
     await vsphere.shot('portal-exports', 'light');
