@@ -25,7 +25,7 @@ let aws: AwsGateway;
 let esxPort: number;
 const zone = new Set<string>();
 
-/** The lab's DNS: the inventory's fully-qualified host names (and one extra short-named host's FQDN) on 127.0.0.1. */
+/** The lab network's DNS: every ESX host's fully-qualified name (esx-NN.lab.local) on 127.0.0.1. */
 const labResolver: Resolver = async (name) => {
   if (zone.has(name.toLowerCase())) return ['127.0.0.1'];
   throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${name}`), { code: 'ENOTFOUND' });
@@ -63,7 +63,7 @@ beforeAll(async () => {
   aws = new AwsGateway(config.aws);
   vim = await Vim25Client.connect({ sdkUrl: vcsim.sdkUrl, ca: vcsim.certPem });
   await vim.login('administrator@vsphere.local', (await labUsers())[0]!.password);
-  for (const h of await listEsxHosts(vim)) zone.add(h.toLowerCase());
+  for (const h of await listEsxHosts(vim)) zone.add(h.includes('.') ? h.toLowerCase() : `${h.toLowerCase()}.lab.local`);
   esxPort = Number(new URL(vcsim.origin).port);
 }, 120_000);
 
@@ -89,7 +89,13 @@ describe('vm2ec2 doctor in the lab', () => {
     const hosts = [...zone];
     expect(hosts.length).toBeGreaterThan(0);
     for (const h of await listEsxHosts(vim)) {
-      expect(byId(findings, `host-name:${h}`)?.severity).toBe('ok');
+      // The lab vCenter knows one host by its short name only (the seeded DNS-suffix problem).
+      expect(byId(findings, `host-name:${h}`)?.severity, h).toBe(h.includes('.') ? 'ok' : 'error');
+      // A host whose name does not resolve cannot be reached, so its certificate is not checked yet.
+      if (!h.includes('.')) {
+        expect(byId(findings, `host-cert:${h}`)).toBeUndefined();
+        continue;
+      }
       const cert = byId(findings, `host-cert:${h}`);
       // vcsim's certificate is issued for 127.0.0.1, not for the host name: validation on means "not trusted".
       expect(cert).toMatchObject({ severity: 'error', fixable: false, details: { host: h, thumbprintSha256: vcsim.thumbprintSha256 } });
@@ -97,16 +103,17 @@ describe('vm2ec2 doctor in the lab', () => {
     }
   });
 
-  it('tells which DNS suffix makes a short host name resolve, and --fix sets it in the configuration', async () => {
-    zone.add('esx-10.lab.local');
-    const hosts = [...(await listEsxHosts(vim)), 'esx-10'];
+  it('tells which DNS suffix makes the lab host known by its short name resolve, and --fix sets it in the configuration', async () => {
+    const hosts = await listEsxHosts(vim);
+    const shortName = hosts.find((h) => !h.includes('.'));
+    expect(shortName, 'the lab vCenter seeds one host with a short name').toBeDefined();
     const before = await checkHostNames(hosts, { searchSuffixes: [], resolver: labResolver });
-    const short = byId(before, 'host-name:esx-10');
+    const short = byId(before, `host-name:${shortName}`);
     expect(short).toMatchObject({ severity: 'error', fixable: true, details: { suggestedSuffix: 'lab.local' } });
-    expect(short?.title).toBe('Connector is unable to reach ESX host esx-10: the name does not resolve (it is not a fully-qualified domain name).');
+    expect(short?.title).toBe(`Connector is unable to reach ESX host ${shortName}: the name does not resolve (it is not a fully-qualified domain name).`);
 
     const after = await applyFixes(before, { file: configFile, aws, yes: true, io: quiet(), resolver: labResolver });
-    expect(byId(after, 'host-name:esx-10')).toMatchObject({ severity: 'ok' });
+    expect(byId(after, `host-name:${shortName}`)).toMatchObject({ severity: 'ok' });
     const text = await readFile(configFile, 'utf8');
     expect(text).toContain('# The lab connector configuration (comments survive doctor --fix)');
     expect((await loadConfigFile(configFile, {})).dns.searchSuffixes).toEqual(['lab.local']);
