@@ -1,9 +1,11 @@
 // `npm test`: type check, unit + integration tests (vitest), then browser journeys (Playwright),
 // and one closing line with the totals.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 
-mkdirSync('test-results', { recursive: true });
+// Outside test-results/: Playwright empties that folder when it starts.
+mkdirSync('.reports', { recursive: true });
+for (const f of ['.reports/vitest.json', '.reports/playwright.json']) rmSync(f, { force: true });
 const bin = (name: string) => `node_modules/.bin/${name}`;
 const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
   spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } }).status ?? 1;
@@ -12,24 +14,24 @@ const steps: { name: string; status: number }[] = [];
 steps.push({ name: 'typecheck', status: run(bin('tsc'), ['--noEmit']) });
 steps.push({
   name: 'vitest',
-  status: run(bin('vitest'), ['run', '--reporter=default', '--reporter=json', '--outputFile.json=test-results/vitest.json']),
+  status: run(bin('vitest'), ['run', '--reporter=default', '--reporter=json', '--outputFile.json=.reports/vitest.json']),
 });
 steps.push({
   name: 'playwright',
-  status: run(bin('playwright'), ['test', '--reporter=list,json'], { PLAYWRIGHT_JSON_OUTPUT_NAME: 'test-results/playwright.json' }),
+  status: run(bin('playwright'), ['test', '--reporter=list,json'], { PLAYWRIGHT_JSON_OUTPUT_NAME: '.reports/playwright.json' }),
 });
 
 let passed = 0;
 let failed = 0;
 let skipped = 0;
-if (existsSync('test-results/vitest.json')) {
-  const v = JSON.parse(readFileSync('test-results/vitest.json', 'utf8')) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number };
+if (existsSync('.reports/vitest.json')) {
+  const v = JSON.parse(readFileSync('.reports/vitest.json', 'utf8')) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number };
   passed += v.numPassedTests;
   failed += v.numFailedTests;
   skipped += v.numPendingTests + v.numTodoTests;
 }
-if (existsSync('test-results/playwright.json')) {
-  const p = JSON.parse(readFileSync('test-results/playwright.json', 'utf8')) as { stats: { expected: number; unexpected: number; flaky: number; skipped: number } };
+if (existsSync('.reports/playwright.json')) {
+  const p = JSON.parse(readFileSync('.reports/playwright.json', 'utf8')) as { stats: { expected: number; unexpected: number; flaky: number; skipped: number } };
   passed += p.stats.expected + p.stats.flaky;
   failed += p.stats.unexpected;
   skipped += p.stats.skipped;
