@@ -1,15 +1,17 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { PLUGIN_KEY } from '../connector/contract/index.ts';
 import { IMPORT_ROLE_POLICY_NAME, importRolePolicies } from '../connector/aws/vmimport-role.ts';
 import { startConnector, type ConnectorHandle } from '../connector/server.ts';
+import type { ConnectorConfigInput } from '../connector/config.ts';
 import { generateSelfSigned } from '../connector/tls.ts';
 import { PACKAGE_ROOT } from '../connector/paths.ts';
 import { startVcsim, type VcsimHandle } from './vcsim/index.ts';
-import { startS3 } from './s3/index.ts';
-import { startEc2Emulator } from './ec2/index.ts';
+import { startS3, type S3Handle } from './s3/index.ts';
+import { startEc2Emulator, type Ec2EmulatorHandle } from './ec2/index.ts';
 import { startVsphereClient } from './vsphere-client/index.ts';
 import { reservePort } from './ports.ts';
 import { ensureUiBuilt } from './ui-build.ts';
@@ -29,11 +31,19 @@ export interface LabHandle {
   /** The vSphere Client stand-in (the lab's single front door, like a vCenter). */
   clientUrl: string;
   vcenterOrigin: string;
+  /** PEM of the stand-in's certificate (what the connector trusts as its vCenter). */
+  vcenterCertPem: string;
   vcsim: VcsimHandle;
   connector: ConnectorHandle;
+  /** The connector's data directory (database, keys, certificate). */
+  dataDir: string;
+  s3: S3Handle;
+  ec2: Ec2EmulatorHandle;
   s3Url: string;
   ec2Url: string;
   users: LabUser[];
+  /** Logs a lab user in to the vSphere Client stand-in and returns the plugin session token it hands the plugin. */
+  pluginSessionToken(userName: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -48,11 +58,41 @@ export interface LabOptions {
    * first migration. Off by default so `doctor` and pre-flight have the seed's "missing import role" to find.
    */
   importRoleReady?: boolean;
+  /** Build the plugin UI first (default true; API tests and benchmarks do not load it). */
+  buildUi?: boolean;
+  /** Connector settings over the lab's (each top-level section is merged, e.g. `{ engine: { pollMs: 20 } }`). */
+  connector?: Partial<ConnectorConfigInput>;
+  /** Buckets the lab S3 starts with. */
+  buckets?: string[];
 }
 
 export async function labUsers(): Promise<LabUser[]> {
   const inventory = JSON.parse(await readFile(join(PACKAGE_ROOT, 'lab', 'inventory.json'), 'utf8')) as { users: LabUser[] };
   return inventory.users;
+}
+
+/** The stand-in's login, as the browser does it; the stand-in answers with the plugin session token. */
+async function pluginSessionToken(client: { origin: string; certPem: string }, users: LabUser[], userName: string): Promise<string> {
+  const user = users.find((u) => u.name === userName);
+  if (!user) throw new Error(`${userName} is not a lab user`);
+  const body = JSON.stringify({ username: user.name, password: user.password });
+  const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = request(
+      `${client.origin}/ui/api/login`,
+      { method: 'POST', ca: client.certPem, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+  const token = answer.status === 200 ? (JSON.parse(answer.text) as { pluginSessionToken?: unknown }).pluginSessionToken : undefined;
+  if (typeof token !== 'string') throw new Error(`login of ${userName} failed: HTTP ${answer.status} ${answer.text}`);
+  return token;
 }
 
 /** Start vcsim, S3, the EC2 emulator, the connector and the vSphere Client stand-in, all on 127.0.0.1. */
@@ -64,12 +104,12 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
     for (const stop of stops.reverse()) await stop().catch(() => {});
   };
   try {
-    await ensureUiBuilt(log);
+    if (opts.buildUi !== false) await ensureUiBuilt(log);
     log('Starting the lab vCenter (vcsim)…');
     const vcsim = await startVcsim();
     stops.push(() => vcsim.stop());
 
-    const s3 = await startS3();
+    const s3 = await startS3(opts.buckets ? { buckets: opts.buckets } : {});
     stops.push(() => s3.stop());
     const ec2 = await startEc2Emulator({
       s3: { endpoint: s3.url, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
@@ -98,12 +138,14 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
     if (!serviceAccount) throw new Error('lab/inventory.json has no administrator user');
 
     log('Starting the connector…');
+    const extra = opts.connector ?? {};
     const connector = await startConnector({
+      ...extra,
       listen: { host: '127.0.0.1', port: 0 },
       dataDir,
       vcenter: { url: `https://127.0.0.1:${clientPort}`, caPem: clientTls.certPem },
       administrators: ['administrator@vsphere.local'],
-      aws: { endpoint: ec2.url, regions: LAB_REGIONS, credentials: LAB_AWS_CREDENTIALS },
+      aws: { endpoint: ec2.url, regions: LAB_REGIONS, credentials: LAB_AWS_CREDENTIALS, ...extra.aws },
       engine: {
         s3Endpoint: s3.url,
         s3Credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
@@ -112,6 +154,7 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
         // The emulator's clock is scaled, so poll in step with it.
         pollMs: Math.max(20, Math.round(stageMs / 4)),
         pollMaxMs: Math.max(100, stageMs),
+        ...extra.engine,
       },
     });
     stops.push(() => connector.stop());
@@ -136,11 +179,16 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
     return {
       clientUrl: `${client.origin}/ui/`,
       vcenterOrigin: client.origin,
+      vcenterCertPem: client.certPem,
       vcsim,
       connector,
+      dataDir,
+      s3,
+      ec2,
       s3Url: s3.url,
       ec2Url: ec2.url,
       users,
+      pluginSessionToken: (userName) => pluginSessionToken(client, users, userName),
       stop: stopAll,
     };
   } catch (err) {

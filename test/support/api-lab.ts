@@ -1,23 +1,15 @@
-// A lab for API tests: vcsim, the EC2/IAM emulator, the vSphere Client stand-in (the vCenter origin, issuing
-// plugin session tokens) and a connector configured with the emulator as its AWS. Everything on 127.0.0.1.
-// Unlike lab/index.ts#startLab it builds no plugin UI and exposes the connector's data directory (the tests sign
-// tokens with its key).
+// The lab (lab/index.ts#startLab, without building the plugin UI, on a fast clock) plus what API tests need:
+// callers with plugin session tokens, SDK clients for arranging AWS state, VM ids. Everything on 127.0.0.1.
 import { request } from 'node:https';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DescribeImportImageTasksCommand, EC2Client, ImportImageCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { startS3, labS3ClientConfig, type S3Handle } from '../../lab/s3/index.ts';
+import { labS3ClientConfig } from '../../lab/s3/index.ts';
 import { IAMClient } from '@aws-sdk/client-iam';
-import { startConnector, type ConnectorHandle } from '../../connector/server.ts';
-import { generateSelfSigned } from '../../connector/tls.ts';
+import type { ConnectorHandle } from '../../connector/server.ts';
 import { API_PREFIX } from '../../connector/contract/index.ts';
-import { startVcsim, type VcsimHandle } from '../../lab/vcsim/index.ts';
-import { startEc2Emulator, type Ec2EmulatorHandle } from '../../lab/ec2/index.ts';
-import { startVsphereClient } from '../../lab/vsphere-client/index.ts';
-import { reservePort } from '../../lab/ports.ts';
-import { LAB_AWS_CREDENTIALS, LAB_REGIONS, labUsers } from '../../lab/index.ts';
+import type { VcsimHandle } from '../../lab/vcsim/index.ts';
+import type { Ec2EmulatorHandle } from '../../lab/ec2/index.ts';
+import { LAB_AWS_CREDENTIALS, startLab } from '../../lab/index.ts';
 import { Vim25Client } from '../../connector/vsphere/vim25.ts';
 
 
@@ -99,59 +91,23 @@ export interface ApiLab {
 }
 
 export async function startApiLab(opts: { tokenTtlSeconds?: number } = {}): Promise<ApiLab> {
-  const stops: (() => Promise<unknown>)[] = [];
+  const lab = await startLab({
+    stageMs: 50,
+    buildUi: false,
+    buckets: ['lab-images'],
+    connector: {
+      engine: { leaseKeepAliveMs: 50, pollMs: 20, pollMaxMs: 100 },
+      ...(opts.tokenTtlSeconds ? { importTokens: { ttlSeconds: opts.tokenTtlSeconds } } : {}),
+    },
+  });
+  const { connector, vcsim, ec2, s3 } = lab;
+  const users = lab.users;
+  const awsClients: { destroy(): void }[] = [];
   const stop = async () => {
-    for (const s of stops.reverse()) await s().catch(() => {});
+    awsClients.forEach((c) => c.destroy());
+    await lab.stop();
   };
   try {
-    const vcsim = await startVcsim();
-    stops.push(() => vcsim.stop());
-    // S3 always runs: an accepted migration streams its disks there (never to real AWS).
-    const s3: S3Handle = await startS3({ buckets: ['lab-images'] });
-    stops.push(() => s3.stop());
-    const ec2 = await startEc2Emulator({
-      // Without S3 nothing imports or exports here, so the placeholder endpoint is never contacted.
-      s3: { endpoint: s3.url, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-      stageMs: 50,
-      regions: LAB_REGIONS,
-    });
-    stops.push(() => ec2.stop());
-
-    const users = await labUsers();
-    const serviceAccount = users.find((u) => u.name.startsWith('administrator@'))!;
-    const clientPort = await reservePort();
-    const clientTls = await generateSelfSigned(['127.0.0.1', 'localhost']);
-    const dataDir = await mkdtemp(join(tmpdir(), 'vm2ec2-api-'));
-    stops.push(() => rm(dataDir, { recursive: true, force: true }));
-
-    const connector = await startConnector({
-      listen: { host: '127.0.0.1', port: 0 },
-      dataDir,
-      vcenter: { url: `https://127.0.0.1:${clientPort}`, caPem: clientTls.certPem },
-      administrators: ['administrator@vsphere.local'],
-      aws: { endpoint: ec2.url, regions: LAB_REGIONS, credentials: LAB_AWS_CREDENTIALS },
-      engine: {
-        s3Endpoint: s3.url,
-        s3Credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-        vcenterAccount: { userName: serviceAccount.name, password: serviceAccount.password },
-        leaseKeepAliveMs: 50,
-        pollMs: 20,
-        pollMaxMs: 100,
-      },
-      ...(opts.tokenTtlSeconds ? { importTokens: { ttlSeconds: opts.tokenTtlSeconds } } : {}),
-    });
-    stops.push(() => connector.stop());
-
-    const client = await startVsphereClient({
-      vcenter: { sdkUrl: vcsim.sdkUrl, certPem: vcsim.certPem, instanceUuid: vcsim.instanceUuid },
-      plugins: [],
-      tls: { certPem: clientTls.certPem, keyPem: clientTls.keyPem },
-      port: clientPort,
-    });
-    stops.push(() => client.stop());
-
-    const awsClients: { destroy(): void }[] = [];
-    stops.push(async () => awsClients.forEach((c) => c.destroy()));
     const sdk = { endpoint: ec2.url, credentials: LAB_AWS_CREDENTIALS };
 
     const asUser = (userName: string, token: string | undefined): ApiUser => ({
@@ -169,7 +125,7 @@ export async function startApiLab(opts: { tokenTtlSeconds?: number } = {}): Prom
 
     return {
       connector,
-      dataDir,
+      dataDir: lab.dataDir,
       vcsim,
       ec2,
       ec2Client(region) {
@@ -206,15 +162,7 @@ export async function startApiLab(opts: { tokenTtlSeconds?: number } = {}): Prom
         return run.Instances![0]!.InstanceId!;
       },
       async login(userName) {
-        const user = users.find((u) => u.name === userName);
-        if (!user) throw new Error(`${userName} is not a lab user`);
-        const res = await httpsJson<{ pluginSessionToken?: string; message?: string }>(`${client.origin}/ui/api/login`, {
-          ca: client.certPem,
-          method: 'POST',
-          body: { username: user.name, password: user.password },
-        });
-        if (res.status !== 200 || !res.body.pluginSessionToken) throw new Error(`login of ${userName} failed: HTTP ${res.status} ${JSON.stringify(res.body)}`);
-        return asUser(userName, res.body.pluginSessionToken);
+        return asUser(userName, await lab.pluginSessionToken(userName));
       },
       anonymous: (token) => asUser('anonymous', token),
       async vmIds() {
