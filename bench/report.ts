@@ -57,7 +57,7 @@ export function renderReport(input: ReportInput): string {
     '',
   );
   lines.push(
-    '**Causes found so far:** a CPU profile of 2026-11-25 (`node --cpu-prof --import tsx bench/run.ts --small --only=api`) showed 47 % of the connector\'s busy time inside SQLite in `SqliteMigrationTasks.list`: without an index on `environment_id` every list call scanned all 10,000 rows twice (25 ms per call; 0.35 ms with the index). Store step 3 (`connector/store/sqlite/migrations/0003-task-list-indexes.ts`) adds that index and one per VM, which raised the ratio from 1.7 % to about 21 % in the same loaded conditions. The remaining gap has not been profiled yet; candidates are the zod response serialisation of 50 tasks per list and the per-request permission reads.',
+    '**Causes found so far:** a CPU profile of 2026-11-25 (`node --cpu-prof --import tsx bench/run.ts --small --only=api`) showed 47 % of the connector\'s busy time inside SQLite in `SqliteMigrationTasks.list`: without an index on `environment_id` every list call scanned all 10,000 rows twice (25 ms per call; 0.35 ms with the index). Store step 3 (`connector/store/sqlite/migrations/0003-task-list-indexes.ts`) adds that index and one per VM, which raised the ratio from 1.7 % to 16–21 % (two runs on the same shared machine). The remaining gap has not been profiled yet; candidates are the zod response serialisation of 50 tasks per list and the per-request permission reads.',
     '',
   );
   }
