@@ -18,8 +18,11 @@ import { ensureUiBuilt } from './ui-build.ts';
 
 /** Regions the lab's EC2 emulator serves and the lab connector offers. */
 export const LAB_REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1'];
-/** Static credentials for the emulators only (real AWS uses the SDK's default chain). */
-export const LAB_AWS_CREDENTIALS = { accessKeyId: 'lab', secretAccessKey: 'lab' };
+/**
+ * Static credentials for the emulators only (real AWS uses the SDK's default chain). A fresh object on every call:
+ * the AWS SDK annotates the credential objects it is given, which the connector's strict configuration then refuses.
+ */
+export const labAwsCredentials = () => ({ accessKeyId: 'lab', secretAccessKey: 'lab' });
 
 export interface LabUser {
   name: string;
@@ -120,7 +123,7 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
     stops.push(() => ec2.stop());
 
     if (opts.importRoleReady) {
-      const iam = new IAMClient({ endpoint: ec2.url, region: LAB_REGIONS[0], credentials: LAB_AWS_CREDENTIALS });
+      const iam = new IAMClient({ endpoint: ec2.url, region: LAB_REGIONS[0], credentials: labAwsCredentials() });
       await iam.send(
         new PutRolePolicyCommand({ RoleName: 'vmimport', PolicyName: IMPORT_ROLE_POLICY_NAME, PolicyDocument: JSON.stringify(importRolePolicies().permissions) }),
       );
@@ -145,7 +148,7 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
       dataDir,
       vcenter: { url: `https://127.0.0.1:${clientPort}`, caPem: clientTls.certPem },
       administrators: ['administrator@vsphere.local'],
-      aws: { endpoint: ec2.url, regions: LAB_REGIONS, credentials: LAB_AWS_CREDENTIALS, ...extra.aws },
+      aws: { endpoint: ec2.url, regions: LAB_REGIONS, credentials: labAwsCredentials(), ...extra.aws },
       engine: {
         s3Endpoint: s3.url,
         s3Credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },

@@ -8,7 +8,7 @@ import { faultFromDetail, faultFromLocalized, parseXml, SoapTransport, VimFault,
 import { Params, readFilters, readTags, readTagSpecifications, paginate } from '../../lab/ec2/query.ts';
 import { Ec2Error } from '../../lab/ec2/errors.ts';
 import { startEc2Emulator, type Ec2EmulatorHandle } from '../../lab/ec2/index.ts';
-import { LAB_AWS_CREDENTIALS, LAB_REGIONS } from '../../lab/index.ts';
+import { labAwsCredentials, LAB_REGIONS } from '../../lab/index.ts';
 
 // Property tests of the two hand-written XML/form codecs: the connector's vim25 response parsing and the EC2
 // emulator's Query decoding and XML encoding. Outcome: a value or a typed error, never a crash.
@@ -162,7 +162,7 @@ describe('EC2 emulator over HTTP', () => {
   let vpcId: string;
   beforeAll(async () => {
     emu = await startEc2Emulator({ s3: { endpoint: 'http://127.0.0.1:9', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, stageMs: 50, regions: LAB_REGIONS });
-    client = new EC2Client({ region: 'us-east-1', endpoint: emu.url, credentials: LAB_AWS_CREDENTIALS });
+    client = new EC2Client({ region: 'us-east-1', endpoint: emu.url, credentials: labAwsCredentials() });
     vpcId = (await client.send(new DescribeVpcsCommand({}))).Vpcs![0]!.VpcId!;
   });
   afterAll(async () => {
@@ -173,7 +173,7 @@ describe('EC2 emulator over HTTP', () => {
   const actions = ['DescribeVpcs', 'DescribeSubnets', 'DescribeSecurityGroups', 'DescribeInstances', 'DescribeImages', 'DescribeImportImageTasks', 'DescribeExportTasks', 'DescribeNetworkInterfaces', 'CreateTags', 'DeleteTags', 'ImportImage', 'RunInstances', 'CreateInstanceExportTask', 'CancelImportTask', 'TerminateInstances', 'DescribeInstanceTypeOfferings', 'NoSuchAction'];
 
   it('arbitrary signed Query requests never make the emulator fail internally', async () => {
-    const auth = `AWS4-HMAC-SHA256 Credential=${LAB_AWS_CREDENTIALS.accessKeyId}/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=00`;
+    const auth = `AWS4-HMAC-SHA256 Credential=${labAwsCredentials().accessKeyId}/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=00`;
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...actions), queryEntries, fc.string({ unit: 'binary', maxLength: 100 }), async (action, entries, junk) => {
         const form = new URLSearchParams([['Action', action], ['Version', '2016-11-15'], ...entries]).toString() + (junk ? `&${junk}` : '');

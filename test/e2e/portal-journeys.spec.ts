@@ -1,6 +1,6 @@
 import { IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { IMPORT_ROLE_POLICY_NAME, importRolePolicies } from '../../connector/aws/vmimport-role.ts';
-import { LAB_AWS_CREDENTIALS } from '../../lab/index.ts';
+import { labAwsCredentials } from '../../lab/index.ts';
 import { testIds } from '../../ui/testIds.ts';
 import { client, expect, test } from './fixtures.ts';
 
@@ -85,7 +85,7 @@ test.describe.serial('AWS Management Portal journeys', () => {
   test('operator migrates a VM and follows it to a completed task with an instance ID', async ({ vsphere, page }) => {
     test.setTimeout(360_000);
     // Seed prerequisite, done by an AWS administrator outside vCenter: attach the policy to the vmimport role.
-    const iam = new IAMClient({ endpoint: process.env.LAB_AWS_URL ?? '', region: 'us-east-1', credentials: LAB_AWS_CREDENTIALS });
+    const iam = new IAMClient({ endpoint: process.env.LAB_AWS_URL ?? '', region: 'us-east-1', credentials: labAwsCredentials() });
     await iam.send(
       new PutRolePolicyCommand({ RoleName: 'vmimport', PolicyName: IMPORT_ROLE_POLICY_NAME, PolicyDocument: JSON.stringify(importRolePolicies().permissions) }),
     );

@@ -9,7 +9,7 @@ import type { ConnectorHandle } from '../../connector/server.ts';
 import { API_PREFIX } from '../../connector/contract/index.ts';
 import type { VcsimHandle } from '../../lab/vcsim/index.ts';
 import type { Ec2EmulatorHandle } from '../../lab/ec2/index.ts';
-import { LAB_AWS_CREDENTIALS, startLab } from '../../lab/index.ts';
+import { labAwsCredentials, startLab } from '../../lab/index.ts';
 import { Vim25Client } from '../../connector/vsphere/vim25.ts';
 
 
@@ -108,7 +108,7 @@ export async function startApiLab(opts: { tokenTtlSeconds?: number } = {}): Prom
     await lab.stop();
   };
   try {
-    const sdk = { endpoint: ec2.url, credentials: LAB_AWS_CREDENTIALS };
+    const sdk = { endpoint: ec2.url, credentials: labAwsCredentials() };
 
     const asUser = (userName: string, token: string | undefined): ApiUser => ({
       userName,
