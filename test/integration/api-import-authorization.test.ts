@@ -3,10 +3,10 @@ import { DescribeImportImageTasksCommand, DescribeInstancesCommand } from '@aws-
 import { PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiErrorBody, AuditPage, Environment, ImportAuthorization, SubnetList, SecurityGroupList, VmDetail, VpcList } from '../../connector/contract/index.ts';
+import { ApiErrorBody, AuditPage, Environment, ImportAuthorization, VmDetail } from '../../connector/contract/index.ts';
 import { importRolePolicies, IMPORT_ROLE_POLICY_NAME } from '../../connector/aws/vmimport-role.ts';
 import { signingKeyPath } from '../../connector/auth/signing-key.ts';
-import { startApiLab, type ApiLab, type ApiUser } from '../support/api-lab.ts';
+import { loginLabUsers, regionNetwork, startApiLab, type ApiLab, type ApiUser } from '../support/api-lab.ts';
 
 // Seed "VM Import Authorization": the portal's token and the connector's checks, end to end through the real
 // connector, the lab vCenter (operator: VApp.Export on the Migration folder only) and the lab AWS.
@@ -29,15 +29,9 @@ const vm = (name: string) => {
 
 beforeAll(async () => {
   lab = await startApiLab();
-  [admin, operator, readonly] = await Promise.all([
-    lab.login('administrator@vsphere.local'),
-    lab.login('operator@vsphere.local'),
-    lab.login('readonly@vsphere.local'),
-  ]);
+  ({ admin, operator, readonly } = await loginLabUsers(lab));
   vms = await lab.vmIds();
-  const vpcId = VpcList.parse((await admin.call('GET', '/regions/us-east-1/vpcs')).body).vpcs[0]!.id;
-  const subnets = SubnetList.parse((await admin.call('GET', `/regions/us-east-1/subnets?vpcId=${vpcId}`)).body).subnets;
-  const groups = SecurityGroupList.parse((await admin.call('GET', `/regions/us-east-1/security-groups?vpcId=${vpcId}`)).body).securityGroups;
+  const { vpcId, subnets, groups } = await regionNetwork(admin);
   subnetId = subnets.find((s) => s.name === 'lab-app-a')!.id;
   groupId = groups.find((g) => g.name === 'web')!.id;
   const create = async (name: string) =>

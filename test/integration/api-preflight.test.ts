@@ -1,9 +1,9 @@
 import { DeleteRolePolicyCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiErrorBody, Environment, PreflightResult, SecurityGroupList, SubnetList, VmDetail, VpcList, type PreflightCheck } from '../../connector/contract/index.ts';
+import { ApiErrorBody, Environment, PreflightResult, VmDetail, type PreflightCheck } from '../../connector/contract/index.ts';
 import { importRolePolicies, IMPORT_ROLE_POLICY_NAME } from '../../connector/aws/vmimport-role.ts';
 import { MULTI_DISK_MESSAGE } from '../../connector/preflight/rules.ts';
-import { startApiLab, type ApiLab, type ApiUser } from '../support/api-lab.ts';
+import { loginLabUsers, regionNetwork, startApiLab, type ApiLab, type ApiUser } from '../support/api-lab.ts';
 
 // Pre-flight checks on the seeded lab VMs (lab/inventory.json), both ends: the lab vCenter and the lab AWS.
 let lab: ApiLab;
@@ -21,15 +21,9 @@ const GiB = 1024 ** 3;
 
 beforeAll(async () => {
   lab = await startApiLab();
-  [admin, operator, readonly] = await Promise.all([
-    lab.login('administrator@vsphere.local'),
-    lab.login('operator@vsphere.local'),
-    lab.login('readonly@vsphere.local'),
-  ]);
+  ({ admin, operator, readonly } = await loginLabUsers(lab));
   vms = await lab.vmIds();
-  const vpcId = VpcList.parse((await admin.call('GET', '/regions/us-east-1/vpcs')).body).vpcs[0]!.id;
-  const subnets = SubnetList.parse((await admin.call('GET', `/regions/us-east-1/subnets?vpcId=${vpcId}`)).body).subnets;
-  const groups = SecurityGroupList.parse((await admin.call('GET', `/regions/us-east-1/security-groups?vpcId=${vpcId}`)).body).securityGroups;
+  const { vpcId, subnets, groups } = await regionNetwork(admin);
   appA = subnets.find((s) => s.name === 'lab-app-a')!.id;
   full = subnets.find((s) => s.name === 'lab-nearly-full-c')!.id;
   otherSubnet = subnets.find((s) => s.name === 'lab-app-b')!.id;

@@ -6,7 +6,7 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client
 import { labS3ClientConfig } from '../../lab/s3/index.ts';
 import { IAMClient } from '@aws-sdk/client-iam';
 import type { ConnectorHandle } from '../../connector/server.ts';
-import { API_PREFIX } from '../../connector/contract/index.ts';
+import { API_PREFIX, SecurityGroupList, SubnetList, VpcList } from '../../connector/contract/index.ts';
 import type { VcsimHandle } from '../../lab/vcsim/index.ts';
 import type { Ec2EmulatorHandle } from '../../lab/ec2/index.ts';
 import { labAwsCredentials, startLab } from '../../lab/index.ts';
@@ -184,4 +184,22 @@ export async function startApiLab(opts: { tokenTtlSeconds?: number } = {}): Prom
     await stop();
     throw err;
   }
+}
+
+/** The three lab users, logged in to the stand-in. */
+export async function loginLabUsers(lab: ApiLab): Promise<{ admin: ApiUser; operator: ApiUser; readonly: ApiUser }> {
+  const [admin, operator, readonly] = await Promise.all([
+    lab.login('administrator@vsphere.local'),
+    lab.login('operator@vsphere.local'),
+    lab.login('readonly@vsphere.local'),
+  ]);
+  return { admin, operator, readonly };
+}
+
+/** What an administrator's environment form offers in a region: its VPC, subnets and security groups. */
+export async function regionNetwork(admin: ApiUser, region = 'us-east-1') {
+  const vpcId = VpcList.parse((await admin.call('GET', `/regions/${region}/vpcs`)).body).vpcs[0]!.id;
+  const subnets = SubnetList.parse((await admin.call('GET', `/regions/${region}/subnets?vpcId=${vpcId}`)).body).subnets;
+  const groups = SecurityGroupList.parse((await admin.call('GET', `/regions/${region}/security-groups?vpcId=${vpcId}`)).body).securityGroups;
+  return { vpcId, subnets, groups };
 }
