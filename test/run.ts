@@ -2,10 +2,11 @@
 // and one closing line with the totals.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { FAULT_SUMMARY_FILE, readFaultSummary } from './support/fault-summary.ts';
 
 // Outside test-results/: Playwright empties that folder when it starts.
 mkdirSync('.reports', { recursive: true });
-for (const f of ['.reports/vitest.json', '.reports/playwright.json']) rmSync(f, { force: true });
+for (const f of ['.reports/vitest.json', '.reports/playwright.json', FAULT_SUMMARY_FILE]) rmSync(f, { force: true });
 const bin = (name: string) => `node_modules/.bin/${name}`;
 const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
   spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } }).status ?? 1;
@@ -35,6 +36,14 @@ if (existsSync('.reports/playwright.json')) {
   passed += p.stats.expected + p.stats.flaky;
   failed += p.stats.unexpected;
   skipped += p.stats.skipped;
+}
+const faults = readFaultSummary();
+if (faults) {
+  console.log(
+    `\nfault and abuse summary (${faults.suites} suites): ${faults.faultsInjected} faults injected, ${faults.migrationsCompleted} migrations completed, ` +
+      `${faults.migrationsFailed} ended failed or cancelled with a clear message, ${faults.tasksLost} tasks lost, ${faults.duplicates} duplicate imports or instances, ` +
+      `${faults.orphans} orphans left behind; ${faults.requestsFuzzed} requests fuzzed, ${faults.serverErrors} server errors`,
+  );
 }
 for (const s of steps) if (s.status !== 0) console.error(`${s.name} failed (exit ${s.status})`);
 const bad = steps.some((s) => s.status !== 0);

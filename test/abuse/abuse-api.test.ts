@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiErrorBody, API_PREFIX, Environment, SecurityGroupList, SubnetList, VpcList } from '../../connector/contract/index.ts';
 import { startApiLab, type ApiLab, type ApiUser, type HttpResult } from '../support/api-lab.ts';
+import { recordFaultTally } from '../support/fault-summary.ts';
 
 // Abuse of the connector API through its real HTTPS interface: oversized bodies, a default-limit polling burst and
 // property-based fuzzing of every write endpoint listed in the published OpenAPI document.
@@ -50,6 +51,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  recordFaultTally({ suite: 'abuse-api', faultsInjected: stats.oversized, migrationsCompleted: 0, migrationsFailed: 0, tasksLost: 0, duplicates: 0, orphans: 0, requestsFuzzed: stats.requests, serverErrors: stats.serverErrors });
   console.log(
     `abuse summary: ${stats.requests} requests fuzzed over ${WRITE_ENDPOINTS.length} write endpoints, ${stats.serverErrors} server errors, ${stats.rateLimited} rate-limited, ${stats.oversized} oversized bodies refused`,
   );

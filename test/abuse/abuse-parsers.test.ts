@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordFaultTally } from '../support/fault-summary.ts';
 import { DescribeVpcsCommand, CreateTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { generateSelfSigned } from '../../connector/tls.ts';
 import { faultFromDetail, faultFromLocalized, parseXml, SoapTransport, VimFault, type XmlValue } from '../../connector/vsphere/soap.ts';
@@ -210,6 +211,7 @@ describe('EC2 emulator over HTTP', () => {
 });
 
 afterAll(async () => {
+  recordFaultTally({ suite: 'abuse-parsers', faultsInjected: 0, migrationsCompleted: 0, migrationsFailed: 0, tasksLost: 0, duplicates: 0, orphans: 0, requestsFuzzed: stats.soapBodies + stats.ec2Requests, serverErrors: stats.ec2ServerErrors });
   console.log(
     `abuse summary (parsers): ${stats.soapBodies} mangled vim25 responses (${stats.vimFaults} typed faults), ${stats.ec2Requests} fuzzed EC2 Query requests, ${stats.ec2ServerErrors} emulator server errors`,
   );
