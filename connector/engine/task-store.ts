@@ -1,6 +1,6 @@
 // Durable engine tasks in the connector's SQLite file (schema step 0002). Every write is one statement,
 // so a SIGKILL leaves either the previous or the next version of a task, never half of one.
-import type { Database } from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
 import { openSqlite } from '../store/sqlite/database.ts';
 import type { MigrationState } from '../contract/index.ts';
 import type { MigrationRecord } from './types.ts';
@@ -17,15 +17,22 @@ export interface MigrationTaskRepository {
   insert(task: MigrationRecord): MigrationRecord;
   save(task: MigrationRecord): void;
   get(id: string): MigrationRecord | undefined;
-  /** Newest first. */
+  /** Newest first. The records may be shared between callers: read them, never mutate them. */
   list(filter: TaskFilter): { items: MigrationRecord[]; total: number };
   /** Tasks in these states, oldest first (FIFO). */
   byStates(states: readonly MigrationState[]): MigrationRecord[];
   close(): void;
 }
 
+/** Distinct list pages kept between writes (a page per environment, VM and filter the portal polls). */
+const PAGE_CACHE_ENTRIES = 256;
+
 export class SqliteMigrationTasks implements MigrationTaskRepository {
   private handle: Database | undefined;
+  private readonly statements = new Map<string, Statement>();
+  /** Bumped by every write through this connection; SQLite's data_version covers writes by other connections. */
+  private writes = 0;
+  private readonly pages = new Map<string, { version: string; page: { items: MigrationRecord[]; total: number } }>();
 
   /** The file is opened on first use, so building the connector touches no disk. */
   constructor(private readonly file: string) {}
@@ -35,52 +42,66 @@ export class SqliteMigrationTasks implements MigrationTaskRepository {
     return this.handle;
   }
 
+  private stmt(sql: string): Statement {
+    let s = this.statements.get(sql);
+    if (!s) this.statements.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
+
+  private version(): string {
+    return `${this.writes}:${String(this.db.pragma('data_version', { simple: true }))}`;
+  }
+
   insert(task: MigrationRecord): MigrationRecord {
-    const seq = (this.db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM engine_tasks').get() as { n: number }).n;
+    const seq = (this.stmt('SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM engine_tasks').get() as { n: number }).n;
     const rec = { ...task, seq };
-    this.db
-      .prepare(
-        `INSERT INTO engine_tasks (id, kind, seq, state, environment_id, vm_id, created_at, updated_at, data)
-         VALUES (?, 'migration', ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(rec.id, seq, rec.state, rec.environmentId, rec.vmId, rec.createdAt, rec.updatedAt, JSON.stringify(rec));
+    this.writes += 1;
+    this.stmt(
+      `INSERT INTO engine_tasks (id, kind, seq, state, environment_id, vm_id, created_at, updated_at, data)
+       VALUES (?, 'migration', ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(rec.id, seq, rec.state, rec.environmentId, rec.vmId, rec.createdAt, rec.updatedAt, JSON.stringify(rec));
     return rec;
   }
 
   save(task: MigrationRecord): void {
-    this.db
-      .prepare('UPDATE engine_tasks SET state = ?, updated_at = ?, data = ? WHERE id = ?')
-      .run(task.state, task.updatedAt, JSON.stringify(task), task.id);
+    this.writes += 1;
+    this.stmt('UPDATE engine_tasks SET state = ?, updated_at = ?, data = ? WHERE id = ?').run(task.state, task.updatedAt, JSON.stringify(task), task.id);
   }
 
   get(id: string): MigrationRecord | undefined {
-    const row = this.db.prepare(`SELECT data FROM engine_tasks WHERE id = ? AND kind = 'migration'`).get(id) as { data: string } | undefined;
+    const row = this.stmt(`SELECT data FROM engine_tasks WHERE id = ? AND kind = 'migration'`).get(id) as { data: string } | undefined;
     return row ? (JSON.parse(row.data) as MigrationRecord) : undefined;
   }
 
   list(f: TaskFilter): { items: MigrationRecord[]; total: number } {
+    // Many open portal tabs poll the same page; it is read from SQLite once per change of the table.
+    const key = JSON.stringify([f.environmentId, f.vmId, f.state, f.limit, f.offset]);
+    const version = this.version();
+    const hit = this.pages.get(key);
+    if (hit && hit.version === version) return hit.page;
     const where = [`kind = 'migration'`];
     const args: string[] = [];
     if (f.environmentId) (where.push('environment_id = ?'), args.push(f.environmentId));
     if (f.vmId) (where.push('vm_id = ?'), args.push(f.vmId));
     if (f.state) (where.push('state = ?'), args.push(f.state));
     const clause = where.join(' AND ');
-    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM engine_tasks WHERE ${clause}`).get(...args) as { n: number }).n;
-    const rows = this.db
-      .prepare(`SELECT data FROM engine_tasks WHERE ${clause} ORDER BY seq DESC LIMIT ? OFFSET ?`)
-      .all(...args, f.limit, f.offset) as { data: string }[];
-    return { items: rows.map((r) => JSON.parse(r.data) as MigrationRecord), total };
+    const total = (this.stmt(`SELECT COUNT(*) AS n FROM engine_tasks WHERE ${clause}`).get(...args) as { n: number }).n;
+    const rows = this.stmt(`SELECT data FROM engine_tasks WHERE ${clause} ORDER BY seq DESC LIMIT ? OFFSET ?`).all(...args, f.limit, f.offset) as { data: string }[];
+    const page = { items: rows.map((r) => JSON.parse(r.data) as MigrationRecord), total };
+    if (this.pages.size >= PAGE_CACHE_ENTRIES) this.pages.clear();
+    this.pages.set(key, { version, page });
+    return page;
   }
 
   byStates(states: readonly MigrationState[]): MigrationRecord[] {
     if (states.length === 0) return [];
-    const rows = this.db
-      .prepare(`SELECT data FROM engine_tasks WHERE kind = 'migration' AND state IN (${states.map(() => '?').join(',')}) ORDER BY seq`)
-      .all(...states) as { data: string }[];
+    const rows = this.stmt(`SELECT data FROM engine_tasks WHERE kind = 'migration' AND state IN (${states.map(() => '?').join(',')}) ORDER BY seq`).all(...states) as { data: string }[];
     return rows.map((r) => JSON.parse(r.data) as MigrationRecord);
   }
 
   close(): void {
+    this.statements.clear();
+    this.pages.clear();
     if (this.handle?.open) this.handle.close();
     this.handle = undefined;
   }

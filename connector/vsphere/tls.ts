@@ -69,6 +69,8 @@ export function createTrustedAgent(trust: TlsTrust, agentOptions: https.AgentOpt
   const ca = trust.ca?.trim() ? trust.ca : undefined;
   // With only a pin, chain and hostname errors are expected (self-signed vCenter/ESXi); the pin replaces them.
   const chainChecked = ca !== undefined || pin === undefined;
+  // Parsing the CA bundle is the costly part of a TLS handshake set-up: do it once per agent, not per connection.
+  const secureContext = tls.createSecureContext(ca !== undefined ? { ca } : {});
 
   class TrustedAgent extends https.Agent {
     override createConnection(
@@ -80,7 +82,7 @@ export function createTrustedAgent(trust: TlsTrust, agentOptions: https.AgentOpt
         port: Number(options.port ?? 443),
         servername: (options as tls.ConnectionOptions).servername || undefined,
         rejectUnauthorized: chainChecked,
-        ...(ca !== undefined ? { ca } : {}),
+        secureContext,
         ...(chainChecked ? {} : { checkServerIdentity: () => undefined }),
       };
       const socket = tls.connect(connectOptions);
