@@ -23,6 +23,10 @@ export interface ApiPollingResult {
   opts: ApiPollingOptions;
   connector: LoadResult;
   bare: LoadResult;
+  /** The same tabs at the portal's own pace: a list and a task every `pacedIntervalMs` per tab. */
+  connectorPaced: LoadResult;
+  barePaced: LoadResult;
+  pacedIntervalMs: number;
   listBytes: number;
   taskBytes: number;
   insertSeconds: number;
@@ -83,6 +87,9 @@ function record(i: number, environmentId: string, vmId: string): MigrationRecord
   };
 }
 
+/** The portal's refetchInterval while a migration is active (ui/features/portal/portal.queries.ts). */
+export const PORTAL_POLL_MS = 3000;
+
 export async function benchApiPolling(opts: ApiPollingOptions, log: (line: string) => void): Promise<ApiPollingResult> {
   // The limit stays in the request path (its cost is measured) but is set above what a benchmark can send.
   const lab = await startBenchLab({ limits: { maxRequests: 1_000_000_000, windowMs: 10_000 } });
@@ -121,6 +128,9 @@ export async function benchApiPolling(opts: ApiPollingOptions, log: (line: strin
     }));
     log(`  connector: ${opts.clients} clients for ${opts.durationMs / 1000} s`);
     const connector = await runLoad({ origin: lab.connector.origin, ca: lab.connector.certPem, clients, warmupMs: opts.warmupMs, durationMs: opts.durationMs });
+    const pacing = { intervalMs: PORTAL_POLL_MS, perTick: 2 };
+    log(`  connector: ${opts.clients} tabs polling every ${PORTAL_POLL_MS / 1000} s for ${opts.durationMs / 1000} s`);
+    const connectorPaced = await runLoad({ origin: lab.connector.origin, ca: lab.connector.certPem, clients, warmupMs: PORTAL_POLL_MS, durationMs: opts.durationMs, pacing });
 
     // The bare baseline: same TLS, same response sizes, nothing behind the route.
     const tls = await generateSelfSigned(['127.0.0.1']);
@@ -132,12 +142,16 @@ export async function benchApiPolling(opts: ApiPollingOptions, log: (line: strin
     const origin = `https://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
     log(`  bare Fastify: ${opts.clients} clients for ${opts.durationMs / 1000} s`);
     let bareResult: LoadResult;
+    let barePaced: LoadResult;
+    const bareClients = clients.map((c) => ({ token: c.token, paths: c.paths.map((p) => (p === listPath ? '/list' : '/task')) }));
     try {
-      bareResult = await runLoad({ origin, ca: tls.certPem, clients: clients.map((c) => ({ token: c.token, paths: c.paths.map((p) => (p === listPath ? '/list' : '/task')) })), warmupMs: opts.warmupMs, durationMs: opts.durationMs });
+      bareResult = await runLoad({ origin, ca: tls.certPem, clients: bareClients, warmupMs: opts.warmupMs, durationMs: opts.durationMs });
+      log(`  bare Fastify: ${opts.clients} tabs polling every ${PORTAL_POLL_MS / 1000} s for ${opts.durationMs / 1000} s`);
+      barePaced = await runLoad({ origin, ca: tls.certPem, clients: bareClients, warmupMs: PORTAL_POLL_MS, durationMs: opts.durationMs, pacing });
     } finally {
       await bare.close();
     }
-    return { opts, connector, bare: bareResult, listBytes: Buffer.byteLength(listJson), taskBytes: Buffer.byteLength(taskJson), insertSeconds };
+    return { opts, connector, bare: bareResult, connectorPaced, barePaced, pacedIntervalMs: PORTAL_POLL_MS, listBytes: Buffer.byteLength(listJson), taskBytes: Buffer.byteLength(taskJson), insertSeconds };
   } finally {
     await lab.stop();
   }

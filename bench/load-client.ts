@@ -9,6 +9,12 @@ export interface LoadConfig {
   clients: { token: string; paths: string[] }[];
   warmupMs: number;
   durationMs: number;
+  /**
+   * Absent: closed loop, each client sends its next request as soon as the previous one is answered (saturation).
+   * Set: each client behaves like a portal tab, sending `perTick` requests together every `intervalMs` (its refetchInterval),
+   * starting at a random offset so the tabs do not poll in lockstep.
+   */
+  pacing?: { intervalMs: number; perTick: number };
 }
 
 export interface LoadResult {
@@ -58,9 +64,22 @@ async function main(): Promise<void> {
       req.end();
     });
 
+  const pacing = cfg.pacing;
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
   await Promise.all(
     cfg.clients.map(async (c) => {
-      for (let i = 0; performance.now() < end; i++) await one(c.paths[i % c.paths.length]!, c.token);
+      if (!pacing) {
+        for (let i = 0; performance.now() < end; i++) await one(c.paths[i % c.paths.length]!, c.token);
+        return;
+      }
+      await sleep(Math.random() * pacing.intervalMs);
+      for (let i = 0; performance.now() < end; ) {
+        const tick = performance.now();
+        const batch: Promise<void>[] = [];
+        for (let k = 0; k < pacing.perTick; k++, i++) batch.push(one(c.paths[i % c.paths.length]!, c.token));
+        await Promise.all(batch);
+        await sleep(tick + pacing.intervalMs - performance.now());
+      }
     }),
   );
   agent.destroy();

@@ -12,6 +12,7 @@ export * from './preflight.ts';
 export * from './migrations.ts';
 export * from './audit.ts';
 export * from './tasks.ts';
+export * from './status.ts';
 
 /** Where the connector serves the plugin (manifest, UI, API): one context path, as the platform recommends. */
 export const PLUGIN_CONTEXT_PATH = '/vm2ec2';

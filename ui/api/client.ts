@@ -3,6 +3,7 @@ import type { infer as Infer } from 'zod';
 import type {
   AuditPage,
   AuditQuery,
+  ConnectorStatus,
   Environment,
   EnvironmentInput,
   EnvironmentList,
@@ -33,8 +34,6 @@ import type {
   VmDetail,
   VpcList,
 } from '../../connector/contract/index.ts';
-// Declared beside its route (not yet moved into the contract folder); a type-only import pulls in no connector code.
-import type { ConnectorStatus } from '../../connector/routes/status.ts';
 
 const enc = encodeURIComponent;
 
