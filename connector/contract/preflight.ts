@@ -37,6 +37,7 @@ export const PreflightCode = z.enum([
   'PRIVATE_IP_RESERVED',
   'PRIVATE_IP_IN_USE',
   'AWS_CHECK_FAILED',
+  'CONNECTOR_UPDATING',
 ]);
 export type PreflightCode = z.infer<typeof PreflightCode>;
 

@@ -16,6 +16,8 @@ export const ConnectorStatus = z
     store: z.object({ healthy: z.boolean(), error: z.string().optional() }),
     /** Migrations and exports waiting for a slot; null when no migration engine runs in this connector. */
     queue: z.object({ depth: z.number().int().nonnegative().nullable() }),
+    /** The maintenance flag (`engine.updating`): new migrations are refused while it is set; null without an engine. */
+    updating: z.boolean().nullable(),
     /** Relaxed security settings an administrator should know about (allowed certificates). */
     warnings: z.array(z.object({ code: z.string(), message: z.string() })),
   })

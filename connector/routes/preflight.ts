@@ -22,7 +22,16 @@ export const preflightRoutes: FastifyPluginAsyncZod = async (app) => {
       const environment = await loadEnvironment(app, environmentId);
       const role = await app.access.roleIn(caller.principal, environment.id);
       if (!canView(role)) throw await denyEnvironment(app, caller, environment, true, { vmId: request.params.vmId });
-      return runPreflight(app.aws, { caller, environment, role, vmId: request.params.vmId, ...choices });
+      const result = await runPreflight(app.aws, { caller, environment, role, vmId: request.params.vmId, ...choices });
+      if (!app.hasDecorator('engine') || !app.engine.updating) return result;
+      // Said before Begin, so nobody fills in the form only to be refused (POST /migrations answers 503 meanwhile).
+      const updating = {
+        code: 'CONNECTOR_UPDATING' as const,
+        severity: 'blocker' as const,
+        message: "The connector is updating. You can't create a migration task while the connector is updating.",
+        fix: 'Try again when the update has finished. Migrations already running continue.',
+      };
+      return { ...result, ready: false, checks: [updating, ...result.checks] };
     },
   );
 };

@@ -84,6 +84,7 @@ export const statusRoutes: FastifyPluginAsyncZod<{ config: ConnectorConfig; time
         aws: await aws,
         store: await store,
         queue: { depth },
+        updating: app.hasDecorator('engine') ? app.engine.updating : null,
         warnings,
       };
     },

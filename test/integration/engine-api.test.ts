@@ -28,11 +28,19 @@ const body = (vmId: string) => ({
 describe('migration API', () => {
   it('answers 503 CONNECTOR_UPDATING while the maintenance flag is set, and checks the token again once it is cleared', async () => {
     const vmId = (await lab.vmIds()).get('bsd-firewall-01')!;
+    type Preflight = { ready: boolean; checks: { code: string; severity: string; message: string }[] };
     lab.connector.app.engine.setUpdating(true);
+    // The form learns it from the pre-flight checks, before anyone presses Begin.
+    const pre = await admin.call<Preflight>('GET', `/vms/${vmId}/preflight?environmentId=env-default`);
+    expect(pre.status).toBe(200);
+    expect(pre.body.ready).toBe(false);
+    expect(pre.body.checks[0]).toMatchObject({ code: 'CONNECTOR_UPDATING', severity: 'blocker', message: expect.stringContaining("can't create a migration task while the connector is updating") });
     const res = await admin.call<{ code: string; message: string }>('POST', '/migrations', body(vmId));
     expect(res.status).toBe(503);
     expect(res.body.code).toBe('CONNECTOR_UPDATING');
     lab.connector.app.engine.setUpdating(false);
+    const preAfter = await admin.call<Preflight>('GET', `/vms/${vmId}/preflight?environmentId=env-default`);
+    expect(preAfter.body.checks.map((c) => c.code)).not.toContain('CONNECTOR_UPDATING');
     const after = await admin.call<{ code: string }>('POST', '/migrations', body(vmId));
     // A made-up token is now judged by the authorization check (no longer 503).
     expect([401, 403]).toContain(after.status);

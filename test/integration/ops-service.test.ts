@@ -164,7 +164,8 @@ describe('the connector started from its configuration file', () => {
       vcenter: { reachable: true },
       aws: REGIONS.map((region) => ({ region, reachable: true })),
       store: { healthy: true },
-      queue: {},
+      queue: { depth: 0 },
+      updating: false,
       warnings: [expect.objectContaining({ code: 'CERTIFICATE_ALLOWED_BY_THUMBPRINT' })],
     });
     expect(typeof (res.body.vcenter as { clockOffsetMs?: unknown }).clockOffsetMs).toBe('number');

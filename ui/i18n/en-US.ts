@@ -193,7 +193,8 @@ export const enUS = {
   'admin.status.ok': 'Reachable',
   'admin.status.down': 'Not answering',
   'admin.status.updating': 'Updating',
-  'admin.status.unknown': 'Not reported by this connector version',
+  'admin.status.updatingYes': "Yes: new migration tasks can't be created until the update has finished",
+  'admin.status.updatingNo': 'No',
 
   'vmMonitor.title': 'EC2 Migration',
   'vmMonitor.none': 'This virtual machine has not been migrated to Amazon EC2.',

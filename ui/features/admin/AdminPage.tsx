@@ -149,7 +149,7 @@ function StatusPanel() {
         <dt>{t('admin.status.queue')}</dt>
         <dd>{s.queue.depth ?? t('common.none')}</dd>
         <dt>{t('admin.status.updating')}</dt>
-        <dd>{t('admin.status.unknown')}</dd>
+        <dd>{s.updating === null ? t('common.none') : s.updating ? t('admin.status.updatingYes') : t('admin.status.updatingNo')}</dd>
         <dt>{t('admin.status.checkedAt')}</dt>
         <dd>{new Date(s.checkedAt).toLocaleString()}</dd>
       </dl>
