@@ -68,12 +68,19 @@ export const ConnectorConfig = z
         /** First and longest interval between EC2 status polls. */
         pollMs: z.number().int().min(5).default(5_000),
         pollMaxMs: z.number().int().min(5).default(30_000),
+        /** Export attempts per migration when the disk download is interrupted or the export lease fails (each takes a fresh lease). */
+        maxExportAttempts: z.number().int().min(1).max(10).default(3),
+        /** Attempts to reach vCenter before a migration fails because vCenter is unreachable. */
+        vcenterConnectAttempts: z.number().int().min(1).max(20).default(6),
+        /** First wait before a retry; it doubles per retry up to retryMaxDelayMs, with random jitter (50–100 %). */
+        retryDelayMs: z.number().int().min(1).default(2_000),
+        retryMaxDelayMs: z.number().int().min(1).default(30_000),
         /** Keep staged disk objects after a successful import (troubleshooting). */
         keepStagingObjects: z.boolean().default(false),
         /** Maintenance flag: POST /migrations answers 503 CONNECTOR_UPDATING while set. */
         updating: z.boolean().default(false),
       })
-      .default({ maxRunning: 4, maxImportsPerRegion: 5, maxExportsPerRegion: 5, stagingBucket: 'vm2ec2-staging-{region}', leaseKeepAliveMs: 10_000, pollMs: 5_000, pollMaxMs: 30_000, keepStagingObjects: false, updating: false }),
+      .default({ maxRunning: 4, maxImportsPerRegion: 5, maxExportsPerRegion: 5, stagingBucket: 'vm2ec2-staging-{region}', leaseKeepAliveMs: 10_000, pollMs: 5_000, pollMaxMs: 30_000, maxExportAttempts: 3, vcenterConnectAttempts: 6, retryDelayMs: 2_000, retryMaxDelayMs: 30_000, keepStagingObjects: false, updating: false }),
     /** The connector's database; default `<dataDir>/connector.sqlite`. */
     store: z.strictObject({ sqliteFile: z.string().min(1).optional() }).default({}),
     /** ESX host name resolution (seed: "Set up a DNS suffix search list"): suffixes tried when a short host name does not resolve. */

@@ -54,6 +54,8 @@ export const MigrationTask = z.object({
   imageId: z.string().optional(),
   instanceId: z.string().optional(),
   error: z.string().optional(),
+  /** Something the migration could not tidy up (e.g. staging objects), with what to do; the migration itself succeeded. */
+  warning: z.string().optional(),
   createdAt: z.string(),
   startedAt: z.string().optional(),
   updatedAt: z.string(),

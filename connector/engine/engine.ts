@@ -21,14 +21,14 @@ import {
   ListMultipartUploadsCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import type { MigrationTask, MigrationState } from '../contract/index.ts';
-import { openNfcDownload } from '../vsphere/nfc.ts';
+import { streamDiskToS3 } from './disk-copy.ts';
 import type { MoRef, Vim25Client } from '../vsphere/vim25.ts';
+import { NfcDownloadError } from '../vsphere/nfc.ts';
+import { VcenterNetworkError, VimFault } from '../vsphere/vim25.ts';
 import type { MigrationTaskRepository, TaskFilter } from './task-store.ts';
 import type { MigrationRecord, MigrationSubmission, StagedDisk } from './types.ts';
 
-const MiB = 1024 * 1024;
 const SHUTDOWN = 'connector-shutdown';
 const CANCEL = 'migration-cancelled';
 const TERMINAL: readonly MigrationState[] = ['completed', 'failed', 'cancelled'];
@@ -68,6 +68,13 @@ export interface MigrationEngineOptions {
   queueSize?: number;
   /** Keep the staged disk objects after a successful import (troubleshooting); default false. */
   keepStaging?: boolean;
+  /** Export attempts when the disk download is interrupted or the export lease fails (each takes a fresh lease). */
+  maxExportAttempts?: number;
+  /** Attempts to reach vCenter before the migration fails. */
+  vcenterConnectAttempts?: number;
+  /** First wait before an export retry (doubling per retry, 50–100 % jitter) and its cap. */
+  retryDelayMs?: number;
+  retryMaxDelayMs?: number;
   now?: () => Date;
   log?: (msg: string) => void;
   /** Called once a task reaches a terminal state (e.g. to end its vCenter session). */
@@ -88,7 +95,9 @@ interface Running {
 export class MigrationEngine {
   private readonly opts: Required<Omit<MigrationEngineOptions, 'log' | 'onTaskEnd'>> & Pick<MigrationEngineOptions, 'onTaskEnd'> & { log: (msg: string) => void };
   private readonly running = new Map<string, Running>();
-  private readonly importSlots = new Map<string, Set<string>>();
+  private readonly importSlots = new Map<string, ImportSlots>();
+  /** Queued task ids in FIFO order, read from the store once; see queued(). */
+  private queue: Set<string> | undefined;
   private readonly lastSave = new Map<string, number>();
   private readonly buckets = new Map<string, Promise<void>>();
   private started = false;
@@ -106,6 +115,10 @@ export class MigrationEngine {
       progressSaveMs: 1_000,
       queueSize: 2,
       keepStaging: false,
+      maxExportAttempts: 3,
+      vcenterConnectAttempts: 6,
+      retryDelayMs: 2_000,
+      retryMaxDelayMs: 30_000,
       now: () => new Date(),
       log: () => {},
       ...options,
@@ -143,7 +156,8 @@ export class MigrationEngine {
 
   submit(sub: MigrationSubmission, id: string = MigrationEngine.newId()): MigrationTask {
     const now = this.iso();
-    const startsNow = this.running.size < this.opts.maxRunning && this.opts.tasks.byStates(['queued']).length === 0;
+    const queue = this.queued();
+    const startsNow = this.running.size < this.opts.maxRunning && queue.size === 0;
     const record = this.opts.tasks.insert({
       id,
       seq: 0,
@@ -159,6 +173,7 @@ export class MigrationEngine {
       createdAt: now,
       updatedAt: now,
     } as MigrationRecord);
+    queue.add(record.id);
     this.pump();
     return this.view(this.opts.tasks.get(record.id) ?? record);
   }
@@ -182,6 +197,7 @@ export class MigrationEngine {
     if (TERMINAL.includes(t.state) || t.state === 'cancelling') return this.view(t);
     t.cancelRequested = true;
     if (t.state === 'queued') {
+      this.queue?.delete(t.id);
       this.finish(t, 'cancelled');
       return this.view(t);
     }
@@ -205,9 +221,14 @@ export class MigrationEngine {
 
   private pump(): void {
     if (!this.started || this.stopping) return;
+    const queue = this.queued();
     while (this.running.size < this.opts.maxRunning) {
-      const [next] = this.opts.tasks.byStates(['queued']);
-      if (!next) return;
+      const [id] = queue;
+      if (id === undefined) return;
+      queue.delete(id);
+      // The store stays the truth: a task that left the queue some other way is skipped.
+      const next = this.opts.tasks.get(id);
+      if (next?.state !== 'queued') continue;
       next.state = 'running';
       next.startedAt = this.iso();
       next.phase = 'exporting';
@@ -227,8 +248,18 @@ export class MigrationEngine {
     });
   }
 
+  /**
+   * The queue in memory: reading it from the store on every submit, start and list parsed every queued record
+   * (~10 ms at 1,000 queued), which made a burst of 1,000 submits quadratic (bench/scheduler.ts).
+   */
+  private queued(): Set<string> {
+    this.queue ??= new Set(this.opts.tasks.byStates(['queued']).map((t) => t.id));
+    return this.queue;
+  }
+
   private queuePositions(): Map<string, number> {
-    return new Map(this.opts.tasks.byStates(['queued']).map((t, i) => [t.id, i + 1]));
+    let position = 0;
+    return new Map([...this.queued()].map((id) => [id, ++position]));
   }
 
   // ---------- the step machine ----------
@@ -236,12 +267,17 @@ export class MigrationEngine {
   private async run(t: MigrationRecord, signal: AbortSignal): Promise<void> {
     try {
       if (t.cancelRequested) throw new MigrationError('cancelled');
-      if (t.phase === 'queued' || t.phase === 'exporting' || t.phase === 'uploading') await this.exportAndUpload(t, signal);
+      if (t.phase === 'queued' || t.phase === 'exporting' || t.phase === 'uploading') await this.exportWithRetries(t, signal);
+      if (t.phase === 'importing' && t.snapshotId) await this.withVcenter(t, (client) => this.removeExportSnapshot(t, client));
       if (t.phase === 'importing') await this.importImage(t, signal);
       if (t.phase === 'launching') await this.launchInstance(t, signal);
       if (t.phase === 'cleaning-up') {
-        if (this.opts.keepStaging) await this.abortUploads(t);
-        else await this.removeStaging(t);
+        // The instance is ready: a clean-up failure is reported, never turned into a failed migration.
+        await (this.opts.keepStaging ? this.abortUploads(t) : this.removeStaging(t)).catch((err: unknown) => {
+          if (signal.reason === SHUTDOWN) throw err;
+          t.warning = `The instance is ready, but the connector could not remove the staging copy of the disks (s3://${t.bucket}/${t.prefix}): ${errorText(err)}. Delete that prefix in the S3 console to stop paying for its storage.`;
+          this.opts.log(`migration ${t.id}: ${t.warning}`);
+        });
         t.phase = 'done';
         this.finish(t, 'completed');
       }
@@ -256,6 +292,38 @@ export class MigrationEngine {
       this.opts.log(`migration ${t.id} failed: ${t.error}`);
       await this.undo(t, false);
       this.finish(t, 'failed');
+    }
+  }
+
+  /**
+   * The export step with bounded retries. An interrupted download or a failed lease starts a fresh export (new
+   * lease, orphan parts aborted; a powered-on VM keeps its snapshot); an unreachable vCenter has its own budget.
+   * Waits double from retryDelayMs up to retryMaxDelayMs, with 50–100 % jitter.
+   */
+  private async exportWithRetries(t: MigrationRecord, signal: AbortSignal): Promise<void> {
+    let interrupted = 0;
+    let unreachable = 0;
+    const firstTry = Date.now();
+    for (;;) {
+      try {
+        await this.exportAndUpload(t, signal);
+        return;
+      } catch (err) {
+        if (signal.aborted) throw err;
+        let n: number;
+        if (err instanceof VcenterNetworkError) {
+          n = ++unreachable;
+          if (n >= this.opts.vcenterConnectAttempts) throw new MigrationError(vcenterUnreachableText(err, n, Date.now() - firstTry), { cause: err });
+        } else if (transferFailure(err)) {
+          n = ++interrupted;
+          if (n >= this.opts.maxExportAttempts) throw new MigrationError(transferFailureText(err, t, n), { cause: err });
+        } else {
+          throw err;
+        }
+        const delay = retryDelay(n, this.opts.retryDelayMs, this.opts.retryMaxDelayMs);
+        this.opts.log(`migration ${t.id}: export attempt failed (${errorText(err)}); retrying in ${delay} ms`);
+        await sleep(delay, signal);
+      }
     }
   }
 
@@ -276,8 +344,17 @@ export class MigrationEngine {
 
       const vm = await client.getVirtualMachine(t.vmId);
       t.vmName = vm.name;
+      if (t.snapshotId && !vm.snapshots.some((s) => s.id === t.snapshotId)) {
+        // Removed behind our back (or by a run that crashed before saving it): take a new one.
+        t.snapshotId = undefined;
+        this.save(t);
+      }
       if (vm.powerState !== 'poweredOff' && !t.snapshotId) {
-        const snap = await client.createSnapshot(t.vmId, `vm2ec2-${t.id}`, 'Taken by the EC2 migration connector for export; removed when the export ends.');
+        // A crash between vCenter taking the snapshot and us saving its id leaves it unrecorded: adopt it by name.
+        const leftover = vm.snapshots.find((s) => s.name === snapshotName(t));
+        const snap = leftover
+          ? { type: 'VirtualMachineSnapshot', value: leftover.id }
+          : await client.createSnapshot(t.vmId, snapshotName(t), 'Taken by the EC2 migration connector for export; removed when the export ends.');
         t.snapshotId = snap.value;
         this.save(t);
       }
@@ -285,7 +362,9 @@ export class MigrationEngine {
       lease = t.snapshotId ? await client.exportSnapshot({ type: 'VirtualMachineSnapshot', value: t.snapshotId }) : await client.exportVm(t.vmId);
       t.leaseId = lease.value;
       this.save(t);
-      const info = await client.waitForLease(lease);
+      const info = await client.waitForLease(lease).catch((err: unknown) => {
+        throw err instanceof VimFault ? new LeaseFailure(err.message, { cause: err }) : err;
+      });
       const capacities = vm.disks.map((d) => d.capacityBytes);
       const devices = info.deviceUrl.filter((d) => d.disk);
       t.disks = devices.map((d, i) => {
@@ -311,25 +390,64 @@ export class MigrationEngine {
         const sent = t.disks.reduce((s, d) => s + d.bytesUploaded, 0);
         client.leaseProgress(leaseRef, (100 * sent) / total).catch((err: unknown) => this.opts.log(`lease keep-alive for ${t.id}: ${String(err)}`));
       }, this.opts.keepAliveMs);
-      for (const disk of t.disks) {
-        checkAbort(signal);
-        await this.copyDisk(t, disk, client, signal);
+      try {
+        for (const disk of t.disks) {
+          checkAbort(signal);
+          await this.copyDisk(t, disk, client, signal);
+        }
+      } catch (err) {
+        // A download cut because the lease failed: report the lease's fault, not the broken connection.
+        const lease = signal.aborted ? undefined : await client.leaseState(leaseRef).catch(() => undefined);
+        throw lease?.error ? new LeaseFailure(lease.error.message, { cause: err }) : err;
       }
       clearInterval(keepAlive);
       keepAlive = undefined;
       await client.leaseProgress(leaseRef, 100).catch(() => undefined);
       await client.leaseComplete(leaseRef);
       t.leaseId = undefined;
-      this.save(t);
-      if (t.snapshotId) {
-        await client.removeSnapshot({ type: 'VirtualMachineSnapshot', value: t.snapshotId });
-        t.snapshotId = undefined;
-      }
+      // The disks are in S3 from here on: a crash while the snapshot is removed must resume at the import,
+      // which finishes the removal (see removeExportSnapshot), never export again from a removed snapshot.
       t.phase = 'importing';
       this.save(t);
+      await this.removeExportSnapshot(t, client);
+    } catch (err) {
+      // A failed attempt gives its lease back at once (a retry takes a fresh one); after a cancel or a
+      // shutdown, undo() or the resumed export does it.
+      if (keepAlive) clearInterval(keepAlive);
+      keepAlive = undefined;
+      if (t.leaseId && !signal.aborted) {
+        const aborted = await client.leaseAbort({ type: 'HttpNfcLease', value: t.leaseId }, `Export failed: ${errorText(err)}`.slice(0, 500)).then(
+          () => true,
+          () => false,
+        );
+        if (aborted) {
+          t.leaseId = undefined;
+          this.save(t);
+        }
+      }
+      throw err;
     } finally {
       if (keepAlive) clearInterval(keepAlive);
       // The lease and snapshot are undone by undo() (cancel, failure) or by the resumed export (crash).
+      await vc.release().catch(() => undefined);
+    }
+  }
+
+  /** Removes the snapshot the export was taken from; one that is already gone counts as removed. */
+  private async removeExportSnapshot(t: MigrationRecord, client: Vim25Client): Promise<void> {
+    if (!t.snapshotId) return;
+    await client.removeSnapshot({ type: 'VirtualMachineSnapshot', value: t.snapshotId }).catch((err: unknown) => {
+      if (!(err instanceof VimFault && err.faultType === 'ManagedObjectNotFound')) throw err;
+    });
+    t.snapshotId = undefined;
+    this.save(t);
+  }
+
+  private async withVcenter<T>(t: MigrationRecord, use: (client: Vim25Client) => Promise<T>): Promise<T> {
+    const vc = await this.opts.openVcenter(t);
+    try {
+      return await use(vc.client);
+    } finally {
       await vc.release().catch(() => undefined);
     }
   }
@@ -340,35 +458,27 @@ export class MigrationEngine {
     disk.done = false;
     disk.startedAt = this.iso();
     const started = Date.now();
-    const { stream } = await openNfcDownload(client.resolveDeviceUrl(disk.url), {
-      ...(disk.sslThumbprint ? { thumbprint: disk.sslThumbprint } : {}),
-      ...(client.sessionCookie ? { cookie: client.sessionCookie } : {}),
-      signal,
-    });
-    const upload = new Upload({
-      client: this.opts.s3(t.region),
-      params: { Bucket: t.bucket, Key: disk.s3Key, Body: stream, ContentType: 'application/octet-stream' },
-      partSize: partSizeFor(disk.expectedBytes),
-      queueSize: this.opts.queueSize,
-      leavePartsOnError: false,
-    });
-    const onAbort = (): void => void upload.abort().catch(() => undefined);
-    signal.addEventListener('abort', onAbort, { once: true });
-    upload.on('httpUploadProgress', (p) => {
-      disk.bytesUploaded = Math.min(p.loaded ?? disk.bytesUploaded, Math.max(disk.expectedBytes, p.loaded ?? 0));
+    const onProgress = (loaded: number): void => {
+      disk.bytesUploaded = loaded;
       const secs = Math.max(0.001, (Date.now() - started) / 1000);
       disk.throughputBps = disk.bytesUploaded / secs;
       disk.etaSeconds = disk.throughputBps > 0 ? Math.max(0, (disk.expectedBytes - disk.bytesUploaded) / disk.throughputBps) : undefined;
       this.saveThrottled(t);
-    });
+    };
     try {
-      await upload.done();
+      // Aborts its S3 multipart upload itself on any failure or on the signal.
+      await streamDiskToS3(
+        {
+          url: client.resolveDeviceUrl(disk.url),
+          ...(disk.sslThumbprint ? { thumbprint: disk.sslThumbprint } : {}),
+          ...(client.sessionCookie ? { cookie: client.sessionCookie } : {}),
+        },
+        { s3: this.opts.s3(t.region), bucket: t.bucket, key: disk.s3Key, expectedBytes: disk.expectedBytes, queueSize: this.opts.queueSize },
+        { signal, onProgress },
+      );
     } catch (err) {
-      stream.destroy();
       checkAbort(signal);
       throw err;
-    } finally {
-      signal.removeEventListener('abort', onAbort);
     }
     disk.done = true;
     disk.etaSeconds = 0;
@@ -379,21 +489,24 @@ export class MigrationEngine {
     const ec2 = this.opts.ec2(t.region);
     await this.acquireImportSlot(t, signal);
     try {
+      let capacityWait = this.opts.pollMs;
       while (!t.importTaskId) {
         try {
-          const out = await ec2.send(
-            new ImportImageCommand({
-              // Derived from the task: a retried or resumed call returns the same import task.
-              ClientToken: t.id,
-              Description: `vm2ec2 ${t.id} (${t.vmName ?? t.vmId})`,
-              Platform: t.platform,
-              RoleName: this.opts.importRoleName,
-              DiskContainers: t.disks.map((d, i) => ({
-                Format: 'VMDK',
-                Description: `disk ${i + 1}`,
-                UserBucket: { S3Bucket: t.bucket, S3Key: d.s3Key },
-              })),
-            }),
+          const out = await this.awsCall(t, 'EC2', 'ImportImage', signal, () =>
+            ec2.send(
+              new ImportImageCommand({
+                // Derived from the task: a retried or resumed call returns the same import task.
+                ClientToken: t.id,
+                Description: `vm2ec2 ${t.id} (${t.vmName ?? t.vmId})`,
+                Platform: t.platform,
+                RoleName: this.opts.importRoleName,
+                DiskContainers: t.disks.map((d, i) => ({
+                  Format: 'VMDK',
+                  Description: `disk ${i + 1}`,
+                  UserBucket: { S3Bucket: t.bucket, S3Key: d.s3Key },
+                })),
+              }),
+            ),
           );
           if (!out.ImportTaskId) throw new MigrationError('EC2 accepted the import but returned no import task id. Retry the migration.');
           t.importTaskId = out.ImportTaskId;
@@ -405,17 +518,19 @@ export class MigrationEngine {
           // EC2's own count says the region is full: wait for capacity.
           t.importStatus = 'waiting for import capacity in the region';
           this.save(t);
-          await sleep(this.opts.pollMs, signal);
+          await sleep(jittered(capacityWait), signal);
+          capacityWait = Math.min(this.opts.pollMaxMs, capacityWait * 2);
         }
       }
+      const importTaskId = t.importTaskId;
       let delay = this.opts.pollMs;
       for (;;) {
         checkAbort(signal);
-        const out = await ec2.send(new DescribeImportImageTasksCommand({ ImportTaskIds: [t.importTaskId] }));
+        const out = await this.awsCall(t, 'EC2', 'DescribeImportImageTasks', signal, () => ec2.send(new DescribeImportImageTasksCommand({ ImportTaskIds: [importTaskId] })));
         const task = out.ImportImageTasks?.[0];
-        if (!task) throw new MigrationError(`EC2 no longer knows the import task ${t.importTaskId}. Start the migration again.`);
+        if (!task) throw new MigrationError(`EC2 no longer knows the import task ${importTaskId}. Start the migration again.`);
         if (task.Status === 'completed') {
-          if (!task.ImageId) throw new MigrationError(`EC2 import ${t.importTaskId} completed without an AMI. Start the migration again.`);
+          if (!task.ImageId) throw new MigrationError(`EC2 import ${importTaskId} completed without an AMI. Start the migration again.`);
           t.imageId = task.ImageId;
           t.importStatus = 'completed';
           t.importProgress = 100;
@@ -424,7 +539,9 @@ export class MigrationEngine {
           return;
         }
         if (task.Status === 'deleted' || task.Status === 'deleting') {
-          throw new MigrationError(importFailureText(task.StatusMessage, t));
+          const lastStage = t.importStatus;
+          t.importStatus = task.Status;
+          throw new MigrationError(importFailureText(task.StatusMessage, t, lastStage));
         }
         const status = task.StatusMessage ?? task.Status;
         const progress = task.Progress !== undefined ? Number(task.Progress) : t.importProgress;
@@ -436,23 +553,46 @@ export class MigrationEngine {
         } else {
           delay = Math.min(this.opts.pollMaxMs, Math.ceil(delay * 1.5));
         }
-        await sleep(delay, signal);
+        await sleep(jittered(delay), signal);
       }
     } finally {
       this.importSlots.get(t.region)?.delete(t.id);
     }
   }
 
+  /**
+   * One AWS call with engine-level retries on top of the SDK's own (which already back off with jitter):
+   * at most AWS_CALL_ROUNDS rounds, full-jitter exponential waits from pollMs up to pollMaxMs, then a
+   * MigrationError that names the AWS error and what to do. Non-retryable errors are thrown unchanged.
+   */
+  private async awsCall<T>(t: MigrationRecord, service: 'EC2' | 'S3', action: string, signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
+    let attempts = 0;
+    for (let round = 1; ; round++) {
+      try {
+        return await call();
+      } catch (err) {
+        attempts += sdkAttempts(err);
+        if (!isRetryableAwsError(err)) throw err;
+        const cause = err instanceof AwsRetryError && err.cause !== undefined ? err.cause : err;
+        if (round >= AWS_CALL_ROUNDS) throw new AwsRetryError(awsRetryText(service, action, t.region, cause, attempts), cause);
+        this.opts.log(`migration ${t.id}: ${service} ${action} failed (${errorName(cause) ?? 'error'}, ${attempts} attempts so far); retrying`);
+        const cap = Math.min(this.opts.pollMaxMs, this.opts.pollMs * 2 ** round);
+        await sleep(Math.round(Math.random() * cap), signal);
+      }
+    }
+  }
+
   /** At most maxImportsPerRegion of our tasks hold an EC2 import at once (EC2's limit error is the second guard). */
   private async acquireImportSlot(t: MigrationRecord, signal: AbortSignal): Promise<void> {
     let slots = this.importSlots.get(t.region);
-    if (!slots) this.importSlots.set(t.region, (slots = new Set()));
+    if (!slots) this.importSlots.set(t.region, (slots = new ImportSlots()));
     while (!slots.has(t.id) && slots.size >= this.opts.maxImportsPerRegion) {
       if (t.importStatus !== 'waiting for import capacity in the region') {
         t.importStatus = 'waiting for import capacity in the region';
         this.save(t);
       }
-      await sleep(this.opts.pollMs, signal);
+      // Woken when a slot frees (polling alone waited up to pollMs per hand-over); the poll stays as a fallback.
+      await Promise.race([slots.freed(), sleep(this.opts.pollMs, signal)]);
     }
     slots.add(t.id);
   }
@@ -461,32 +601,35 @@ export class MigrationEngine {
     const ec2 = this.opts.ec2(t.region);
     if (!t.instanceId) {
       // After a crash the instance may exist already: find it by its task tag before launching.
-      const existing = await this.findInstance(t);
+      const existing = await this.findInstance(t, signal);
       if (existing?.InstanceId) {
         t.instanceId = existing.InstanceId;
       } else {
-        const out = await ec2.send(
-          new RunInstancesCommand({
-            ImageId: t.imageId,
-            InstanceType: t.instanceType as never,
-            MinCount: 1,
-            MaxCount: 1,
-            SubnetId: t.subnetId,
-            SecurityGroupIds: t.securityGroupIds,
-            ...(t.privateIpAddress ? { PrivateIpAddress: t.privateIpAddress } : {}),
-            ClientToken: t.id,
-            TagSpecifications: [
-              {
-                ResourceType: 'instance',
-                Tags: [
-                  { Key: 'Name', Value: t.vmName ?? t.vmId },
-                  { Key: TASK_TAG, Value: t.id },
-                  { Key: ENVIRONMENT_TAG, Value: t.environmentId },
-                  { Key: SOURCE_VM_TAG, Value: t.vmId },
-                ],
-              },
-            ],
-          }),
+        const out = await this.awsCall(t, 'EC2', 'RunInstances', signal, () =>
+          ec2.send(
+            new RunInstancesCommand({
+              ImageId: t.imageId,
+              InstanceType: t.instanceType as never,
+              MinCount: 1,
+              MaxCount: 1,
+              SubnetId: t.subnetId,
+              SecurityGroupIds: t.securityGroupIds,
+              ...(t.privateIpAddress ? { PrivateIpAddress: t.privateIpAddress } : {}),
+              // Same token on every retry: EC2 returns the instance it already launched.
+              ClientToken: t.id,
+              TagSpecifications: [
+                {
+                  ResourceType: 'instance',
+                  Tags: [
+                    { Key: 'Name', Value: t.vmName ?? t.vmId },
+                    { Key: TASK_TAG, Value: t.id },
+                    { Key: ENVIRONMENT_TAG, Value: t.environmentId },
+                    { Key: SOURCE_VM_TAG, Value: t.vmId },
+                  ],
+                },
+              ],
+            }),
+          ),
         );
         const id = out.Instances?.[0]?.InstanceId;
         if (!id) throw new MigrationError('EC2 accepted RunInstances but returned no instance. Check the EC2 console for the instance and retry.');
@@ -494,53 +637,89 @@ export class MigrationEngine {
       }
       this.save(t);
     }
+    const instanceId = t.instanceId;
     const wanted = t.leaveRunning ? 'running' : 'stopped';
     let delay = this.opts.pollMs;
     for (;;) {
       checkAbort(signal);
-      const inst = await this.describeInstance(t.region, t.instanceId);
+      const inst = await this.describeInstance(t, instanceId, signal);
       const state = inst?.State?.Name;
       if (state === wanted) break;
       if (state === 'terminated' || state === 'shutting-down') {
-        throw new MigrationError(`The new instance ${t.instanceId} was terminated before it was ready. Check the EC2 console (state reason: ${inst?.StateReason?.Message ?? 'unknown'}).`);
+        throw new MigrationError(`The new instance ${instanceId} was terminated before it was ready. Check the EC2 console (state reason: ${inst?.StateReason?.Message ?? 'unknown'}).`);
       }
       if (state === 'running' && wanted === 'stopped') {
-        await ec2.send(new StopInstancesCommand({ InstanceIds: [t.instanceId] }));
+        await this.awsCall(t, 'EC2', 'StopInstances', signal, () => ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] })));
         t.instanceStopped = true;
         this.save(t);
       }
-      await sleep(delay, signal);
+      await sleep(jittered(delay), signal);
       delay = Math.min(this.opts.pollMaxMs, Math.ceil(delay * 1.5));
     }
     t.phase = 'cleaning-up';
     this.save(t);
   }
 
-  private async findInstance(t: MigrationRecord): Promise<Instance | undefined> {
-    const out = await this.opts.ec2(t.region).send(
-      new DescribeInstancesCommand({
-        Filters: [
-          { Name: `tag:${TASK_TAG}`, Values: [t.id] },
-          { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
-        ],
-      }),
+  private async findInstance(t: MigrationRecord, signal?: AbortSignal): Promise<Instance | undefined> {
+    const out = await this.awsCall(t, 'EC2', 'DescribeInstances', signal, () =>
+      this.opts.ec2(t.region).send(
+        new DescribeInstancesCommand({
+          Filters: [
+            { Name: `tag:${TASK_TAG}`, Values: [t.id] },
+            { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+          ],
+        }),
+      ),
     );
     return out.Reservations?.flatMap((r) => r.Instances ?? [])[0];
   }
 
-  private async describeInstance(region: string, id: string): Promise<Instance | undefined> {
-    const out = await this.opts.ec2(region).send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+  private async describeInstance(t: MigrationRecord, id: string, signal?: AbortSignal): Promise<Instance | undefined> {
+    const out = await this.awsCall(t, 'EC2', 'DescribeInstances', signal, () => this.opts.ec2(t.region).send(new DescribeInstancesCommand({ InstanceIds: [id] })));
     return out.Reservations?.flatMap((r) => r.Instances ?? [])[0];
+  }
+
+  /** An active import task this migration started but whose id was never recorded (its ImportImage answer was lost). */
+  private async findImportTask(t: MigrationRecord): Promise<string | undefined> {
+    const ec2 = this.opts.ec2(t.region);
+    let token: string | undefined;
+    do {
+      const page = await this.awsCall(t, 'EC2', 'DescribeImportImageTasks', undefined, () =>
+        ec2.send(new DescribeImportImageTasksCommand({ Filters: [{ Name: 'task-state', Values: ['active'] }], NextToken: token })),
+      );
+      const mine = page.ImportImageTasks?.find((i) => i.Description?.startsWith(`vm2ec2 ${t.id} `));
+      if (mine?.ImportTaskId) return mine.ImportTaskId;
+      token = page.NextToken;
+    } while (token);
+    return undefined;
   }
 
   // ---------- undo and cleanup ----------
 
-  /** Undoes what the task did so far; every step is best effort so one failure does not hide the others. */
+  /** Deregisters the AMI of an import that completed after the migration had already failed. */
+  private async removeImportedImage(t: MigrationRecord, importTaskId: string): Promise<void> {
+    const ec2 = this.opts.ec2(t.region);
+    const out = await this.awsCall(t, 'EC2', 'DescribeImportImageTasks', undefined, () => ec2.send(new DescribeImportImageTasksCommand({ ImportTaskIds: [importTaskId] })));
+    const imageId = out.ImportImageTasks?.[0]?.ImageId;
+    if (imageId) await this.awsCall(t, 'EC2', 'DeregisterImage', undefined, () => ec2.send(new DeregisterImageCommand({ ImageId: imageId })));
+  }
+
+  /**
+   * Undoes what the task did so far; every step is best effort (with bounded retries) so one failure does not
+   * hide the others. A failed launch leaves nothing behind either: its instance and AMI go as on a cancel.
+   */
   private async undo(t: MigrationRecord, cancelled: boolean): Promise<void> {
     const warn = (what: string) => (err: unknown) => this.opts.log(`migration ${t.id}: ${what} failed: ${String(err)}`);
-    if (t.leaseId || t.snapshotId) {
+    const ec2 = this.opts.ec2(t.region);
+    // exportAttempts > 0: a snapshot may exist that a crash kept us from recording; it is found by its name.
+    if (t.leaseId || t.snapshotId || (t.exportAttempts > 0 && ['exporting', 'uploading', 'queued'].includes(t.phase))) {
       const vc = await this.opts.openVcenter(t).catch((err: unknown) => void warn('opening vCenter for cleanup')(err));
       if (vc) {
+        if (!t.snapshotId) {
+          const vm = await vc.client.getVirtualMachine(t.vmId).catch(() => undefined);
+          const leftover = vm?.snapshots.find((s) => s.name === snapshotName(t));
+          if (leftover) t.snapshotId = leftover.id;
+        }
         if (t.leaseId) {
           await vc.client.leaseAbort({ type: 'HttpNfcLease', value: t.leaseId }, cancelled ? 'Migration cancelled' : 'Migration failed').catch(warn('lease abort'));
           t.leaseId = undefined;
@@ -555,19 +734,31 @@ export class MigrationEngine {
       }
     }
     await this.abortUploads(t).catch(warn('multipart abort'));
-    if (t.importTaskId && !t.imageId) {
-      await this.opts
-        .ec2(t.region)
-        .send(new CancelImportTaskCommand({ ImportTaskId: t.importTaskId, CancelReason: cancelled ? 'Cancelled by the user' : 'Migration failed' }))
-        .catch(warn('CancelImportTask'));
+    if (!t.imageId && !t.importTaskId && t.phase === 'importing') {
+      t.importTaskId = await this.findImportTask(t).catch((err: unknown) => void warn('looking up the import task')(err));
     }
-    if (cancelled) {
+    if (t.importTaskId && !t.imageId && !['deleted', 'deleting'].includes(t.importStatus ?? '')) {
+      const importTaskId = t.importTaskId;
+      await this.awsCall(t, 'EC2', 'CancelImportTask', undefined, () =>
+        ec2.send(new CancelImportTaskCommand({ ImportTaskId: importTaskId, CancelReason: cancelled ? 'Cancelled by the user' : 'Migration failed' })),
+      ).then(
+        () => (t.importStatus = 'deleting'),
+        async (err: unknown) => {
+          if (errorName(err) !== 'IncorrectState') return warn('CancelImportTask')(err);
+          // Finished on EC2's side meanwhile: a failed import left nothing, a completed one left an AMI to remove.
+          await this.removeImportedImage(t, importTaskId).catch(warn('removing the imported AMI'));
+        },
+      );
+    }
+    if (cancelled || t.phase === 'launching') {
       const inst = t.instanceId ? { InstanceId: t.instanceId } : t.imageId ? await this.findInstance(t).catch(() => undefined) : undefined;
       if (inst?.InstanceId) {
-        await this.opts.ec2(t.region).send(new TerminateInstancesCommand({ InstanceIds: [inst.InstanceId] })).catch(warn('TerminateInstances'));
+        const instanceId = inst.InstanceId;
+        await this.awsCall(t, 'EC2', 'TerminateInstances', undefined, () => ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }))).catch(warn('TerminateInstances'));
       }
       // The imported AMI is ours too once the import completed.
-      if (t.imageId) await this.opts.ec2(t.region).send(new DeregisterImageCommand({ ImageId: t.imageId })).catch(warn('DeregisterImage'));
+      const imageId = t.imageId;
+      if (imageId) await this.awsCall(t, 'EC2', 'DeregisterImage', undefined, () => ec2.send(new DeregisterImageCommand({ ImageId: imageId }))).catch(warn('DeregisterImage'));
     }
     await this.removeStaging(t).catch(warn('staging cleanup'));
     this.save(t);
@@ -576,7 +767,7 @@ export class MigrationEngine {
   private async removeStaging(t: MigrationRecord): Promise<void> {
     const s3 = this.opts.s3(t.region);
     for (const d of t.disks) {
-      await s3.send(new DeleteObjectCommand({ Bucket: t.bucket, Key: d.s3Key })).catch((err: unknown) => {
+      await this.awsCall(t, 'S3', 'DeleteObject', undefined, () => s3.send(new DeleteObjectCommand({ Bucket: t.bucket, Key: d.s3Key }))).catch((err: unknown) => {
         if (errorName(err) !== 'NoSuchKey' && errorName(err) !== 'NoSuchBucket') throw err;
       });
     }
@@ -591,14 +782,23 @@ export class MigrationEngine {
     for (;;) {
       let out;
       try {
-        out = await s3.send(new ListMultipartUploadsCommand({ Bucket: t.bucket, Prefix: t.prefix, KeyMarker: keyMarker, UploadIdMarker: idMarker }));
+        const [km, im] = [keyMarker, idMarker];
+        out = await this.awsCall(t, 'S3', 'ListMultipartUploads', undefined, () =>
+          s3.send(new ListMultipartUploadsCommand({ Bucket: t.bucket, Prefix: t.prefix, KeyMarker: km, UploadIdMarker: im })),
+        );
       } catch (err) {
         // No bucket, or an endpoint without ListMultipartUploads (upload-only S3 sinks): nothing to abort.
         if (errorName(err) === 'NoSuchBucket' || errorName(err) === 'NotImplemented') return;
         throw err;
       }
       for (const u of out.Uploads ?? []) {
-        if (u.Key && u.UploadId) await s3.send(new AbortMultipartUploadCommand({ Bucket: t.bucket, Key: u.Key, UploadId: u.UploadId }));
+        const { Key, UploadId } = u;
+        if (Key && UploadId) {
+          await this.awsCall(t, 'S3', 'AbortMultipartUpload', undefined, () => s3.send(new AbortMultipartUploadCommand({ Bucket: t.bucket, Key, UploadId }))).catch((err: unknown) => {
+            // Aborted meanwhile (by lib-storage's own abort): gone is what we want.
+            if (errorName(err) !== 'NoSuchUpload') throw err;
+          });
+        }
       }
       if (!out.IsTruncated) return;
       keyMarker = out.NextKeyMarker;
@@ -621,17 +821,21 @@ export class MigrationEngine {
 
   private async createBucket(t: MigrationRecord): Promise<void> {
     const s3 = this.opts.s3(t.region);
+    const exists = (): Promise<boolean> =>
+      this.awsCall(t, 'S3', 'HeadBucket', undefined, () => s3.send(new HeadBucketCommand({ Bucket: t.bucket }))).then(
+        () => true,
+        (err: unknown) => {
+          // Throttled or unreachable S3 is not "absent": say so instead of trying to create the bucket.
+          if (isRetryableAwsError(err)) throw err;
+          return false;
+        },
+      );
+    if (await exists()) return;
     try {
-      await s3.send(new HeadBucketCommand({ Bucket: t.bucket }));
-      return;
-    } catch {
-      // absent (or not visible): try to create it
-    }
-    try {
-      await s3.send(new CreateBucketCommand({ Bucket: t.bucket }));
+      await this.awsCall(t, 'S3', 'CreateBucket', undefined, () => s3.send(new CreateBucketCommand({ Bucket: t.bucket })));
     } catch (err) {
-      const exists = await s3.send(new HeadBucketCommand({ Bucket: t.bucket })).then(() => true, () => false);
-      if (!exists) {
+      if (isRetryableAwsError(err)) throw err;
+      if (!(await exists())) {
         throw new MigrationError(
           `The connector cannot use its staging bucket ${t.bucket} in ${t.region}: ${errorText(err)}. Create the bucket for the connector, or allow it s3:CreateBucket, or set engine.stagingBucket to a bucket it owns.`,
         );
@@ -701,6 +905,7 @@ export class MigrationEngine {
       ...(t.imageId ? { imageId: t.imageId } : {}),
       ...(t.instanceId ? { instanceId: t.instanceId } : {}),
       ...(t.error ? { error: t.error } : {}),
+      ...(t.warning ? { warning: t.warning } : {}),
       createdAt: t.createdAt,
       ...(t.startedAt ? { startedAt: t.startedAt } : {}),
       updatedAt: t.updatedAt,
@@ -709,10 +914,33 @@ export class MigrationEngine {
   }
 }
 
-/** 10,000 parts must always suffice: part size from the expected stream size, never below S3's 5 MiB. */
-export function partSizeFor(expectedBytes: number): number {
-  return Math.max(5 * MiB, Math.ceil(expectedBytes / 10_000));
+/** A region's import slots (task ids); releasing one wakes the tasks waiting in acquireImportSlot. */
+class ImportSlots extends Set<string> {
+  private next: { promise: Promise<void>; wake: () => void } | undefined;
+
+  /** Resolves at the next release. */
+  freed(): Promise<void> {
+    if (!this.next) {
+      let wake = (): void => {};
+      const promise = new Promise<void>((resolve) => (wake = resolve));
+      this.next = { promise, wake };
+    }
+    return this.next.promise;
+  }
+
+  override delete(id: string): boolean {
+    const had = super.delete(id);
+    const next = this.next;
+    if (had && next) {
+      this.next = undefined;
+      next.wake();
+    }
+    return had;
+  }
 }
+
+/** 10,000 parts must always suffice: part size from the expected stream size (see disk-copy.ts). */
+export { partSizeFor } from './disk-copy.ts';
 
 /** Export+upload 0–50 %, import 50–90 %, launch and cleanup up to 100 %. */
 function percentOf(t: MigrationRecord): number {
@@ -736,18 +964,99 @@ function percentOf(t: MigrationRecord): number {
   }
 }
 
-function importFailureText(statusMessage: string | undefined, t: MigrationRecord): string {
-  const msg = statusMessage ?? 'no reason given';
+/** Maps a failed import's StatusMessage (and the stage it had reached) to what the administrator should do. */
+function importFailureText(statusMessage: string | undefined, t: MigrationRecord, lastStage?: string): string {
+  const msg = (statusMessage ?? 'no reason given').replace(/[.\s]+$/, '');
+  const vm = t.vmName ?? t.vmId;
+  const during = lastStage && lastStage !== 'waiting for import capacity in the region' ? ` while ${lastStage}` : '';
   if (/403|access|forbidden/i.test(msg)) {
     const multi = t.disks.length > 1;
     return (
-      `EC2 could not read the uploaded disk${multi ? 's' : ''} of ${t.vmName ?? t.vmId} (${msg}). ` +
+      `EC2 could not read the uploaded disk${multi ? 's' : ''} of ${vm} (${msg}). ` +
       (multi
-        ? 'To migrate a virtual machine with more than one disk, grant the VM Import/Export service role the additional permissions it needs (fix the import service role in the setup page).'
-        : 'Check that the VM Import service role exists and may read the staging bucket.')
+        ? // Seed troubleshooting, "Additional permissions are required to migrate multidisk virtual machines".
+          'To migrate a virtual machine with more than one disk, log into the management portal setup page and grant the additional permissions required by the VM Import/Export service: click Fix Error there to grant the VM Import/Export service role (vmimport) read access to the staging bucket.'
+        : 'Check that the VM Import service role (vmimport) exists and may read the staging bucket, then start the migration again.')
     );
   }
-  return `EC2 could not import ${t.vmName ?? t.vmId}: ${msg}. Check the operating system is supported by VM Import/Export and retry.`;
+  if (/\bOS\b|operating system|kernel|boot|grub|driver|windows|linux/i.test(msg)) {
+    return `EC2 could not import ${vm}${during}: ${msg}. Check that the VM's operating system and kernel are supported by VM Import/Export (VM Import/Export Prerequisites in the Amazon EC2 User Guide), then start the migration again.`;
+  }
+  if (/partition|volume|disk|format|vmdk|image|snapshot/i.test(msg)) {
+    return `EC2 could not import ${vm}${during}: ${msg}. Check the VM's disks meet the VM Import/Export requirements (no encrypted or RDM disks, boot volume under 2 TiB, at most 21 volumes), then start the migration again.`;
+  }
+  return `EC2 could not import ${vm}${during}: ${msg}. Review VM Import/Export Requirements and Limitations in the Amazon EC2 User Guide, then start the migration again.`;
+}
+
+/** Engine-level rounds for one AWS call whose SDK retries ran out on a throttle, a 5xx or a dropped connection. */
+export const AWS_CALL_ROUNDS = 4;
+
+const THROTTLING_NAMES = new Set(['RequestLimitExceeded', 'Throttling', 'ThrottlingException', 'ThrottledException', 'SlowDown', 'TooManyRequestsException', 'RequestThrottled', 'RequestThrottledException', 'EC2ThrottledException', 'BandwidthLimitExceeded']);
+const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+interface SdkErrorShape {
+  name?: string;
+  code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number; attempts?: number };
+  cause?: unknown;
+}
+
+/** An AWS call that kept failing with a retryable error; keeps the AWS error's name and metadata for callers that inspect them. */
+export class AwsRetryError extends MigrationError {
+  readonly $metadata: SdkErrorShape['$metadata'];
+
+  constructor(message: string, cause: unknown) {
+    super(message, { cause });
+    const e = (cause ?? {}) as SdkErrorShape;
+    this.name = e.name ?? 'AwsRetryError';
+    this.$metadata = e.$metadata;
+  }
+}
+
+function networkCode(err: unknown, depth = 0): string | undefined {
+  const e = err as SdkErrorShape | undefined;
+  if (!e || depth > 5) return undefined;
+  if (e.code && NETWORK_CODES.has(e.code)) return e.code;
+  return networkCode(e.cause, depth + 1);
+}
+
+/**
+ * Whether retrying later may help: throttling, HTTP 5xx, timeouts and dropped connections.
+ * Hand-written: the SDK's own classifiers live in @smithy/core, which is not a direct dependency.
+ */
+export function isRetryableAwsError(err: unknown): boolean {
+  const e = err as SdkErrorShape | undefined;
+  if (!e || typeof e !== 'object' || e.name === 'AbortError') return false;
+  const status = e.$metadata?.httpStatusCode ?? 0;
+  return THROTTLING_NAMES.has(e.name ?? '') || status === 429 || status >= 500 || e.name === 'TimeoutError' || e.name === 'RequestTimeout' || networkCode(err) !== undefined;
+}
+
+/** What the administrator reads when `action` kept failing after every retry. */
+export function awsRetryText(service: 'EC2' | 'S3', action: string, region: string, err: unknown, attempts: number): string {
+  const e = (err ?? {}) as SdkErrorShape;
+  const name = e.name ?? 'Error';
+  const status = e.$metadata?.httpStatusCode;
+  const detail = (e.message ?? '').slice(0, 200).replace(/[.\s]+$/, '');
+  const tries = `${attempts} attempt${attempts === 1 ? '' : 's'}`;
+  if (THROTTLING_NAMES.has(name) || status === 429) {
+    return `AWS kept answering ${name} to ${service} ${action} in ${region} (${tries}, with backoff): the account's ${service} request rate limit is exhausted. Try again later, or raise the account's ${service} API rate limit (ask AWS Support), and stop other tools calling ${service} heavily with the same account.`;
+  }
+  const net = networkCode(err);
+  if (net) {
+    return `The connection to ${service} in ${region} kept failing during ${action} (${tries}, with backoff): ${net}${detail ? ` (${detail})` : ''}. Check the connector's network path to AWS (firewall, web proxy${service === 'S3' ? ', engine.s3Endpoint' : ''}), then start the migration again.`;
+  }
+  return `AWS kept answering ${name}${status ? ` (HTTP ${status})` : ''} to ${service} ${action} in ${region} (${tries}, with backoff)${detail ? `: ${detail}` : ''}. This is an error on AWS's side: check the AWS Health Dashboard for ${service} in ${region}, then start the migration again.`;
+}
+
+/** 50–100 % of `ms`: polls of many tasks spread out instead of arriving at EC2 together. */
+function jittered(ms: number): number {
+  return Math.round(ms / 2 + (Math.random() * ms) / 2);
+}
+
+/** SDK attempts behind an error ($metadata.attempts is set by the SDK's retry middleware). */
+export function sdkAttempts(err: unknown): number {
+  return Math.max(1, (err as SdkErrorShape | undefined)?.$metadata?.attempts ?? 1);
 }
 
 /** Errors a vSphere administrator can act on (seed troubleshooting: ESX host reachability, certificates). */
@@ -756,8 +1065,14 @@ function failureMessage(err: unknown, t: MigrationRecord): string {
   const text = errorText(err);
   const code = (err as { code?: string; cause?: { code?: string } }).code ?? (err as { cause?: { code?: string } }).cause?.code;
   const vm = t.vmName ?? t.vmId;
+  // Already names the vCenter and what to check.
+  if (err instanceof VcenterNetworkError) return text;
+  if (err instanceof VimFault && err.faultType === 'NotAuthenticated') {
+    return `vCenter ended the session the connector used to export ${vm}, and the connector has no vCenter account to log in again. Configure a vCenter account for the engine (engine.vcenterAccount) so long exports survive session timeouts, then start the migration again.`;
+  }
   if (code && ['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'EHOSTUNREACH', 'ETIMEDOUT', 'ENETUNREACH'].includes(code)) {
-    return `Connector is unable to reach ESX host to migrate virtual machine ${vm} (${text}). Make sure the connector can resolve and reach the ESX host on port 443.`;
+    const host = err instanceof NfcDownloadError ? ` ${err.host}` : '';
+    return `Connector is unable to reach ESX host${host} to migrate virtual machine ${vm} (${text}). Make sure the connector can resolve and reach the ESX host on port 443.`;
   }
   if (/thumbprint|certificate|self.signed|CERT_/i.test(text)) {
     return `Certificate validation failed while exporting ${vm}: ${text}. Check the ESX host certificate, or the connector's SSL certificate validation setting.`;
@@ -774,6 +1089,50 @@ function errorName(err: unknown): string | undefined {
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The export lease went to `error` (vCenter or the ESX host ended it); retried like an interrupted download. */
+class LeaseFailure extends Error {
+  override name = 'LeaseFailure';
+}
+
+/** The lease failure or disk download failure behind err, when a fresh export may succeed (TLS refusals never do). */
+function transferFailure(err: unknown): LeaseFailure | NfcDownloadError | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof LeaseFailure) return e;
+    if (e instanceof NfcDownloadError) return e.reason === 'tls' ? undefined : e;
+  }
+  return undefined;
+}
+
+/** Why the export gave up after `n` failed attempts, in the words of the seed's troubleshooting where it has them. */
+function transferFailureText(err: unknown, t: MigrationRecord, n: number): string {
+  const vm = t.vmName ?? t.vmId;
+  const f = transferFailure(err);
+  const times = `${n} time${n === 1 ? '' : 's'}`;
+  if (f instanceof LeaseFailure) {
+    return `The export lease of ${vm} failed ${times}; vCenter reported: ${f.message}. Check the VM's recent tasks and events in vCenter and the ESX host's logs, then start the migration again.`;
+  }
+  if (f?.reason === 'unreachable') {
+    return `Connector is unable to reach ESX host ${f.host} to migrate virtual machine ${vm} (${times}; last error: ${f.message}). Make sure the connector can resolve and reach the ESX host on port 443; if the host name is not fully qualified, add its domain to the DNS suffix search list (dns.searchSuffixes).`;
+  }
+  if (f?.reason === 'http') {
+    return `The ESX host ${f.host} refused the disk download of ${vm} ${times} (last: ${f.message}). Check the ESX host and vCenter logs, then start the migration again.`;
+  }
+  return `The disk download from ESX host ${f?.host ?? 'unknown'} was interrupted ${times} while exporting ${vm} (last: ${errorText(f ?? err).replace(/ Retry the export\.$/, '')}); check the network between the connector and the ESX host, then start the migration again.`;
+}
+
+function vcenterUnreachableText(err: VcenterNetworkError, n: number, ms: number): string {
+  return (
+    `Connector is unable to reach vCenter ${err.endpoint} (${err.code}; ${n} attempt${n === 1 ? '' : 's'} over ${Math.round(ms / 1000)} s). ` +
+    'Check that vCenter is running and that the connector can reach it: the address and port in vcenter.url, DNS, and any firewall or proxy between the connector and vCenter; then start the migration again.'
+  );
+}
+
+/** Exponential backoff with jitter: the n-th wait is 50–100 % of min(max, base × 2^(n−1)). */
+function retryDelay(n: number, baseMs: number, maxMs: number): number {
+  const cap = Math.min(maxMs, baseMs * 2 ** Math.max(0, n - 1));
+  return Math.round(cap / 2 + (Math.random() * cap) / 2);
 }
 
 function checkAbort(signal: AbortSignal): void {
@@ -794,4 +1153,9 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** The name of the snapshot a powered-on VM is exported from: unique per task, so a resumed export can find it. */
+function snapshotName(t: MigrationRecord): string {
+  return `vm2ec2-${t.id}`;
 }

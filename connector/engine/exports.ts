@@ -14,6 +14,38 @@ import type { ExportRecord, SqliteExportTasks } from './task-store.ts';
 /** VM Import/Export's canonical user for "all other Regions" (AWS user guide, vmexport.md); regional ids differ. */
 export const VM_EXPORT_GRANTEE = 'c4d8eabf8db69dbe46bfe0e517100c554f01200b104d59cd408e777ba442a322';
 const BUCKET_SETTING = 'instance-export.bucketName';
+const EXPORT_TAG = 'vm2ec2:export-id';
+const THROTTLING = new Set(['RequestLimitExceeded', 'Throttling', 'ThrottlingException', 'SlowDown']);
+
+/** Why EC2 refused CreateInstanceExportTask, for the administrator. */
+function exportRefusal(err: unknown, instanceId: string, region: string): AppError {
+  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number; attempts?: number } };
+  const name = e.name;
+  const text = (e.message ?? String(err)).replace(/[.\s]+$/, '');
+  if (name === 'IncorrectState') return new AppError(409, 'EXPORT_IN_PROGRESS', `EC2 refused the export of ${instanceId}: ${text}.`);
+  if (name === 'ResourceLimitExceeded') return new AppError(429, 'EXPORT_LIMIT_REACHED', `EC2 refused the export: ${text}. Try again when a running export has finished.`);
+  if (name === 'InvalidInstanceID.NotFound') return new AppError(404, 'INSTANCE_NOT_FOUND', `There is no instance ${instanceId} in ${region}.`);
+  const attempts = e.$metadata?.attempts ?? 1;
+  if (THROTTLING.has(name ?? '')) {
+    return new AppError(
+      502,
+      'AWS_ERROR',
+      `AWS kept answering ${name} to EC2 CreateInstanceExportTask in ${region} (${attempts} attempts, with backoff). Try the export again later, or raise the account's EC2 API rate limit (ask AWS Support).`,
+    );
+  }
+  if ((e.$metadata?.httpStatusCode ?? 0) >= 500) {
+    return new AppError(502, 'AWS_ERROR', `AWS kept answering ${name ?? 'an error'} (HTTP ${e.$metadata?.httpStatusCode}) to EC2 CreateInstanceExportTask in ${region} (${attempts} attempts): ${text}. Check the AWS Health Dashboard for EC2 in ${region}, then try the export again.`);
+  }
+  return new AppError(502, 'AWS_ERROR', `EC2 refused the export of ${instanceId}: ${text}.`);
+}
+
+/** The message a failed export shows: EC2's StatusMessage and what to check. */
+export function exportFailureText(instanceId: string, statusMessage: string | undefined): string {
+  return (
+    `EC2 could not export ${instanceId} (${statusMessage ?? 'no reason given'}). Check the instance can be exported: one EBS volume, ` +
+    'not launched from an AWS-licensed Windows or Marketplace image, its AMI and snapshot still exist, and the export bucket grants VM Import/Export WRITE and READ_ACP. Then export it again.'
+  );
+}
 
 export interface ExportServiceOptions {
   store: SqliteExportTasks;
@@ -66,21 +98,21 @@ export class ExportService {
     const id = `exp-${randomUUID()}`;
     let out;
     try {
+      // The SDK retries throttles and 5xx (bounded, with backoff and jitter); no ClientToken exists for this call.
       out = await ec2.send(
         new CreateInstanceExportTaskCommand({
           InstanceId: input.instanceId,
           TargetEnvironment: 'vmware',
           Description: `vm2ec2 ${id}`,
           ExportToS3Task: { ContainerFormat: 'ova', DiskImageFormat: 'VMDK', S3Bucket: bucket, S3Prefix: input.s3Prefix },
-          TagSpecifications: [{ ResourceType: 'export-instance-task', Tags: [{ Key: 'vm2ec2:export-id', Value: id }] }],
+          TagSpecifications: [{ ResourceType: 'export-instance-task', Tags: [{ Key: EXPORT_TAG, Value: id }] }],
         }),
       );
     } catch (err) {
-      const name = (err as { name?: string }).name;
-      if (name === 'IncorrectState') throw new AppError(409, 'EXPORT_IN_PROGRESS', `EC2 refused the export of ${input.instanceId}: ${(err as Error).message}`);
-      if (name === 'ResourceLimitExceeded') throw new AppError(429, 'EXPORT_LIMIT_REACHED', `EC2 refused the export: ${(err as Error).message}. Try again when a running export has finished.`);
-      if (name === 'InvalidInstanceID.NotFound') throw new AppError(404, 'INSTANCE_NOT_FOUND', `There is no instance ${input.instanceId} in ${input.region}.`);
-      throw new AppError(502, 'AWS_ERROR', `EC2 refused the export of ${input.instanceId}: ${(err as Error).message}`);
+      // A retried call whose first answer was lost may have started the export already: adopt it, never start a second.
+      const started = await this.findByTag(input.region, id).catch(() => undefined);
+      if (started) out = { ExportTask: started };
+      else throw exportRefusal(err, input.instanceId, input.region);
     }
     const task = out.ExportTask;
     if (!task?.ExportTaskId) throw new AppError(502, 'AWS_ERROR', 'EC2 accepted the export but returned no export task id.');
@@ -128,26 +160,40 @@ export class ExportService {
     return this.opts.store.get(id);
   }
 
-  /** Brings active records up to date from DescribeExportTasks. */
+  /** Brings active records up to date from DescribeExportTasks; a throttled or failing refresh keeps the last known states. */
   async refresh(): Promise<void> {
     const active = this.opts.store.active();
     const byRegion = new Map<string, ExportRecord[]>();
     for (const r of active) byRegion.set(r.region, [...(byRegion.get(r.region) ?? []), r]);
     for (const [region, recs] of byRegion) {
-      const out = await this.opts.ec2(region).send(new DescribeExportTasksCommand({ ExportTaskIds: recs.map((r) => r.exportTaskId) }));
+      let out;
+      try {
+        out = await this.opts.ec2(region).send(new DescribeExportTasksCommand({ ExportTaskIds: recs.map((r) => r.exportTaskId) }));
+      } catch (err) {
+        const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 0;
+        if (THROTTLING.has((err as { name?: string }).name ?? '') || status >= 500) continue;
+        throw err;
+      }
       for (const rec of recs) {
         const t = out.ExportTasks?.find((e) => e.ExportTaskId === rec.exportTaskId);
         if (!t) continue;
         const state = t.State === 'completed' ? 'completed' : t.State === 'cancelled' ? (rec.state === 'cancelling' ? 'cancelled' : 'failed') : t.State === 'cancelling' ? 'cancelling' : 'active';
         if (state !== rec.state || t.StatusMessage !== rec.statusMessage) {
           rec.state = state;
-          if (t.StatusMessage) rec.statusMessage = t.StatusMessage;
+          if (state === 'failed') rec.statusMessage = exportFailureText(rec.instanceId, t.StatusMessage);
+          else if (t.StatusMessage) rec.statusMessage = t.StatusMessage;
           if (t.ExportToS3Task?.S3Key) rec.s3Key = t.ExportToS3Task.S3Key;
           rec.updatedAt = this.now().toISOString();
           this.opts.store.save(rec);
         }
       }
     }
+  }
+
+  /** The EC2 export task this service tagged with `id`, if EC2 started one. */
+  private async findByTag(region: string, id: string) {
+    const out = await this.opts.ec2(region).send(new DescribeExportTasksCommand({ Filters: [{ Name: `tag:${EXPORT_TAG}`, Values: [id] }] }));
+    return out.ExportTasks?.find((e) => e.ExportTaskId);
   }
 
   /** Creates the bucket on first use with the ACL grant CreateInstanceExportTask needs. */

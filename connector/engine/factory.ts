@@ -1,10 +1,10 @@
 // Builds the migration engine from the connector configuration.
 import { join, resolve } from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { ConnectorConfig } from '../config.ts';
-import { Vim25Client } from '../vsphere/vim25.ts';
-import { MigrationEngine, MigrationError, type EngineVcenterSession, type MigrationEngineOptions } from './engine.ts';
+import { VimFault, Vim25Client } from '../vsphere/vim25.ts';
+import { AwsRetryError, awsRetryText, isRetryableAwsError, MigrationEngine, MigrationError, sdkAttempts, type EngineVcenterSession, type MigrationEngineOptions } from './engine.ts';
 import { SqliteMigrationTasks } from './task-store.ts';
 import type { MigrationRecord } from './types.ts';
 
@@ -12,10 +12,42 @@ export interface EngineEndpoints {
   vcenter: { sdkUrl: string; caPem?: string | undefined; thumbprint?: string | undefined };
   ec2(region: string): EC2Client;
   awsCredentials?: { accessKeyId: string; secretAccessKey: string } | undefined;
+  /** SDK retry settings of the engine's S3 clients (default: standard mode, S3_MAX_ATTEMPTS). */
+  s3Retry?: S3RetryOptions | undefined;
+}
+
+/**
+ * Attempts per S3 call (first try included). The SDK's standard retry mode backs off exponentially with full
+ * jitter (base 50 ms, 1 s when throttled, capped at 20 s) and stops early when its retry quota runs dry.
+ * 5 rather than the SDK's 3: a dropped connection during UploadPart costs one part, not the whole disk.
+ */
+export const S3_MAX_ATTEMPTS = 5;
+
+export interface S3RetryOptions {
+  maxAttempts?: number;
+  /** A replacement strategy (e.g. shorter delays); the standard one when absent. */
+  retryStrategy?: S3ClientConfig['retryStrategy'];
+}
+
+/** Outermost S3 middleware: once the SDK's retries are spent on a retryable error, say what happened and what to do. */
+function explainExhaustedRetries(region: string) {
+  return (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
+    try {
+      return await next(args);
+    } catch (err) {
+      if (err instanceof MigrationError || !isRetryableAwsError(err)) throw err;
+      const action = (context.commandName ?? 'request').replace(/Command$/, '');
+      throw new AwsRetryError(awsRetryText('S3', action, region, err, sdkAttempts(err)), err);
+    }
+  };
 }
 
 /** S3 clients per region; non-AWS endpoints need path-style URLs and no aws-chunked checksum framing. */
-export function s3ClientFactory(engine: ConnectorConfig['engine'], fallbackCredentials?: { accessKeyId: string; secretAccessKey: string }): (region: string) => S3Client {
+export function s3ClientFactory(
+  engine: ConnectorConfig['engine'],
+  fallbackCredentials?: { accessKeyId: string; secretAccessKey: string },
+  retry: S3RetryOptions = {},
+): (region: string) => S3Client {
   const clients = new Map<string, S3Client>();
   return (region) => {
     let c = clients.get(region);
@@ -23,11 +55,16 @@ export function s3ClientFactory(engine: ConnectorConfig['engine'], fallbackCrede
       const creds = engine.s3Credentials ?? (engine.s3Endpoint ? fallbackCredentials : undefined);
       c = new S3Client({
         region,
+        maxAttempts: retry.maxAttempts ?? S3_MAX_ATTEMPTS,
+        retryMode: 'standard',
+        ...(retry.retryStrategy ? { retryStrategy: retry.retryStrategy } : {}),
         ...(engine.s3Endpoint
           ? { endpoint: engine.s3Endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
           : {}),
         ...(creds ? { credentials: creds } : {}),
       });
+      // The stack's overloaded add() cannot infer the step from the options object: the middleware's shape is the initialize one.
+      c.middlewareStack.add(explainExhaustedRetries(region) as never, { step: 'initialize', name: 'vm2ec2ExplainExhaustedRetries' });
       clients.set(region, c);
     }
     return c;
@@ -61,10 +98,13 @@ export class EngineVcenterSessions {
     if (this.account) {
       const client = await Vim25Client.connect({ sdkUrl: this.vcenter.sdkUrl, ...(this.vcenter.caPem ? { ca: this.vcenter.caPem } : {}), ...(this.vcenter.thumbprint ? { thumbprint: this.vcenter.thumbprint } : {}) });
       try {
+        // The client logs in again by itself if vCenter ends this session during a long export.
         await client.login(this.account.userName, this.account.password);
       } catch (err) {
         client.close();
-        throw new MigrationError(`The connector could not log in to vCenter as ${this.account.userName} (engine.vcenterAccount): ${err instanceof Error ? err.message : String(err)}. Fix the account in the connector configuration.`);
+        // Only a refused login is the account's fault; a network failure is retried by the engine.
+        if (!(err instanceof VimFault)) throw err;
+        throw new MigrationError(`The connector could not log in to vCenter as ${this.account.userName} (engine.vcenterAccount): ${err.message}. Fix the account in the connector configuration.`);
       }
       return { client, release: () => client.logout().finally(() => client.close()) };
     }
@@ -93,7 +133,7 @@ export function createEngine(
   const file = config.store.sqliteFile ?? join(config.dataDir, 'connector.sqlite');
   const tasks = new SqliteMigrationTasks(file === ':memory:' ? file : resolve(file));
   const sessions = new EngineVcenterSessions(endpoints.vcenter, config.engine.vcenterAccount);
-  const s3 = s3ClientFactory(config.engine, endpoints.awsCredentials);
+  const s3 = s3ClientFactory(config.engine, endpoints.awsCredentials, endpoints.s3Retry);
   const engine = new MigrationEngine({
     tasks,
     openVcenter: (t) => sessions.open(t),
@@ -107,6 +147,10 @@ export function createEngine(
     pollMs: config.engine.pollMs,
     pollMaxMs: config.engine.pollMaxMs,
     keepStaging: config.engine.keepStagingObjects,
+    maxExportAttempts: config.engine.maxExportAttempts,
+    vcenterConnectAttempts: config.engine.vcenterConnectAttempts,
+    retryDelayMs: config.engine.retryDelayMs,
+    retryMaxDelayMs: config.engine.retryMaxDelayMs,
     onTaskEnd: (t) => void sessions.end(t.id),
     ...extra,
   });

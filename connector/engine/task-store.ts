@@ -1,7 +1,7 @@
 // Durable engine tasks in the connector's SQLite file (schema step 0002). Every write is one statement,
 // so a SIGKILL leaves either the previous or the next version of a task, never half of one.
 import type { Database, Statement } from 'better-sqlite3';
-import { openSqlite } from '../store/sqlite/database.ts';
+import { openSqlite, prepareCached } from '../store/sqlite/database.ts';
 import type { MigrationState } from '../contract/index.ts';
 import type { MigrationRecord } from './types.ts';
 
@@ -29,7 +29,6 @@ const PAGE_CACHE_ENTRIES = 256;
 
 export class SqliteMigrationTasks implements MigrationTaskRepository {
   private handle: Database | undefined;
-  private readonly statements = new Map<string, Statement>();
   /** Bumped by every write through this connection; SQLite's data_version covers writes by other connections. */
   private writes = 0;
   private readonly pages = new Map<string, { version: string; page: { items: MigrationRecord[]; total: number } }>();
@@ -43,13 +42,11 @@ export class SqliteMigrationTasks implements MigrationTaskRepository {
   }
 
   private stmt(sql: string): Statement {
-    let s = this.statements.get(sql);
-    if (!s) this.statements.set(sql, (s = this.db.prepare(sql)));
-    return s;
+    return prepareCached(this.db, sql);
   }
 
   private version(): string {
-    return `${this.writes}:${String(this.db.pragma('data_version', { simple: true }))}`;
+    return `${this.writes}:${String(this.stmt('PRAGMA data_version').pluck().get())}`;
   }
 
   insert(task: MigrationRecord): MigrationRecord {
@@ -100,7 +97,6 @@ export class SqliteMigrationTasks implements MigrationTaskRepository {
   }
 
   close(): void {
-    this.statements.clear();
     this.pages.clear();
     if (this.handle?.open) this.handle.close();
     this.handle = undefined;

@@ -43,6 +43,8 @@ export interface MigrationRecord {
   /** The instance was observed running (StopInstances follows). */
   instanceStopped?: boolean;
   error?: string;
+  /** Clean-up that failed after the instance was ready (the task still completed). */
+  warning?: string;
   /** A cancel was asked for. */
   cancelRequested?: boolean;
   createdAt: string;

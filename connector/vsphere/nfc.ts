@@ -18,6 +18,19 @@ export interface NfcDownloadOptions {
   idleTimeoutMs?: number;
 }
 
+/** A failed disk download: `host` is the disk server (ESX host) as host[:port]; the engine retries all but `tls`. */
+export class NfcDownloadError extends Error {
+  override name = 'NfcDownloadError';
+  constructor(
+    message: string,
+    readonly reason: 'interrupted' | 'unreachable' | 'http' | 'tls',
+    readonly host: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
 /** Origin and file name only: the path of an NFC URL carries the lease ticket and must not be shown. */
 function describe(url: URL): string {
   const file = url.pathname.split('/').pop() ?? '';
@@ -82,7 +95,7 @@ export function openNfcDownload(
               : status === 401 || status === 403
                 ? 'the disk server refused the session; check the vCenter session and the user privileges'
                 : 'check the ESXi host and vCenter logs';
-          reject(new Error(`Disk download from ${where} failed with HTTP ${status}: ${hint}`));
+          reject(new NfcDownloadError(`Disk download from ${where} failed with HTTP ${status}: ${hint}`, 'http', url.host));
           return;
         }
         const len = Number(res.headers['content-length']);
@@ -105,7 +118,7 @@ export function openNfcDownload(
     let response: { res: IncomingMessage; out: PassThrough } | undefined;
     const interrupted = (err: Error): Error => {
       const code = (err as { code?: string }).code;
-      return new Error(`Disk download from ${where} was interrupted: ${code ?? err.message}. Retry the export.`, { cause: err });
+      return new NfcDownloadError(`Disk download from ${where} was interrupted: ${code ?? err.message}. Retry the export.`, 'interrupted', url.host, { cause: err });
     };
     // Fails the response stream once it is handed out, the request before that.
     const fail = (err: Error): void => {
@@ -131,16 +144,18 @@ export function openNfcDownload(
         reject(err);
       } else if (isTlsTrustFailure(err)) {
         reject(
-          new Error(`Connector refused the TLS certificate of the disk server ${where}: ${tlsReason(err)}. ${tlsFixHint(err, !!opts.ca, !!pinned)}`, {
+          new NfcDownloadError(`Connector refused the TLS certificate of the disk server ${where}: ${tlsReason(err)}. ${tlsFixHint(err, !!opts.ca, !!pinned)}`, 'tls', url.host, {
             cause: err,
           }),
         );
       } else {
         const code = (err as { code?: string }).code;
         reject(
-          new Error(
+          new NfcDownloadError(
             `Connector is unable to download the disk from ${where}: ${code && err.message.includes(code) ? code : err.message}. ` +
               'The connector needs HTTPS access to the ESXi hosts (port 443) or to vCenter.',
+            'unreachable',
+            url.host,
             { cause: err },
           ),
         );

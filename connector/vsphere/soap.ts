@@ -31,6 +31,20 @@ export class VimFault extends Error {
   }
 }
 
+/** vCenter could not be reached (refused, reset, timed out, DNS): worth retrying, unlike a fault or a TLS refusal. */
+export class VcenterNetworkError extends Error {
+  override name = 'VcenterNetworkError';
+  /** `https://host:port/sdk` (no credentials). */
+  readonly endpoint: string;
+  /** The socket error code (ECONNREFUSED, ETIMEDOUT, …) or ENETWORK. */
+  readonly code: string;
+  constructor(message: string, endpoint: string, code: string, options?: ErrorOptions) {
+    super(message, options);
+    this.endpoint = endpoint;
+    this.code = code;
+  }
+}
+
 // ---------- XML building ----------
 
 // XML 1.0 forbids most C0 controls; sending them would only produce an unreadable server fault.
@@ -388,10 +402,11 @@ export class SoapTransport {
     }
     const code = (err as { code?: string }).code;
     const reason = !code ? err.message : err.message.includes(code) ? code : `${code} (${err.message})`;
-    const e = new Error(
+    return new VcenterNetworkError(
       `Connector is unable to reach vCenter ${this.endpoint}: ${reason}. Check the address, port and firewall between the connector and vCenter.`,
+      this.endpoint,
+      code ?? 'ENETWORK',
       { cause: err },
     );
-    return Object.assign(e, { code: code ?? 'ENETWORK' });
   }
 }

@@ -61,6 +61,8 @@ export interface VmInfo {
   disks: VmDisk[];
   nics: VmNic[];
   snapshotCount: number;
+  /** Every snapshot in the tree, flattened (the engine finds the one it took by name). */
+  snapshots: { id: string; name: string }[];
 }
 
 export interface InventoryVm {

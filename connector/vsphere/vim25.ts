@@ -36,7 +36,7 @@ import type {
 } from './types.ts';
 
 export type * from './types.ts';
-export { VimFault } from './soap.ts';
+export { VcenterNetworkError, VimFault } from './soap.ts';
 
 const SERVICE_INSTANCE: MoRef = { type: 'ServiceInstance', value: 'ServiceInstance' };
 // Newest vim25 release whose request shapes this client was written against; newer servers accept it.
@@ -255,10 +255,14 @@ function parseLeaseInfo(node: XmlValue): HttpNfcLeaseInfo {
   };
 }
 
-function countSnapshots(tree: XmlValue): number {
-  let n = 0;
-  for (const s of arr(tree)) n += 1 + countSnapshots(isObj(s) ? s.childSnapshotList : undefined);
-  return n;
+function flattenSnapshots(tree: XmlValue, out: { id: string; name: string }[] = []): { id: string; name: string }[] {
+  for (const s of arr(tree)) {
+    if (!isObj(s)) continue;
+    const ref = toMoRef(s.snapshot);
+    if (ref) out.push({ id: ref.value, name: text(s.name) ?? '' });
+    flattenSnapshots(s.childSnapshotList, out);
+  }
+  return out;
 }
 
 function parseDevices(devices: XmlValue, networkNames: Map<string, string>): { disks: VmDisk[]; nics: VmNic[] } {
@@ -308,6 +312,11 @@ export class Vim25Client {
   /** Managed object references from ServiceContent (rootFolder, propertyCollector, …). */
   readonly serviceContent: Readonly<Record<string, MoRef>>;
   private readonly transport: SoapTransport;
+  /** Set by login(): the client logs in again when vCenter ends the session (idle timeout, restart, admin). */
+  private credentials: { userName: string; password: string } | undefined;
+  /** Bumped by every re-login, so concurrent calls that failed on the old session log in only once. */
+  private sessionGeneration = 0;
+  private relogin: Promise<void> | undefined;
 
   private constructor(transport: SoapTransport, about: AboutInfo, content: Record<string, MoRef>) {
     this.transport = transport;
@@ -374,18 +383,53 @@ export class Vim25Client {
     return r;
   }
 
-  invoke(method: string, thisRef: MoRef, bodyXml = ''): Promise<XmlValue> {
-    return this.transport.call(method, thisRef, bodyXml);
+  async invoke(method: string, thisRef: MoRef, bodyXml = ''): Promise<XmlValue> {
+    const generation = this.sessionGeneration;
+    try {
+      return await this.transport.call(method, thisRef, bodyXml);
+    } catch (err) {
+      if (!this.credentials || method === 'Login' || method === 'Logout' || !(err instanceof VimFault && err.faultType === 'NotAuthenticated')) {
+        throw err;
+      }
+      if (generation === this.sessionGeneration) await this.loginAgain();
+      return this.transport.call(method, thisRef, bodyXml);
+    }
+  }
+
+  /** One Login for every call that found the session gone. */
+  private loginAgain(): Promise<void> {
+    const creds = this.credentials;
+    if (!creds) return Promise.resolve();
+    this.relogin ??= this.transport
+      .call('Login', this.ref('sessionManager'), el('userName', creds.userName) + el('password', creds.password))
+      .then(
+        () => {
+          this.sessionGeneration += 1;
+        },
+        (err: unknown) => {
+          const why = err instanceof Error ? err.message : String(err);
+          throw Object.assign(new Error(`vCenter ended the session of ${creds.userName} and logging in again failed: ${why}`, { cause: err }), {
+            ...(err instanceof VimFault ? { faultType: err.faultType } : {}),
+          });
+        },
+      )
+      .finally(() => {
+        this.relogin = undefined;
+      });
+    return this.relogin;
   }
 
   // ---------- sessions ----------
 
+  /** Logs in; the client keeps the credentials in memory to log in again if vCenter ends the session. */
   async login(userName: string, password: string): Promise<UserSession> {
     const r = await this.invoke('Login', this.ref('sessionManager'), el('userName', userName) + el('password', password));
+    this.credentials = { userName, password };
     return parseUserSession(r);
   }
 
   async logout(): Promise<void> {
+    this.credentials = undefined;
     if (!this.transport.sessionCookie) return;
     try {
       await this.invoke('Logout', this.ref('sessionManager'));
@@ -490,6 +534,7 @@ export class Vim25Client {
     const parent = toMoRef(p('parent'));
     const instanceUuid = text(p('config.instanceUuid'));
     const hostName = host ? hostNames.get(host.value) : undefined;
+    const snapshots = flattenSnapshots(child(p('snapshot'), 'rootSnapshotList'));
     return {
       id: c.obj.value,
       name: text(p('name')) ?? '',
@@ -503,7 +548,8 @@ export class Vim25Client {
       ...(hostName ? { hostName } : {}),
       disks,
       nics,
-      snapshotCount: countSnapshots(child(p('snapshot'), 'rootSnapshotList')),
+      snapshotCount: snapshots.length,
+      snapshots,
     };
   }
 
@@ -727,6 +773,14 @@ export class Vim25Client {
       await sleep(delay);
       delay = Math.min(delay * 2, 1000);
     }
+  }
+
+  /** The lease's state, with its fault when the state is `error` (undefined state: the lease is gone). */
+  async leaseState(lease: MoRef): Promise<{ state?: string; error?: VimFault }> {
+    const [c] = await this.retrieveObjects([lease], 'HttpNfcLease', ['state', 'error']);
+    const state = text(c?.props.get('state'));
+    const error = c?.props.get('error');
+    return { ...(state ? { state } : {}), ...(state === 'error' && error !== undefined ? { error: faultFromLocalized(error) } : {}) };
   }
 
   async leaseProgress(lease: MoRef, percent: number): Promise<void> {

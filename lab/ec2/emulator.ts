@@ -6,7 +6,7 @@ import { advanceImports } from './imports.ts';
 import { advanceInstances } from './instances.ts';
 import { seedRegion } from './network.ts';
 import { createS3Access, type LabS3Access, type S3Endpoint } from './s3.ts';
-import type { Core, ExportFailureRule, ImportFailureRule, RegionState } from './state.ts';
+import type { Core, ExportFailureRule, ImportFailureRule, ImportHoldRule, RegionState } from './state.ts';
 
 export interface Ec2EmulatorOptions {
   /** Where imported disks are read from and exported OVAs are written to. */
@@ -53,12 +53,15 @@ export class Ec2Emulator implements Core {
   readonly iam: IamState;
   readonly importFailures: ImportFailureRule[] = [];
   readonly exportFailures: ExportFailureRule[] = [];
+  readonly importHolds: ImportHoldRule[] = [];
 
   private readonly manualClock: boolean;
   private readonly base = Date.now();
   private offset = 0;
   private readonly states = new Map<string, RegionState>();
   private readonly faults: { action: string; fault: InjectedFault; remaining: number }[] = [];
+  private readonly received = new Map<string, number>();
+  private faultsAnswered = 0;
   private chain: Promise<void> = Promise.resolve();
 
   constructor(opts: Ec2EmulatorOptions) {
@@ -114,6 +117,12 @@ export class Ec2Emulator implements Core {
     return () => remove(this.importFailures, rule);
   }
 
+  /** Matching import tasks stay active at `rule.stage` (a long conversion) until the returned remover is called. */
+  holdImportAt(rule: ImportHoldRule): () => void {
+    this.importHolds.push(rule);
+    return () => remove(this.importHolds, rule);
+  }
+
   /** Matching export tasks end `cancelled` with the rule's StatusMessage after one stage. Returns a remover. */
   failExport(rule: ExportFailureRule): () => void {
     this.exportFailures.push(rule);
@@ -130,19 +139,38 @@ export class Ec2Emulator implements Core {
     this.faults.push({ action, fault: 'server-error', remaining: count });
   }
 
+  /** Pending injected faults are dropped; counters are kept. */
   clearFaults(): void {
     this.faults.length = 0;
     this.importFailures.length = 0;
+    this.importHolds.length = 0;
     this.exportFailures.length = 0;
   }
 
-  /** Consumes one injected fault for this action, if any is pending. */
+  /** Consumes one injected fault for this action, if any is pending; counts the call either way. */
   takeFault(action: string): InjectedFault | undefined {
+    this.received.set(action, (this.received.get(action) ?? 0) + 1);
     const entry = this.faults.find((f) => f.remaining > 0 && (f.action === action || f.action === '*'));
     if (!entry) return undefined;
     entry.remaining -= 1;
     if (entry.remaining === 0) this.faults.splice(this.faults.indexOf(entry), 1);
+    this.faultsAnswered += 1;
     return entry.fault;
+  }
+
+  /** Requests received for an action (answered or faulted) since start. */
+  calls(action: string): number {
+    return this.received.get(action) ?? 0;
+  }
+
+  /** Injected throttles and 500s actually answered since start. */
+  get faultsInjected(): number {
+    return this.faultsAnswered;
+  }
+
+  /** Injected faults not consumed yet (for an action, or all). */
+  pendingFaults(action?: string): number {
+    return this.faults.filter((f) => action === undefined || f.action === action).reduce((n, f) => n + f.remaining, 0);
   }
 
   /** Waits for transitions in flight; used on shutdown. */

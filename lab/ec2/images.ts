@@ -98,6 +98,13 @@ export const imageHandlers: Record<string, Handler> = {
     region.images.set(image.id, image);
     return { imageId: image.id };
   },
+
+  /** The AMI disappears at once (AWS keeps its snapshots; the emulator lists none). */
+  DeregisterImage({ region }, p) {
+    const img = findImage(region, p.required('ImageId'));
+    region.images.delete(img.id);
+    return { return: true };
+  },
 };
 
 export function advanceImages(core: Core, region: RegionState): void {

@@ -175,7 +175,7 @@ export const importHandlers: Record<string, Handler> = {
   },
 };
 
-function ruleMatches(rule: Core['importFailures'][number], task: ImportTask): boolean {
+function ruleMatches(rule: Pick<Core['importFailures'][number], 'match'>, task: ImportTask): boolean {
   if (typeof rule.match === 'function') return rule.match(task);
   const pattern = rule.match;
   return task.disks.some((d) => [d.key, d.url].some((s) => s !== undefined && pattern.test(s)));
@@ -233,6 +233,10 @@ function step(core: Core, region: RegionState, task: ImportTask, at: number): vo
   }
   const rule = core.importFailures.find((r) => r.stage === stage && ruleMatches(r, task));
   if (rule) return fail(task, at, rule.message ?? DEFAULT_IMPORT_FAILURE);
+  if (core.importHolds.some((r) => r.stage === stage && ruleMatches(r, task))) {
+    task.nextAt = at + core.stageMs;
+    return;
+  }
   // Without Platform real tasks can sit in `updating` forever (hashicorp/packer-plugin-amazon#433).
   if (stage === 'updating' && task.platform === undefined) {
     task.nextAt = undefined;

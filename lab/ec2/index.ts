@@ -5,7 +5,7 @@ import { Ec2Emulator, type Ec2EmulatorOptions } from './emulator.ts';
 import { createEmulatorServer } from './server.ts';
 
 export { Ec2Emulator, DEFAULT_REGIONS, type Ec2EmulatorOptions, type InjectedFault } from './emulator.ts';
-export type { ExportFailureRule, ExportTask, Image, ImportFailureRule, ImportStage, ImportTask, Instance, RegionState } from './state.ts';
+export type { ExportFailureRule, ExportTask, Image, ImportFailureRule, ImportHoldRule, ImportStage, ImportTask, Instance, RegionState } from './state.ts';
 export { IMPORT_STAGES } from './state.ts';
 export { DISK_VALIDATION_FAILED, DEFAULT_IMPORT_FAILURE } from './imports.ts';
 export { DEFAULT_EXPORT_FAILURE, VM_EXPORT_CANONICAL_ID } from './exports.ts';

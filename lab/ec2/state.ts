@@ -183,6 +183,13 @@ export interface ImportFailureRule {
   message?: string;
 }
 
+export interface ImportHoldRule {
+  /** A predicate on the task, or a pattern tested against every disk's S3 key and URL. */
+  match: RegExp | ((task: Readonly<ImportTask>) => boolean);
+  /** Matching tasks stay `active` at this stage until the hold is removed. */
+  stage: ImportStage;
+}
+
 export interface ExportFailureRule {
   /** A predicate on the task, or a pattern tested against the instance id and the S3 key. */
   match: RegExp | ((task: Readonly<ExportTask>) => boolean);
@@ -203,6 +210,7 @@ export interface Core {
   readonly s3: LabS3Access;
   readonly iam: IamState;
   readonly importFailures: readonly ImportFailureRule[];
+  readonly importHolds: readonly ImportHoldRule[];
   readonly exportFailures: readonly ExportFailureRule[];
   now(): number;
 }

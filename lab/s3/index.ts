@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
-import { createS3Shim } from './shim.ts';
+import { createS3Shim, S3Faults, type S3Operation } from './shim.ts';
 import { createS3Sink, type SinkObjectStats } from './sink.ts';
 
-export type { Grant } from './shim.ts';
+export type { Grant, S3Fault, S3Operation } from './shim.ts';
+export { S3Faults } from './shim.ts';
 export { compositeSha256, type SinkObjectStats, type SinkPart } from './sink.ts';
 
 const ACCESS_KEY = 'S3RVER';
@@ -20,6 +21,16 @@ export interface S3Handle {
   accessKeyId: 'S3RVER';
   secretAccessKey: 'S3RVER';
   stop(): Promise<void>;
+}
+
+/** The s3rver-backed lab S3, with failure injection. */
+export interface LabS3Handle extends S3Handle {
+  /** Faults for the next requests of an operation, and per-operation request counts. */
+  faults: S3Faults;
+  /** The next `count` UploadPart requests lose their connection mid-body (the SDK sees ECONNRESET/EPIPE). */
+  resetUploadParts(count: number): void;
+  /** The next `count` requests of `op` answer 503 SlowDown. */
+  slowDown(op: S3Operation | '*', count: number): void;
 }
 
 export interface S3SinkHandle extends S3Handle {
@@ -50,11 +61,12 @@ function close(server: Server): Promise<void> {
   });
 }
 
-export async function startS3(opts: { sink: true }): Promise<S3SinkHandle>;
-export async function startS3(opts?: StartS3Options): Promise<S3Handle>;
-export async function startS3(opts: StartS3Options | { sink: true } = {}): Promise<S3Handle | S3SinkHandle> {
+/** `hash: false` skips the sink's per-part SHA-256 (stats then carry empty hashes), so it costs only socket reads. */
+export async function startS3(opts: { sink: true; hash?: boolean }): Promise<S3SinkHandle>;
+export async function startS3(opts?: StartS3Options): Promise<LabS3Handle>;
+export async function startS3(opts: StartS3Options | { sink: true; hash?: boolean } = {}): Promise<LabS3Handle | S3SinkHandle> {
   if (opts.sink === true) {
-    const sink = createS3Sink();
+    const sink = createS3Sink({ hash: opts.hash ?? true });
     const port = await listen(sink.server);
     return {
       url: `http://127.0.0.1:${port}`,
@@ -77,12 +89,16 @@ export async function startS3(opts: StartS3Options | { sink: true } = {}): Promi
   });
   try {
     const { port: s3rverPort } = await s3rver.run();
-    const shim = createS3Shim(directory, s3rverPort, ACCESS_KEY);
+    const faults = new S3Faults();
+    const shim = createS3Shim(directory, s3rverPort, ACCESS_KEY, faults);
     const port = await listen(shim);
     return {
       url: `http://127.0.0.1:${port}`,
       accessKeyId: ACCESS_KEY,
       secretAccessKey: ACCESS_KEY,
+      faults,
+      resetUploadParts: (count) => faults.inject('UploadPart', 'reset', count),
+      slowDown: (op, count) => faults.inject(op, 'slow-down', count),
       async stop() {
         await close(shim);
         await s3rver.close();

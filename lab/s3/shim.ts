@@ -94,7 +94,103 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-export function createS3Shim(directory: string, s3rverPort: number, accessKeyId: string): Server {
+export type S3Operation =
+  | 'CreateBucket'
+  | 'HeadBucket'
+  | 'ListMultipartUploads'
+  | 'CreateMultipartUpload'
+  | 'UploadPart'
+  | 'CompleteMultipartUpload'
+  | 'AbortMultipartUpload'
+  | 'ListParts'
+  | 'PutObject'
+  | 'GetObject'
+  | 'HeadObject'
+  | 'DeleteObject'
+  | 'Other';
+
+/** `reset`: the connection is destroyed once the request body starts arriving; `slow-down`: 503 SlowDown; `internal-error`: 500. */
+export type S3Fault = 'reset' | 'slow-down' | 'internal-error';
+
+/** Failure injection for the shim: the next N requests of an operation get a fault; every request is counted. */
+export class S3Faults {
+  private readonly pending: { op: S3Operation | '*'; fault: S3Fault; remaining: number }[] = [];
+  private readonly received = new Map<S3Operation, number>();
+  private answered = 0;
+
+  inject(op: S3Operation | '*', fault: S3Fault, count: number): void {
+    if (count > 0) this.pending.push({ op, fault, remaining: count });
+  }
+
+  /** Counts the request and consumes a pending fault for it, if any. */
+  take(op: S3Operation): S3Fault | undefined {
+    this.received.set(op, (this.received.get(op) ?? 0) + 1);
+    const entry = this.pending.find((f) => f.op === op || f.op === '*');
+    if (!entry) return undefined;
+    entry.remaining -= 1;
+    if (entry.remaining === 0) this.pending.splice(this.pending.indexOf(entry), 1);
+    this.answered += 1;
+    return entry.fault;
+  }
+
+  calls(op: S3Operation): number {
+    return this.received.get(op) ?? 0;
+  }
+
+  /** Faults actually answered since start. */
+  get injected(): number {
+    return this.answered;
+  }
+
+  remaining(op?: S3Operation): number {
+    return this.pending.filter((f) => op === undefined || f.op === op).reduce((n, f) => n + f.remaining, 0);
+  }
+
+  clear(): void {
+    this.pending.length = 0;
+  }
+}
+
+/** The S3 API operation of a path-style request. */
+export function s3OperationOf(method: string, key: string | undefined, bucket: string | undefined, query: URLSearchParams): S3Operation {
+  if (bucket === undefined) return 'Other';
+  if (key === undefined) {
+    if (method === 'PUT' && !query.has('acl')) return 'CreateBucket';
+    if (method === 'HEAD') return 'HeadBucket';
+    if (method === 'GET' && query.has('uploads')) return 'ListMultipartUploads';
+    return 'Other';
+  }
+  const uploadId = query.has('uploadId');
+  switch (method) {
+    case 'PUT':
+      return uploadId && query.has('partNumber') ? 'UploadPart' : 'PutObject';
+    case 'POST':
+      return query.has('uploads') ? 'CreateMultipartUpload' : uploadId ? 'CompleteMultipartUpload' : 'Other';
+    case 'DELETE':
+      return uploadId ? 'AbortMultipartUpload' : 'DeleteObject';
+    case 'GET':
+      return uploadId ? 'ListParts' : 'GetObject';
+    case 'HEAD':
+      return 'HeadObject';
+    default:
+      return 'Other';
+  }
+}
+
+function answerFault(req: IncomingMessage, res: ServerResponse, fault: S3Fault): void {
+  if (fault === 'reset') {
+    const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+    // Mid-body: wait for the first bytes of the payload, then drop the connection without an answer.
+    if (hasBody) req.once('data', () => req.socket.destroy());
+    else req.socket.destroy();
+    return;
+  }
+  req.resume();
+  if (fault === 'slow-down') sendError(res, 503, 'SlowDown', 'Please reduce your request rate.');
+  else sendError(res, 500, 'InternalError', 'We encountered an internal error. Please try again.');
+}
+
+export function createS3Shim(directory: string, s3rverPort: number, accessKeyId: string, faults?: S3Faults): Server {
   const bucketDir = (bucket: string) => join(directory, bucket);
   const uploadDir = (bucket: string, uploadId: string) => join(directory, bucket, UPLOADS_DIR, uploadId);
 
@@ -222,6 +318,8 @@ export function createS3Shim(directory: string, s3rverPort: number, accessKeyId:
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { bucket, key, query } = parseS3Path(req.url);
     const method = req.method ?? 'GET';
+    const fault = faults?.take(s3OperationOf(method, key, bucket, query));
+    if (fault) return answerFault(req, res, fault);
     if ((method === 'PUT' || method === 'POST') && isChunkedUpload(req)) {
       req.resume();
       return sendError(res, 400, 'NotImplemented', CHUNKED_MESSAGE);

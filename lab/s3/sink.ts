@@ -1,5 +1,5 @@
-// A discard-everything S3 endpoint: counts bytes and hashes them, writes nothing, to measure streaming
-// throughput without disk I/O. Implements only what uploads need (bucket create/head, PutObject, multipart).
+// A discard-everything S3 endpoint: counts bytes (and hashes them unless told not to), writes nothing, to measure
+// streaming throughput without disk I/O. Implements only what uploads need (bucket create/head, PutObject, multipart).
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { XMLParser } from 'fast-xml-parser';
@@ -8,6 +8,7 @@ import { CHUNKED_MESSAGE, isChunkedUpload, parseS3Path, readAll, S3_NAMESPACE, s
 export interface SinkPart {
   partNumber: number;
   bytes: number;
+  /** Empty when the sink was started with `hash: false`. */
   sha256: string;
 }
 
@@ -36,16 +37,16 @@ interface OpenUpload {
   parts: Map<number, SinkPart>;
 }
 
-/** Hashes and counts a request body without keeping it. */
-function consume(req: IncomingMessage): Promise<{ bytes: number; sha256: string }> {
+/** Counts (and optionally hashes) a request body without keeping it. */
+function consume(req: IncomingMessage, hashing: boolean): Promise<{ bytes: number; sha256: string }> {
   return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
+    const hash = hashing ? createHash('sha256') : undefined;
     let bytes = 0;
     req.on('data', (c: Buffer) => {
       bytes += c.length;
-      hash.update(c);
+      hash?.update(c);
     });
-    req.on('end', () => resolve({ bytes, sha256: hash.digest('hex') }));
+    req.on('end', () => resolve({ bytes, sha256: hash ? hash.digest('hex') : '' }));
     req.on('error', reject);
   });
 }
@@ -55,7 +56,13 @@ export interface S3Sink {
   stats(bucket: string, key: string): SinkObjectStats | undefined;
 }
 
-export function createS3Sink(): S3Sink {
+export interface S3SinkOptions {
+  /** SHA-256 every body (default true); false makes the sink cost only the socket reads, for benchmarks. */
+  hash?: boolean;
+}
+
+export function createS3Sink(opts: S3SinkOptions = {}): S3Sink {
+  const hashing = opts.hash ?? true;
   const buckets = new Set<string>();
   const objects = new Map<string, SinkObjectStats>();
   const uploads = new Map<string, OpenUpload>();
@@ -103,16 +110,16 @@ export function createS3Sink(): S3Sink {
         req.resume();
         return sendError(res, 400, 'InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
       }
-      const { bytes, sha256 } = await consume(req);
+      const { bytes, sha256 } = await consume(req, hashing);
       upload.parts.set(partNumber, { partNumber, bytes, sha256 });
-      res.writeHead(200, { etag: `"${sha256.slice(0, 32)}"`, 'content-length': 0 }).end();
+      res.writeHead(200, { etag: `"${sha256.slice(0, 32) || randomBytes(16).toString('hex')}"`, 'content-length': 0 }).end();
       return;
     }
     if (method === 'PUT' && uploadId === null) {
       if (req.headers['x-amz-copy-source'] !== undefined) return notImplemented();
-      const { bytes, sha256 } = await consume(req);
+      const { bytes, sha256 } = await consume(req, hashing);
       objects.set(id(bucket, key), { bytes, sha256, compositeSha256: compositeSha256([sha256]), parts: [{ partNumber: 1, bytes, sha256 }], completedAt: new Date() });
-      res.writeHead(200, { etag: `"${sha256.slice(0, 32)}"`, 'content-length': 0 }).end();
+      res.writeHead(200, { etag: `"${sha256.slice(0, 32) || randomBytes(16).toString('hex')}"`, 'content-length': 0 }).end();
       return;
     }
     if (method === 'POST' && query.has('uploads')) {

@@ -54,6 +54,7 @@ type exportRegistry struct {
 	seeds      map[string]diskSeed // by backing file name
 	baseURL    string
 	thumbprint string
+	inj        *injector // fault injection (fault suite); nil disables it
 
 	mu     sync.Mutex
 	leases map[string]*exportLease // by URL token
@@ -208,10 +209,18 @@ func (r *exportRegistry) newLease(ctx *simulator.Context, entity types.ManagedOb
 	}
 	info.TotalDiskCapacityInKB = total
 
-	ctx.Session.Put(lease) // visible to this session, like the stock lease
+	// Registered globally, as in vCenter: the lease outlives the session that asked for it (re-login, cleanup
+	// from another session).
+	simulator.Map.Put(lease)
 	r.mu.Lock()
 	r.leases[lease.token] = lease
 	r.mu.Unlock()
+	if msg := r.inj.leaseInitFault(); msg != "" {
+		// Injected: the lease never becomes ready; it goes from initializing to error shortly after.
+		lease.State = types.HttpNfcLeaseStateInitializing
+		lease.InitializeProgress = 0
+		time.AfterFunc(150*time.Millisecond, func() { lease.fail(msg) })
+	}
 	return lease
 }
 
@@ -259,11 +268,26 @@ func (r *exportRegistry) serve(w http.ResponseWriter, req *http.Request) bool {
 		return true
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
-	http.ServeContent(w, req, disk.name, time.Time{}, io.NewSectionReader(disk.vmdk, 0, disk.vmdk.Size()))
+	var out http.ResponseWriter = w
+	if faults := r.inj.transferFaults(); faults != nil && req.Method == http.MethodGet {
+		out = &faultWriter{ResponseWriter: w, inj: r.inj, lease: lease, faults: faults}
+	}
+	http.ServeContent(out, req, disk.name, time.Time{}, io.NewSectionReader(disk.vmdk, 0, disk.vmdk.Size()))
 	return true
 }
 
+// leaseFault is the fault of a lease in state error (nil otherwise): vCenter refuses progress and completion then.
+func (l *exportLease) leaseFault() *soap.Fault {
+	if l.State != types.HttpNfcLeaseStateError || l.Error == nil {
+		return nil
+	}
+	return soapFault(l.Error.LocalizedMessage, l.Error.Fault)
+}
+
 func (l *exportLease) HttpNfcLeaseComplete(ctx *simulator.Context, req *types.HttpNfcLeaseComplete) soap.HasFault {
+	if f := l.leaseFault(); f != nil {
+		return &methods.HttpNfcLeaseCompleteBody{Fault_: f}
+	}
 	l.reg.revoke(l.token)
 	l.State = types.HttpNfcLeaseStateDone
 	return l.HttpNfcLease.HttpNfcLeaseComplete(ctx, req)
@@ -279,6 +303,9 @@ func (l *exportLease) HttpNfcLeaseProgress(ctx *simulator.Context, req *types.Ht
 	if req.Percent < 0 || req.Percent > 100 {
 		return &methods.HttpNfcLeaseProgressBody{Fault_: soapFault(
 			fmt.Sprintf("percent must be between 0 and 100, got %d", req.Percent), &types.InvalidArgument{InvalidProperty: "percent"})}
+	}
+	if f := l.leaseFault(); f != nil {
+		return &methods.HttpNfcLeaseProgressBody{Fault_: f}
 	}
 	return l.HttpNfcLease.HttpNfcLeaseProgress(ctx, req)
 }

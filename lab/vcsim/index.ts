@@ -6,6 +6,31 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureVcsimBuilt } from './build.ts';
 
+/**
+ * A fault the lab vCenter injects (fault suite). `count` is how many times it fires (default 1); transfer faults
+ * (`afterBytes`) apply to disk downloads that start after they are armed, each counted from the body's first byte.
+ */
+export type VcsimFault =
+  /** The disk server closes the connection after `afterBytes` bytes of a download. */
+  | { kind: 'nfc-drop'; afterBytes: number; count?: number }
+  /** The next export lease goes from `initializing` to `error` without becoming ready. */
+  | { kind: 'lease-error'; when: 'initializing'; count?: number; message?: string }
+  /** The lease goes to `error` after `afterBytes` bytes of a download, and the download is cut. */
+  | { kind: 'lease-error'; when: 'transfer'; afterBytes: number; count?: number; message?: string }
+  /** Every session ends: now, or when a download reaches `afterBytes`. */
+  | { kind: 'expire-sessions'; afterBytes?: number; count?: number };
+
+export interface VcsimFaultStatus {
+  /** Faults that actually fired, by kind (`unreachable` counts outages). */
+  injected: { 'nfc-drop': number; 'lease-error': number; 'expire-sessions': number; unreachable: number };
+  /** Faults still armed, with the firings left in `count`. */
+  armed: VcsimFault[];
+  /** Export leases not yet completed, aborted or failed. */
+  openLeases: number;
+  sessions: number;
+  reachable: boolean;
+}
+
 export interface VcsimHandle {
   sdkUrl: string;
   origin: string;
@@ -14,7 +39,21 @@ export interface VcsimHandle {
   thumbprintSha256: string;
   instanceUuid: string;
   pid: number;
+  /** Arms a fault (an `expire-sessions` without `afterBytes` happens at once and returns how many sessions ended). */
+  injectFault(fault: VcsimFault): Promise<{ terminated?: number }>;
+  /** Disarms every fault not yet fired (outages are ended with setReachable(true)). */
+  clearFaults(): Promise<void>;
+  faultStatus(): Promise<VcsimFaultStatus>;
+  /** false: nothing listens on the vCenter's address any more (open connections are closed); true: listen again. */
+  setReachable(on: boolean): Promise<void>;
   stop(): Promise<void>;
+}
+
+interface ControlAnswer {
+  id: number;
+  ok: boolean;
+  result?: unknown;
+  error?: string;
 }
 
 interface ReadyLine {
@@ -30,6 +69,7 @@ const defaultConfig = join(here, '..', 'inventory.json');
 const readyTimeoutMs = 60_000;
 const stopTimeoutMs = 5_000;
 const stderrKeep = 64 * 1024;
+const controlTimeoutMs = 15_000;
 
 function parseReady(line: string): ReadyLine {
   const v: unknown = JSON.parse(line);
@@ -65,7 +105,7 @@ export async function startVcsim(opts?: { configPath?: string }): Promise<VcsimH
   const tmp = mkdtempSync(join(tmpdir(), 'vcsim-lab-'));
   const removeTmp = (): void => rmSync(tmp, { recursive: true, force: true });
   // Only the config path goes on the command line; credentials stay in the file.
-  const child = spawn(bin, ['-config', configPath, '-listen', '127.0.0.1:0', '-exit-on-stdin-eof'], {
+  const child = spawn(bin, ['-config', configPath, '-listen', '127.0.0.1:0', '-exit-on-stdin-eof', '-control-stdin'], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, TMPDIR: tmp, VCSIM_LAB_OWN_TMPDIR: '1' },
   });
@@ -81,6 +121,24 @@ export async function startVcsim(opts?: { configPath?: string }): Promise<VcsimH
     removeTmp();
   };
   process.on('exit', onParentExit);
+
+  // stdout: the ready line, then one answer line per control command (see inject.go).
+  const pending = new Map<number, { resolve: (a: ControlAnswer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  let out = '';
+  const onAnswer = (line: string): void => {
+    let a: ControlAnswer;
+    try {
+      a = JSON.parse(line) as ControlAnswer;
+    } catch {
+      stderr = `${stderr}\nunexpected output: ${line.slice(0, 200)}`.slice(-stderrKeep);
+      return;
+    }
+    const p = pending.get(a.id);
+    if (!p) return;
+    pending.delete(a.id);
+    clearTimeout(p.timer);
+    p.resolve(a);
+  };
 
   const ready = await new Promise<ReadyLine>((res, rej) => {
     let buf = '';
@@ -102,7 +160,14 @@ export async function startVcsim(opts?: { configPath?: string }): Promise<VcsimH
     });
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (chunk: string) => {
-      if (settled) return;
+      if (settled) {
+        out += chunk;
+        for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
+          onAnswer(out.slice(0, nl));
+          out = out.slice(nl + 1);
+        }
+        return;
+      }
       buf += chunk;
       const nl = buf.indexOf('\n');
       if (nl < 0) return;
@@ -110,6 +175,7 @@ export async function startVcsim(opts?: { configPath?: string }): Promise<VcsimH
         const line = parseReady(buf.slice(0, nl));
         settled = true;
         clearTimeout(timer);
+        out = buf.slice(nl + 1);
         res(line);
       } catch (err) {
         fail(`unexpected output ${JSON.stringify(buf.slice(0, 200))}: ${(err as Error).message}`);
@@ -127,6 +193,11 @@ export async function startVcsim(opts?: { configPath?: string }): Promise<VcsimH
   child.on('exit', (code, signal) => {
     process.off('exit', onParentExit);
     removeTmp();
+    for (const [id, p] of pending) {
+      pending.delete(id);
+      clearTimeout(p.timer);
+      p.reject(new Error(`The lab vCenter exited (${signal ?? `code ${code}`}) before answering a fault command`));
+    }
     if (!stopping) {
       process.stderr.write(`The lab vCenter (pid ${child.pid}) exited unexpectedly with ${signal ?? `code ${code}`}\n${stderr.trim()}\n`);
     }
@@ -135,11 +206,43 @@ export async function startVcsim(opts?: { configPath?: string }): Promise<VcsimH
   child.unref();
   for (const s of [child.stdin, child.stdout, child.stderr]) (s as unknown as { unref?: () => void } | null)?.unref?.();
 
+  let nextId = 0;
+  const control = (cmd: Record<string, unknown>): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      if (stopping || child.exitCode !== null || child.signalCode !== null) {
+        reject(new Error('The lab vCenter is stopped'));
+        return;
+      }
+      const id = ++nextId;
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new Error(`The lab vCenter did not answer the fault command ${JSON.stringify(cmd)} within ${controlTimeoutMs / 1000} s`));
+      }, controlTimeoutMs);
+      pending.set(id, {
+        timer,
+        reject,
+        resolve: (a) => (a.ok ? resolve(a.result) : reject(new Error(`The lab vCenter refused ${JSON.stringify(cmd)}: ${a.error ?? 'no reason'}`))),
+      });
+      child.stdin?.write(`${JSON.stringify({ ...cmd, id })}\n`);
+    });
+
   const url = new URL(ready.sdkUrl);
   return {
     ...ready,
     origin: url.origin,
     pid: child.pid ?? -1,
+    async injectFault(fault) {
+      return ((await control({ op: 'inject', fault })) ?? {}) as { terminated?: number };
+    },
+    async clearFaults() {
+      await control({ op: 'clear' });
+    },
+    async faultStatus() {
+      return (await control({ op: 'status' })) as VcsimFaultStatus;
+    },
+    async setReachable(on) {
+      await control({ op: 'reachable', on });
+    },
     stop(): Promise<void> {
       stopped ??= (async () => {
         stopping = true;

@@ -13,6 +13,7 @@ import (
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 )
 
@@ -23,6 +24,7 @@ type lab struct {
 	policy  *policy
 	exports *exportRegistry
 	ext     *extensionManager
+	inj     *injector
 
 	baseURL       string // https://127.0.0.1:PORT
 	sslThumbprint string // SHA-1 of the server certificate, colon hex
@@ -36,6 +38,8 @@ func newLab(m *simulator.Model, cfg *Config) (*lab, error) {
 	si := simulator.Map.Get(vim25.ServiceInstance).(*simulator.ServiceInstance)
 	l := &lab{cfg: cfg, content: si.Content}
 	l.exports = newExportRegistry(seeds)
+	l.inj = newInjector()
+	l.exports.inj = l.inj
 
 	if l.policy, err = installAuthorization(l, cfg); err != nil {
 		return nil, err
@@ -52,6 +56,7 @@ func (l *lab) attach(s *simulator.Server) {
 	l.sslThumbprint = colonHex(sum[:])
 	l.exports.baseURL = l.baseURL
 	l.exports.thumbprint = l.sslThumbprint
+	l.inj.attach(s)
 	s.Config.Handler = &gate{lab: l, next: s.Config.Handler}
 }
 
@@ -126,6 +131,17 @@ func (g *gate) inspect(w http.ResponseWriter, r *http.Request, body []byte) []by
 		}
 	}
 
+	if !sessionFree[method] {
+		if cookie, err := r.Cookie(soap.SessionCookieName); err == nil && cookie.Value != "" {
+			if _, live := lookupSession(cookie.Value); !live {
+				// vCenter refuses every call on an ended session (expired, terminated); stock vcsim still
+				// answers property reads for it, with nothing in them.
+				writeFault(w, "The session is not authenticated.", &types.NotAuthenticated{NoPermission: types.NoPermission{Object: this, PrivilegeId: "System.View"}})
+				return nil
+			}
+		}
+	}
+
 	if g.lab.policy != nil {
 		if fault, msg := g.lab.policy.guard(r, method, this, body); fault != nil {
 			writeFault(w, msg, fault)
@@ -139,6 +155,12 @@ func (g *gate) inspect(w http.ResponseWriter, r *http.Request, body []byte) []by
 		}
 	}
 	return body
+}
+
+// sessionFree are the methods vCenter answers without a live session.
+var sessionFree = map[string]bool{
+	"RetrieveServiceContent": true, "Login": true, "LoginByToken": true, "LoginExtensionByCertificate": true,
+	"LoginExtensionBySubjectName": true, "LoginBySSPI": true, "CloneSession": true,
 }
 
 // peekMethod finds the SOAP method name and its _this reference without decoding the whole body.

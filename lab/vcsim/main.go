@@ -40,6 +40,7 @@ func main() {
 	instanceUUID := flag.String("instance-uuid", "", "vCenter instanceUuid (random when empty)")
 	trace := flag.Bool("trace", false, "dump SOAP traffic to stderr")
 	stdinWatch := flag.Bool("exit-on-stdin-eof", false, "shut down when stdin closes (the parent process went away)")
+	control := flag.Bool("control-stdin", false, "read fault-injection commands as JSON lines on stdin (see inject.go)")
 	flag.Parse()
 
 	// If the parent dies, stderr becomes a broken pipe: a log line must not kill us before cleanup.
@@ -113,10 +114,16 @@ func main() {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	go func() { done <- (<-sigs).String() }()
-	if *stdinWatch {
+	if *stdinWatch || *control {
 		go func() {
-			_, _ = io.Copy(io.Discard, os.Stdin)
-			done <- "stdin closed"
+			if *control {
+				serveControl(os.Stdin, out, lab.inj, lab.exports)
+			} else {
+				_, _ = io.Copy(io.Discard, os.Stdin)
+			}
+			if *stdinWatch {
+				done <- "stdin closed"
+			}
 		}()
 	}
 	reason := <-done

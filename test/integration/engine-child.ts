@@ -2,6 +2,7 @@
 // ENGINE_CHILD (JSON: { config, sdkUrl, caPem, ec2Url, submit? }); submitted task ids are printed as JSON lines.
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ConnectorConfig } from '../../connector/config.ts';
+import { peakRssBytes } from '../../bench/peak-rss.ts';
 import { createEngine } from '../../connector/engine/factory.ts';
 import type { MigrationSubmission } from '../../connector/engine/types.ts';
 
@@ -35,6 +36,6 @@ process.on('SIGTERM', () => {
 });
 // The parent asks for this process's peak resident set size (bytes) over IPC.
 process.on('message', (msg) => {
-  if (msg === 'maxrss') process.send?.({ maxRssBytes: process.resourceUsage().maxRSS * 1024 });
+  if (msg === 'maxrss') process.send?.({ maxRssBytes: peakRssBytes() });
 });
 setInterval(() => {}, 60_000);

@@ -11,7 +11,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../connector/cli/index.ts';
 import { probeManifest } from '../../connector/cli/io.ts';
-import { API_PREFIX, PLUGIN_KEY } from '../../connector/contract/index.ts';
+import { API_PREFIX, MigrationList, MigrationTask, PLUGIN_KEY } from '../../connector/contract/index.ts';
 import { PACKAGE_ROOT } from '../../connector/paths.ts';
 import { generateSelfSigned } from '../../connector/tls.ts';
 import { Vim25Client } from '../../connector/vsphere/vim25.ts';
@@ -247,6 +247,12 @@ describe('the connector started from its configuration file', () => {
       task = (await call<{ state: string }>('GET', `/migrations/${started.body.id}`)).body;
     }
     expect(task.state, JSON.stringify(task)).toBe('completed');
+    // The polled routes skip response validation for speed: what they send must still be exactly the contract
+    // (parsing strips unknown fields, so equality also proves nothing internal such as disk URLs leaks).
+    expect(MigrationTask.parse(task)).toEqual(task);
+    const list = (await call<unknown>('GET', '/migrations?limit=10')).body;
+    expect(MigrationList.parse(list)).toEqual(list);
+    expect((list as { items: { id: string }[] }).items.map((t) => t.id)).toContain(started.body.id);
     // Unknown session tokens are refused (and must not be logged either).
     const bogus = await httpsJson(`${origin}${API_PREFIX}/me`, { ca, headers: { 'vmware-api-session-id': 'bogus-token-never-logged-123' } });
     expect(bogus.status).toBe(401);

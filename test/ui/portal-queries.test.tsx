@@ -86,4 +86,12 @@ describe('migration queries', () => {
     expect(screen.getByText('mig-000001')).toBeTruthy();
     queryClient.clear();
   });
+
+  it('a completed migration whose clean-up failed shows the warning beside its success', async () => {
+    const warning = 'The instance is ready, but the connector could not remove the staging copy of the disks (s3://b/vm2ec2/mig-000001/): InternalError. Delete that prefix in the S3 console to stop paying for its storage.';
+    items = [task({ state: 'completed', phase: 'done', percent: 100, instanceId: 'i-0123456789abcdef0', warning })];
+    const { queryClient } = renderWithProviders(<MigrationsTab environmentId="env-prod" />);
+    expect(await screen.findByText(warning)).toBeTruthy();
+    queryClient.clear();
+  });
 });

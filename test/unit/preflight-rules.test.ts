@@ -17,6 +17,7 @@ const vm = (over: Partial<VmInfo> = {}): VmInfo => ({
   disks: [{ key: 2000, label: 'Hard disk 1', capacityBytes: 10 * GiB, diskMode: 'persistent', backingType: 'VirtualDiskFlatVer2BackingInfo' }],
   nics: [{ key: 4000, label: 'Network adapter 1' }],
   snapshotCount: 0,
+  snapshots: [],
   ...over,
 });
 const codes = (checks: { code: string }[]) => checks.map((c) => c.code);

@@ -9,6 +9,17 @@ export interface MigrationReport {
   applied: { version: number; name: string }[];
 }
 
+const statements = new WeakMap<Database.Database, Map<string, Database.Statement>>();
+
+/** A prepared statement, compiled once per connection (polled reads run it thousands of times a minute). */
+export function prepareCached(db: Database.Database, sql: string): Database.Statement {
+  let byText = statements.get(db);
+  if (!byText) statements.set(db, (byText = new Map()));
+  let stmt = byText.get(sql);
+  if (!stmt) byText.set(sql, (stmt = db.prepare(sql)));
+  return stmt;
+}
+
 /** Opens (creating if needed) the SQLite file with WAL and foreign keys, then brings its schema up to date. */
 export function openSqlite(file: string, migrations: readonly SqliteMigration[] = MIGRATIONS): { db: Database.Database; report: MigrationReport } {
   if (file !== ':memory:') {

@@ -18,7 +18,7 @@ import {
   type Store,
   type UsedTokenRepository,
 } from '../types.ts';
-import { openSqlite } from './database.ts';
+import { openSqlite, prepareCached } from './database.ts';
 
 interface EnvironmentRow {
   id: string;
@@ -236,9 +236,10 @@ class SqlitePermissions implements PermissionRepository {
   }
 
   async forPrincipal(principal: string): Promise<Map<string, EnvironmentRole>> {
-    const rows = this.db()
-      .prepare('SELECT environment_id, role FROM environment_permissions WHERE principal = ?')
-      .all(principal) as { environment_id: string; role: EnvironmentRole }[];
+    const rows = prepareCached(this.db(), 'SELECT environment_id, role FROM environment_permissions WHERE principal = ?').all(principal) as {
+      environment_id: string;
+      role: EnvironmentRole;
+    }[];
     return new Map(rows.map((r) => [r.environment_id, r.role]));
   }
 }

@@ -42,6 +42,7 @@ export function MigrationProgress({ task, t }: { task: MigrationTask; t: Transla
         </ul>
       )}
       {task.error && <span className="vsp-subtext-error">{task.error}</span>}
+      {task.warning && <span className="vsp-subtext-warning">{task.warning}</span>}
     </div>
   );
 }
