@@ -5,7 +5,7 @@
 // fresh export lease, so its peak RSS and CPU time are its own.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, statfs, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -129,22 +129,6 @@ function runWorker(job: WorkerJob): Promise<WorkerResult> {
   });
 }
 
-/** A lab inventory with one powered-off VM per benchmark size (users and roles from lab/inventory.json). */
-function benchInventory(sizesGiB: number[]): string {
-  const base = JSON.parse(readFileSync(new URL('../lab/inventory.json', import.meta.url), 'utf8')) as Record<string, unknown>;
-  const vms = sizesGiB.map((g, i) => ({
-    name: vmName(g),
-    folder: 'Production',
-    guestId: 'ubuntu64Guest',
-    guestFullName: 'Ubuntu Linux (64-bit)',
-    powerState: 'poweredOff',
-    numCpu: 1,
-    memoryMB: 1024,
-    disks: [{ capacityMiB: Math.round(g * 1024), seed: 20 + i }],
-  }));
-  return JSON.stringify({ ...base, vms }, null, 1);
-}
-
 const vmName = (g: number): string => `bench-disk-${String(g).replace('.', '_')}g`;
 
 export async function benchDisk(opts: DiskBenchOptions, log: (line: string) => void): Promise<DiskResult> {
@@ -155,9 +139,8 @@ export async function benchDisk(opts: DiskBenchOptions, log: (line: string) => v
   const stops: (() => Promise<unknown>)[] = [() => rm(tmp, { recursive: true, force: true })];
   const sizes: SizeResult[] = [];
   try {
-    const configPath = join(tmp, 'inventory.json');
-    await writeFile(configPath, benchInventory(opts.sizesGiB));
-    const vcsim: VcsimHandle = await startVcsim({ configPath });
+    // One powered-off VM per benchmark size.
+    const vcsim: VcsimHandle = await startVcsim({ vms: opts.sizesGiB.map((g, i) => ({ name: vmName(g), disks: [{ capacityMiB: Math.round(g * 1024), seed: 20 + i }] })) });
     stops.push(() => vcsim.stop());
     const sink = await startS3({ sink: true, hash: false });
     stops.push(() => sink.stop());

@@ -1,6 +1,6 @@
 // Starts the lab vCenter (vcsim with our extensions) as a child process and reports where it listens.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,14 +96,49 @@ function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
+/** A VM for a purpose-built inventory (tests and benchmarks); the rest comes from lab/inventory.json. */
+export interface LabVmSpec {
+  name: string;
+  /** Default poweredOff. */
+  powerState?: 'poweredOn' | 'poweredOff';
+  /** Default Migration (where the lab operator may export). */
+  folder?: string;
+  /** Default an Ubuntu guest. */
+  guestId?: string;
+  guestFullName?: string;
+  disks: { capacityMiB: number; seed: number }[];
+}
+
+export interface StartVcsimOptions {
+  /** An inventory file; default lab/inventory.json. */
+  configPath?: string;
+  /** The lab inventory's users, roles and permissions with these VMs instead of its own. */
+  vms?: LabVmSpec[];
+}
+
 /** Builds (if needed) and starts the lab vCenter on a random 127.0.0.1 port. */
-export async function startVcsim(opts?: { configPath?: string }): Promise<VcsimHandle> {
+export async function startVcsim(opts: StartVcsimOptions = {}): Promise<VcsimHandle> {
   const bin = await ensureVcsimBuilt();
-  const configPath = resolve(opts?.configPath ?? defaultConfig);
   // The simulator keeps its datastore directories under TMPDIR: give it a private one that we remove
   // ourselves, so nothing is left behind even if the child is killed hard.
   const tmp = mkdtempSync(join(tmpdir(), 'vcsim-lab-'));
   const removeTmp = (): void => rmSync(tmp, { recursive: true, force: true });
+  let configPath = resolve(opts.configPath ?? defaultConfig);
+  if (opts.vms) {
+    const base = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+    const vms = opts.vms.map((vm) => ({
+      name: vm.name,
+      folder: vm.folder ?? 'Migration',
+      guestId: vm.guestId ?? 'ubuntu64Guest',
+      guestFullName: vm.guestFullName ?? 'Ubuntu Linux (64-bit)',
+      powerState: vm.powerState ?? 'poweredOff',
+      numCpu: 1,
+      memoryMB: 1024,
+      disks: vm.disks,
+    }));
+    configPath = join(tmp, 'inventory.json');
+    writeFileSync(configPath, JSON.stringify({ ...base, vms }), { mode: 0o600 });
+  }
   // Only the config path goes on the command line; credentials stay in the file.
   const child = spawn(bin, ['-config', configPath, '-listen', '127.0.0.1:0', '-exit-on-stdin-eof', '-control-stdin'], {
     stdio: ['pipe', 'pipe', 'pipe'],

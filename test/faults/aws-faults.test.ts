@@ -3,7 +3,7 @@
 // the emulator models, and an instance export fails. The engine must retry with bounded backoff and jitter, then
 // complete (one import task, one instance, nothing staged) or fail with a message naming the AWS error and what to
 // do, leaving no multipart upload, active import task or instance. Calls and faults are counted on the emulators.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -136,24 +136,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'vm2ec2-awsfaults-'));
   const labInventory = JSON.parse(await readFile(join(PACKAGE_ROOT, 'lab', 'inventory.json'), 'utf8')) as { users: { name: string; password: string }[] } & Record<string, unknown>;
   adminUser = labInventory.users.find((u) => u.name.startsWith('administrator@'))!;
-  const inventoryFile = join(dir, 'inventory.json');
-  await writeFile(
-    inventoryFile,
-    JSON.stringify({
-      ...labInventory,
-      vms: Object.values(VMS).map((vm) => ({
-        name: vm.name,
-        folder: 'Migration',
-        guestId: 'ubuntu64Guest',
-        guestFullName: 'Ubuntu Linux (64-bit)',
-        powerState: 'poweredOff',
-        numCpu: 1,
-        memoryMB: 1024,
-        disks: vm.disks,
-      })),
-    }),
-  );
-  vcsim = await startVcsim({ configPath: inventoryFile });
+  vcsim = await startVcsim({ vms: Object.values(VMS).map((vm) => ({ name: vm.name, disks: [...vm.disks] })) });
   s3 = await startS3();
   ec2 = await startEc2Emulator({ s3: { endpoint: s3.url, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }, stageMs: 30, regions: [REGION] });
   ec2Client = new EC2Client({ region: REGION, endpoint: ec2.url, credentials: { ...AWS_CREDENTIALS }, maxAttempts: EC2_ATTEMPTS, retryStrategy: quickJitteredRetries(EC2_ATTEMPTS) });

@@ -42,7 +42,7 @@ const PHASES: MigrationPhase[] = ['exporting', 'uploading', 'importing', 'launch
 type Target = MigrationPhase | 'blind' | 'snapshot-created' | 'snapshot-removed';
 const SEED = process.env.CRASH_SEED ? Number(process.env.CRASH_SEED) : Math.floor(Math.random() * 2 ** 31);
 // Small disks (over S3's 5 MiB part size, so uploads are multipart) on VMs powered on (snapshot export) and off.
-const VMS = [
+const VMS: { name: string; powerState: 'poweredOn' | 'poweredOff'; disks: number[] }[] = [
   { name: 'crash-off-01', powerState: 'poweredOff', disks: [8] },
   { name: 'crash-on-01', powerState: 'poweredOn', disks: [7] },
   { name: 'crash-multi-01', powerState: 'poweredOff', disks: [6, 2] },
@@ -239,26 +239,8 @@ function leaseOpen(url: string): Promise<boolean> {
 beforeAll(async () => {
   console.log(`crash suite seed: ${SEED} (reproduce with CRASH_SEED=${SEED})`);
   dir = await mkdtemp(join(tmpdir(), 'vm2ec2-crash-'));
-  const labInventory = JSON.parse(await readFile(join(PACKAGE_ROOT, 'lab', 'inventory.json'), 'utf8')) as Record<string, unknown>;
-  const inventoryFile = join(dir, 'inventory.json');
-  await writeFile(
-    inventoryFile,
-    JSON.stringify({
-      ...labInventory,
-      vms: VMS.map((vm, i) => ({
-        name: vm.name,
-        folder: 'Migration',
-        guestId: 'ubuntu64Guest',
-        guestFullName: 'Ubuntu Linux (64-bit)',
-        powerState: vm.powerState,
-        numCpu: 1,
-        memoryMB: 1024,
-        disks: vm.disks.map((capacityMiB, j) => ({ capacityMiB, seed: 20 + i * 4 + j })),
-      })),
-    }),
-  );
   users = await labUsers();
-  vcsim = await startVcsim({ configPath: inventoryFile });
+  vcsim = await startVcsim({ vms: VMS.map((vm, i) => ({ name: vm.name, powerState: vm.powerState, disks: vm.disks.map((capacityMiB, j) => ({ capacityMiB, seed: 20 + i * 4 + j })) })) });
   s3 = await startS3({ directory: join(dir, 's3') });
   const proxy = await startSlowDeleteProxy(s3.url, 300);
   s3Proxy = proxy.server;

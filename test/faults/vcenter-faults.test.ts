@@ -3,7 +3,7 @@
 // must retry with bounded backoff, then either complete (the S3 object decodes to exactly the VM's disk) or fail
 // with a message that says what to check, and leave nothing behind: no open lease, no snapshot, no multipart
 // upload, no import task or instance. Faults are counted on the simulator's side (VcsimHandle.faultStatus).
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -62,24 +62,7 @@ beforeAll(async () => {
     users: { name: string; password: string }[];
   } & Record<string, unknown>;
   adminUser = labInventory.users.find((u) => u.name.startsWith('administrator@'))!;
-  const inventoryFile = join(dir, 'inventory.json');
-  await writeFile(
-    inventoryFile,
-    JSON.stringify({
-      ...labInventory,
-      vms: Object.values(VMS).map((vm) => ({
-        name: vm.name,
-        folder: 'Migration',
-        guestId: 'ubuntu64Guest',
-        guestFullName: 'Ubuntu Linux (64-bit)',
-        powerState: vm.powerState,
-        numCpu: 1,
-        memoryMB: 1024,
-        disks: [{ capacityMiB: vm.capacityMiB, seed: vm.seed }],
-      })),
-    }),
-  );
-  vcsim = await startVcsim({ configPath: inventoryFile });
+  vcsim = await startVcsim({ vms: Object.values(VMS).map((vm) => ({ name: vm.name, powerState: vm.powerState, disks: [{ capacityMiB: vm.capacityMiB, seed: vm.seed }] })) });
   s3 = await startS3();
   ec2 = await startEc2Emulator({ s3: { endpoint: s3.url, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }, stageMs: 30, regions: [REGION] });
   ec2Client = new EC2Client({ region: REGION, endpoint: ec2.url, credentials: { ...AWS_CREDENTIALS } });
