@@ -109,8 +109,8 @@ export type S3Operation =
   | 'DeleteObject'
   | 'Other';
 
-/** `reset`: the connection is destroyed once the request body starts arriving; `slow-down`: 503 SlowDown; `internal-error`: 500. */
-export type S3Fault = 'reset' | 'slow-down' | 'internal-error';
+/** `reset`: the connection is destroyed once the request body starts arriving; `slow-down`: 503 SlowDown; `internal-error`: 500; `access-denied`: 403 (a policy that does not allow the call). */
+export type S3Fault = 'reset' | 'slow-down' | 'internal-error' | 'access-denied';
 
 /** Failure injection for the shim: the next N requests of an operation get a fault; every request is counted. */
 export class S3Faults {
@@ -187,6 +187,7 @@ function answerFault(req: IncomingMessage, res: ServerResponse, fault: S3Fault):
   }
   req.resume();
   if (fault === 'slow-down') sendError(res, 503, 'SlowDown', 'Please reduce your request rate.');
+  else if (fault === 'access-denied') sendError(res, 403, 'AccessDenied', 'Access Denied');
   else sendError(res, 500, 'InternalError', 'We encountered an internal error. Please try again.');
 }
 

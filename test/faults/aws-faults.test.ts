@@ -408,6 +408,26 @@ describe('a clean-up that S3 keeps refusing', { timeout: 120_000 }, () => {
   });
 });
 
+describe('S3 refusing the upload for good', { timeout: 120_000 }, () => {
+  it('AccessDenied on UploadPart: failed at once, naming the staging bucket and the permission to check', async () => {
+    const before = s3!.faults.calls('UploadPart');
+    s3!.faults.inject('UploadPart', 'access-denied', 10_000);
+    let t: MigrationTask;
+    try {
+      t = await finished(submit('parts', 'failed'));
+    } finally {
+      s3!.faults.clear();
+    }
+    const calls = s3!.faults.calls('UploadPart') - before;
+    expect(t.error).toContain(`Uploading the disks of ${VMS.parts.name} to the staging bucket ${main.bucket} failed: AccessDenied`);
+    expect(t.error).toContain('s3:PutObject and the multipart upload actions');
+    // Not retryable: no more requests than the parts already in flight (the engine's queueSize, 2).
+    expect(calls).toBeLessThanOrEqual(2);
+    await expectCleanFailure(t.id);
+    failedWithMessage += 1;
+  });
+});
+
 describe('connections reset during S3 part uploads', { timeout: 120_000 }, () => {
   it('a few resets: the copy completes and the staged object decodes to exactly the VM disk', async () => {
     const keep = buildEngine({ keepStaging: true });
