@@ -34,10 +34,8 @@ import { labS3ClientConfig, startS3, type LabS3Handle, type S3Operation } from '
 import { startVcsim, type VcsimHandle } from '../../lab/vcsim/index.ts';
 import { recordFaultTally } from '../support/fault-summary.ts';
 import { decodeStreamOptimizedVmdk, expectedRawSha256 } from '../support/vmdk.ts';
-import { waitFor } from '../integration/engine-helpers.ts';
+import { AWS_CREDENTIALS, labEngineConfig, REGION, waitFor } from '../integration/engine-helpers.ts';
 
-const REGION = 'us-east-1';
-const AWS_CREDENTIALS = { accessKeyId: 'lab', secretAccessKey: 'lab' };
 /** SDK attempts per call in this file: EC2 as the connector's AwsGateway (3), S3 as the engine factory's default (5). */
 const EC2_ATTEMPTS = 3;
 const S3_ATTEMPTS = 5;
@@ -99,24 +97,16 @@ let engineCount = 0;
 function buildEngine(opts: { bucket?: string; keepStaging?: boolean } = {}): BuiltEngine {
   engineCount += 1;
   const bucket = opts.bucket ?? `vm2ec2-staging-${REGION}`;
-  const config = ConnectorConfig.parse({
-    dataDir: dir,
-    store: { sqliteFile: join(dir, `engine-${engineCount}.sqlite`) },
-    vcenter: { url: vcsim!.origin, caPem: vcsim!.certPem },
-    aws: { endpoint: ec2!.url, regions: [REGION], credentials: { ...AWS_CREDENTIALS } },
-    engine: {
-      s3Endpoint: s3!.url,
-      s3Credentials: { accessKeyId: s3!.accessKeyId, secretAccessKey: s3!.secretAccessKey },
-      vcenterAccount: { userName: adminUser.name, password: adminUser.password },
-      stagingBucket: bucket,
-      leaseKeepAliveMs: 50,
-      pollMs: 20,
-      pollMaxMs: 100,
-      retryDelayMs: 20,
-      retryMaxDelayMs: 100,
-      keepStagingObjects: opts.keepStaging ?? false,
-    },
-  });
+  const config = ConnectorConfig.parse(
+    labEngineConfig({
+      dataDir: dir,
+      sqliteFile: join(dir, `engine-${engineCount}.sqlite`),
+      vcsim: vcsim!,
+      s3: s3!,
+      ec2: ec2!,
+      engine: { stagingBucket: bucket, retryDelayMs: 20, retryMaxDelayMs: 100, keepStagingObjects: opts.keepStaging ?? false },
+    }),
+  );
   const built = createEngine(
     config,
     {

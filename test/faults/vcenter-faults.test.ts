@@ -21,12 +21,10 @@ import { labS3ClientConfig, startS3, type S3Handle } from '../../lab/s3/index.ts
 import { startVcsim, type VcsimFault, type VcsimHandle } from '../../lab/vcsim/index.ts';
 import { recordFaultTally } from '../support/fault-summary.ts';
 import { decodeStreamOptimizedVmdk, expectedRawSha256 } from '../support/vmdk.ts';
-import { waitFor } from '../integration/engine-helpers.ts';
+import { AWS_CREDENTIALS, labEngineConfig, REGION, waitFor } from '../integration/engine-helpers.ts';
 
-const REGION = 'us-east-1';
 const BUCKET = `vm2ec2-staging-${REGION}`;
 const MiB = 1024 * 1024;
-const AWS_CREDENTIALS = { accessKeyId: 'lab', secretAccessKey: 'lab' };
 /** Where downloads are cut: past the first 5 MiB part, so a multipart upload is in flight when the drop comes. */
 const DROP_AT = 6 * MiB;
 const EXPORT_ATTEMPTS = 3;
@@ -74,27 +72,24 @@ beforeAll(async () => {
   subnetId = subnet.SubnetId!;
   securityGroupId = (await ec2Client.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [subnet.VpcId!] }] }))).SecurityGroups![0]!.GroupId!;
 
-  const config = ConnectorConfig.parse({
-    dataDir: dir,
-    vcenter: { url: vcsim.origin, caPem: vcsim.certPem },
-    aws: { endpoint: ec2.url, regions: [REGION], credentials: { ...AWS_CREDENTIALS } },
-    engine: {
-      s3Endpoint: s3.url,
-      s3Credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-      vcenterAccount: { userName: adminUser.name, password: adminUser.password },
-      leaseKeepAliveMs: 50,
-      pollMs: 20,
-      pollMaxMs: 100,
-      // Kept so the test can decode what was uploaded; failed tasks remove theirs regardless.
-      keepStagingObjects: true,
-      maxExportAttempts: EXPORT_ATTEMPTS,
-      vcenterConnectAttempts: VCENTER_ATTEMPTS,
-      // Short waits keep the file fast; five waits of at least 100, 200, 400, 750 and 750 ms leave the test a
-      // couple of seconds to bring vCenter back in the "back within the retry window" case on a loaded machine.
-      retryDelayMs: 200,
-      retryMaxDelayMs: 1_500,
-    },
-  });
+  const config = ConnectorConfig.parse(
+    labEngineConfig({
+      dataDir: dir,
+      vcsim,
+      s3,
+      ec2,
+      engine: {
+        // Kept so the test can decode what was uploaded; failed tasks remove theirs regardless.
+        keepStagingObjects: true,
+        maxExportAttempts: EXPORT_ATTEMPTS,
+        vcenterConnectAttempts: VCENTER_ATTEMPTS,
+        // Short waits keep the file fast; five waits of at least 100, 200, 400, 750 and 750 ms leave the test a
+        // couple of seconds to bring vCenter back in the "back within the retry window" case on a loaded machine.
+        retryDelayMs: 200,
+        retryMaxDelayMs: 1_500,
+      },
+    }),
+  );
   const built = createEngine(
     config,
     { vcenter: { sdkUrl: vcsim.sdkUrl, caPem: vcsim.certPem }, ec2: () => ec2Client },

@@ -48,6 +48,35 @@ export interface EngineLab {
   stop(): Promise<void>;
 }
 
+/**
+ * A connector configuration for an engine against the lab stand-ins: the lab administrator as the engine's vCenter
+ * account, lab S3 for staging, fast lease keep-alive and EC2 polls. `engine` overrides or adds engine keys.
+ */
+export function labEngineConfig(lab: {
+  dataDir: string;
+  vcsim: Pick<VcsimHandle, 'sdkUrl' | 'certPem'>;
+  s3: Pick<S3Handle, 'url' | 'accessKeyId' | 'secretAccessKey'>;
+  ec2: Pick<Ec2EmulatorHandle, 'url'>;
+  engine?: Partial<NonNullable<ConnectorConfigInput['engine']>>;
+  sqliteFile?: string;
+}): ConnectorConfigInput {
+  return {
+    dataDir: lab.dataDir,
+    ...(lab.sqliteFile ? { store: { sqliteFile: lab.sqliteFile } } : {}),
+    vcenter: { url: new URL(lab.vcsim.sdkUrl).origin, caPem: lab.vcsim.certPem },
+    aws: { endpoint: lab.ec2.url, regions: [REGION], credentials: { ...AWS_CREDENTIALS } },
+    engine: {
+      s3Endpoint: lab.s3.url,
+      s3Credentials: { accessKeyId: lab.s3.accessKeyId, secretAccessKey: lab.s3.secretAccessKey },
+      vcenterAccount: { userName: admin.name, password: admin.password },
+      leaseKeepAliveMs: 50,
+      pollMs: 20,
+      pollMaxMs: 100,
+      ...lab.engine,
+    },
+  };
+}
+
 export interface EngineLabOptions {
   stageMs?: number;
   engine?: Partial<NonNullable<ConnectorConfigInput['engine']>>;
@@ -75,20 +104,7 @@ export async function startEngineLab(opts: EngineLabOptions = {}): Promise<Engin
     const dataDir = await mkdtemp(join(tmpdir(), 'vm2ec2-engine-'));
     stops.push(() => rm(dataDir, { recursive: true, force: true }));
 
-    const configInput = {
-      dataDir,
-      vcenter: { url: new URL(vcsim.sdkUrl).origin, caPem: vcsim.certPem },
-      aws: { endpoint: ec2.url, regions: [REGION], credentials: { ...AWS_CREDENTIALS } },
-      engine: {
-        s3Endpoint: s3.url,
-        s3Credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-        vcenterAccount: { userName: admin.name, password: admin.password },
-        leaseKeepAliveMs: 50,
-        pollMs: 20,
-        pollMaxMs: 100,
-        ...opts.engine,
-      },
-    } satisfies ConnectorConfigInput;
+    const configInput = labEngineConfig({ dataDir, vcsim, s3, ec2, ...(opts.engine ? { engine: opts.engine } : {}) });
     const ec2Client = new EC2Client({ region: REGION, endpoint: ec2.url, credentials: { ...AWS_CREDENTIALS } });
     stops.push(async () => ec2Client.destroy());
     const s3Client = new S3Client(labS3ClientConfig(s3, REGION));
