@@ -313,6 +313,10 @@ export function createS3Shim(directory: string, s3rverPort: number, accessKeyId:
       if (!res.headersSent) sendError(res, 502, 'InternalError', `The lab S3 (s3rver) did not answer: ${err.message}`);
       else res.destroy();
     });
+    // A client that drops mid-request (a reset part upload) must not leave s3rver waiting for the rest of the body.
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
     req.pipe(upstream);
   }
 

@@ -52,14 +52,16 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const l of leases) await vim?.leaseComplete(l).catch(() => undefined);
-  await vim?.logout().catch(() => undefined);
+  recordFaultTally({ suite: 'disk-copy', faultsInjected: tally.faultsInjected, migrationsCompleted: tally.completed, migrationsFailed: tally.failed, tasksLost: 0, duplicates: 0, orphans: tally.orphans });
+  // Each step bounded: one hung close must not fail the suite's teardown.
+  const bounded = (p: Promise<unknown> | undefined) => Promise.race([(p ?? Promise.resolve()).catch(() => undefined), new Promise((r) => setTimeout(r, 15_000).unref())]);
+  for (const l of leases) await bounded(vim?.leaseComplete(l));
+  await bounded(vim?.logout());
   sinkClient?.destroy();
   s3rverClient?.destroy();
-  await sink?.stop();
-  await s3rver?.stop();
-  await vc?.stop();
-  recordFaultTally({ suite: 'disk-copy', faultsInjected: tally.faultsInjected, migrationsCompleted: tally.completed, migrationsFailed: tally.failed, tasksLost: 0, duplicates: 0, orphans: tally.orphans });
+  await bounded(sink?.stop());
+  await bounded(s3rver?.stop());
+  await bounded(vc?.stop());
 });
 
 describe('streamDiskToS3', () => {
