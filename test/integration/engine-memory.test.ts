@@ -61,15 +61,20 @@ async function streamOnce(vmName: string): Promise<{ maxRssBytes: number; bytes:
   return { maxRssBytes: rss, bytes: stats?.bytes ?? -1, expected: disk.expectedBytes };
 }
 
+// Budget: Node, tsx, the AWS SDK and the engine (~200 MiB measured by bench/disk.ts for the copy alone) plus the
+// copy's (parts in flight + 1) × 16 MiB part buffers and socket buffers. 300 MiB was set for 5 MiB parts; with
+// 16 MiB parts the 20 GiB run peaked at 319 MiB once in CI. What must hold is a fixed bound, flat across sizes.
+const RSS_BOUND = 400 * MiB;
+
 describe('bounded memory', () => {
-  it('streams 1 GiB and 20 GiB disks with flat peak RSS under 300 MiB', { timeout: 1_200_000 }, async () => {
+  it('streams 1 GiB and 20 GiB disks with flat peak RSS under a fixed bound', { timeout: 1_200_000 }, async () => {
     const small = await streamOnce('ubuntu-web-01');
     const large = await streamOnce('stream-test-20g');
     expect(small.bytes).toBe(small.expected);
     expect(large.bytes).toBe(large.expected);
     expect(large.bytes).toBeGreaterThan(20 * 1024 * MiB);
-    expect(large.maxRssBytes).toBeLessThan(300 * MiB);
-    expect(small.maxRssBytes).toBeLessThan(300 * MiB);
+    expect(large.maxRssBytes).toBeLessThan(RSS_BOUND);
+    expect(small.maxRssBytes).toBeLessThan(RSS_BOUND);
     expect(Math.abs(large.maxRssBytes - small.maxRssBytes) / Math.min(large.maxRssBytes, small.maxRssBytes)).toBeLessThan(0.15);
   });
 });
