@@ -50,7 +50,10 @@ export const MigrationTask = z.object({
   importTaskId: z.string().optional(),
   /** EC2's free-text import status (e.g. `converting`). */
   importStatus: z.string().optional(),
-  importProgress: z.number().optional(),
+  /** EC2's own percentage for the import (DescribeImportImageTasks `Progress`), while importing. */
+  importProgress: z.number().min(0).max(100).optional(),
+  /** Seconds until EC2 finishes the import at the rate observed so far; absent until two different percentages were seen, or when overdue. */
+  importEtaSeconds: z.number().nonnegative().optional(),
   imageId: z.string().optional(),
   instanceId: z.string().optional(),
   error: z.string().optional(),
@@ -111,8 +114,21 @@ export const ExportList = z.object({ items: z.array(ExportTask) }).meta({ id: 'E
 export const InstanceExportSettings = z.strictObject({
   /** Buckets are named `export-to-s3-<bucketName>-<region>`. */
   bucketName: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}[a-z0-9]$/, 'Use 2–32 lower-case letters, digits and hyphens.'),
+  /**
+   * The bucket name this change replaces, as last read (null: none configured yet). Required once a name is
+   * configured; a different current name answers 409 SETTINGS_CHANGED, so two administrators cannot silently
+   * overwrite each other.
+   */
+  expectedBucketName: z.string().max(64).nullable().optional(),
 }).meta({ id: 'InstanceExportSettings' });
-export const InstanceExportSettingsView = z.object({ bucketName: z.string().nullable() });
+export const InstanceExportSettingsView = z.object({
+  bucketName: z.string().nullable(),
+  /** The bucket each region in use (by an environment) exports to: `export-to-s3-<bucketName>-<region>`. */
+  buckets: z.array(z.object({ region: z.string(), bucket: z.string() })),
+  updatedAt: z.iso.datetime().optional(),
+  /** The administrator who set the name (absent for a name set before this was recorded). */
+  updatedBy: z.string().optional(),
+}).meta({ id: 'InstanceExportSettingsView' });
 
 export const ImportedInstance = z.object({
   instanceId: z.string(),

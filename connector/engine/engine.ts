@@ -522,7 +522,7 @@ export class MigrationEngine {
           if (!out.ImportTaskId) throw new MigrationError('EC2 accepted the import but returned no import task id. Retry the migration.');
           t.importTaskId = out.ImportTaskId;
           t.importStatus = out.StatusMessage ?? out.Status;
-          if (out.Progress) t.importProgress = Number(out.Progress);
+          this.observeImportProgress(t, out.Progress);
           this.save(t);
         } catch (err) {
           if (errorName(err) !== 'ResourceLimitExceeded') throw err;
@@ -555,10 +555,9 @@ export class MigrationEngine {
           throw new MigrationError(importFailureText(task.StatusMessage, t, lastStage));
         }
         const status = task.StatusMessage ?? task.Status;
-        const progress = task.Progress !== undefined ? Number(task.Progress) : t.importProgress;
-        if (status !== t.importStatus || progress !== t.importProgress) {
+        const progressed = this.observeImportProgress(t, task.Progress);
+        if (status !== t.importStatus || progressed) {
           t.importStatus = status;
-          if (progress !== undefined) t.importProgress = progress;
           this.save(t);
           delay = this.opts.pollMs;
         } else {
@@ -569,6 +568,30 @@ export class MigrationEngine {
     } finally {
       this.importSlots.get(t.region)?.delete(t.id);
     }
+  }
+
+  /**
+   * Records EC2's Progress (a percentage string) and, from the second distinct value on, the time EC2 still needs at
+   * the rate observed since the first one. True when the progress changed.
+   */
+  private observeImportProgress(t: MigrationRecord, reported: string | undefined): boolean {
+    const progress = reported === undefined || reported.trim() === '' ? NaN : Number(reported);
+    if (!Number.isFinite(progress) || progress < 0 || progress > 100 || progress === t.importProgress) return false;
+    const now = this.opts.now();
+    const first = t.importFirstSeen;
+    t.importProgress = progress;
+    t.importProgressAt = now.toISOString();
+    if (!first || progress < first.progress) {
+      // A first value, or EC2 started counting again: no rate to estimate from yet.
+      t.importFirstSeen = { at: t.importProgressAt, progress };
+      delete t.importEtaSeconds;
+      return true;
+    }
+    const seconds = (now.getTime() - Date.parse(first.at)) / 1000;
+    const rate = seconds > 0 ? (progress - first.progress) / seconds : 0;
+    if (rate > 0) t.importEtaSeconds = (100 - progress) / rate;
+    else delete t.importEtaSeconds;
+    return true;
   }
 
   /**
@@ -882,6 +905,7 @@ export class MigrationEngine {
     const uploading = t.phase === 'uploading' && t.state === 'running';
     const throughput = uploading ? t.disks.reduce((s, d) => s + (d.done ? 0 : d.throughputBps), 0) : undefined;
     const remaining = t.disks.reduce((s, d) => s + Math.max(0, d.expectedBytes - d.bytesUploaded), 0);
+    const importEta = importEtaNow(t, this.opts.now());
     return {
       id: t.id,
       idKind: t.idKind,
@@ -913,6 +937,7 @@ export class MigrationEngine {
       ...(t.importTaskId ? { importTaskId: t.importTaskId } : {}),
       ...(t.importStatus ? { importStatus: t.importStatus } : {}),
       ...(t.importProgress !== undefined ? { importProgress: t.importProgress } : {}),
+      ...(importEta !== undefined ? { importEtaSeconds: importEta } : {}),
       ...(t.imageId ? { imageId: t.imageId } : {}),
       ...(t.instanceId ? { instanceId: t.instanceId } : {}),
       ...(t.error ? { error: t.error } : {}),
@@ -973,6 +998,13 @@ function percentOf(t: MigrationRecord): number {
     case 'done':
       return 98;
   }
+}
+
+/** The import's estimate counted down since it was made; none once overdue (a stalled import gets no made-up time). */
+function importEtaNow(t: MigrationRecord, now: Date): number | undefined {
+  if (t.state !== 'running' || t.phase !== 'importing' || t.importEtaSeconds === undefined || !t.importProgressAt) return undefined;
+  const left = t.importEtaSeconds - (now.getTime() - Date.parse(t.importProgressAt)) / 1000;
+  return left > 0 ? left : undefined;
 }
 
 /** 50–100 % of `ms`: polls of many tasks spread out instead of arriving at EC2 together. */

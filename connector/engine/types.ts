@@ -38,6 +38,12 @@ export interface MigrationRecord {
   importTaskId?: string;
   importStatus?: string;
   importProgress?: number;
+  /** First Progress EC2 reported for this import, and when: the start of the observed rate. */
+  importFirstSeen?: { at: string; progress: number };
+  /** When importProgress last changed. */
+  importProgressAt?: string;
+  /** Seconds EC2 still needed at importProgressAt, from the rate observed since importFirstSeen. */
+  importEtaSeconds?: number;
   imageId?: string;
   instanceId?: string;
   /** The instance was observed running (StopInstances follows). */
