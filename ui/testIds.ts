@@ -23,6 +23,7 @@ export const testIds = {
     taskId: 'migrate-task-id',
     noPermission: 'migrate-no-permission',
     updating: 'migrate-updating',
+    firstProblem: 'migrate-first-problem',
   },
   portal: {
     page: 'portal-page',

@@ -143,6 +143,38 @@ describe('Migrate VM to EC2 form', () => {
     await waitFor(() => expect((begin() as HTMLButtonElement).disabled).toBe(false));
   });
 
+  it('names the first problem in the footer and takes the user to its field', async () => {
+    environments = [env({}), env({ id: 'env-eu', name: 'Europe', region: 'eu-west-1' })];
+    const scrolled: Element[] = [];
+    const original = Element.prototype.scrollIntoView;
+    Element.prototype.scrollIntoView = function (this: Element) {
+      scrolled.push(this);
+    };
+    try {
+      renderModal();
+      // Two regions: nothing is chosen yet, and the footer says which field comes first.
+      const region = await screen.findByRole('combobox', { name: 'Region' });
+      const first = await screen.findByRole('button', { name: 'Region: select one to continue.' });
+      expect(screen.queryByText('Complete the form to continue.')).toBeNull();
+      fireEvent.click(first);
+      expect(document.activeElement).toBe(region);
+      expect(scrolled).toContain(region);
+
+      fireEvent.change(region, { target: { value: 'us-east-1' } });
+      const ip = await screen.findByRole('textbox', { name: 'Private IP address (optional)' });
+      await waitFor(() => expect((begin() as HTMLButtonElement).disabled).toBe(false));
+      fireEvent.change(ip, { target: { value: '10.0.300.1' } });
+      const problem = await screen.findByRole('button', { name: /^Private IP address: 10\.0\.300\.1 is not a valid IPv4 address/ });
+      // Begin says why it is disabled with the same words.
+      expect(begin().getAttribute('aria-describedby')).toBe(problem.parentElement!.id);
+      fireEvent.click(problem);
+      expect(document.activeElement).toBe(ip);
+      expect(scrolled.at(-1)).toBe(ip);
+    } finally {
+      Element.prototype.scrollIntoView = original;
+    }
+  });
+
   it('begins the migration with the chosen values and shows the queued task ID', async () => {
     environments = [env({})];
     preflightChecks = [{ code: 'POWERED_ON', severity: 'warning', message: 'The VM is powered on.', fix: 'Shut it down for a consistent copy.' }];

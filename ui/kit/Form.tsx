@@ -20,6 +20,8 @@ export function Form(props: { children: ReactNode; onSubmit?: () => void; label?
 
 interface FieldProps {
   label: string;
+  /** The control's element id (default: generated), for callers that take the user to the field. */
+  id?: string | undefined;
   /** Helper text under the control. */
   help?: ReactNode;
   /** Shown instead of the help text, in the error colour. */
@@ -28,8 +30,9 @@ interface FieldProps {
 }
 
 /** One labelled Clarity control with its helper or error text. */
-export function Field({ label, help, error, children }: FieldProps) {
-  const id = useId();
+export function Field({ label, help, error, children, id: given }: FieldProps) {
+  const generated = useId();
+  const id = given ?? generated;
   const subId = `${id}-sub`;
   return (
     <div className="clr-form-control">
@@ -65,9 +68,9 @@ type SelectProps = Omit<SelectHTMLAttributes<HTMLSelectElement>, 'onChange' | 'v
   testId?: string;
 };
 
-export function SelectField({ label, options, value, onChange, placeholder, help, error, testId, ...rest }: SelectProps) {
+export function SelectField({ label, options, value, onChange, placeholder, help, error, testId, id: given, ...rest }: SelectProps) {
   return (
-    <Field label={label} help={help} error={error}>
+    <Field label={label} help={help} error={error} id={given}>
       {(id, sub) => (
         <div className="clr-select-wrapper">
           <select
@@ -102,9 +105,9 @@ type InputProps = Omit<InputHTMLAttributes<HTMLInputElement>, 'onChange' | 'valu
   testId?: string;
 };
 
-export function InputField({ label, value, onChange, help, error, testId, ...rest }: InputProps) {
+export function InputField({ label, value, onChange, help, error, testId, id: given, ...rest }: InputProps) {
   return (
-    <Field label={label} help={help} error={error}>
+    <Field label={label} help={help} error={error} id={given}>
       {(id, sub) => (
         <div className="clr-input-wrapper">
           <input
@@ -134,5 +137,29 @@ export function Checkbox(props: { label: string; checked: boolean; onChange: (v:
         {props.label}
       </label>
     </div>
+  );
+}
+
+/** A form field's problem, named where the user is looking (e.g. the modal footer). */
+export interface FieldProblem {
+  /** Element id of the field's control. */
+  fieldId: string;
+  text: string;
+}
+
+/** Brings a field into view and puts the cursor in it. */
+export function goToField(fieldId: string): void {
+  const el = document.getElementById(fieldId);
+  if (!el) return;
+  el.scrollIntoView?.({ block: 'center', behavior: 'smooth' });
+  el.focus({ preventScroll: true });
+}
+
+/** The first problem of a form as a link that takes the user to its field. */
+export function ProblemLink({ problem, id, testId }: { problem: FieldProblem; id?: string; testId?: string }) {
+  return (
+    <button type="button" id={id} data-test={testId} className="btn btn-link vsp-problem-link" onClick={() => goToField(problem.fieldId)}>
+      {problem.text}
+    </button>
   );
 }

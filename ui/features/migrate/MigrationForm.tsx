@@ -1,5 +1,5 @@
 import { useMutation, useQuery } from '@tanstack/react-query';
-import { useState, type ReactNode } from 'react';
+import { useId, useState, type ReactNode } from 'react';
 import type { Environment, GuestPlatform, PreflightQuery, VmDetail } from '../../../connector/contract/index.ts';
 import { useApi } from '../../api/ApiContext.tsx';
 import { toApiError } from '../../api/errors.ts';
@@ -7,7 +7,7 @@ import { useT } from '../../i18n/i18n.ts';
 import { Alert } from '../../kit/Alert.tsx';
 import { ApiErrorAlert } from '../../kit/ApiErrorAlert.tsx';
 import { Button } from '../../kit/Button.tsx';
-import { Form, InputField, SelectField } from '../../kit/Form.tsx';
+import { Form, InputField, ProblemLink, SelectField, type FieldProblem } from '../../kit/Form.tsx';
 import { Spinner } from '../../kit/Spinner.tsx';
 import { testIds } from '../../testIds.ts';
 import { PreflightChecks } from './PreflightChecks.tsx';
@@ -46,6 +46,8 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
   const api = useApi();
   const t = useT();
   const [choices, setChoices] = useState<Choices>(empty);
+  const fid = useId();
+  const fieldIds = { region: `${fid}region`, environment: `${fid}env`, subnet: `${fid}subnet`, instanceType: `${fid}type`, securityGroup: `${fid}sg`, privateIp: `${fid}ip` };
   const set = (patch: Partial<Choices>) => setChoices((c) => ({ ...c, ...patch }));
 
   const regions = useQuery(regionQueries.list(api));
@@ -95,6 +97,22 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
   });
 
   const complete = envReady && subnetId !== '' && instanceType !== '' && securityGroupId !== '' && ipProblem === null;
+  const ipError = ipProblem ? t(ipProblem, { cidr: subnet?.cidrBlock ?? '', ip: privateIp }) : undefined;
+  // The first problem in form order, named in the footer: the field itself may be scrolled out of the modal.
+  const missing = (fieldId: string, label: string): FieldProblem => ({ fieldId, text: t('migrate.problem', { label, problem: t('migrate.problem.select') }) });
+  const firstProblem: FieldProblem | undefined = !region
+    ? missing(fieldIds.region, t('migrate.region'))
+    : !environmentId
+      ? missing(fieldIds.environment, t('migrate.environment'))
+      : !subnetId && subnets.isSuccess
+        ? missing(fieldIds.subnet, t('migrate.subnet'))
+        : !instanceType && types.isSuccess
+          ? missing(fieldIds.instanceType, t('migrate.instanceType'))
+          : !securityGroupId && groups.isSuccess
+            ? missing(fieldIds.securityGroup, t('migrate.securityGroup'))
+            : ipError
+              ? { fieldId: fieldIds.privateIp, text: t('migrate.problem', { label: t('migrate.privateIp.short'), problem: ipError }) }
+              : undefined;
   const canSubmit = complete && checksCurrent && preflight.data.ready && !preflight.isFetching && !begin.isPending;
 
   if (begin.isSuccess) {
@@ -153,6 +171,7 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
         <SelectField
           label={t('migrate.region')}
           testId={testIds.migrate.region}
+          id={fieldIds.region}
           value={region}
           placeholder={t('migrate.choose')}
           onChange={(v) => set({ region: v, environmentId: '', subnetId: '', instanceType: '', securityGroupId: '' })}
@@ -161,6 +180,7 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
         <SelectField
           label={t('migrate.environment')}
           testId={testIds.migrate.environment}
+          id={fieldIds.environment}
           value={environmentId}
           placeholder={t('migrate.choose')}
           disabled={!region}
@@ -172,6 +192,7 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
         <SelectField
           label={t('migrate.subnet')}
           testId={testIds.migrate.subnet}
+          id={fieldIds.subnet}
           value={subnetId}
           placeholder={subnets.isLoading ? t('app.loading') : t('migrate.choose')}
           disabled={!envReady || subnets.isLoading}
@@ -184,6 +205,7 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
         <SelectField
           label={t('migrate.instanceType')}
           testId={testIds.migrate.instanceType}
+          id={fieldIds.instanceType}
           value={instanceType}
           placeholder={types.isLoading ? t('app.loading') : t('migrate.choose')}
           disabled={!envReady || types.isLoading}
@@ -193,6 +215,7 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
         <SelectField
           label={t('migrate.securityGroup')}
           testId={testIds.migrate.securityGroup}
+          id={fieldIds.securityGroup}
           value={securityGroupId}
           placeholder={groups.isLoading ? t('app.loading') : t('migrate.choose')}
           disabled={!envReady || groups.isLoading}
@@ -203,6 +226,7 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
         <InputField
           label={t('migrate.privateIp')}
           testId={testIds.migrate.privateIp}
+          id={fieldIds.privateIp}
           value={choices.privateIp}
           disabled={!subnetId}
           inputMode="decimal"
@@ -210,7 +234,7 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
           onChange={(v) => set({ privateIp: v })}
           placeholder={t('migrate.privateIp.placeholder')}
           help={subnet ? t('migrate.privateIp.help', { cidr: subnet.cidrBlock }) : t('migrate.privateIp.placeholder')}
-          error={ipProblem ? t(ipProblem, { cidr: subnet?.cidrBlock ?? '' }) : undefined}
+          error={ipError}
         />
         <section aria-labelledby="vsp-preflight" aria-live="polite">
           <h4 id="vsp-preflight">{t('migrate.preflight.title')}</h4>
@@ -249,8 +273,8 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
       </div>
       <div className="vsp-modal-footer">
         {environments.length > 0 && waitingFor && !begin.isPending && (
-          <span id="vsp-begin-why" className={blocked ? 'vsp-footer-note vsp-subtext-error' : 'vsp-footer-note vsp-muted'}>
-            {waitingFor}
+          <span id="vsp-begin-why" className={blocked || (!complete && ipError) ? 'vsp-footer-note vsp-subtext-error' : 'vsp-footer-note vsp-muted'}>
+            {!blocked && !complete && firstProblem ? <ProblemLink problem={firstProblem} testId={testIds.migrate.firstProblem} /> : waitingFor}
           </span>
         )}
         {closeButton}
