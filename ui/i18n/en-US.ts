@@ -91,6 +91,7 @@ export const enUS = {
   'migrations.empty': 'No migration tasks in this environment.',
   'migrations.queuePosition': 'position {position} in the queue',
   'migrations.ec2Status': 'EC2: {status}',
+  'migrations.ec2StatusProgress': 'EC2: {status}, {percent}%',
   'migrations.eta': 'about {eta} left',
   'migrations.disk': 'Disk {n}: {done} of {total}',
   'migrations.state.queued': 'Queued',

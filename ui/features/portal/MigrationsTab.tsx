@@ -22,15 +22,22 @@ export function formatEta(seconds: number | undefined): string {
 /** State and what it is doing, honestly: phase, queue position, EC2's own status, or the error. */
 export function MigrationProgress({ task, t }: { task: MigrationTask; t: Translate }) {
   const status = task.state === 'failed' ? 'danger' : task.state === 'completed' ? 'success' : undefined;
+  const importing = task.state === 'running' && task.phase === 'importing';
   return (
     <div>
       <ProgressBar value={task.percent} label={t('migrations.progressOf', { id: task.id })} {...(status ? { status } : {})} />
       <div className="vsp-muted">
         {t(`migrations.phase.${task.phase}`)}
         {task.queuePosition !== undefined && ` · ${t('migrations.queuePosition', { position: task.queuePosition })}`}
-        {task.importStatus && ` · ${t('migrations.ec2Status', { status: task.importStatus })}`}
+        {task.importStatus &&
+          ` · ${
+            importing && task.importProgress !== undefined
+              ? t('migrations.ec2StatusProgress', { status: task.importStatus, percent: task.importProgress })
+              : t('migrations.ec2Status', { status: task.importStatus })
+          }`}
         {task.throughputBps !== undefined && task.throughputBps > 0 && ` · ${formatBytes(task.throughputBps)}/s`}
         {task.etaSeconds !== undefined && task.state === 'running' && ` · ${t('migrations.eta', { eta: formatEta(task.etaSeconds) })}`}
+        {importing && task.importEtaSeconds !== undefined && ` · ${t('migrations.eta', { eta: formatEta(task.importEtaSeconds) })}`}
       </div>
       {task.disks.length > 1 && (
         <ul className="vsp-checks">
