@@ -18,7 +18,7 @@ import { checkHostNames, checkImportRole, fixImportRole, formatFindings, importR
 import { writeLogBundle } from '../doctor/log-bundle.ts';
 import { CONNECTOR_VERSION } from '../doctor/version.ts';
 import { CliError, fetchPeerCertificate, probeManifest, readPassword, refusePasswordArgs } from './io.ts';
-import { checkManifestUrl, formatStatus, registerPlugin, registrationStatus, unregisterPlugin } from './registration.ts';
+import { checkManifestUrl, formatStatus, registerPlugin, registrationStatus, SERVER_CERTIFICATE_SINCE, unregisterPlugin } from './registration.ts';
 
 const USAGE = `Usage: vm2ec2 <command> [options]
 
@@ -263,6 +263,11 @@ export async function runCli(argv: string[], io: CliIo = { out: (x) => process.s
           r.action === 'updated'
             ? `Updated the registration of ${r.extension.key} with ${sdkUrl} (version ${r.previousVersion ?? '?'} → ${r.extension.version}).\n`
             : `Registered ${r.extension.key} ${r.extension.version} with ${sdkUrl}.\n`,
+        );
+        io.out(
+          r.withCertificate
+            ? `Plug-in server pinned by certificate and SHA-256 thumbprint (vCenter API ${r.apiVersion}).\n`
+            : `Plug-in server pinned by SHA-256 thumbprint only: vCenter API ${r.apiVersion} has no field for the certificate (added in ${SERVER_CERTIFICATE_SINCE}, vCenter 8.0 Update 2).\n`,
         );
         io.out('Log out of the vSphere Client and log in again to load the plug-in.\n');
         return 0;

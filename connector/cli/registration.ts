@@ -1,6 +1,6 @@
 // The plug-in's vCenter extension (ExtensionManager.RegisterExtension), as the vSphere Client SDK's registration
-// tool builds it: remote client pointing at the manifest, manifest server with thumbprint AND certificate,
-// the plug-in's privileges with their labels, and the version.
+// tool builds it: remote client pointing at the manifest, manifest server with thumbprint (and certificate where
+// vCenter's API release has the field), the plug-in's privileges with their labels, and the version.
 import { X509Certificate } from 'node:crypto';
 import { PLUGIN_KEY } from '../contract/index.ts';
 import type { ExtensionSpec } from '../vsphere/types.ts';
@@ -9,6 +9,8 @@ import { CliError } from './io.ts';
 
 export const CLIENT_TYPE = 'vsphere-client-remote';
 export const MANIFEST_SERVER_TYPE = 'MANIFEST_SERVER';
+/** ExtensionServerInfo.serverCertificate exists from this vSphere API release (8.0 Update 2); older vCenters refuse the element. */
+export const SERVER_CERTIFICATE_SINCE = '8.0.2.0';
 
 /** The plug-in's own privileges (group = extension key) and their labels. */
 export const PLUGIN_PRIVILEGES = [
@@ -26,6 +28,8 @@ export interface RegistrationInput {
   label?: string;
   summary?: string;
   adminEmail?: string[];
+  /** Send ExtensionServerInfo.serverCertificate (only when vCenter reads requests as API 8.0.2.0 or later). Default true. */
+  includeCertificate?: boolean;
 }
 
 /** Refuses anything but an https:// manifest URL (vSphere loads http:// only with allowHttp=true on every client). */
@@ -74,7 +78,7 @@ export function buildExtension(input: RegistrationInput): ExtensionSpec {
         type: MANIFEST_SERVER_TYPE,
         url: input.manifestUrl,
         serverThumbprint: cert.fingerprint256,
-        serverCertificate: cert.toString(),
+        ...(input.includeCertificate === false ? {} : { serverCertificate: cert.toString() }),
         ...(input.adminEmail?.length ? { adminEmail: input.adminEmail } : {}),
         company,
       },
@@ -84,18 +88,32 @@ export function buildExtension(input: RegistrationInput): ExtensionSpec {
   };
 }
 
-export type RegisterOutcome = { action: 'registered' | 'updated'; previousVersion?: string; extension: ExtensionSpec };
+export type RegisterOutcome = {
+  action: 'registered' | 'updated';
+  previousVersion?: string;
+  extension: ExtensionSpec;
+  /** The API release vCenter read the registration with. */
+  apiVersion: string;
+  /** Whether the certificate was registered (false below API 8.0.2.0: the thumbprint alone pins the plug-in server). */
+  withCertificate: boolean;
+};
 
-/** Registers the plug-in, or updates the registration when the key is already registered. */
+/**
+ * Registers the plug-in, or updates the registration when the key is already registered. The certificate goes
+ * only to vCenters whose API release defines ExtensionServerInfo.serverCertificate; older ones (7.0U2–8.0U1)
+ * refuse the whole request over that one element.
+ */
 export async function registerPlugin(client: Vim25Client, input: RegistrationInput): Promise<RegisterOutcome> {
-  const ext = buildExtension(input);
+  const withCertificate = client.apiAtLeast(SERVER_CERTIFICATE_SINCE);
+  const ext = buildExtension({ ...input, includeCertificate: withCertificate });
+  const apiVersion = client.requestApiVersion;
   const existing = await client.findExtension(ext.key);
   if (existing) {
     await client.updateExtension(ext);
-    return { action: 'updated', previousVersion: existing.version, extension: ext };
+    return { action: 'updated', previousVersion: existing.version, extension: ext, apiVersion, withCertificate };
   }
   await client.registerExtension(ext);
-  return { action: 'registered', extension: ext };
+  return { action: 'registered', extension: ext, apiVersion, withCertificate };
 }
 
 export async function unregisterPlugin(client: Vim25Client, key = PLUGIN_KEY): Promise<boolean> {
@@ -112,6 +130,8 @@ export interface RegistrationStatus {
   manifestUrl?: string;
   serverThumbprint?: string;
   hasCertificate?: boolean;
+  /** vCenter's about.apiVersion. */
+  apiVersion?: string;
   privileges?: string[];
   lastHeartbeatTime?: string;
 }
@@ -128,6 +148,7 @@ export async function registrationStatus(client: Vim25Client, key = PLUGIN_KEY):
     ...(c ? { clientType: c.type, manifestUrl: c.url } : {}),
     ...(s?.serverThumbprint ? { serverThumbprint: s.serverThumbprint } : {}),
     hasCertificate: Boolean(s?.serverCertificate),
+    apiVersion: client.about.apiVersion,
     privileges: (ext.privileges ?? []).map((p) => p.privId),
     ...(ext.lastHeartbeatTime ? { lastHeartbeatTime: ext.lastHeartbeatTime } : {}),
   };
@@ -141,8 +162,27 @@ export function formatStatus(s: RegistrationStatus, vcenter: string): string {
     `  client type:        ${s.clientType ?? ''}`,
     `  manifest URL:       ${s.manifestUrl ?? ''}`,
     `  server thumbprint:  ${s.serverThumbprint ?? '(none)'}`,
-    `  server certificate: ${s.hasCertificate ? 'yes' : 'no (vCenter 8.0U2+ can pin the certificate itself; re-register)'}`,
+    `  server certificate: ${s.hasCertificate ? 'yes' : certificateAbsence(s.apiVersion)}`,
     `  privileges:         ${(s.privileges ?? []).join(', ') || '(none)'}`,
     '',
   ].join('\n');
+}
+
+/** Numeric order of dotted releases; undefined when either is not one. */
+function compareReleases(a: string, b: string): number | undefined {
+  const x = a.split('.').map(Number);
+  const y = b.split('.').map(Number);
+  if (![...x, ...y].every(Number.isInteger)) return undefined;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const d = (x[i] ?? 0) - (y[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+function certificateAbsence(apiVersion: string | undefined): string {
+  const c = apiVersion ? compareReleases(apiVersion, SERVER_CERTIFICATE_SINCE) : undefined;
+  return c !== undefined && c < 0
+    ? `no (vCenter API ${apiVersion} predates the field, added in ${SERVER_CERTIFICATE_SINCE}; the thumbprint pins the plug-in server)`
+    : 'no (this vCenter can pin the certificate itself: run vm2ec2 register again)';
 }

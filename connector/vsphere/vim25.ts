@@ -362,6 +362,22 @@ export class Vim25Client {
     return this.transport.endpoint;
   }
 
+  /**
+   * The vSphere API release vCenter reads our requests with (SOAPAction `urn:vim25/<release>`): its
+   * about.apiVersion, capped at the newest release this client was written against.
+   */
+  get requestApiVersion(): string {
+    return this.transport.soapVersion;
+  }
+
+  /** Whether fields introduced in `release` (e.g. '8.0.2.0') may be sent: vCenter refuses elements its release does not define. */
+  apiAtLeast(release: string): boolean {
+    const asked = this.transport.soapVersion.split('.').map(Number);
+    const wanted = release.split('.').map(Number);
+    if (asked.some((n) => !Number.isInteger(n)) || wanted.some((n) => !Number.isInteger(n))) return false;
+    return compareVersion(asked, wanted) >= 0;
+  }
+
   /** `vmware_soap_session=…` for NFC downloads through vCenter; never log it. */
   get sessionCookie(): string | undefined {
     return this.transport.sessionCookie;

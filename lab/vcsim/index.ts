@@ -38,6 +38,8 @@ export interface VcsimHandle {
   thumbprintSha1: string;
   thumbprintSha256: string;
   instanceUuid: string;
+  /** about.apiVersion the lab vCenter reports (7.0.3.0 unless startVcsim({ apiVersion }) chose one). */
+  apiVersion: string;
   pid: number;
   /** Arms a fault (an `expire-sessions` without `afterBytes` happens at once and returns how many sessions ended). */
   injectFault(fault: VcsimFault): Promise<{ terminated?: number }>;
@@ -62,6 +64,7 @@ interface ReadyLine {
   thumbprintSha1: string;
   thumbprintSha256: string;
   instanceUuid: string;
+  apiVersion: string;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -78,7 +81,7 @@ function parseReady(line: string): ReadyLine {
   for (const k of ['sdkUrl', 'certPem', 'thumbprintSha1', 'thumbprintSha256', 'instanceUuid']) {
     if (typeof o[k] !== 'string' || o[k] === '') throw new Error(`ready line lacks "${k}"`);
   }
-  return o as unknown as ReadyLine;
+  return { ...(o as unknown as ReadyLine), apiVersion: typeof o.apiVersion === 'string' ? o.apiVersion : '' };
 }
 
 function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
@@ -114,6 +117,13 @@ export interface StartVcsimOptions {
   configPath?: string;
   /** The lab inventory's users, roles and permissions with these VMs instead of its own. */
   vms?: LabVmSpec[];
+  /**
+   * Play this vSphere API release (e.g. '8.0.1.0'): about.apiVersion reports it, and requests are read with its
+   * schema as vCenter does: a newer SOAPAction release and elements the release does not define (checked in
+   * RegisterExtension/UpdateExtension) get an InvalidRequest fault ("Unexpected element tag … seen").
+   * Without it: 7.0.3.0 with stock vcsim's lenient decoding.
+   */
+  apiVersion?: string;
 }
 
 /** Builds (if needed) and starts the lab vCenter on a random 127.0.0.1 port. */
@@ -140,7 +150,12 @@ export async function startVcsim(opts: StartVcsimOptions = {}): Promise<VcsimHan
     writeFileSync(configPath, JSON.stringify({ ...base, vms }), { mode: 0o600 });
   }
   // Only the config path goes on the command line; credentials stay in the file.
-  const child = spawn(bin, ['-config', configPath, '-listen', '127.0.0.1:0', '-exit-on-stdin-eof', '-control-stdin'], {
+  if (opts.apiVersion !== undefined && !/^\d+\.\d+\.\d+(\.\d+)?$/.test(opts.apiVersion)) {
+    removeTmp();
+    throw new Error(`startVcsim: apiVersion ${JSON.stringify(opts.apiVersion)} is not a vSphere API release such as 8.0.1.0`);
+  }
+  const args = ['-config', configPath, '-listen', '127.0.0.1:0', '-exit-on-stdin-eof', '-control-stdin', ...(opts.apiVersion ? ['-api-version', opts.apiVersion] : [])];
+  const child = spawn(bin, args, {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, TMPDIR: tmp, VCSIM_LAB_OWN_TMPDIR: '1' },
   });

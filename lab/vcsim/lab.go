@@ -28,6 +28,7 @@ type lab struct {
 
 	baseURL       string // https://127.0.0.1:PORT
 	sslThumbprint string // SHA-1 of the server certificate, colon hex
+	apiVersion    string // the release played with -api-version (strict schema); "" = lenient
 }
 
 func newLab(m *simulator.Model, cfg *Config) (*lab, error) {
@@ -98,6 +99,9 @@ func (g *gate) inspect(w http.ResponseWriter, r *http.Request, body []byte) []by
 	method, this, ok := peekMethod(body)
 	if !ok {
 		return body // let the simulator report the malformed request
+	}
+	if !g.checkAPIVersion(w, r, method, body) {
+		return nil
 	}
 	switch method {
 	case "Login":

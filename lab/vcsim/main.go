@@ -32,6 +32,7 @@ type readyLine struct {
 	ThumbprintSha1   string `json:"thumbprintSha1"`
 	ThumbprintSha256 string `json:"thumbprintSha256"`
 	InstanceUUID     string `json:"instanceUuid"`
+	APIVersion       string `json:"apiVersion"`
 }
 
 func main() {
@@ -41,6 +42,7 @@ func main() {
 	trace := flag.Bool("trace", false, "dump SOAP traffic to stderr")
 	stdinWatch := flag.Bool("exit-on-stdin-eof", false, "shut down when stdin closes (the parent process went away)")
 	control := flag.Bool("control-stdin", false, "read fault-injection commands as JSON lines on stdin (see inject.go)")
+	apiVersion := flag.String("api-version", "", "play this vSphere API release (e.g. 8.0.1.0): About reports it, and requests are read with its schema (unknown elements and newer SOAPAction releases are refused, as vCenter does); default 7.0.3.0 with lenient decoding")
 	flag.Parse()
 
 	// If the parent dies, stderr becomes a broken pipe: a log line must not kill us before cleanup.
@@ -70,6 +72,17 @@ func main() {
 	about.ApiVersion = "7.0.3.0"
 	about.LicenseProductVersion = "7.0"
 	about.InstanceUuid = *instanceUUID
+	if *apiVersion != "" {
+		v, ok := parseVersion(*apiVersion)
+		if !ok || len(v) < 3 {
+			fatal(fmt.Errorf("-api-version %q is not a vSphere API release such as 8.0.1.0", *apiVersion))
+		}
+		product := fmt.Sprintf("%d.%d.%d", v[0], v[1], v[2])
+		about.ApiVersion = *apiVersion
+		about.Version = product
+		about.FullName = fmt.Sprintf("VMware vCenter Server %s build-%s", product, about.Build)
+		about.LicenseProductVersion = fmt.Sprintf("%d.%d", v[0], v[1])
+	}
 
 	if err := m.Create(); err != nil {
 		fatal(fmt.Errorf("create the simulator model: %w", err))
@@ -86,6 +99,7 @@ func main() {
 		cleanup()
 		fatal(err)
 	}
+	lab.apiVersion = *apiVersion
 
 	m.Service.Listen = &url.URL{Host: *listen}
 	m.Service.TLS = new(tls.Config)
@@ -105,6 +119,7 @@ func main() {
 		ThumbprintSha1:   colonHex(sha1sum[:]),
 		ThumbprintSha256: colonHex(sha256sum[:]),
 		InstanceUUID:     *instanceUUID,
+		APIVersion:       about.ApiVersion,
 	})
 	out := bufio.NewWriter(os.Stdout)
 	_, _ = out.Write(append(line, '\n'))

@@ -1,15 +1,17 @@
-// The registration CLI against the lab vCenter (vcsim): register, status, update to a new version, unregister.
+// The registration CLI against the lab vCenter (vcsim): register, status, update to a new version, unregister;
+// and against vCenters of older API releases, which refuse elements their release does not define.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliIo } from '../../connector/cli/index.ts';
-import { CLIENT_TYPE } from '../../connector/cli/registration.ts';
+import { buildExtension, CLIENT_TYPE } from '../../connector/cli/registration.ts';
 import { PLUGIN_KEY } from '../../connector/contract/index.ts';
 import { PACKAGE_ROOT } from '../../connector/paths.ts';
 import { generateSelfSigned, type ServerTls } from '../../connector/tls.ts';
-import { Vim25Client } from '../../connector/vsphere/vim25.ts';
+import { SoapTransport } from '../../connector/vsphere/soap.ts';
+import { Vim25Client, VimFault } from '../../connector/vsphere/vim25.ts';
 import { labUsers } from '../../lab/index.ts';
 import { startVcsim, type VcsimHandle } from '../../lab/vcsim/index.ts';
 
@@ -28,7 +30,8 @@ function capture(): CliIo & { stdout: () => string; stderr: () => string } {
 const vcArgs = (user = 'administrator@vsphere.local', pw = files.adminPw) => ['--vcenter', vcsim.sdkUrl, '--vcenter-ca-file', files.vcCa, '--user', user, '--password-file', pw];
 
 beforeAll(async () => {
-  vcsim = await startVcsim();
+  // A vCenter 8.0 Update 3: the registration carries the certificate too.
+  vcsim = await startVcsim({ apiVersion: '8.0.3.0' });
   dir = await mkdtemp(join(tmpdir(), 'vm2ec2-register-'));
   pluginTls = await generateSelfSigned(['connector.lab.local']);
   const users = await labUsers();
@@ -83,7 +86,9 @@ describe('vm2ec2 register / status / unregister', () => {
       manifestUrl: MANIFEST_URL,
       serverThumbprint: pluginTls.thumbprintSha256,
       hasCertificate: true,
+      apiVersion: '8.0.3.0',
     });
+    expect(io.stdout()).toContain('pinned by certificate and SHA-256 thumbprint (vCenter API 8.0.3.0)');
 
     // What vCenter holds, read with our vim25 client: certificate and privilege labels included.
     const vim = await Vim25Client.connect({ sdkUrl: vcsim.sdkUrl, ca: vcsim.certPem });
@@ -141,5 +146,111 @@ describe('vm2ec2 register / status / unregister', () => {
     const st = capture();
     expect(await runCli(['status', ...vcArgs(), '--json'], st)).toBe(3);
     expect(JSON.parse(st.stdout())).toEqual({ key: PLUGIN_KEY, registered: false });
+  });
+});
+
+/** Logs in to a lab vCenter as the administrator with our vim25 client. */
+async function adminClient(vc: VcsimHandle): Promise<Vim25Client> {
+  const vim = await Vim25Client.connect({ sdkUrl: vc.sdkUrl, ca: vc.certPem });
+  const users = await labUsers();
+  await vim.login('administrator@vsphere.local', users.find((u) => u.name === 'administrator@vsphere.local')!.password);
+  return vim;
+}
+
+// ExtensionServerInfo.serverCertificate exists from vSphere API 8.0.2.0; vCenter 7.0U2–8.0U1 refuse a request that carries it.
+describe.each([
+  { apiVersion: '7.0.2.0', certificate: false },
+  { apiVersion: '8.0.1.0', certificate: false },
+  { apiVersion: '8.0.2.0', certificate: true },
+  // Newer than this client knows: it speaks 8.0.3.0, which such a vCenter still reads.
+  { apiVersion: '9.0.0.0', certificate: true },
+])('vm2ec2 register with a vCenter of API $apiVersion', ({ apiVersion, certificate }) => {
+  let vc: VcsimHandle;
+  let caFile: string;
+  beforeAll(async () => {
+    vc = await startVcsim({ apiVersion });
+    caFile = join(dir, `vcenter-${apiVersion}.pem`);
+    await writeFile(caFile, vc.certPem);
+  }, 120_000);
+  afterAll(async () => {
+    await vc?.stop();
+  });
+  const args = () => ['--vcenter', vc.sdkUrl, '--vcenter-ca-file', caFile, '--user', 'administrator@vsphere.local', '--password-file', files.adminPw];
+
+  it(`registers and updates, with ${certificate ? 'the certificate and' : 'only'} the thumbprint`, async () => {
+    expect(vc.apiVersion).toBe(apiVersion);
+    const io = capture();
+    expect(await runCli(['register', ...args(), '--plugin-url', MANIFEST_URL, '--plugin-cert-file', files.pluginCert, '--version', '1.0.0'], io)).toBe(0);
+    expect(io.stdout()).toContain(certificate ? 'pinned by certificate and SHA-256 thumbprint' : `pinned by SHA-256 thumbprint only: vCenter API ${apiVersion} has no field for the certificate`);
+    // Updating goes through UpdateExtension, which reads the same type.
+    expect(await runCli(['register', ...args(), '--plugin-url', MANIFEST_URL, '--plugin-cert-file', files.pluginCert, '--version', '1.0.1'], capture())).toBe(0);
+
+    const vim = await adminClient(vc);
+    try {
+      expect(vim.about.apiVersion).toBe(apiVersion);
+      const ext = await vim.findExtension(PLUGIN_KEY);
+      expect(ext?.version).toBe('1.0.1');
+      expect(ext?.server[0]?.serverThumbprint).toBe(pluginTls.thumbprintSha256);
+      if (certificate) expect(ext?.server[0]?.serverCertificate?.replace(/\s+/g, '')).toBe(pluginTls.certPem.replace(/\s+/g, ''));
+      else expect(ext?.server[0]?.serverCertificate).toBeUndefined();
+    } finally {
+      await vim.logout();
+      vim.close();
+    }
+
+    const st = capture();
+    expect(await runCli(['status', ...args()], st)).toBe(0);
+    expect(st.stdout()).toContain(certificate ? 'server certificate: yes' : `server certificate: no (vCenter API ${apiVersion} predates the field, added in 8.0.2.0`);
+    expect(await runCli(['unregister', ...args()], capture())).toBe(0);
+  });
+
+  it(`${certificate ? 'accepts' : 'refuses, naming the element,'} the request the old registration sent (certificate always included)`, async () => {
+    const vim = await adminClient(vc);
+    try {
+      const always = buildExtension({ manifestUrl: MANIFEST_URL, version: '1.0.0', serverCertPem: pluginTls.certPem });
+      expect(always.server[0]?.serverCertificate).toBeTruthy();
+      const err = await vim.registerExtension(always).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      if (certificate) {
+        expect(err).toBeUndefined();
+        await vim.unregisterExtension(PLUGIN_KEY);
+        return;
+      }
+      expect(err).toBeInstanceOf(VimFault);
+      expect((err as VimFault).faultType).toBe('InvalidRequest');
+      expect((err as VimFault).message).toContain('Unexpected element tag "serverCertificate" seen');
+      expect((err as VimFault).message).toContain('while parsing serialized DataObject of type vim.Extension.ServerInfo');
+      expect(await vim.findExtension(PLUGIN_KEY)).toBeNull();
+    } finally {
+      await vim.logout();
+      vim.close();
+    }
+  });
+
+  it('answers requests sent as its own release or older, and refuses a newer one (SOAPAction urn:vim25/<release>)', async () => {
+    const newer = apiVersion.startsWith('9.') ? '9.1.0.0' : '8.0.3.0';
+    const t = new SoapTransport({ sdkUrl: vc.sdkUrl, ca: vc.certPem });
+    try {
+      t.soapVersion = newer;
+      const err = await t.call('RetrieveServiceContent', { type: 'ServiceInstance', value: 'ServiceInstance' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(VimFault);
+      expect((err as VimFault).message).toBe(`Request version 'urn:vim25/${newer}' and namespace 'urn:vim25' are not supported`);
+      t.soapVersion = '7.0';
+      expect(await t.call('RetrieveServiceContent', { type: 'ServiceInstance', value: 'ServiceInstance' })).toBeTruthy();
+    } finally {
+      t.close();
+    }
+    // Our client asks for what the vCenter reports, capped at the newest release it knows.
+    const vim = await Vim25Client.connect({ sdkUrl: vc.sdkUrl, ca: vc.certPem });
+    try {
+      expect(vim.requestApiVersion).toBe(apiVersion.startsWith('9.') ? '8.0.3.0' : apiVersion);
+    } finally {
+      vim.close();
+    }
   });
 });
