@@ -40,6 +40,7 @@ export const testIds = {
     exports: 'portal-exports',
     exportRow: (id: string) => `portal-export-${id}`,
     exportState: 'export-state',
+    exportStatus: 'export-status',
     exportDialog: 'portal-export-dialog',
     exportResult: 'portal-export-result',
     exportTaskId: 'portal-export-task-id',

@@ -18,7 +18,8 @@ function exportTaskXml(t: ExportTask): XmlObject {
     exportTaskId: t.id,
     description: t.description,
     state: t.state,
-    statusMessage: t.statusMessage,
+    // The API reference's DescribeExportTasks sample shows `Running` for an active task; ExportTask has no progress field.
+    statusMessage: t.statusMessage ?? (t.state === 'active' ? 'Running' : undefined),
     instanceExport: { instanceId: t.instanceId, targetEnvironment: t.targetEnvironment },
     exportToS3: { containerFormat: t.containerFormat || undefined, diskImageFormat: t.diskImageFormat, s3Bucket: t.bucket, s3Key: t.key },
     tagSet: tagsXml(t.tags),

@@ -1,5 +1,5 @@
 // @vitest-environment jsdom
-import { act, cleanup, fireEvent, screen, waitFor } from '@testing-library/react';
+import { act, cleanup, configure, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,8 @@ import type { ExportTask } from '../../connector/contract/index.ts';
 import { ExportsTab } from '../../ui/features/portal/ExportsTab.tsx';
 import type { ConfirmationButton } from '../../ui/host/sdk-types.ts';
 import { API, fakeHost, renderWithProviders } from './render.tsx';
+
+configure({ testIdAttribute: 'data-test' });
 
 const exportTask = (over: Partial<ExportTask>): ExportTask => ({
   id: 'exp-000001',
@@ -63,6 +65,25 @@ describe('EC2-to-S3 Migrations tab', () => {
     await act(async () => confirmation?.buttons[0]?.callback?.());
     await waitFor(() => expect(cancelled).toEqual(['exp-000001']));
     await waitFor(() => expect(screen.getByText('Cancelling')).toBeTruthy());
+  });
+
+  it('says what each export is doing: the phase and time so far while running (EC2 reports no percentage), else the outcome', async () => {
+    const started = new Date(Date.now() - 4 * 60_000 - 5_000).toISOString();
+    items = [
+      exportTask({ createdAt: started, statusMessage: 'Running' }),
+      exportTask({ id: 'exp-000002', exportTaskId: 'export-i-0000000000000000b', createdAt: started }),
+      exportTask({ id: 'exp-000003', exportTaskId: 'export-i-0000000000000000c', state: 'completed', s3Key: 'vms/web/export-i-0000000000000000c.ova' }),
+      exportTask({ id: 'exp-000004', exportTaskId: 'export-i-0000000000000000d', state: 'failed', statusMessage: 'EC2 could not export i-0123456789abcdef0 (ClientError: root volume).' }),
+    ];
+    renderWithProviders(<ExportsTab environmentId="env-prod" />);
+    const statusOf = async (exportTaskId: string) => within((await screen.findByText(exportTaskId)).closest('tr')!).getByTestId('export-status');
+    const running = await statusOf('export-i-0a1b2c3d4e5f67890');
+    expect(running.textContent).toBe('Exporting the instance to Amazon S3 · EC2: Running · 4 min so far');
+    expect(running.getAttribute('title')).toContain('no percentage');
+    expect((await statusOf('export-i-0000000000000000b')).textContent).toBe('Exporting the instance to Amazon S3 · 4 min so far');
+    expect((await statusOf('export-i-0000000000000000c')).textContent).toBe('The OVA file is in the export bucket');
+    expect((await statusOf('export-i-0000000000000000d')).textContent).toBe('EC2 could not export i-0123456789abcdef0 (ClientError: root volume).');
+    expect(screen.queryByRole('progressbar')).toBeNull();
   });
 
   it('opens the row menu from the keyboard and offers cancel only for exports in progress', async () => {

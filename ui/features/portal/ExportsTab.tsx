@@ -1,9 +1,9 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { ExportTask } from '../../../connector/contract/index.ts';
 import { useApi } from '../../api/ApiContext.tsx';
 import { useHost } from '../../host/HostContext.tsx';
-import { useT } from '../../i18n/i18n.ts';
+import { useT, type Translate } from '../../i18n/i18n.ts';
 import { Alert } from '../../kit/Alert.tsx';
 import { ApiErrorAlert } from '../../kit/ApiErrorAlert.tsx';
 import { ContextMenu } from '../../kit/ContextMenu.tsx';
@@ -12,6 +12,41 @@ import { Spinner } from '../../kit/Spinner.tsx';
 import { testIds } from '../../testIds.ts';
 import { exportQueries } from './portal.queries.ts';
 
+/** The wall clock, ticking while `on` (elapsed times of running exports). */
+function useNow(on: boolean, everyMs = 15_000): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (!on) return;
+    const timer = setInterval(() => setNow(Date.now()), everyMs);
+    return () => clearInterval(timer);
+  }, [on, everyMs]);
+  return now;
+}
+
+function formatElapsed(ms: number, t: Translate): string {
+  const min = Math.floor(Math.max(0, ms) / 60_000);
+  if (min < 1) return t('exports.elapsed.underMinute');
+  return min < 60 ? `${min} min` : `${Math.floor(min / 60)} h ${min % 60} min`;
+}
+
+/**
+ * What an export is doing. EC2 reports a state and sometimes a message but no percentage for instance exports,
+ * so a running export shows its phase and how long it has run, not a progress bar.
+ */
+export function ExportStatus({ task, now, t }: { task: ExportTask; now: number; t: Translate }) {
+  const running = task.state === 'active' || task.state === 'cancelling';
+  const parts = [
+    task.state === 'failed' || task.state === 'cancelled' ? (task.statusMessage ?? t(`exports.status.${task.state}`)) : t(`exports.status.${task.state}`),
+    running && task.statusMessage ? t('migrations.ec2Status', { status: task.statusMessage }) : null,
+    running ? t('exports.status.elapsed', { elapsed: formatElapsed(now - Date.parse(task.createdAt), t) }) : null,
+  ];
+  return (
+    <span data-test={testIds.portal.exportStatus} title={running ? t('exports.status.noPercentage') : undefined} className={task.state === 'failed' ? 'vsp-subtext-error' : undefined}>
+      {parts.filter(Boolean).join(' · ')}
+    </span>
+  );
+}
+
 /** Seed: "EC2-to-S3 Migrations … all instance export tasks from the last seven days"; right-click → Cancel Export Task. */
 export function ExportsTab({ environmentId }: { environmentId: string }) {
   const api = useApi();
@@ -19,6 +54,7 @@ export function ExportsTab({ environmentId }: { environmentId: string }) {
   const t = useT();
   const qc = useQueryClient();
   const list = useQuery(exportQueries.lastWeek(api));
+  const now = useNow(list.data?.items.some((e) => e.state === 'active' || e.state === 'cancelling') ?? false);
   const [menu, setMenu] = useState<{ row: ExportTask; at: { x: number; y: number } } | null>(null);
   const cancel = useMutation({ mutationFn: (id: string) => api.cancelExport(id), onSettled: () => qc.invalidateQueries({ queryKey: exportQueries.all() }) });
   if (list.isPending) return <Spinner label={t('app.loading')} />;
@@ -38,7 +74,7 @@ export function ExportsTab({ environmentId }: { environmentId: string }) {
     { id: 'id', label: t('exports.taskId'), cell: (e) => e.exportTaskId, sortValue: (e) => e.exportTaskId },
     { id: 'instance', label: t('migrations.instanceId'), cell: (e) => e.instanceId, sortValue: (e) => e.instanceId },
     { id: 'state', label: t('migrations.state'), cell: (e) => <span data-test={testIds.portal.exportState}>{t(`exports.state.${e.state}`)}</span>, sortValue: (e) => e.state },
-    { id: 'status', label: t('exports.status'), cell: (e) => e.statusMessage ?? t('common.none') },
+    { id: 'status', label: t('exports.status'), cell: (e) => <ExportStatus task={e} now={now} t={t} /> },
     { id: 'file', label: t('exports.file'), cell: (e) => (e.s3Key ? `s3://${e.bucket}/${e.s3Key}` : `s3://${e.bucket}/${e.s3Prefix}`) },
     { id: 'created', label: t('migrations.created'), cell: (e) => new Date(e.createdAt).toLocaleString(), sortValue: (e) => e.createdAt },
   ];
