@@ -11,6 +11,7 @@ export const AuditAction = z.enum([
   'import.authorize',
   'migration.request',
   'admin.access',
+  'settings.instance-export',
 ]);
 export type AuditAction = z.infer<typeof AuditAction>;
 

@@ -38,3 +38,24 @@ export const VmDetail = z.object({
   snapshotCount: z.number().int().nonnegative(),
 });
 export type VmDetail = z.infer<typeof VmDetail>;
+
+/** What keeps the user from migrating this VM, in the order the modal states it. */
+export const MigrateAccessGap = z.object({
+  code: z.enum(['NO_MIGRATE_PERMISSION', 'VM_EXPORT_DENIED']),
+  message: z.string(),
+  /** What to do, naming whom to ask. */
+  fix: z.string(),
+});
+
+/** Whether the user may migrate this VM: environment roles from the portal, VApp.Export from vCenter for the user's own session. */
+export const VmMigrateAccess = z.object({
+  vmId: VmId,
+  vmName: z.string(),
+  /** vApp > Export (VApp.Export) on this VM, as vCenter answers for the user's own session. */
+  exportPrivilege: z.boolean(),
+  /** Environments the user may migrate VMs into (role General or Owner; administrators: every environment). */
+  environments: z.array(z.object({ id: z.string(), name: z.string(), region: z.string(), role: z.enum(['General', 'Owner']) })),
+  canMigrate: z.boolean(),
+  missing: z.array(MigrateAccessGap),
+}).meta({ id: 'VmMigrateAccess' });
+export type VmMigrateAccess = z.infer<typeof VmMigrateAccess>;

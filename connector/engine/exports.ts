@@ -14,6 +14,7 @@ import type { ExportRecord, SqliteExportTasks } from './task-store.ts';
 /** VM Import/Export's canonical user for "all other Regions" (AWS user guide, vmexport.md); regional ids differ. */
 export const VM_EXPORT_GRANTEE = 'c4d8eabf8db69dbe46bfe0e517100c554f01200b104d59cd408e777ba442a322';
 const BUCKET_SETTING = 'instance-export.bucketName';
+const BUCKET_SETTING_BY = 'instance-export.bucketName.setBy';
 const EXPORT_TAG = 'vm2ec2:export-id';
 const THROTTLING = new Set(['RequestLimitExceeded', 'Throttling', 'ThrottlingException', 'SlowDown']);
 
@@ -68,6 +69,22 @@ export class ExportService {
 
   setBucketName(name: string): void {
     this.opts.store.setSetting(BUCKET_SETTING, name, this.now().toISOString());
+  }
+
+  /** The configured bucket name with who set it and when (absent for a name set before that was recorded). */
+  bucketSetting(): { bucketName: string; updatedAt: string; updatedBy?: string } | undefined {
+    const rec = this.opts.store.getSettingRecord(BUCKET_SETTING);
+    if (!rec) return undefined;
+    const by = this.opts.store.getSetting(BUCKET_SETTING_BY);
+    return { bucketName: rec.value, updatedAt: rec.updatedAt, ...(by ? { updatedBy: by } : {}) };
+  }
+
+  /**
+   * Sets the bucket name only if the current one is still `expected` (undefined: none configured yet).
+   * Running exports keep the bucket recorded on their task; only later exports use the new name.
+   */
+  replaceBucketName(expected: string | undefined, name: string, by: string): { ok: true } | { ok: false; current: string | undefined } {
+    return this.opts.store.replaceSettings(BUCKET_SETTING, expected, { [BUCKET_SETTING]: name, [BUCKET_SETTING_BY]: by }, this.now().toISOString());
   }
 
   /** `export-to-s3-<name>-<region>` (seed naming). */

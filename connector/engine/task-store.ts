@@ -172,6 +172,28 @@ export class SqliteExportTasks {
     this.db.prepare('INSERT INTO engine_settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at').run(key, value, at);
   }
 
+  /** A setting with when it was last written. */
+  getSettingRecord(key: string): { value: string; updatedAt: string } | undefined {
+    const row = this.db.prepare('SELECT value, updated_at FROM engine_settings WHERE key = ?').get(key) as { value: string; updated_at: string } | undefined;
+    return row ? { value: row.value, updatedAt: row.updated_at } : undefined;
+  }
+
+  /**
+   * Compare-and-set in one transaction: writes `values` only if `key` still holds `expected` (undefined: unset).
+   * Returns the value found when it differs, so two writers cannot silently overwrite each other.
+   */
+  replaceSettings(key: string, expected: string | undefined, values: Record<string, string>, at: string): { ok: true } | { ok: false; current: string | undefined } {
+    const put = this.db.prepare('INSERT INTO engine_settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at');
+    return this.db
+      .transaction((): { ok: true } | { ok: false; current: string | undefined } => {
+        const current = this.getSetting(key);
+        if (current !== expected) return { ok: false, current };
+        for (const [k, v] of Object.entries(values)) put.run(k, v, at);
+        return { ok: true };
+      })
+      .immediate();
+  }
+
   close(): void {
     if (this.handle?.open) this.handle.close();
     this.handle = undefined;

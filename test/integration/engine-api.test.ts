@@ -63,10 +63,10 @@ describe('migration API', () => {
     expect((await readonly.call('GET', '/settings/instance-export')).status).toBe(403);
     expect((await readonly.call('PUT', '/settings/instance-export', { bucketName: 'lab' })).status).toBe(403);
     expect((await readonly.call('GET', '/exports')).status).toBe(403);
-    expect((await admin.call('GET', '/settings/instance-export')).body).toEqual({ bucketName: null });
+    expect((await admin.call('GET', '/settings/instance-export')).body).toMatchObject({ bucketName: null });
     expect((await admin.call('PUT', '/settings/instance-export', { bucketName: 'Bad_Name' })).status).toBe(400);
     expect((await admin.call('PUT', '/settings/instance-export', { bucketName: 'lab' })).status).toBe(200);
-    expect((await admin.call('GET', '/settings/instance-export')).body).toEqual({ bucketName: 'lab' });
+    expect((await admin.call('GET', '/settings/instance-export')).body).toMatchObject({ bucketName: 'lab' });
     expect((await admin.call('GET', '/exports')).body).toEqual({ items: [] });
   });
 });
