@@ -2,10 +2,10 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { ApiErrorBody, MigrationAccepted, MigrationRequest } from '../contract/index.ts';
 import { MigrationEngine } from '../engine/engine.ts';
 import { Vim25Client } from '../vsphere/vim25.ts';
-import type { Caller } from '../auth/plugin.ts';
 import { canMigrate } from '../auth/access.ts';
+import { requireVmExport } from '../auth/vm-export.ts';
 import { AppError } from '../errors.ts';
-import { runPreflight, vmPrivileges } from '../preflight/run.ts';
+import { runPreflight } from '../preflight/run.ts';
 import { audit, loadEnvironment, noEnvironmentPermission } from './access-helpers.ts';
 
 /**
@@ -53,7 +53,8 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
         // Permissions may have changed since the token was issued.
         const role = await app.access.roleIn(caller.principal, environment.id);
         if (!canMigrate(role)) throw noEnvironmentPermission(environment, true);
-        await requireExport(caller, body.vmId);
+        // Step 5: the user may export the VM (the privilege may have been withdrawn since the token was issued).
+        await requireVmExport(caller, body.vmId);
         const result = await runPreflight(app.aws, {
           caller,
           environment,
@@ -106,15 +107,3 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   );
 };
-
-/** Step 5: "The connector verifies that the user has permission to export the VM" (VApp.Export, the user's own session). */
-async function requireExport(caller: Caller, vmId: string): Promise<void> {
-  const privileges = await vmPrivileges(caller, vmId);
-  if (!privileges.export) {
-    throw new AppError(
-      403,
-      'VM_EXPORT_DENIED',
-      `Your vCenter role does not allow exporting the virtual machine ${vmId} (privilege vApp > Export). Ask your vCenter administrator for it on this VM or its folder.`,
-    );
-  }
-}

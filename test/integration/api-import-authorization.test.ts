@@ -58,6 +58,23 @@ async function authorize(user: ApiUser, environmentId: string, vmName: string): 
   return ImportAuthorization.parse(res.body).token;
 }
 
+const importAudit = async () => AuditPage.parse((await admin.call('GET', '/audit?action=import.authorize&limit=100')).body).entries;
+
+/** A token for the operator signed with this connector's own key, as the portal would have issued it. */
+async function ownToken(claims: { vm: string; jti: string }, exp: number): Promise<string> {
+  const genuine = decodeJwt(await authorize(operator, migration.id, 'ubuntu-web-01'));
+  const jwk = JSON.parse(await readFile(signingKeyPath(lab.dataDir), 'utf8')) as JWK;
+  return new SignJWT({ env: migration.id, vm: claims.vm })
+    .setProtectedHeader({ alg: 'ES256', typ: 'vm2ec2-import+jwt', kid: jwk.kid! })
+    .setIssuer(genuine.iss!)
+    .setAudience(genuine.aud!)
+    .setSubject('operator@vsphere.local')
+    .setJti(claims.jti)
+    .setIssuedAt(exp - 300)
+    .setExpirationTime(exp)
+    .sign(await importJWK(jwk, 'ES256'));
+}
+
 const migrate = (user: ApiUser, token: string, over: Record<string, unknown> = {}) =>
   user.call('POST', '/migrations', {
     token,
@@ -111,6 +128,36 @@ describe('POST /import-authorizations (the portal)', () => {
     expect(claims.exp! - claims.iat!).toBe(300);
     expect(new Date(auth.expiresAt).getTime()).toBe(claims.exp! * 1000);
     expect(decodeProtectedHeader(auth.token)).toMatchObject({ alg: 'ES256', typ: 'vm2ec2-import+jwt' });
+    const entry = (await importAudit()).find((e) => e.details?.jti === claims.jti);
+    expect(entry).toMatchObject({ outcome: 'granted', actor: 'operator@vsphere.local', vmId: vm('ubuntu-web-01'), message: expect.stringContaining('"ubuntu-web-01"') });
+  });
+
+  it('refuses a VM that vCenter does not have (404), and audits the refusal', async () => {
+    const res = await operator.call('POST', '/import-authorizations', { environmentId: migration.id, vmId: 'vm-999999' });
+    expect(res.status).toBe(404);
+    expect(errorOf(res.body)).toMatchObject({ code: 'VM_NOT_FOUND', message: expect.stringMatching(/vm-999999.*refresh the inventory/) });
+    const [entry] = (await importAudit()).filter((e) => e.vmId === 'vm-999999');
+    expect(entry).toMatchObject({ outcome: 'denied', code: 'VM_NOT_FOUND', actor: 'operator@vsphere.local', environmentId: migration.id });
+  });
+
+  it('refuses a VM the user may not export (403, vApp > Export), and audits the refusal', async () => {
+    // The operator may export VMs in the Migration folder only; win2019-app-01 is in Production.
+    const res = await operator.call('POST', '/import-authorizations', { environmentId: migration.id, vmId: vm('win2019-app-01') });
+    expect(res.status).toBe(403);
+    const body = errorOf(res.body);
+    expect(body.code).toBe('VM_EXPORT_DENIED');
+    expect(body.message).toMatch(/"win2019-app-01".*vApp > Export.*Ask your vCenter administrator/);
+    const [entry] = (await importAudit()).filter((e) => e.vmId === vm('win2019-app-01'));
+    expect(entry).toMatchObject({ outcome: 'denied', code: 'VM_EXPORT_DENIED', actor: 'operator@vsphere.local', environmentId: migration.id });
+    // The administrator's vCenter role has the privilege there: the same VM is authorized for them.
+    await admin.call('PUT', `/environments/${migration.id}/permissions`, {
+      permissions: [
+        { userName: 'operator@vsphere.local', role: 'General' },
+        { userName: 'readonly@vsphere.local', role: 'ReadOnly' },
+        { userName: 'administrator@vsphere.local', role: 'Owner' },
+      ],
+    });
+    expect((await admin.call('POST', '/import-authorizations', { environmentId: migration.id, vmId: vm('win2019-app-01') })).status).toBe(201);
   });
 });
 
@@ -141,19 +188,8 @@ describe('POST /migrations (the connector)', () => {
   });
 
   it('rejects an expired token', async () => {
-    const genuine = decodeJwt(await authorize(operator, migration.id, 'ubuntu-web-01'));
     // Signed with this connector's own key (kept in its data directory), but issued and expired long ago.
-    const jwk = JSON.parse(await readFile(signingKeyPath(lab.dataDir), 'utf8')) as JWK;
-    const past = Math.floor(Date.now() / 1000) - 3600;
-    const expired = await new SignJWT({ env: migration.id, vm: vm('ubuntu-web-01') })
-      .setProtectedHeader({ alg: 'ES256', typ: 'vm2ec2-import+jwt', kid: jwk.kid! })
-      .setIssuer(genuine.iss!)
-      .setAudience(genuine.aud!)
-      .setSubject('operator@vsphere.local')
-      .setJti('expired-1')
-      .setIssuedAt(past - 300)
-      .setExpirationTime(past)
-      .sign(await importJWK(jwk, 'ES256'));
+    const expired = await ownToken({ vm: vm('ubuntu-web-01'), jti: 'expired-1' }, Math.floor(Date.now() / 1000) - 3600);
     const res = await migrate(operator, expired);
     expect(res.status).toBe(403);
     expect(errorOf(res.body)).toMatchObject({ code: 'TOKEN_EXPIRED', message: expect.stringMatching(/Start the migration again/) });
@@ -177,8 +213,9 @@ describe('POST /migrations (the connector)', () => {
     await cancelAccepted(accepted.body);
   });
 
-  it('refuses an operator without VApp.Export on the VM', async () => {
-    const token = await authorize(operator, migration.id, 'win2019-app-01'); // Production folder
+  it('refuses an operator without VApp.Export on the VM (a token issued before the privilege was withdrawn)', async () => {
+    // The portal no longer issues such a token, so it is signed here with the connector's own key.
+    const token = await ownToken({ vm: vm('win2019-app-01'), jti: 'withdrawn-1' }, Math.floor(Date.now() / 1000) + 300); // Production folder
     const res = await migrate(operator, token, { vmId: vm('win2019-app-01'), platform: 'Windows' });
     expect(res.status).toBe(403);
     expect(errorOf(res.body)).toMatchObject({ code: 'VM_EXPORT_DENIED', message: expect.stringMatching(/vApp > Export/) });
@@ -226,8 +263,15 @@ describe('POST /migrations (the connector)', () => {
       expect(codes).toContain(`denied:${code}`);
     }
     expect(codes.filter((c) => c.startsWith('granted:'))).toHaveLength(2);
-    const grants = AuditPage.parse((await admin.call('GET', '/audit?action=import.authorize&limit=100')).body).entries;
-    expect(grants.filter((e) => e.outcome === 'denied').map((e) => e.actor).sort()).toEqual(['operator@vsphere.local', 'readonly@vsphere.local']);
-    expect(grants.filter((e) => e.outcome === 'granted').every((e) => e.actor === 'operator@vsphere.local')).toBe(true);
+    const grants = await importAudit();
+    expect(grants.filter((e) => e.outcome === 'denied').map((e) => `${e.actor}:${e.code ?? ''}`).sort()).toEqual([
+      'operator@vsphere.local:ENVIRONMENT_NOT_FOUND',
+      'operator@vsphere.local:NO_ENVIRONMENT_PERMISSION',
+      'operator@vsphere.local:VM_EXPORT_DENIED',
+      'operator@vsphere.local:VM_NOT_FOUND',
+      'readonly@vsphere.local:NO_ENVIRONMENT_PERMISSION',
+    ]);
+    // Every token ever issued is on record: the operator's and the one for the administrator.
+    expect(grants.filter((e) => e.outcome === 'granted').every((e) => e.actor === 'operator@vsphere.local' || e.vmId === vm('win2019-app-01'))).toBe(true);
   });
 });
