@@ -10,6 +10,8 @@ export const AuditAction = z.enum([
   'environment.access',
   'import.authorize',
   'migration.request',
+  'migration.cancel',
+  'export.cancel',
   'admin.access',
   'settings.instance-export',
 ]);
@@ -28,6 +30,8 @@ export const AuditEntry = z.object({
   outcome: AuditOutcome,
   environmentId: z.string().optional(),
   vmId: z.string().optional(),
+  /** The VM's name when the entry was written; older entries and refusals before the VM was read have only the id. */
+  vmName: z.string().optional(),
   /** The error code of a denial. */
   code: z.string().optional(),
   message: z.string(),

@@ -67,6 +67,8 @@ export type PreflightQuery = z.infer<typeof PreflightQuery>;
 
 export const PreflightResult = z.object({
   vmId: VmId,
+  /** The VM's name in vCenter (always sent by this connector). */
+  vmName: z.string().optional(),
   environmentId: EnvironmentId,
   /** false when any check is a blocker. */
   ready: z.boolean(),

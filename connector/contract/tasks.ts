@@ -139,6 +139,8 @@ export const ImportedInstance = z.object({
   subnetId: z.string().optional(),
   imageId: z.string().optional(),
   sourceVmId: z.string().optional(),
+  /** The source VM's name when it was migrated; absent for instances launched before names were recorded and no longer in the task list. */
+  sourceVmName: z.string().optional(),
   migrationId: z.string().optional(),
 }).meta({ id: 'ImportedInstance' });
 export type ImportedInstance = z.infer<typeof ImportedInstance>;

@@ -52,6 +52,8 @@ const TERMINAL: readonly MigrationState[] = ['completed', 'failed', 'cancelled']
 export const ENVIRONMENT_TAG = 'aws-management-portal/environment-id';
 export const TASK_TAG = 'vm2ec2:task-id';
 export const SOURCE_VM_TAG = 'vm2ec2:source-vm';
+/** The source VM's name at launch (the Name tag is the user's to change). */
+export const SOURCE_VM_NAME_TAG = 'vm2ec2:source-vm-name';
 export { AWS_CALL_ROUNDS, AwsRetryError, MigrationError, awsRetryText, isRetryableAwsError, sdkAttempts } from './failures.ts';
 
 /** A vCenter session the engine may use for one task; `release` ends it. */
@@ -659,6 +661,7 @@ export class MigrationEngine {
                     { Key: TASK_TAG, Value: t.id },
                     { Key: ENVIRONMENT_TAG, Value: t.environmentId },
                     { Key: SOURCE_VM_TAG, Value: t.vmId },
+                    ...(t.vmName ? [{ Key: SOURCE_VM_NAME_TAG, Value: t.vmName }] : []),
                   ],
                 },
               ],

@@ -11,13 +11,14 @@ import {
 } from '@aws-sdk/client-ec2';
 import type { ImportedInstance } from '../contract/index.ts';
 import { AppError } from '../errors.ts';
-import { ENVIRONMENT_TAG, SOURCE_VM_TAG, TASK_TAG } from './engine.ts';
+import { ENVIRONMENT_TAG, SOURCE_VM_NAME_TAG, SOURCE_VM_TAG, TASK_TAG } from './engine.ts';
 
 const tag = (i: Instance, key: string) => i.Tags?.find((t) => t.Key === key)?.Value;
 
 function toView(i: Instance): ImportedInstance {
   const name = tag(i, 'Name');
   const vm = tag(i, SOURCE_VM_TAG);
+  const vmName = tag(i, SOURCE_VM_NAME_TAG);
   const task = tag(i, TASK_TAG);
   return {
     instanceId: i.InstanceId ?? '',
@@ -28,6 +29,7 @@ function toView(i: Instance): ImportedInstance {
     ...(i.SubnetId ? { subnetId: i.SubnetId } : {}),
     ...(i.ImageId ? { imageId: i.ImageId } : {}),
     ...(vm ? { sourceVmId: vm } : {}),
+    ...(vmName ? { sourceVmName: vmName } : {}),
     ...(task ? { migrationId: task } : {}),
   };
 }

@@ -63,6 +63,8 @@ export interface MigrationSubmission {
   environmentId: string;
   region: string;
   vmId: string;
+  /** The VM's name as the requester's session read it, so a queued task is shown by name. */
+  vmName?: string | undefined;
   platform: 'Linux' | 'Windows';
   subnetId: string;
   instanceType: string;

@@ -72,6 +72,7 @@ export async function runPreflight(aws: AwsGateway, req: PreflightRequest): Prom
   checks.sort((a, b) => ORDER[a.severity] - ORDER[b.severity]);
   return {
     vmId: vm.id,
+    vmName: vm.name,
     environmentId: env.id,
     ready: !checks.some((c) => c.severity === 'blocker'),
     ...(guest.suggestedPlatform ? { suggestedPlatform: guest.suggestedPlatform } : {}),

@@ -18,16 +18,18 @@ export const instanceRoutes: FastifyPluginAsyncZod = async (app) => {
   const errors = { 401: ApiErrorBody, 403: ApiErrorBody, 404: ApiErrorBody };
   app.get(
     '/instances',
-    { schema: { tags: ['instances'], summary: "The environment's imported instances", querystring: InstanceListQuery, response: { 200: InstanceList, ...errors } } },
+    { schema: { operationId: 'listInstances', tags: ['instances'], summary: "The environment's imported instances", querystring: InstanceListQuery, response: { 200: InstanceList, ...errors } } },
     async (request) => {
       const { env } = await environmentFor(app, request, request.query.environmentId, false);
-      return { items: await app.instancesService.list(env.id, env.region) };
+      const items = await app.instancesService.list(env.id, env.region);
+      // Instances launched before the name tag existed: the migration that made them knows the VM's name.
+      return { items: items.map((i) => (i.sourceVmName || !i.migrationId ? i : withTaskVmName(i, app.engine.get(i.migrationId)?.vmName))) };
     },
   );
   for (const action of ['start', 'stop'] as const) {
     app.post(
       `/instances/:id/${action}`,
-      { schema: { tags: ['instances'], summary: `${action === 'start' ? 'Start' : 'Stop'} an imported instance`, params: InstanceParams, querystring: InstanceActionQuery, response: { 200: ImportedInstance, ...errors } } },
+      { schema: { operationId: `${action}Instance`, tags: ['instances'], summary: `${action === 'start' ? 'Start' : 'Stop'} an imported instance`, params: InstanceParams, querystring: InstanceActionQuery, response: { 200: ImportedInstance, ...errors } } },
       async (request) => {
         const { env } = await environmentFor(app, request, request.query.environmentId, true);
         return app.instancesService[action](env.id, env.region, request.params.id);
@@ -36,10 +38,12 @@ export const instanceRoutes: FastifyPluginAsyncZod = async (app) => {
   }
   app.post(
     '/instances/:id/backup',
-    { schema: { tags: ['instances'], summary: 'Back up an imported instance (AMI and launch template)', params: InstanceParams, querystring: InstanceActionQuery, response: { 200: InstanceBackup, ...errors } } },
+    { schema: { operationId: 'backupInstance', tags: ['instances'], summary: 'Back up an imported instance (AMI and launch template)', params: InstanceParams, querystring: InstanceActionQuery, response: { 200: InstanceBackup, ...errors } } },
     async (request) => {
       const { env } = await environmentFor(app, request, request.query.environmentId, true);
       return app.instancesService.backup(env.id, env.region, request.params.id, new Date());
     },
   );
 };
+
+const withTaskVmName = (i: ImportedInstance, vmName: string | undefined): ImportedInstance => (vmName ? { ...i, sourceVmName: vmName } : i);

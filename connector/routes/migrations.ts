@@ -41,9 +41,11 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
         throw new AppError(503, 'CONNECTOR_UPDATING', 'The connector is being updated and accepts no new migrations right now. Running migrations continue; try again in a few minutes.');
       }
       let region = '';
+      // Known once the pre-flight has read the VM; entries before that carry only the id.
+      let vmName: string | undefined;
       const base = { action: 'migration.request' as const, environmentId: body.environmentId, vmId: body.vmId };
       const refuse = async (err: AppError): Promise<never> => {
-        await audit(app, caller, { ...base, outcome: 'denied', code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) });
+        await audit(app, caller, { ...base, ...(vmName ? { vmName } : {}), outcome: 'denied', code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) });
         throw err;
       };
       try {
@@ -66,6 +68,7 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
           platform: body.platform,
           securityGroupIds: body.securityGroupIds,
         });
+        vmName = result.vmName;
         const blockers = result.checks.filter((c) => c.severity === 'blocker');
         if (blockers.length > 0) {
           const [first] = blockers;
@@ -93,6 +96,7 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
           environmentId: body.environmentId,
           region,
           vmId: body.vmId,
+          vmName,
           platform: body.platform,
           subnetId: body.subnetId,
           instanceType: body.instanceType,
@@ -102,7 +106,7 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
         },
         id,
       );
-      await audit(app, caller, { ...base, outcome: 'granted', message: `Import authorized; migration ${task.id} ${task.idKind === 'import' ? 'started' : 'queued'}.` });
+      await audit(app, caller, { ...base, ...(vmName ? { vmName } : {}), outcome: 'granted', message: `Import authorized; migration ${task.id} ${task.idKind === 'import' ? 'started' : 'queued'}.` });
       return reply.status(202).send({ id: task.id, idKind: task.idKind, state: task.state, ...(task.queuePosition ? { queuePosition: task.queuePosition } : {}) });
     },
   );

@@ -50,6 +50,8 @@ export interface AuditInput {
   outcome: AuditOutcome;
   environmentId?: string;
   vmId?: string;
+  /** The VM's name when the entry was written (absent when it was not known). */
+  vmName?: string;
   code?: string;
   message: string;
   details?: Record<string, unknown>;

@@ -90,13 +90,13 @@ export interface ApiLab {
   stop(): Promise<void>;
 }
 
-export async function startApiLab(opts: { tokenTtlSeconds?: number } = {}): Promise<ApiLab> {
+export async function startApiLab(opts: { tokenTtlSeconds?: number; maxRunning?: number } = {}): Promise<ApiLab> {
   const lab = await startLab({
     stageMs: 50,
     buildUi: false,
     buckets: ['lab-images'],
     connector: {
-      engine: { leaseKeepAliveMs: 50, pollMs: 20, pollMaxMs: 100 },
+      engine: { leaseKeepAliveMs: 50, pollMs: 20, pollMaxMs: 100, ...(opts.maxRunning ? { maxRunning: opts.maxRunning } : {}) },
       ...(opts.tokenTtlSeconds ? { importTokens: { ttlSeconds: opts.tokenTtlSeconds } } : {}),
     },
   });
