@@ -5,6 +5,42 @@ import { openSqlite, prepareCached } from '../store/sqlite/database.ts';
 import type { MigrationState } from '../contract/index.ts';
 import type { MigrationRecord } from './types.ts';
 
+/** States in which a task holds its VM (migrations) or instance (exports); every other state frees it. */
+const HOLDING_STATES = ['queued', 'running', 'cancelling', 'active'] as const;
+const ENDED_STATES_SQL = `('completed', 'failed', 'cancelled')`;
+
+/**
+ * UPDATE of a task (state, updated_at, data, state again, id): an ended task gives its target up in the same
+ * statement; an active one that holds nothing (a duplicate recorded before schema step 0004) takes the hold once free.
+ */
+const SAVE_SQL = `UPDATE engine_tasks SET state = ?, updated_at = ?, data = ?,
+  active_target = CASE WHEN ? IN ${ENDED_STATES_SQL} THEN NULL
+    ELSE COALESCE(active_target, (SELECT engine_tasks.vm_id WHERE NOT EXISTS
+      (SELECT 1 FROM engine_tasks o WHERE o.kind = engine_tasks.kind AND o.active_target = engine_tasks.vm_id))) END
+  WHERE id = ?`;
+
+/**
+ * Refused insert: the VM or instance already has an active task. `holder` is that task, read right after the
+ * refusal (absent only if it ended in between).
+ */
+export class ActiveTaskConflict<T extends { id: string }> extends Error {
+  constructor(
+    readonly target: string,
+    readonly holder: T | undefined,
+  ) {
+    super(`${target} already has an active task${holder ? ` (${holder.id})` : ''}`);
+    this.name = 'ActiveTaskConflict';
+  }
+}
+
+/** The one-active-task-per-target index (schema step 0004) refused the row. */
+function isTargetConflict(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e.code === 'SQLITE_CONSTRAINT_UNIQUE' && (e.message ?? '').includes('active_target');
+}
+
+const holds = (state: string): boolean => (HOLDING_STATES as readonly string[]).includes(state);
+
 export interface TaskFilter {
   environmentId?: string | undefined;
   vmId?: string | undefined;
@@ -14,6 +50,7 @@ export interface TaskFilter {
 }
 
 export interface MigrationTaskRepository {
+  /** Records a new task; throws ActiveTaskConflict when its VM already has an active migration. */
   insert(task: MigrationRecord): MigrationRecord;
   save(task: MigrationRecord): void;
   get(id: string): MigrationRecord | undefined;
@@ -53,16 +90,34 @@ export class SqliteMigrationTasks implements MigrationTaskRepository {
     const seq = (this.stmt('SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM engine_tasks').get() as { n: number }).n;
     const rec = { ...task, seq };
     this.writes += 1;
-    this.stmt(
-      `INSERT INTO engine_tasks (id, kind, seq, state, environment_id, vm_id, created_at, updated_at, data)
-       VALUES (?, 'migration', ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(rec.id, seq, rec.state, rec.environmentId, rec.vmId, rec.createdAt, rec.updatedAt, JSON.stringify(rec));
+    try {
+      this.stmt(
+        `INSERT INTO engine_tasks (id, kind, seq, state, environment_id, vm_id, active_target, created_at, updated_at, data)
+         VALUES (?, 'migration', ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(rec.id, seq, rec.state, rec.environmentId, rec.vmId, holds(rec.state) ? rec.vmId : null, rec.createdAt, rec.updatedAt, JSON.stringify(rec));
+    } catch (err) {
+      if (!isTargetConflict(err)) throw err;
+      throw new ActiveTaskConflict(rec.vmId, this.holderOf(rec.vmId));
+    }
     return rec;
   }
 
+  /** The active migration of a VM, if any. */
+  holderOf(vmId: string): MigrationRecord | undefined {
+    const row = this.stmt(`SELECT data FROM engine_tasks WHERE kind = 'migration' AND active_target = ?`).get(vmId) as { data: string } | undefined;
+    return row ? (JSON.parse(row.data) as MigrationRecord) : undefined;
+  }
+
+  /** See SAVE_SQL: an ended task gives its VM up in the same statement that records the end. */
   save(task: MigrationRecord): void {
     this.writes += 1;
-    this.stmt('UPDATE engine_tasks SET state = ?, updated_at = ?, data = ? WHERE id = ?').run(task.state, task.updatedAt, JSON.stringify(task), task.id);
+    this.stmt(SAVE_SQL).run(
+      task.state,
+      task.updatedAt,
+      JSON.stringify(task),
+      task.state,
+      task.id,
+    );
   }
 
   get(id: string): MigrationRecord | undefined {
@@ -117,6 +172,8 @@ export interface ExportRecord {
   s3Key?: string;
   statusMessage?: string;
   requestedBy: string;
+  cancelledBy?: string;
+  cancelledAt?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -132,20 +189,58 @@ export class SqliteExportTasks {
     return this.handle;
   }
 
-  insert(rec: Omit<ExportRecord, 'seq'>): ExportRecord {
+  /**
+   * Records an export. An active one is recorded only if its instance has no other active export (unique index,
+   * ActiveTaskConflict) and, when `maxActiveInRegion` is given, fewer than that many are active in its region
+   * (checked by the same INSERT): returns undefined when the region is full.
+   */
+  insert(rec: Omit<ExportRecord, 'seq'>, maxActiveInRegion?: number): ExportRecord | undefined {
     const seq = (this.db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM engine_tasks').get() as { n: number }).n;
     const full = { ...rec, seq };
-    this.db
-      .prepare(
-        `INSERT INTO engine_tasks (id, kind, seq, state, environment_id, vm_id, created_at, updated_at, data)
-         VALUES (?, 'export', ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(full.id, seq, full.state, full.environmentId, full.instanceId, full.createdAt, full.updatedAt, JSON.stringify(full));
+    let inserted: number;
+    try {
+      inserted = prepareCached(
+        this.db,
+        `INSERT INTO engine_tasks (id, kind, seq, state, environment_id, vm_id, active_target, created_at, updated_at, data)
+         SELECT ?, 'export', ?, ?, ?, ?, ?, ?, ?, ?
+         WHERE ? IS NULL OR (SELECT COUNT(*) FROM engine_tasks WHERE kind = 'export' AND state IN ('active', 'cancelling') AND json_extract(data, '$.region') = ?) < ?`,
+      ).run(
+        full.id, seq, full.state, full.environmentId, full.instanceId, holds(full.state) ? full.instanceId : null, full.createdAt, full.updatedAt, JSON.stringify(full),
+        maxActiveInRegion ?? null, full.region, maxActiveInRegion ?? 0,
+      ).changes;
+    } catch (err) {
+      if (!isTargetConflict(err)) throw err;
+      throw new ActiveTaskConflict(full.instanceId, this.holderOf(full.instanceId));
+    }
+    if (inserted === 0) {
+      // The region is full; an export of the same instance among them is the better answer.
+      const holder = this.holderOf(full.instanceId);
+      if (holder) throw new ActiveTaskConflict(full.instanceId, holder);
+      return undefined;
+    }
     return full;
   }
 
+  /** The active export of an instance, if any. */
+  holderOf(instanceId: string): ExportRecord | undefined {
+    const row = prepareCached(this.db, `SELECT data FROM engine_tasks WHERE kind = 'export' AND active_target = ?`).get(instanceId) as { data: string } | undefined;
+    return row ? (JSON.parse(row.data) as ExportRecord) : undefined;
+  }
+
+  /** See SAVE_SQL: an ended export gives its instance up in the same statement that records the end. */
   save(rec: ExportRecord): void {
-    this.db.prepare('UPDATE engine_tasks SET state = ?, updated_at = ?, data = ? WHERE id = ?').run(rec.state, rec.updatedAt, JSON.stringify(rec), rec.id);
+    prepareCached(this.db, SAVE_SQL).run(
+      rec.state,
+      rec.updatedAt,
+      JSON.stringify(rec),
+      rec.state,
+      rec.id,
+    );
+  }
+
+  /** Drops a reservation EC2 never accepted (nothing was exported). */
+  remove(id: string): void {
+    prepareCached(this.db, `DELETE FROM engine_tasks WHERE id = ? AND kind = 'export'`).run(id);
   }
 
   get(id: string): ExportRecord | undefined {
@@ -155,7 +250,8 @@ export class SqliteExportTasks {
 
   /** Newest first, created at or after `since` (ISO). */
   since(since: string): ExportRecord[] {
-    const rows = this.db.prepare(`SELECT data FROM engine_tasks WHERE kind = 'export' AND created_at >= ? ORDER BY seq DESC`).all(since) as { data: string }[];
+    // Reservations EC2 has not accepted yet (no export task id) are not exports yet.
+    const rows = this.db.prepare(`SELECT data FROM engine_tasks WHERE kind = 'export' AND created_at >= ? AND json_extract(data, '$.exportTaskId') <> '' ORDER BY seq DESC`).all(since) as { data: string }[];
     return rows.map((r) => JSON.parse(r.data) as ExportRecord);
   }
 

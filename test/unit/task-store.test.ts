@@ -9,7 +9,7 @@ import type { MigrationRecord } from '../../connector/engine/types.ts';
 function task(i: number, environmentId = 'env-a'): MigrationRecord {
   const at = new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString();
   return {
-    id: `mig-${i}`, seq: 0, idKind: 'queued', state: 'queued', phase: 'queued', environmentId, region: 'us-east-1', vmId: `vm-${i % 3}`,
+    id: `mig-${i}`, seq: 0, idKind: 'queued', state: 'queued', phase: 'queued', environmentId, region: 'us-east-1', vmId: `vm-${i}`,
     platform: 'Linux', subnetId: 'subnet-1', instanceType: 'm5.large', securityGroupIds: ['sg-1'], requestedBy: 'operator@vsphere.local',
     bucket: 'b', prefix: `vm2ec2/mig-${i}/`, exportAttempts: 0, disks: [], createdAt: at, updatedAt: at,
   };
@@ -53,7 +53,8 @@ describe('SqliteMigrationTasks list pages', () => {
   });
 
   it('keeps pages of different filters apart', () => {
-    for (let i = 1; i <= 6; i++) a.insert(task(i, i % 2 ? 'env-a' : 'env-b'));
+    // Two tasks per VM: the older one ended (a VM has one active migration at a time).
+    for (let i = 1; i <= 6; i++) a.insert({ ...task(i, i % 2 ? 'env-a' : 'env-b'), vmId: `vm-${i % 3}`, ...(i <= 3 ? { state: 'completed' as const } : {}) });
     expect(a.list({ environmentId: 'env-a', limit: 10, offset: 0 }).items.map((t) => t.id)).toEqual(['mig-5', 'mig-3', 'mig-1']);
     expect(a.list({ environmentId: 'env-b', limit: 10, offset: 0 }).items.map((t) => t.id)).toEqual(['mig-6', 'mig-4', 'mig-2']);
     expect(a.list({ environmentId: 'env-b', limit: 1, offset: 1 }).items.map((t) => t.id)).toEqual(['mig-4']);

@@ -1,9 +1,11 @@
 import { initial } from './0001-initial.ts';
 import { engineTasks } from './0002-engine-tasks.ts';
 import { taskListIndexes } from './0003-task-list-indexes.ts';
+import { oneActiveTaskPerTarget } from './0004-one-active-task-per-target.ts';
+import { auditVmName } from './0005-audit-vm-name.ts';
 import type { SqliteMigration } from './types.ts';
 
 /** Every schema step, oldest first. Append new steps; never edit or reorder a released one. */
-export const MIGRATIONS: readonly SqliteMigration[] = [initial, engineTasks, taskListIndexes];
+export const MIGRATIONS: readonly SqliteMigration[] = [initial, engineTasks, taskListIndexes, oneActiveTaskPerTarget, auditVmName];
 
 export type { SqliteMigration } from './types.ts';
