@@ -21,9 +21,22 @@ export const ConnectorConfig = z
     administrators: z.array(z.string().min(1)).default([]),
     /** Where the built plugin UI lives (vite build output). */
     uiDir: z.string().default('dist/ui'),
+    /**
+     * Cloned vCenter sessions of plugin users: how many are kept, when an idle one is logged out, and how often
+     * (at most) the user's own vSphere Client session is asked whether it is still alive (docs/sessions.md).
+     */
     sessions: z
-      .object({ max: z.number().int().positive().default(100), idleMs: z.number().int().positive().default(600_000) })
-      .default({ max: 100, idleMs: 600_000 }),
+      .object({
+        max: z.number().int().positive().default(100),
+        idleMs: z.number().int().positive().default(600_000),
+        livenessMs: z
+          .number()
+          .int()
+          .min(100)
+          .max(60_000, { error: 'sessions.livenessMs must be at most 60000: a logged-out user must be refused within a minute' })
+          .default(30_000),
+      })
+      .default({ max: 100, idleMs: 600_000, livenessMs: 30_000 }),
     /**
      * AWS. Production: no endpoint and no credentials, the SDK's default chain (environment, profile, instance role)
      * supplies them and the connector never stores AWS secrets. The lab points `endpoint` at its EC2/IAM emulator.

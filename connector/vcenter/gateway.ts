@@ -12,13 +12,28 @@ export interface UserVcenter {
   session: UserSession;
 }
 
+/** Round trips to vCenter for plugin sessions since start (for metrics and the API benchmark). */
+export interface SessionStats {
+  /** Sessions cloned (clone ticket + CloneSession). */
+  clones: number;
+  /** Liveness checks made (one clone-ticket request each). */
+  livenessChecks: number;
+  /** Tokens found ended by a liveness check (their clones were logged out). */
+  ended: number;
+  /** Cloned sessions held now. */
+  cached: number;
+}
+
 /**
  * The connector's door to vCenter. Turns the plugin session token the vSphere Client hands the UI into a
  * vim25 session of the same user: clone ticket from vsphere-ui (`/api/ui/vcenter/session/clone-ticket`),
- * then `SessionManager.CloneSession`.
+ * then `SessionManager.CloneSession`. A clone outlives the user's own session, so at most every
+ * `sessions.livenessMs` per token the gateway asks vsphere-ui for a fresh clone ticket with the token: refused
+ * means the user logged out (or the session expired), and the clone is logged out too (docs/sessions.md).
  */
 export class VcenterGateway {
   private readonly sessions: SessionCache<UserVcenter>;
+  private readonly counts = { clones: 0, livenessChecks: 0, ended: 0 };
   private readonly origin: string;
   private vcGuidPromise: Promise<string> | undefined;
   private readonly agent: ReturnType<typeof createTrustedAgent>;
@@ -31,6 +46,11 @@ export class VcenterGateway {
       idleMs: cache.idleMs,
       create: (token) => this.clone(token),
       dispose: (s) => s.client.logout(),
+      liveness: {
+        livenessMs: cache.livenessMs,
+        check: (token) => this.checkAlive(token),
+        ended: (err) => err instanceof AppError && err.statusCode === 401,
+      },
     });
   }
 
@@ -53,6 +73,10 @@ export class VcenterGateway {
     return this.sessions.get(token);
   }
 
+  stats(): SessionStats {
+    return { ...this.counts, cached: this.sessions.size };
+  }
+
   invalidate(token: string): void {
     this.sessions.invalidate(token);
   }
@@ -70,8 +94,24 @@ export class VcenterGateway {
     );
   }
 
+  /** Resolves while vsphere-ui still issues clone tickets for the token (the ticket itself is not used). */
+  private async checkAlive(token: string): Promise<void> {
+    const vcGuid = await this.vcGuid();
+    this.counts.livenessChecks++;
+    try {
+      await this.acquireTicket(token, vcGuid);
+    } catch (err) {
+      if (err instanceof AppError && err.statusCode === 401) {
+        this.counts.ended++;
+        throw new AppError(401, 'NOT_AUTHENTICATED', 'Your vSphere Client session has ended. Log in to the vSphere Client again.');
+      }
+      throw err;
+    }
+  }
+
   private async clone(token: string): Promise<UserVcenter> {
     const vcGuid = await this.vcGuid();
+    this.counts.clones++;
     const ticket = await this.acquireTicket(token, vcGuid);
     const client = await this.connect();
     try {

@@ -5,21 +5,38 @@ export interface SessionCacheOptions<S> {
   idleMs: number;
   create(token: string): Promise<S>;
   dispose(session: S): Promise<void>;
+  /**
+   * Liveness: asks whether the user's own session behind the token is still alive, at most once per `livenessMs`
+   * per token. Resolves when it is; rejects otherwise. Absent: a clone is trusted until it idles out.
+   */
+  liveness?: {
+    livenessMs: number;
+    check(token: string, session: S): Promise<void>;
+    /** True when the rejection means the user's session has ended (not that the check could not be made). */
+    ended(err: unknown): boolean;
+  };
   now?: () => number;
 }
 
 interface Entry<S> {
   session: Promise<S>;
   lastUsed: number;
+  /** When the user's session was last known alive (the clone itself proves it at creation). */
+  checkedAt: number;
+  /** The liveness check in flight: every request of the token waits for this one. */
+  checking?: Promise<S> | undefined;
 }
 
 /**
  * Cloned vCenter sessions per plugin session token: bounded (least recently used is evicted), expired after
- * idle time, disposed (logged out) on eviction. Concurrent requests with one token share one clone.
- * Tokens are kept only as SHA-256 digests.
+ * idle time, disposed (logged out) on eviction. Concurrent requests with one token share one clone and one
+ * liveness check. A token whose session has ended is evicted at once and refused without asking vCenter again
+ * for one liveness interval. Tokens are kept only as SHA-256 digests.
  */
 export class SessionCache<S> {
   private readonly entries = new Map<string, Entry<S>>();
+  /** Tokens vCenter refused recently, with the refusal to repeat. */
+  private readonly refused = new Map<string, { at: number; err: unknown }>();
   private readonly now: () => number;
 
   constructor(private readonly opts: SessionCacheOptions<S>) {
@@ -31,7 +48,7 @@ export class SessionCache<S> {
   }
 
   async get(token: string): Promise<S> {
-    const key = createHash('sha256').update(token).digest('base64url');
+    const key = digest(token);
     const now = this.now();
     this.sweep(now);
     const hit = this.entries.get(key);
@@ -40,35 +57,84 @@ export class SessionCache<S> {
       this.entries.delete(key);
       hit.lastUsed = now;
       this.entries.set(key, hit);
+      if (hit.checking) return hit.checking;
+      const live = this.opts.liveness;
+      if (live && now - hit.checkedAt >= live.livenessMs) return this.recheck(key, hit, token);
       return hit.session;
     }
+    const refusal = this.refused.get(key);
+    if (refusal) throw refusal.err;
     const session = this.opts.create(token);
-    const entry: Entry<S> = { session, lastUsed: now };
+    const entry: Entry<S> = { session, lastUsed: now, checkedAt: now };
     this.entries.set(key, entry);
-    session.catch(() => {
+    session.catch((err: unknown) => {
       if (this.entries.get(key) === entry) this.entries.delete(key);
+      if (this.opts.liveness?.ended(err)) this.remember(key, err);
     });
     while (this.entries.size > this.opts.max) {
       const oldest = this.entries.keys().next();
       if (oldest.done) break;
-      this.evict(oldest.value);
+      void this.evict(oldest.value);
     }
     return session;
   }
 
   /** Forget a token whose session vCenter no longer accepts. */
   invalidate(token: string): void {
-    this.evict(createHash('sha256').update(token).digest('base64url'));
+    void this.evict(digest(token));
   }
 
   async close(): Promise<void> {
     const all = [...this.entries.keys()];
+    this.refused.clear();
     await Promise.all(all.map((k) => this.evict(k)));
+  }
+
+  private recheck(key: string, entry: Entry<S>, token: string): Promise<S> {
+    const live = this.opts.liveness!;
+    const run = (async () => {
+      const session = await entry.session;
+      try {
+        await live.check(token, session);
+      } catch (err) {
+        if (live.ended(err)) {
+          this.remember(key, err);
+          // Logged out before anyone hears the refusal: the clone is gone when the 401 arrives.
+          if (this.entries.get(key) === entry) await this.evict(key);
+        }
+        throw err;
+      }
+      entry.checkedAt = this.now();
+      return session;
+    })();
+    entry.checking = run;
+    // A check that could not be made is tried again by the next request; the clone stays until then.
+    run.then(
+      () => (entry.checking = undefined),
+      () => (entry.checking = undefined),
+    );
+    return run;
+  }
+
+  private remember(key: string, err: unknown): void {
+    this.refused.delete(key);
+    this.refused.set(key, { at: this.now(), err });
+    while (this.refused.size > this.opts.max) {
+      const oldest = this.refused.keys().next();
+      if (oldest.done) break;
+      this.refused.delete(oldest.value);
+    }
   }
 
   private sweep(now: number): void {
     for (const [key, entry] of this.entries) {
       if (now - entry.lastUsed > this.opts.idleMs) void this.evict(key);
+    }
+    const ttl = this.opts.liveness?.livenessMs ?? 0;
+    // Insertion order is age order.
+    for (const [key, r] of this.refused) {
+      if (now - r.at < ttl) break;
+      this.refused.delete(key);
     }
   }
 
@@ -82,4 +148,8 @@ export class SessionCache<S> {
       // A session that failed to clone or to log out has nothing left to release.
     }
   }
+}
+
+function digest(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
 }
