@@ -1,6 +1,6 @@
 /** Stable test ids (`data-test`), shared by the UI and the Playwright journeys. */
 export const testIds = {
-  shell: { loading: 'shell-loading', error: 'shell-error' },
+  shell: { loading: 'shell-loading', error: 'shell-error', hostProblem: 'shell-host-problem' },
   migrate: {
     page: 'migrate-page',
     vmName: 'migrate-vm-name',
@@ -22,6 +22,8 @@ export const testIds = {
     result: 'migrate-result',
     taskId: 'migrate-task-id',
     noPermission: 'migrate-no-permission',
+    accessMissing: 'migrate-access-missing',
+    accessGap: (code: string) => `migrate-access-${code}`,
     updating: 'migrate-updating',
     firstProblem: 'migrate-first-problem',
   },
@@ -42,6 +44,8 @@ export const testIds = {
     exportState: 'export-state',
     exportStatus: 'export-status',
     exportDialog: 'portal-export-dialog',
+    exportPrefix: 'portal-export-prefix',
+    exportPreview: 'portal-export-preview',
     exportResult: 'portal-export-result',
     exportTaskId: 'portal-export-task-id',
   },

@@ -41,6 +41,9 @@ export const MigrationTask = z.object({
   securityGroupIds: z.array(z.string()),
   privateIpAddress: z.string().optional(),
   requestedBy: z.string(),
+  /** Who cancelled it and when (the requester, an environment Owner or an administrator). */
+  cancelledBy: z.string().optional(),
+  cancelledAt: z.string().optional(),
   /** 1-based place in the FIFO queue while queued. */
   queuePosition: z.number().int().positive().optional(),
   disks: z.array(DiskProgress),
@@ -98,6 +101,9 @@ export const ExportTask = z.object({
   s3Key: z.string().optional(),
   statusMessage: z.string().optional(),
   requestedBy: z.string(),
+  /** Who cancelled it and when (the requester or an administrator). */
+  cancelledBy: z.string().optional(),
+  cancelledAt: z.string().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 }).meta({ id: 'ExportTask' });
@@ -106,7 +112,13 @@ export type ExportTask = z.infer<typeof ExportTask>;
 export const ExportRequest = z.strictObject({
   environmentId: z.string().min(1).max(64),
   instanceId: z.string().regex(/^i-[0-9a-f]{8,17}$/, 'An EC2 instance id looks like i-0123456789abcdef0.'),
-  s3Prefix: z.string().max(200).regex(/^[A-Za-z0-9!_.*'()\/-]*$/, 'Use letters, digits and / ! - _ . * \' ( ) in the prefix.').default(''),
+  /** EC2 writes the OVA to `<s3Prefix><export task id>.ova`: end the prefix with `/` for a folder. */
+  s3Prefix: z
+    .string()
+    .max(200, 'Use at most 200 characters in the prefix.')
+    .regex(/^[A-Za-z0-9!_.*'()\/-]*$/, 'Use letters, digits and / ! - _ . * \' ( ) in the prefix.')
+    .refine((p) => !p.startsWith('/') && !p.includes('//') && !/(^|\/)\.{1,2}(\/|$)/.test(p), 'Start the prefix with a name, not /, and use no empty, . or .. folder names in it: the S3 console cannot open such keys.')
+    .default(''),
 }).meta({ id: 'ExportRequest' });
 export const ExportListQuery = z.strictObject({ days: z.coerce.number().int().min(1).max(90).default(7) });
 export const ExportList = z.object({ items: z.array(ExportTask) }).meta({ id: 'ExportList' });

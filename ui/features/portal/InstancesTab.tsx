@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import type { ImportedInstance } from '../../../connector/contract/index.ts';
+import { ExportRequest, type ImportedInstance } from '../../../connector/contract/index.ts';
 import { useApi } from '../../api/ApiContext.tsx';
 import { useT } from '../../i18n/i18n.ts';
 import { Alert } from '../../kit/Alert.tsx';
@@ -11,7 +11,8 @@ import { Form, InputField } from '../../kit/Form.tsx';
 import { Spinner } from '../../kit/Spinner.tsx';
 import { Tabs } from '../../kit/Tabs.tsx';
 import { testIds } from '../../testIds.ts';
-import { exportQueries, instanceQueries } from './portal.queries.ts';
+import { environmentQueries } from '../migrate/migrate.queries.ts';
+import { exportQueries, instanceQueries, meQuery } from './portal.queries.ts';
 
 type InstanceTab = 'summary' | 'gettingStarted';
 
@@ -21,6 +22,15 @@ function ExportDialog({ environmentId, instanceId, onClose }: { environmentId: s
   const t = useT();
   const qc = useQueryClient();
   const [prefix, setPrefix] = useState('');
+  const me = useQuery(meQuery(api));
+  const envs = useQuery(environmentQueries.list(api));
+  // Only administrators may read the export settings; others see the bucket named generically.
+  const settings = useQuery({ ...exportQueries.settings(api), enabled: me.data?.isAdministrator === true });
+  const region = envs.data?.environments.find((e) => e.id === environmentId)?.region;
+  const bucket = settings.data?.buckets?.find((b) => b.region === region)?.bucket ?? t('exports.preview.bucket');
+  const trimmed = prefix.trim();
+  const checked = ExportRequest.shape.s3Prefix.safeParse(trimmed);
+  const prefixError = checked.success ? undefined : checked.error.issues[0]?.message;
   const run = useMutation({
     mutationFn: () => api.startExport({ environmentId, instanceId, s3Prefix: prefix.trim() }),
     onSuccess: () => qc.invalidateQueries({ queryKey: exportQueries.all() }),
@@ -33,11 +43,26 @@ function ExportDialog({ environmentId, instanceId, onClose }: { environmentId: s
           {t('exports.started')} <strong data-test={testIds.portal.exportTaskId}>{run.data.exportTaskId}</strong>
         </Alert>
       ) : (
-        <Form label={t('instances.export')} onSubmit={() => run.mutate()}>
-          <InputField label={t('exports.prefix')} value={prefix} onChange={setPrefix} maxLength={200} help={t('exports.prefix.help')} />
+        <Form label={t('instances.export')} onSubmit={() => !prefixError && run.mutate()}>
+          <InputField
+            label={t('exports.prefix')}
+            testId={testIds.portal.exportPrefix}
+            value={prefix}
+            onChange={setPrefix}
+            maxLength={200}
+            autoComplete="off"
+            spellCheck={false}
+            error={prefixError}
+            help={t('exports.prefix.help')}
+          />
+          {/* EC2 names the object <prefix><export task id>.ova: show the result so the user sees whether a / is wanted. */}
+          <p className="vsp-muted" aria-live="polite" data-test={testIds.portal.exportPreview}>
+            {t('exports.preview')} <code className="vsp-ova-path">{`s3://${bucket}/${trimmed}${t('exports.preview.taskId')}.ova`}</code>
+            {trimmed !== '' && !trimmed.endsWith('/') && !prefixError && <> {t('exports.preview.noSlash', { prefix: trimmed })}</>}
+          </p>
           {run.isError && <ApiErrorAlert error={run.error} />}
           <div className="vsp-toolbar">
-            <Button variant="primary" type="submit" disabled={run.isPending}>
+            <Button variant="primary" type="submit" disabled={run.isPending || prefixError !== undefined}>
               {t('exports.export')}
             </Button>
             <Button onClick={onClose}>{t('common.cancel')}</Button>
