@@ -6,8 +6,6 @@ import { IMPORT_TOKEN_ALG, loadOrCreateSigningKey, type SigningKey } from './sig
 
 export const IMPORT_TOKEN_TYPE = 'vm2ec2-import+jwt';
 const CONNECTOR_ID_SETTING = 'connector.id';
-/** Clock skew tolerated between issuing and verifying (same process today; kept for a split portal/connector). */
-const CLOCK_TOLERANCE_S = 5;
 
 export interface ImportTokenBinding {
   /** Normalized vCenter user name. */
@@ -60,7 +58,7 @@ export class ImportTokenService {
       .setExpirationTime(exp)
       .sign(key.privateKey);
     // Used ids are only needed until their tokens expire.
-    await this.opts.store.usedTokens.purgeExpired(new Date(this.now().getTime() - CLOCK_TOLERANCE_S * 1000));
+    await this.opts.store.usedTokens.purgeExpired(this.now());
     return { token, expiresAt: new Date(exp * 1000), jti };
   }
 
@@ -98,7 +96,8 @@ export class ImportTokenService {
         typ: IMPORT_TOKEN_TYPE,
         issuer,
         audience,
-        clockTolerance: CLOCK_TOLERANCE_S,
+        // No leeway: this connector issues and checks its tokens on one clock, so expiresAt is exact.
+        clockTolerance: 0,
         currentDate: this.now(),
         requiredClaims: ['sub', 'jti', 'exp', 'iat'],
       });

@@ -4,6 +4,18 @@ import type { ApiErrorBody } from '../contract/index.ts';
 import { AppError } from '../errors.ts';
 import { VimFault } from '../vsphere/vim25.ts';
 
+/** The answer to a request whose parameters or body fail the contract (refused before its handler runs). */
+export function validationRefusal(err: unknown): ApiErrorBody | undefined {
+  if (!hasZodFastifySchemaValidationErrors(err)) return undefined;
+  const issues = err.validation.map((v) => ({ path: v.instancePath || '/', message: v.message ?? 'invalid' }));
+  const first = issues[0];
+  return {
+    code: 'VALIDATION_FAILED',
+    message: first ? `The request is not valid: ${first.path} ${first.message}` : 'The request is not valid.',
+    details: { issues },
+  };
+}
+
 /** The one error handler: every failure leaves as `{ code, message, details? }`; 5xx never leak internals. */
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | AppError | VimFault | Error, request, reply) => {
@@ -13,15 +25,8 @@ export function registerErrorHandler(app: FastifyInstance): void {
       if (err.statusCode >= 500) request.log.warn({ code: err.code, msg: err.message }, 'request failed');
       return send(err.statusCode, { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) });
     }
-    if (hasZodFastifySchemaValidationErrors(err)) {
-      const issues = err.validation.map((v) => ({ path: v.instancePath || '/', message: v.message ?? 'invalid' }));
-      const first = issues[0];
-      return send(400, {
-        code: 'VALIDATION_FAILED',
-        message: first ? `The request is not valid: ${first.path} ${first.message}` : 'The request is not valid.',
-        details: { issues },
-      });
-    }
+    const invalid = validationRefusal(err);
+    if (invalid) return send(400, invalid);
     if (err instanceof VimFault) {
       if (err.faultType === 'NoPermission') {
         return send(403, { code: 'VM_EXPORT_DENIED', message: 'vCenter denied the operation: your vCenter role lacks the required privilege.' });

@@ -7,6 +7,7 @@ import { requireVmExport } from '../auth/vm-export.ts';
 import { AppError } from '../errors.ts';
 import { runPreflight } from '../preflight/run.ts';
 import { audit, loadEnvironment, noEnvironmentPermission } from './access-helpers.ts';
+import { auditInputRefusals } from './input-refusals.ts';
 
 /**
  * Seed "VM Import Authorization", steps 3–6: the connector verifies the token, then that the user may export the
@@ -32,6 +33,8 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
           503: ApiErrorBody,
         },
       },
+      // A body refused before the handler runs (e.g. no token) is audited like every other refusal.
+      onError: auditInputRefusals(app, 'migration.request'),
     },
     async (request, reply) => {
       const caller = await request.caller();

@@ -275,3 +275,30 @@ describe('POST /migrations (the connector)', () => {
     expect(grants.filter((e) => e.outcome === 'granted').every((e) => e.actor === 'operator@vsphere.local' || e.vmId === vm('win2019-app-01'))).toBe(true);
   });
 });
+
+describe('POST /migrations refused before the token is read (issue 12 item 6)', () => {
+  const requestAudit = async () => AuditPage.parse((await admin.call('GET', '/audit?action=migration.request&limit=100')).body).entries;
+
+  it('audits a request with no token, an empty token or a malformed one as denied, without recording the token', async () => {
+    const before = (await requestAudit()).filter((e) => e.code === 'VALIDATION_FAILED').length;
+    const base = { environmentId: migration.id, vmId: vm('ubuntu-web-01'), platform: 'Linux', subnetId, instanceType: 'm5.large', securityGroupIds: [groupId] };
+    const secret = 'eyJ0eXAi.secret!part';
+    const refused = await Promise.all([
+      operator.call('POST', '/migrations', base),
+      operator.call('POST', '/migrations', { ...base, token: '' }),
+      operator.call('POST', '/migrations', { ...base, token: `${secret}.sig` }),
+    ]);
+    for (const res of refused) {
+      expect(res.status).toBe(400);
+      expect(errorOf(res.body).code).toBe('VALIDATION_FAILED');
+      expect(errorOf(res.body).message).toMatch(/\/token/);
+    }
+    const entries = (await requestAudit()).filter((e) => e.code === 'VALIDATION_FAILED');
+    expect(entries.length - before).toBe(3);
+    for (const e of entries.slice(0, 3)) {
+      expect(e).toMatchObject({ actor: 'operator@vsphere.local', outcome: 'denied', environmentId: migration.id, vmId: vm('ubuntu-web-01') });
+      expect(e.message).toMatch(/^The request is not valid: \/token /);
+      expect(JSON.stringify(e)).not.toContain(secret);
+    }
+  });
+});

@@ -86,6 +86,18 @@ describe('ImportTokenService', () => {
     expect(err.message).toMatch(/Start the migration again/);
   });
 
+  it('is accepted until the expiresAt it was issued with and refused from that instant on (no clock leeway)', async () => {
+    const issued = await service.issue(binding);
+    now = new Date(issued.expiresAt.getTime() - 1);
+    await expect(service.redeem(issued.token, binding)).resolves.toMatchObject(binding);
+    for (const late of [0, 1_000, 59_000]) {
+      const { token, expiresAt } = await service.issue(binding);
+      now = new Date(expiresAt.getTime() + late);
+      expect((await rejection(service.redeem(token, binding))).code).toBe('TOKEN_EXPIRED');
+      now = new Date(expiresAt.getTime() - 300_000);
+    }
+  });
+
   it('rejects tokens it did not sign, altered tokens and tokens for another connector', async () => {
     const { token } = await service.issue(binding);
     const [h, p, s] = token.split('.') as [string, string, string];
