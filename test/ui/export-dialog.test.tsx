@@ -6,15 +6,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InstancesTab } from '../../ui/features/portal/InstancesTab.tsx';
 import { API, renderWithProviders } from './render.tsx';
 
-let isAdministrator = true;
+let settingsReadable = true;
 const exportBodies: unknown[] = [];
 const server = setupServer(
-  http.get(`${API}/me`, () => HttpResponse.json({ userName: 'administrator@vsphere.local', isAdministrator })),
+  http.get(`${API}/me`, () => HttpResponse.json({ userName: 'administrator@vsphere.local', isAdministrator: true })),
   http.get(`${API}/environments`, () =>
     HttpResponse.json({ environments: [{ id: 'env-prod', name: 'Production', description: '', isDefault: false, region: 'us-east-1', vpcId: 'vpc-1', subnetIds: [], securityGroupIds: [], instanceTypes: [], createdAt: '2026-11-25T00:00:00.000Z', updatedAt: '2026-11-25T00:00:00.000Z', myRole: 'Owner' }] }),
   ),
   http.get(`${API}/settings/instance-export`, () =>
-    isAdministrator
+    settingsReadable
       ? HttpResponse.json({ bucketName: 'lab', buckets: [{ region: 'eu-west-1', bucket: 'export-to-s3-lab-eu-west-1' }, { region: 'us-east-1', bucket: 'export-to-s3-lab-us-east-1' }] })
       : HttpResponse.json({ code: 'FORBIDDEN', message: 'Administrators only.' }, { status: 403 }),
   ),
@@ -28,7 +28,7 @@ beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
 afterEach(() => {
   cleanup();
   server.resetHandlers();
-  isAdministrator = true;
+  settingsReadable = true;
   exportBodies.length = 0;
 });
 afterAll(() => server.close());
@@ -37,7 +37,9 @@ async function openDialog() {
   renderWithProviders(<InstancesTab environmentId="env-prod" />);
   fireEvent.click(await screen.findByText('i-0123456789abcdef0'));
   fireEvent.click(screen.getByRole('tab', { name: 'Getting Started' }));
-  fireEvent.click(screen.getByRole('button', { name: 'Export instance to S3' }));
+  const open = screen.getByRole('button', { name: 'Export instance to S3' }) as HTMLButtonElement;
+  await waitFor(() => expect(open.disabled).toBe(false));
+  fireEvent.click(open);
   return screen.getByRole('textbox', { name: 'S3 object file prefix' });
 }
 const preview = () => document.querySelector('[data-test="portal-export-preview"]')!.textContent ?? '';
@@ -69,8 +71,8 @@ describe('Export instance to S3 dialog', () => {
     await waitFor(() => expect(exportBodies).toEqual([{ environmentId: 'env-prod', instanceId: 'i-0123456789abcdef0', s3Prefix: 'vms/web-01_(copy)/' }]));
   });
 
-  it('names the bucket generically for a user who may not read the export settings', async () => {
-    isAdministrator = false;
+  it('names the bucket generically when the export settings cannot be read', async () => {
+    settingsReadable = false;
     const prefix = await openDialog();
     fireEvent.change(prefix, { target: { value: 'vms/' } });
     await waitFor(() => expect(preview()).toContain('s3://<export bucket>/vms/export-i-<export task ID>.ova'));

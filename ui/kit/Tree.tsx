@@ -1,4 +1,8 @@
-import { useState, type ReactNode } from 'react';
+import '@cds/core/icon/register.js';
+import { angleIcon, ClarityIcons } from '@cds/core/icon';
+import { createElement, useState, type ReactNode } from 'react';
+
+ClarityIcons.addIcons(angleIcon);
 
 export interface TreeNode {
   id: string;
@@ -8,6 +12,11 @@ export interface TreeNode {
   /** false for grouping nodes that only expand. */
   selectable?: boolean;
   testId?: string;
+}
+
+/** Clarity's caret: the `angle` icon pointing right when collapsed, down when expanded (as in the vSphere Client navigator). */
+function Caret({ open }: { open: boolean }) {
+  return createElement('cds-icon', { shape: 'angle', direction: open ? 'down' : 'right', class: 'clr-treenode-caret-icon', 'aria-hidden': 'true' });
 }
 
 /** Clarity tree view with single selection; nodes are buttons so the tree works from the keyboard. */
@@ -28,22 +37,23 @@ export function Tree(props: { nodes: TreeNode[]; selected: string | null; onSele
       return (
         <div className="clr-tree-node" role="treeitem" aria-level={level} aria-expanded={hasChildren ? open : undefined} aria-selected={isSelected} key={n.id}>
           <div className="clr-tree-node-content-container">
-            {hasChildren ? (
+            {hasChildren && (
               <button type="button" className="clr-treenode-caret" aria-label={`${open ? 'Collapse' : 'Expand'} ${n.label}`} onClick={() => toggle(n.id)}>
-                <span className={`vsp-caret${open ? ' vsp-caret-open' : ''}`} aria-hidden="true" />
+                <Caret open={open} />
               </button>
-            ) : (
-              <span className="vsp-caret-spacer" />
             )}
-            <button
-              type="button"
-              className={`clr-treenode-link${isSelected ? ' active' : ''}`}
-              data-test={n.testId}
-              onClick={() => (n.selectable === false ? toggle(n.id) : props.onSelect(n.id))}
-            >
-              {n.icon}
-              {n.label}
-            </button>
+            {/* Without a caret, Clarity indents the content by one caret width (.clr-treenode-content:first-child). */}
+            <div className="clr-treenode-content">
+              <button
+                type="button"
+                className={`clr-treenode-link${isSelected ? ' active' : ''}`}
+                data-test={n.testId}
+                onClick={() => (n.selectable === false ? toggle(n.id) : props.onSelect(n.id))}
+              >
+                {n.icon}
+                {n.label}
+              </button>
+            </div>
           </div>
           {hasChildren && open && (
             <div className="clr-treenode-children" role="group">

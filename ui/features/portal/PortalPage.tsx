@@ -71,7 +71,6 @@ export function PortalPage() {
             onSelect={setSelected}
           />
         )}
-        {envs.data && list.length === 0 && !me.data?.isAdministrator && <Alert kind="info">{t('portal.noEnvironments')}</Alert>}
       </nav>
       <main className="vsp-portal-main">
         {me.isError && <ApiErrorAlert error={me.error} />}
@@ -98,6 +97,13 @@ export function PortalPage() {
               {tab === 'exports' && <ExportsTab environmentId={env.id} />}
             </Tabs>
           </>
+        ) : envs.data && list.length === 0 ? (
+          // Nothing to expand: say so, and who can change it.
+          me.data && (
+            <Alert kind="info" testId={testIds.portal.noEnvironments}>
+              {t(me.data.isAdministrator ? 'portal.noEnvironments.admin' : 'portal.noEnvironments.user')}
+            </Alert>
+          )
         ) : (
           envs.data && <p className="vsp-muted">{t('portal.selectEnvironment')}</p>
         )}
