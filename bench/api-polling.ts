@@ -30,7 +30,27 @@ export interface ApiPollingResult {
   listBytes: number;
   taskBytes: number;
   insertSeconds: number;
+  /** The session liveness check in the measured path: vCenter round trips per token per liveness interval. */
+  liveness: { livenessMs: number; saturation: LivenessUse; paced: LivenessUse };
 }
+
+/** vCenter round trips the connector made for plugin sessions during one load run (warm-up included). */
+export interface LivenessUse {
+  tokens: number;
+  windowMs: number;
+  /** Clone-ticket requests made to check that the users' sessions are alive. */
+  checks: number;
+  /** Sessions cloned (none expected: every token was cloned before the run). */
+  clones: number;
+  /** (checks + clones) / tokens / (windowMs / livenessMs): at most 1 by design (plus one at a window edge). */
+  perTokenPerInterval: number;
+}
+
+/**
+ * Liveness interval in the benchmark: shorter than the 30 s default so every token is re-checked several times
+ * inside the measured window (the cost measured is then an upper bound for the default).
+ */
+export const BENCH_LIVENESS_MS = 5_000;
 
 function runLoad(cfg: LoadConfig): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
@@ -92,7 +112,19 @@ export const PORTAL_POLL_MS = 3000;
 
 export async function benchApiPolling(opts: ApiPollingOptions, log: (line: string) => void): Promise<ApiPollingResult> {
   // The limit stays in the request path (its cost is measured) but is set above what a benchmark can send.
-  const lab = await startBenchLab({ limits: { maxRequests: 1_000_000_000, windowMs: 10_000 } });
+  const lab = await startBenchLab({ limits: { maxRequests: 1_000_000_000, windowMs: 10_000 }, sessions: { livenessMs: BENCH_LIVENESS_MS } });
+  const stats = () => lab.connector.app.vcenterSessionStats();
+  /** Runs one load and counts the liveness round trips it caused. */
+  const measured = async (cfg: LoadConfig): Promise<[LoadResult, LivenessUse]> => {
+    const before = stats();
+    const result = await runLoad(cfg);
+    const after = stats();
+    const tokens = new Set(cfg.clients.map((c) => c.token)).size;
+    const windowMs = cfg.warmupMs + cfg.durationMs;
+    const checks = after.livenessChecks - before.livenessChecks;
+    const clones = after.clones - before.clones;
+    return [result, { tokens, windowMs, checks, clones, perTokenPerInterval: (checks + clones) / tokens / (windowMs / BENCH_LIVENESS_MS) }];
+  };
   try {
     const admin = await lab.login('administrator@vsphere.local');
     const vpcId = VpcList.parse((await lab.call(admin, 'GET', '/regions/us-east-1/vpcs')).body).vpcs[0]!.id;
@@ -115,6 +147,8 @@ export async function benchApiPolling(opts: ApiPollingOptions, log: (line: strin
     const listPath = `/vm2ec2/api/v1/migrations?environmentId=${env.id}`;
     const tokens: string[] = [];
     for (let i = 0; i < opts.logins; i++) tokens.push(await lab.login(i % 2 === 0 ? 'operator@vsphere.local' : 'administrator@vsphere.local'));
+    // Each tab has used its login before (the clone exists): the runs measure steady polling, liveness checks included.
+    for (const t of tokens) await lab.call(t, 'GET', '/me');
     const listRes = await lab.call<{ total: number }>(tokens[0]!, 'GET', `/migrations?environmentId=${env.id}`);
     if (listRes.status !== 200 || listRes.body.total !== opts.tasks) throw new Error(`migrations list answered HTTP ${listRes.status} with ${JSON.stringify(listRes.body).slice(0, 200)}`);
     const taskRes = await lab.call(tokens[0]!, 'GET', `/migrations/${ids[0]!}`);
@@ -127,10 +161,12 @@ export async function benchApiPolling(opts: ApiPollingOptions, log: (line: strin
       paths: Array.from({ length: 20 }, (_, k) => (k % 2 === 0 ? listPath : `/vm2ec2/api/v1/migrations/${ids[(c * 37 + k * 101) % ids.length]!}`)),
     }));
     log(`  connector: ${opts.clients} clients for ${opts.durationMs / 1000} s`);
-    const connector = await runLoad({ origin: lab.connector.origin, ca: lab.connector.certPem, clients, warmupMs: opts.warmupMs, durationMs: opts.durationMs });
+    const [connector, saturationLiveness] = await measured({ origin: lab.connector.origin, ca: lab.connector.certPem, clients, warmupMs: opts.warmupMs, durationMs: opts.durationMs });
+    log(`  liveness at saturation: ${describeLiveness(saturationLiveness)}`);
     const pacing = { intervalMs: PORTAL_POLL_MS, perTick: 2 };
     log(`  connector: ${opts.clients} tabs polling every ${PORTAL_POLL_MS / 1000} s for ${opts.durationMs / 1000} s`);
-    const connectorPaced = await runLoad({ origin: lab.connector.origin, ca: lab.connector.certPem, clients, warmupMs: PORTAL_POLL_MS, durationMs: opts.durationMs, pacing });
+    const [connectorPaced, pacedLiveness] = await measured({ origin: lab.connector.origin, ca: lab.connector.certPem, clients, warmupMs: PORTAL_POLL_MS, durationMs: opts.durationMs, pacing });
+    log(`  liveness at the portal's pace: ${describeLiveness(pacedLiveness)}`);
 
     // The bare baseline: same TLS, same response sizes, nothing behind the route.
     const tls = await generateSelfSigned(['127.0.0.1']);
@@ -151,8 +187,23 @@ export async function benchApiPolling(opts: ApiPollingOptions, log: (line: strin
     } finally {
       await bare.close();
     }
-    return { opts, connector, bare: bareResult, connectorPaced, barePaced, pacedIntervalMs: PORTAL_POLL_MS, listBytes: Buffer.byteLength(listJson), taskBytes: Buffer.byteLength(taskJson), insertSeconds };
+    return {
+      opts,
+      connector,
+      bare: bareResult,
+      connectorPaced,
+      barePaced,
+      pacedIntervalMs: PORTAL_POLL_MS,
+      listBytes: Buffer.byteLength(listJson),
+      taskBytes: Buffer.byteLength(taskJson),
+      insertSeconds,
+      liveness: { livenessMs: BENCH_LIVENESS_MS, saturation: saturationLiveness, paced: pacedLiveness },
+    };
   } finally {
     await lab.stop();
   }
+}
+
+function describeLiveness(l: LivenessUse): string {
+  return `${l.checks} liveness checks and ${l.clones} clones for ${l.tokens} tokens in ${(l.windowMs / 1000).toFixed(0)} s (interval ${BENCH_LIVENESS_MS / 1000} s): ${l.perTokenPerInterval.toFixed(2)} vCenter round trips per token per interval`;
 }
