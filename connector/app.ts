@@ -4,9 +4,10 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOpt
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { API_PREFIX, PLUGIN_CONTEXT_PATH, type ApiErrorBody } from './contract/index.ts';
 import type { ConnectorConfig } from './config.ts';
+import { API_SERVER_URL, openApiObjectTransform, openApiRouteTransform } from './openapi-transform.ts';
 import { registerErrorHandler } from './plugins/error-handler.ts';
 import { identityPlugin } from './plugins/identity.ts';
 import { rateLimitPlugin } from './plugins/rate-limit.ts';
@@ -71,13 +72,23 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'vm2ec2 connector API', version: '1' },
+      info: {
+        title: 'vm2ec2 connector API',
+        version: '1',
+        description:
+          'The connector behind the vm2ec2 vSphere Client plugin: migrate vCenter VMs to Amazon EC2 and export imported instances to S3 as OVA. ' +
+          'Every call carries the vSphere Client’s plugin session token in the `vmware-api-session-id` header; vCenter checks the caller’s own privileges. ' +
+          'Errors are an `ApiError`: a code and a message that says what to fix.',
+      },
+      servers: [{ url: API_SERVER_URL, description: 'This connector, directly or through the vSphere Client plugin proxy' }],
       components: { securitySchemes: { vsphereSession: { type: 'apiKey', in: 'header', name: 'vmware-api-session-id' } } },
       security: [{ vsphereSession: [] }],
     },
-    transform: jsonSchemaTransform,
+    // Paths are relative to the server above (its relative URL cannot be stripped by @fastify/swagger).
+    stripBasePath: false,
+    transform: openApiRouteTransform,
     // Schemas with a registered id (`.meta({ id })` in the contract) become shared components.
-    transformObject: jsonSchemaTransformObject,
+    transformObject: openApiObjectTransform,
   });
 
   const gateway = new VcenterGateway(config.vcenter, config.sessions);
@@ -116,7 +127,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   app.get(`${PLUGIN_CONTEXT_PATH}/api/v1/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
   // Interactive API page. @fastify/swagger-ui 5.x: the 6.x line needs Node 22 (@fastify/static 10).
-  await app.register(fastifySwaggerUi, { routePrefix: `${PLUGIN_CONTEXT_PATH}/api/docs`, uiConfig: { deepLinking: true } });
+  await app.register(fastifySwaggerUi, { routePrefix: `${PLUGIN_CONTEXT_PATH}/api/docs`, uiConfig: { deepLinking: true, displayOperationId: true } });
 
   const manifest = await readFile(MANIFEST_PATH, 'utf8');
   app.get(`${PLUGIN_CONTEXT_PATH}/plugin-manifest.json`, { schema: { hide: true } }, async (_req, reply) =>

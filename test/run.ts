@@ -1,4 +1,4 @@
-// `npm test`: type check, unit + integration tests (vitest), then browser journeys (Playwright),
+// `npm test`: type check, OpenAPI lint, unit + integration tests (vitest), then browser journeys (Playwright),
 // and one closing line with the totals.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -13,6 +13,8 @@ const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
 
 const steps: { name: string; status: number }[] = [];
 steps.push({ name: 'typecheck', status: run(bin('tsc'), ['--noEmit']) });
+// The published API description, linted by an external tool (Redocly CLI, redocly.yaml): any problem fails.
+steps.push({ name: 'openapi-lint', status: run(bin('tsx'), ['test/openapi-lint.ts']) });
 steps.push({
   name: 'vitest',
   status: run(bin('vitest'), ['run', '--reporter=default', '--reporter=json', '--outputFile.json=.reports/vitest.json']),

@@ -36,3 +36,9 @@ export const DoctorFinding = z
   .meta({ id: 'DoctorFinding' });
 export const DoctorReport = z.object({ checkedAt: z.iso.datetime(), findings: z.array(DoctorFinding) }).meta({ id: 'DoctorReport' });
 export type DoctorReport = z.infer<typeof DoctorReport>;
+
+/** GET /connector/log-bundle: the bundle for a support case, sent as bytes (not JSON). */
+export const LOG_BUNDLE_MEDIA_TYPE = 'application/gzip';
+export const LogBundleArchive = z
+  .instanceof(Uint8Array)
+  .meta({ description: 'A .tar.gz archive: vm2ec2/config.json (configuration without secrets), vm2ec2/versions.json and vm2ec2/history/ (recent audit entries and tasks)' });

@@ -8,6 +8,7 @@ export const auditRoutes: FastifyPluginAsyncZod = async (app) => {
     '/audit',
     {
       schema: {
+        operationId: 'listAuditEntries',
         tags: ['audit'],
         summary: 'Every grant, denial and permission change, newest first (administrators)',
         querystring: AuditQuery,

@@ -16,6 +16,7 @@ export const dynamicItemRoutes: FastifyPluginAsyncZod = async (app) => {
     '/dynamic-items/vm/actions',
     {
       schema: {
+        operationId: 'getVmDynamicItems',
         tags: ['plugin'],
         summary: 'Which VM actions the vSphere Client shows enabled for these VMs',
         body: DynamicItemsRequest,

@@ -75,7 +75,7 @@ const summary = (e: EnvironmentRecord | EnvironmentFields) => ({
 export const environmentRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/environments',
-    { schema: { tags, summary: 'Environments the caller holds a role in (administrators: all)', response: { 200: EnvironmentList, ...errors } } },
+    { schema: { operationId: 'listEnvironments', tags, summary: 'Environments the caller holds a role in (administrators: all)', response: { 200: EnvironmentList, ...errors } } },
     async (request) => {
       const caller = await request.caller();
       const all = await app.store.environments.list();
@@ -94,6 +94,7 @@ export const environmentRoutes: FastifyPluginAsyncZod = async (app) => {
     '/environments',
     {
       schema: {
+        operationId: 'createEnvironment',
         tags,
         summary: 'Create an environment (administrators)',
         body: EnvironmentInput,
@@ -119,7 +120,7 @@ export const environmentRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/environments/:id',
-    { schema: { tags, summary: 'One environment', params: EnvironmentParams, response: { 200: Environment, ...errors } } },
+    { schema: { operationId: 'getEnvironment', tags, summary: 'One environment', params: EnvironmentParams, response: { 200: Environment, ...errors } } },
     async (request) => {
       const caller = await request.caller();
       const env = await loadEnvironment(app, request.params.id);
@@ -133,6 +134,7 @@ export const environmentRoutes: FastifyPluginAsyncZod = async (app) => {
     '/environments/:id',
     {
       schema: {
+        operationId: 'replaceEnvironment',
         tags,
         summary: 'Replace an environment’s settings (administrators)',
         params: EnvironmentParams,
@@ -163,6 +165,7 @@ export const environmentRoutes: FastifyPluginAsyncZod = async (app) => {
     '/environments/:id',
     {
       schema: {
+        operationId: 'deleteEnvironment',
         tags,
         summary: 'Delete an environment and its permissions (administrators; not the default environment)',
         params: EnvironmentParams,
@@ -191,7 +194,7 @@ export const environmentRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/environments/:id/permissions',
     {
-      schema: { tags, summary: 'Who holds which role in the environment (administrators)', params: EnvironmentParams, response: { 200: EnvironmentPermissions, ...errors } },
+      schema: { operationId: 'getEnvironmentPermissions', tags, summary: 'Who holds which role in the environment (administrators)', params: EnvironmentParams, response: { 200: EnvironmentPermissions, ...errors } },
     },
     async (request) => {
       await requireAdministrator(app, request);
@@ -205,6 +208,7 @@ export const environmentRoutes: FastifyPluginAsyncZod = async (app) => {
     '/environments/:id/permissions',
     {
       schema: {
+        operationId: 'replaceEnvironmentPermissions',
         tags,
         summary: 'Replace who holds which role in the environment (administrators)',
         params: EnvironmentParams,
@@ -254,7 +258,7 @@ export const environmentRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/environments/:id/subnets',
     {
-      schema: { tags, summary: 'The environment’s subnets, live from AWS (CIDR, free addresses)', params: EnvironmentParams, response: { 200: SubnetList, ...errors, 409: ApiErrorBody } },
+      schema: { operationId: 'listEnvironmentSubnets', tags, summary: 'The environment’s subnets, live from AWS (CIDR, free addresses)', params: EnvironmentParams, response: { 200: SubnetList, ...errors, 409: ApiErrorBody } },
     },
     async (request) => {
       const caller = await request.caller();
@@ -267,7 +271,7 @@ export const environmentRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/environments/:id/security-groups',
     {
-      schema: { tags, summary: 'The environment’s security groups, live from AWS', params: EnvironmentParams, response: { 200: SecurityGroupList, ...errors, 409: ApiErrorBody } },
+      schema: { operationId: 'listEnvironmentSecurityGroups', tags, summary: 'The environment’s security groups, live from AWS', params: EnvironmentParams, response: { 200: SecurityGroupList, ...errors, 409: ApiErrorBody } },
     },
     async (request) => {
       const caller = await request.caller();
@@ -281,6 +285,7 @@ export const environmentRoutes: FastifyPluginAsyncZod = async (app) => {
     '/environments/:id/instance-types',
     {
       schema: {
+        operationId: 'listEnvironmentInstanceTypes',
         tags,
         summary: 'Instance types offered in the environment’s region and allowed by the environment',
         params: EnvironmentParams,

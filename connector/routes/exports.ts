@@ -9,6 +9,7 @@ export const exportRoutes: FastifyPluginAsyncZod = async (app) => {
     '/exports',
     {
       schema: {
+        operationId: 'exportInstance',
         tags: ['exports'],
         summary: 'Export an imported instance to S3 as OVA',
         body: ExportRequest,
@@ -25,7 +26,7 @@ export const exportRoutes: FastifyPluginAsyncZod = async (app) => {
   );
   app.get(
     '/exports',
-    { schema: { tags: ['exports'], summary: 'Exports of the last days (default 7), newest first', querystring: ExportListQuery, response: { 200: ExportList, 401: ApiErrorBody, 403: ApiErrorBody } } },
+    { schema: { operationId: 'listExports', tags: ['exports'], summary: 'Exports of the last days (default 7), newest first', querystring: ExportListQuery, response: { 200: ExportList, 401: ApiErrorBody, 403: ApiErrorBody } } },
     async (request) => {
       await requireAdministrator(app, request);
       return { items: await app.exportsService.list(request.query.days) };
@@ -33,7 +34,7 @@ export const exportRoutes: FastifyPluginAsyncZod = async (app) => {
   );
   app.post(
     '/exports/:id/cancel',
-    { schema: { tags: ['exports'], summary: 'Cancel an export', params: TaskIdParams, response: { 200: ExportTask, 401: ApiErrorBody, 403: ApiErrorBody, 404: ApiErrorBody, 409: ApiErrorBody } } },
+    { schema: { operationId: 'cancelExport', tags: ['exports'], summary: 'Cancel an export', params: TaskIdParams, response: { 200: ExportTask, 401: ApiErrorBody, 403: ApiErrorBody, 404: ApiErrorBody, 409: ApiErrorBody } } },
     async (request) => {
       await requireAdministrator(app, request);
       const rec = await app.exportsService.cancel(request.params.id);

@@ -15,6 +15,7 @@ export const importAuthorizationRoutes: FastifyPluginAsyncZod = async (app) => {
     '/import-authorizations',
     {
       schema: {
+        operationId: 'createImportAuthorization',
         tags: ['migrations'],
         summary: 'Authorize importing a VM into an environment (needs the General or Owner role there and vApp > Export on the VM)',
         body: ImportAuthorizationRequest,

@@ -22,7 +22,7 @@ export const migrationTaskRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/migrations',
-    { ...plainJson, schema: { tags: ['migrations'], summary: 'Migration tasks, newest first', querystring: MigrationListQuery, response: { 200: MigrationList, 401: ApiErrorBody } } },
+    { ...plainJson, schema: { operationId: 'listMigrations', tags: ['migrations'], summary: 'Migration tasks, newest first', querystring: MigrationListQuery, response: { 200: MigrationList, 401: ApiErrorBody } } },
     async (request) => {
       const caller = await request.caller();
       const envs = await visible(caller);
@@ -39,7 +39,7 @@ export const migrationTaskRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/migrations/:id',
-    { ...plainJson, schema: { tags: ['migrations'], summary: 'One migration task', params: TaskIdParams, response: { 200: MigrationTask, 401: ApiErrorBody, 404: ApiErrorBody } } },
+    { ...plainJson, schema: { operationId: 'getMigration', tags: ['migrations'], summary: 'One migration task', params: TaskIdParams, response: { 200: MigrationTask, 401: ApiErrorBody, 404: ApiErrorBody } } },
     async (request) => {
       const caller = await request.caller();
       const task = app.engine.get(request.params.id);
@@ -51,7 +51,7 @@ export const migrationTaskRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.post(
     '/migrations/:id/cancel',
-    { schema: { tags: ['migrations'], summary: 'Cancel a migration in any non-terminal phase', params: TaskIdParams, response: { 200: MigrationTask, 401: ApiErrorBody, 403: ApiErrorBody, 404: ApiErrorBody } } },
+    { schema: { operationId: 'cancelMigration', tags: ['migrations'], summary: 'Cancel a migration in any non-terminal phase', params: TaskIdParams, response: { 200: MigrationTask, 401: ApiErrorBody, 403: ApiErrorBody, 404: ApiErrorBody } } },
     async (request) => {
       const caller = await request.caller();
       const task = app.engine.get(request.params.id);

@@ -19,6 +19,7 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
     '/migrations',
     {
       schema: {
+        operationId: 'startMigration',
         tags: ['migrations'],
         summary: 'Start migrating a VM to EC2 with an import authorization token',
         body: MigrationRequest,

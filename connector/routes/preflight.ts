@@ -9,6 +9,7 @@ export const preflightRoutes: FastifyPluginAsyncZod = async (app) => {
     '/vms/:vmId/preflight',
     {
       schema: {
+        operationId: 'runPreflightChecks',
         tags: ['vms'],
         summary: 'Pre-flight checks for migrating the VM into an environment (both ends: vCenter and AWS)',
         params: VmParams,

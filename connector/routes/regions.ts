@@ -15,7 +15,7 @@ export const regionRoutes: FastifyPluginAsyncZod = async (app) => {
     }
   };
 
-  app.get('/regions', { schema: { tags, summary: 'AWS regions enabled on this connector', response: { 200: RegionList, 401: ApiErrorBody } } }, async (request) => {
+  app.get('/regions', { schema: { operationId: 'listRegions', tags, summary: 'AWS regions enabled on this connector', response: { 200: RegionList, 401: ApiErrorBody } } }, async (request) => {
     await request.caller();
     return {
       regions: app.aws.regions.map((name) => ({ name, displayName: regionDisplayName(name), isDefault: name === app.aws.defaultRegion })),
@@ -24,7 +24,7 @@ export const regionRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/regions/:region/vpcs',
-    { schema: { tags, summary: 'The region’s VPCs (administrators)', params: RegionParams, response: { 200: VpcList, ...errors, 404: ApiErrorBody } } },
+    { schema: { operationId: 'listRegionVpcs', tags, summary: 'The region’s VPCs (administrators)', params: RegionParams, response: { 200: VpcList, ...errors, 404: ApiErrorBody } } },
     async (request) => {
       await requireAdministrator(app, request);
       enabled(request.params.region);
@@ -35,7 +35,7 @@ export const regionRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/regions/:region/subnets',
     {
-      schema: { tags, summary: 'A VPC’s subnets (administrators)', params: RegionParams, querystring: VpcQuery, response: { 200: SubnetList, ...errors, 404: ApiErrorBody } },
+      schema: { operationId: 'listRegionSubnets', tags, summary: 'A VPC’s subnets (administrators)', params: RegionParams, querystring: VpcQuery, response: { 200: SubnetList, ...errors, 404: ApiErrorBody } },
     },
     async (request) => {
       await requireAdministrator(app, request);
@@ -48,6 +48,7 @@ export const regionRoutes: FastifyPluginAsyncZod = async (app) => {
     '/regions/:region/security-groups',
     {
       schema: {
+        operationId: 'listRegionSecurityGroups',
         tags,
         summary: 'A VPC’s security groups (administrators)',
         params: RegionParams,
@@ -64,7 +65,7 @@ export const regionRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/regions/:region/instance-types',
-    { schema: { tags, summary: 'Instance types offered in the region (administrators)', params: RegionParams, response: { 200: InstanceTypeList, ...errors, 404: ApiErrorBody } } },
+    { schema: { operationId: 'listRegionInstanceTypes', tags, summary: 'Instance types offered in the region (administrators)', params: RegionParams, response: { 200: InstanceTypeList, ...errors, 404: ApiErrorBody } } },
     async (request) => {
       await requireAdministrator(app, request);
       enabled(request.params.region);

@@ -22,7 +22,7 @@ async function exportSettingsView(app: FastifyInstance): Promise<View> {
 export const settingsRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/settings/instance-export',
-    { schema: { tags: ['settings'], summary: 'Instance export configuration', response: { 200: InstanceExportSettingsView, 401: ApiErrorBody, 403: ApiErrorBody } } },
+    { schema: { operationId: 'getInstanceExportSettings', tags: ['settings'], summary: 'Instance export configuration', response: { 200: InstanceExportSettingsView, 401: ApiErrorBody, 403: ApiErrorBody } } },
     async (request) => {
       await requireAdministrator(app, request);
       return exportSettingsView(app);
@@ -32,6 +32,7 @@ export const settingsRoutes: FastifyPluginAsyncZod = async (app) => {
     '/settings/instance-export',
     {
       schema: {
+        operationId: 'setInstanceExportSettings',
         tags: ['settings'],
         summary: 'Set the instance export bucket name; replacing a configured name needs the name being replaced (expectedBucketName)',
         body: InstanceExportSettings,

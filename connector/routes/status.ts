@@ -1,7 +1,8 @@
 // GET /connector/status: what an administrator checks first when something goes wrong.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { ConnectorConfig } from '../config.ts';
-import { ApiErrorBody, ConnectorStatus, DoctorReport } from '../contract/index.ts';
+import { ApiErrorBody, ConnectorStatus, DoctorReport, LOG_BUNDLE_MEDIA_TYPE, LogBundleArchive } from '../contract/index.ts';
 import { runDoctor } from '../doctor/checks.ts';
 import { scrubSecrets, tarGz } from '../doctor/log-bundle.ts';
 import { redactConfig } from '../config-file.ts';
@@ -28,6 +29,7 @@ export const statusRoutes: FastifyPluginAsyncZod<{ config: ConnectorConfig; time
     '/connector/status',
     {
       schema: {
+        operationId: 'getConnectorStatus',
         tags: ['connector'],
         summary: 'Connector health: vCenter, AWS per region, clock offset, store, queue, version (administrators)',
         response: { 200: ConnectorStatus, 401: ApiErrorBody, 403: ApiErrorBody },
@@ -94,6 +96,7 @@ export const statusRoutes: FastifyPluginAsyncZod<{ config: ConnectorConfig; time
     '/connector/checks',
     {
       schema: {
+        operationId: 'runConnectorChecks',
         tags: ['connector'],
         summary: 'The troubleshooting checks (vmimport role, ESX host names and certificates); fixes run from the vm2ec2 doctor command (administrators)',
         response: { 200: DoctorReport, 401: ApiErrorBody, 403: ApiErrorBody },
@@ -111,9 +114,18 @@ export const statusRoutes: FastifyPluginAsyncZod<{ config: ConnectorConfig; time
     '/connector/log-bundle',
     {
       schema: {
+        operationId: 'downloadLogBundle',
         tags: ['connector'],
         summary: 'A log bundle (configuration without secrets, versions, recent audit history) as .tar.gz (administrators)',
-        response: { 401: ApiErrorBody, 403: ApiErrorBody },
+        response: {
+          200: {
+            description: 'The log bundle, to download and attach to a support case',
+            headers: { 'content-disposition': z.string().describe('attachment; filename="vm2ec2-log-bundle-<UTC time>.tar.gz"') },
+            content: { [LOG_BUNDLE_MEDIA_TYPE]: { schema: LogBundleArchive } },
+          },
+          401: ApiErrorBody,
+          403: ApiErrorBody,
+        },
       },
     },
     async (request, reply) => {
@@ -132,9 +144,9 @@ export const statusRoutes: FastifyPluginAsyncZod<{ config: ConnectorConfig; time
         now,
       );
       return reply
-        .type('application/gzip')
+        .type(LOG_BUNDLE_MEDIA_TYPE)
         .header('content-disposition', `attachment; filename="vm2ec2-log-bundle-${now.toISOString().replace(/[:.]/g, '-')}.tar.gz"`)
-        // A Buffer skips the JSON serializer; the route's typed responses only describe the error bodies.
+        // A Buffer skips the serializer.
         .send(bundle as never);
     },
   );

@@ -12,6 +12,7 @@ export const vmRoutes: FastifyPluginAsyncZod = async (app) => {
     '/vms/:vmId',
     {
       schema: {
+        operationId: 'getVm',
         tags: ['vms'],
         summary: 'A VM as the migration form needs it: name, guest OS, power state, disks, NICs',
         params: VmParams,
@@ -49,6 +50,7 @@ export const vmRoutes: FastifyPluginAsyncZod = async (app) => {
     '/vms/:vmId/migrate-access',
     {
       schema: {
+        operationId: 'getVmMigrateAccess',
         tags: ['vms'],
         summary: 'Whether the calling user may migrate this VM, and if not what is missing and whom to ask',
         params: VmParams,

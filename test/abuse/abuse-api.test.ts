@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiErrorBody, API_PREFIX, Environment, SecurityGroupList, SubnetList, VpcList } from '../../connector/contract/index.ts';
+import { ApiErrorBody, Environment, SecurityGroupList, SubnetList, VpcList } from '../../connector/contract/index.ts';
 import { startApiLab, type ApiLab, type ApiUser, type HttpResult } from '../support/api-lab.ts';
 import { recordFaultTally } from '../support/fault-summary.ts';
 
@@ -17,14 +17,14 @@ interface Endpoint {
 type Doc = { paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: { $ref?: string; properties?: object } }> } }>>; components?: { schemas?: Record<string, { properties?: object }> } };
 const doc = JSON.parse(readFileSync(new URL('../../connector/contract/openapi.json', import.meta.url), 'utf8')) as Doc;
 
-/** Every POST/PUT/PATCH/DELETE under the API prefix, so new endpoints are fuzzed without editing this file. */
+/** Every POST/PUT/PATCH/DELETE (the document's paths are relative to the API prefix), so new endpoints are fuzzed without editing this file. */
 const WRITE_ENDPOINTS: Endpoint[] = Object.entries(doc.paths).flatMap(([path, ops]) =>
   Object.entries(ops)
-    .filter(([method]) => ['post', 'put', 'patch', 'delete'].includes(method) && path.startsWith(API_PREFIX))
+    .filter(([method]) => ['post', 'put', 'patch', 'delete'].includes(method))
     .map(([method, op]) => {
       const schema = op.requestBody?.content?.['application/json']?.schema;
       const resolved = schema?.$ref ? doc.components?.schemas?.[schema.$ref.split('/').pop() ?? ''] : schema;
-      return { method: method.toUpperCase(), path: path.slice(API_PREFIX.length), bodyKeys: Object.keys(resolved?.properties ?? {}) };
+      return { method: method.toUpperCase(), path, bodyKeys: Object.keys(resolved?.properties ?? {}) };
     }),
 );
 
