@@ -24,6 +24,12 @@ export const ErrorCode = z.enum([
   'DEFAULT_ENVIRONMENT_PROTECTED',
   'PREFLIGHT_BLOCKED',
   'EXPORT_IN_PROGRESS',
+  /** The instance already has an active export (details name it). */
+  'EXPORT_ALREADY_RUNNING',
+  /** The VM already has an active migration (details name it). */
+  'MIGRATION_ALREADY_RUNNING',
+  /** Only the requester, an environment Owner (migrations) or an administrator may cancel a task. */
+  'CANCEL_NOT_ALLOWED',
   'EXPORT_LIMIT_REACHED',
   'EXPORT_NOT_CONFIGURED',
   'SETTINGS_CHANGED',

@@ -41,7 +41,8 @@ import {
   transferFailureText,
   vcenterUnreachableText,
 } from './failures.ts';
-import type { MigrationTaskRepository, TaskFilter } from './task-store.ts';
+import { ActiveTaskConflict, type MigrationTaskRepository, type TaskFilter } from './task-store.ts';
+import { AppError } from '../errors.ts';
 import type { MigrationRecord, MigrationSubmission, StagedDisk } from './types.ts';
 
 const SHUTDOWN = 'connector-shutdown';
@@ -167,11 +168,15 @@ export class MigrationEngine {
     return `mig-${randomUUID()}`;
   }
 
+  /**
+   * Records and schedules a migration. A VM has at most one active migration: the store refuses a second one in
+   * the statement that would record it, answered here as 409 MIGRATION_ALREADY_RUNNING naming the running one.
+   */
   submit(sub: MigrationSubmission, id: string = MigrationEngine.newId()): MigrationTask {
     const now = this.iso();
     const queue = this.queued();
     const startsNow = this.running.size < this.opts.maxRunning && queue.size === 0;
-    const record = this.opts.tasks.insert({
+    const record = this.insertExclusive({
       id,
       seq: 0,
       idKind: startsNow ? 'import' : 'queued',
@@ -191,6 +196,17 @@ export class MigrationEngine {
     return this.view(this.opts.tasks.get(record.id) ?? record);
   }
 
+  private insertExclusive(record: MigrationRecord): MigrationRecord {
+    try {
+      return this.opts.tasks.insert(record);
+    } catch (err) {
+      if (!(err instanceof ActiveTaskConflict)) throw err;
+      const holder = err.holder as MigrationRecord | undefined;
+      const live = holder ? (this.running.get(holder.id)?.task ?? holder) : undefined;
+      throw migrationAlreadyRunning(record.vmId, live ? this.view(live) : undefined);
+    }
+  }
+
   get(id: string): MigrationTask | undefined {
     const t = this.running.get(id)?.task ?? this.opts.tasks.get(id);
     return t ? this.view(t) : undefined;
@@ -202,13 +218,15 @@ export class MigrationEngine {
     return { items: page.items.map((t) => this.view(this.running.get(t.id)?.task ?? t, positions)), total: page.total };
   }
 
-  /** Cancels a task in any non-terminal phase; a terminal task is returned unchanged. */
-  cancel(id: string): MigrationTask | undefined {
+  /** Cancels a task in any non-terminal phase, recording who asked; a terminal or cancelling task is returned unchanged. */
+  cancel(id: string, cancelledBy: string): MigrationTask | undefined {
     const live = this.running.get(id);
     const t = live?.task ?? this.opts.tasks.get(id);
     if (!t) return undefined;
     if (TERMINAL.includes(t.state) || t.state === 'cancelling') return this.view(t);
     t.cancelRequested = true;
+    t.cancelledBy = cancelledBy;
+    t.cancelledAt = this.iso();
     if (t.state === 'queued') {
       this.queue?.delete(t.id);
       this.finish(t, 'cancelled');
@@ -924,6 +942,8 @@ export class MigrationEngine {
       securityGroupIds: t.securityGroupIds,
       ...(t.privateIpAddress ? { privateIpAddress: t.privateIpAddress } : {}),
       requestedBy: t.requestedBy,
+      ...(t.cancelledBy ? { cancelledBy: t.cancelledBy } : {}),
+      ...(t.cancelledAt ? { cancelledAt: t.cancelledAt } : {}),
       ...(queuePosition ? { queuePosition } : {}),
       disks: t.disks.map((d) => ({
         key: d.key,
@@ -951,6 +971,23 @@ export class MigrationEngine {
       ...(t.finishedAt ? { finishedAt: t.finishedAt } : {}),
     };
   }
+}
+
+const STATE_WORDS: Partial<Record<MigrationState, string>> = { queued: 'queued', running: 'running', cancelling: 'being cancelled' };
+
+/** 409 naming the migration that holds the VM; the refused request's import authorization is spent. */
+export function migrationAlreadyRunning(vmId: string, holder: MigrationTask | undefined): AppError {
+  const vm = holder?.vmName ? `${holder.vmName} (${vmId})` : vmId;
+  const which = holder
+    ? `migration task ${holder.id}, requested by ${holder.requestedBy} at ${holder.createdAt}, is ${STATE_WORDS[holder.state] ?? holder.state}${holder.state === 'running' ? ` (${holder.phase})` : ''}`
+    : 'another migration is in progress';
+  return new AppError(
+    409,
+    'MIGRATION_ALREADY_RUNNING',
+    `The virtual machine ${vm} is already being migrated: ${which}. A VM can have one migration at a time: wait for that migration to end, or cancel it (VM-to-EC2 Migrations). ` +
+      'This request used up its import authorization: once that migration has ended, begin the migration again from Migrate VM to EC2.',
+    holder ? { migrationId: holder.id, requestedBy: holder.requestedBy, state: holder.state, phase: holder.phase } : undefined,
+  );
 }
 
 /** A region's import slots (task ids); releasing one wakes the tasks waiting in acquireImportSlot. */

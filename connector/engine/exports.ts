@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand, GetBucketAclCommand, HeadBucketCommand, PutBucketAclCommand, type S3Client } from '@aws-sdk/client-s3';
 import { AppError } from '../errors.ts';
-import type { ExportRecord, SqliteExportTasks } from './task-store.ts';
+import { ActiveTaskConflict, type ExportRecord, type SqliteExportTasks } from './task-store.ts';
 
 /** VM Import/Export's canonical user for "all other Regions" (AWS user guide, vmexport.md); regional ids differ. */
 export const VM_EXPORT_GRANTEE = 'c4d8eabf8db69dbe46bfe0e517100c554f01200b104d59cd408e777ba442a322';
@@ -40,6 +40,27 @@ function exportRefusal(err: unknown, instanceId: string, region: string): AppErr
   return new AppError(502, 'AWS_ERROR', `EC2 refused the export of ${instanceId}: ${text}.`);
 }
 
+const EXPORT_STATE_WORDS: Record<ExportRecord['state'], string> = {
+  active: 'in progress',
+  cancelling: 'being cancelled',
+  cancelled: 'cancelled',
+  completed: 'completed',
+  failed: 'failed',
+};
+
+/** 409 naming the export that holds the instance, and what to do about it. */
+export function exportAlreadyRunning(instanceId: string, holder: ExportRecord | undefined): AppError {
+  const which = holder
+    ? `export task ${holder.exportTaskId || `${holder.id} (EC2 is starting it)`}, requested by ${holder.requestedBy} at ${holder.createdAt}, is ${EXPORT_STATE_WORDS[holder.state]}`
+    : 'another export is in progress';
+  return new AppError(
+    409,
+    'EXPORT_ALREADY_RUNNING',
+    `The instance ${instanceId} is already being exported: ${which}. An instance can have one export at a time: wait for that export to finish, or cancel it (Exports), then export again.`,
+    holder ? { exportId: holder.id, ...(holder.exportTaskId ? { exportTaskId: holder.exportTaskId } : {}), requestedBy: holder.requestedBy, state: holder.state } : undefined,
+  );
+}
+
 /** The message a failed export shows: EC2's StatusMessage and what to check. */
 export function exportFailureText(instanceId: string, statusMessage: string | undefined): string {
   return (
@@ -58,6 +79,8 @@ export interface ExportServiceOptions {
 
 export class ExportService {
   private readonly now: () => Date;
+  /** Reservations whose CreateInstanceExportTask call is in flight in this process. */
+  private readonly starting = new Set<string>();
 
   constructor(private readonly opts: ExportServiceOptions) {
     this.now = opts.now ?? (() => new Date());
@@ -96,23 +119,52 @@ export class ExportService {
     return `export-to-s3-${name}-${region}`;
   }
 
+  /**
+   * The instance (and a slot of the region) is reserved in the store before any AWS call, in one statement that
+   * refuses a second active export of the instance; parallel requests cannot both pass. The reservation becomes
+   * the export once EC2 accepts it, and is dropped if EC2 refuses.
+   */
   async start(input: { environmentId: string; region: string; instanceId: string; s3Prefix: string; requestedBy: string }): Promise<ExportRecord> {
     const bucket = this.bucketFor(input.region);
     await this.refresh();
-    const active = this.opts.store.active();
-    if (active.some((e) => e.instanceId === input.instanceId)) {
-      throw new AppError(409, 'EXPORT_IN_PROGRESS', `The instance ${input.instanceId} is already being exported. Wait for that export to finish or cancel it.`);
+    const id = `exp-${randomUUID()}`;
+    const at = this.now().toISOString();
+    let rec: ExportRecord | undefined;
+    try {
+      rec = this.opts.store.insert(
+        { id, state: 'active', environmentId: input.environmentId, region: input.region, instanceId: input.instanceId, exportTaskId: '', bucket, s3Prefix: input.s3Prefix, requestedBy: input.requestedBy, createdAt: at, updatedAt: at },
+        this.opts.maxExportsPerRegion,
+      );
+    } catch (err) {
+      if (err instanceof ActiveTaskConflict) throw exportAlreadyRunning(input.instanceId, err.holder as ExportRecord | undefined);
+      throw err;
     }
-    if (active.filter((e) => e.region === input.region).length >= this.opts.maxExportsPerRegion) {
+    if (!rec) {
       throw new AppError(
         429,
         'EXPORT_LIMIT_REACHED',
         `There are already ${this.opts.maxExportsPerRegion} exports running in ${input.region} (the per-region limit). Try again when one of them has finished.`,
       );
     }
-    await this.ensureBucket(input.region, bucket);
+    this.starting.add(id);
+    try {
+      await this.ensureBucket(input.region, bucket);
+      const task = await this.createOnEc2(id, input, bucket);
+      rec.exportTaskId = task.ExportTaskId;
+      if (task.ExportToS3Task?.S3Key) rec.s3Key = task.ExportToS3Task.S3Key;
+      rec.updatedAt = this.now().toISOString();
+      this.opts.store.save(rec);
+      return rec;
+    } catch (err) {
+      this.opts.store.remove(id);
+      throw err;
+    } finally {
+      this.starting.delete(id);
+    }
+  }
+
+  private async createOnEc2(id: string, input: { region: string; instanceId: string; s3Prefix: string }, bucket: string) {
     const ec2 = this.opts.ec2(input.region);
-    const id = `exp-${randomUUID()}`;
     let out;
     try {
       // The SDK retries throttles and 5xx (bounded, with backoff and jitter); no ClientToken exists for this call.
@@ -133,21 +185,7 @@ export class ExportService {
     }
     const task = out.ExportTask;
     if (!task?.ExportTaskId) throw new AppError(502, 'AWS_ERROR', 'EC2 accepted the export but returned no export task id.');
-    const at = this.now().toISOString();
-    return this.opts.store.insert({
-      id,
-      state: 'active',
-      environmentId: input.environmentId,
-      region: input.region,
-      instanceId: input.instanceId,
-      exportTaskId: task.ExportTaskId,
-      bucket,
-      s3Prefix: input.s3Prefix,
-      ...(task.ExportToS3Task?.S3Key ? { s3Key: task.ExportToS3Task.S3Key } : {}),
-      requestedBy: input.requestedBy,
-      createdAt: at,
-      updatedAt: at,
-    });
+    return { ...task, ExportTaskId: task.ExportTaskId };
   }
 
   /** Exports created in the last `days` days, newest first, with fresh states. */
@@ -161,17 +199,21 @@ export class ExportService {
     return this.opts.store.get(id);
   }
 
-  async cancel(id: string): Promise<ExportRecord | undefined> {
+  /** Asks EC2 to cancel an active export and records who asked; an export that already ended is returned unchanged. */
+  async cancel(id: string, cancelledBy: string): Promise<ExportRecord | undefined> {
     const rec = this.opts.store.get(id);
     if (!rec) return undefined;
     if (rec.state !== 'active') return rec;
+    if (!rec.exportTaskId) throw new AppError(409, 'EXPORT_IN_PROGRESS', `EC2 has not confirmed export ${id} yet. Try to cancel it again in a few seconds.`);
     try {
       await this.opts.ec2(rec.region).send(new CancelExportTaskCommand({ ExportTaskId: rec.exportTaskId }));
     } catch (err) {
       throw new AppError(409, 'EXPORT_IN_PROGRESS', `EC2 could not cancel export ${rec.exportTaskId}: ${(err as Error).message}. An export that is writing its final image cannot be cancelled.`);
     }
     rec.state = 'cancelling';
-    rec.updatedAt = this.now().toISOString();
+    rec.cancelledBy = cancelledBy;
+    rec.cancelledAt = this.now().toISOString();
+    rec.updatedAt = rec.cancelledAt;
     this.opts.store.save(rec);
     await this.refresh();
     return this.opts.store.get(id);
@@ -179,7 +221,9 @@ export class ExportService {
 
   /** Brings active records up to date from DescribeExportTasks; a throttled or failing refresh keeps the last known states. */
   async refresh(): Promise<void> {
-    const active = this.opts.store.active();
+    const all = this.opts.store.active();
+    for (const r of all) if (!r.exportTaskId && !this.starting.has(r.id)) await this.settleReservation(r);
+    const active = all.filter((r) => r.exportTaskId);
     const byRegion = new Map<string, ExportRecord[]>();
     for (const r of active) byRegion.set(r.region, [...(byRegion.get(r.region) ?? []), r]);
     for (const [region, recs] of byRegion) {
@@ -205,6 +249,26 @@ export class ExportService {
         }
       }
     }
+  }
+
+  /**
+   * A reservation left by a connector that stopped while EC2 was being asked: adopt the export EC2 started for it
+   * (found by its tag), or drop it when EC2 started none. Unknown (AWS unreachable): kept for the next refresh.
+   */
+  private async settleReservation(rec: ExportRecord): Promise<void> {
+    const started = await this.findByTag(rec.region, rec.id).then(
+      (t) => ({ task: t }),
+      () => undefined,
+    );
+    if (!started) return;
+    if (!started.task?.ExportTaskId) {
+      this.opts.store.remove(rec.id);
+      return;
+    }
+    rec.exportTaskId = started.task.ExportTaskId;
+    if (started.task.ExportToS3Task?.S3Key) rec.s3Key = started.task.ExportToS3Task.S3Key;
+    rec.updatedAt = this.now().toISOString();
+    this.opts.store.save(rec);
   }
 
   /** The EC2 export task this service tagged with `id`, if EC2 started one. */

@@ -51,8 +51,10 @@ export interface MigrationRecord {
   error?: string;
   /** Clean-up that failed after the instance was ready (the task still completed). */
   warning?: string;
-  /** A cancel was asked for. */
+  /** A cancel was asked for, by whom and when. */
   cancelRequested?: boolean;
+  cancelledBy?: string;
+  cancelledAt?: string;
   createdAt: string;
   startedAt?: string;
   updatedAt: string;

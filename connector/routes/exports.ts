@@ -1,7 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { ApiErrorBody, ExportList, ExportListQuery, ExportRequest, ExportTask, TaskIdParams } from '../contract/index.ts';
 import { AppError } from '../errors.ts';
-import { loadEnvironment, requireAdministrator } from './access-helpers.ts';
+import { audit, loadEnvironment, requireAdministrator } from './access-helpers.ts';
+
+/** Who may cancel an export (also the UI's tooltip, ui/i18n `exports.cancelRule`). */
+const CANCEL_RULE = 'The user who requested it or an administrator can cancel it.';
 
 /** Instance exports to S3 as OVA (administrators; seed "Exporting a Migrated EC2 Instance"). */
 export const exportRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -12,6 +15,8 @@ export const exportRoutes: FastifyPluginAsyncZod = async (app) => {
         operationId: 'exportInstance',
         tags: ['exports'],
         summary: 'Export an imported instance to S3 as OVA',
+        description:
+          'An instance has at most one active export: a second request while one is in progress or being cancelled is refused with 409 EXPORT_ALREADY_RUNNING, naming that export (details: exportId, exportTaskId, requestedBy, state). At most the configured number of exports run per region (429 EXPORT_LIMIT_REACHED).',
         body: ExportRequest,
         response: { 202: ExportTask, 401: ApiErrorBody, 403: ApiErrorBody, 404: ApiErrorBody, 409: ApiErrorBody, 429: ApiErrorBody },
       },
@@ -34,12 +39,45 @@ export const exportRoutes: FastifyPluginAsyncZod = async (app) => {
   );
   app.post(
     '/exports/:id/cancel',
-    { schema: { operationId: 'cancelExport', tags: ['exports'], summary: 'Cancel an export', params: TaskIdParams, response: { 200: ExportTask, 401: ApiErrorBody, 403: ApiErrorBody, 404: ApiErrorBody, 409: ApiErrorBody } } },
+    {
+      schema: {
+        operationId: 'cancelExport',
+        tags: ['exports'],
+        summary: 'Cancel an export',
+        description: `${CANCEL_RULE} Anyone else is refused with 403 CANCEL_NOT_ALLOWED. The export records who cancelled it (cancelledBy, cancelledAt); every cancel, granted or refused, is in the audit log (action export.cancel).`,
+        params: TaskIdParams,
+        response: { 200: ExportTask, 401: ApiErrorBody, 403: ApiErrorBody, 404: ApiErrorBody, 409: ApiErrorBody },
+      },
+    },
     async (request) => {
-      await requireAdministrator(app, request);
-      const rec = await app.exportsService.cancel(request.params.id);
-      if (!rec) throw new AppError(404, 'NOT_FOUND', `There is no export ${request.params.id}.`);
-      return rec;
+      const caller = await request.caller();
+      const id = request.params.id;
+      const rec = await app.exportsService.get(id);
+      const base = { action: 'export.cancel' as const, ...(rec ? { environmentId: rec.environmentId } : {}), details: { exportId: id, ...(rec ? { instanceId: rec.instanceId } : {}) } };
+      // Non-administrators learn nothing about exports they did not request, not even whether they exist.
+      if (!caller.isAdministrator && rec?.requestedBy !== caller.principal) {
+        const err = new AppError(403, 'CANCEL_NOT_ALLOWED', `You cannot cancel export ${id}. ${CANCEL_RULE}`);
+        await audit(app, caller, { ...base, outcome: 'denied', code: err.code, message: err.message });
+        throw err;
+      }
+      if (!rec) {
+        const err = new AppError(404, 'NOT_FOUND', `There is no export ${id}.`);
+        await audit(app, caller, { ...base, outcome: 'denied', code: err.code, message: err.message });
+        throw err;
+      }
+      let after;
+      try {
+        after = (await app.exportsService.cancel(id, caller.principal))!;
+      } catch (err) {
+        if (err instanceof AppError) await audit(app, caller, { ...base, outcome: 'denied', code: err.code, message: err.message });
+        throw err;
+      }
+      const message =
+        rec.state === 'active'
+          ? `Cancelled export ${rec.exportTaskId || id} of ${rec.instanceId} (requested by ${rec.requestedBy}).`
+          : `Asked to cancel export ${rec.exportTaskId || id} of ${rec.instanceId}, which was already ${rec.state}: nothing changed.`;
+      await audit(app, caller, { ...base, outcome: 'granted', message });
+      return after;
     },
   );
 };

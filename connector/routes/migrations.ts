@@ -52,6 +52,16 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
         await audit(app, caller, { ...base, ...(vmName ? { vmName } : {}), outcome: 'denied', code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) });
         throw err;
       };
+      /** The engine refuses a second active migration of the VM atomically (409, audited); the session handed over for it is ended. */
+      const refusedIfRunning = async <T>(taskId: string, submit: () => T): Promise<T> => {
+        try {
+          return submit();
+        } catch (err) {
+          if (!(err instanceof AppError) || err.statusCode >= 500) throw err;
+          await app.engineSessions.end(taskId);
+          return refuse(err);
+        }
+      };
       try {
         await app.importTokens.redeem(body.token, { user: caller.principal, environmentId: body.environmentId, vmId: body.vmId });
         const environment = await loadEnvironment(app, body.environmentId);
@@ -95,7 +105,7 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
         await own.cloneSession(ticket);
         app.engineSessions.handOver(id, own);
       }
-      const task = app.engine.submit(
+      const task = await refusedIfRunning(id, () => app.engine.submit(
         {
           environmentId: body.environmentId,
           region,
@@ -109,7 +119,7 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
           requestedBy: caller.principal,
         },
         id,
-      );
+      ));
       await audit(app, caller, { ...base, ...(vmName ? { vmName } : {}), outcome: 'granted', message: `Import authorized; migration ${task.id} ${task.idKind === 'import' ? 'started' : 'queued'}.` });
       return reply.status(202).send({ id: task.id, idKind: task.idKind, state: task.state, ...(task.queuePosition ? { queuePosition: task.queuePosition } : {}) });
     },

@@ -25,7 +25,7 @@ async function cancelIn(vmName: string, phase: MigrationPhase, ready: (t: Return
     if (t.state !== 'running') throw new Error(`task ended ${t.state} before reaching ${phase}: ${t.error ?? ''}`);
     return t.phase === phase && ready(t);
   }, `phase ${phase}`);
-  const answer = lab.engine.cancel(accepted.id)!;
+  const answer = lab.engine.cancel(accepted.id, 'administrator@vsphere.local')!;
   expect(answer.state).toBe('cancelling');
   expect(answer.phase).toBe(phase);
   const end = await waitFor(() => {

@@ -95,7 +95,7 @@ describe('instance export', { timeout: 300_000 }, () => {
 
     // The slot is free again; this one is cancelled.
     const other = await exportsSvc.start(req(second));
-    const cancelling = await exportsSvc.cancel(other.id);
+    const cancelling = await exportsSvc.cancel(other.id, 'administrator@vsphere.local');
     expect(['cancelling', 'cancelled']).toContain(cancelling!.state);
     const cancelled = await waitFor(async () => ((await exportsSvc.get(other.id))?.state === 'cancelled' ? true : undefined), 'the cancel');
     expect(cancelled).toBe(true);

@@ -57,7 +57,7 @@ describe('scheduler', { timeout: 300_000 }, () => {
     const first = Array.from({ length: 5 }, () => lab.engine.submit(lab.request('bsd-firewall-01')));
     const queued = first[4]!;
     expect(queued.state).toBe('queued');
-    const cancelled = lab.engine.cancel(queued.id)!;
+    const cancelled = lab.engine.cancel(queued.id, 'administrator@vsphere.local')!;
     expect(cancelled.state).toBe('cancelled');
     await lab.engine.idle();
     const after = lab.engine.get(queued.id)!;

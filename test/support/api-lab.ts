@@ -90,11 +90,12 @@ export interface ApiLab {
   stop(): Promise<void>;
 }
 
-export async function startApiLab(opts: { tokenTtlSeconds?: number; maxRunning?: number } = {}): Promise<ApiLab> {
+export async function startApiLab(opts: { tokenTtlSeconds?: number; maxRunning?: number; exportStageMs?: number } = {}): Promise<ApiLab> {
   const lab = await startLab({
     stageMs: 50,
     buildUi: false,
     buckets: ['lab-images'],
+    ...(opts.exportStageMs ? { exportStageMs: opts.exportStageMs } : {}),
     connector: {
       engine: { leaseKeepAliveMs: 50, pollMs: 20, pollMaxMs: 100, ...(opts.maxRunning ? { maxRunning: opts.maxRunning } : {}) },
       ...(opts.tokenTtlSeconds ? { importTokens: { ttlSeconds: opts.tokenTtlSeconds } } : {}),
