@@ -26,7 +26,7 @@ export const ConnectorConfig = z
      * (at most) the user's own vSphere Client session is asked whether it is still alive (docs/sessions.md).
      */
     sessions: z
-      .object({
+      .strictObject({
         max: z.number().int().positive().default(100),
         idleMs: z.number().int().positive().default(600_000),
         livenessMs: z
