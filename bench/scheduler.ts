@@ -34,7 +34,7 @@ export interface SchedulerOptions {
   /** The engine's EC2 poll interval (first and longest); default 20 / 80 ms (one poll per emulator stage). */
   pollMs?: number;
   pollMaxMs?: number;
-  /** Inventory VMs (powered off, one disk each of 1–2 MiB); several migrations share a VM. Default 50. */
+  /** Inventory VMs (powered off, one disk each of 1–2 MiB), at least one per migration: a VM has one active migration at a time. Default: one per migration. */
   vms?: number;
   /** Give up waiting after this long (tasks still open are reported as lost); default 10 min. */
   timeoutMs?: number;
@@ -232,7 +232,7 @@ function benchInventory(vms: number): unknown {
     roles: [],
     permissions: [{ entity: 'root', principal: ADMIN.name, role: 'Admin', propagate: true }],
     vms: Array.from({ length: vms }, (_, i) => ({
-      name: `sched-vm-${String(i + 1).padStart(3, '0')}`,
+      name: `sched-vm-${String(i + 1).padStart(4, '0')}`,
       folder: 'Migration',
       guestId: 'ubuntu64Guest',
       powerState: 'poweredOff',
@@ -251,10 +251,11 @@ export async function benchScheduler(input: SchedulerOptions, log: (line: string
     stageMs: 20,
     pollMs: 20,
     pollMaxMs: 80,
-    vms: 50,
+    vms: input.migrations,
     timeoutMs: 600_000,
     ...input,
   };
+  if (opts.vms < opts.migrations) throw new Error(`${opts.migrations} migrations need as many VMs (a VM has one active migration at a time); vms is ${opts.vms}`);
   const loadBefore = machine().loadAverage;
   const stops: (() => Promise<unknown>)[] = [];
   const stopAll = async () => {
@@ -490,7 +491,7 @@ export function renderSchedulerSection(r: SchedulerResult): string {
   const lines: string[] = [];
   lines.push('## Scheduler at scale', '');
   lines.push(
-    `${r.submitted.toLocaleString('en-US')} migrations submitted at once (one synchronous loop of \`MigrationEngine.submit\`) to an engine built by \`createEngine\` as the connector builds it, with \`maxRunning\` ${o.maxRunning} and \`maxImportsPerRegion\` ${o.maxImportsPerRegion}, spread round-robin over ${o.regions.length} regions (${o.regions.join(', ')}) so the per-region import limit binds. Against the lab: vcsim with ${o.vms} powered-off VMs of one 1–2 MiB disk each (several migrations per VM), s3rver behind the lab shim, the EC2 emulator with ${o.stageMs} ms stages (an import is 5 stages) and its own import quota disabled so any engine violation shows; engine EC2 polls every ${o.pollMs}–${o.pollMaxMs} ms. All in one process except vcsim; load average ${r.loadBefore} before → ${r.loadAfter} after on ${r.cores} cores.`,
+    `${r.submitted.toLocaleString('en-US')} migrations submitted at once (one synchronous loop of \`MigrationEngine.submit\`) to an engine built by \`createEngine\` as the connector builds it, with \`maxRunning\` ${o.maxRunning} and \`maxImportsPerRegion\` ${o.maxImportsPerRegion}, spread round-robin over ${o.regions.length} regions (${o.regions.join(', ')}) so the per-region import limit binds. Against the lab: vcsim with ${o.vms} powered-off VMs of one 1–2 MiB disk each (one migration per VM), s3rver behind the lab shim, the EC2 emulator with ${o.stageMs} ms stages (an import is 5 stages) and its own import quota disabled so any engine violation shows; engine EC2 polls every ${o.pollMs}–${o.pollMaxMs} ms. All in one process except vcsim; load average ${r.loadBefore} before → ${r.loadAfter} after on ${r.cores} cores.`,
     '',
   );
   lines.push(

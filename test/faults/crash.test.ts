@@ -42,13 +42,18 @@ const PHASES: MigrationPhase[] = ['exporting', 'uploading', 'importing', 'launch
 type Target = MigrationPhase | 'blind' | 'snapshot-created' | 'snapshot-removed';
 const SEED = process.env.CRASH_SEED ? Number(process.env.CRASH_SEED) : Math.floor(Math.random() * 2 ** 31);
 // Small disks (over S3's 5 MiB part size, so uploads are multipart) on VMs powered on (snapshot export) and off.
-const VMS: { name: string; powerState: 'poweredOn' | 'poweredOff'; disks: number[] }[] = [
-  { name: 'crash-off-01', powerState: 'poweredOff', disks: [8] },
-  { name: 'crash-on-01', powerState: 'poweredOn', disks: [7] },
-  { name: 'crash-multi-01', powerState: 'poweredOff', disks: [6, 2] },
-  { name: 'crash-on-02', powerState: 'poweredOn', disks: [6, 3] },
-  { name: 'crash-off-02', powerState: 'poweredOff', disks: [7] },
+const KINDS: { name: string; powerState: 'poweredOn' | 'poweredOff'; disks: number[] }[] = [
+  { name: 'crash-off-a', powerState: 'poweredOff', disks: [8] },
+  { name: 'crash-on-a', powerState: 'poweredOn', disks: [7] },
+  { name: 'crash-multi', powerState: 'poweredOff', disks: [6, 2] },
+  { name: 'crash-on-b', powerState: 'poweredOn', disks: [6, 3] },
+  { name: 'crash-off-b', powerState: 'poweredOff', disks: [7] },
 ];
+// One VM per migration: a VM has one active migration at a time (the connector refuses a second with 409).
+const VMS = Array.from({ length: MIGRATIONS }, (_, i) => {
+  const kind = KINDS[i % KINDS.length]!;
+  return { ...kind, name: `${kind.name}-${String(Math.floor(i / KINDS.length) + 1).padStart(2, '0')}` };
+});
 
 /** mulberry32: a seeded PRNG in five lines, so kill points are reproducible (Math.random cannot be seeded). */
 function prng(seed: number): () => number {

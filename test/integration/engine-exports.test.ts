@@ -36,7 +36,9 @@ beforeAll(async () => {
   store = new SqliteExportTasks(join(lab.dataDir, 'connector.sqlite'));
   exportsSvc = new ExportService({ store, ec2: () => ec2, s3: () => s3, maxExportsPerRegion: 1 });
   instances = new InstanceService(() => ec2);
+  // Two instances of one VM: one migration after the other (a VM has one active migration at a time).
   const a = lab.engine.submit(lab.request('bsd-firewall-01'));
+  await lab.engine.idle();
   const b = lab.engine.submit(lab.request('bsd-firewall-01'));
   await lab.engine.idle();
   for (const t of [a, b]) {
@@ -82,7 +84,7 @@ describe('instance export', { timeout: 300_000 }, () => {
     expect(exp.bucket).toBe(`export-to-s3-lab-${REGION}`);
     expect(exp.exportTaskId).toMatch(/^export-i-/);
     await s3.send(new HeadBucketCommand({ Bucket: exp.bucket }));
-    expect(await codeOf(exportsSvc.start(req(first)))).toBe('409 EXPORT_IN_PROGRESS');
+    expect(await codeOf(exportsSvc.start(req(first)))).toBe('409 EXPORT_ALREADY_RUNNING');
     expect(await codeOf(exportsSvc.start(req(second)))).toBe('429 EXPORT_LIMIT_REACHED');
 
     const done = await waitFor(async () => {

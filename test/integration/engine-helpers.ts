@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeSecurityGroupsCommand, DescribeSubnetsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
-import { startVcsim, type VcsimHandle } from '../../lab/vcsim/index.ts';
+import { startVcsim, type LabVmSpec, type VcsimHandle } from '../../lab/vcsim/index.ts';
 import { labS3ClientConfig, startS3, type S3Handle } from '../../lab/s3/index.ts';
 import { startEc2Emulator, type Ec2EmulatorHandle } from '../../lab/ec2/index.ts';
 import { ConnectorConfig, type ConnectorConfigInput } from '../../connector/config.ts';
@@ -82,6 +82,8 @@ export interface EngineLabOptions {
   engine?: Partial<NonNullable<ConnectorConfigInput['engine']>>;
   maxActiveImports?: number;
   startEngine?: boolean;
+  /** The lab vCenter's VMs instead of lab/inventory.json's (users and roles kept). */
+  vms?: LabVmSpec[];
 }
 
 export async function startEngineLab(opts: EngineLabOptions = {}): Promise<EngineLab> {
@@ -91,7 +93,7 @@ export async function startEngineLab(opts: EngineLabOptions = {}): Promise<Engin
     for (const s of stops.reverse()) await Promise.race([s().catch(() => {}), new Promise((r) => setTimeout(r, 15_000).unref())]);
   };
   try {
-    const vcsim = await startVcsim();
+    const vcsim = await startVcsim(opts.vms ? { vms: opts.vms } : {});
     stops.push(() => vcsim.stop());
     const s3 = await startS3();
     stops.push(() => s3.stop());

@@ -4,9 +4,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEngineLab, waitFor, type EngineLab } from './engine-helpers.ts';
 
 let lab: EngineLab;
+// A VM has one active migration at a time: ten small VMs for ten at once.
+const VMS = Array.from({ length: 10 }, (_, i) => `sched-${String(i + 1).padStart(2, '0')}`);
 
 beforeAll(async () => {
-  lab = await startEngineLab({ stageMs: 40, engine: { maxRunning: 4, maxImportsPerRegion: 2 } });
+  lab = await startEngineLab({
+    stageMs: 40,
+    engine: { maxRunning: 4, maxImportsPerRegion: 2 },
+    vms: VMS.map((name, i) => ({ name, disks: [{ capacityMiB: 64, seed: 40 + i }] })),
+  });
 });
 afterAll(async () => {
   await lab?.stop();
@@ -14,7 +20,7 @@ afterAll(async () => {
 
 describe('scheduler', { timeout: 300_000 }, () => {
   it('runs at most 4 at once, queues the rest in FIFO order with moving positions, and keeps 2 imports per region', async () => {
-    const accepted = Array.from({ length: 10 }, () => lab.engine.submit(lab.request('bsd-firewall-01')));
+    const accepted = VMS.map((vm) => lab.engine.submit(lab.request(vm)));
     expect(accepted.slice(0, 4).map((a) => a.idKind)).toEqual(['import', 'import', 'import', 'import']);
     expect(accepted.slice(4).map((a) => a.idKind)).toEqual(Array(6).fill('queued'));
     expect(accepted.slice(4).map((a) => a.queuePosition)).toEqual([1, 2, 3, 4, 5, 6]);
@@ -54,7 +60,7 @@ describe('scheduler', { timeout: 300_000 }, () => {
   });
 
   it('cancels a queued migration before it starts', async () => {
-    const first = Array.from({ length: 5 }, () => lab.engine.submit(lab.request('bsd-firewall-01')));
+    const first = VMS.slice(0, 5).map((vm) => lab.engine.submit(lab.request(vm)));
     const queued = first[4]!;
     expect(queued.state).toBe('queued');
     const cancelled = lab.engine.cancel(queued.id, 'administrator@vsphere.local')!;
