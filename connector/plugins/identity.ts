@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { notAuthenticated } from '../errors.ts';
+import { VimFault } from '../vsphere/vim25.ts';
 import type { SessionStats, UserVcenter, VcenterGateway } from '../vcenter/gateway.ts';
 
 declare module 'fastify' {
@@ -16,6 +17,8 @@ declare module 'fastify' {
 
 export const SESSION_HEADER = 'vmware-api-session-id';
 
+const used = new WeakMap<FastifyRequest, { token: string; vcenter: Promise<UserVcenter> }>();
+
 /** Every API call carries the plugin session token; it is exchanged lazily for a cloned vCenter session. */
 export const identityPlugin = fp(
   async (app: FastifyInstance, opts: { gateway: VcenterGateway }) => {
@@ -25,7 +28,17 @@ export const identityPlugin = fp(
       if (typeof token !== 'string' || token.length === 0 || token.length > 4096) {
         return Promise.reject(notAuthenticated('No vSphere Client session came with the request. Open the plugin from the vSphere Client.'));
       }
-      return opts.gateway.forToken(token);
+      const vcenter = opts.gateway.forToken(token);
+      used.set(this, { token, vcenter });
+      return vcenter;
+    });
+    // vCenter ended the clone itself (its idle timeout, an administrator, a restart) while the user's own session
+    // lives on: forget that clone, so the next request clones a fresh one instead of failing until it idles out.
+    app.addHook('onError', async (request, _reply, err) => {
+      if (!(err instanceof VimFault && err.faultType === 'NotAuthenticated')) return;
+      const u = used.get(request);
+      const stale = await u?.vcenter.catch(() => undefined);
+      if (u && stale) opts.gateway.invalidate(u.token, stale);
     });
   },
   { name: 'identity' },

@@ -77,8 +77,9 @@ export class VcenterGateway {
     return { ...this.counts, cached: this.sessions.size };
   }
 
-  invalidate(token: string): void {
-    this.sessions.invalidate(token);
+  /** Forget (and log out) the token's clone; with `stale`, only if that is still the clone cached. */
+  invalidate(token: string, stale?: UserVcenter): void {
+    this.sessions.invalidate(token, stale);
   }
 
   async close(): Promise<void> {

@@ -20,6 +20,8 @@ export interface SessionCacheOptions<S> {
 
 interface Entry<S> {
   session: Promise<S>;
+  /** The session once created. */
+  value?: S;
   lastUsed: number;
   /** When the user's session was last known alive (the clone itself proves it at creation). */
   checkedAt: number;
@@ -67,6 +69,10 @@ export class SessionCache<S> {
     const session = this.opts.create(token);
     const entry: Entry<S> = { session, lastUsed: now, checkedAt: now };
     this.entries.set(key, entry);
+    session.then(
+      (value) => (entry.value = value),
+      () => undefined,
+    );
     session.catch((err: unknown) => {
       if (this.entries.get(key) === entry) this.entries.delete(key);
       if (this.opts.liveness?.ended(err)) this.remember(key, err);
@@ -79,9 +85,12 @@ export class SessionCache<S> {
     return session;
   }
 
-  /** Forget a token whose session vCenter no longer accepts. */
-  invalidate(token: string): void {
-    void this.evict(digest(token));
+  /** Forget a token whose session vCenter no longer accepts; with `stale`, only if that session is still the one cached. */
+  invalidate(token: string, stale?: S): void {
+    const key = digest(token);
+    const entry = this.entries.get(key);
+    if (!entry || (stale !== undefined && entry.value !== stale)) return;
+    void this.evict(key);
   }
 
   async close(): Promise<void> {

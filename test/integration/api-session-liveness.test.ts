@@ -171,4 +171,22 @@ describe('a plugin session token after its user logs out of the vSphere Client',
     expect(after.livenessChecks - start.livenessChecks + (after.clones - start.clones)).toBe(1);
     expect(after.ended - start.ended).toBe(1);
   });
+
+  it('replaces a clone that vCenter ended on its own while the user is still logged in', async () => {
+    const operator = 'operator@vsphere.local';
+    const { cookie, token } = await loginToClient(operator);
+    const own = new Set([...(await vcenterSessions()).keys()]);
+    expect((await api(token, 'GET', '/me')).status).toBe(200);
+    const [clone] = [...(await vcenterSessions())].filter(([key, user]) => user === operator && !own.has(key)).map(([key]) => key);
+    expect(clone).toBeDefined();
+    // An administrator ends just the connector's clone (as vCenter's idle timeout would).
+    await vimAdmin.invoke('TerminateSession', { type: 'SessionManager', value: 'SessionManager' }, el('sessionId', clone!));
+
+    const failed = await api(token, 'GET', `/vms/${vmId}`);
+    expect(failed.status).toBe(401);
+    const next = await api(token, 'GET', `/vms/${vmId}`);
+    expect(next.status, JSON.stringify(next.body)).toBe(200);
+    expect((await vcenterSessions()).has(clone!)).toBe(false);
+    await logoutOfClient(cookie);
+  });
 });

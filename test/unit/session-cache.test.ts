@@ -64,6 +64,21 @@ describe('SessionCache', () => {
     expect(h.created()).toBe(2);
   });
 
+  it('invalidates a stale session only while it is still the one cached', async () => {
+    let n = 0;
+    const disposed: string[] = [];
+    const cache = new SessionCache<string>({ max: 5, idleMs: 1000, create: async () => `clone-${++n}`, dispose: async (s) => void disposed.push(s) });
+    const first = await cache.get('t1');
+    cache.invalidate('t1', first);
+    await settle();
+    expect(disposed).toEqual(['clone-1']);
+    expect(await cache.get('t1')).toBe('clone-2');
+    cache.invalidate('t1', first); // a late request that used the old clone must not end the new one
+    await settle();
+    expect(disposed).toEqual(['clone-1']);
+    expect(await cache.get('t1')).toBe('clone-2');
+  });
+
   it('logs every session out on close', async () => {
     const h = harness(5);
     await h.cache.get('t1');
