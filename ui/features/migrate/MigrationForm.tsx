@@ -138,9 +138,11 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
   }
 
   const beginError = begin.isError ? toApiError(begin.error) : null;
-  // Say why Begin is disabled, right beside it: the checks may be scrolled out of view.
+  // Say why Begin is disabled, right beside it: the checks may be scrolled out of view. A problem in the fields
+  // comes first (form order), then blockers of the pre-flight checks below them.
   const blocked = checksCurrent && !preflight.data.ready;
-  const waitingFor = blocked ? t('migrate.begin.blocked') : !complete ? t('migrate.begin.incomplete') : !checksCurrent || preflight.isFetching ? t('migrate.preflight.running') : null;
+  const shownProblem = !complete ? firstProblem : undefined;
+  const waitingFor = shownProblem ? shownProblem.text : blocked ? t('migrate.begin.blocked') : !complete ? t('migrate.begin.incomplete') : !checksCurrent || preflight.isFetching ? t('migrate.preflight.running') : null;
   let formBody: ReactNode;
   if (environmentsState === 'loading') formBody = <Spinner label={t('app.loading')} />;
   else if (typeof environmentsState === 'object') formBody = <ApiErrorAlert error={environmentsState.error} />;
@@ -273,8 +275,8 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
       </div>
       <div className="vsp-modal-footer">
         {environments.length > 0 && waitingFor && !begin.isPending && (
-          <span id="vsp-begin-why" className={blocked || (!complete && ipError) ? 'vsp-footer-note vsp-subtext-error' : 'vsp-footer-note vsp-muted'}>
-            {!blocked && !complete && firstProblem ? <ProblemLink problem={firstProblem} testId={testIds.migrate.firstProblem} /> : waitingFor}
+          <span id="vsp-begin-why" className={(shownProblem ? ipError : blocked) ? 'vsp-footer-note vsp-subtext-error' : 'vsp-footer-note vsp-muted'}>
+            {shownProblem ? <ProblemLink problem={shownProblem} testId={testIds.migrate.firstProblem} /> : waitingFor}
           </span>
         )}
         {closeButton}
