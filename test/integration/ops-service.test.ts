@@ -187,17 +187,21 @@ describe('the connector started from its configuration file', () => {
     expect(checks.body.findings).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'import-role', severity: 'error' })]));
     expect(checks.body.findings.some((f) => f.id.startsWith('host-name:'))).toBe(true);
 
-    const bundle = await new Promise<{ status: number; type: string; body: Buffer }>((resolve, reject) => {
+    const bundle = await new Promise<{ status: number; type: string; disposition: string; body: Buffer }>((resolve, reject) => {
       const req = httpsRequest(`${origin}${API_PREFIX}/connector/log-bundle`, { ca, headers: { 'vmware-api-session-id': token } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body: Buffer.concat(chunks) }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), disposition: String(res.headers['content-disposition']), body: Buffer.concat(chunks) }),
+        );
       });
       req.on('error', reject);
       req.end();
     });
     expect(bundle.status).toBe(200);
+    // As the API document describes it (GET /connector/log-bundle, 200).
     expect(bundle.type).toBe('application/gzip');
+    expect(bundle.disposition).toMatch(/^attachment; filename="vm2ec2-log-bundle-[0-9TZ-]+\.tar\.gz"$/);
     const tar = gunzipSync(bundle.body).toString('utf8');
     expect(tar).toContain('vm2ec2/config.json');
     expect(tar).not.toContain(AWS_SECRET);
