@@ -6,7 +6,6 @@ import { X509Certificate } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AwsGateway } from '../aws/gateway.ts';
 import { ConfigError, loadConfigFile, readConfigKey, updateConfigFile } from '../config-file.ts';
 import type { ConnectorConfig } from '../config.ts';
@@ -17,35 +16,10 @@ import { VimFault, Vim25Client } from '../vsphere/vim25.ts';
 import { checkHostNames, checkImportRole, fixImportRole, formatFindings, importRoleFixPolicies, runDoctor, type Finding, type Resolver } from '../doctor/checks.ts';
 import { writeLogBundle } from '../doctor/log-bundle.ts';
 import { CONNECTOR_VERSION } from '../doctor/version.ts';
+import { closest, COMMANDS, commandHelp, findCommand, globalHelp, parseCommand, type Values } from './commands.ts';
+import { connectFailure, type ConnectTarget } from './connect-errors.ts';
 import { CliError, fetchPeerCertificate, probeManifest, readPassword, refusePasswordArgs } from './io.ts';
 import { checkManifestUrl, formatStatus, registerPlugin, registrationStatus, SERVER_CERTIFICATE_SINCE, unregisterPlugin } from './registration.ts';
-
-const USAGE = `Usage: vm2ec2 <command> [options]
-
-Commands:
-  register    --vcenter https://vc.example.com/sdk --user <user> --plugin-url https://connector:8443${PLUGIN_CONTEXT_PATH}/plugin-manifest.json
-              [--password-file <file>] [--vcenter-thumbprint <sha256> | --vcenter-ca-file <pem>]
-              [--plugin-cert-file <pem> | --plugin-thumbprint <sha256>] [--version <x.y.z>] [--config <connector.yaml>]
-  unregister  --vcenter … --user … [--key ${PLUGIN_KEY}]
-  status      --vcenter … --user … [--json]
-  doctor      --config <connector.yaml> [--user <vCenter user>] [--fix] [--yes] [--json]
-  trust-host  --config <connector.yaml> --host <esx host> --thumbprint <sha256> [--remove]
-  log-bundle  --config <connector.yaml> --out <file.tar.gz> [--log-file <file>]…
-  show-cert   --config <connector.yaml> | --url https://connector:8443/
-
-The vCenter password is asked for (or read from standard input, or --password-file); it is never taken on the command line.
-`;
-
-const VCENTER_OPTIONS = {
-  vcenter: { type: 'string' },
-  user: { type: 'string', short: 'u' },
-  'password-file': { type: 'string' },
-  'vcenter-thumbprint': { type: 'string' },
-  'vcenter-ca-file': { type: 'string' },
-  config: { type: 'string', short: 'c' },
-  key: { type: 'string', short: 'k' },
-  json: { type: 'boolean' },
-} as const satisfies ParseArgsConfig['options'];
 
 export interface CliIo {
   out: (s: string) => void;
@@ -53,7 +27,6 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
 }
 
-type Values = Record<string, string | boolean | string[] | undefined>;
 const s = (v: Values, k: string): string | undefined => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
 
 async function maybeConfig(v: Values, io: CliIo): Promise<ConnectorConfig | undefined> {
@@ -61,26 +34,57 @@ async function maybeConfig(v: Values, io: CliIo): Promise<ConnectorConfig | unde
   return file ? loadConfigFile(file, io.env) : undefined;
 }
 
-/** Connects and logs in to vCenter with the CLI's trust options (falling back to the connector configuration). */
-async function vcenterLogin(v: Values, config: ConnectorConfig | undefined): Promise<{ client: Vim25Client; sdkUrl: string }> {
+/** Connects to vCenter with the CLI's trust options (falling back to the connector configuration), then asks for the password and logs in. */
+async function vcenterLogin(v: Values, config: ConnectorConfig | undefined, command: string): Promise<{ client: Vim25Client; sdkUrl: string }> {
   const given = s(v, 'vcenter') ?? (config ? new URL('/sdk', config.vcenter.url).href : undefined);
-  if (!given) throw new CliError('Give the vCenter SDK URL: --vcenter https://vcenter.example.com/sdk');
-  const url = new URL(given);
+  if (!given) throw new CliError(`Give the vCenter SDK URL: --vcenter https://vcenter.example.com/sdk (see '${command} --help')`);
+  let url: URL;
+  try {
+    url = new URL(given);
+  } catch {
+    throw new CliError(`--vcenter ${given} is not a URL; give the vCenter SDK URL, e.g. https://vcenter.example.com/sdk`);
+  }
   if (url.protocol !== 'https:') throw new CliError('--vcenter must be an https:// URL');
   if (url.pathname === '/' || url.pathname === '') url.pathname = '/sdk';
   const user = s(v, 'user');
-  if (!user) throw new CliError('Give the vCenter user: --user administrator@vsphere.local');
+  if (!user) throw new CliError(`Give the vCenter user: --user administrator@vsphere.local (see '${command} --help')`);
+  const timeout = s(v, 'timeout');
+  const timeoutS = timeout === undefined ? 60 : Number(timeout);
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new CliError(`--timeout ${timeout} is not a number of seconds greater than 0`);
   const caFile = s(v, 'vcenter-ca-file');
-  const ca = caFile ? await readFile(caFile, 'utf8') : config?.vcenter.caPem;
+  const ca = caFile ? await readFile(caFile, 'utf8').catch((err: Error) => {
+    throw new CliError(`Cannot read the vCenter CA file ${caFile}: ${err.message}`);
+  }) : config?.vcenter.caPem;
   const thumbprint = s(v, 'vcenter-thumbprint') ?? config?.vcenter.thumbprint;
-  const password = await readPassword({ passwordFile: s(v, 'password-file'), user });
-  const client = await Vim25Client.connect({ sdkUrl: url.href, ...(ca ? { ca } : {}), ...(thumbprint ? { thumbprint } : {}) });
+  const target: ConnectTarget = {
+    command,
+    server: 'vCenter',
+    url,
+    caOption: config ? '--vcenter-ca-file <pem> (or vcenter.caFile in the configuration)' : '--vcenter-ca-file <pem>',
+    thumbprintOption: config ? '--vcenter-thumbprint <sha256> (or vcenter.thumbprint)' : '--vcenter-thumbprint <sha256>',
+  };
+  let client: Vim25Client;
+  try {
+    // TLS is verified before anything is sent, so the password is asked for only once vCenter is known to be the right server.
+    client = await Vim25Client.connect({ sdkUrl: url.href, timeoutMs: timeoutS * 1000, ...(ca ? { ca } : {}), ...(thumbprint ? { thumbprint } : {}) });
+  } catch (err) {
+    if (err instanceof VimFault) throw err;
+    if (err instanceof Error && /did not answer like a vCenter SDK endpoint|answered HTTP|unreadable answer/.test(err.message)) {
+      throw new CliError(`${command} connected to ${url.origin}, but it is not a vCenter SDK endpoint (${err.message}). Check the --vcenter URL (…/sdk).`, 69);
+    }
+    throw await connectFailure(target, err);
+  }
+  const password = await readPassword({ passwordFile: s(v, 'password-file'), user }).catch((err: unknown) => {
+    client.close();
+    throw err;
+  });
   try {
     await client.login(user, password);
   } catch (err) {
     client.close();
     if (err instanceof VimFault && err.faultType === 'InvalidLogin') throw new CliError(`vCenter ${url.host} refused the user name or password of ${user}.`);
-    throw err;
+    if (err instanceof VimFault) throw err;
+    throw await connectFailure(target, err);
   }
   return { client, sdkUrl: url.href };
 }
@@ -93,7 +97,9 @@ async function pluginCertificate(v: Values, config: ConnectorConfig | undefined,
   if (file) pem = await readFile(file, 'utf8');
   else if (config) pem = config.tls?.certPem ?? (await readFile(join(config.dataDir, 'tls', 'connector.crt'), 'utf8').catch(() => undefined));
   if (!pem) {
-    const seen = await fetchPeerCertificate(manifestUrl);
+    const seen = await fetchPeerCertificate(manifestUrl).catch(async (err: unknown) => {
+      throw await connectFailure({ command: 'vm2ec2 register', server: 'the connector', url: new URL(manifestUrl) }, err);
+    });
     if (!expected) {
       throw new CliError(
         `The plug-in server presents a certificate with SHA-256 thumbprint ${seen.thumbprintSha256}.\n` +
@@ -108,8 +114,8 @@ async function pluginCertificate(v: Values, config: ConnectorConfig | undefined,
   return pem;
 }
 
-async function withClient<T>(v: Values, config: ConnectorConfig | undefined, fn: (c: Vim25Client, sdkUrl: string) => Promise<T>): Promise<T> {
-  const { client, sdkUrl } = await vcenterLogin(v, config);
+async function withClient<T>(v: Values, config: ConnectorConfig | undefined, command: string, fn: (c: Vim25Client, sdkUrl: string) => Promise<T>): Promise<T> {
+  const { client, sdkUrl } = await vcenterLogin(v, config, command);
   try {
     return await fn(client, sdkUrl);
   } finally {
@@ -133,7 +139,7 @@ async function doctor(v: Values, io: CliIo): Promise<number> {
   if (!file) throw new CliError('doctor needs the connector configuration: --config <connector.yaml>');
   const config = await loadConfigFile(file, io.env);
   const aws = new AwsGateway(config.aws);
-  const login = s(v, 'user') ? await vcenterLogin(v, config) : undefined;
+  const login = s(v, 'user') ? await vcenterLogin(v, config, 'vm2ec2 doctor') : undefined;
   try {
     const esxPort = s(v, 'esx-port') ? Number(s(v, 'esx-port')) : undefined;
     let findings = await runDoctor({ config, aws, ...(login ? { vcenter: login.client } : {}), ...(esxPort ? { esxPort } : {}) });
@@ -217,7 +223,19 @@ async function trustHost(v: Values, io: CliIo): Promise<number> {
 async function showCert(v: Values, io: CliIo): Promise<number> {
   let pem: string;
   const url = s(v, 'url');
-  if (url) pem = (await fetchPeerCertificate(url)).pem;
+  if (url) {
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch {
+      throw new CliError(`--url ${url} is not a URL; give the connector's address, e.g. https://connector.example.com:8443/`);
+    }
+    pem = (
+      await fetchPeerCertificate(url).catch(async (err: unknown) => {
+        throw await connectFailure({ command: 'vm2ec2 show-cert', server: 'the connector', url: target }, err);
+      })
+    ).pem;
+  }
   else {
     const config = await maybeConfig(v, io);
     if (!config) throw new CliError('show-cert needs --config <connector.yaml> or --url https://connector:8443/');
@@ -237,11 +255,24 @@ async function showCert(v: Values, io: CliIo): Promise<number> {
 
 export async function runCli(argv: string[], io: CliIo = { out: (x) => process.stdout.write(x), err: (x) => process.stderr.write(x), env: process.env }): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    const topic = command === 'help' ? rest[0] : undefined;
+    const spec = topic ? findCommand(topic) : undefined;
+    if (topic && !spec) throw unknownCommand(topic);
+    io.out(spec ? commandHelp(spec) : globalHelp());
+    return 0;
+  }
+  const spec = findCommand(command);
+  if (!spec) throw unknownCommand(command);
   refusePasswordArgs(rest);
-  const parse = (options: ParseArgsConfig['options']): Values => parseArgs({ args: rest, options, allowPositionals: false }).values as Values;
+  const v = parseCommand(spec, rest);
+  if (v.help) {
+    io.out(commandHelp(spec));
+    return 0;
+  }
+  const cmd = `vm2ec2 ${command}`;
   switch (command) {
     case 'register': {
-      const v = parse({ ...VCENTER_OPTIONS, 'plugin-url': { type: 'string' }, 'plugin-cert-file': { type: 'string' }, 'plugin-thumbprint': { type: 'string' }, version: { type: 'string', short: 'v' }, company: { type: 'string' }, 'admin-email': { type: 'string', multiple: true } });
       const manifestUrl = s(v, 'plugin-url');
       if (!manifestUrl) throw new CliError(`Give the plug-in manifest URL: --plugin-url https://connector.example.com:8443${PLUGIN_CONTEXT_PATH}/plugin-manifest.json`);
       checkManifestUrl(manifestUrl);
@@ -250,7 +281,7 @@ export async function runCli(argv: string[], io: CliIo = { out: (x) => process.s
       const problem = await probeManifest(manifestUrl, serverCertPem);
       // Not fatal: this machine may not reach the connector the way vCenter does.
       if (problem) io.err(`Warning: could not load the manifest from ${manifestUrl} with the registered certificate: ${problem}. The vSphere Client will fail the same way unless vCenter reaches it differently.\n`);
-      return withClient(v, config, async (client, sdkUrl) => {
+      return withClient(v, config, cmd, async (client, sdkUrl) => {
         const r = await registerPlugin(client, {
           manifestUrl,
           version: s(v, 'version') ?? CONNECTOR_VERSION,
@@ -274,9 +305,8 @@ export async function runCli(argv: string[], io: CliIo = { out: (x) => process.s
       });
     }
     case 'unregister': {
-      const v = parse(VCENTER_OPTIONS);
       const config = await maybeConfig(v, io);
-      return withClient(v, config, async (client, sdkUrl) => {
+      return withClient(v, config, cmd, async (client, sdkUrl) => {
         const key = s(v, 'key') ?? PLUGIN_KEY;
         if (!(await unregisterPlugin(client, key))) {
           io.out(`${key} is not registered with ${sdkUrl}; nothing to do.\n`);
@@ -287,20 +317,18 @@ export async function runCli(argv: string[], io: CliIo = { out: (x) => process.s
       });
     }
     case 'status': {
-      const v = parse(VCENTER_OPTIONS);
       const config = await maybeConfig(v, io);
-      return withClient(v, config, async (client, sdkUrl) => {
+      return withClient(v, config, cmd, async (client, sdkUrl) => {
         const st = await registrationStatus(client, s(v, 'key') ?? PLUGIN_KEY);
         io.out(v.json ? JSON.stringify(st, null, 2) + '\n' : formatStatus(st, sdkUrl));
         return st.registered ? 0 : 3;
       });
     }
     case 'doctor':
-      return doctor(parse({ ...VCENTER_OPTIONS, fix: { type: 'boolean' }, yes: { type: 'boolean', short: 'y' }, 'esx-port': { type: 'string' } }), io);
+      return doctor(v, io);
     case 'trust-host':
-      return trustHost(parse({ config: { type: 'string', short: 'c' }, host: { type: 'string' }, thumbprint: { type: 'string' }, remove: { type: 'boolean' }, actor: { type: 'string' } }), io);
+      return trustHost(v, io);
     case 'log-bundle': {
-      const v = parse({ config: { type: 'string', short: 'c' }, out: { type: 'string', short: 'o' }, 'log-file': { type: 'string', multiple: true } });
       const config = await maybeConfig(v, io);
       if (!config) throw new CliError('log-bundle needs --config <connector.yaml>');
       const out = s(v, 'out') ?? `vm2ec2-log-bundle-${new Date().toISOString().replace(/[:.]/g, '-')}.tar.gz`;
@@ -314,16 +342,15 @@ export async function runCli(argv: string[], io: CliIo = { out: (x) => process.s
       return 0;
     }
     case 'show-cert':
-      return showCert(parse({ config: { type: 'string', short: 'c' }, url: { type: 'string' }, json: { type: 'boolean' } }), io);
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      io.out(USAGE);
-      return 0;
+      return showCert(v, io);
     default:
-      throw new CliError(`Unknown command "${command}".\n${USAGE}`);
+      throw unknownCommand(command);
   }
+}
+
+function unknownCommand(name: string): CliError {
+  const near = closest(name, COMMANDS.map((c) => c.name));
+  return new CliError(`vm2ec2: unknown command "${name}".${near ? ` Did you mean "${near}"?` : ''} Commands: ${COMMANDS.map((c) => c.name).join(', ')}. See 'vm2ec2 --help'.`);
 }
 
 const isEntry = process.argv[1] !== undefined && /[\\/]cli[\\/]index\.(ts|js)$|[\\/]vm2ec2$/.test(process.argv[1]);

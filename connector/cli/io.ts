@@ -80,7 +80,7 @@ export async function readPassword(opts: { passwordFile?: string | undefined; us
   return pw;
 }
 
-/** The certificate a TLS server presents (not validated: the caller compares its thumbprint). */
+/** The certificate a TLS server presents (not validated: the caller compares its thumbprint). Rejects with the socket error (its code kept). */
 export function fetchPeerCertificate(url: string, timeoutMs = 10_000): Promise<{ pem: string; thumbprintSha256: string }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
@@ -91,8 +91,8 @@ export function fetchPeerCertificate(url: string, timeoutMs = 10_000): Promise<{
       // Only reads the certificate; nothing is sent, and the caller checks the thumbprint.
       rejectUnauthorized: false,
     });
-    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no answer from ${u.host} within ${timeoutMs / 1000} s`)));
-    socket.once('error', (err) => reject(new CliError(`Cannot reach the plug-in server ${u.host}: ${err.message}`)));
+    socket.setTimeout(timeoutMs, () => socket.destroy(Object.assign(new Error(`no answer within ${timeoutMs / 1000} s`), { code: 'ETIMEDOUT' })));
+    socket.once('error', reject);
     socket.once('secureConnect', () => {
       const raw = socket.getPeerCertificate().raw;
       socket.end();
@@ -106,6 +106,7 @@ export function fetchPeerCertificate(url: string, timeoutMs = 10_000): Promise<{
 /** Fetches the plug-in manifest with the registered certificate pinned; returns a problem description or undefined. */
 export async function probeManifest(manifestUrl: string, certPem: string, timeoutMs = 10_000): Promise<string | undefined> {
   const { createTrustedAgent } = await import('../vsphere/tls.ts');
+  const { classifyConnectFailure, describeFailure } = await import('./connect-errors.ts');
   const { request } = await import('node:https');
   const agent = createTrustedAgent({ thumbprint: new X509Certificate(certPem).fingerprint256 }, { keepAlive: false });
   try {
@@ -125,7 +126,7 @@ export async function probeManifest(manifestUrl: string, certPem: string, timeou
         });
       });
       req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs / 1000} s`)));
-      req.on('error', (err) => resolve(err.message));
+      req.on('error', (err) => resolve(describeFailure(classifyConnectFailure(err), err, new URL(manifestUrl))));
       req.end();
     });
   } finally {

@@ -359,6 +359,7 @@ export class SoapTransport {
           headers,
         },
         (res) => {
+          clearTimeout(deadline);
           this.captureCookie(res.headers['set-cookie']);
           const chunks: Buffer[] = [];
           let size = 0;
@@ -374,6 +375,14 @@ export class SoapTransport {
           res.on('error', (err) => reject(this.networkError(err)));
         },
       );
+      // Until the answer starts: covers connecting and the TLS handshake, which the socket idle timeout below does not
+      // (a request without a socket yet reports nothing when destroyed, so fail it here).
+      const deadline = setTimeout(() => {
+        const err = Object.assign(new Error(`no answer to ${method} within ${Math.round(this.timeoutMs / 1000)} s`), { code: 'ETIMEDOUT' });
+        reject(this.networkError(err));
+        req.destroy(err);
+      }, this.timeoutMs);
+      req.on('close', () => clearTimeout(deadline));
       req.setTimeout(this.timeoutMs, () => {
         req.destroy(
           Object.assign(new Error(`no answer to ${method} within ${Math.round(this.timeoutMs / 1000)} s`), { code: 'ETIMEDOUT' }),

@@ -72,7 +72,16 @@ export function createTrustedAgent(trust: TlsTrust, agentOptions: https.AgentOpt
   // Parsing the CA bundle is the costly part of a TLS handshake set-up: do it once per agent, not per connection.
   const secureContext = tls.createSecureContext(ca !== undefined ? { ca } : {});
 
+  // Sockets still in their handshake: HTTP does not own them yet, so destroy() and timeouts must.
+  const handshaking = new Set<() => void>();
+  const handshakeMs = typeof agentOptions.timeout === 'number' && agentOptions.timeout > 0 ? agentOptions.timeout : 30_000;
+
   class TrustedAgent extends https.Agent {
+    override destroy(): void {
+      for (const abort of [...handshaking]) abort();
+      super.destroy();
+    }
+
     override createConnection(
       options: https.RequestOptions,
       callback?: (err: Error | null, stream: Duplex) => void,
@@ -87,9 +96,18 @@ export function createTrustedAgent(trust: TlsTrust, agentOptions: https.AgentOpt
       };
       const socket = tls.connect(connectOptions);
       let settled = false;
+      // A server that accepts the connection but never completes the handshake must not hold the request forever.
+      const timer = setTimeout(
+        () => done(Object.assign(new Error(`no TLS handshake within ${Math.round(handshakeMs / 1000)} s`), { code: 'ETIMEDOUT' })),
+        handshakeMs,
+      );
+      const abort = (): void => done(new Error('the connection was closed before its TLS handshake completed'));
+      handshaking.add(abort);
       const done = (err: Error | null): void => {
         if (settled) return;
         settled = true;
+        clearTimeout(timer);
+        handshaking.delete(abort);
         socket.removeListener('error', onError);
         if (err) {
           socket.destroy();
