@@ -9,6 +9,7 @@ import { API_PREFIX, PLUGIN_CONTEXT_PATH, type ApiErrorBody } from './contract/i
 import type { ConnectorConfig } from './config.ts';
 import { API_SERVER_URL, openApiObjectTransform, openApiRouteTransform } from './openapi-transform.ts';
 import { registerErrorHandler } from './plugins/error-handler.ts';
+import { registerSecurityHeaders } from './plugins/security-headers.ts';
 import { identityPlugin } from './plugins/identity.ts';
 import { rateLimitPlugin } from './plugins/rate-limit.ts';
 import { VcenterGateway } from './vcenter/gateway.ts';
@@ -53,6 +54,8 @@ export const REDACT_PATHS = [
 /** The connector: plugin manifest, plugin UI and API under one context path. */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config } = opts;
+  // Sets the security headers on replies that no hook sees; known once they are registered below.
+  let harden: ((reply: FastifyReply) => void) | undefined;
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: 64 * 1024,
@@ -61,6 +64,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
       const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is malformed';
       const body: ApiErrorBody = { code: 'VALIDATION_FAILED', message: `The request is not valid: ${message}.` };
+      harden?.(reply as FastifyReply);
       void (reply as FastifyReply).status(status).send(body);
     },
     ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key } } : {}),
@@ -68,6 +72,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandler(app);
+  const uiRoot = isAbsolute(config.uiDir) ? config.uiDir : join(PACKAGE_ROOT, config.uiDir);
+  harden = await registerSecurityHeaders(app, { vcenterUrl: config.vcenter.url, uiRoot, https: opts.https !== undefined });
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -127,14 +133,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   app.get(`${PLUGIN_CONTEXT_PATH}/api/v1/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
   // Interactive API page. @fastify/swagger-ui 5.x: the 6.x line needs Node 22 (@fastify/static 10).
-  await app.register(fastifySwaggerUi, { routePrefix: `${PLUGIN_CONTEXT_PATH}/api/docs`, uiConfig: { deepLinking: true, displayOperationId: true } });
+  // No validator badge: the document would be sent to validator.swagger.io, an origin the CSP does not allow.
+  await app.register(fastifySwaggerUi, { routePrefix: `${PLUGIN_CONTEXT_PATH}/api/docs`, uiConfig: { deepLinking: true, displayOperationId: true, validatorUrl: null } });
 
   const manifest = await readFile(MANIFEST_PATH, 'utf8');
   app.get(`${PLUGIN_CONTEXT_PATH}/plugin-manifest.json`, { schema: { hide: true } }, async (_req, reply) =>
     reply.type('application/json').header('cache-control', 'no-cache').send(manifest),
   );
 
-  const uiRoot = isAbsolute(config.uiDir) ? config.uiDir : join(PACKAGE_ROOT, config.uiDir);
   await app.register(fastifyStatic, { root: uiRoot, prefix: `${PLUGIN_CONTEXT_PATH}/`, index: ['index.html'], wildcard: true });
 
   return app;

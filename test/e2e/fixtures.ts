@@ -37,6 +37,11 @@ export const test = base.extend<{ vsphere: VsphereClient }>({
   vsphere: async ({ page }, use) => {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
+    // Chromium reports what the connector's Content-Security-Policy blocked (in any frame) on the console.
+    const blocked: string[] = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) blocked.push(m.text());
+    });
     const pluginName = 'AWS Management Portal';
     const vsphere: VsphereClient = {
       page,
@@ -106,5 +111,6 @@ export const test = base.extend<{ vsphere: VsphereClient }>({
     };
     await use(vsphere);
     expect(errors, 'JavaScript errors in the page').toEqual([]);
+    expect(blocked, 'Content Security Policy violations').toEqual([]);
   },
 });
