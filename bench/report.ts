@@ -73,6 +73,14 @@ export function renderReport(input: ReportInput): string {
     '',
   );
   lines.push(`**Ratio: the connector serves ${f1(ratio * 100)} % of the bare route's throughput** (target ≥ 50 %: ${ok(ratio >= 0.5)}); **p99 ${f1(api.connectorPaced.p99)} ms at the portal's pace** (target < 50 ms: ${ok(api.connectorPaced.p99 < 50)}), ${f1(api.connector.p99)} ms at saturation (the bare route's own saturation p99 is ${f1(api.bare.p99)} ms).`, '');
+  if (api.liveness) {
+    const l = api.liveness;
+    const use = (u: typeof l.saturation) => `${u.checks} checks and ${u.clones} clones for ${u.tokens} tokens in ${f1(u.windowMs / 1000)} s: **${u.perTokenPerInterval.toFixed(2)}** round trips per token per interval`;
+    lines.push(
+      `Session liveness in the measured path (\`sessions.livenessMs\` ${l.livenessMs / 1000} s, stricter than the 30 s default; see docs/sessions.md): at saturation ${use(l.saturation)}; at the portal's pace ${use(l.paced)} (target ≤ 1: ${ok(Math.max(l.saturation.perTokenPerInterval, l.paced.perTokenPerInterval) <= 1)}).`,
+      '',
+    );
+  }
   lines.push(
     'At saturation (200 clients, no think time) p50/p99 measure queueing, not service time: 200 requests are always in flight on 2 cores shared with the load generator, so latency ≈ clients ÷ throughput for any server (Little\'s law). That is why the latency target is checked at the portal\'s real polling pace, and the throughput target at saturation.',
     '',
