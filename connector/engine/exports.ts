@@ -242,7 +242,9 @@ export class ExportService {
         if (state !== rec.state || t.StatusMessage !== rec.statusMessage) {
           rec.state = state;
           if (state === 'failed') rec.statusMessage = exportFailureText(rec.instanceId, t.StatusMessage);
+          // What EC2 says the export is doing now: a message of an earlier state (e.g. "Running") must not outlive it.
           else if (t.StatusMessage) rec.statusMessage = t.StatusMessage;
+          else delete rec.statusMessage;
           if (t.ExportToS3Task?.S3Key) rec.s3Key = t.ExportToS3Task.S3Key;
           rec.updatedAt = this.now().toISOString();
           this.opts.store.save(rec);
