@@ -4,7 +4,8 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { RouterProvider } from 'react-router';
 import { API_PREFIX } from '../connector/contract/index.ts';
-import { connectHost } from './host/host.ts';
+import { connectHost, HostProblem } from './host/host.ts';
+import { HostProblemPage } from './app/HostProblemMessage.tsx';
 import { PluginShell } from './app/PluginShell.tsx';
 import { router } from './app/router.tsx';
 
@@ -20,10 +21,9 @@ connectHost(API_PREFIX).then(
       </StrictMode>,
     ),
   (err: unknown) => {
+    // One message naming what the vSphere Client did not give and what to check (no shell: there is no host).
     document.body.setAttribute('cds-theme', 'light');
-    const p = document.createElement('p');
-    p.className = 'vsp-page';
-    p.textContent = err instanceof Error ? err.message : String(err);
-    document.getElementById('root')!.replaceChildren(p);
+    const problem = err instanceof HostProblem ? err : new HostProblem('initialize', `htmlClientSdk failed: ${String(err)}`);
+    root.render(<HostProblemPage problem={problem} />);
   },
 );

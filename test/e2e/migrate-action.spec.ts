@@ -34,11 +34,24 @@ test.describe('Migrate VM to EC2 (the right-click action)', () => {
     await expect(page.getByTestId(client.modal.root)).toBeHidden();
   });
 
-  test('the read-only user is not offered the action', async ({ vsphere }) => {
+  test('the read-only user can open the action, and the modal says what is missing and whom to ask', async ({ vsphere, page }) => {
     await vsphere.loginAs('readonly');
-    const item = await vsphere.pluginActionItem('ubuntu-web-01', 'Migrate VM to EC2');
-    // Dynamic item: vCenter says this user lacks VApp.Export, so the action is shown disabled (8.0U3 semantics).
-    await expect(item).toBeDisabled();
+    // Seed: "If your administrator did not grant you permission … you'll see a message to ask your administrator".
+    // The item used to be disabled without a reason (issue 12 item 15).
+    const modal = await vsphere.runPluginAction('ubuntu-web-01', 'Migrate VM to EC2');
+    const missing = modal.getByTestId(testIds.migrate.accessMissing);
+    await expect(missing).toContainText('You cannot migrate ubuntu-web-01 to Amazon EC2 yet:');
+    await expect(modal.getByTestId(testIds.migrate.accessGap('NO_MIGRATE_PERMISSION'))).toHaveText(
+      'You do not have permission to migrate VMs: no environment grants you the General or Owner role. Ask your AWS Management Portal administrator to grant you permission to migrate VMs into an environment (Administration > Permissions).',
+    );
+    await expect(modal.getByTestId(testIds.migrate.accessGap('VM_EXPORT_DENIED'))).toHaveText(
+      'Your vCenter role does not allow exporting "ubuntu-web-01" (privilege vApp > Export, VApp.Export), which the connector needs to copy its disks. Ask your vCenter administrator for a role with vApp > Export on this VM or its folder.',
+    );
+    // No form before the rights are there.
+    await expect(modal.getByRole('button', { name: 'Begin migration to Amazon EC2' })).toHaveCount(0);
+    await vsphere.shots('migrate-no-permission');
+    await modal.getByTestId(testIds.migrate.close).click();
+    await expect(page.getByTestId(client.modal.root)).toBeHidden();
   });
 
 });

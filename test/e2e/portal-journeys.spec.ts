@@ -47,8 +47,23 @@ test.describe.serial('AWS Management Portal journeys', () => {
     await expect(create).toBeDisabled();
     await admin.getByRole('checkbox', { name: /I agree that AWS Management Portal for vCenter may do the following on my behalf/ }).check();
     await create.click();
-    await expect(admin.getByTestId('admin-export-configured')).toContainText('export-to-s3-labexports-us-east-1');
+    await expect(admin.getByTestId(testIds.admin.exportBuckets)).toContainText('export-to-s3-labexports-us-east-1');
     await vsphere.shots('portal-instance-export');
+    // Configured: the current configuration shows and a change is confirmed, saying what happens to exports (issue 12 item 13).
+    await expect(admin.getByRole('button', { name: 'Create' })).toHaveCount(0);
+    await admin.getByTestId(testIds.admin.exportChange).click();
+    await admin.getByRole('textbox', { name: 'New S3 bucket name' }).fill('labexports2');
+    await admin.getByRole('checkbox', { name: /I agree that AWS Management Portal for vCenter/ }).check();
+    await admin.getByTestId(testIds.admin.exportSave).click();
+    await expect(page.getByTestId(client.confirmation.title)).toHaveText('Change Instance Export Configuration');
+    await expect(page.getByTestId(client.confirmation.content)).toContainText(
+      'Exports already running keep writing to export-to-s3-labexports-<region>, and OVA files already exported stay there. Exports started after this change go to export-to-s3-labexports2-<region>',
+    );
+    await vsphere.shots('portal-instance-export-confirmation');
+    await page.getByTestId(client.confirmation.button('Change')).click();
+    await expect(admin.getByTestId(testIds.admin.exportCurrentName)).toHaveText('labexports2');
+    await expect(admin.getByTestId(testIds.admin.exportCurrent)).toContainText('by administrator@vsphere.local');
+    await expect(admin.getByTestId(testIds.admin.exportBuckets)).toContainText('export-to-s3-labexports2-us-east-1');
 
     await admin.getByRole('tab', { name: 'Audit log' }).click();
     await expect(admin.getByRole('table', { name: 'Audit log' })).toContainText('environment.permissions');
@@ -142,6 +157,9 @@ test.describe.serial('AWS Management Portal journeys', () => {
     await expect(portal.getByTestId('instance-summary-id')).toHaveText(instanceId);
     await vsphere.shots('portal-instance-summary');
     await portal.getByRole('tab', { name: 'Getting Started' }).click();
+    // Exports are for administrators: the operator sees why instead of a refusal after clicking (issue 12 item 14).
+    await expect(portal.getByRole('button', { name: 'Export instance to S3' })).toBeDisabled();
+    await expect(portal.getByTestId(testIds.portal.exportAdminOnly)).toHaveText(/^Only administrators of the AWS Management Portal can export instances to S3\. Ask your administrator/);
     await vsphere.shots('portal-instance-getting-started');
     await portal.getByRole('button', { name: 'Start instance' }).click();
     await expect(portal.getByTestId(testIds.portal.instanceRow(instanceId)).getByTestId('instance-state')).toHaveText('running', { timeout: 60_000 });

@@ -44,6 +44,9 @@ const migrationBodies: MigrationRequest[] = [];
 
 const server = setupServer(
   http.get(`${API}/vms/vm-42`, () => HttpResponse.json(vm)),
+  http.get(`${API}/vms/vm-42/migrate-access`, () =>
+    HttpResponse.json({ vmId: 'vm-42', vmName: vm.name, exportPrivilege: true, environments: [], canMigrate: true, missing: [] }),
+  ),
   http.get(`${API}/environments`, () => HttpResponse.json({ environments })),
   http.get(`${API}/regions`, () => HttpResponse.json({ regions: [{ name: 'us-east-1', displayName: 'US East (N. Virginia)', isDefault: true }] })),
   http.get(`${API}/environments/:id/subnets`, () =>

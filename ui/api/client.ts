@@ -32,6 +32,7 @@ import type {
   SecurityGroupList,
   SubnetList,
   VmDetail,
+  VmMigrateAccess,
   VpcList,
 } from '../../connector/contract/index.ts';
 
@@ -42,6 +43,7 @@ export function createApi(http: AxiosInstance) {
   return {
     me: async (): Promise<Me> => (await http.get<Me>('/me')).data,
     vm: async (vmId: string): Promise<VmDetail> => (await http.get<VmDetail>(`/vms/${enc(vmId)}`)).data,
+    migrateAccess: async (vmId: string): Promise<VmMigrateAccess> => (await http.get<VmMigrateAccess>(`/vms/${enc(vmId)}/migrate-access`)).data,
     preflight: async (vmId: string, q: PreflightQuery): Promise<PreflightResult> =>
       (await http.get<PreflightResult>(`/vms/${enc(vmId)}/preflight`, { params: q })).data,
 

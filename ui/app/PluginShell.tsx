@@ -1,6 +1,7 @@
 import { Component, useEffect, useMemo, useState, type ErrorInfo, type ReactNode } from 'react';
 import { QueryClient, QueryClientProvider, useQueryClient } from '@tanstack/react-query';
-import type { Host } from '../host/host.ts';
+import { HostProblem, type Host } from '../host/host.ts';
+import { HostProblemPage } from './HostProblemMessage.tsx';
 import { HostContext } from '../host/HostContext.tsx';
 import type { ThemeName } from '../host/sdk-types.ts';
 import { createHttp } from '../api/http.ts';
@@ -36,6 +37,7 @@ class ErrorBoundary extends Component<{ children: ReactNode; fallback: (error: E
 
 function Crash({ error }: { error: Error }) {
   const t = useT();
+  if (error instanceof HostProblem) return <HostProblemPage problem={error} />;
   return (
     <div className="vsp-page" data-test={testIds.shell.error}>
       <Alert kind="danger">

@@ -200,7 +200,6 @@ export const enUS = {
   'admin.export.resulting': 'Buckets: {bucket}.',
   'admin.export.help': 'AWS creates one S3 bucket in each region for instance export, named export-to-s3-<name>-<region>.',
   'admin.export.invalid': 'Use 2–32 lower-case letters, digits and hyphens, starting and ending with a letter or digit.',
-  'admin.export.configured': 'Instance export is configured. Buckets: {buckets}.',
   'admin.export.consent': 'I agree that AWS Management Portal for vCenter may do the following on my behalf: create an S3 bucket in each region for instance export, and grant the VM Import/Export service permission to write OVA files to it.',
   'admin.export.create': 'Create',
   'admin.export.current': 'Current configuration',

@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import type { Environment } from '../../../connector/contract/index.ts';
 import { useApi } from '../../api/ApiContext.tsx';
@@ -7,14 +7,14 @@ import { Alert } from '../../kit/Alert.tsx';
 import { ApiErrorAlert } from '../../kit/ApiErrorAlert.tsx';
 import { Button } from '../../kit/Button.tsx';
 import { DataTable } from '../../kit/DataTable.tsx';
-import { Checkbox, Form, InputField } from '../../kit/Form.tsx';
 import { Spinner } from '../../kit/Spinner.tsx';
 import { Tabs } from '../../kit/Tabs.tsx';
 import { testIds } from '../../testIds.ts';
 import { environmentQueries } from '../migrate/migrate.queries.ts';
-import { exportQueries, meQuery } from '../portal/portal.queries.ts';
+import { meQuery } from '../portal/portal.queries.ts';
 import { auditQueries, statusQueries } from './admin.queries.ts';
 import { EnvironmentForm } from './EnvironmentForm.tsx';
+import { InstanceExportPanel } from './InstanceExportPanel.tsx';
 import { PermissionsPanel } from './PermissionsPanel.tsx';
 
 type AdminTab = 'environments' | 'permissions' | 'export' | 'status' | 'audit';
@@ -71,50 +71,6 @@ function EnvironmentsPanel({ environments }: { environments: Environment[] }) {
         ]}
       />
     </div>
-  );
-}
-
-/** Seed "To prepare for instance export": the bucket name, the consent, Create. */
-function InstanceExportPanel({ regions }: { regions: string[] }) {
-  const api = useApi();
-  const t = useT();
-  const qc = useQueryClient();
-  const current = useQuery(exportQueries.settings(api));
-  const [name, setName] = useState('');
-  const [agreed, setAgreed] = useState(false);
-  const save = useMutation({
-    mutationFn: () => api.setExportSettings({ bucketName: name.trim().toLowerCase() }),
-    onSuccess: () => qc.invalidateQueries({ queryKey: exportQueries.all() }),
-  });
-  const clean = name.trim().toLowerCase();
-  const valid = /^[a-z0-9][a-z0-9-]{0,30}[a-z0-9]$/.test(clean);
-  const bucketsFor = (n: string) => regions.map((r) => `export-to-s3-${n}-${r}`).join(', ');
-  return (
-    <>
-      {current.isError && <ApiErrorAlert error={current.error} />}
-      {current.data?.bucketName && (
-        <Alert kind="success" compact testId="admin-export-configured">
-          {t('admin.export.configured', { buckets: bucketsFor(current.data.bucketName) })}
-        </Alert>
-      )}
-      <Form label={t('admin.tab.export')} onSubmit={() => valid && agreed && save.mutate()}>
-        <InputField
-          label={t('admin.export.bucket')}
-          value={name}
-          onChange={setName}
-          maxLength={32}
-          error={clean && !valid ? t('admin.export.invalid') : undefined}
-          help={clean ? t('admin.export.resulting', { bucket: bucketsFor(clean) }) : t('admin.export.help')}
-        />
-        <Checkbox label={t('admin.export.consent')} checked={agreed} onChange={setAgreed} />
-        {save.isError && <ApiErrorAlert error={save.error} />}
-        <div className="vsp-toolbar">
-          <Button variant="primary" type="submit" disabled={!valid || !agreed || save.isPending}>
-            {t('admin.export.create')}
-          </Button>
-        </div>
-      </Form>
-    </>
   );
 }
 

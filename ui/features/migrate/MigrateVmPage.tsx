@@ -1,6 +1,8 @@
 import { useQuery } from '@tanstack/react-query';
 import type { ReactNode } from 'react';
 import { useApi } from '../../api/ApiContext.tsx';
+import { HostProblemMessage } from '../../app/HostProblemMessage.tsx';
+import { contextVm } from '../../host/host.ts';
 import { useHost } from '../../host/HostContext.tsx';
 import { formatBytes, useT } from '../../i18n/i18n.ts';
 import { Alert } from '../../kit/Alert.tsx';
@@ -16,9 +18,11 @@ export function MigrateVmPage() {
   const host = useHost();
   const api = useApi();
   const t = useT();
-  const vmId = host.contextObjects().find((o) => o.type === 'VirtualMachine')?.id;
+  const context = contextVm(host);
+  const vmId = 'vmId' in context ? context.vmId : undefined;
   const vm = useQuery({ ...vmQueries.detail(api, vmId ?? ''), enabled: vmId !== undefined });
   const envs = useQuery({ ...environmentQueries.list(api), enabled: vmId !== undefined });
+  const access = useQuery({ ...vmQueries.migrateAccess(api, vmId ?? ''), enabled: vmId !== undefined });
   const close = (
     <Button variant="outline" testId={testIds.migrate.close} onClick={() => host.closeModal()}>
       {t('common.close')}
@@ -26,9 +30,25 @@ export function MigrateVmPage() {
   );
 
   let body: ReactNode;
-  if (vmId === undefined) body = <Alert kind="warning">{t('migrate.noVm')}</Alert>;
-  else if (vm.isPending) body = <Spinner label={t('app.loading')} testId={testIds.shell.loading} />;
+  if ('problem' in context) body = <HostProblemMessage problem={context.problem} />;
+  else if (vm.isPending || access.isPending) body = <Spinner label={t('app.loading')} testId={testIds.shell.loading} />;
   else if (vm.isError) body = <ApiErrorAlert error={vm.error} />;
+  else if (access.data && !access.data.canMigrate) {
+    // Seed: a user without permission sees a message asking the administrator to grant it, before any form.
+    body = (
+      <Alert kind="warning" testId={testIds.migrate.accessMissing}>
+        <strong>{t('migrate.access.title', { vm: access.data.vmName })}</strong>
+        <ul className="vsp-access-missing">
+          {access.data.missing.map((m) => (
+            <li key={m.code} data-test={testIds.migrate.accessGap(m.code)}>
+              {m.message} {m.fix}
+            </li>
+          ))}
+        </ul>
+      </Alert>
+    );
+  }
+  // An error of the access question itself falls through to the form: its pre-flight checks say the same.
 
   if (body !== undefined || !vm.data) {
     return (

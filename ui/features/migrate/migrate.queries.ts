@@ -5,6 +5,9 @@ import type { PreflightQuery } from '../../../connector/contract/index.ts';
 export const vmQueries = {
   all: () => ['vms'] as const,
   detail: (api: Api, vmId: string) => queryOptions({ queryKey: [...vmQueries.all(), 'detail', vmId] as const, queryFn: () => api.vm(vmId) }),
+  /** Whether the user may migrate the VM, and if not what is missing (asked before the form shows). */
+  migrateAccess: (api: Api, vmId: string) =>
+    queryOptions({ queryKey: [...vmQueries.all(), 'migrate-access', vmId] as const, queryFn: () => api.migrateAccess(vmId), staleTime: 0 }),
   preflight: (api: Api, vmId: string, q: PreflightQuery) =>
     queryOptions({
       queryKey: [...vmQueries.all(), 'preflight', vmId, q] as const,

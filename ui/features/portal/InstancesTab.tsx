@@ -6,7 +6,7 @@ import { useT } from '../../i18n/i18n.ts';
 import { Alert } from '../../kit/Alert.tsx';
 import { ApiErrorAlert } from '../../kit/ApiErrorAlert.tsx';
 import { Button } from '../../kit/Button.tsx';
-import { DataTable, type Column } from '../../kit/DataTable.tsx';
+import { CellId, CellText, CellVm, DataTable, type Column } from '../../kit/DataTable.tsx';
 import { Form, InputField } from '../../kit/Form.tsx';
 import { Spinner } from '../../kit/Spinner.tsx';
 import { Tabs } from '../../kit/Tabs.tsx';
@@ -83,6 +83,9 @@ export function InstancesTab({ environmentId }: { environmentId: string }) {
   const t = useT();
   const qc = useQueryClient();
   const list = useQuery(instanceQueries.byEnvironment(api, environmentId));
+  // Exports are for portal administrators (the server refuses anyone else): say so instead of a refusal after Export.
+  const me = useQuery(meQuery(api));
+  const mayExport = me.data?.isAdministrator === true;
   const [selected, setSelected] = useState<string | null>(null);
   const [tab, setTab] = useState<InstanceTab>('summary');
   const [exporting, setExporting] = useState(false);
@@ -93,11 +96,12 @@ export function InstancesTab({ environmentId }: { environmentId: string }) {
   if (list.isError && !list.data) return <ApiErrorAlert error={list.error} />;
   const current = list.data.items.find((i) => i.instanceId === selected);
   const columns: Column<ImportedInstance>[] = [
-    { id: 'instance', label: t('migrations.instanceId'), cell: (i) => i.instanceId, sortValue: (i) => i.instanceId },
-    { id: 'name', label: t('instances.name'), cell: (i) => i.name ?? t('common.none'), sortValue: (i) => i.name ?? '' },
-    { id: 'state', label: t('migrations.state'), cell: (i) => <span data-test="instance-state">{i.state}</span>, sortValue: (i) => i.state },
-    { id: 'type', label: t('migrate.instanceType'), cell: (i) => i.instanceType ?? t('common.none') },
-    { id: 'ip', label: t('instances.privateIp'), cell: (i) => i.privateIpAddress ?? t('common.none') },
+    { id: 'instance', label: t('migrations.instanceId'), cell: (i) => <CellId id={i.instanceId} />, sortValue: (i) => i.instanceId, minWidth: 160 },
+    { id: 'name', label: t('instances.name'), cell: (i) => i.name ?? t('common.none'), sortValue: (i) => i.name ?? '', minWidth: 140 },
+    { id: 'state', label: t('migrations.state'), cell: (i) => <CellText text={i.state} testId="instance-state" />, sortValue: (i) => i.state, minWidth: 90 },
+    { id: 'source', label: t('instances.sourceVm'), cell: (i) => (i.sourceVmId ? <CellVm name={i.sourceVmName} id={i.sourceVmId} /> : t('common.none')), sortValue: (i) => i.sourceVmName ?? i.sourceVmId ?? '', minWidth: 130, priority: 3 },
+    { id: 'type', label: t('migrate.instanceType'), cell: (i) => i.instanceType ?? t('common.none'), minWidth: 100, priority: 2 },
+    { id: 'ip', label: t('instances.privateIp'), cell: (i) => <CellId id={i.privateIpAddress ?? t('common.none')} />, minWidth: 120, priority: 2 },
   ];
   return (
     <div data-test={testIds.portal.instances}>
@@ -140,7 +144,7 @@ export function InstancesTab({ environmentId }: { environmentId: string }) {
               <dt>{t('instances.image')}</dt>
               <dd>{current.imageId ?? t('common.none')}</dd>
               <dt>{t('instances.sourceVm')}</dt>
-              <dd>{current.sourceVmId ?? t('common.none')}</dd>
+              <dd data-test="instance-summary-source-vm">{current.sourceVmId ? <CellVm name={current.sourceVmName} id={current.sourceVmId} /> : t('common.none')}</dd>
               <dt>{t('migrations.taskId')}</dt>
               <dd>{current.migrationId ?? t('common.none')}</dd>
             </dl>
@@ -150,11 +154,23 @@ export function InstancesTab({ environmentId }: { environmentId: string }) {
                 <Button variant="primary" disabled={current.state !== 'stopped' || start.isPending} onClick={() => start.mutate(current.instanceId)}>
                   {t('instances.start')}
                 </Button>
-                <Button onClick={() => setExporting(true)}>{t('instances.export')}</Button>
+                <Button
+                  testId={testIds.portal.exportOpen}
+                  disabled={!mayExport}
+                  title={me.data && !mayExport ? t('instances.export.adminOnly') : undefined}
+                  onClick={() => setExporting(true)}
+                >
+                  {t('instances.export')}
+                </Button>
                 <Button disabled={backup.isPending} onClick={() => backup.mutate(current.instanceId)}>
                   {t('instances.backup')}
                 </Button>
               </div>
+              {me.data && !mayExport && (
+                <p className="vsp-muted" data-test={testIds.portal.exportAdminOnly}>
+                  {t('instances.export.adminOnly')}
+                </p>
+              )}
               {start.isError && <ApiErrorAlert error={start.error} />}
               {backup.isError && <ApiErrorAlert error={backup.error} />}
               {backup.isSuccess && (
@@ -162,7 +178,7 @@ export function InstancesTab({ environmentId }: { environmentId: string }) {
                   {t('instances.backup.done', { image: backup.data.imageId, template: backup.data.launchTemplateId ?? t('common.none') })}
                 </Alert>
               )}
-              {exporting && <ExportDialog environmentId={environmentId} instanceId={current.instanceId} onClose={() => setExporting(false)} />}
+              {exporting && mayExport && <ExportDialog environmentId={environmentId} instanceId={current.instanceId} onClose={() => setExporting(false)} />}
               <h4>{t('instances.backup.title')}</h4>
               <p>{t('instances.backup.text')}</p>
             </div>

@@ -1,6 +1,8 @@
 import { useQuery } from '@tanstack/react-query';
 import type { MigrationTask } from '../../../connector/contract/index.ts';
 import { useApi } from '../../api/ApiContext.tsx';
+import { HostProblemMessage } from '../../app/HostProblemMessage.tsx';
+import { contextVm } from '../../host/host.ts';
 import { useHost } from '../../host/HostContext.tsx';
 import { useT } from '../../i18n/i18n.ts';
 import { Alert } from '../../kit/Alert.tsx';
@@ -16,7 +18,8 @@ export function VmMonitorPage() {
   const api = useApi();
   const host = useHost();
   const t = useT();
-  const vmId = host.contextObjects().find((o) => o.type === 'VirtualMachine')?.id;
+  const vm = contextVm(host);
+  const vmId = 'vmId' in vm ? vm.vmId : undefined;
   const list = useQuery({ ...migrationQueries.byVm(api, vmId ?? ''), enabled: vmId !== undefined });
   const columns: Column<MigrationTask>[] = [
     { id: 'id', label: t('migrations.taskId'), cell: (m) => m.id, sortValue: (m) => m.id },
@@ -29,6 +32,7 @@ export function VmMonitorPage() {
   return (
     <div className="vsp-page" data-test={testIds.vmMonitor.page}>
       <h3>{t('vmMonitor.title')}</h3>
+      {'problem' in vm && <HostProblemMessage problem={vm.problem} />}
       {list.isPending && vmId !== undefined && <Spinner label={t('app.loading')} />}
       {list.isError && !list.data && <ApiErrorAlert error={list.error} />}
       {list.isRefetchError && <Alert kind="warning" compact>{t('error.refreshFailed')}</Alert>}
