@@ -26,7 +26,7 @@ export const ErrorCode = z.enum([
   'EXPORT_IN_PROGRESS',
   /** The instance already has an active export (details name it). */
   'EXPORT_ALREADY_RUNNING',
-  /** The VM already has an active migration (details name it). */
+  /** The VM already has an active migration (details name it); the request's import authorization is used up. */
   'MIGRATION_ALREADY_RUNNING',
   /** Only the requester, an environment Owner (migrations) or an administrator may cancel a task. */
   'CANCEL_NOT_ALLOWED',

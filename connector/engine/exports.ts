@@ -16,6 +16,8 @@ export const VM_EXPORT_GRANTEE = 'c4d8eabf8db69dbe46bfe0e517100c554f01200b104d59
 const BUCKET_SETTING = 'instance-export.bucketName';
 const BUCKET_SETTING_BY = 'instance-export.bucketName.setBy';
 const EXPORT_TAG = 'vm2ec2:export-id';
+/** A reservation no process of ours is starting (the connector stopped mid-call) is settled after this long; any in-flight call has ended by then. */
+const RESERVATION_GRACE_MS = 5 * 60_000;
 const THROTTLING = new Set(['RequestLimitExceeded', 'Throttling', 'ThrottlingException', 'SlowDown']);
 
 /** Why EC2 refused CreateInstanceExportTask, for the administrator. */
@@ -222,7 +224,8 @@ export class ExportService {
   /** Brings active records up to date from DescribeExportTasks; a throttled or failing refresh keeps the last known states. */
   async refresh(): Promise<void> {
     const all = this.opts.store.active();
-    for (const r of all) if (!r.exportTaskId && !this.starting.has(r.id)) await this.settleReservation(r);
+    const stale = this.now().getTime() - RESERVATION_GRACE_MS;
+    for (const r of all) if (!r.exportTaskId && !this.starting.has(r.id) && Date.parse(r.createdAt) < stale) await this.settleReservation(r);
     const active = all.filter((r) => r.exportTaskId);
     const byRegion = new Map<string, ExportRecord[]>();
     for (const r of active) byRegion.set(r.region, [...(byRegion.get(r.region) ?? []), r]);

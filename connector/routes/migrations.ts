@@ -22,6 +22,8 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
         operationId: 'startMigration',
         tags: ['migrations'],
         summary: 'Start migrating a VM to EC2 with an import authorization token',
+        description:
+          'A VM has at most one active migration (queued, running or cancelling). A request for a VM that has one is refused with 409 MIGRATION_ALREADY_RUNNING, naming it (details: migrationId, requestedBy, state, phase) and audited. That check comes last, when the task is recorded, so the request has already used its single-use import authorization: begin again (a new authorization) once the running migration has ended.',
         body: MigrationRequest,
         response: {
           202: MigrationAccepted,

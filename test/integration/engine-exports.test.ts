@@ -2,7 +2,7 @@
 // 409 on a second export, cancel, seven-day listing, OVA in the bucket) against the EC2 emulator and lab S3.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EC2Client } from '@aws-sdk/client-ec2';
+import { CreateInstanceExportTaskCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { HeadBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { labS3ClientConfig } from '../../lab/s3/index.ts';
 import { ExportService } from '../../connector/engine/exports.ts';
@@ -18,6 +18,8 @@ let instances: InstanceService;
 let ec2: EC2Client;
 let s3: S3Client;
 const instanceIds: string[] = [];
+
+const req = (instanceId: string) => ({ environmentId: 'env-default', region: REGION, instanceId, s3Prefix: 'exports/', requestedBy: 'administrator@vsphere.local' });
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
   try {
@@ -75,7 +77,6 @@ describe('imported instances', { timeout: 300_000 }, () => {
 describe('instance export', { timeout: 300_000 }, () => {
   it('needs the bucket setting, creates the bucket, refuses a second export and the per-region excess, and writes the OVA', async () => {
     const [first, second] = instanceIds as [string, string];
-    const req = (instanceId: string) => ({ environmentId: 'env-default', region: REGION, instanceId, s3Prefix: 'exports/', requestedBy: 'administrator@vsphere.local' });
     expect(await codeOf(exportsSvc.start(req(first)))).toBe('409 EXPORT_NOT_CONFIGURED');
     exportsSvc.setBucketName('lab');
     expect(exportsSvc.bucketName()).toBe('lab');
@@ -110,5 +111,35 @@ describe('instance export', { timeout: 300_000 }, () => {
     expect(week.map((e) => e.id)).not.toContain('exp-old-000000');
     expect(week).toHaveLength(2);
     expect((await exportsSvc.list(10)).map((e) => e.id)).toContain('exp-old-000000');
+  });
+
+  it('settles reservations a stopped connector left: adopts the export EC2 started for one, drops one EC2 never started', async () => {
+    const [first, second] = instanceIds as [string, string];
+    const bucket = `export-to-s3-lab-${REGION}`;
+    const reservation = (id: string, instanceId: string, createdAt: string) =>
+      store.insert({ id, state: 'active', environmentId: 'env-default', region: REGION, instanceId, exportTaskId: '', bucket, s3Prefix: 'orphans/', requestedBy: 'administrator@vsphere.local', createdAt, updatedAt: createdAt });
+    const longAgo = new Date(Date.now() - 10 * 60_000).toISOString();
+    reservation('exp-orphan-none', first, longAgo);
+    // EC2 accepted this one just before the connector stopped: it carries the reservation's tag.
+    const started = await ec2.send(
+      new CreateInstanceExportTaskCommand({
+        InstanceId: second,
+        TargetEnvironment: 'vmware',
+        ExportToS3Task: { ContainerFormat: 'ova', DiskImageFormat: 'VMDK', S3Bucket: bucket, S3Prefix: 'orphans/' },
+        TagSpecifications: [{ ResourceType: 'export-instance-task', Tags: [{ Key: 'vm2ec2:export-id', Value: 'exp-orphan-started' }] }],
+      }),
+    );
+    reservation('exp-orphan-started', second, longAgo);
+    // Not shown until EC2's task is known; and while it exists, the instance is held.
+    expect((await exportsSvc.list(1)).map((e) => e.id)).not.toContain('exp-orphan-none');
+    expect(store.get('exp-orphan-none')).toBeUndefined();
+    expect(store.holderOf(first)).toBeUndefined();
+    expect(store.get('exp-orphan-started')).toMatchObject({ state: 'active', exportTaskId: started.ExportTask!.ExportTaskId });
+    expect(await codeOf(exportsSvc.start(req(second)))).toBe('409 EXPORT_ALREADY_RUNNING');
+    // A recent reservation may still be in flight in another process: left alone.
+    reservation('exp-orphan-recent', first, new Date().toISOString());
+    await exportsSvc.refresh();
+    expect(store.get('exp-orphan-recent')?.exportTaskId).toBe('');
+    store.remove('exp-orphan-recent');
   });
 });
