@@ -36,12 +36,4 @@ export class AccessPolicy {
   rolesOf(principal: string): Promise<Map<string, EnvironmentRole>> {
     return this.store.permissions.forPrincipal(principal);
   }
-
-  /** Whether the user holds any role other than NoAccess somewhere (administrators always do). */
-  async hasAnyRole(principal: string): Promise<boolean> {
-    if (this.isAdministrator(principal)) return true;
-    const roles = await this.rolesOf(principal);
-    for (const role of roles.values()) if (canView(role)) return true;
-    return false;
-  }
 }

@@ -1,10 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { ACTION_IDS, ApiErrorBody, DynamicItemsRequest, DynamicItemsResponse } from '../contract/index.ts';
 import { AppError } from '../errors.ts';
-import { EXPORT_PRIVILEGE } from '../preflight/run.ts';
 import { parseContextObjectId } from '../vsphere/ids.ts';
-
-export { EXPORT_PRIVILEGE };
 
 /**
  * The manifest's `dynamicUri` for VM actions. vsphere-ui calls it with the user's plugin session token. The
