@@ -17,7 +17,7 @@ import { checkHostNames, checkImportRole, fixImportRole, formatFindings, importR
 import { writeLogBundle } from '../doctor/log-bundle.ts';
 import { CONNECTOR_VERSION } from '../doctor/version.ts';
 import { closest, COMMANDS, commandHelp, findCommand, globalHelp, parseCommand, type Values } from './commands.ts';
-import { connectFailure, type ConnectTarget } from './connect-errors.ts';
+import { connectFailure, EXIT_UNAVAILABLE, type ConnectTarget } from './connect-errors.ts';
 import { CliError, fetchPeerCertificate, probeManifest, readPassword, refusePasswordArgs } from './io.ts';
 import { checkManifestUrl, formatStatus, registerPlugin, registrationStatus, SERVER_CERTIFICATE_SINCE, unregisterPlugin } from './registration.ts';
 
@@ -70,7 +70,7 @@ async function vcenterLogin(v: Values, config: ConnectorConfig | undefined, comm
   } catch (err) {
     if (err instanceof VimFault) throw err;
     if (err instanceof Error && /did not answer like a vCenter SDK endpoint|answered HTTP|unreadable answer/.test(err.message)) {
-      throw new CliError(`${command} connected to ${url.origin}, but it is not a vCenter SDK endpoint (${err.message}). Check the --vcenter URL (…/sdk).`, 69);
+      throw new CliError(`${command} connected to ${url.origin}, but it is not a vCenter SDK endpoint (${err.message}). Check the --vcenter URL (…/sdk).`, EXIT_UNAVAILABLE);
     }
     throw await connectFailure(target, err);
   }
