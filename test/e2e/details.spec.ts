@@ -16,7 +16,7 @@ function collectConsole(page: import('@playwright/test').Page): string[] {
 
 test.describe('details (issue 12, item 16)', () => {
   test('a read-only user with no environment is told so and whom to ask; no React Router warning on load', async ({ vsphere, page }) => {
-    const console = collectConsole(page);
+    const messages = collectConsole(page);
     await vsphere.loginAs('readonly');
     const portal = await vsphere.openPortal();
     const note = portal.getByTestId(testIds.portal.noEnvironments);
@@ -26,12 +26,12 @@ test.describe('details (issue 12, item 16)', () => {
     await vsphere.shots('portal-no-environments');
     // The listener hears the plugin's iframe (so the check below can fail).
     await portal.locator('body').evaluate(() => console.warn('vm2ec2 console probe'));
-    await expect.poll(() => console.some((m) => m.includes('vm2ec2 console probe'))).toBe(true);
-    expect(console.filter((m) => /HydrateFallback/.test(m))).toEqual([]);
+    await expect.poll(() => messages.some((m) => m.includes('vm2ec2 console probe'))).toBe(true);
+    expect(messages.filter((m) => /HydrateFallback/.test(m))).toEqual([]);
   });
 
   test("the portal tree uses Clarity's angle carets; no React Router warning on the portal or the migrate form", async ({ vsphere, page }) => {
-    const console = collectConsole(page);
+    const messages = collectConsole(page);
     await vsphere.loginAs('administrator');
     const portal = await vsphere.openPortal();
     const caret = portal.getByRole('button', { name: /^Expand / }).first();
@@ -45,7 +45,7 @@ test.describe('details (issue 12, item 16)', () => {
     await vsphere.shots('portal-tree');
     await vsphere.runPluginAction('ubuntu-web-01', 'Migrate VM to EC2');
     await expect(page.frameLocator(`[data-test="${client.modal.iframe}"]`).getByTestId(testIds.migrate.vmName)).toHaveText('ubuntu-web-01');
-    expect(console.filter((m) => /HydrateFallback/.test(m))).toEqual([]);
+    expect(messages.filter((m) => /HydrateFallback/.test(m))).toEqual([]);
   });
 
   test('the migrate form footer names an invalid private IP below the fold and takes the user to it', async ({ vsphere }) => {
