@@ -50,6 +50,10 @@ test.describe('Migrate VM to EC2 (the right-click action)', () => {
     // No form before the rights are there.
     await expect(modal.getByRole('button', { name: 'Begin migration to Amazon EC2' })).toHaveCount(0);
     await vsphere.shots('migrate-no-permission');
+    // At 1280×720 the whole message is still on screen.
+    await page.setViewportSize({ width: 1280, height: 720 });
+    await expect(modal.getByTestId(testIds.migrate.accessGap('VM_EXPORT_DENIED'))).toBeInViewport({ ratio: 1 });
+    await expect(modal.getByTestId(testIds.migrate.close)).toBeInViewport({ ratio: 1 });
     await modal.getByTestId(testIds.migrate.close).click();
     await expect(page.getByTestId(client.modal.root)).toBeHidden();
   });
