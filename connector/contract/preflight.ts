@@ -38,6 +38,8 @@ export const PreflightCode = z.enum([
   'PRIVATE_IP_IN_USE',
   'AWS_CHECK_FAILED',
   'CONNECTOR_UPDATING',
+  /** The VM already has an active migration (Begin would be refused with 409 and spend the authorization). */
+  'MIGRATION_ALREADY_RUNNING',
 ]);
 export type PreflightCode = z.infer<typeof PreflightCode>;
 

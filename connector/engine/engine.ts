@@ -207,6 +207,15 @@ export class MigrationEngine {
     }
   }
 
+  /** The VM's active migration, if any. Advisory (pre-flight): submit() is where one per VM is enforced. */
+  activeFor(vmId: string): MigrationTask | undefined {
+    for (const state of ['running', 'cancelling', 'queued'] as const) {
+      const [t] = this.opts.tasks.list({ vmId, state, limit: 1, offset: 0 }).items;
+      if (t) return this.view(this.running.get(t.id)?.task ?? t);
+    }
+    return undefined;
+  }
+
   get(id: string): MigrationTask | undefined {
     const t = this.running.get(id)?.task ?? this.opts.tasks.get(id);
     return t ? this.view(t) : undefined;

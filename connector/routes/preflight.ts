@@ -24,15 +24,25 @@ export const preflightRoutes: FastifyPluginAsyncZod = async (app) => {
       const role = await app.access.roleIn(caller.principal, environment.id);
       if (!canView(role)) throw await denyEnvironment(app, caller, environment, true, { vmId: request.params.vmId });
       const result = await runPreflight(app.aws, { caller, environment, role, vmId: request.params.vmId, ...choices });
-      if (!app.hasDecorator('engine') || !app.engine.updating) return result;
+      if (!app.hasDecorator('engine')) return result;
       // Said before Begin, so nobody fills in the form only to be refused (POST /migrations answers 503 meanwhile).
-      const updating = {
+      const updating = app.engine.updating && {
         code: 'CONNECTOR_UPDATING' as const,
         severity: 'blocker' as const,
         message: "The connector is updating. You can't create a migration task while the connector is updating.",
         fix: 'Try again when the update has finished. Migrations already running continue.',
       };
-      return { ...result, ready: false, checks: [updating, ...result.checks] };
+      // Also said before Begin: a second migration of the VM would be refused (409) after spending the authorization.
+      const active = app.engine.activeFor(request.params.vmId);
+      const running = active && {
+        code: 'MIGRATION_ALREADY_RUNNING' as const,
+        severity: 'blocker' as const,
+        message: `This VM is already being migrated: migration task ${active.id}, requested by ${active.requestedBy}, is ${active.state}. A VM can have one migration at a time.`,
+        fix: 'Wait for that migration to end, or cancel it in VM-to-EC2 Migrations, then begin again.',
+      };
+      const blockers = [updating, running].filter((c) => c !== false && c !== undefined);
+      if (blockers.length === 0) return result;
+      return { ...result, ready: false, checks: [...blockers, ...result.checks] };
     },
   );
 };

@@ -87,6 +87,13 @@ describe('one active migration per VM', { timeout: 300_000 }, () => {
       expect(body.message).toMatch(/begin the migration again/);
       expect(body.details).toMatchObject({ migrationId: id, requestedBy: 'operator@vsphere.local' });
     }
+    // The form says so before Begin, while that migration runs (and no longer once it ended).
+    type Preflight = { ready: boolean; checks: { code: string; severity: string; message: string }[] };
+    const preflight = () => operator.call<Preflight>('GET', `/vms/${vm('ubuntu-web-01')}/preflight?environmentId=${env.id}`);
+    const during = (await preflight()).body;
+    expect(during.ready).toBe(false);
+    expect(during.checks[0]).toMatchObject({ code: 'MIGRATION_ALREADY_RUNNING', severity: 'blocker', message: expect.stringContaining(`migration task ${id}, requested by operator@vsphere.local`) });
+
     const done = await until(id, ['completed', 'failed']);
     expect(done.error).toBeUndefined();
     expect(done.state).toBe('completed');
@@ -108,6 +115,7 @@ describe('one active migration per VM', { timeout: 300_000 }, () => {
     expect(denied.every((e) => e.outcome === 'denied' && e.message.includes(id))).toBe(true);
 
     // The VM is free again once the migration ended.
+    expect((await preflight()).body.checks.map((c) => c.code)).not.toContain('MIGRATION_ALREADY_RUNNING');
     const again = await started(operator, 'ubuntu-web-01');
     expect((await operator.call('POST', `/migrations/${again}/cancel`)).status).toBe(200);
     await until(again, ['cancelled']);
