@@ -133,8 +133,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   app.get(`${PLUGIN_CONTEXT_PATH}/api/v1/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
   // Interactive API page. @fastify/swagger-ui 5.x: the 6.x line needs Node 22 (@fastify/static 10).
-  // No validator badge: the document would be sent to validator.swagger.io, an origin the CSP does not allow.
-  await app.register(fastifySwaggerUi, { routePrefix: `${PLUGIN_CONTEXT_PATH}/api/docs`, uiConfig: { deepLinking: true, displayOperationId: true, validatorUrl: null } });
+  // Within the CSP: no validator badge (it would send the document to validator.swagger.io) and no top bar (its
+  // logo is an SVG with an inline <style>).
+  await app.register(fastifySwaggerUi, {
+    routePrefix: `${PLUGIN_CONTEXT_PATH}/api/docs`,
+    uiConfig: { deepLinking: true, displayOperationId: true, validatorUrl: null, layout: 'BaseLayout' },
+  });
 
   const manifest = await readFile(MANIFEST_PATH, 'utf8');
   app.get(`${PLUGIN_CONTEXT_PATH}/plugin-manifest.json`, { schema: { hide: true } }, async (_req, reply) =>
