@@ -11,6 +11,7 @@ export const AuditAction = z.enum([
   'import.authorize',
   'migration.request',
   'migration.cancel',
+  'export.request',
   'export.cancel',
   'admin.access',
   'settings.instance-export',

@@ -16,16 +16,28 @@ export const exportRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['exports'],
         summary: 'Export an imported instance to S3 as OVA',
         description:
-          'An instance has at most one active export: a second request while one is in progress or being cancelled is refused with 409 EXPORT_ALREADY_RUNNING, naming that export (details: exportId, exportTaskId, requestedBy, state). At most the configured number of exports run per region (429 EXPORT_LIMIT_REACHED).',
+          'An instance has at most one active export: a second request while one is in progress or being cancelled is refused with 409 EXPORT_ALREADY_RUNNING, naming that export (details: exportId, exportTaskId, requestedBy, state). At most the configured number of exports run per region (429 EXPORT_LIMIT_REACHED). Every request, started or refused, is in the audit log (action export.request).',
         body: ExportRequest,
         response: { 202: ExportTask, 401: ApiErrorBody, 403: ApiErrorBody, 404: ApiErrorBody, 409: ApiErrorBody, 429: ApiErrorBody },
       },
     },
     async (request, reply) => {
       const caller = await requireAdministrator(app, request);
-      const env = await loadEnvironment(app, request.body.environmentId);
-      await app.instancesService.find(env.id, env.region, request.body.instanceId);
-      const rec = await app.exportsService.start({ environmentId: env.id, region: env.region, instanceId: request.body.instanceId, s3Prefix: request.body.s3Prefix, requestedBy: caller.principal });
+      const { environmentId, instanceId, s3Prefix } = request.body;
+      const base = { action: 'export.request' as const, environmentId };
+      let rec;
+      try {
+        const env = await loadEnvironment(app, environmentId);
+        await app.instancesService.find(env.id, env.region, instanceId);
+        rec = await app.exportsService.start({ environmentId: env.id, region: env.region, instanceId, s3Prefix, requestedBy: caller.principal });
+      } catch (err) {
+        // Refusals (one export per instance, region limit, no bucket, EC2's own refusals) are audited like grants.
+        if (err instanceof AppError && err.statusCode < 500) {
+          await audit(app, caller, { ...base, outcome: 'denied', code: err.code, message: err.message, details: { instanceId, ...(err.details ?? {}) } });
+        }
+        throw err;
+      }
+      await audit(app, caller, { ...base, outcome: 'granted', message: `Export ${rec.exportTaskId} of ${instanceId} started (${rec.id}).`, details: { instanceId, exportId: rec.id, exportTaskId: rec.exportTaskId } });
       return reply.status(202).send(rec);
     },
   );

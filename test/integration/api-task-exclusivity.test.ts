@@ -140,6 +140,10 @@ describe('one active export per instance', { timeout: 300_000 }, () => {
     expect(onEc2.map((t) => t.ExportTaskId)).toEqual([exp.exportTaskId]);
     const listed = (await admin.call<{ items: ExportTask[] }>('GET', '/exports')).body.items;
     expect(listed.map((e) => e.id)).toEqual([exp.id]);
+    // Every request is audited: one start, five refusals naming it.
+    const requests = await auditOf('export.request');
+    expect(requests.map((e) => `${e.outcome} ${e.code ?? ''}`).sort()).toEqual(['denied EXPORT_ALREADY_RUNNING', 'denied EXPORT_ALREADY_RUNNING', 'denied EXPORT_ALREADY_RUNNING', 'denied EXPORT_ALREADY_RUNNING', 'denied EXPORT_ALREADY_RUNNING', 'granted ']);
+    expect(requests.every((e) => e.details?.instanceId === instanceId && (e.message.includes(exp.exportTaskId) || e.message.includes(exp.id)))).toBe(true);
 
     // Cancel: a user who is not an administrator and did not request it is refused (and learns nothing more).
     const refused = await operator.call('POST', `/exports/${exp.id}/cancel`);
