@@ -4,6 +4,8 @@ export interface MenuItem {
   label: string;
   onSelect: () => void;
   disabled?: boolean;
+  /** Tooltip: who may use the item, or why it is disabled. */
+  title?: string;
   testId?: string;
 }
 
@@ -34,6 +36,7 @@ export function ContextMenu(props: { at: { x: number; y: number }; items: MenuIt
             role="menuitem"
             className="dropdown-item"
             disabled={item.disabled}
+            title={item.title}
             data-test={item.testId}
             onClick={() => {
               onClose();

@@ -6,7 +6,7 @@ import { useT } from '../../i18n/i18n.ts';
 import { Alert } from '../../kit/Alert.tsx';
 import { ApiErrorAlert } from '../../kit/ApiErrorAlert.tsx';
 import { Button } from '../../kit/Button.tsx';
-import { DataTable } from '../../kit/DataTable.tsx';
+import { CellId, CellIds, CellText, CellVm, DataTable } from '../../kit/DataTable.tsx';
 import { Spinner } from '../../kit/Spinner.tsx';
 import { Tabs } from '../../kit/Tabs.tsx';
 import { testIds } from '../../testIds.ts';
@@ -53,15 +53,17 @@ function EnvironmentsPanel({ environments }: { environments: Environment[] }) {
         rowTestId={(e) => testIds.admin.envRow(e.id)}
         empty={t('portal.noEnvironments')}
         columns={[
-          { id: 'name', label: t('admin.env.name'), cell: (e) => (e.isDefault ? `${e.name} (${t('admin.env.isDefault')})` : e.name), sortValue: (e) => e.name },
-          { id: 'region', label: t('admin.env.region'), cell: (e) => e.region, sortValue: (e) => e.region },
-          { id: 'vpc', label: t('admin.env.vpc'), cell: (e) => e.vpcId ?? t('common.none') },
-          { id: 'subnets', label: t('admin.env.subnets'), cell: (e) => e.subnetIds.join(', ') || t('common.none') },
-          { id: 'sgs', label: t('admin.env.securityGroups'), cell: (e) => e.securityGroupIds.join(', ') || t('common.none') },
-          { id: 'types', label: t('admin.env.instanceTypes'), cell: (e) => e.instanceTypes.join(', ') || t('admin.env.allTypes') },
+          { id: 'name', label: t('admin.env.name'), cell: (e) => (e.isDefault ? `${e.name} (${t('admin.env.isDefault')})` : e.name), sortValue: (e) => e.name, minWidth: 150 },
+          { id: 'region', label: t('admin.env.region'), cell: (e) => e.region, sortValue: (e) => e.region, minWidth: 100 },
+          { id: 'vpc', label: t('admin.env.vpc'), cell: (e) => <CellId id={e.vpcId ?? t('common.none')} />, minWidth: 170, priority: 2 },
+          { id: 'subnets', label: t('admin.env.subnets'), cell: (e) => <CellIds ids={e.subnetIds} none={t('common.none')} />, minWidth: 190, priority: 3 },
+          { id: 'sgs', label: t('admin.env.securityGroups'), cell: (e) => <CellIds ids={e.securityGroupIds} none={t('common.none')} />, minWidth: 170, priority: 4 },
+          { id: 'types', label: t('admin.env.instanceTypes'), cell: (e) => e.instanceTypes.join(', ') || t('admin.env.allTypes'), minWidth: 130, priority: 5 },
           {
             id: 'edit',
             label: t('common.edit'),
+            minWidth: 70,
+            sticky: true,
             cell: (e) => (
               <Button variant="link" aria-label={`${t('common.edit')} ${e.name}`} onClick={() => setEditing(e)}>
                 {t('common.edit')}
@@ -129,11 +131,12 @@ function AuditPanel() {
         rowKey={(e) => String(e.id)}
         empty={t('admin.audit.empty')}
         columns={[
-          { id: 'at', label: t('admin.audit.at'), cell: (e) => new Date(e.at).toLocaleString(), sortValue: (e) => e.at },
-          { id: 'actor', label: t('admin.audit.actor'), cell: (e) => e.actor, sortValue: (e) => e.actor },
-          { id: 'action', label: t('admin.audit.action'), cell: (e) => e.action, sortValue: (e) => e.action },
-          { id: 'outcome', label: t('admin.audit.outcome'), cell: (e) => e.outcome, sortValue: (e) => e.outcome },
-          { id: 'message', label: t('admin.audit.message'), cell: (e) => e.message },
+          { id: 'at', label: t('admin.audit.at'), cell: (e) => new Date(e.at).toLocaleString(), sortValue: (e) => e.at, minWidth: 130 },
+          { id: 'actor', label: t('admin.audit.actor'), cell: (e) => e.actor, sortValue: (e) => e.actor, minWidth: 150, priority: 2 },
+          { id: 'action', label: t('admin.audit.action'), cell: (e) => <CellText text={e.action} mono />, sortValue: (e) => e.action, minWidth: 130 },
+          { id: 'outcome', label: t('admin.audit.outcome'), cell: (e) => e.outcome, sortValue: (e) => e.outcome, minWidth: 80 },
+          { id: 'vm', label: t('migrations.vm'), cell: (e) => (e.vmId ? <CellVm name={e.vmName} id={e.vmId} /> : t('common.none')), sortValue: (e) => e.vmName ?? e.vmId ?? '', minWidth: 120, priority: 3 },
+          { id: 'message', label: t('admin.audit.message'), cell: (e) => e.message, minWidth: 180, wrap: true },
         ]}
       />
       <div className="vsp-toolbar">

@@ -50,11 +50,13 @@ function PermissionsEditor({ env, initial }: { env: Environment; initial: Enviro
         rowKey={(p) => p.userName}
         empty={t('admin.perm.empty')}
         columns={[
-          { id: 'user', label: t('admin.perm.user'), cell: (p) => p.userName, sortValue: (p) => p.userName },
-          { id: 'role', label: t('admin.perm.role'), cell: (p) => p.role, sortValue: (p) => p.role },
+          { id: 'user', label: t('admin.perm.user'), cell: (p) => p.userName, sortValue: (p) => p.userName, minWidth: 200 },
+          { id: 'role', label: t('admin.perm.role'), cell: (p) => p.role, sortValue: (p) => p.role, minWidth: 100 },
           {
             id: 'remove',
             label: t('common.remove'),
+            minWidth: 90,
+            sticky: true,
             cell: (p) => (
               <Button variant="link" aria-label={`${t('common.remove')} ${p.userName}`} onClick={() => setRows((r) => r.filter((x) => x !== p))}>
                 {t('common.remove')}

@@ -7,10 +7,11 @@ import { useT, type Translate } from '../../i18n/i18n.ts';
 import { Alert } from '../../kit/Alert.tsx';
 import { ApiErrorAlert } from '../../kit/ApiErrorAlert.tsx';
 import { ContextMenu } from '../../kit/ContextMenu.tsx';
-import { DataTable, type Column } from '../../kit/DataTable.tsx';
+import { normalizeUserName } from '../../../connector/auth/users.ts';
+import { CellId, CellText, DataTable, type Column } from '../../kit/DataTable.tsx';
 import { Spinner } from '../../kit/Spinner.tsx';
 import { testIds } from '../../testIds.ts';
-import { exportQueries } from './portal.queries.ts';
+import { exportQueries, meQuery } from './portal.queries.ts';
 
 /** The wall clock, ticking while `on` (elapsed times of running exports). */
 function useNow(on: boolean, everyMs = 15_000): number {
@@ -57,6 +58,9 @@ export function ExportsTab({ environmentId }: { environmentId: string }) {
   const now = useNow(list.data?.items.some((e) => e.state === 'active' || e.state === 'cancelling') ?? false);
   const [menu, setMenu] = useState<{ row: ExportTask; at: { x: number; y: number } } | null>(null);
   const cancel = useMutation({ mutationFn: (id: string) => api.cancelExport(id), onSettled: () => qc.invalidateQueries({ queryKey: exportQueries.all() }) });
+  const me = useQuery(meQuery(api));
+  // The server decides; the menu says in advance who may (the requester or an administrator).
+  const mayCancel = (e: ExportTask) => me.data === undefined || me.data.isAdministrator || normalizeUserName(me.data.userName) === e.requestedBy;
   if (list.isPending) return <Spinner label={t('app.loading')} />;
   if (list.isError && !list.data) return <ApiErrorAlert error={list.error} />;
   const rows = list.data.items.filter((e) => e.environmentId === environmentId);
@@ -71,12 +75,13 @@ export function ExportsTab({ environmentId }: { environmentId: string }) {
       ],
     });
   const columns: Column<ExportTask>[] = [
-    { id: 'id', label: t('exports.taskId'), cell: (e) => e.exportTaskId, sortValue: (e) => e.exportTaskId },
-    { id: 'instance', label: t('migrations.instanceId'), cell: (e) => e.instanceId, sortValue: (e) => e.instanceId },
-    { id: 'state', label: t('migrations.state'), cell: (e) => <span data-test={testIds.portal.exportState}>{t(`exports.state.${e.state}`)}</span>, sortValue: (e) => e.state },
-    { id: 'status', label: t('exports.status'), cell: (e) => <ExportStatus task={e} now={now} t={t} /> },
-    { id: 'file', label: t('exports.file'), cell: (e) => (e.s3Key ? `s3://${e.bucket}/${e.s3Key}` : `s3://${e.bucket}/${e.s3Prefix}`) },
-    { id: 'created', label: t('migrations.created'), cell: (e) => new Date(e.createdAt).toLocaleString(), sortValue: (e) => e.createdAt },
+    { id: 'id', label: t('exports.taskId'), cell: (e) => <CellId id={e.exportTaskId} />, sortValue: (e) => e.exportTaskId, minWidth: 150 },
+    { id: 'instance', label: t('migrations.instanceId'), cell: (e) => <CellId id={e.instanceId} />, sortValue: (e) => e.instanceId, minWidth: 150 },
+    { id: 'state', label: t('migrations.state'), cell: (e) => <CellText text={t(`exports.state.${e.state}`)} testId={testIds.portal.exportState} />, sortValue: (e) => e.state, minWidth: 100 },
+    { id: 'status', label: t('exports.status'), cell: (e) => <ExportStatus task={e} now={now} t={t} />, minWidth: 180, wrap: true },
+    { id: 'file', label: t('exports.file'), cell: (e) => <CellText text={e.s3Key ? `s3://${e.bucket}/${e.s3Key}` : `s3://${e.bucket}/${e.s3Prefix}`} mono />, minWidth: 200, priority: 2 },
+    { id: 'requestedBy', label: t('migrations.requestedBy'), cell: (e) => e.requestedBy, sortValue: (e) => e.requestedBy, minWidth: 140, priority: 4 },
+    { id: 'created', label: t('migrations.created'), cell: (e) => new Date(e.createdAt).toLocaleString(), sortValue: (e) => e.createdAt, minWidth: 150, priority: 3 },
   ];
   return (
     <div data-test={testIds.portal.exports}>
@@ -97,7 +102,7 @@ export function ExportsTab({ environmentId }: { environmentId: string }) {
           label={menu.row.exportTaskId}
           at={menu.at}
           onClose={() => setMenu(null)}
-          items={[{ label: t('exports.cancel'), disabled: menu.row.state !== 'active', onSelect: () => confirmCancel(menu.row) }]}
+          items={[{ label: t('exports.cancel'), disabled: menu.row.state !== 'active' || !mayCancel(menu.row), title: mayCancel(menu.row) ? t('exports.cancelRule') : t('exports.cancelNotAllowed', { rule: t('exports.cancelRule') }), onSelect: () => confirmCancel(menu.row) }]}
         />
       )}
     </div>

@@ -96,7 +96,7 @@ export function InstancesTab({ environmentId }: { environmentId: string }) {
   if (list.isError && !list.data) return <ApiErrorAlert error={list.error} />;
   const current = list.data.items.find((i) => i.instanceId === selected);
   const columns: Column<ImportedInstance>[] = [
-    { id: 'instance', label: t('migrations.instanceId'), cell: (i) => <CellId id={i.instanceId} />, sortValue: (i) => i.instanceId, minWidth: 160 },
+    { id: 'instance', label: t('migrations.instanceId'), cell: (i) => <CellId id={i.instanceId} />, sortValue: (i) => i.instanceId, minWidth: 180 },
     { id: 'name', label: t('instances.name'), cell: (i) => i.name ?? t('common.none'), sortValue: (i) => i.name ?? '', minWidth: 140 },
     { id: 'state', label: t('migrations.state'), cell: (i) => <CellText text={i.state} testId="instance-state" />, sortValue: (i) => i.state, minWidth: 90 },
     { id: 'source', label: t('instances.sourceVm'), cell: (i) => (i.sourceVmId ? <CellVm name={i.sourceVmName} id={i.sourceVmId} /> : t('common.none')), sortValue: (i) => i.sourceVmName ?? i.sourceVmId ?? '', minWidth: 130, priority: 3 },

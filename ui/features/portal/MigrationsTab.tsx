@@ -5,11 +5,13 @@ import { formatBytes, useT, type Translate } from '../../i18n/i18n.ts';
 import { Alert } from '../../kit/Alert.tsx';
 import { ApiErrorAlert } from '../../kit/ApiErrorAlert.tsx';
 import { Button } from '../../kit/Button.tsx';
-import { DataTable, type Column } from '../../kit/DataTable.tsx';
+import { normalizeUserName } from '../../../connector/auth/users.ts';
+import { CellId, CellText, CellVm, DataTable, type Column } from '../../kit/DataTable.tsx';
 import { ProgressBar } from '../../kit/ProgressBar.tsx';
 import { Spinner } from '../../kit/Spinner.tsx';
 import { testIds } from '../../testIds.ts';
-import { migrationQueries } from './portal.queries.ts';
+import { environmentQueries } from '../migrate/migrate.queries.ts';
+import { meQuery, migrationQueries } from './portal.queries.ts';
 
 export function formatEta(seconds: number | undefined): string {
   if (seconds === undefined) return '';
@@ -64,22 +66,41 @@ export function MigrationsTab({ environmentId }: { environmentId: string }) {
     mutationFn: (id: string) => api.cancelMigration(id),
     onSettled: () => qc.invalidateQueries({ queryKey: migrationQueries.all() }),
   });
+  const me = useQuery(meQuery(api));
+  const envs = useQuery(environmentQueries.list(api));
+  const myRole = envs.data?.environments.find((e) => e.id === environmentId)?.myRole;
+  // The server decides; the button only says in advance who may (the requester, an Owner, an administrator).
+  const mayCancel = (m: MigrationTask) =>
+    me.data === undefined || me.data.isAdministrator || myRole === 'Owner' || normalizeUserName(me.data.userName) === m.requestedBy;
   const columns: Column<MigrationTask>[] = [
-    { id: 'id', label: t('migrations.taskId'), cell: (m) => m.id, sortValue: (m) => m.id },
-    { id: 'vm', label: t('migrations.vm'), cell: (m) => m.vmName ?? m.vmId, sortValue: (m) => m.vmName ?? m.vmId },
-    { id: 'state', label: t('migrations.state'), cell: (m) => <span data-test="migration-state">{t(`migrations.state.${m.state}`)}</span>, sortValue: (m) => m.state },
-    { id: 'progress', label: t('migrations.progress'), cell: (m) => <MigrationProgress task={m} t={t} /> },
-    { id: 'instance', label: t('migrations.instanceId'), cell: (m) => <span data-test="migration-instance">{m.instanceId ?? t('common.none')}</span> },
-    { id: 'created', label: t('migrations.created'), cell: (m) => new Date(m.createdAt).toLocaleString(), sortValue: (m) => m.createdAt },
+    { id: 'id', label: t('migrations.taskId'), cell: (m) => <CellId id={m.id} />, sortValue: (m) => m.id, minWidth: 120 },
+    { id: 'vm', label: t('migrations.vm'), cell: (m) => <CellVm name={m.vmName} id={m.vmId} />, sortValue: (m) => m.vmName ?? m.vmId, minWidth: 120 },
+    { id: 'state', label: t('migrations.state'), cell: (m) => <CellText text={t(`migrations.state.${m.state}`)} testId="migration-state" />, sortValue: (m) => m.state, minWidth: 90 },
+    { id: 'progress', label: t('migrations.progress'), cell: (m) => <MigrationProgress task={m} t={t} />, minWidth: 200, wrap: true },
+    { id: 'instance', label: t('migrations.instanceId'), cell: (m) => <CellId id={m.instanceId ?? t('common.none')} testId="migration-instance" />, minWidth: 150, priority: 2 },
+    { id: 'requestedBy', label: t('migrations.requestedBy'), cell: (m) => m.requestedBy, sortValue: (m) => m.requestedBy, minWidth: 140, priority: 4 },
+    { id: 'created', label: t('migrations.created'), cell: (m) => new Date(m.createdAt).toLocaleString(), sortValue: (m) => m.createdAt, minWidth: 150, priority: 3 },
     {
       id: 'actions',
       label: t('migrations.actions'),
-      cell: (m) =>
-        m.state === 'queued' || m.state === 'running' ? (
-          <Button variant="link" aria-label={t('migrations.cancelOf', { id: m.id })} disabled={cancel.isPending} onClick={() => cancel.mutate(m.id)}>
+      minWidth: 80,
+      sticky: true,
+      cell: (m) => {
+        if (m.state !== 'queued' && m.state !== 'running') return null;
+        const allowed = mayCancel(m);
+        const rule = t('migrations.cancelRule');
+        return (
+          <Button
+            variant="link"
+            aria-label={t('migrations.cancelOf', { id: m.id })}
+            title={allowed ? rule : t('migrations.cancelNotAllowed', { rule })}
+            disabled={cancel.isPending || !allowed}
+            onClick={() => cancel.mutate(m.id)}
+          >
             {t('common.cancel')}
           </Button>
-        ) : null,
+        );
+      },
     },
   ];
   if (list.isPending) return <Spinner label={t('app.loading')} />;

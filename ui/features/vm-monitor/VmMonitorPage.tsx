@@ -7,7 +7,7 @@ import { useHost } from '../../host/HostContext.tsx';
 import { useT } from '../../i18n/i18n.ts';
 import { Alert } from '../../kit/Alert.tsx';
 import { ApiErrorAlert } from '../../kit/ApiErrorAlert.tsx';
-import { DataTable, type Column } from '../../kit/DataTable.tsx';
+import { CellId, DataTable, type Column } from '../../kit/DataTable.tsx';
 import { Spinner } from '../../kit/Spinner.tsx';
 import { testIds } from '../../testIds.ts';
 import { MigrationProgress } from '../portal/MigrationsTab.tsx';
@@ -22,12 +22,12 @@ export function VmMonitorPage() {
   const vmId = 'vmId' in vm ? vm.vmId : undefined;
   const list = useQuery({ ...migrationQueries.byVm(api, vmId ?? ''), enabled: vmId !== undefined });
   const columns: Column<MigrationTask>[] = [
-    { id: 'id', label: t('migrations.taskId'), cell: (m) => m.id, sortValue: (m) => m.id },
-    { id: 'state', label: t('migrations.state'), cell: (m) => t(`migrations.state.${m.state}`), sortValue: (m) => m.state },
-    { id: 'progress', label: t('migrations.progress'), cell: (m) => <MigrationProgress task={m} t={t} /> },
-    { id: 'region', label: t('migrate.region'), cell: (m) => m.region },
-    { id: 'instance', label: t('migrations.instanceId'), cell: (m) => m.instanceId ?? t('common.none') },
-    { id: 'created', label: t('migrations.created'), cell: (m) => new Date(m.createdAt).toLocaleString(), sortValue: (m) => m.createdAt },
+    { id: 'id', label: t('migrations.taskId'), cell: (m) => <CellId id={m.id} />, sortValue: (m) => m.id, minWidth: 120 },
+    { id: 'state', label: t('migrations.state'), cell: (m) => t(`migrations.state.${m.state}`), sortValue: (m) => m.state, minWidth: 90 },
+    { id: 'progress', label: t('migrations.progress'), cell: (m) => <MigrationProgress task={m} t={t} />, minWidth: 200, wrap: true },
+    { id: 'region', label: t('migrate.region'), cell: (m) => m.region, minWidth: 100, priority: 3 },
+    { id: 'instance', label: t('migrations.instanceId'), cell: (m) => <CellId id={m.instanceId ?? t('common.none')} />, minWidth: 150, priority: 2 },
+    { id: 'created', label: t('migrations.created'), cell: (m) => new Date(m.createdAt).toLocaleString(), sortValue: (m) => m.createdAt, minWidth: 150, priority: 3 },
   ];
   return (
     <div className="vsp-page" data-test={testIds.vmMonitor.page}>
