@@ -42,6 +42,7 @@ interface AuditRow {
   outcome: AuditRecord['outcome'];
   environment_id: string | null;
   vm_id: string | null;
+  vm_name: string | null;
   code: string | null;
   message: string;
   details: string | null;
@@ -69,6 +70,7 @@ const toAudit = (r: AuditRow): AuditRecord => ({
   outcome: r.outcome,
   ...(r.environment_id !== null ? { environmentId: r.environment_id } : {}),
   ...(r.vm_id !== null ? { vmId: r.vm_id } : {}),
+  ...(r.vm_name !== null ? { vmName: r.vm_name } : {}),
   ...(r.code !== null ? { code: r.code } : {}),
   message: r.message,
   ...(r.details !== null ? { details: JSON.parse(r.details) as Record<string, unknown> } : {}),
@@ -254,10 +256,10 @@ class SqliteAudit implements AuditRepository {
     const at = this.now();
     const info = this.db()
       .prepare(
-        `INSERT INTO audit_log (at, actor, action, outcome, environment_id, vm_id, code, message, details)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO audit_log (at, actor, action, outcome, environment_id, vm_id, vm_name, code, message, details)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(at, e.actor, e.action, e.outcome, e.environmentId ?? null, e.vmId ?? null, e.code ?? null, e.message, e.details ? JSON.stringify(e.details) : null);
+      .run(at, e.actor, e.action, e.outcome, e.environmentId ?? null, e.vmId ?? null, e.vmName ?? null, e.code ?? null, e.message, e.details ? JSON.stringify(e.details) : null);
     return { ...e, id: Number(info.lastInsertRowid), at };
   }
 
