@@ -221,6 +221,20 @@ test.describe.serial('tables fit and name VMs', () => {
       await page.setViewportSize(size);
       await expectGridFits(page, GLOBAL, exportsTable, `${size.width}×${size.height} EC2-to-S3 Migrations`);
     }
+    // The audit log names the VM of the migration request, its id on hover.
+    await portal.getByTestId(testIds.portal.admin).click();
+    const admin = portal.getByTestId(testIds.admin.page);
+    await admin.getByRole('tab', { name: 'Audit log' }).click();
+    const audit = admin.getByRole('table', { name: 'Audit log' });
+    await expect(audit.getByRole('row').filter({ hasText: 'migration.request' }).first().getByTitle(/^ubuntu-web-01 \(vm-\d+\)$/)).toHaveText('ubuntu-web-01');
+    await page.setViewportSize({ width: 1280, height: 720 });
+    // At 1280×720 the VM column moves into the row detail.
+    const request = audit.getByRole('row').filter({ hasText: 'migration.request' }).first();
+    await request.getByRole('button', { name: /Show the other columns/ }).click();
+    await expect(audit.locator('.vsp-grid-detail').first().getByTitle(/^ubuntu-web-01 \(vm-\d+\)$/)).toHaveText('ubuntu-web-01');
+    await expectGridFits(page, GLOBAL, audit, '1280×720 Audit log with a row detail');
+    await page.screenshot({ path: `test-results/layout/layout-audit-detail-1280.png` });
+    await portal.getByRole('button', { name: ENV_NAME }).click();
     // The administrator may cancel any migration: Cancel, where shown, carries the rule as its tooltip.
     await portal.getByRole('tab', { name: 'VM-to-EC2 Migrations' }).click();
     await expectGridFits(page, GLOBAL, portal.getByRole('table', { name: 'VM-to-EC2 Migrations' }), 'administrator Migrations');

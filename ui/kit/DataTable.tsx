@@ -95,6 +95,7 @@ export function DataTable<Row>(props: Props<Row>) {
     const el = host.current;
     if (!el) return;
     setWidth(el.clientWidth);
+    if (typeof ResizeObserver === 'undefined') return;
     const ro = new ResizeObserver(() => setWidth(el.clientWidth));
     ro.observe(el);
     return () => ro.disconnect();

@@ -73,17 +73,17 @@ export function MigrationsTab({ environmentId }: { environmentId: string }) {
   const mayCancel = (m: MigrationTask) =>
     me.data === undefined || me.data.isAdministrator || myRole === 'Owner' || normalizeUserName(me.data.userName) === m.requestedBy;
   const columns: Column<MigrationTask>[] = [
-    { id: 'id', label: t('migrations.taskId'), cell: (m) => <CellId id={m.id} />, sortValue: (m) => m.id, minWidth: 120 },
-    { id: 'vm', label: t('migrations.vm'), cell: (m) => <CellVm name={m.vmName} id={m.vmId} />, sortValue: (m) => m.vmName ?? m.vmId, minWidth: 120 },
-    { id: 'state', label: t('migrations.state'), cell: (m) => <CellText text={t(`migrations.state.${m.state}`)} testId="migration-state" />, sortValue: (m) => m.state, minWidth: 90 },
-    { id: 'progress', label: t('migrations.progress'), cell: (m) => <MigrationProgress task={m} t={t} />, minWidth: 200, wrap: true },
+    { id: 'id', label: t('migrations.taskId'), cell: (m) => <CellId id={m.id} />, sortValue: (m) => m.id, minWidth: 100 },
+    { id: 'vm', label: t('migrations.vm'), cell: (m) => <CellVm name={m.vmName} id={m.vmId} />, sortValue: (m) => m.vmName ?? m.vmId, minWidth: 110 },
+    { id: 'state', label: t('migrations.state'), cell: (m) => <CellText text={t(`migrations.state.${m.state}`)} testId="migration-state" />, sortValue: (m) => m.state, minWidth: 80 },
+    { id: 'progress', label: t('migrations.progress'), cell: (m) => <MigrationProgress task={m} t={t} />, minWidth: 170, wrap: true },
     { id: 'instance', label: t('migrations.instanceId'), cell: (m) => <CellId id={m.instanceId ?? t('common.none')} testId="migration-instance" />, minWidth: 150, priority: 2 },
     { id: 'requestedBy', label: t('migrations.requestedBy'), cell: (m) => m.requestedBy, sortValue: (m) => m.requestedBy, minWidth: 140, priority: 4 },
     { id: 'created', label: t('migrations.created'), cell: (m) => new Date(m.createdAt).toLocaleString(), sortValue: (m) => m.createdAt, minWidth: 150, priority: 3 },
     {
       id: 'actions',
       label: t('migrations.actions'),
-      minWidth: 80,
+      minWidth: 90,
       sticky: true,
       cell: (m) => {
         if (m.state !== 'queued' && m.state !== 'running') return null;
