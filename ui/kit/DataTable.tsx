@@ -100,7 +100,8 @@ export function DataTable<Row>(props: Props<Row>) {
     ro.observe(el);
     return () => ro.disconnect();
   }, []);
-  const { shown, hidden } = fitColumns(props.columns, width);
+  // The table's own left and right borders take 2 px of the grid.
+  const { shown, hidden } = fitColumns(props.columns, width - 2);
   const expandable = hidden.length > 0;
   const sortCol = props.columns.find((c) => c.id === sort?.id);
   const rows = sortCol?.sortValue
