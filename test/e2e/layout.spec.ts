@@ -96,6 +96,11 @@ test.describe.serial('tables fit and name VMs', () => {
     await admin.getByRole('button', { name: 'Add' }).click();
     await admin.getByRole('button', { name: 'Save' }).click();
     await expect(admin.getByText('Permissions saved.')).toBeVisible();
+    await admin.getByRole('tab', { name: 'Configure Instance Export' }).click();
+    await admin.getByRole('textbox', { name: 'S3 bucket names' }).fill('layoutexports');
+    await admin.getByRole('checkbox', { name: /I agree that AWS Management Portal for vCenter may do the following on my behalf/ }).check();
+    await admin.getByRole('button', { name: 'Create' }).click();
+    await expect(admin.getByTestId(testIds.admin.exportBuckets)).toContainText('export-to-s3-layoutexports-us-east-1');
 
     for (const size of SIZES) {
       await page.setViewportSize(size);
@@ -217,15 +222,29 @@ test.describe.serial('tables fit and name VMs', () => {
     await vsphere.loginAs('administrator');
     const portal = await vsphere.openPortal();
     await openEnvironment(portal);
+    await portal.getByRole('tab', { name: 'Imported Instances' }).click();
+    await portal.getByRole('table', { name: 'Imported Instances' }).locator('tbody tr').first().click();
+    await portal.getByRole('tab', { name: 'Getting Started' }).click();
+    await portal.getByRole('button', { name: 'Export instance to S3' }).click();
+    const dialog = portal.getByRole('dialog', { name: 'Export instance to S3' });
+    await dialog.getByRole('textbox', { name: 'S3 object file prefix' }).fill('vms/a-rather-long-folder-name-for-the-layout-check/');
+    await dialog.getByRole('button', { name: 'Export' }).click();
+    const exportId = (await dialog.getByTestId(testIds.portal.exportTaskId).textContent()) ?? '';
+    expect(exportId).toMatch(/^export-/);
+    await dialog.getByRole('button', { name: 'Close' }).click();
     await portal.getByRole('tab', { name: 'EC2-to-S3 Migrations' }).click();
     const exportsTable = portal.getByRole('table', { name: 'EC2-to-S3 Migrations' });
+    await expect(portal.getByTestId(testIds.portal.exportRow(exportId))).toBeVisible();
     for (const size of SIZES) {
       await page.setViewportSize(size);
       await expectGridFits(page, GLOBAL, exportsTable, `${size.width}×${size.height} EC2-to-S3 Migrations`);
     }
+    await page.setViewportSize({ width: 1280, height: 720 });
+    await page.screenshot({ path: `test-results/layout/layout-exports-1280.png` });
     // The audit log names the VM of the migration request, its id on hover.
     await portal.getByTestId(testIds.portal.admin).click();
     const admin = portal.getByTestId(testIds.admin.page);
+    await page.setViewportSize({ width: 1920, height: 1080 });
     await admin.getByRole('tab', { name: 'Audit log' }).click();
     const audit = admin.getByRole('table', { name: 'Audit log' });
     await expect(audit.getByRole('row').filter({ hasText: 'migration.request' }).first().getByTitle(/^ubuntu-web-01 \(vm-\d+\)$/)).toHaveText('ubuntu-web-01');
