@@ -81,6 +81,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       info: {
         title: 'vm2ec2 connector API',
         version: '1',
+        license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
         description:
           'The connector behind the vm2ec2 vSphere Client plugin: migrate vCenter VMs to Amazon EC2 and export imported instances to S3 as OVA. ' +
           'Every call carries the vSphere Client’s plugin session token in the `vmware-api-session-id` header; vCenter checks the caller’s own privileges. ' +
