@@ -11,6 +11,12 @@ export default defineConfig({
   expect: { timeout: 20_000 },
   reporter: [['list']],
   outputDir: 'test-results',
+  // The layout checks share the journeys' lab and run after them: the journeys start from an unconfigured portal
+  // (first environment, first export buckets), the layout checks only need one.
+  projects: [
+    { name: 'journeys', testIgnore: /layout\.spec\.ts/ },
+    { name: 'layout', testMatch: /layout\.spec\.ts/, dependencies: ['journeys'] },
+  ],
   use: {
     ignoreHTTPSErrors: true,
     testIdAttribute: 'data-test',

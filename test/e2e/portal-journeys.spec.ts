@@ -113,7 +113,9 @@ test.describe.serial('AWS Management Portal journeys', () => {
     await types.selectOption({ index: 1 });
     const ip = modal.getByRole('textbox', { name: 'Private IP address (optional)' });
     await ip.fill('192.0.2.1');
-    await expect(modal.getByText(/is not in the subnet/)).toBeVisible();
+    // Said under the field and, named, in the footer beside Begin.
+    await expect(modal.getByText(/is not in the subnet/)).toHaveCount(2);
+    await expect(modal.getByTestId(testIds.migrate.firstProblem)).toContainText(/Private IP address.*is not in the subnet/);
     await ip.fill('');
     const begin = modal.getByRole('button', { name: 'Begin migration to Amazon EC2' });
     await expect(modal.getByTestId(testIds.migrate.checks).or(modal.getByTestId(testIds.migrate.check('ok')))).toBeVisible();

@@ -100,6 +100,9 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
   const ipError = ipProblem ? t(ipProblem, { cidr: subnet?.cidrBlock ?? '', ip: privateIp }) : undefined;
   // The first problem in form order, named in the footer: the field itself may be scrolled out of the modal.
   const missing = (fieldId: string, label: string): FieldProblem => ({ fieldId, text: t('migrate.problem', { label, problem: t('migrate.problem.select') }) });
+  const ipFieldProblem: FieldProblem | undefined = ipError
+    ? { fieldId: fieldIds.privateIp, text: t('migrate.problem', { label: t('migrate.privateIp.short'), problem: ipError }) }
+    : undefined;
   const firstProblem: FieldProblem | undefined = !region
     ? missing(fieldIds.region, t('migrate.region'))
     : !environmentId
@@ -110,9 +113,7 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
           ? missing(fieldIds.instanceType, t('migrate.instanceType'))
           : !securityGroupId && groups.isSuccess
             ? missing(fieldIds.securityGroup, t('migrate.securityGroup'))
-            : ipError
-              ? { fieldId: fieldIds.privateIp, text: t('migrate.problem', { label: t('migrate.privateIp.short'), problem: ipError }) }
-              : undefined;
+            : ipFieldProblem;
   const canSubmit = complete && checksCurrent && preflight.data.ready && !preflight.isFetching && !begin.isPending;
 
   if (begin.isSuccess) {
@@ -138,10 +139,11 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
   }
 
   const beginError = begin.isError ? toApiError(begin.error) : null;
-  // Say why Begin is disabled, right beside it: the checks may be scrolled out of view. A problem in the fields
-  // comes first (form order), then blockers of the pre-flight checks below them.
+  // Say why Begin is disabled, right beside it: the checks may be scrolled out of view. What the user typed wrong
+  // comes first, then blockers of the pre-flight checks (filling the other fields cannot lift them: a VM AWS cannot
+  // import), then the first field still to fill, in form order.
   const blocked = checksCurrent && !preflight.data.ready;
-  const shownProblem = !complete ? firstProblem : undefined;
+  const shownProblem = complete ? undefined : (ipFieldProblem ?? (blocked ? undefined : firstProblem));
   const waitingFor = shownProblem ? shownProblem.text : blocked ? t('migrate.begin.blocked') : !complete ? t('migrate.begin.incomplete') : !checksCurrent || preflight.isFetching ? t('migrate.preflight.running') : null;
   let formBody: ReactNode;
   if (environmentsState === 'loading') formBody = <Spinner label={t('app.loading')} />;
