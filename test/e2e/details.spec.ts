@@ -1,7 +1,7 @@
 // Issue 12 item 16, in the lab's vSphere Client at 1280×720: the details a user trips over.
 import type { ConsoleMessage, FrameLocator } from '@playwright/test';
 import { testIds } from '../../ui/testIds.ts';
-import { client, expect, test, type VsphereClient } from './fixtures.ts';
+import { client, createEnvironment, expect, test, type VsphereClient } from './fixtures.ts';
 
 test.use({ viewport: { width: 1280, height: 720 } });
 
@@ -54,17 +54,7 @@ test.describe('details (issue 12, item 16)', () => {
     const portal = await vsphere.openPortal();
     await portal.getByTestId(testIds.portal.admin).click();
     const admin = portal.getByTestId(testIds.admin.page);
-    await admin.getByRole('button', { name: 'Create New' }).click();
-    const form = admin.getByTestId(testIds.admin.envForm);
-    await form.getByRole('textbox', { name: 'Name' }).fill(DETAILS_ENV);
-    await form.getByRole('combobox', { name: 'Region' }).selectOption('us-east-1');
-    const vpc = form.getByRole('combobox', { name: 'VPC' });
-    await expect(vpc.locator('option')).not.toHaveCount(1);
-    await vpc.selectOption({ index: 1 });
-    await form.getByTestId(testIds.admin.envSubnets).getByRole('checkbox').first().check();
-    await form.getByTestId(testIds.admin.envGroups).getByRole('checkbox').first().check();
-    await form.getByRole('button', { name: 'Create' }).click();
-    await expect(admin.getByRole('table', { name: 'Environments' })).toContainText(DETAILS_ENV);
+    await createEnvironment(admin, DETAILS_ENV);
     try {
       await checkFooter(vsphere);
     } finally {

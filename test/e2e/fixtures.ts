@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
-import { test as base, expect, type FrameLocator, type Page } from '@playwright/test';
+import { test as base, expect, type FrameLocator, type Locator, type Page } from '@playwright/test';
+import { testIds } from '../../ui/testIds.ts';
 import { testIds as client } from '../../lab/vsphere-client/test-ids.ts';
 import type { LabUser } from '../../lab/index.ts';
 
@@ -114,3 +115,24 @@ export const test = base.extend<{ vsphere: VsphereClient }>({
     expect(blocked, 'Content Security Policy violations').toEqual([]);
   },
 });
+
+/**
+ * Administration → Create New: an environment in us-east-1 on the lab's first VPC with its first security group and
+ * the first `subnets` subnets; `beforeCreate` runs with the form filled (a screenshot, say).
+ */
+export async function createEnvironment(admin: Locator, name: string, opts: { subnets?: number; beforeCreate?: () => Promise<void> } = {}): Promise<Locator> {
+  await admin.getByRole('button', { name: 'Create New' }).click();
+  const form = admin.getByTestId(testIds.admin.envForm);
+  await form.getByRole('textbox', { name: 'Name' }).fill(name);
+  await form.getByRole('combobox', { name: 'Region' }).selectOption('us-east-1');
+  const vpc = form.getByRole('combobox', { name: 'VPC' });
+  await expect(vpc.locator('option')).not.toHaveCount(1);
+  await vpc.selectOption({ index: 1 });
+  for (let i = 0; i < (opts.subnets ?? 1); i++) await form.getByTestId(testIds.admin.envSubnets).getByRole('checkbox').nth(i).check();
+  await form.getByTestId(testIds.admin.envGroups).getByRole('checkbox').first().check();
+  await opts.beforeCreate?.();
+  await form.getByRole('button', { name: 'Create' }).click();
+  const table = admin.getByRole('table', { name: 'Environments' });
+  await expect(table).toContainText(name);
+  return table;
+}

@@ -3,7 +3,7 @@ import type { FrameLocator, Locator, Page } from '@playwright/test';
 import { IMPORT_ROLE_POLICY_NAME, importRolePolicies } from '../../connector/aws/vmimport-role.ts';
 import { labAwsCredentials } from '../../lab/index.ts';
 import { testIds } from '../../ui/testIds.ts';
-import { client, expect, test } from './fixtures.ts';
+import { client, createEnvironment, expect, test } from './fixtures.ts';
 
 // Issue 12 items 11 and 12: every table fits the plugin's iframe at common screen sizes (no column cut, the
 // actions column clickable, long ids on one line with the full text on hover) and VMs appear by name.
@@ -75,19 +75,7 @@ test.describe.serial('tables fit and name VMs', () => {
     const portal = await vsphere.openPortal();
     await portal.getByTestId(testIds.portal.admin).click();
     const admin = portal.getByTestId(testIds.admin.page);
-    await admin.getByRole('button', { name: 'Create New' }).click();
-    const form = admin.getByTestId(testIds.admin.envForm);
-    await form.getByRole('textbox', { name: 'Name' }).fill(ENV_NAME);
-    await form.getByRole('combobox', { name: 'Region' }).selectOption('us-east-1');
-    const vpc = form.getByRole('combobox', { name: 'VPC' });
-    await expect(vpc.locator('option')).not.toHaveCount(1);
-    await vpc.selectOption({ index: 1 });
-    await form.getByTestId(testIds.admin.envSubnets).getByRole('checkbox').first().check();
-    await form.getByTestId(testIds.admin.envSubnets).getByRole('checkbox').nth(1).check();
-    await form.getByTestId(testIds.admin.envGroups).getByRole('checkbox').first().check();
-    await form.getByRole('button', { name: 'Create' }).click();
-    const envTable = admin.getByRole('table', { name: 'Environments' });
-    await expect(envTable).toContainText(ENV_NAME);
+    const envTable = await createEnvironment(admin, ENV_NAME, { subnets: 2 });
 
     await admin.getByRole('tab', { name: 'Permissions' }).click();
     await admin.getByRole('combobox', { name: 'Environment' }).selectOption({ label: ENV_NAME });

@@ -2,7 +2,7 @@ import { IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { IMPORT_ROLE_POLICY_NAME, importRolePolicies } from '../../connector/aws/vmimport-role.ts';
 import { labAwsCredentials } from '../../lab/index.ts';
 import { testIds } from '../../ui/testIds.ts';
-import { client, expect, test } from './fixtures.ts';
+import { client, createEnvironment, expect, test } from './fixtures.ts';
 
 const ENV_NAME = 'Lab production';
 const MIGRATE = 'Migrate VM to EC2';
@@ -18,18 +18,7 @@ test.describe.serial('AWS Management Portal journeys', () => {
     await expect(admin.getByTestId(testIds.admin.defaultNote)).toContainText('The default environment is not enough');
     await vsphere.shot('portal-administration', 'light');
 
-    await admin.getByRole('button', { name: 'Create New' }).click();
-    const form = admin.getByTestId(testIds.admin.envForm);
-    await form.getByRole('textbox', { name: 'Name' }).fill(ENV_NAME);
-    await form.getByRole('combobox', { name: 'Region' }).selectOption('us-east-1');
-    const vpc = form.getByRole('combobox', { name: 'VPC' });
-    await expect(vpc.locator('option')).not.toHaveCount(1);
-    await vpc.selectOption({ index: 1 });
-    await form.getByTestId(testIds.admin.envSubnets).getByRole('checkbox').first().check();
-    await form.getByTestId(testIds.admin.envGroups).getByRole('checkbox').first().check();
-    await vsphere.shots('portal-environment-form');
-    await form.getByRole('button', { name: 'Create' }).click();
-    await expect(admin.getByRole('table', { name: 'Environments' })).toContainText(ENV_NAME);
+    await createEnvironment(admin, ENV_NAME, { beforeCreate: () => vsphere.shots('portal-environment-form') });
 
     await admin.getByRole('tab', { name: 'Permissions' }).click();
     await admin.getByRole('combobox', { name: 'Environment' }).selectOption({ label: ENV_NAME });
