@@ -1,10 +1,2 @@
-/**
- * One spelling per vCenter user, so permissions, the administrators list and token subjects compare equal:
- * vCenter reports `VSPHERE.LOCAL\Administrator` where people write `administrator@vsphere.local`.
- */
-export function normalizeUserName(name: string): string {
-  const trimmed = name.trim();
-  const slash = trimmed.indexOf('\\');
-  const canonical = slash > 0 && !trimmed.includes('@') ? `${trimmed.slice(slash + 1)}@${trimmed.slice(0, slash)}` : trimmed;
-  return canonical.toLowerCase();
-}
+// The one spelling of a vCenter user lives in the contract, so the UI compares names by the same rule.
+export { normalizeUserName } from '../contract/identity.ts';

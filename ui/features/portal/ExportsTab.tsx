@@ -1,13 +1,12 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
-import type { ExportTask } from '../../../connector/contract/index.ts';
+import { normalizeUserName, type ExportTask } from '../../../connector/contract/index.ts';
 import { useApi } from '../../api/ApiContext.tsx';
 import { useHost } from '../../host/HostContext.tsx';
 import { useT, type Translate } from '../../i18n/i18n.ts';
 import { Alert } from '../../kit/Alert.tsx';
 import { ApiErrorAlert } from '../../kit/ApiErrorAlert.tsx';
 import { ContextMenu } from '../../kit/ContextMenu.tsx';
-import { normalizeUserName } from '../../../connector/auth/users.ts';
 import { CellId, CellText, DataTable, type Column } from '../../kit/DataTable.tsx';
 import { Spinner } from '../../kit/Spinner.tsx';
 import { testIds } from '../../testIds.ts';

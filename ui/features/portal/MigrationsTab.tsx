@@ -1,11 +1,10 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import type { MigrationTask } from '../../../connector/contract/index.ts';
+import { normalizeUserName, type MigrationTask } from '../../../connector/contract/index.ts';
 import { useApi } from '../../api/ApiContext.tsx';
 import { formatBytes, useT, type Translate } from '../../i18n/i18n.ts';
 import { Alert } from '../../kit/Alert.tsx';
 import { ApiErrorAlert } from '../../kit/ApiErrorAlert.tsx';
 import { Button } from '../../kit/Button.tsx';
-import { normalizeUserName } from '../../../connector/auth/users.ts';
 import { CellId, CellText, CellVm, DataTable, type Column } from '../../kit/DataTable.tsx';
 import { ProgressBar } from '../../kit/ProgressBar.tsx';
 import { Spinner } from '../../kit/Spinner.tsx';
