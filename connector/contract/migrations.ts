@@ -3,6 +3,7 @@ import { InstanceTypeName, PrivateIpv4, SecurityGroupId, SubnetId, uniqueList } 
 import { EnvironmentId } from './environments.ts';
 import { GuestPlatform } from './preflight.ts';
 import { VmId } from './vms.ts';
+import { CutoverShutdown, MigrationMode } from './tasks.ts';
 
 /** Seed "VM Import Authorization", step 3: the import request with the portal's token, and the form's choices. */
 export const MigrationRequest = z.strictObject({
@@ -21,5 +22,16 @@ export const MigrationRequest = z.strictObject({
   securityGroupIds: uniqueList(SecurityGroupId, 5).min(1, 'Choose a security group.'),
   /** Optional: "If you don't specify a private IP address, we'll select one for you." */
   privateIpAddress: PrivateIpv4.optional(),
-}).meta({ id: 'MigrationRequest' });
+  /** "Migrate now" (cold, the default) or "Replicate, then cut over" (warm). */
+  mode: MigrationMode.default('cold'),
+  /** Warm only: minutes between replication cycles. */
+  replicationIntervalMinutes: z.number().int('Use whole minutes.').min(5, 'Replicate at most every 5 minutes.').max(1440, 'Replicate at least once a day (1440 minutes).').optional(),
+  /** Warm only: how the source is powered off at cutover. */
+  cutoverShutdown: CutoverShutdown.optional(),
+})
+  .refine((r) => r.mode === 'warm' || (r.replicationIntervalMinutes === undefined && r.cutoverShutdown === undefined), {
+    message: 'The replication interval and the cutover shutdown apply only to "Replicate, then cut over" (mode warm).',
+    path: ['mode'],
+  })
+  .meta({ id: 'MigrationRequest' });
 export type MigrationRequest = z.infer<typeof MigrationRequest>;

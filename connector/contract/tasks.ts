@@ -1,11 +1,26 @@
 import { z } from 'zod';
+import { SubnetId } from './aws-ids.ts';
 
 /** Where a migration stands. `queued` waits for a slot; `cancelling` is undoing what was done. */
 export const MigrationState = z.enum(['queued', 'running', 'cancelling', 'completed', 'failed', 'cancelled']);
 export type MigrationState = z.infer<typeof MigrationState>;
 
 /** The pipeline step a migration is in (persisted; a restarted connector resumes from it). */
-export const MigrationPhase = z.enum(['queued', 'exporting', 'uploading', 'importing', 'launching', 'cleaning-up', 'done']);
+export const MigrationPhase = z.enum([
+  'queued',
+  // cold: the whole disk is exported to S3 at the chosen point in time
+  'exporting',
+  'uploading',
+  // warm: changed blocks are replicated into EBS snapshots while the VM runs, until the user cuts over
+  'initial-sync',
+  'replicating',
+  'cutting-over',
+  // both (warm: after cutting-over)
+  'importing',
+  'launching',
+  'cleaning-up',
+  'done',
+]);
 export type MigrationPhase = z.infer<typeof MigrationPhase>;
 
 /** Seed wording: an *import task ID* when the migration started at once, a *queued task ID* otherwise. */
@@ -26,11 +41,71 @@ export const DiskProgress = z.object({
 }).meta({ id: 'DiskProgress' });
 export type DiskProgress = z.infer<typeof DiskProgress>;
 
+/** Migrate now (cold: copy the whole disk, then import) or replicate while the VM runs, then cut over (warm). */
+export const MigrationMode = z.enum(['cold', 'warm']);
+export type MigrationMode = z.infer<typeof MigrationMode>;
+
+/** At cutover: shut the guest down through VMware Tools (`guest`), or wait for the user to power the VM off (`user`). */
+export const CutoverShutdown = z.enum(['guest', 'user']);
+export type CutoverShutdown = z.infer<typeof CutoverShutdown>;
+
+/** A test instance launched from the latest replicated point while replication continues. */
+export const WarmTestInstance = z.object({
+  state: z.enum(['launching', 'running', 'finishing', 'failed']),
+  subnetId: z.string(),
+  requestedBy: z.string(),
+  requestedAt: z.string(),
+  /** The replication point (end of that cycle's sync) the test was launched from. */
+  fromSyncAt: z.string().optional(),
+  importTaskId: z.string().optional(),
+  imageId: z.string().optional(),
+  instanceId: z.string().optional(),
+  launchedAt: z.string().optional(),
+  error: z.string().optional(),
+}).meta({ id: 'WarmTestInstance' });
+export type WarmTestInstance = z.infer<typeof WarmTestInstance>;
+
+/** Replication state of a warm migration (absent for cold ones). */
+export const WarmReplication = z.object({
+  intervalMinutes: z.number().int().min(5).max(1440),
+  shutdown: CutoverShutdown,
+  /** Completed sync cycles, the initial sync included. */
+  cycles: z.number().int().nonnegative(),
+  /** A sync cycle is copying changed blocks now (it holds one of the connector's running slots). */
+  cycleRunning: z.boolean(),
+  /** The running (or next) cycle copies the whole disk, and why (first sync, or Changed Block Tracking was reset). */
+  fullSync: z.boolean(),
+  fullSyncReason: z.string().optional(),
+  /** When the last completed cycle froze the disk (its vCenter snapshot): the point an instance would start from. */
+  lastSyncAt: z.string().optional(),
+  /** Data that changed in the last completed cycle, and what was sent for it (whole 512 KiB EBS blocks). */
+  lastCycleChangedBytes: z.number().int().nonnegative().optional(),
+  lastCycleSentBytes: z.number().int().nonnegative().optional(),
+  /** Replication lag (RPO): seconds since lastSyncAt. */
+  lagSeconds: z.number().nonnegative().optional(),
+  nextCycleAt: z.string().optional(),
+  test: WarmTestInstance.optional(),
+  /** Cutover: who asked, when the source was powered off and when the instance was launched (downtime between). */
+  cutover: z.object({
+    requestedBy: z.string(),
+    requestedAt: z.string(),
+    sourcePoweredOffAt: z.string().optional(),
+    instanceLaunchedAt: z.string().optional(),
+    downtimeSeconds: z.number().nonnegative().optional(),
+  }).optional(),
+  /** How the image was made from the replicated snapshots: VM Import (drivers installed by AWS) or RegisterImage (guest already Nitro-ready). */
+  imagePath: z.enum(['import-image', 'register-image']).optional(),
+}).meta({ id: 'WarmReplication' });
+export type WarmReplication = z.infer<typeof WarmReplication>;
+
 export const MigrationTask = z.object({
   id: z.string(),
   idKind: MigrationIdKind,
   state: MigrationState,
   phase: MigrationPhase,
+  mode: MigrationMode,
+  /** Warm migrations only. */
+  warm: WarmReplication.optional(),
   environmentId: z.string(),
   region: z.string(),
   vmId: z.string(),
@@ -83,6 +158,12 @@ export type MigrationListQuery = z.infer<typeof MigrationListQuery>;
 
 export const MigrationList = z.object({ items: z.array(MigrationTask), total: z.number().int().nonnegative() }).meta({ id: 'MigrationList' });
 export type MigrationList = z.infer<typeof MigrationList>;
+
+/** POST /migrations/{id}/test-instance: launch a test instance from the latest replicated point. */
+export const WarmTestRequest = z.strictObject({
+  subnetId: SubnetId,
+}); // meta id added with its route (POST /migrations/{id}/test-instance)
+export type WarmTestRequest = z.infer<typeof WarmTestRequest>;
 
 export const TaskIdParams = z.strictObject({ id: z.string().regex(/^[a-z]{3}-[0-9a-z-]{6,64}$/, 'Not a task id.') });
 

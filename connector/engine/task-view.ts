@@ -14,6 +14,7 @@ export function taskView(t: MigrationRecord, now: Date, queuePosition: number | 
     idKind: t.idKind,
     state: t.state,
     phase: t.phase,
+    mode: t.mode ?? 'cold',
     environmentId: t.environmentId,
     region: t.region,
     vmId: t.vmId,
@@ -61,6 +62,12 @@ function percentOf(t: MigrationRecord): number {
     case 'queued':
     case 'exporting':
       return 0;
+    // Warm: placeholders until the warm pipeline reports its own progress (issue 13).
+    case 'initial-sync':
+    case 'replicating':
+      return 0;
+    case 'cutting-over':
+      return 50;
     case 'uploading': {
       const total = t.disks.reduce((s, d) => s + d.expectedBytes, 0) || 1;
       const sent = t.disks.reduce((s, d) => s + (d.done ? d.expectedBytes : Math.min(d.bytesUploaded, d.expectedBytes)), 0);

@@ -1,4 +1,4 @@
-import type { DiskProgress, MigrationIdKind, MigrationPhase, MigrationState } from '../contract/index.ts';
+import type { DiskProgress, MigrationIdKind, MigrationMode, MigrationPhase, MigrationState } from '../contract/index.ts';
 
 /** A staged disk: where its stream goes in S3, and how far it got. */
 export interface StagedDisk extends DiskProgress {
@@ -15,6 +15,8 @@ export interface MigrationRecord {
   idKind: MigrationIdKind;
   state: MigrationState;
   phase: MigrationPhase;
+  /** Absent in records written before warm migration existed: cold. */
+  mode?: MigrationMode;
   environmentId: string;
   region: string;
   vmId: string;

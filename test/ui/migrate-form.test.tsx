@@ -196,6 +196,7 @@ describe('Migrate VM to EC2 form', () => {
         subnetId: 'subnet-0a1b2c3d4e5f67890',
         instanceType: 'm5.large',
         securityGroupIds: ['sg-0a1b2c3d4e5f67890'],
+        mode: 'cold',
       },
     ]);
   });

@@ -10,6 +10,7 @@ const task = (over: Partial<MigrationTask>): MigrationTask => ({
   id: 'mig-000001',
   idKind: 'import',
   state: 'running',
+  mode: 'cold',
   phase: 'importing',
   environmentId: 'env-prod',
   region: 'us-east-1',

@@ -15,6 +15,7 @@ const task = (over: Partial<MigrationTask>): MigrationTask => ({
   id: 'mig-000001',
   idKind: 'import',
   state: 'running',
+  mode: 'cold',
   phase: 'uploading',
   environmentId: 'env-prod',
   region: 'us-east-1',

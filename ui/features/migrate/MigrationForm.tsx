@@ -91,6 +91,7 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
         subnetId,
         instanceType,
         securityGroupIds: [securityGroupId],
+        mode: 'cold',
         ...(privateIp ? { privateIpAddress: privateIp } : {}),
       });
     },
