@@ -1,4 +1,5 @@
-import type { DiskProgress, MigrationIdKind, MigrationMode, MigrationPhase, MigrationState } from '../contract/index.ts';
+import type { CutoverShutdown, DiskProgress, MigrationIdKind, MigrationMode, MigrationPhase, MigrationState } from '../contract/index.ts';
+import type { WarmRecord } from './warm/types.ts';
 
 /** A staged disk: where its stream goes in S3, and how far it got. */
 export interface StagedDisk extends DiskProgress {
@@ -17,6 +18,8 @@ export interface MigrationRecord {
   phase: MigrationPhase;
   /** Absent in records written before warm migration existed: cold. */
   mode?: MigrationMode;
+  /** Warm migrations: replication state, persisted at every step (see warm/types.ts). */
+  warm?: WarmRecord;
   environmentId: string;
   region: string;
   vmId: string;
@@ -76,4 +79,9 @@ export interface MigrationSubmission {
   privateIpAddress?: string | undefined;
   leaveRunning?: boolean | undefined;
   requestedBy: string;
+  /** Default cold. */
+  mode?: MigrationMode | undefined;
+  /** Warm only (defaults 15 and guest). */
+  replicationIntervalMinutes?: number | undefined;
+  cutoverShutdown?: CutoverShutdown | undefined;
 }
