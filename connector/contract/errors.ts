@@ -30,6 +30,12 @@ export const ErrorCode = z.enum([
   'MIGRATION_ALREADY_RUNNING',
   /** Only the requester, an environment Owner (migrations) or an administrator may cancel a task. */
   'CANCEL_NOT_ALLOWED',
+  /** Launch test instance, Finish test and Cut over: same rule as cancel (requester, environment Owner, administrator). */
+  'MIGRATION_ACTION_NOT_ALLOWED',
+  /** The migration is not in a state that allows this warm action (e.g. a cold migration, or no replicated point yet); the message says why and what to do. */
+  'WARM_ACTION_NOT_AVAILABLE',
+  /** A subnet that is not one of the environment's (the message lists them). */
+  'SUBNET_NOT_IN_ENVIRONMENT',
   'EXPORT_LIMIT_REACHED',
   'EXPORT_NOT_CONFIGURED',
   'SETTINGS_CHANGED',
