@@ -34,6 +34,7 @@ import type {
   VmDetail,
   VmMigrateAccess,
   VpcList,
+  WarmTestRequest,
 } from '../../connector/contract/index.ts';
 
 const enc = encodeURIComponent;
@@ -74,6 +75,11 @@ export function createApi(http: AxiosInstance) {
     migrations: async (q: Partial<MigrationListQuery>): Promise<MigrationList> => (await http.get<MigrationList>('/migrations', { params: q })).data,
     // Path assumed from the engine's plan (issue 4); its route had not landed when this was written.
     cancelMigration: async (id: string): Promise<MigrationTask> => (await http.post<MigrationTask>(`/migrations/${enc(id)}/cancel`)).data,
+    // Warm migrations: a test instance from the latest replicated point, then the cutover (Stop replication is cancel).
+    launchTestInstance: async (id: string, body: WarmTestRequest): Promise<MigrationTask> =>
+      (await http.post<MigrationTask>(`/migrations/${enc(id)}/test-instance`, body)).data,
+    finishTestInstance: async (id: string): Promise<MigrationTask> => (await http.post<MigrationTask>(`/migrations/${enc(id)}/test-instance/finish`)).data,
+    cutOver: async (id: string): Promise<MigrationTask> => (await http.post<MigrationTask>(`/migrations/${enc(id)}/cutover`)).data,
 
     instances: async (environmentId: string): Promise<Infer<typeof InstanceList>> =>
       (await http.get<Infer<typeof InstanceList>>('/instances', { params: { environmentId } })).data,

@@ -163,3 +163,49 @@ export function ProblemLink({ problem, id, testId }: { problem: FieldProblem; id
     </button>
   );
 }
+
+export interface RadioOption {
+  value: string;
+  label: string;
+  /** One line under the option saying what choosing it means. */
+  description?: string;
+  testId?: string;
+}
+
+/** Clarity radio group (horizontal form row): one choice out of a few, each with its meaning. */
+export function RadioGroup(props: { label: string; name: string; value: string; options: RadioOption[]; onChange: (value: string) => void; help?: ReactNode }) {
+  const id = useId();
+  return (
+    <div className="clr-form-control" role="radiogroup" aria-labelledby={`${id}-label`}>
+      <span id={`${id}-label`} className="clr-control-label">
+        {props.label}
+      </span>
+      <div className="clr-control-container">
+        {props.options.map((o) => (
+          <div key={o.value} className="clr-radio-wrapper vsp-radio">
+            <input
+              type="radio"
+              className="clr-radio"
+              id={`${id}-${o.value}`}
+              name={props.name}
+              value={o.value}
+              checked={props.value === o.value}
+              aria-describedby={o.description ? `${id}-${o.value}-sub` : undefined}
+              data-test={o.testId}
+              onChange={() => props.onChange(o.value)}
+            />
+            <label htmlFor={`${id}-${o.value}`} className="clr-control-label">
+              {o.label}
+            </label>
+            {o.description && (
+              <span id={`${id}-${o.value}-sub`} className="clr-subtext vsp-radio-help">
+                {o.description}
+              </span>
+            )}
+          </div>
+        ))}
+        {props.help !== undefined && <span className="clr-subtext">{props.help}</span>}
+      </div>
+    </div>
+  );
+}

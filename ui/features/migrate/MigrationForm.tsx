@@ -10,6 +10,7 @@ import { Button } from '../../kit/Button.tsx';
 import { Form, InputField, ProblemLink, SelectField, type FieldProblem } from '../../kit/Form.tsx';
 import { Spinner } from '../../kit/Spinner.tsx';
 import { testIds } from '../../testIds.ts';
+import { defaultModeChoices, intervalProblem, MigrationModeFields, modeRequestFields, type ModeChoices } from './MigrationModeFields.tsx';
 import { PreflightChecks } from './PreflightChecks.tsx';
 import { environmentQueries, regionQueries, vmQueries } from './migrate.queries.ts';
 import { platformFromGuestId, privateIpProblem } from './privateIp.ts';
@@ -46,8 +47,9 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
   const api = useApi();
   const t = useT();
   const [choices, setChoices] = useState<Choices>(empty);
+  const [modeChoices, setModeChoices] = useState<ModeChoices>(defaultModeChoices);
   const fid = useId();
-  const fieldIds = { region: `${fid}region`, environment: `${fid}env`, subnet: `${fid}subnet`, instanceType: `${fid}type`, securityGroup: `${fid}sg`, privateIp: `${fid}ip` };
+  const fieldIds = { region: `${fid}region`, environment: `${fid}env`, subnet: `${fid}subnet`, instanceType: `${fid}type`, securityGroup: `${fid}sg`, privateIp: `${fid}ip`, interval: `${fid}interval` };
   const set = (patch: Partial<Choices>) => setChoices((c) => ({ ...c, ...patch }));
 
   const regions = useQuery(regionQueries.list(api));
@@ -91,19 +93,24 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
         subnetId,
         instanceType,
         securityGroupIds: [securityGroupId],
-        mode: 'cold',
+        ...modeRequestFields(modeChoices),
         ...(privateIp ? { privateIpAddress: privateIp } : {}),
       });
     },
   });
 
-  const complete = envReady && subnetId !== '' && instanceType !== '' && securityGroupId !== '' && ipProblem === null;
+  const warm = modeChoices.mode === 'warm';
+  const intervalError = warm ? intervalProblem(modeChoices.interval, t) : undefined;
+  const complete = envReady && subnetId !== '' && instanceType !== '' && securityGroupId !== '' && ipProblem === null && intervalError === undefined;
   const ipError = ipProblem ? t(ipProblem, { cidr: subnet?.cidrBlock ?? '', ip: privateIp }) : undefined;
   // The first problem in form order, named in the footer: the field itself may be scrolled out of the modal.
   const missing = (fieldId: string, label: string): FieldProblem => ({ fieldId, text: t('migrate.problem', { label, problem: t('migrate.problem.select') }) });
-  const ipFieldProblem: FieldProblem | undefined = ipError
-    ? { fieldId: fieldIds.privateIp, text: t('migrate.problem', { label: t('migrate.privateIp.short'), problem: ipError }) }
-    : undefined;
+  // What the user typed wrong, in form order: the interval (first in the form), then the private IP.
+  const typedProblem: FieldProblem | undefined = intervalError
+    ? { fieldId: fieldIds.interval, text: t('migrate.problem', { label: t('migrate.interval.short'), problem: intervalError }) }
+    : ipError
+      ? { fieldId: fieldIds.privateIp, text: t('migrate.problem', { label: t('migrate.privateIp.short'), problem: ipError }) }
+      : undefined;
   const firstProblem: FieldProblem | undefined = !region
     ? missing(fieldIds.region, t('migrate.region'))
     : !environmentId
@@ -114,7 +121,7 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
           ? missing(fieldIds.instanceType, t('migrate.instanceType'))
           : !securityGroupId && groups.isSuccess
             ? missing(fieldIds.securityGroup, t('migrate.securityGroup'))
-            : ipFieldProblem;
+            : typedProblem;
   const canSubmit = complete && checksCurrent && preflight.data.ready && !preflight.isFetching && !begin.isPending;
 
   if (begin.isSuccess) {
@@ -129,6 +136,7 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
             {task.queuePosition !== undefined && <> {t('migrate.result.position', { position: task.queuePosition })}</>}
           </Alert>
           <p>{t('migrate.result.closeNote')}</p>
+          {warm && <p>{t('migrate.result.warmNote')}</p>}
         </div>
         <div className="vsp-modal-footer">
           <Button variant="primary" testId={testIds.migrate.close} onClick={onClose}>
@@ -144,7 +152,7 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
   // comes first, then blockers of the pre-flight checks (filling the other fields cannot lift them: a VM AWS cannot
   // import), then the first field still to fill, in form order.
   const blocked = checksCurrent && !preflight.data.ready;
-  const shownProblem = complete ? undefined : (ipFieldProblem ?? (blocked ? undefined : firstProblem));
+  const shownProblem = complete ? undefined : (typedProblem ?? (blocked ? undefined : firstProblem));
   const waitingFor = shownProblem ? shownProblem.text : blocked ? t('migrate.begin.blocked') : !complete ? t('migrate.begin.incomplete') : !checksCurrent || preflight.isFetching ? t('migrate.preflight.running') : null;
   let formBody: ReactNode;
   if (environmentsState === 'loading') formBody = <Spinner label={t('app.loading')} />;
@@ -162,6 +170,7 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
     };
     formBody = (
       <Form label={t('migrate.formLabel')} testId={testIds.migrate.form} onSubmit={() => canSubmit && begin.mutate()}>
+        <MigrationModeFields value={modeChoices} onChange={(patch) => setModeChoices((c) => ({ ...c, ...patch }))} intervalId={fieldIds.interval} intervalError={intervalError} t={t} />
         <SelectField
           label={t('migrate.os')}
           testId={testIds.migrate.os}
@@ -278,7 +287,7 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
       </div>
       <div className="vsp-modal-footer">
         {environments.length > 0 && waitingFor && !begin.isPending && (
-          <span id="vsp-begin-why" className={(shownProblem ? ipError : blocked) ? 'vsp-footer-note vsp-subtext-error' : 'vsp-footer-note vsp-muted'}>
+          <span id="vsp-begin-why" className={(shownProblem ? typedProblem : blocked) ? 'vsp-footer-note vsp-subtext-error' : 'vsp-footer-note vsp-muted'}>
             {shownProblem ? <ProblemLink problem={shownProblem} testId={testIds.migrate.firstProblem} /> : waitingFor}
           </span>
         )}

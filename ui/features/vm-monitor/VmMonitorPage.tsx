@@ -10,7 +10,7 @@ import { ApiErrorAlert } from '../../kit/ApiErrorAlert.tsx';
 import { CellId, DataTable, type Column } from '../../kit/DataTable.tsx';
 import { Spinner } from '../../kit/Spinner.tsx';
 import { testIds } from '../../testIds.ts';
-import { MigrationProgress } from '../portal/MigrationsTab.tsx';
+import { MigrationProgress } from '../portal/MigrationProgress.tsx';
 import { migrationQueries } from '../portal/portal.queries.ts';
 
 /** VM → Monitor → "EC2 Migration": this VM's migrations and the instances they produced. */
