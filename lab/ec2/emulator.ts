@@ -1,4 +1,5 @@
 // The emulator object: clock, per-region state, timed transitions, failure injection and inspection.
+import { EbsStore } from './ebs-store.ts';
 import { advanceExports } from './exports.ts';
 import { createIamState, type IamState } from './iam.ts';
 import { advanceImages } from './images.ts';
@@ -31,7 +32,8 @@ export interface Ec2EmulatorOptions {
   requireExportBucketAcl?: boolean;
 }
 
-export type InjectedFault = 'throttle' | 'server-error';
+/** `reset`: the connection is dropped without an answer (mid-body for a request that has one). */
+export type InjectedFault = 'throttle' | 'server-error' | 'reset';
 
 function remove<T>(list: T[], item: T): void {
   const i = list.indexOf(item);
@@ -51,6 +53,8 @@ export class Ec2Emulator implements Core {
   readonly regions: readonly string[];
   readonly s3: LabS3Access;
   readonly iam: IamState;
+  /** EBS snapshots (EBS direct APIs, DescribeSnapshots, AMIs from snapshots) and their content-addressed blocks. */
+  readonly ebs = new EbsStore();
   readonly importFailures: ImportFailureRule[] = [];
   readonly exportFailures: ExportFailureRule[] = [];
   readonly importHolds: ImportHoldRule[] = [];
@@ -98,6 +102,7 @@ export class Ec2Emulator implements Core {
   }
 
   private async runDue(): Promise<void> {
+    this.ebs.expire(this.now());
     for (const region of this.states.values()) {
       advanceImports(this, region);
       advanceImages(this, region);
@@ -129,14 +134,19 @@ export class Ec2Emulator implements Core {
     return () => remove(this.exportFailures, rule);
   }
 
-  /** The next `count` calls of `action` (`'*'` for any) answer RequestLimitExceeded (HTTP 503). */
+  /** The next `count` calls of `action` (`'*'` for any) answer RequestLimitExceeded (HTTP 503; EBS direct APIs: RequestThrottledException). */
   throttle(action: string, count: number): void {
     this.faults.push({ action, fault: 'throttle', remaining: count });
   }
 
-  /** The next `count` calls of `action` (`'*'` for any) answer InternalError (HTTP 500). */
+  /** The next `count` calls of `action` (`'*'` for any) answer InternalError (HTTP 500; EBS direct APIs: InternalServerException). */
   serverError(action: string, count: number): void {
     this.faults.push({ action, fault: 'server-error', remaining: count });
+  }
+
+  /** The next `count` calls of `action` (`'*'` for any) lose their connection without an answer (ECONNRESET). */
+  resetConnections(action: string, count: number): void {
+    this.faults.push({ action, fault: 'reset', remaining: count });
   }
 
   /** Pending injected faults are dropped; counters are kept. */

@@ -2,11 +2,14 @@
 // comes from the SigV4 credential scope. Exercise it only through the real AWS SDK clients.
 import type { AddressInfo } from 'node:net';
 import { Ec2Emulator, type Ec2EmulatorOptions } from './emulator.ts';
+import type { EbsStore } from './ebs-store.ts';
+import { createEbsServer } from './ebs.ts';
 import { createEmulatorServer } from './server.ts';
 
 export { Ec2Emulator, DEFAULT_REGIONS, type Ec2EmulatorOptions, type InjectedFault } from './emulator.ts';
 export type { ExportFailureRule, ExportTask, Image, ImportFailureRule, ImportHoldRule, ImportStage, ImportTask, Instance, RegionState } from './state.ts';
 export { IMPORT_STAGES } from './state.ts';
+export { EBS_BLOCK_SIZE, EbsStore, type EbsSnapshot } from './ebs-store.ts';
 export { DISK_VALIDATION_FAILED, DEFAULT_IMPORT_FAILURE } from './imports.ts';
 export { DEFAULT_EXPORT_FAILURE, VM_EXPORT_CANONICAL_ID } from './exports.ts';
 export { VMIMPORT_TRUST_POLICY, type Role } from './iam.ts';
@@ -18,30 +21,45 @@ export interface Ec2EmulatorHandle {
   url: string;
   /** State inspection, `advance()`, failure injection. */
   emulator: Ec2Emulator;
+  /** `http://127.0.0.1:<port>`: the EBS direct APIs endpoint (EBSClient `endpoint`; connector `aws.ebsEndpoint`). */
+  ebsUrl: string;
+  /** EBS snapshot inspection: snapshotSha256(id), blocksWritten(id), putBlockCalls, distinctBlocks. */
+  ebs: EbsStore;
   stop(): Promise<void>;
 }
 
 export async function startEc2Emulator(opts: Ec2EmulatorOptions): Promise<Ec2EmulatorHandle> {
   const emulator = new Ec2Emulator(opts);
   const server = createEmulatorServer(emulator);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
+  const ebsServer = createEbsServer(emulator);
+  for (const s of [server, ebsServer]) {
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => resolve());
+    });
+  }
   const timer = opts.manualClock
     ? undefined
     : setInterval(() => void emulator.tick().catch(() => undefined), Math.max(5, Math.min(emulator.stageMs / 5, 1000)));
   timer?.unref();
   const { port } = server.address() as AddressInfo;
+  const { port: ebsPort } = ebsServer.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    ebsUrl: `http://127.0.0.1:${ebsPort}`,
     emulator,
+    ebs: emulator.ebs,
     async stop() {
       if (timer) clearInterval(timer);
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await Promise.all(
+        [server, ebsServer].map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.close(() => resolve());
+              s.closeAllConnections();
+            }),
+        ),
+      );
       await emulator.idle();
       emulator.s3.destroy();
     },

@@ -12,6 +12,7 @@ import { interfaceHandlers } from './interfaces.ts';
 import { networkHandlers, regionHandlers } from './network.ts';
 import { Params } from './query.ts';
 import type { Handler } from './state.ts';
+import { snapshotHandlers } from './snapshots.ts';
 import { tagHandlers } from './tags.ts';
 import { ec2ErrorResponse, ec2Response, IAM_NAMESPACE, queryErrorResponse, queryResponse, STS_NAMESPACE } from './xml.ts';
 
@@ -66,6 +67,7 @@ export function createEmulatorServer(emu: Ec2Emulator): Server {
     ...exportHandlers,
     ...networkHandlers,
     ...tagHandlers,
+    ...snapshotHandlers,
     ...regionHandlers(emu.regions),
   };
 
@@ -93,6 +95,10 @@ export function createEmulatorServer(emu: Ec2Emulator): Server {
       }
       if (action === undefined) throw new Ec2Error('MissingAction', 'The request must contain the parameter Action.');
       const fault = emu.takeFault(action);
+      if (fault === 'reset') {
+        req.socket.destroy();
+        return;
+      }
       if (fault === 'throttle') throw new Ec2Error(service === 'ec2' ? 'RequestLimitExceeded' : 'Throttling', 'Request limit exceeded.', service === 'ec2' ? 503 : 400);
       if (fault === 'server-error') throw new Ec2Error(service === 'ec2' ? 'InternalError' : 'ServiceFailure', 'An internal error has occurred.', 500);
       await emu.tick();

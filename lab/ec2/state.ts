@@ -4,6 +4,7 @@ import type { Params, Tag } from './query.ts';
 import type { XmlObject } from './xml.ts';
 import type { LabS3Access } from './s3.ts';
 import type { IamState } from './iam.ts';
+import type { EbsStore } from './ebs-store.ts';
 
 export type ImportStage = 'pending' | 'converting' | 'updating' | 'booting' | 'preparing ami';
 
@@ -209,6 +210,7 @@ export interface Core {
   readonly requireExportBucketAcl: boolean;
   readonly s3: LabS3Access;
   readonly iam: IamState;
+  readonly ebs: EbsStore;
   readonly importFailures: readonly ImportFailureRule[];
   readonly importHolds: readonly ImportHoldRule[];
   readonly exportFailures: readonly ExportFailureRule[];
