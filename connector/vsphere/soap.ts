@@ -264,6 +264,8 @@ export class SoapTransport {
   private readonly userAgent: string;
   private readonly hasCa: boolean;
   private readonly hasPin: boolean;
+  /** The CA and/or pinned thumbprint this connection trusts (datastore file reads reuse it). */
+  readonly trust: TlsTrust;
   private cookie: string | undefined;
   /** Value of the SOAPAction header: urn:vim25/<version>. */
   soapVersion = '7.0';
@@ -288,6 +290,7 @@ export class SoapTransport {
     this.userAgent = opts.userAgent ?? 'vcenter-ec2-connector';
     this.hasCa = !!opts.ca?.trim();
     this.hasPin = !!opts.thumbprint;
+    this.trust = { ...(opts.ca !== undefined ? { ca: opts.ca } : {}), ...(opts.thumbprint !== undefined ? { thumbprint: opts.thumbprint } : {}) };
     this.agent = createTrustedAgent(
       { ...(opts.ca !== undefined ? { ca: opts.ca } : {}), ...(opts.thumbprint !== undefined ? { thumbprint: opts.thumbprint } : {}) },
       // Idle keep-alive sockets are dropped after 15 s so cached per-user clients do not pin connections.

@@ -20,6 +20,7 @@ import {
   type XmlNode,
   type XmlValue,
 } from './soap.ts';
+import type { TlsTrust } from './tls.ts';
 import type {
   AboutInfo,
   ExtensionSpec,
@@ -381,6 +382,11 @@ export class Vim25Client {
   /** `vmware_soap_session=…` for NFC downloads through vCenter; never log it. */
   get sessionCookie(): string | undefined {
     return this.transport.sessionCookie;
+  }
+
+  /** `https://host[:port]` and the TLS trust of this connection: datastore file reads follow the same rules. */
+  get connection(): { origin: string; trust: TlsTrust } {
+    return { origin: this.transport.url.origin, trust: this.transport.trust };
   }
 
   /** Releases idle sockets (the client stays usable); the vCenter session stays alive (call logout() to end it). */

@@ -1,0 +1,389 @@
+// One replication cycle of a warm migration: freeze the disks with a vCenter snapshot, ask Changed Block Tracking
+// what changed since the last cycle, read only those 512 KiB blocks from the frozen disk (datastore file access with
+// Range) and write them into a new EBS snapshot whose parent is the last cycle's, then remove the vCenter snapshot.
+// Every step is recorded in the WarmRecord (deps.checkpoint persists it), so a connector killed at any point resumes
+// the cycle: same vCenter snapshot, same EBS snapshot (ClientToken), blocks EBS acknowledged are not sent again.
+import { randomUUID } from 'node:crypto';
+import { DeleteSnapshotCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import type { EBSClient } from '@aws-sdk/client-ebs';
+import { boundedEach, completeEbsSnapshot, putEbsBlock, startEbsSnapshot } from '../../aws/ebs-writer.ts';
+import {
+  ChangeIdRejectedError,
+  changeTrackingEnabled,
+  datacenterPathOf,
+  queryChangedAreas,
+  removeSnapshotIfPresent,
+  setChangeTracking,
+  snapshotDisks,
+  vmDisks,
+  type ChangedArea,
+  type CbtDisk,
+} from '../../vsphere/cbt.ts';
+import { DatastoreReader, DatastoreReadError, flatExtentPath, parseDatastorePath, type DatastoreFile } from '../../vsphere/datastore-http.ts';
+import { VcenterNetworkError, type Vim25Client } from '../../vsphere/vim25.ts';
+import { EBS_BLOCK_BYTES, type WarmCycle, type WarmCycleDisk, type WarmDisk, type WarmRecord } from './types.ts';
+
+export const CBT_RESET_REASON =
+  'Changed Block Tracking was reset on the VM (for example by a storage vMotion or a restore), so this cycle copies the whole disk.';
+export const INITIAL_SYNC_REASON = 'Initial sync: every allocated block of the disks is copied once; later cycles send only changed blocks.';
+
+export interface CycleDeps {
+  vc: Vim25Client;
+  ebs: EBSClient;
+  vmId: string;
+  /** Name of the cycle's vCenter snapshot; snapshots with this name are the task's own (strays are removed). */
+  snapshotName: string;
+  /** Tags of every EBS snapshot the task creates. */
+  tags: { Key: string; Value: string }[];
+  signal: AbortSignal;
+  now(): Date;
+  /** Persists the WarmRecord (called about once per second while blocks flow, and at every phase boundary). */
+  checkpoint(): void;
+  /** Blocks read and written at once (and buffered); default 4. */
+  concurrency?: number;
+  /** abandonCycle deletes the cycle's EBS snapshots with it; without it they go to w.supersededSnapshots. */
+  ec2?: EC2Client;
+}
+
+const CHECKPOINT_EVERY_MS = 1000;
+
+/** CBT on (enabling it when off) and the VM's disks. The change takes effect with the first cycle's snapshot. */
+export async function ensureChangeTracking(vc: Vim25Client, vmId: string): Promise<{ enabledByUs: boolean; disks: WarmDisk[] }> {
+  let enabledByUs = false;
+  if (!(await changeTrackingEnabled(vc, vmId))) {
+    await setChangeTracking(vc, vmId, true);
+    enabledByUs = true;
+  }
+  const disks = (await vmDisks(vc, vmId)).map((d) => ({ deviceKey: d.deviceKey, label: d.label, capacityBytes: d.capacityBytes }));
+  if (!disks.length) throw new Error(`The virtual machine ${vmId} has no virtual disks to replicate.`);
+  return { enabledByUs, disks };
+}
+
+/** Starts a cycle on w (when none is in flight) or resumes w.cycle, and folds it into w when done. */
+export async function runCycle(w: WarmRecord, deps: CycleDeps): Promise<void> {
+  throwIfAborted(deps.signal);
+  if (!w.cycle) {
+    w.cycle = newCycle(w, deps);
+    deps.checkpoint();
+  }
+  const c = w.cycle;
+  const concurrency = Math.max(1, deps.concurrency ?? 4);
+  const reader = DatastoreReader.forClient(deps.vc, { maxSockets: concurrency });
+  try {
+    await removeOwnSnapshots(deps, c.vcSnapshot);
+    if (c.vcSnapshot && !c.disks.every((d) => d.done) && !(await snapshotExists(deps, c.vcSnapshot))) {
+      // Someone removed our snapshot: the blocks written so far may not match a new one, so the cycle starts over.
+      await restartCycle(w, c, deps);
+    }
+    if (!c.vcSnapshot) {
+      const ref = await deps.vc.createSnapshot(deps.vmId, deps.snapshotName, `vm2ec2 warm migration: replication cycle ${c.n}. Removed by the connector when the cycle ends.`);
+      c.vcSnapshot = ref.value;
+      c.frozenAt = deps.now().toISOString();
+      deps.checkpoint();
+    }
+    if (!c.disks.every((d) => d.done)) {
+      const frozen = await snapshotDisks(deps.vc, c.vcSnapshot);
+      const dcPath = await datacenterPathOf(deps.vc, deps.vmId);
+      for (const d of c.disks) {
+        if (d.done) continue;
+        const f = frozen.find((x) => x.deviceKey === d.deviceKey);
+        const wd = w.disks.find((x) => x.deviceKey === d.deviceKey);
+        if (!f || !wd) throw new CycleError(`Disk ${wd?.label ?? d.deviceKey} is no longer on the virtual machine ${deps.vmId}; stop replication and start a new migration.`);
+        if (!f.changeId) throw new CycleError(`Changed Block Tracking is not active on ${wd.label} of the virtual machine ${deps.vmId}; check that the disk is not independent and that CBT is enabled.`);
+        d.toChangeId = f.changeId;
+        await syncDisk(w, c, d, wd, f, dcPath, reader, deps, concurrency);
+      }
+    }
+    await removeSnapshotIfPresent(deps.vc, c.vcSnapshot);
+    fold(w, c);
+    deps.checkpoint();
+  } catch (err) {
+    if (isAbort(err, deps.signal) || isResumable(err)) {
+      // Leave the cycle (and its vCenter snapshot) for the resume; the record holds only acknowledged blocks.
+      deps.checkpoint();
+      throw err;
+    }
+    // The cycle cannot be resumed: undo it so no snapshot stays behind; the next cycle starts over from w.disks.
+    if (c.fullReason === CBT_RESET_REASON) w.fullSyncReason = CBT_RESET_REASON;
+    await abandonCycle(w, deps).catch(() => deps.checkpoint());
+    throw err;
+  } finally {
+    reader.close();
+  }
+}
+
+/**
+ * The cancel path: removes the cycle's vCenter snapshot (and any other of the task's), completes the cycle's pending
+ * EBS snapshots and deletes them (deps.ec2) or hands them to w.supersededSnapshots; w.cycle is cleared.
+ */
+export async function abandonCycle(w: WarmRecord, deps: CycleDeps): Promise<void> {
+  const c = w.cycle;
+  await removeOwnSnapshots(deps, undefined);
+  if (!c) return;
+  const ids: string[] = [];
+  for (const d of c.disks) {
+    if (!d.ebsSnapshotId) continue;
+    // A pending snapshot cannot be deleted: complete it (a wrong count ends in `error`, which is as final).
+    if (!d.done) await completeEbsSnapshot(deps.ebs, d.ebsSnapshotId, d.changedBlocks ?? d.blocksWritten).catch(() => undefined);
+    ids.push(d.ebsSnapshotId);
+  }
+  if (deps.ec2) await deleteEbsSnapshots(deps.ec2, ids);
+  else w.supersededSnapshots.push(...ids.filter((id) => !w.supersededSnapshots.includes(id)));
+  delete w.cycle;
+  deps.checkpoint();
+}
+
+/** Deletes EBS snapshots; one already gone is fine. A snapshot still sealing is retried for a while. */
+export async function deleteEbsSnapshots(ec2: EC2Client, ids: string[]): Promise<void> {
+  for (const id of new Set(ids)) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await ec2.send(new DeleteSnapshotCommand({ SnapshotId: id }));
+        break;
+      } catch (err) {
+        const name = (err as { name?: string; Code?: string }).name ?? '';
+        if (name === 'InvalidSnapshot.NotFound' || name === 'InvalidSnapshotID.NotFound') break;
+        if ((name === 'IncorrectState' || name === 'InvalidSnapshot.InUse') && attempt < 10) {
+          await new Promise((r) => setTimeout(r, 500 * attempt));
+          continue;
+        }
+        const why = err instanceof Error ? err.message : String(err);
+        throw new Error(`The connector could not delete the EBS snapshot ${id}: ${why}. Delete it in the EC2 console (Snapshots) once nothing uses it.`, {
+          cause: err,
+        });
+      }
+    }
+  }
+}
+
+// ---------- the cycle's steps ----------
+
+/** A failure that resuming the same cycle would only repeat. */
+class CycleError extends Error {
+  override name = 'CycleError';
+}
+
+function newCycle(w: WarmRecord, deps: CycleDeps): WarmCycle {
+  const full = !!w.fullSyncReason || w.disks.some((d) => !d.changeId || !d.ebsSnapshotId);
+  const fullReason = w.fullSyncReason ?? (w.cycles === 0 ? INITIAL_SYNC_REASON : 'A disk has no replicated copy yet, so this cycle copies it whole.');
+  return {
+    n: w.cycles + 1,
+    full,
+    ...(full ? { fullReason } : {}),
+    startedAt: deps.now().toISOString(),
+    disks: w.disks.map((d) => freshDisk(d.deviceKey, full || !d.changeId ? '*' : d.changeId)),
+  };
+}
+
+function freshDisk(deviceKey: number, fromChangeId: string): WarmCycleDisk {
+  return { deviceKey, fromChangeId, clientToken: randomUUID(), nextBlock: 0, blocksWritten: 0, changedBytes: 0, sentBytes: 0, done: false };
+}
+
+/** The cycle's vCenter snapshot vanished: abandon what was written for it and start the cycle over. */
+async function restartCycle(w: WarmRecord, c: WarmCycle, deps: CycleDeps): Promise<void> {
+  for (const d of c.disks) {
+    if (d.ebsSnapshotId) {
+      if (!d.done) await completeEbsSnapshot(deps.ebs, d.ebsSnapshotId, d.changedBlocks ?? d.blocksWritten).catch(() => undefined);
+      if (!w.supersededSnapshots.includes(d.ebsSnapshotId)) w.supersededSnapshots.push(d.ebsSnapshotId);
+    }
+  }
+  c.disks = c.disks.map((d) => freshDisk(d.deviceKey, d.fromChangeId));
+  delete c.vcSnapshot;
+  delete c.frozenAt;
+  deps.checkpoint();
+}
+
+async function syncDisk(
+  w: WarmRecord,
+  c: WarmCycle,
+  d: WarmCycleDisk,
+  wd: WarmDisk,
+  f: CbtDisk,
+  dcPath: string,
+  reader: DatastoreReader,
+  deps: CycleDeps,
+  concurrency: number,
+): Promise<void> {
+  const snapshot = c.vcSnapshot!;
+  if (f.hasParent) {
+    throw new CycleError(
+      `${wd.label} has snapshots of its own below the connector's: warm migration reads the frozen base disk, so delete or consolidate the VM's other snapshots (Snapshots → Manage Snapshots); the next cycle then continues.`,
+    );
+  }
+  if (f.backingType !== 'VirtualDiskFlatVer2BackingInfo') {
+    throw new CycleError(`${wd.label} is a ${f.backingType} disk; warm migration reads flat (thin or thick) virtual disks only. Use Migrate now for this VM.`);
+  }
+  let areas: ChangedArea[];
+  try {
+    areas = await queryChangedAreas(deps.vc, deps.vmId, snapshot, d.deviceKey, wd.capacityBytes, d.fromChangeId);
+  } catch (err) {
+    if (!(err instanceof ChangeIdRejectedError)) throw err;
+    // CBT was reset: this disk is copied whole into a new chain (no parent), under a new token.
+    if (d.ebsSnapshotId) {
+      await completeEbsSnapshot(deps.ebs, d.ebsSnapshotId, d.changedBlocks ?? d.blocksWritten).catch(() => undefined);
+      if (!w.supersededSnapshots.includes(d.ebsSnapshotId)) w.supersededSnapshots.push(d.ebsSnapshotId);
+    }
+    Object.assign(d, freshDisk(d.deviceKey, '*'), { toChangeId: d.toChangeId });
+    delete d.ebsSnapshotId;
+    delete d.changedBlocks;
+    c.full = true;
+    c.fullReason = CBT_RESET_REASON;
+    deps.checkpoint();
+    areas = await queryChangedAreas(deps.vc, deps.vmId, snapshot, d.deviceKey, wd.capacityBytes, '*');
+  }
+  const runs = blockRuns(areas, wd.capacityBytes);
+  const changedBlocks = runs.reduce((n, [a, b]) => n + b - a + 1, 0);
+  d.changedBytes = areas.reduce((n, a) => n + a.length, 0);
+  d.changedBlocks = changedBlocks;
+  const totalBlocks = Math.ceil(wd.capacityBytes / EBS_BLOCK_BYTES);
+  const parent = d.fromChangeId === '*' ? undefined : wd.ebsSnapshotId;
+
+  if (changedBlocks === 0 && parent) {
+    // Nothing changed: the last snapshot still holds this disk; no new EBS snapshot.
+    d.nextBlock = totalBlocks;
+    d.done = true;
+    deps.checkpoint();
+    return;
+  }
+  if (!d.ebsSnapshotId) {
+    const started = await startEbsSnapshot(
+      deps.ebs,
+      {
+        capacityBytes: wd.capacityBytes,
+        ...(parent ? { parentSnapshotId: parent } : {}),
+        clientToken: d.clientToken,
+        tags: deps.tags,
+        description: `vm2ec2 warm migration of ${deps.vmId}, ${wd.label}, cycle ${c.n}`,
+      },
+      deps.signal,
+    );
+    d.ebsSnapshotId = started.snapshotId;
+    deps.checkpoint();
+  }
+  const snapshotId = d.ebsSnapshotId;
+  const ds = parseDatastorePath(f.fileName);
+  const file: DatastoreFile = { dcPath, dsName: ds.dsName, path: flatExtentPath(ds.path) };
+
+  // Blocks below nextBlock were acknowledged before (a resume): skip them.
+  const start = d.nextBlock;
+  d.blocksWritten = countBelow(runs, start);
+  const inFlight = new Set<number>();
+  let lastStarted = start - 1;
+  let lastCheckpoint = performance.now();
+  const buffers = Array.from({ length: concurrency }, () => Buffer.alloc(EBS_BLOCK_BYTES));
+  const pending = (function* () {
+    for (const [a, b] of runs) for (let i = Math.max(a, start); i <= b; i++) yield i;
+  })();
+  await boundedEach(pending, concurrency, async (block, lane) => {
+    throwIfAborted(deps.signal);
+    inFlight.add(block);
+    lastStarted = Math.max(lastStarted, block);
+    const offset = block * EBS_BLOCK_BYTES;
+    const length = Math.min(EBS_BLOCK_BYTES, wd.capacityBytes - offset);
+    const buf = buffers[lane]!;
+    const got = await reader.readRange(file, offset, length, { signal: deps.signal, into: buf });
+    // The flat file ends at the capacity; anything short of it (and the tail of the last block) reads as zeros.
+    buf.fill(0, got.length);
+    await putEbsBlock(deps.ebs, snapshotId, block, buf, {
+      progress: changedBlocks ? ((d.blocksWritten + 1) / changedBlocks) * 100 : 100,
+      signal: deps.signal,
+    });
+    inFlight.delete(block);
+    d.blocksWritten += 1;
+    d.sentBytes += EBS_BLOCK_BYTES;
+    d.nextBlock = inFlight.size ? Math.min(...inFlight) : lastStarted + 1;
+    if (performance.now() - lastCheckpoint >= CHECKPOINT_EVERY_MS) {
+      lastCheckpoint = performance.now();
+      deps.checkpoint();
+    }
+  });
+  d.nextBlock = totalBlocks;
+  deps.checkpoint();
+  await completeEbsSnapshot(deps.ebs, snapshotId, changedBlocks, deps.signal);
+  d.done = true;
+  deps.checkpoint();
+}
+
+/** The cycle becomes the new replicated point. */
+function fold(w: WarmRecord, c: WarmCycle): void {
+  let changed = 0;
+  let sent = 0;
+  for (const d of c.disks) {
+    const wd = w.disks.find((x) => x.deviceKey === d.deviceKey);
+    if (!wd) continue;
+    if (d.toChangeId) wd.changeId = d.toChangeId;
+    if (d.ebsSnapshotId && d.ebsSnapshotId !== wd.ebsSnapshotId) {
+      if (wd.ebsSnapshotId && !w.supersededSnapshots.includes(wd.ebsSnapshotId)) w.supersededSnapshots.push(wd.ebsSnapshotId);
+      wd.ebsSnapshotId = d.ebsSnapshotId;
+    }
+    changed += d.changedBytes;
+    sent += d.sentBytes;
+  }
+  w.cycles += 1;
+  if (c.frozenAt) w.lastSyncAt = c.frozenAt;
+  w.lastCycleChangedBytes = changed;
+  w.lastCycleSentBytes = sent;
+  delete w.fullSyncReason;
+  delete w.cycle;
+}
+
+/** Changed areas → sorted, merged runs [first, last] of 512 KiB block indexes within the disk. */
+export function blockRuns(areas: ChangedArea[], capacityBytes: number): [number, number][] {
+  const lastBlock = Math.ceil(capacityBytes / EBS_BLOCK_BYTES) - 1;
+  const runs: [number, number][] = [];
+  for (const a of [...areas].sort((x, y) => x.start - y.start)) {
+    if (a.length <= 0) continue;
+    const first = Math.floor(a.start / EBS_BLOCK_BYTES);
+    const last = Math.min(lastBlock, Math.floor((a.start + a.length - 1) / EBS_BLOCK_BYTES));
+    if (first > last) continue;
+    const prev = runs[runs.length - 1];
+    if (prev && first <= prev[1] + 1) prev[1] = Math.max(prev[1], last);
+    else runs.push([first, last]);
+  }
+  return runs;
+}
+
+function countBelow(runs: [number, number][], block: number): number {
+  let n = 0;
+  for (const [a, b] of runs) {
+    if (a >= block) break;
+    n += Math.min(b, block - 1) - a + 1;
+  }
+  return n;
+}
+
+/** Removes the VM's snapshots named deps.snapshotName, except `keep`. */
+async function removeOwnSnapshots(deps: CycleDeps, keep: string | undefined): Promise<void> {
+  const vm = await deps.vc.getVirtualMachine(deps.vmId);
+  for (const s of vm.snapshots) {
+    if (s.name === deps.snapshotName && s.id !== keep) await removeSnapshotIfPresent(deps.vc, s.id);
+  }
+}
+
+async function snapshotExists(deps: CycleDeps, id: string): Promise<boolean> {
+  const vm = await deps.vc.getVirtualMachine(deps.vmId);
+  return vm.snapshots.some((s) => s.id === id);
+}
+
+function throwIfAborted(signal: AbortSignal): void {
+  if (!signal.aborted) return;
+  const reason: unknown = signal.reason;
+  throw reason instanceof Error && reason.name === 'AbortError' ? reason : Object.assign(new Error('The replication cycle was stopped'), { name: 'AbortError', cause: reason });
+}
+
+function isAbort(err: unknown, signal: AbortSignal): boolean {
+  return signal.aborted || (err instanceof Error && err.name === 'AbortError');
+}
+
+const AWS_TRANSIENT = new Set(['RequestThrottledException', 'ThrottlingException', 'InternalServerException', 'ConcurrentLimitExceededException', 'TimeoutError', 'RequestTimeout']);
+
+/** Transient: the same cycle can go on later (network, vCenter or AWS briefly unavailable). */
+function isResumable(err: unknown): boolean {
+  if (err instanceof VcenterNetworkError) return true;
+  if (err instanceof DatastoreReadError) return err.reason === 'unreachable' || err.reason === 'interrupted' || err.reason === 'server';
+  const e = err as { name?: string; code?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
+  if (e.$retryable) return true;
+  if ((e.$metadata?.httpStatusCode ?? 0) >= 500) return true;
+  if (e.name && AWS_TRANSIENT.has(e.name)) return true;
+  return typeof e.code === 'string' && /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|ENOTFOUND)$/.test(e.code);
+}
