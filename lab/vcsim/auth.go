@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"reflect"
 	"log"
 	"net/http"
 	"sort"
@@ -291,7 +292,8 @@ var guardedMethods = map[string]string{
 	"ResetVM_Task":                 "VirtualMachine.Interact.Reset",
 	"ShutdownGuest":                "VirtualMachine.Interact.PowerOff",
 	"RebootGuest":                  "VirtualMachine.Interact.Reset",
-	"ReconfigVM_Task":              "VirtualMachine.Config.Settings",
+	"ReconfigVM_Task":              "VirtualMachine.Config.Settings", // changeTrackingEnabled alone: see reconfigPrivilege
+	"QueryChangedDiskAreas":        "VirtualMachine.Provisioning.DiskRandomRead",
 	"CloneVM_Task":                 "VirtualMachine.Provisioning.Clone",
 	"MarkAsTemplate":               "VirtualMachine.Provisioning.MarkAsTemplate",
 	"CreateFolder":                 "Folder.Create",
@@ -310,12 +312,15 @@ func guardedPrivileges() []string {
 }
 
 // guard enforces guardedMethods for the session behind the request's cookie.
-func (p *policy) guard(r *http.Request, method string, this types.ManagedObjectReference, _ []byte) (types.BaseMethodFault, string) {
+func (p *policy) guard(r *http.Request, method string, this types.ManagedObjectReference, body []byte) (types.BaseMethodFault, string) {
 	priv, ok := guardedMethods[method+"/"+this.Type]
 	if !ok {
 		if priv, ok = guardedMethods[method]; !ok {
 			return nil, ""
 		}
+	}
+	if method == "ReconfigVM_Task" {
+		priv = reconfigPrivilege(body)
 	}
 	cookie, err := r.Cookie(soap.SessionCookieName)
 	if err != nil {
@@ -653,3 +658,21 @@ func (p *policy) setExtensionPrivileges(list []types.ExtensionPrivilegeInfo, add
 }
 
 var _ mo.Reference = (*authManager)(nil)
+
+// reconfigPrivilege: vCenter checks a privilege per changed setting; a spec that only switches Changed Block
+// Tracking needs VirtualMachine.Config.ChangeTracking, anything else the general Settings privilege.
+func reconfigPrivilege(body []byte) string {
+	req, err := simulator.UnmarshalBody(types.TypeFunc(), body)
+	if err != nil {
+		return "VirtualMachine.Config.Settings"
+	}
+	rc, ok := req.Body.(*types.ReconfigVM_Task)
+	if !ok || rc.Spec.ChangeTrackingEnabled == nil {
+		return "VirtualMachine.Config.Settings"
+	}
+	only := types.VirtualMachineConfigSpec{ChangeTrackingEnabled: rc.Spec.ChangeTrackingEnabled}
+	if reflect.DeepEqual(rc.Spec, only) {
+		return "VirtualMachine.Config.ChangeTracking"
+	}
+	return "VirtualMachine.Config.Settings"
+}

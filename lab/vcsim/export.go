@@ -52,6 +52,7 @@ type exportDisk struct {
 type exportRegistry struct {
 	ps         *patterns
 	seeds      map[string]diskSeed // by backing file name
+	disks      *diskRegistry       // lab writes: exports serve the content as of their snapshot or start
 	baseURL    string
 	thumbprint string
 	inj        *injector // fault injection (fault suite); nil disables it
@@ -99,7 +100,7 @@ func (x *vmExporter) ExportVm(ctx *simulator.Context, req *types.ExportVm) soap.
 			&types.InvalidPowerState{RequestedState: types.VirtualMachinePowerStatePoweredOff, ExistingState: state})
 		return body
 	}
-	lease := x.lab.exports.newLease(ctx, ref, name, devices)
+	lease := x.lab.exports.newLease(ctx, ref, nil, name, devices)
 	body.Res = &types.ExportVmResponse{Returnval: lease.Reference()}
 	return body
 }
@@ -126,7 +127,7 @@ func (x *snapshotExporter) ExportSnapshot(ctx *simulator.Context, req *types.Exp
 	var devices object.VirtualDeviceList
 	simulator.Map.WithLock(vm, func() { name = vm.Name })
 	simulator.Map.WithLock(snap, func() { devices = append(devices, snap.Config.Hardware.Device...) })
-	lease := x.lab.exports.newLease(ctx, vmRef, name, devices)
+	lease := x.lab.exports.newLease(ctx, vmRef, &ref, name, devices)
 	body.Res = &types.ExportSnapshotResponse{Returnval: lease.Reference()}
 	return body
 }
@@ -173,7 +174,8 @@ func (r *exportRegistry) seedOf(d *types.VirtualDisk) int64 {
 	return int64(h.Sum32() % 1000)
 }
 
-func (r *exportRegistry) newLease(ctx *simulator.Context, entity types.ManagedObjectReference, vmName string, devices object.VirtualDeviceList) *exportLease {
+// snap is the exported snapshot (nil: the VM's live disks, frozen now).
+func (r *exportRegistry) newLease(ctx *simulator.Context, entity types.ManagedObjectReference, snap *types.ManagedObjectReference, vmName string, devices object.VirtualDeviceList) *exportLease {
 	stock := simulator.NewHttpNfcLease(ctx, entity)
 	lease := &exportLease{HttpNfcLease: *stock, reg: r, token: newToken()}
 	// The stock moref embeds the session key, which the simulator also uses as the session cookie:
@@ -195,6 +197,7 @@ func (r *exportRegistry) newLease(ctx *simulator.Context, entity types.ManagedOb
 			capacity:  diskCapacity(disk),
 		}
 		ed.vmdk = newStreamVMDK(r.ps, ed.capacity, r.seedOf(disk), name)
+		ed.vmdk.view = r.disks.exportView(entity, snap, disk)
 		lease.disks = append(lease.disks, ed)
 		total += (ed.capacity + 1023) / 1024
 		info.DeviceUrl = append(info.DeviceUrl, types.HttpNfcLeaseDeviceUrl{
@@ -328,6 +331,9 @@ func (l *exportLease) HttpNfcLeaseGetManifest(ctx *simulator.Context, req *types
 
 func (r *exportRegistry) sha1Of(s *streamVMDK) string {
 	key := fmt.Sprintf("%d/%d/%s", s.capSectors, s.seed, s.name)
+	if s.view != nil {
+		key += "/" + s.view.key
+	}
 	r.sumMu.Lock()
 	defer r.sumMu.Unlock()
 	if v, ok := r.sums[key]; ok {

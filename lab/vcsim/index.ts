@@ -1,5 +1,6 @@
 // Starts the lab vCenter (vcsim with our extensions) as a child process and reports where it listens.
 import { spawn, type ChildProcess } from 'node:child_process';
+import https from 'node:https';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -48,6 +49,17 @@ export interface VcsimHandle {
   faultStatus(): Promise<VcsimFaultStatus>;
   /** false: nothing listens on the vCenter's address any more (open connections are closed); true: listen again. */
   setReachable(on: boolean): Promise<void>;
+  /**
+   * The guest of a powered-on VM writes whole 64 KiB grains of one disk (`offset`, `length` multiples of 65536); the
+   * written bytes follow from `seed` (inventory.json "diskContent"). Snapshots taken before do not see the write.
+   */
+  writeDisk(vmId: string, deviceKey: number, write: { offset: number; length: number; seed: number }): Promise<{ grains: number; epoch: number }>;
+  /** SHA-256 (hex) of a disk's raw content: live, or as of one of the VM's snapshots (`snapshot-…` id). */
+  diskSha256(vmId: string, deviceKey: number, opts?: { snapshot?: string }): Promise<string>;
+  /** Resets Changed Block Tracking of every disk of the VM: every changeId handed out before is refused (FileFault). */
+  resetChangeTracking(vmId: string): Promise<void>;
+  /** Body bytes served from VM disks over /folder (datastore file access) since the lab vCenter started. */
+  folderReadBytes(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -277,6 +289,40 @@ export async function startVcsim(opts: StartVcsimOptions = {}): Promise<VcsimHan
     });
 
   const url = new URL(ready.sdkUrl);
+  // The lab-only /lab/ endpoints (lab/vcsim/labapi.go).
+  const lab = (method: 'GET' | 'POST', path: string, body?: unknown): Promise<Record<string, unknown>> =>
+    new Promise((resolve, reject) => {
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      const req = https.request(
+        new URL(path, url.origin),
+        {
+          method,
+          ca: ready.certPem,
+          agent: false,
+          timeout: 600_000,
+          headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('error', reject);
+          res.on('end', () => {
+            let json: Record<string, unknown> = {};
+            try {
+              json = JSON.parse(text) as Record<string, unknown>;
+            } catch {
+              json = { error: text.slice(0, 300) };
+            }
+            if (res.statusCode === 200) resolve(json);
+            else reject(new Error(`The lab vCenter refused ${method} ${path} (HTTP ${res.statusCode}): ${String(json.error ?? 'no reason')}`));
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`The lab vCenter did not answer ${method} ${path} in time`)));
+      req.on('error', reject);
+      req.end(payload);
+    });
   return {
     ...ready,
     origin: url.origin,
@@ -292,6 +338,20 @@ export async function startVcsim(opts: StartVcsimOptions = {}): Promise<VcsimHan
     },
     async setReachable(on) {
       await control({ op: 'reachable', on });
+    },
+    async writeDisk(vmId, deviceKey, write) {
+      const r = await lab('POST', '/lab/disk-write', { vm: vmId, deviceKey, ...write });
+      return { grains: Number(r.grains), epoch: Number(r.epoch) };
+    },
+    async diskSha256(vmId, deviceKey, opts = {}) {
+      const q = new URLSearchParams({ vm: vmId, deviceKey: String(deviceKey), ...(opts.snapshot ? { snapshot: opts.snapshot } : {}) });
+      return String((await lab('GET', `/lab/disk-sha256?${q}`)).sha256);
+    },
+    async resetChangeTracking(vmId) {
+      await lab('POST', '/lab/reset-change-tracking', { vm: vmId });
+    },
+    async folderReadBytes() {
+      return Number((await lab('GET', '/lab/folder-reads')).bytes);
     },
     stop(): Promise<void> {
       stopped ??= (async () => {

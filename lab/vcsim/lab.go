@@ -25,6 +25,7 @@ type lab struct {
 	exports *exportRegistry
 	ext     *extensionManager
 	inj     *injector
+	disks   *diskRegistry // lab writes, snapshots' frozen disks, Changed Block Tracking
 
 	baseURL       string // https://127.0.0.1:PORT
 	sslThumbprint string // SHA-1 of the server certificate, colon hex
@@ -41,6 +42,10 @@ func newLab(m *simulator.Model, cfg *Config) (*lab, error) {
 	l.exports = newExportRegistry(seeds)
 	l.inj = newInjector()
 	l.exports.inj = l.inj
+	l.disks = newDiskRegistry(l.exports.ps, l.exports.seedOf)
+	l.exports.disks = l.disks
+	l.disks.registerAll()
+	simulator.Map.AddHandler(l.disks)
 
 	if l.policy, err = installAuthorization(l, cfg); err != nil {
 		return nil, err
@@ -72,12 +77,22 @@ type gate struct {
 var retarget = map[string]string{
 	"ExportVm/VirtualMachine":               exportVMType,
 	"ExportSnapshot/VirtualMachineSnapshot": exportSnapshotType,
+	"QueryChangedDiskAreas/VirtualMachine":  cbtVMType,
 }
 
 func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/nfc/") && g.lab.exports.serve(w, r) {
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, "/folder/") {
+		g.serveFolder(w, r)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/lab/") {
+		g.serveLab(w, r)
+		return
+	}
+	reconfig := types.ManagedObjectReference{}
 	if r.Method == http.MethodPost && (r.URL.Path == "/sdk" || r.URL.Path == "/sdk/vimService") {
 		body, err := io.ReadAll(r.Body)
 		_ = r.Body.Close()
@@ -90,8 +105,14 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
+		if method, this, ok := peekMethod(body); ok && method == "ReconfigVM_Task" {
+			reconfig = this
+		}
 	}
 	g.next.ServeHTTP(w, r)
+	if reconfig.Value != "" {
+		g.lab.disks.syncVM(reconfig) // changeTrackingEnabled may have changed
+	}
 }
 
 // inspect returns the (possibly rewritten) request body, or nil after writing a fault.
@@ -240,6 +261,8 @@ func ensureRetargetObject(l *lab, typ string, this types.ManagedObjectReference)
 		simulator.Map.Put(&vmExporter{ExtensibleManagedObject: mo.ExtensibleManagedObject{Self: ref}, lab: l})
 	case exportSnapshotType:
 		simulator.Map.Put(&snapshotExporter{ExtensibleManagedObject: mo.ExtensibleManagedObject{Self: ref}, lab: l})
+	case cbtVMType:
+		simulator.Map.Put(&vmChangeTracking{ExtensibleManagedObject: mo.ExtensibleManagedObject{Self: ref}, lab: l})
 	default:
 		return false
 	}

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"hash/adler32"
 	"hash/fnv"
 	"io"
 	"strings"
@@ -55,21 +54,7 @@ func newPatterns() *patterns {
 		}
 		ps.raw[k] = raw
 
-		rec := make([]byte, recordBytes)
-		binary.LittleEndian.PutUint32(rec[8:], zlibBytes)
-		z := rec[markerBytes:]
-		z[0], z[1] = 0x78, 0x01 // zlib: deflate, 32 KiB window, no preset dictionary, level "fastest"
-		pos := 2
-		for half := 0; half < 2; half++ {
-			final := byte(half) // BFINAL on the second block, BTYPE=00 (stored)
-			z[pos] = final
-			binary.LittleEndian.PutUint16(z[pos+1:], grainBytes/2)
-			binary.LittleEndian.PutUint16(z[pos+3:], ^uint16(grainBytes/2))
-			pos += 5
-			pos += copy(z[pos:], raw[half*grainBytes/2:(half+1)*grainBytes/2])
-		}
-		binary.BigEndian.PutUint32(z[pos:], adler32.Checksum(raw))
-		ps.records[k] = rec
+		ps.records[k] = grainRecord(raw)
 	}
 	return ps
 }
@@ -100,6 +85,7 @@ type streamVMDK struct {
 	dataEnd      int64  // byte offset of the tail
 	size         int64
 	groupSectors uint64
+	view         *diskView // lab writes overlaid on the generated content; nil: generated only
 }
 
 func newStreamVMDK(ps *patterns, capacityBytes int64, seed int64, fileName string) *streamVMDK {
@@ -222,7 +208,11 @@ func (s *streamVMDK) readData(p []byte, off int64) int {
 	if gi := within / recordBytes; gi < n {
 		g := t*gtEntries + gi
 		in := within % recordBytes
-		c := copy(p, s.ps.records[patternIndex(s.seed, g)][in:])
+		rec := s.ps.records[patternIndex(s.seed, g)]
+		if s.view != nil {
+			_, rec = s.view.grain(g)
+		}
+		c := copy(p, rec[in:])
 		if in < 8 { // patch the marker's LBA
 			var lba [8]byte
 			binary.LittleEndian.PutUint64(lba[:], g*grainSectors)

@@ -276,6 +276,8 @@ export async function startVsphereClient(opts: VsphereClientOptions): Promise<Vs
       proxyTo(request, reply, new URL(request.url, vcOrigin), { agent: vcAgent, dropCookies: [SESSION_COOKIE], trustHint: 'Check the vCenter certificate given to the stand-in.' });
     scope.all('/sdk', sdk);
     scope.all('/sdk/*', sdk);
+    // Datastore file access (warm migration reads disk byte ranges), with the vim25 session cookie, as vCenter serves it.
+    scope.all('/folder/*', sdk);
   });
 
   try {

@@ -1,0 +1,467 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"hash/adler32"
+	"hash/fnv"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// The lab's virtual disks as mutable content: generated grains (inventory.json "diskContent") overlaid with
+// lab writes at 64 KiB grain granularity, each write stamped with the disk's epoch. A snapshot or an export
+// freezes a disk at an epoch (the epoch then moves on), so the content "as of" a snapshot is the generated
+// content plus, for each grain, its latest write of an epoch <= the frozen one; Changed Block Tracking reports
+// the grains written in the epochs between two freezes. Writes are kept as a history (small: one entry per
+// written grain per write), never as data: a written grain's bytes are recomputed from its write seed.
+
+type diskWrite struct {
+	epoch uint64
+	seed  int64
+}
+
+type diskState struct {
+	file     string // "[LocalDS_0] dir/name.vmdk"
+	vm       types.ManagedObjectReference
+	capacity int64
+	seed     int64
+	epoch    uint64                 // writes now belong to this epoch
+	writes   map[uint64][]diskWrite // grain → its writes, oldest first
+	ctID     string                 // change tracking identity (changeId prefix); "" while CBT is off
+}
+
+// freeze is one disk's state captured by a snapshot.
+type freeze struct {
+	epoch    uint64
+	changeID string // "" when CBT was off at the snapshot
+}
+
+type snapState struct {
+	vm    types.ManagedObjectReference
+	disks map[string]freeze // by backing file
+}
+
+type diskRegistry struct {
+	ps     *patterns
+	seedOf func(*types.VirtualDisk) int64
+
+	mu    sync.Mutex
+	disks map[string]*diskState
+	snaps map[types.ManagedObjectReference]*snapState
+	ctOn  map[types.ManagedObjectReference]bool // CBT as last seen per VM
+
+	folderBytes    atomic.Int64 // body bytes served from disks over /folder
+	folderRequests atomic.Int64
+}
+
+func newDiskRegistry(ps *patterns, seedOf func(*types.VirtualDisk) int64) *diskRegistry {
+	return &diskRegistry{
+		ps: ps, seedOf: seedOf,
+		disks: map[string]*diskState{},
+		snaps: map[types.ManagedObjectReference]*snapState{},
+		ctOn:  map[types.ManagedObjectReference]bool{},
+	}
+}
+
+// diskLocked returns the state of a VM's disk, creating it at first sight. Callers hold r.mu.
+func (r *diskRegistry) diskLocked(vm types.ManagedObjectReference, d *types.VirtualDisk) *diskState {
+	file := diskFile(d)
+	if s, ok := r.disks[file]; ok {
+		return s
+	}
+	s := &diskState{file: file, vm: vm, capacity: diskCapacity(d), seed: r.seedOf(d), epoch: 1, writes: map[uint64][]diskWrite{}}
+	r.disks[file] = s
+	return s
+}
+
+func vmDisks(devices []types.BaseVirtualDevice) []*types.VirtualDisk {
+	var out []*types.VirtualDisk
+	for _, d := range devices {
+		if disk, ok := d.(*types.VirtualDisk); ok {
+			out = append(out, disk)
+		}
+	}
+	return out
+}
+
+func changeTrackingOn(c *types.VirtualMachineConfigInfo) bool {
+	return c != nil && c.ChangeTrackingEnabled != nil && *c.ChangeTrackingEnabled
+}
+
+// syncLocked applies the VM's CBT setting: turning it on gives every disk a new tracking identity (so changeIds
+// from before are refused, as after a CBT reset); turning it off forgets the identity. Callers hold r.mu.
+func (r *diskRegistry) syncLocked(vm types.ManagedObjectReference, on bool, disks []*types.VirtualDisk) {
+	was := r.ctOn[vm]
+	r.ctOn[vm] = on
+	for _, d := range disks {
+		s := r.diskLocked(vm, d)
+		switch {
+		case !on:
+			s.ctID = ""
+		case !was || s.ctID == "":
+			s.ctID = newChangeTrackingID()
+		}
+	}
+}
+
+// syncVM reads the VM's CBT setting (after ReconfigVM_Task) and applies it.
+func (r *diskRegistry) syncVM(ref types.ManagedObjectReference) {
+	vm, ok := simulator.Map.Get(ref).(*simulator.VirtualMachine)
+	if !ok {
+		return
+	}
+	var on bool
+	var disks []*types.VirtualDisk
+	simulator.Map.WithLock(vm, func() {
+		on = changeTrackingOn(vm.Config)
+		if vm.Config != nil {
+			disks = vmDisks(vm.Config.Hardware.Device)
+		}
+	})
+	r.mu.Lock()
+	r.syncLocked(ref, on, disks)
+	r.mu.Unlock()
+}
+
+// resetChangeTracking gives every disk of the VM a new tracking identity, as vSphere does when CBT is reset
+// (disabled and enabled, or its .ctk files lost): every changeId handed out before is refused.
+func (r *diskRegistry) resetChangeTracking(ref types.ManagedObjectReference) error {
+	vm, ok := simulator.Map.Get(ref).(*simulator.VirtualMachine)
+	if !ok {
+		return fmt.Errorf("no VM %s", ref.Value)
+	}
+	var on bool
+	var disks []*types.VirtualDisk
+	simulator.Map.WithLock(vm, func() {
+		on = changeTrackingOn(vm.Config)
+		disks = vmDisks(vm.Config.Hardware.Device)
+	})
+	if !on {
+		return fmt.Errorf("changed block tracking is off on VM %s: enable it first (ReconfigVM_Task with changeTrackingEnabled=true)", ref.Value)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.syncLocked(ref, on, disks)
+	for _, d := range disks {
+		r.diskLocked(ref, d).ctID = newChangeTrackingID()
+	}
+	return nil
+}
+
+// newChangeTrackingID looks like the identity part of a vSphere changeId ("52 de b0 6e 12 4d 0a 94-e8 5a 4e 0a 35 0b 4f 26").
+func newChangeTrackingID() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	b[0] = 0x52
+	var sb strings.Builder
+	for i, x := range b {
+		switch {
+		case i == 8:
+			sb.WriteByte('-')
+		case i > 0:
+			sb.WriteByte(' ')
+		}
+		fmt.Fprintf(&sb, "%02x", x)
+	}
+	return sb.String()
+}
+
+// PutObject (registry handler) freezes the disks of every new snapshot and gives the snapshot its own copy of
+// the disk devices, with backing.changeId when CBT is on. The simulator calls it inside CreateSnapshot_Task,
+// with the VM locked: read the VM without locking it again.
+func (r *diskRegistry) PutObject(obj mo.Reference) {
+	snap, ok := obj.(*simulator.VirtualMachineSnapshot)
+	if !ok {
+		return
+	}
+	vm, ok := simulator.Map.Get(snap.Vm).(*simulator.VirtualMachine)
+	if !ok || vm.Config == nil {
+		return
+	}
+	on := changeTrackingOn(vm.Config)
+	// The simulator copies the VM's config by value: its device slice and disks are still the VM's own.
+	devices := make([]types.BaseVirtualDevice, len(snap.Config.Hardware.Device))
+	copy(devices, snap.Config.Hardware.Device)
+	st := &snapState{vm: snap.Vm, disks: map[string]freeze{}}
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.syncLocked(snap.Vm, on, vmDisks(devices))
+	for i, dev := range devices {
+		disk, ok := dev.(*types.VirtualDisk)
+		if !ok {
+			continue
+		}
+		s := r.diskLocked(snap.Vm, disk)
+		f := freeze{epoch: s.epoch}
+		s.epoch++
+		if on {
+			f.changeID = fmt.Sprintf("%s/%d", s.ctID, f.epoch)
+		}
+		st.disks[s.file] = f
+		nd := *disk
+		if b, ok := disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo); ok {
+			nb := *b
+			nb.ChangeId = f.changeID
+			nd.Backing = &nb
+		}
+		devices[i] = &nd
+	}
+	snap.Config.Hardware.Device = devices
+	r.snaps[snap.Self] = st
+}
+
+func (r *diskRegistry) UpdateObject(mo.Reference, []types.PropertyChange) {}
+
+// RemoveObject (registry handler): a removed snapshot no longer holds its disks (consolidation is a no-op).
+func (r *diskRegistry) RemoveObject(ref types.ManagedObjectReference) {
+	if ref.Type != "VirtualMachineSnapshot" {
+		return
+	}
+	r.mu.Lock()
+	delete(r.snaps, ref)
+	r.mu.Unlock()
+}
+
+// Reference makes the registry a simulator RegisterObject handler.
+func (r *diskRegistry) Reference() types.ManagedObjectReference {
+	return types.ManagedObjectReference{Type: "LabDiskRegistry", Value: "lab-disks"}
+}
+
+// freezeNow freezes a disk's live content (an export of a powered-off VM) and returns the frozen epoch.
+func (r *diskRegistry) freezeNow(vm types.ManagedObjectReference, d *types.VirtualDisk) uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.diskLocked(vm, d)
+	e := s.epoch
+	s.epoch++
+	return e
+}
+
+// snapshotFreeze is what a snapshot froze of a disk.
+func (r *diskRegistry) snapshotFreeze(snap types.ManagedObjectReference, file string) (freeze, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st, ok := r.snaps[snap]
+	if !ok {
+		return freeze{}, false
+	}
+	f, ok := st.disks[file]
+	return f, ok
+}
+
+// baseDiskEpoch is the epoch the base disk file holds: while a VM has snapshots its writes go to delta disks,
+// so the base disk stays as of the oldest snapshot still present; without one it is live (ok=false).
+func (r *diskRegistry) baseDiskEpoch(file string) (uint64, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var min uint64
+	found := false
+	for _, st := range r.snaps {
+		if f, ok := st.disks[file]; ok && (!found || f.epoch < min) {
+			min, found = f.epoch, true
+		}
+	}
+	return min, found
+}
+
+// view is an immutable picture of one disk's content at an epoch (all writes so far when live).
+func (r *diskRegistry) view(file string, epoch uint64, live bool) *diskView {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.disks[file]
+	if !ok {
+		return nil
+	}
+	v := &diskView{ps: r.ps, seed: s.seed, capacity: s.capacity, written: map[uint64]int64{}, lastG: ^uint64(0)}
+	for g, ws := range s.writes {
+		for i := len(ws) - 1; i >= 0; i-- {
+			if live || ws[i].epoch <= epoch {
+				v.written[g] = ws[i].seed
+				break
+			}
+		}
+	}
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s/%d/%d", file, s.capacity, s.seed)
+	grains := make([]uint64, 0, len(v.written))
+	for g := range v.written {
+		grains = append(grains, g)
+	}
+	sort.Slice(grains, func(i, j int) bool { return grains[i] < grains[j] })
+	for _, g := range grains {
+		fmt.Fprintf(h, ";%d=%d", g, v.written[g])
+	}
+	v.key = fmt.Sprintf("%x", h.Sum64())
+	return v
+}
+
+// liveView is a disk's current content.
+func (r *diskRegistry) liveView(file string) *diskView { return r.view(file, 0, true) }
+
+// write records a lab write of whole grains [first, first+count) at the disk's current epoch.
+func (r *diskRegistry) write(vm types.ManagedObjectReference, d *types.VirtualDisk, first, count uint64, seed int64) uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.diskLocked(vm, d)
+	for g := first; g < first+count; g++ {
+		s.writes[g] = append(s.writes[g], diskWrite{epoch: s.epoch, seed: seed})
+	}
+	return s.epoch
+}
+
+// changedGrains lists the grains written in epochs (from, to], ascending.
+func (r *diskRegistry) changedGrains(file string, from, to uint64) []uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.disks[file]
+	if !ok {
+		return nil
+	}
+	var out []uint64
+	for g, ws := range s.writes {
+		for _, w := range ws {
+			if w.epoch > from && w.epoch <= to {
+				out = append(out, g)
+				break
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// diskView reads one disk's raw bytes (io.ReaderAt) and serves the VMDK stream's grain records.
+type diskView struct {
+	ps       *patterns
+	seed     int64
+	capacity int64
+	written  map[uint64]int64 // grain → write seed
+	key      string           // identifies the content (manifest cache)
+
+	mu    sync.Mutex // one-grain cache: readers go through a grain in several calls
+	lastG uint64
+	raw   []byte
+	rec   []byte
+}
+
+// writtenGrain is the content of grain g after a lab write with seed w: for j = 0..2047 the SHA-256 of the
+// ASCII text "vcsim-write-<w>-<g>-<j>" (inventory.json "diskContent").
+func writtenGrain(w int64, g uint64) []byte {
+	raw := make([]byte, 0, grainBytes)
+	for j := 0; j < grainBytes/sha256.Size; j++ {
+		sum := sha256.Sum256([]byte(fmt.Sprintf("vcsim-write-%d-%d-%d", w, g, j)))
+		raw = append(raw, sum[:]...)
+	}
+	return raw
+}
+
+// grain returns the raw content of grain g and, when the grain was written, its VMDK grain record.
+func (v *diskView) grain(g uint64) (raw []byte, rec []byte) {
+	w, ok := v.written[g]
+	if !ok {
+		k := patternIndex(v.seed, g)
+		return v.ps.raw[k], v.ps.records[k]
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.lastG != g {
+		v.raw = writtenGrain(w, g)
+		v.rec = grainRecord(v.raw)
+		v.lastG = g
+	}
+	return v.raw, v.rec
+}
+
+// grainRecord is the stream-optimized grain record of a raw grain (LBA field zero: patched by the reader).
+func grainRecord(raw []byte) []byte {
+	rec := make([]byte, recordBytes)
+	binary.LittleEndian.PutUint32(rec[8:], zlibBytes)
+	z := rec[markerBytes:]
+	z[0], z[1] = 0x78, 0x01
+	pos := 2
+	for half := 0; half < 2; half++ {
+		z[pos] = byte(half)
+		binary.LittleEndian.PutUint16(z[pos+1:], grainBytes/2)
+		binary.LittleEndian.PutUint16(z[pos+3:], ^uint16(grainBytes/2))
+		pos += 5
+		pos += copy(z[pos:], raw[half*grainBytes/2:(half+1)*grainBytes/2])
+	}
+	binary.BigEndian.PutUint32(z[pos:], adler32.Checksum(raw))
+	return rec
+}
+
+// ReadAt reads the raw disk (the content of "<name>-flat.vmdk").
+func (v *diskView) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("negative offset")
+	}
+	n := 0
+	for len(p) > 0 && off < v.capacity {
+		g := uint64(off / grainBytes)
+		raw, _ := v.grain(g)
+		in := off % grainBytes
+		lim := int64(len(raw)) - in
+		if rest := v.capacity - off; rest < lim {
+			lim = rest
+		}
+		c := copy(p[:min64(int64(len(p)), lim)], raw[in:])
+		p, off, n = p[c:], off+int64(c), n+c
+	}
+	if len(p) > 0 {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func min64(a, b int64) int64 {
+	if a < b {
+		return a
+	}
+	return b
+}
+
+// exportView is the content an export serves: as of the exported snapshot, or the live disk frozen now.
+func (r *diskRegistry) exportView(vm types.ManagedObjectReference, snap *types.ManagedObjectReference, d *types.VirtualDisk) *diskView {
+	file := diskFile(d)
+	if snap != nil {
+		if f, ok := r.snapshotFreeze(*snap, file); ok {
+			r.mu.Lock()
+			r.diskLocked(vm, d)
+			r.mu.Unlock()
+			return r.view(file, f.epoch, false)
+		}
+	}
+	e := r.freezeNow(vm, d)
+	return r.view(file, e, false)
+}
+
+// registerAll records every VM's disks, so /folder knows them before any other call does.
+func (r *diskRegistry) registerAll() {
+	for _, e := range simulator.Map.All("VirtualMachine") {
+		vm := e.(*simulator.VirtualMachine)
+		var disks []*types.VirtualDisk
+		simulator.Map.WithLock(vm, func() {
+			if vm.Config != nil {
+				disks = vmDisks(vm.Config.Hardware.Device)
+			}
+		})
+		r.mu.Lock()
+		for _, d := range disks {
+			r.diskLocked(vm.Self, d)
+		}
+		r.mu.Unlock()
+	}
+}
