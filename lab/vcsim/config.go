@@ -28,7 +28,7 @@ type ConfigRole struct {
 	Privileges []string `json:"privileges"`
 }
 
-// ConfigPermission.Entity is "root" (root folder), "folder:<Name>" (a VM folder), "vm:<Name>" or "datacenter:<Name>".
+// ConfigPermission.Entity is "root" (root folder), "folder:<Name>" (a VM folder), "vm:<Name>", "datacenter:<Name>" or "datastore:<Name>".
 type ConfigPermission struct {
 	Entity    string `json:"entity"`
 	Principal string `json:"principal"`
@@ -106,9 +106,9 @@ func (c *Config) validate() error {
 		switch {
 		case p.Entity == "root":
 		case kind == "folder" && folders[name]:
-		case kind == "vm" || kind == "datacenter":
+		case kind == "vm" || kind == "datacenter" || kind == "datastore":
 		default:
-			return fmt.Errorf("permission entity %q must be \"root\", \"folder:<one of folders>\", \"vm:<name>\" or \"datacenter:<name>\"", p.Entity)
+			return fmt.Errorf("permission entity %q must be \"root\", \"folder:<one of folders>\", \"vm:<name>\", \"datacenter:<name>\" or \"datastore:<name>\"", p.Entity)
 		}
 	}
 	vms := map[string]bool{}

@@ -249,7 +249,7 @@ func findEntity(entity string, rootFolder types.ManagedObjectReference) (types.M
 		return rootFolder, nil
 	}
 	kind, name, _ := strings.Cut(entity, ":")
-	typ := map[string]string{"folder": "Folder", "vm": "VirtualMachine", "datacenter": "Datacenter"}[kind]
+	typ := map[string]string{"folder": "Folder", "vm": "VirtualMachine", "datacenter": "Datacenter", "datastore": "Datastore"}[kind]
 	var found []types.ManagedObjectReference
 	for _, e := range simulator.Map.All(typ) {
 		if e.Entity().Name == name {

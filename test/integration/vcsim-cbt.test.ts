@@ -19,6 +19,7 @@ const inventory = JSON.parse(readFileSync(new URL('../../lab/inventory.json', im
 const user = (prefix: string) => inventory.users.find((u) => u.name.startsWith(prefix))!;
 const ADMIN = user('administrator@');
 const READONLY = user('readonly@');
+const OPERATOR = user('operator@');
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
@@ -394,6 +395,29 @@ describe('privileges', () => {
     } finally {
       await ro.logout().catch(() => undefined);
       ro.close();
+    }
+  });
+
+  it('the lab operator holds what a warm migration of a VM in Migration needs (CBT, snapshots, changed areas, Datastore.Browse)', async () => {
+    const op = await Vim25Client.connect({ sdkUrl: vc.sdkUrl, ca: vc.certPem });
+    try {
+      await op.login(OPERATOR.name, OPERATOR.password);
+      const t = await op.invoke('ReconfigVM_Task', vm, '<spec><changeTrackingEnabled>true</changeTrackingEnabled></spec>');
+      await op.waitForTask({ type: 'Task', value: text(t)! });
+      const snap = await op.createSnapshot(vm.value, 'operator-cycle');
+      try {
+        const r = await op.invoke('QueryChangedDiskAreas', vm, moRefXml('snapshot', snap) + el('deviceKey', smallKey) + el('startOffset', 0) + el('changeId', '*'));
+        expect(num(r, 'length')).toBe(SMALL.capacityMiB * MiB);
+        const { fileName } = (await disksOf(snap)).find((d) => d.key === smallKey)!;
+        const read = await folderGet(fileName, { cookie: op.sessionCookie!, range: [0, GRAIN_BYTES - 1] });
+        expect(read.status).toBe(206);
+        expect(read.body.length).toBe(GRAIN_BYTES);
+      } finally {
+        await op.removeSnapshot(snap);
+      }
+    } finally {
+      await op.logout().catch(() => undefined);
+      op.close();
     }
   });
 });
