@@ -148,7 +148,7 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
       dataDir,
       vcenter: { url: `https://127.0.0.1:${clientPort}`, caPem: clientTls.certPem },
       administrators: ['administrator@vsphere.local'],
-      aws: { endpoint: ec2.url, regions: LAB_REGIONS, credentials: labAwsCredentials(), ...extra.aws },
+      aws: { endpoint: ec2.url, ebsEndpoint: ec2.ebsUrl, regions: LAB_REGIONS, credentials: labAwsCredentials(), ...extra.aws },
       engine: {
         s3Endpoint: s3.url,
         s3Credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
@@ -176,6 +176,8 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
       ],
       tls: { certPem: clientTls.certPem, keyPem: clientTls.keyPem },
       port: clientPort,
+      // Lab only: the VM Summary's "Change disk blocks" card writes to a running VM's disk (warm migration's changes).
+      labDiskWriter: (vmId, deviceKey, write) => vcsim.writeDisk(vmId, deviceKey, write),
     });
     stops.push(() => client.stop());
 

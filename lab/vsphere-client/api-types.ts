@@ -17,6 +17,8 @@ export interface SessionDto {
   nodeId: string;
   vcenter: VcenterDto;
   clientVersion: string;
+  /** Lab only: the stand-in can write to a VM's disk in the lab vCenter (the "Change disk blocks" card). */
+  labTools?: boolean;
 }
 
 export interface InventoryVmDto {
@@ -99,4 +101,23 @@ export interface DynamicItemsDto {
 export interface ApiErrorDto {
   error: string;
   message: string;
+}
+
+/** Lab only: POST /ui/api/lab/vms/{id}/disk-writes, what the "Change disk blocks" card sends. */
+export interface LabDiskWriteRequestDto {
+  /** Whole 512 KiB blocks (the EBS block size) to overwrite at random places of the VM's first hard disk, 1–1024. */
+  blocks: number;
+}
+
+/** Lab only: what the lab vCenter wrote. */
+export interface LabDiskWriteDto {
+  disk: string;
+  deviceKey: number;
+  blocks: number;
+  bytes: number;
+  /** The seed the written content is derived from (anyone can recompute it, see lab/vcsim). */
+  seed: number;
+  /** Byte offsets written, in ascending order. */
+  offsets: number[];
+  at: string;
 }

@@ -8,7 +8,7 @@ import fastifyStatic from '@fastify/static';
 import { Vim25Client, VimFault } from '../../connector/vsphere/vim25.ts';
 import { createTrustedAgent } from '../../connector/vsphere/tls.ts';
 import { generateSelfSigned } from '../../connector/tls.ts';
-import type { InventoryDto, SessionDto, VcenterDto, VmDetailsDto } from './api-types.ts';
+import type { InventoryDto, LabDiskWriteDto, SessionDto, VcenterDto, VmDetailsDto } from './api-types.ts';
 import { ensureClientAssets } from './build.ts';
 import { PluginHost, type RegisteredPlugin } from './plugins.ts';
 import { readCookie, SESSION_COOKIE, sessionCookie, SessionStore, type UiSession } from './sessions.ts';
@@ -26,6 +26,11 @@ export interface VsphereClientOptions {
   /** Listen port on 127.0.0.1; 0 / absent = any free port. */
   port?: number;
   log?: (msg: string) => void;
+  /**
+   * Lab only: writes `length` bytes at `offset` of a VM's disk in the lab vCenter, content derived from `seed`
+   * (lab/vcsim's writeDisk). When given, VM summaries offer a "Change disk blocks" card; a real vSphere Client has none.
+   */
+  labDiskWriter?: (vmId: string, deviceKey: number, write: { offset: number; length: number; seed: number }) => Promise<unknown>;
 }
 
 export interface VsphereClientHandle {
@@ -39,6 +44,16 @@ export interface VsphereClientHandle {
 }
 
 const LOCALE = 'en-US';
+/** The lab card changes whole EBS-sized blocks, so a replication cycle sends exactly what was written. */
+const LAB_BLOCK_BYTES = 512 * 1024;
+const LAB_MAX_BLOCKS = 1024;
+
+/** `count` distinct block indexes below `total`, ascending. */
+function randomBlocks(total: number, count: number): number[] {
+  const picked = new Set<number>();
+  while (picked.size < Math.min(count, total)) picked.add(Math.floor(Math.random() * total));
+  return [...picked].sort((a, b) => a - b);
+}
 
 function apiError(reply: FastifyReply, status: number, error: string, message: string): FastifyReply {
   return reply.code(status).type('application/json').send({ error, message });
@@ -99,6 +114,7 @@ export async function startVsphereClient(opts: VsphereClientOptions): Promise<Vs
     nodeId,
     vcenter,
     clientVersion,
+    ...(opts.labDiskWriter ? { labTools: true } : {}),
   });
   /** A vim25 failure; a dead vCenter session also ends the browser session. */
   const failed = async (reply: FastifyReply, s: UiSession, err: unknown): Promise<FastifyReply> => {
@@ -202,6 +218,39 @@ export async function startVsphereClient(opts: VsphereClientOptions): Promise<Vs
     } catch (err) {
       return failed(reply, s, err);
     }
+  });
+
+  // Lab only: overwrite random whole blocks of the VM's first disk, so a warm migration's next cycle has changes to send.
+  app.post<{ Params: { id: string }; Body: { blocks?: unknown } | undefined }>('/ui/api/lab/vms/:id/disk-writes', async (request, reply) => {
+    const s = requireSession(request, reply);
+    if (!s) return reply;
+    const write = opts.labDiskWriter;
+    if (!write) return apiError(reply, 404, 'NotFound', 'Changing disk blocks is a lab-only tool; this vSphere Client is not running in the lab.');
+    const blocks = request.body?.blocks;
+    if (typeof blocks !== 'number' || !Number.isInteger(blocks) || blocks < 1 || blocks > LAB_MAX_BLOCKS) {
+      return apiError(reply, 400, 'BadRequest', `Enter a whole number of blocks from 1 to ${LAB_MAX_BLOCKS}.`);
+    }
+    let vm;
+    try {
+      vm = await s.vim.getVirtualMachine(request.params.id);
+    } catch (err) {
+      return failed(reply, s, err);
+    }
+    const disk = vm.disks[0];
+    // Named as the Summary tab names it (vcsim's own device labels are not the vSphere Client's).
+    const label = 'Hard disk 1';
+    if (!disk) return apiError(reply, 409, 'NoDisk', `${vm.name} has no hard disk to change.`);
+    if (vm.powerState !== 'poweredOn') return apiError(reply, 409, 'PoweredOff', `${vm.name} is powered off: only a running VM writes to its disk. Power it on first.`);
+    const total = Math.floor(disk.capacityBytes / LAB_BLOCK_BYTES);
+    const seed = Math.floor(Math.random() * 2 ** 31);
+    const offsets = randomBlocks(total, blocks).map((b) => b * LAB_BLOCK_BYTES);
+    try {
+      for (const offset of offsets) await write(vm.id, disk.key, { offset, length: LAB_BLOCK_BYTES, seed });
+    } catch (err) {
+      return apiError(reply, 502, 'LabWriteFailed', `The lab vCenter did not write to ${label} of ${vm.name}: ${(err as Error).message}`);
+    }
+    const dto: LabDiskWriteDto = { disk: label, deviceKey: disk.key, blocks: offsets.length, bytes: offsets.length * LAB_BLOCK_BYTES, seed, offsets, at: new Date().toISOString() };
+    return dto;
   });
 
   app.get<{ Querystring: { reload?: string } }>('/ui/api/plugins', async (request, reply) => {

@@ -64,6 +64,14 @@ export const testIds = {
   globalView: {
     iframe: 'global-view-iframe',
   },
+  /** Lab only: the "Change disk blocks" card on a VM's Summary (not part of a real vSphere Client). */
+  labDiskWrite: {
+    card: 'lab-disk-write',
+    blocks: 'lab-disk-write-blocks',
+    submit: 'lab-disk-write-submit',
+    result: 'lab-disk-write-result',
+    error: 'lab-disk-write-error',
+  },
   modal: {
     root: 'plugin-modal',
     title: 'plugin-modal-title',

@@ -326,6 +326,7 @@ export function Shell({ session, theme, onToggleTheme, onLoggedOut }: ShellProps
         refreshTick={refreshTick}
         itemsEpoch={itemsEpoch}
         frameNonce={frameNonce}
+        labTools={session.labTools === true}
         onTab={(tab) => selectVm(vmLoc.vm, tab)}
         onView={(tab, id) => selectVm(vmLoc.vm, tab, id)}
         onActions={(x, y) => setMenu({ x, y, vm: vmLoc.vm })}

@@ -5,6 +5,7 @@ import { testIds } from '../../test-ids.ts';
 import { api } from './api.ts';
 import type { FrameContext } from './frameHub.ts';
 import { Icon } from './Icon.tsx';
+import { LabDiskWriteCard } from './LabDiskWrite.tsx';
 import { folderVms, formatBytes, pluginLabel, pluginUrl, powerBadge, powerLabel, readyPlugins, vmUrn, vmViews } from './model.ts';
 import { PluginFrame } from './PluginFrame.tsx';
 import { OBJECT_TABS, type ObjectTab } from './route.ts';
@@ -125,7 +126,23 @@ function ObjectViews(p: ObjectViewsProps) {
   );
 }
 
-function SummaryCards({ vm, details, error, plugins, vcGuid }: { vm: InventoryVmDto; details: VmDetailsDto | null; error: string | null; plugins: PluginDto[]; vcGuid: string }) {
+function SummaryCards({
+  vm,
+  details,
+  error,
+  plugins,
+  vcGuid,
+  labTools,
+  onUnauthorized,
+}: {
+  vm: InventoryVmDto;
+  details: VmDetailsDto | null;
+  error: string | null;
+  plugins: PluginDto[];
+  vcGuid: string;
+  labTools: boolean;
+  onUnauthorized(err: unknown): void;
+}) {
   const urn = vmUrn(vm.id, vcGuid);
   const context = useMemo<Record<string, FrameContext>>(
     () => Object.fromEntries(plugins.map((pl) => [pl.instanceId, { pluginId: pl.key, contextObjects: [{ id: urn }], navigationData: undefined }])),
@@ -205,6 +222,7 @@ function SummaryCards({ vm, details, error, plugins, vcGuid }: { vm: InventoryVm
             ))
           : [];
       })}
+      {labTools ? <LabDiskWriteCard vmId={vm.id} details={details} onUnauthorized={onUnauthorized} /> : null}
     </div>
   );
 }
@@ -219,6 +237,8 @@ export interface VmViewProps {
   refreshTick: number;
   itemsEpoch: number;
   frameNonce: number;
+  /** Lab only: show the "Change disk blocks" card (the session says the stand-in runs in the lab). */
+  labTools?: boolean;
   onTab(tab: ObjectTab): void;
   onView(tab: ObjectTab, id: string): void;
   onActions(x: number, y: number): void;
@@ -275,7 +295,7 @@ export function VmView(p: VmViewProps) {
       </ul>
       <div className="vsc-tab-panel" role="tabpanel" aria-label={p.tab}>
         {p.tab === 'Summary' ? (
-          <SummaryCards vm={p.vm} details={shown} error={error} plugins={p.plugins} vcGuid={p.vcGuid} />
+          <SummaryCards vm={p.vm} details={shown} error={error} plugins={p.plugins} vcGuid={p.vcGuid} labTools={p.labTools === true} onUnauthorized={onUnauthorized} />
         ) : p.tab === 'Monitor' || p.tab === 'Configure' ? (
           <ObjectViews
             container={p.tab === 'Monitor' ? 'monitor' : 'configure'}

@@ -1,5 +1,5 @@
 // The shell's calls to the stand-in server (/ui/api). The session cookie is httpOnly; fetch sends it.
-import type { ApiErrorDto, DynamicItemsDto, DynamicItemsRequestDto, InventoryDto, PluginsDto, SessionDto, VmDetailsDto } from '../../api-types.ts';
+import type { ApiErrorDto, DynamicItemsDto, DynamicItemsRequestDto, InventoryDto, LabDiskWriteDto, LabDiskWriteRequestDto, PluginsDto, SessionDto, VmDetailsDto } from '../../api-types.ts';
 
 export class ApiError extends Error {
   constructor(
@@ -36,4 +36,6 @@ export const api = {
   plugins: (reload = false) => call<PluginsDto>('GET', `plugins${reload ? '?reload=1' : ''}`),
   dynamicItems: (instanceId: string, req: DynamicItemsRequestDto) =>
     call<DynamicItemsDto>('POST', `plugins/${encodeURIComponent(instanceId)}/dynamic-items`, req),
+  /** Lab only (see LabDiskWriteCard). */
+  labDiskWrite: (vmId: string, req: LabDiskWriteRequestDto) => call<LabDiskWriteDto>('POST', `lab/vms/${encodeURIComponent(vmId)}/disk-writes`, req),
 };
