@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,8 +57,9 @@ type diskRegistry struct {
 	seedOf func(*types.VirtualDisk) int64
 
 	mu    sync.Mutex
-	disks map[string]*diskState
-	snaps map[types.ManagedObjectReference]*snapState
+	disks    map[string]*diskState
+	contents map[string]*diskContent // frozen overlays by "<file>@<epoch>"
+	snaps    map[types.ManagedObjectReference]*snapState
 	ctOn  map[types.ManagedObjectReference]bool // CBT as last seen per VM
 
 	folderBytes    atomic.Int64 // body bytes served from disks over /folder
@@ -67,7 +69,7 @@ type diskRegistry struct {
 func newDiskRegistry(ps *patterns, seedOf func(*types.VirtualDisk) int64) *diskRegistry {
 	return &diskRegistry{
 		ps: ps, seedOf: seedOf,
-		disks: map[string]*diskState{},
+		disks: map[string]*diskState{}, contents: map[string]*diskContent{},
 		snaps: map[types.ManagedObjectReference]*snapState{},
 		ctOn:  map[types.ManagedObjectReference]bool{},
 	}
@@ -277,7 +279,8 @@ func (r *diskRegistry) baseDiskEpoch(file string) (uint64, bool) {
 	return min, found
 }
 
-// view is an immutable picture of one disk's content at an epoch (all writes so far when live).
+// view reads one disk as of an epoch (all writes so far when live). What a frozen epoch holds never changes (new
+// writes get later epochs), so it is built once and shared; each view keeps its own one-grain cache.
 func (r *diskRegistry) view(file string, epoch uint64, live bool) *diskView {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -285,27 +288,52 @@ func (r *diskRegistry) view(file string, epoch uint64, live bool) *diskView {
 	if !ok {
 		return nil
 	}
-	v := &diskView{ps: r.ps, seed: s.seed, capacity: s.capacity, written: map[uint64]int64{}, lastG: ^uint64(0)}
+	if live || epoch > s.epoch {
+		epoch = s.epoch
+	}
+	frozen := epoch < s.epoch
+	ck := fmt.Sprintf("%s@%d", file, epoch)
+	c, ok := r.contents[ck]
+	if !ok || !frozen {
+		c = s.contentAt(epoch)
+		if frozen {
+			if len(r.contents) >= 256 {
+				r.contents = map[string]*diskContent{}
+			}
+			r.contents[ck] = c
+		}
+	}
+	return &diskView{ps: r.ps, seed: s.seed, capacity: s.capacity, written: c.written, key: c.key, lastG: ^uint64(0)}
+}
+
+// diskContent is the overlay of a disk at one epoch: grain → seed of its latest write.
+type diskContent struct {
+	written map[uint64]int64
+	key     string // identifies the content (export manifest cache)
+}
+
+func (s *diskState) contentAt(epoch uint64) *diskContent {
+	c := &diskContent{written: map[uint64]int64{}}
 	for g, ws := range s.writes {
 		for i := len(ws) - 1; i >= 0; i-- {
-			if live || ws[i].epoch <= epoch {
-				v.written[g] = ws[i].seed
+			if ws[i].epoch <= epoch {
+				c.written[g] = ws[i].seed
 				break
 			}
 		}
 	}
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%s/%d/%d", file, s.capacity, s.seed)
-	grains := make([]uint64, 0, len(v.written))
-	for g := range v.written {
+	fmt.Fprintf(h, "%s/%d/%d", s.file, s.capacity, s.seed)
+	grains := make([]uint64, 0, len(c.written))
+	for g := range c.written {
 		grains = append(grains, g)
 	}
 	sort.Slice(grains, func(i, j int) bool { return grains[i] < grains[j] })
 	for _, g := range grains {
-		fmt.Fprintf(h, ";%d=%d", g, v.written[g])
+		fmt.Fprintf(h, ";%d=%d", g, c.written[g])
 	}
-	v.key = fmt.Sprintf("%x", h.Sum64())
-	return v
+	c.key = fmt.Sprintf("%x", h.Sum64())
+	return c
 }
 
 // liveView is a disk's current content.
@@ -361,8 +389,11 @@ type diskView struct {
 // ASCII text "vcsim-write-<w>-<g>-<j>" (inventory.json "diskContent").
 func writtenGrain(w int64, g uint64) []byte {
 	raw := make([]byte, 0, grainBytes)
+	prefix := []byte(fmt.Sprintf("vcsim-write-%d-%d-", w, g))
+	text := make([]byte, 0, len(prefix)+8)
 	for j := 0; j < grainBytes/sha256.Size; j++ {
-		sum := sha256.Sum256([]byte(fmt.Sprintf("vcsim-write-%d-%d-%d", w, g, j)))
+		text = strconv.AppendInt(append(text[:0], prefix...), int64(j), 10)
+		sum := sha256.Sum256(text)
 		raw = append(raw, sum[:]...)
 	}
 	return raw
