@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { InstanceTypeName, PrivateIpv4, SubnetId } from './aws-ids.ts';
 import { EnvironmentId } from './environments.ts';
 import { VmId } from './vms.ts';
+import { CutoverShutdown, MigrationMode } from './tasks.ts';
 
 /** blocker: the migration cannot start; warning: it can, but read this first; info: good to know. */
 export const PreflightSeverity = z.enum(['blocker', 'warning', 'info']);
@@ -40,6 +41,17 @@ export const PreflightCode = z.enum([
   'CONNECTOR_UPDATING',
   /** The VM already has an active migration (Begin would be refused with 409 and spend the authorization). */
   'MIGRATION_ALREADY_RUNNING',
+  // "Replicate, then cut over" (mode warm) only:
+  /** Virtual hardware older than version 7: no Changed Block Tracking. */
+  'WARM_HARDWARE_TOO_OLD',
+  /** The user lacks a vCenter privilege replication needs (snapshots, change tracking, datastore file access). */
+  'WARM_PRIVILEGE_MISSING',
+  /** Guest shutdown at cutover chosen, but VMware Tools is not running. */
+  'WARM_TOOLS_NOT_RUNNING',
+  /** The VM is powered off: nothing changes between cycles, so Migrate now is as fast. */
+  'WARM_POWERED_OFF',
+  /** Fact: whether the guest already has the drivers EC2 Nitro instances need (decides RegisterImage or VM Import), and its source. */
+  'NITRO_READINESS',
 ]);
 export type PreflightCode = z.infer<typeof PreflightCode>;
 
@@ -64,6 +76,13 @@ export const PreflightQuery = z.strictObject({
   privateIpAddress: PrivateIpv4.optional(),
   instanceType: InstanceTypeName.optional(),
   platform: GuestPlatform.optional(),
+  /** "Replicate, then cut over" adds the replication checks (default cold). */
+  mode: MigrationMode.optional(),
+  /** Warm only: the cutover's shutdown choice (default guest), checked against VMware Tools. */
+  cutoverShutdown: CutoverShutdown.optional(),
+}).refine((q) => q.mode === 'warm' || q.cutoverShutdown === undefined, {
+  message: 'The cutover shutdown applies only to "Replicate, then cut over" (mode warm).',
+  path: ['cutoverShutdown'],
 });
 export type PreflightQuery = z.infer<typeof PreflightQuery>;
 

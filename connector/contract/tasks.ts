@@ -161,8 +161,9 @@ export type MigrationList = z.infer<typeof MigrationList>;
 
 /** POST /migrations/{id}/test-instance: launch a test instance from the latest replicated point. */
 export const WarmTestRequest = z.strictObject({
+  /** One of the environment's subnets (others: 400 SUBNET_NOT_IN_ENVIRONMENT naming them). */
   subnetId: SubnetId,
-}); // meta id added with its route (POST /migrations/{id}/test-instance)
+}).meta({ id: 'WarmTestRequest' });
 export type WarmTestRequest = z.infer<typeof WarmTestRequest>;
 
 export const TaskIdParams = z.strictObject({ id: z.string().regex(/^[a-z]{3}-[0-9a-z-]{6,64}$/, 'Not a task id.') });

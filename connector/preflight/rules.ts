@@ -1,5 +1,5 @@
 // Pre-flight rules as pure functions of facts gathered elsewhere (run.ts), so each rule is testable alone.
-import type { EnvironmentRole, GuestPlatform, PreflightCheck } from '../contract/index.ts';
+import type { EnvironmentRole, GuestPlatform, MigrationMode, PreflightCheck } from '../contract/index.ts';
 import type { VmInfo } from '../vsphere/types.ts';
 import { canMigrate } from '../auth/access.ts';
 import type { ImportRoleFacts } from '../aws/gateway.ts';
@@ -37,7 +37,7 @@ export function permissionChecks(role: EnvironmentRole, environmentName: string)
   ];
 }
 
-export function privilegeChecks(vm: VmInfo, privileges: VmPrivileges): PreflightCheck[] {
+export function privilegeChecks(vm: VmInfo, privileges: VmPrivileges, mode: MigrationMode = 'cold'): PreflightCheck[] {
   const out: PreflightCheck[] = [];
   if (!privileges.export) {
     out.push({
@@ -47,7 +47,8 @@ export function privilegeChecks(vm: VmInfo, privileges: VmPrivileges): Preflight
       fix: 'Ask your vCenter administrator for a role with vApp > Export on this VM or its folder.',
     });
   }
-  if (vm.powerState !== 'poweredOff' && !(privileges.createSnapshot && privileges.removeSnapshot)) {
+  // Warm: snapshot privileges are among those WARM_PRIVILEGE_MISSING lists (warm-rules.ts).
+  if (mode === 'cold' && vm.powerState !== 'poweredOff' && !(privileges.createSnapshot && privileges.removeSnapshot)) {
     out.push({
       code: 'SNAPSHOT_PRIVILEGE_MISSING',
       severity: 'blocker',
@@ -93,7 +94,7 @@ export function guestChecks(vm: VmInfo, platform?: GuestPlatform): { checks: Pre
 /** The disk's encryption flag, when the vCenter client reports one (a disk backing with a key id). */
 const isEncrypted = (disk: VmInfo['disks'][number]) => disk.encrypted === true;
 
-export function diskChecks(vm: VmInfo): PreflightCheck[] {
+export function diskChecks(vm: VmInfo, mode: MigrationMode = 'cold'): PreflightCheck[] {
   const out: PreflightCheck[] = [];
   for (const disk of vm.disks) {
     if (disk.capacityBytes > MAX_DISK_BYTES) {
@@ -114,7 +115,16 @@ export function diskChecks(vm: VmInfo): PreflightCheck[] {
         details: { disk: disk.label },
       });
     }
-    if (disk.diskMode?.startsWith('independent') && vm.powerState !== 'poweredOff') {
+    if (disk.diskMode?.startsWith('independent') && mode === 'warm') {
+      // Every replication cycle reads a snapshot, and Changed Block Tracking does not follow independent disks.
+      out.push({
+        code: 'DISK_INDEPENDENT',
+        severity: 'blocker',
+        message: `${disk.label} of ${quote(vm.name)} is independent: snapshots and Changed Block Tracking do not cover it, so it cannot be replicated.`,
+        fix: 'Change the disk mode to Dependent (Edit Settings > the hard disk > Disk Mode), or choose Migrate now with the VM powered off.',
+        details: { disk: disk.label, diskMode: disk.diskMode },
+      });
+    } else if (disk.diskMode?.startsWith('independent') && vm.powerState !== 'poweredOff') {
       out.push({
         code: 'DISK_INDEPENDENT',
         severity: 'blocker',
@@ -144,9 +154,17 @@ export function diskChecks(vm: VmInfo): PreflightCheck[] {
   return out;
 }
 
-export function stateChecks(vm: VmInfo): PreflightCheck[] {
+export function stateChecks(vm: VmInfo, mode: MigrationMode = 'cold'): PreflightCheck[] {
   const out: PreflightCheck[] = [];
-  if (vm.snapshotCount > 0) {
+  if (vm.snapshotCount > 0 && mode === 'warm') {
+    out.push({
+      code: 'SNAPSHOTS_PRESENT',
+      severity: 'warning',
+      message: `${quote(vm.name)} has ${vm.snapshotCount} snapshot${vm.snapshotCount === 1 ? '' : 's'}. Replication works with them, but every cycle adds its own snapshot on top of the chain and removes it again: the longer the chain, the longer each removal (consolidation) takes and the more datastore space the cycle's delta files need. Its snapshots are not migrated.`,
+      fix: 'Delete the snapshots you no longer need (Snapshots > Manage Snapshots) before you begin, and keep free space on the VM\'s datastore while it replicates.',
+      details: { snapshotCount: vm.snapshotCount },
+    });
+  } else if (vm.snapshotCount > 0) {
     out.push({
       code: 'SNAPSHOTS_PRESENT',
       severity: 'warning',
@@ -155,7 +173,8 @@ export function stateChecks(vm: VmInfo): PreflightCheck[] {
       details: { snapshotCount: vm.snapshotCount },
     });
   }
-  if (vm.powerState !== 'poweredOff') {
+  // Warm replicates a running VM by design; its power-state advice is WARM_POWERED_OFF (warm-rules.ts).
+  if (mode === 'cold' && vm.powerState !== 'poweredOff') {
     out.push({
       code: 'POWERED_ON',
       severity: 'warning',

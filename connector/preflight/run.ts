@@ -1,4 +1,4 @@
-import type { EnvironmentRole, GuestPlatform, PreflightCheck, PreflightResult } from '../contract/index.ts';
+import type { CutoverShutdown, EnvironmentRole, GuestPlatform, MigrationMode, PreflightCheck, PreflightResult } from '../contract/index.ts';
 import { AppError } from '../errors.ts';
 import type { AwsGateway } from '../aws/gateway.ts';
 import type { Caller } from '../auth/plugin.ts';
@@ -7,6 +7,8 @@ import type { Vim25Client, VmInfo } from '../vsphere/vim25.ts';
 import { VimFault } from '../vsphere/vim25.ts';
 import { placeInSubnet } from './ipv4.ts';
 import { diskChecks, guestChecks, importRoleChecks, permissionChecks, privateIpChecks, privilegeChecks, stateChecks, type VmPrivileges } from './rules.ts';
+import { missingWarmPrivileges, readWarmFacts } from './warm-facts.ts';
+import { warmChecks } from './warm-rules.ts';
 
 export const EXPORT_PRIVILEGE = 'VApp.Export';
 export const SNAPSHOT_PRIVILEGES = ['VirtualMachine.State.CreateSnapshot', 'VirtualMachine.State.RemoveSnapshot'] as const;
@@ -21,6 +23,10 @@ export interface PreflightRequest {
   instanceType?: string | undefined;
   platform?: GuestPlatform | undefined;
   securityGroupIds?: readonly string[] | undefined;
+  /** Default cold; warm adds the replication checks. */
+  mode?: MigrationMode | undefined;
+  /** Warm only; default guest. */
+  cutoverShutdown?: CutoverShutdown | undefined;
 }
 
 /** The VM as the caller's own vCenter session sees it; 404 VM_NOT_FOUND when vCenter has no such VM. */
@@ -61,13 +67,14 @@ export async function runPreflight(aws: AwsGateway, req: PreflightRequest): Prom
   const { caller, environment: env } = req;
   const [vm, privileges] = await Promise.all([getVm(caller.vcenter.client, req.vmId), vmPrivileges(caller, req.vmId)]);
   const guest = guestChecks(vm, req.platform);
+  const mode = req.mode ?? 'cold';
   const checks: PreflightCheck[] = [
     ...permissionChecks(req.role, env.name),
-    ...privilegeChecks(vm, privileges),
+    ...privilegeChecks(vm, privileges, mode),
     ...guest.checks,
-    ...diskChecks(vm),
-    ...stateChecks(vm),
-    ...(await Promise.all([importRoleSection(aws, vm), networkSection(aws, req)])).flat(),
+    ...diskChecks(vm, mode),
+    ...stateChecks(vm, mode),
+    ...(await Promise.all([importRoleSection(aws, vm), networkSection(aws, req), mode === 'warm' ? warmSection(caller, vm, req.cutoverShutdown ?? 'guest') : []])).flat(),
   ];
   checks.sort((a, b) => ORDER[a.severity] - ORDER[b.severity]);
   return {
@@ -78,6 +85,12 @@ export async function runPreflight(aws: AwsGateway, req: PreflightRequest): Prom
     ...(guest.suggestedPlatform ? { suggestedPlatform: guest.suggestedPlatform } : {}),
     checks,
   };
+}
+
+async function warmSection(caller: Caller, vm: VmInfo, shutdown: CutoverShutdown): Promise<PreflightCheck[]> {
+  const facts = await readWarmFacts(caller.vcenter.client, vm.id);
+  const missing = await missingWarmPrivileges(caller, vm.id, facts.datastores);
+  return warmChecks({ vm, facts, missing, shutdown });
 }
 
 async function importRoleSection(aws: AwsGateway, vm: VmInfo): Promise<PreflightCheck[]> {

@@ -23,7 +23,7 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['migrations'],
         summary: 'Start migrating a VM to EC2 with an import authorization token',
         description:
-          'A VM has at most one active migration (queued, running or cancelling). A request for a VM that has one is refused with 409 MIGRATION_ALREADY_RUNNING, naming it (details: migrationId, requestedBy, state, phase) and audited. That check comes last, when the task is recorded, so the request has already used its single-use import authorization: begin again (a new authorization) once the running migration has ended.',
+          'mode cold (default, "Migrate now") copies the whole disk, then imports it; mode warm ("Replicate, then cut over") replicates the running VM\'s changed blocks into EBS snapshots every replicationIntervalMinutes (default 15) until someone cuts over (POST /migrations/{id}/cutover), with the pre-flight\'s replication checks. A VM has at most one active migration (queued, running or cancelling). A request for a VM that has one is refused with 409 MIGRATION_ALREADY_RUNNING, naming it (details: migrationId, requestedBy, state, phase) and audited. That check comes last, when the task is recorded, so the request has already used its single-use import authorization: begin again (a new authorization) once the running migration has ended.',
         body: MigrationRequest,
         response: {
           202: MigrationAccepted,
@@ -83,6 +83,8 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
           instanceType: body.instanceType,
           platform: body.platform,
           securityGroupIds: body.securityGroupIds,
+          mode: body.mode,
+          cutoverShutdown: body.cutoverShutdown,
         });
         vmName = result.vmName;
         const blockers = result.checks.filter((c) => c.severity === 'blocker');
@@ -119,10 +121,15 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
           securityGroupIds: body.securityGroupIds,
           privateIpAddress: body.privateIpAddress,
           requestedBy: caller.principal,
+          // A cold submission stays exactly what it was before warm migration existed.
+          ...(body.mode === 'warm'
+            ? { mode: 'warm' as const, replicationIntervalMinutes: body.replicationIntervalMinutes, cutoverShutdown: body.cutoverShutdown }
+            : {}),
         },
         id,
       ));
-      await audit(app, caller, { ...base, ...(vmName ? { vmName } : {}), outcome: 'granted', message: `Import authorized; migration ${task.id} ${task.idKind === 'import' ? 'started' : 'queued'}.` });
+      const what = body.mode === 'warm' ? 'warm migration (replicate, then cut over)' : 'migration';
+      await audit(app, caller, { ...base, ...(vmName ? { vmName } : {}), outcome: 'granted', message: `Import authorized; ${what} ${task.id} ${task.idKind === 'import' ? 'started' : 'queued'}.` });
       return reply.status(202).send({ id: task.id, idKind: task.idKind, state: task.state, ...(task.queuePosition ? { queuePosition: task.queuePosition } : {}) });
     },
   );
