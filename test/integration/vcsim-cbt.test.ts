@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startVcsim, type VcsimHandle } from '../../lab/vcsim/index.ts';
+import { startVsphereClient } from '../../lab/vsphere-client/index.ts';
 import { openNfcDownload } from '../../connector/vsphere/nfc.ts';
 import { Vim25Client, VimFault, type MoRef } from '../../connector/vsphere/vim25.ts';
 import { arr, child, el, moRefXml, num, str, text, xsiType, type XmlValue } from '../../connector/vsphere/soap.ts';
@@ -338,6 +339,28 @@ describe('datastore file access (/folder) to the frozen disk', () => {
       ro.close();
     }
     expect((await folderGet(fileName.replace('LocalDS_0', 'NoSuchDS'), { range: [0, 9] })).status).toBe(404);
+  });
+});
+
+describe('through the vSphere Client stand-in (the lab\'s vCenter front door)', () => {
+  it('forwards /folder with the session cookie exactly as /sdk, Range and 401 included', async () => {
+    const front = await startVsphereClient({ vcenter: { sdkUrl: vc.sdkUrl, certPem: vc.certPem, instanceUuid: vc.instanceUuid }, plugins: [] });
+    const viaFront = await Vim25Client.connect({ sdkUrl: `${front.origin}/sdk`, ca: front.certPem });
+    try {
+      await viaFront.login(ADMIN.name, ADMIN.password);
+      const { fileName } = (await disksOf(vm)).find((d) => d.key === smallKey)!;
+      const range: [number, number] = [GRAIN_BYTES - 10, GRAIN_BYTES + 9];
+      const through = await folderGet(fileName, { origin: front.origin, ca: front.certPem, cookie: viaFront.sessionCookie!, range });
+      const direct = await folderGet(fileName, { range });
+      expect(through.status).toBe(206);
+      expect(through.headers['content-range']).toBe(direct.headers['content-range']);
+      expect(through.body.equals(direct.body)).toBe(true);
+      expect((await folderGet(fileName, { origin: front.origin, ca: front.certPem, cookie: null, range })).status).toBe(401);
+    } finally {
+      await viaFront.logout().catch(() => undefined);
+      viaFront.close();
+      await front.stop();
+    }
   });
 });
 
