@@ -297,7 +297,7 @@ func (r *diskRegistry) view(file string, epoch uint64, live bool) *diskView {
 	if !ok || !frozen {
 		c = s.contentAt(epoch)
 		if frozen {
-			if len(r.contents) >= 256 {
+			if len(r.contents) >= 32 {
 				r.contents = map[string]*diskContent{}
 			}
 			r.contents[ck] = c
