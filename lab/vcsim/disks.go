@@ -56,11 +56,11 @@ type diskRegistry struct {
 	ps     *patterns
 	seedOf func(*types.VirtualDisk) int64
 
-	mu    sync.Mutex
+	mu       sync.Mutex
 	disks    map[string]*diskState
 	contents map[string]*diskContent // frozen overlays by "<file>@<epoch>"
 	snaps    map[types.ManagedObjectReference]*snapState
-	ctOn  map[types.ManagedObjectReference]bool // CBT as last seen per VM
+	ctOn     map[types.ManagedObjectReference]bool // CBT as last seen per VM
 
 	folderBytes    atomic.Int64 // body bytes served from disks over /folder
 	folderRequests atomic.Int64
