@@ -4,6 +4,7 @@ import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Environment, MigrationTask, WarmReplication } from '../../connector/contract/index.ts';
+import { formatWhen } from '../../ui/features/portal/MigrationProgress.tsx';
 import { MigrationsTab } from '../../ui/features/portal/MigrationsTab.tsx';
 import type { ConfirmationButton } from '../../ui/host/sdk-types.ts';
 import { API, fakeHost, renderWithProviders } from './render.tsx';
@@ -96,7 +97,7 @@ afterEach(() => {
 });
 afterAll(() => server.close());
 
-const at = (iso: string) => new Date(iso).toLocaleString();
+const at = (iso: string) => formatWhen(iso);
 const rowOf = async (id: string) => (await screen.findByTestId(`portal-migration-${id}`)) as HTMLTableRowElement;
 const fact = (row: HTMLElement, name: string) => within(row).queryByTestId(`migration-warm-${name}`)?.textContent ?? null;
 /** Opens a row's Actions menu and returns its items by label. */
@@ -112,6 +113,15 @@ function captureConfirm() {
   host.confirm = (c) => void seen.push(c);
   return { host, seen };
 }
+
+describe('formatWhen', () => {
+  it('shows the time alone for today, else the date too, in the locale', () => {
+    const now = new Date(2026, 11, 3, 15, 0, 0);
+    expect(formatWhen(new Date(2026, 11, 3, 10, 40, 5).toISOString(), now)).toBe(new Date(2026, 11, 3, 10, 40, 5).toLocaleTimeString());
+    expect(formatWhen(new Date(2026, 11, 2, 23, 59, 0).toISOString(), now)).toBe(new Date(2026, 11, 2, 23, 59, 0).toLocaleString());
+    expect(formatWhen(new Date(2026, 11, 2, 23, 59, 0).toISOString(), now)).toContain('2026');
+  });
+});
 
 describe('VM-to-EC2 Migrations tab: warm migrations', () => {
   it('shows each phase with its facts: initial sync with bytes and ETA, replication lag and last cycle, full sync, test, cutover, downtime', async () => {

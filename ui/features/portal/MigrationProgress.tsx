@@ -13,8 +13,12 @@ export function formatEta(seconds: number | undefined): string {
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
-/** Date and time in the user's locale (the browser's, which the vSphere Client uses too). */
-const at = (iso: string) => new Date(iso).toLocaleString();
+/** In the user's locale (the browser's, as the vSphere Client's): the time alone when it is today, else date and time. */
+export function formatWhen(iso: string, now: Date = new Date()): string {
+  const d = new Date(iso);
+  return d.toDateString() === now.toDateString() ? d.toLocaleTimeString() : d.toLocaleString();
+}
+const at = (iso: string) => formatWhen(iso);
 
 /** Where a warm migration stands, in the words the user follows: initial sync → replicating → test → cutting over → completed. */
 export function warmStage(task: MigrationTask, w: WarmReplication, t: Translate): string {
@@ -50,10 +54,11 @@ export function warmStage(task: MigrationTask, w: WarmReplication, t: Translate)
   }
 }
 
-function Fact({ id, label, children }: { id: string; label: string; children: ReactNode }) {
+/** One fact on its own line; a short value (a time, a duration, an id) is kept whole. */
+function Fact({ id, label, children, short }: { id: string; label: string; children: ReactNode; short?: boolean }) {
   return (
     <li className="vsp-muted" data-test={testIds.portal.warmFact(id)}>
-      {label}: {children}
+      {label}: {short ? <span className="vsp-nowrap">{children}</span> : children}
     </li>
   );
 }
@@ -66,12 +71,13 @@ export function WarmFacts({ task, w, t }: { task: MigrationTask; w: WarmReplicat
   return (
     <ul className="vsp-checks vsp-warm-facts">
       {w.fullSync && w.fullSyncReason && task.state === 'running' && !cutOver && (
-        <li className="vsp-subtext-warning" data-test={testIds.portal.warmFact('full-sync')}>
+        // Expected for the initial sync; a warning when a later cycle must copy everything again (CBT was reset).
+        <li className={w.cycles > 0 ? 'vsp-subtext-warning' : 'vsp-muted'} data-test={testIds.portal.warmFact('full-sync')}>
           {t('migrations.warm.fullSync', { reason: w.fullSyncReason })}
         </li>
       )}
       {(w.cycles > 0 || task.phase !== 'initial-sync') && (
-        <Fact id="last-sync" label={t('migrations.warm.lastSync')}>
+        <Fact id="last-sync" label={t('migrations.warm.lastSync')} short>
           {w.lastSyncAt ? at(w.lastSyncAt) : t('migrations.warm.never')}
         </Fact>
       )}
@@ -81,17 +87,17 @@ export function WarmFacts({ task, w, t }: { task: MigrationTask; w: WarmReplicat
         </Fact>
       )}
       {w.lagSeconds !== undefined && task.state === 'running' && !cutOver && (
-        <Fact id="lag" label={t('migrations.warm.lag')}>
+        <Fact id="lag" label={t('migrations.warm.lag')} short>
           {formatEta(w.lagSeconds)}
         </Fact>
       )}
       {replicating && (w.cycleRunning || w.nextCycleAt) && (
-        <Fact id="next-sync" label={t('migrations.warm.nextSync')}>
+        <Fact id="next-sync" label={t('migrations.warm.nextSync')} short>
           {w.cycleRunning ? t('migrations.warm.nextSync.now') : at(w.nextCycleAt!)}
         </Fact>
       )}
       {test && task.state === 'running' && (
-        <Fact id="test" label={t('migrations.warm.testInstance')}>
+        <Fact id="test" label={t('migrations.warm.testInstance')} short>
           {test.state === 'failed' ? (
             <span className="vsp-subtext-error">{t('migrations.warm.test.failed', { error: test.error ?? '' })}</span>
           ) : !test.instanceId ? (

@@ -49,7 +49,8 @@ export function MigrationsTab({ environmentId }: { environmentId: string }) {
     {
       id: 'actions',
       label: t('migrations.actions'),
-      minWidth: 90,
+      // Warm rows hold an Actions menu button, wider than Cancel.
+      minWidth: anyWarm ? 115 : 90,
       sticky: true,
       cell: (m) => {
         if (m.state !== 'queued' && m.state !== 'running') return null;

@@ -14,6 +14,7 @@ import { Form, SelectField } from '../../kit/Form.tsx';
 import { Spinner } from '../../kit/Spinner.tsx';
 import { testIds } from '../../testIds.ts';
 import { environmentQueries } from '../migrate/migrate.queries.ts';
+import { formatWhen } from './MigrationProgress.tsx';
 import { migrationQueries } from './portal.queries.ts';
 
 ClarityIcons.addIcons(angleIcon);
@@ -144,7 +145,7 @@ export function TestInstanceDialog({ task, environmentId, mutations, t, onClose 
   const launch = mutations.launchTest;
   const sent = launch.isSuccess && launch.variables?.id === task.id;
   const test = task.warm?.test;
-  const lastSync = task.warm?.lastSyncAt ? new Date(task.warm.lastSyncAt).toLocaleString() : t('migrations.warm.never');
+  const lastSync = task.warm?.lastSyncAt ? formatWhen(task.warm.lastSyncAt) : t('migrations.warm.never');
   return (
     <div className="vsp-inline-dialog" role="dialog" aria-label={t('migrations.test.title')} data-test={testIds.portal.testDialog}>
       <h4>{t('migrations.test.title')}</h4>
