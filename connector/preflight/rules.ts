@@ -157,11 +157,12 @@ export function diskChecks(vm: VmInfo, mode: MigrationMode = 'cold'): PreflightC
 export function stateChecks(vm: VmInfo, mode: MigrationMode = 'cold'): PreflightCheck[] {
   const out: PreflightCheck[] = [];
   if (vm.snapshotCount > 0 && mode === 'warm') {
+    // Each cycle reads the base disk its own snapshot froze; with older snapshots below, the base disk is stale.
     out.push({
       code: 'SNAPSHOTS_PRESENT',
-      severity: 'warning',
-      message: `${quote(vm.name)} has ${vm.snapshotCount} snapshot${vm.snapshotCount === 1 ? '' : 's'}. Replication works with them, but every cycle adds its own snapshot on top of the chain and removes it again: the longer the chain, the longer each removal (consolidation) takes and the more datastore space the cycle's delta files need. Its snapshots are not migrated.`,
-      fix: 'Delete the snapshots you no longer need (Snapshots > Manage Snapshots) before you begin, and keep free space on the VM\'s datastore while it replicates.',
+      severity: 'blocker',
+      message: `${quote(vm.name)} has ${vm.snapshotCount} snapshot${vm.snapshotCount === 1 ? '' : 's'}. Replication reads the disk the connector's own snapshot freezes, which is the current state only when the VM has no other snapshots, so a VM with snapshots cannot be replicated.`,
+      fix: 'Delete the snapshots (Snapshots > Manage Snapshots > Delete All, which consolidates the disks) and take none while the VM replicates, or choose Migrate now.',
       details: { snapshotCount: vm.snapshotCount },
     });
   } else if (vm.snapshotCount > 0) {

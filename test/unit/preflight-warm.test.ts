@@ -177,14 +177,17 @@ describe('cold checks worded for warm', () => {
     expect(codes(diskChecks(vm({ disks: rdm }), 'warm'))).toEqual(['DISK_RDM']);
   });
 
-  it('warns about existing snapshots with what they cost replication, and does not call a running VM a problem', () => {
+  it('blocks a VM with snapshots of its own (the base disk the cycle reads would not be current)', () => {
     const checks = stateChecks(vm({ snapshotCount: 3 }), 'warm');
-    expect(codes(checks)).toEqual(['SNAPSHOTS_PRESENT']);
-    expect(checks[0]?.message).toMatch(/Replication works with them, but every cycle adds its own snapshot on top of the chain and removes it again: the longer the chain, the longer each removal \(consolidation\) takes/);
-    expect(checks[0]?.fix).toMatch(/Delete the snapshots you no longer need \(Snapshots > Manage Snapshots\)/);
-    // Cold keeps its own wording and its powered-on warning.
-    expect(codes(stateChecks(vm({ snapshotCount: 3 })))).toEqual(['SNAPSHOTS_PRESENT', 'POWERED_ON']);
+    expect(checks.map((c) => [c.code, c.severity])).toEqual([['SNAPSHOTS_PRESENT', 'blocker']]);
+    expect(checks[0]?.message).toBe(
+      '"db-01" has 3 snapshots. Replication reads the disk the connector\'s own snapshot freezes, which is the current state only when the VM has no other snapshots, so a VM with snapshots cannot be replicated.',
+    );
+    expect(checks[0]?.fix).toMatch(/Delete the snapshots \(Snapshots > Manage Snapshots > Delete All, which consolidates the disks\)/);
+    // Cold keeps its warning, its own wording and its powered-on warning; a running VM is what warm is for.
+    expect(stateChecks(vm({ snapshotCount: 3 })).map((c) => [c.code, c.severity])).toEqual([['SNAPSHOTS_PRESENT', 'warning'], ['POWERED_ON', 'warning']]);
     expect(stateChecks(vm({ snapshotCount: 3 }))[0]?.message).toMatch(/its snapshots are not migrated/);
+    expect(stateChecks(vm(), 'warm')).toEqual([]);
   });
 
   it('leaves snapshot privileges to the warm privilege check (one blocker, not two)', () => {
