@@ -178,6 +178,22 @@ describe('Migrate VM to EC2 form: Replicate, then cut over', () => {
     ]);
   });
 
+  it('asks pre-flight with the warm choices, so the replication checks show before Begin', async () => {
+    environments = [env({})];
+    renderModal();
+    await waitFor(() => expect(preflightCalls.length).toBeGreaterThan(0));
+    expect(preflightCalls.every((q) => !q.has('mode') && !q.has('cutoverShutdown'))).toBe(true);
+    preflightChecks = [{ code: 'WARM_TOOLS_NOT_RUNNING', severity: 'blocker', message: 'VMware Tools is not running in ubuntu-web-01.', fix: 'Start VMware Tools, or choose to power off the VM yourself.' }];
+    fireEvent.click(screen.getByRole('radio', { name: 'Replicate, then cut over' }));
+    await waitFor(() => expect(preflightCalls.some((q) => q.get('mode') === 'warm' && q.get('cutoverShutdown') === 'guest')).toBe(true));
+    expect(await screen.findByText(/VMware Tools is not running/)).toBeTruthy();
+    expect((begin() as HTMLButtonElement).disabled).toBe(true);
+    preflightChecks = [];
+    fireEvent.click(screen.getByRole('radio', { name: 'I will power off the VM myself' }));
+    await waitFor(() => expect(preflightCalls.some((q) => q.get('mode') === 'warm' && q.get('cutoverShutdown') === 'user')).toBe(true));
+    await waitFor(() => expect((begin() as HTMLButtonElement).disabled).toBe(false));
+  });
+
   it('going back to Migrate now drops a wrong interval: it no longer applies', async () => {
     environments = [env({})];
     renderModal();

@@ -78,6 +78,8 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
     ...(subnetId ? { subnetId } : {}),
     ...(instanceType ? { instanceType } : {}),
     ...(privateIp && !ipProblem ? { privateIpAddress: privateIp } : {}),
+    // Warm adds the replication checks (CBT, snapshot privileges, VMware Tools for a guest shutdown).
+    ...(modeChoices.mode === 'warm' ? { mode: 'warm', cutoverShutdown: modeChoices.shutdown } : {}),
   };
   const preflight = useQuery({ ...vmQueries.preflight(api, vm.id, query), enabled: envReady });
   const checksCurrent = preflight.isSuccess && !preflight.isPlaceholderData;
