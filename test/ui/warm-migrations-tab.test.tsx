@@ -252,6 +252,13 @@ describe('VM-to-EC2 Migrations tab: warm migrations', () => {
     // Cancel in the confirmation does nothing.
     await act(async () => seen[1]?.buttons[1]?.callback?.());
     expect(calls).toHaveLength(1);
+
+    // A running test instance is ended first, and the confirmation says so.
+    cleanup();
+    items = [task('mig-test', { warm: warmView({ lastSyncAt: LAST_SYNC, test: { state: 'running', subnetId: env.subnetIds[1]!, requestedBy: OPERATOR, requestedAt: LAST_SYNC, instanceId: 'i-0aaaaaaaaaaaaaaa1' } }) })];
+    renderWithProviders(<MigrationsTab environmentId="env-prod" />, host);
+    fireEvent.click((await openActions('mig-test')).item('Cut over'));
+    expect(seen[2]?.content).toMatch(/The VM stays powered off afterwards\. The test instance i-0aaaaaaaaaaaaaaa1 is terminated first\.$/);
   });
 
   it('Stop replication and Finish test say what they remove before doing it', async () => {

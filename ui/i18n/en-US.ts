@@ -192,6 +192,7 @@ export const enUS = {
     'The VM {vm} will be shut down (Shut Down Guest OS, through VMware Tools). Once it is powered off, one final sync copies the blocks changed since the last sync, then the instance is launched. Downtime starts when the VM powers off. The VM stays powered off afterwards.',
   'migrations.cutover.user':
     'You must power off the VM {vm} yourself: the connector waits until it is powered off. Then one final sync copies the blocks changed since the last sync, and the instance is launched. Downtime starts when the VM powers off. The VM stays powered off afterwards.',
+  'migrations.cutover.testNote': 'The test instance {instance} is terminated first.',
   'migrations.stop.title': 'Stop Replication',
   'migrations.stop.confirm':
     'Stop replicating {vm} to Amazon EC2? Everything this replication created is removed on both sides: its vCenter snapshot, the Amazon EBS snapshots, and any test instance with its image; Changed Block Tracking is turned off again if this replication turned it on. The VM keeps running as it is.',

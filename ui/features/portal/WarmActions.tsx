@@ -37,7 +37,10 @@ const vmOf = (task: MigrationTask) => task.vmName ?? task.vmId;
 /** The cut-over confirmation, saying exactly what happens and when downtime starts. */
 export function cutoverConfirmation(task: MigrationTask, t: Translate): { title: string; content: string } {
   const how = task.warm?.shutdown === 'user' ? 'migrations.cutover.user' : 'migrations.cutover.guest';
-  return { title: t('migrations.cutover.title'), content: t(how, { vm: vmOf(task) }) };
+  // The engine ends a running test before it powers the VM off.
+  const test = task.warm?.test;
+  const note = test ? ` ${t('migrations.cutover.testNote', { instance: test.instanceId ?? t('common.none') })}` : '';
+  return { title: t('migrations.cutover.title'), content: `${t(how, { vm: vmOf(task) })}${note}` };
 }
 
 /** The warm actions' calls; each refreshes the migration lists, whatever the answer. */
