@@ -70,10 +70,22 @@ export interface WarmRecord {
   fullSyncReason?: string;
   /** EBS snapshots replaced by a newer cycle, to delete once nothing (a test import) still reads them. */
   supersededSnapshots: string[];
-  test?: WarmTestInstance & { snapshotIds?: string[] };
+  test?: WarmTestInstance & {
+    snapshotIds?: string[];
+    /** The test import's progress as EC2 reports it (see MigrationRecord's import fields). */
+    importStatus?: string;
+    importProgress?: number;
+    importFirstSeen?: { at: string; progress: number };
+    importProgressAt?: string;
+    importEtaSeconds?: number;
+  };
+  /** Cycles that failed in a row (the task fails after engine.maxExportAttempts of them). */
+  cycleFailures?: number;
   cutover?: {
     requestedBy: string;
     requestedAt: string;
+    /** ShutdownGuest was sent (cutoverShutdown guest): a resume waits for power-off instead of asking again. */
+    shutdownRequestedAt?: string;
     sourcePoweredOffAt?: string;
     /** The final cycle is done: the snapshots to make the image from. */
     finalSnapshotIds?: string[];
