@@ -45,6 +45,8 @@ export const ConnectorConfig = z
       .strictObject({
         /** EC2 and IAM endpoint override (the lab emulator serves both on one URL). */
         endpoint: z.url({ protocol: /^https?$/ }).optional(),
+        /** EBS direct APIs endpoint override (warm migration; AWS serves them on their own endpoint, ebs.<region>.amazonaws.com). */
+        ebsEndpoint: z.url({ protocol: /^https?$/ }).optional(),
         /** Regions environments may use; the first one holds the default environment. */
         regions: z.array(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/)).min(1).default(['us-east-1']),
         /** Only for emulators: static credentials. Leave unset against real AWS. */
@@ -92,8 +94,17 @@ export const ConnectorConfig = z
         keepStagingObjects: z.boolean().default(false),
         /** Maintenance flag: POST /migrations answers 503 CONNECTOR_UPDATING while set. */
         updating: z.boolean().default(false),
+        /**
+         * Milliseconds in one minute of a warm migration's replication interval. Only for the lab and tests, which
+         * shorten it so the API's 5-minute minimum passes in seconds; leave the default (60000) in production.
+         */
+        warmMinuteMs: z.number().int().min(1).default(60_000),
+        /** Warm cutover: how long a guest shutdown may take before the cutover fails (replication continues). */
+        guestShutdownTimeoutMs: z.number().int().min(100).default(600_000),
+        /** Warm cutover: wait between checks of the source VM's power state. */
+        powerOffPollMs: z.number().int().min(5).default(2_000),
       })
-      .default({ maxRunning: 4, maxImportsPerRegion: 5, maxExportsPerRegion: 5, stagingBucket: 'vm2ec2-staging-{region}', leaseKeepAliveMs: 10_000, pollMs: 5_000, pollMaxMs: 30_000, maxExportAttempts: 3, vcenterConnectAttempts: 6, retryDelayMs: 2_000, retryMaxDelayMs: 30_000, keepStagingObjects: false, updating: false }),
+      .default({ maxRunning: 4, maxImportsPerRegion: 5, maxExportsPerRegion: 5, stagingBucket: 'vm2ec2-staging-{region}', leaseKeepAliveMs: 10_000, pollMs: 5_000, pollMaxMs: 30_000, maxExportAttempts: 3, vcenterConnectAttempts: 6, retryDelayMs: 2_000, retryMaxDelayMs: 30_000, keepStagingObjects: false, updating: false, warmMinuteMs: 60_000, guestShutdownTimeoutMs: 600_000, powerOffPollMs: 2_000 }),
     /** The connector's database; default `<dataDir>/connector.sqlite`. */
     store: z.strictObject({ sqliteFile: z.string().min(1).optional() }).default({}),
     /** ESX host name resolution (seed: "Set up a DNS suffix search list"): suffixes tried when a short host name does not resolve. */

@@ -2,6 +2,8 @@
 import { join, resolve } from 'node:path';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { EBSClient } from '@aws-sdk/client-ebs';
+import { createEbsClient } from '../aws/ebs-writer.ts';
 import type { ConnectorConfig } from '../config.ts';
 import { VimFault, Vim25Client } from '../vsphere/vim25.ts';
 import { AwsRetryError, awsRetryText, isRetryableAwsError, MigrationEngine, MigrationError, sdkAttempts, type EngineVcenterSession, type MigrationEngineOptions } from './engine.ts';
@@ -65,6 +67,28 @@ export function s3ClientFactory(
       });
       // The stack's overloaded add() cannot infer the step from the options object: the middleware's shape is the initialize one.
       c.middlewareStack.add(explainExhaustedRetries(region) as never, { step: 'initialize', name: 'vm2ec2ExplainExhaustedRetries' });
+      clients.set(region, c);
+    }
+    return c;
+  };
+}
+
+/**
+ * EBS direct API clients per region (warm migration). AWS serves these APIs on their own endpoint; aws.ebsEndpoint
+ * overrides it (the lab), and like aws.endpoint it gets the configured static credentials, else the SDK's chain.
+ */
+export function ebsClientFactory(aws: ConnectorConfig['aws'], fallbackCredentials?: { accessKeyId: string; secretAccessKey: string }): (region: string) => EBSClient {
+  const clients = new Map<string, EBSClient>();
+  return (region) => {
+    let c = clients.get(region);
+    if (!c) {
+      const creds = aws.credentials ?? fallbackCredentials;
+      c = createEbsClient({
+        region,
+        ...(aws.ebsEndpoint ? { endpoint: aws.ebsEndpoint } : {}),
+        ...(creds ? { credentials: creds } : {}),
+        requestTimeoutMs: Math.max(aws.requestTimeoutMs, 60_000),
+      });
       clients.set(region, c);
     }
     return c;
@@ -139,6 +163,7 @@ export function createEngine(
     openVcenter: (t) => sessions.open(t),
     ec2: endpoints.ec2,
     s3,
+    ebs: ebsClientFactory(config.aws, endpoints.awsCredentials),
     stagingBucket: (region) => config.engine.stagingBucket.replace('{region}', region),
     importRoleName: config.aws.importRoleName,
     maxRunning: config.engine.maxRunning,
@@ -151,6 +176,9 @@ export function createEngine(
     vcenterConnectAttempts: config.engine.vcenterConnectAttempts,
     retryDelayMs: config.engine.retryDelayMs,
     retryMaxDelayMs: config.engine.retryMaxDelayMs,
+    minuteMs: config.engine.warmMinuteMs,
+    guestShutdownTimeoutMs: config.engine.guestShutdownTimeoutMs,
+    powerOffPollMs: config.engine.powerOffPollMs,
     onTaskEnd: (t) => void sessions.end(t.id),
     ...extra,
   });

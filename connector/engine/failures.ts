@@ -77,7 +77,7 @@ export function isRetryableAwsError(err: unknown): boolean {
 }
 
 /** What the administrator reads when `action` kept failing after every retry. */
-export function awsRetryText(service: 'EC2' | 'S3', action: string, region: string, err: unknown, attempts: number): string {
+export function awsRetryText(service: 'EC2' | 'S3' | 'EBS', action: string, region: string, err: unknown, attempts: number): string {
   const e = (err ?? {}) as SdkErrorShape;
   const name = e.name ?? 'Error';
   const status = e.$metadata?.httpStatusCode;

@@ -1,13 +1,17 @@
 // What the API shows of a migration: the stored record turned into the contract's task, with its derived
 // progress (overall percentage, throughput, ETAs). Pure: the engine passes the clock and the queue position.
-import type { MigrationTask } from '../contract/index.ts';
+import type { DiskProgress, MigrationTask, WarmReplication } from '../contract/index.ts';
 import type { MigrationRecord } from './types.ts';
+import { EBS_BLOCK_BYTES } from './warm/types.ts';
+
+const INITIAL_SYNC_REASON = 'Initial sync: every allocated block of the disks is copied once; later cycles send only changed blocks.';
 
 /** The task as the API and the portal see it. */
 export function taskView(t: MigrationRecord, now: Date, queuePosition: number | undefined): MigrationTask {
-  const uploading = t.phase === 'uploading' && t.state === 'running';
-  const throughput = uploading ? t.disks.reduce((s, d) => s + (d.done ? 0 : d.throughputBps), 0) : undefined;
-  const remaining = t.disks.reduce((s, d) => s + Math.max(0, d.expectedBytes - d.bytesUploaded), 0);
+  const disks = t.warm ? cycleDisks(t, now) : t.disks;
+  const uploading = (t.phase === 'uploading' || (t.phase === 'initial-sync' && !!t.warm?.cycle)) && t.state === 'running';
+  const throughput = uploading ? disks.reduce((s, d) => s + (d.done ? 0 : d.throughputBps), 0) : undefined;
+  const remaining = disks.reduce((s, d) => s + Math.max(0, d.expectedBytes - d.bytesUploaded), 0);
   const importEta = importEtaNow(t, now);
   return {
     id: t.id,
@@ -15,6 +19,7 @@ export function taskView(t: MigrationRecord, now: Date, queuePosition: number | 
     state: t.state,
     phase: t.phase,
     mode: t.mode ?? 'cold',
+    ...(t.warm ? { warm: warmView(t, now) } : {}),
     environmentId: t.environmentId,
     region: t.region,
     vmId: t.vmId,
@@ -28,7 +33,7 @@ export function taskView(t: MigrationRecord, now: Date, queuePosition: number | 
     ...(t.cancelledBy ? { cancelledBy: t.cancelledBy } : {}),
     ...(t.cancelledAt ? { cancelledAt: t.cancelledAt } : {}),
     ...(queuePosition ? { queuePosition } : {}),
-    disks: t.disks.map((d) => ({
+    disks: disks.map((d) => ({
       key: d.key,
       capacityBytes: d.capacityBytes,
       expectedBytes: d.expectedBytes,
@@ -62,10 +67,13 @@ function percentOf(t: MigrationRecord): number {
     case 'queued':
     case 'exporting':
       return 0;
-    // Warm: placeholders until the warm pipeline reports its own progress (issue 13).
-    case 'initial-sync':
+    // Warm: the initial sync by blocks written, then the cold ranges from the import on.
+    case 'initial-sync': {
+      const ds = t.warm?.cycle?.disks ?? [];
+      const total = ds.reduce((s, d) => s + (d.changedBlocks ?? 0), 0);
+      return total ? Math.round((50 * ds.reduce((s, d) => s + (d.done ? (d.changedBlocks ?? 0) : d.blocksWritten), 0)) / total) : 0;
+    }
     case 'replicating':
-      return 0;
     case 'cutting-over':
       return 50;
     case 'uploading': {
@@ -88,4 +96,79 @@ function importEtaNow(t: MigrationRecord, now: Date): number | undefined {
   if (t.state !== 'running' || t.phase !== 'importing' || t.importEtaSeconds === undefined || !t.importProgressAt) return undefined;
   const left = t.importEtaSeconds - (now.getTime() - Date.parse(t.importProgressAt)) / 1000;
   return left > 0 ? left : undefined;
+}
+
+/** The replication facts of a warm task (lag counted to `now`). */
+function warmView(t: MigrationRecord, now: Date): WarmReplication {
+  const w = t.warm!;
+  const c = w.cycle;
+  const fullReason = c ? c.fullReason : (w.fullSyncReason ?? (w.cycles === 0 ? INITIAL_SYNC_REASON : undefined));
+  const live = t.state === 'running' && ['initial-sync', 'replicating', 'cutting-over'].includes(t.phase);
+  const off = w.cutover?.sourcePoweredOffAt;
+  const launched = w.cutover?.instanceLaunchedAt;
+  const test = w.test;
+  return {
+    intervalMinutes: w.intervalMinutes,
+    shutdown: w.shutdown,
+    cycles: w.cycles,
+    cycleRunning: !!c,
+    fullSync: c ? c.full : !!fullReason,
+    ...(fullReason ? { fullSyncReason: fullReason } : {}),
+    ...(w.lastSyncAt ? { lastSyncAt: w.lastSyncAt } : {}),
+    ...(w.lastCycleChangedBytes !== undefined ? { lastCycleChangedBytes: w.lastCycleChangedBytes } : {}),
+    ...(w.lastCycleSentBytes !== undefined ? { lastCycleSentBytes: w.lastCycleSentBytes } : {}),
+    ...(w.lastSyncAt && live ? { lagSeconds: Math.max(0, (now.getTime() - Date.parse(w.lastSyncAt)) / 1000) } : {}),
+    ...(w.nextCycleAt && live && !w.cutover ? { nextCycleAt: w.nextCycleAt } : {}),
+    ...(test
+      ? {
+          test: {
+            state: test.state,
+            subnetId: test.subnetId,
+            requestedBy: test.requestedBy,
+            requestedAt: test.requestedAt,
+            ...(test.fromSyncAt ? { fromSyncAt: test.fromSyncAt } : {}),
+            ...(test.importTaskId ? { importTaskId: test.importTaskId } : {}),
+            ...(test.imageId ? { imageId: test.imageId } : {}),
+            ...(test.instanceId ? { instanceId: test.instanceId } : {}),
+            ...(test.launchedAt ? { launchedAt: test.launchedAt } : {}),
+            ...(test.error ? { error: test.error } : {}),
+          },
+        }
+      : {}),
+    ...(w.cutover
+      ? {
+          cutover: {
+            requestedBy: w.cutover.requestedBy,
+            requestedAt: w.cutover.requestedAt,
+            ...(off ? { sourcePoweredOffAt: off } : {}),
+            ...(launched ? { instanceLaunchedAt: launched } : {}),
+            ...(off && launched ? { downtimeSeconds: Math.max(0, (Date.parse(launched) - Date.parse(off)) / 1000) } : {}),
+          },
+        }
+      : {}),
+    ...(w.imagePath ? { imagePath: w.imagePath } : {}),
+  };
+}
+
+/** A warm task's disks as upload progress: the cycle in flight (its changed blocks), else nothing. */
+function cycleDisks(t: MigrationRecord, now: Date): DiskProgress[] {
+  const w = t.warm!;
+  const c = w.cycle;
+  if (!c) return [];
+  const secs = Math.max(0.001, (now.getTime() - Date.parse(c.frozenAt ?? c.startedAt)) / 1000);
+  return c.disks.map((d) => {
+    const disk = w.disks.find((x) => x.deviceKey === d.deviceKey);
+    const expectedBytes = (d.changedBlocks ?? 0) * EBS_BLOCK_BYTES;
+    const bytesUploaded = d.done ? expectedBytes : d.blocksWritten * EBS_BLOCK_BYTES;
+    const throughputBps = d.done ? 0 : d.sentBytes / secs;
+    return {
+      key: disk?.label ?? String(d.deviceKey),
+      capacityBytes: disk?.capacityBytes ?? 0,
+      expectedBytes,
+      bytesUploaded,
+      throughputBps,
+      ...(throughputBps > 0 ? { etaSeconds: Math.max(0, expectedBytes - bytesUploaded) / throughputBps } : {}),
+      done: d.done,
+    };
+  });
 }

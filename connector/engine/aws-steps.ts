@@ -1,0 +1,359 @@
+// The EC2 steps every pipeline ends with: AWS calls with bounded retries, ImportImage within the region's import
+// limit and its polling, RunInstances (found again by tag after a crash), and their undo.
+import {
+  CancelImportTaskCommand,
+  DeregisterImageCommand,
+  DescribeImportImageTasksCommand,
+  DescribeInstancesCommand,
+  ImportImageCommand,
+  RunInstancesCommand,
+  StopInstancesCommand,
+  TerminateInstancesCommand,
+  type ImageDiskContainer,
+  type Instance,
+} from '@aws-sdk/client-ec2';
+import { AWS_CALL_ROUNDS, AwsRetryError, awsRetryText, errorName, importFailureText, isRetryableAwsError, MigrationError, sdkAttempts } from './failures.ts';
+import { checkAbort, jittered, sleep, type EngineContext } from './runtime.ts';
+import type { MigrationRecord } from './types.ts';
+
+/** The environment tag the seed's portal puts on migrated instances. */
+export const ENVIRONMENT_TAG = 'aws-management-portal/environment-id';
+export const TASK_TAG = 'vm2ec2:task-id';
+export const SOURCE_VM_TAG = 'vm2ec2:source-vm';
+/** The source VM's name at launch (the Name tag is the user's to change). */
+export const SOURCE_VM_NAME_TAG = 'vm2ec2:source-vm-name';
+/** On a warm migration's test instance (besides the task's tags): never taken for the migrated instance. */
+export const TEST_INSTANCE_TAG = 'vm2ec2:test-instance';
+
+const WAITING_FOR_CAPACITY = 'waiting for import capacity in the region';
+
+/** Where an import's progress is recorded: the task itself, or a warm task's test instance. */
+export type ImportHolder = Pick<MigrationRecord, 'importTaskId' | 'importStatus' | 'importProgress' | 'importFirstSeen' | 'importProgressAt' | 'importEtaSeconds' | 'imageId'>;
+
+export interface ImportSpec {
+  /** Holder of the region's import slot (the task id, or a derived id for a test import). */
+  slotKey: string;
+  /** Derived from the task and step: a retried or resumed call returns the same import task. */
+  clientToken: string;
+  description: string;
+  containers: ImageDiskContainer[];
+  /** Called with the AMI, before the completion is saved. */
+  onCompleted?: () => void;
+}
+
+export class AwsSteps {
+  private readonly importSlots = new Map<string, ImportSlots>();
+
+  constructor(private readonly ctx: EngineContext) {}
+
+  /**
+   * One AWS call with engine-level retries on top of the SDK's own (which already back off with jitter):
+   * at most AWS_CALL_ROUNDS rounds, full-jitter exponential waits from pollMs up to pollMaxMs, then a
+   * MigrationError that names the AWS error and what to do. Non-retryable errors are thrown unchanged.
+   */
+  async call<T>(t: MigrationRecord, service: 'EC2' | 'S3' | 'EBS', action: string, signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
+    const { opts } = this.ctx;
+    let attempts = 0;
+    for (let round = 1; ; round++) {
+      try {
+        return await call();
+      } catch (err) {
+        attempts += sdkAttempts(err);
+        if (!isRetryableAwsError(err)) throw err;
+        const cause = err instanceof AwsRetryError && err.cause !== undefined ? err.cause : err;
+        if (round >= AWS_CALL_ROUNDS) throw new AwsRetryError(awsRetryText(service, action, t.region, cause, attempts), cause);
+        opts.log(`migration ${t.id}: ${service} ${action} failed (${errorName(cause) ?? 'error'}, ${attempts} attempts so far); retrying`);
+        const cap = Math.min(opts.pollMaxMs, opts.pollMs * 2 ** round);
+        await sleep(Math.round(Math.random() * cap), signal);
+      }
+    }
+  }
+
+  /** The cold path's import: the staged disks in S3, the task id as the client token. */
+  importStaged(t: MigrationRecord, signal: AbortSignal): Promise<void> {
+    return this.importImage(t, t, signal, {
+      slotKey: t.id,
+      clientToken: t.id,
+      description: `vm2ec2 ${t.id} (${t.vmName ?? t.vmId})`,
+      containers: t.disks.map((d, i) => ({ Format: 'VMDK', Description: `disk ${i + 1}`, UserBucket: { S3Bucket: t.bucket, S3Key: d.s3Key } })),
+      onCompleted: () => (t.phase = 'launching'),
+    });
+  }
+
+  /** ImportImage (once: the client token) within the region's import limit, then polls it until it has an AMI. */
+  async importImage(t: MigrationRecord, into: ImportHolder, signal: AbortSignal, spec: ImportSpec): Promise<void> {
+    const { opts } = this.ctx;
+    const ec2 = opts.ec2(t.region);
+    await this.acquireImportSlot(t, into, spec.slotKey, signal);
+    try {
+      let capacityWait = opts.pollMs;
+      while (!into.importTaskId) {
+        try {
+          const out = await this.call(t, 'EC2', 'ImportImage', signal, () =>
+            ec2.send(
+              new ImportImageCommand({
+                ClientToken: spec.clientToken,
+                Description: spec.description,
+                Platform: t.platform,
+                RoleName: opts.importRoleName,
+                DiskContainers: spec.containers,
+              }),
+            ),
+          );
+          if (!out.ImportTaskId) throw new MigrationError('EC2 accepted the import but returned no import task id. Retry the migration.');
+          into.importTaskId = out.ImportTaskId;
+          into.importStatus = out.StatusMessage ?? out.Status;
+          this.observeImportProgress(into, out.Progress);
+          this.ctx.save(t);
+        } catch (err) {
+          if (errorName(err) !== 'ResourceLimitExceeded') throw err;
+          // EC2's own count says the region is full: wait for capacity.
+          into.importStatus = WAITING_FOR_CAPACITY;
+          this.ctx.save(t);
+          await sleep(jittered(capacityWait), signal);
+          capacityWait = Math.min(opts.pollMaxMs, capacityWait * 2);
+        }
+      }
+      const importTaskId = into.importTaskId;
+      let delay = opts.pollMs;
+      for (;;) {
+        checkAbort(signal);
+        const out = await this.call(t, 'EC2', 'DescribeImportImageTasks', signal, () => ec2.send(new DescribeImportImageTasksCommand({ ImportTaskIds: [importTaskId] })));
+        const task = out.ImportImageTasks?.[0];
+        if (!task) throw new MigrationError(`EC2 no longer knows the import task ${importTaskId}. Start the migration again.`);
+        if (task.Status === 'completed') {
+          if (!task.ImageId) throw new MigrationError(`EC2 import ${importTaskId} completed without an AMI. Start the migration again.`);
+          into.imageId = task.ImageId;
+          into.importStatus = 'completed';
+          into.importProgress = 100;
+          spec.onCompleted?.();
+          this.ctx.save(t);
+          return;
+        }
+        if (task.Status === 'deleted' || task.Status === 'deleting') {
+          const lastStage = into.importStatus;
+          into.importStatus = task.Status;
+          throw new MigrationError(importFailureText(task.StatusMessage, t, lastStage));
+        }
+        const status = task.StatusMessage ?? task.Status;
+        const progressed = this.observeImportProgress(into, task.Progress);
+        if (status !== into.importStatus || progressed) {
+          into.importStatus = status;
+          this.ctx.save(t);
+          delay = opts.pollMs;
+        } else {
+          delay = Math.min(opts.pollMaxMs, Math.ceil(delay * 1.5));
+        }
+        await sleep(jittered(delay), signal);
+      }
+    } finally {
+      this.importSlots.get(t.region)?.delete(spec.slotKey);
+    }
+  }
+
+  /**
+   * Records EC2's Progress (a percentage string) and, from the second distinct value on, the time EC2 still needs at
+   * the rate observed since the first one. True when the progress changed.
+   */
+  private observeImportProgress(t: ImportHolder, reported: string | undefined): boolean {
+    const progress = reported === undefined || reported.trim() === '' ? NaN : Number(reported);
+    if (!Number.isFinite(progress) || progress < 0 || progress > 100 || progress === t.importProgress) return false;
+    const now = this.ctx.opts.now();
+    const first = t.importFirstSeen;
+    t.importProgress = progress;
+    t.importProgressAt = now.toISOString();
+    if (!first || progress < first.progress) {
+      // A first value, or EC2 started counting again: no rate to estimate from yet.
+      t.importFirstSeen = { at: t.importProgressAt, progress };
+      delete t.importEtaSeconds;
+      return true;
+    }
+    const seconds = (now.getTime() - Date.parse(first.at)) / 1000;
+    const rate = seconds > 0 ? (progress - first.progress) / seconds : 0;
+    if (rate > 0) t.importEtaSeconds = (100 - progress) / rate;
+    else delete t.importEtaSeconds;
+    return true;
+  }
+
+  /** At most maxImportsPerRegion of our imports run at once (EC2's limit error is the second guard). */
+  private async acquireImportSlot(t: MigrationRecord, into: ImportHolder, key: string, signal: AbortSignal): Promise<void> {
+    const { opts } = this.ctx;
+    let slots = this.importSlots.get(t.region);
+    if (!slots) this.importSlots.set(t.region, (slots = new ImportSlots()));
+    while (!slots.has(key) && slots.size >= opts.maxImportsPerRegion) {
+      if (into.importStatus !== WAITING_FOR_CAPACITY) {
+        into.importStatus = WAITING_FOR_CAPACITY;
+        this.ctx.save(t);
+      }
+      // Woken when a slot frees (polling alone waited up to pollMs per hand-over); the poll stays as a fallback.
+      await Promise.race([slots.freed(), sleep(opts.pollMs, signal)]);
+    }
+    slots.add(key);
+  }
+
+  /** RunInstances once (found by its task tag after a crash), then waits for it to be running, or stopped per the form. */
+  async launchInstance(t: MigrationRecord, signal: AbortSignal): Promise<void> {
+    const { opts } = this.ctx;
+    const ec2 = opts.ec2(t.region);
+    if (!t.instanceId) {
+      // After a crash the instance may exist already: find it by its task tag before launching.
+      const existing = await this.findInstance(t, signal);
+      if (existing?.InstanceId) {
+        t.instanceId = existing.InstanceId;
+      } else {
+        const out = await this.call(t, 'EC2', 'RunInstances', signal, () =>
+          ec2.send(
+            new RunInstancesCommand({
+              ImageId: t.imageId,
+              InstanceType: t.instanceType as never,
+              MinCount: 1,
+              MaxCount: 1,
+              SubnetId: t.subnetId,
+              SecurityGroupIds: t.securityGroupIds,
+              ...(t.privateIpAddress ? { PrivateIpAddress: t.privateIpAddress } : {}),
+              // Same token on every retry: EC2 returns the instance it already launched.
+              ClientToken: t.id,
+              TagSpecifications: [{ ResourceType: 'instance', Tags: instanceTags(t) }],
+            }),
+          ),
+        );
+        const id = out.Instances?.[0]?.InstanceId;
+        if (!id) throw new MigrationError('EC2 accepted RunInstances but returned no instance. Check the EC2 console for the instance and retry.');
+        t.instanceId = id;
+      }
+      this.ctx.save(t);
+    }
+    const instanceId = t.instanceId;
+    const wanted = t.leaveRunning ? 'running' : 'stopped';
+    let delay = opts.pollMs;
+    for (;;) {
+      checkAbort(signal);
+      const inst = await this.describeInstance(t, instanceId, signal);
+      const state = inst?.State?.Name;
+      if (state === wanted) break;
+      if (state === 'terminated' || state === 'shutting-down') {
+        throw new MigrationError(`The new instance ${instanceId} was terminated before it was ready. Check the EC2 console (state reason: ${inst?.StateReason?.Message ?? 'unknown'}).`);
+      }
+      if (state === 'running' && wanted === 'stopped') {
+        await this.call(t, 'EC2', 'StopInstances', signal, () => ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] })));
+        t.instanceStopped = true;
+        this.ctx.save(t);
+      }
+      await sleep(jittered(delay), signal);
+      delay = Math.min(opts.pollMaxMs, Math.ceil(delay * 1.5));
+    }
+    t.phase = 'cleaning-up';
+    this.ctx.save(t);
+  }
+
+  /** The task's instance (not terminated), found by its task tag: the migrated one, or with `test` its test instance. */
+  async findInstance(t: MigrationRecord, signal?: AbortSignal, test = false): Promise<Instance | undefined> {
+    const out = await this.call(t, 'EC2', 'DescribeInstances', signal, () =>
+      this.ctx.opts.ec2(t.region).send(
+        new DescribeInstancesCommand({
+          Filters: [{ Name: `tag:${TASK_TAG}`, Values: [t.id] }, { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] }],
+        }),
+      ),
+    );
+    return out.Reservations?.flatMap((r) => r.Instances ?? []).find((i) => (i.Tags ?? []).some((tag) => tag.Key === TEST_INSTANCE_TAG) === test);
+  }
+
+  async describeInstance(t: MigrationRecord, id: string, signal?: AbortSignal): Promise<Instance | undefined> {
+    const out = await this.call(t, 'EC2', 'DescribeInstances', signal, () => this.ctx.opts.ec2(t.region).send(new DescribeInstancesCommand({ InstanceIds: [id] })));
+    return out.Reservations?.flatMap((r) => r.Instances ?? [])[0];
+  }
+
+  /** An active import task whose description starts with `prefix` but whose id was never recorded (its ImportImage answer was lost). */
+  async findImportTask(t: MigrationRecord, prefix = `vm2ec2 ${t.id} `): Promise<string | undefined> {
+    const ec2 = this.ctx.opts.ec2(t.region);
+    let token: string | undefined;
+    do {
+      const page = await this.call(t, 'EC2', 'DescribeImportImageTasks', undefined, () =>
+        ec2.send(new DescribeImportImageTasksCommand({ Filters: [{ Name: 'task-state', Values: ['active'] }], NextToken: token })),
+      );
+      const mine = page.ImportImageTasks?.find((i) => i.Description?.startsWith(prefix));
+      if (mine?.ImportTaskId) return mine.ImportTaskId;
+      token = page.NextToken;
+    } while (token);
+    return undefined;
+  }
+
+  /** Deregisters the AMI of an import that completed after the migration had already failed. */
+  async removeImportedImage(t: MigrationRecord, importTaskId: string): Promise<void> {
+    const ec2 = this.ctx.opts.ec2(t.region);
+    const out = await this.call(t, 'EC2', 'DescribeImportImageTasks', undefined, () => ec2.send(new DescribeImportImageTasksCommand({ ImportTaskIds: [importTaskId] })));
+    const imageId = out.ImportImageTasks?.[0]?.ImageId;
+    if (imageId) await this.call(t, 'EC2', 'DeregisterImage', undefined, () => ec2.send(new DeregisterImageCommand({ ImageId: imageId })));
+  }
+
+  /**
+   * Undoes the task's import and launch (best effort, each step on its own): an unfinished import is cancelled; on a
+   * cancel or a failed launch the instance is terminated and the AMI deregistered.
+   */
+  async undoImportAndLaunch(t: MigrationRecord, cancelled: boolean): Promise<void> {
+    const warn = (what: string) => (err: unknown) => this.ctx.opts.log(`migration ${t.id}: ${what} failed: ${String(err)}`);
+    const ec2 = this.ctx.opts.ec2(t.region);
+    if (!t.imageId && !t.importTaskId && t.phase === 'importing') {
+      t.importTaskId = await this.findImportTask(t).catch((err: unknown) => void warn('looking up the import task')(err));
+    }
+    if (t.importTaskId && !t.imageId && !['deleted', 'deleting'].includes(t.importStatus ?? '')) {
+      const importTaskId = t.importTaskId;
+      await this.call(t, 'EC2', 'CancelImportTask', undefined, () =>
+        ec2.send(new CancelImportTaskCommand({ ImportTaskId: importTaskId, CancelReason: cancelled ? 'Cancelled by the user' : 'Migration failed' })),
+      ).then(
+        () => (t.importStatus = 'deleting'),
+        async (err: unknown) => {
+          if (errorName(err) !== 'IncorrectState') return warn('CancelImportTask')(err);
+          // Finished on EC2's side meanwhile: a failed import left nothing, a completed one left an AMI to remove.
+          await this.removeImportedImage(t, importTaskId).catch(warn('removing the imported AMI'));
+        },
+      );
+    }
+    if (cancelled || t.phase === 'launching') {
+      const inst = t.instanceId ? { InstanceId: t.instanceId } : t.imageId ? await this.findInstance(t).catch(() => undefined) : undefined;
+      if (inst?.InstanceId) {
+        const instanceId = inst.InstanceId;
+        await this.call(t, 'EC2', 'TerminateInstances', undefined, () => ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }))).catch(warn('TerminateInstances'));
+      }
+      // The imported AMI is ours too once the import completed.
+      const imageId = t.imageId;
+      if (imageId) await this.call(t, 'EC2', 'DeregisterImage', undefined, () => ec2.send(new DeregisterImageCommand({ ImageId: imageId }))).catch(warn('DeregisterImage'));
+    }
+  }
+}
+
+/** The tags of every instance the engine launches (a test instance adds its own). */
+export function instanceTags(t: MigrationRecord): { Key: string; Value: string }[] {
+  return [
+    { Key: 'Name', Value: t.vmName ?? t.vmId },
+    { Key: TASK_TAG, Value: t.id },
+    { Key: ENVIRONMENT_TAG, Value: t.environmentId },
+    { Key: SOURCE_VM_TAG, Value: t.vmId },
+    ...(t.vmName ? [{ Key: SOURCE_VM_NAME_TAG, Value: t.vmName }] : []),
+  ];
+}
+
+/** A region's import slots (holder ids); releasing one wakes the imports waiting in acquireImportSlot. */
+class ImportSlots extends Set<string> {
+  private next: { promise: Promise<void>; wake: () => void } | undefined;
+
+  /** Resolves at the next release. */
+  freed(): Promise<void> {
+    if (!this.next) {
+      let wake = (): void => {};
+      const promise = new Promise<void>((resolve) => (wake = resolve));
+      this.next = { promise, wake };
+    }
+    return this.next.promise;
+  }
+
+  override delete(id: string): boolean {
+    const had = super.delete(id);
+    const next = this.next;
+    if (had && next) {
+      this.next = undefined;
+      next.wake();
+    }
+    return had;
+  }
+}

@@ -1,0 +1,349 @@
+// The warm pipeline: replicate the running VM's changed blocks into EBS snapshots every interval (warm/cycle.ts),
+// launch and finish test instances on request, and cut over: power the source off, one final cycle, ImportImage from
+// the final snapshots, launch as the cold path does, annotate the source. The scheduler runs one "work unit" at a
+// time in a running slot (whatever is due now) and parks the task between units (see engine.ts).
+import type { EBSClient } from '@aws-sdk/client-ebs';
+import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
+import type { CutoverShutdown } from '../../contract/index.ts';
+import { AppError } from '../../errors.ts';
+import { changeTrackingEnabled, objectProps, powerState, setChangeTracking, shutdownGuest } from '../../vsphere/cbt.ts';
+import { el, text, toMoRef, wrap } from '../../vsphere/soap.ts';
+import { VimFault, type Vim25Client } from '../../vsphere/vim25.ts';
+import { ENVIRONMENT_TAG, SOURCE_VM_TAG, TASK_TAG, type AwsSteps } from '../aws-steps.ts';
+import { errorText, MigrationError } from '../failures.ts';
+import { retryDelay, sleep, SHUTDOWN, withVcenter, type EngineContext } from '../runtime.ts';
+import type { MigrationRecord } from '../types.ts';
+import { abandonCycle, deleteEbsSnapshots, ensureChangeTracking, runCycle, type CycleDeps } from './cycle.ts';
+import { TestInstances } from './test-instance.ts';
+import type { WarmRecord } from './types.ts';
+
+export const DEFAULT_INTERVAL_MINUTES = 15;
+
+/** A cutover that cannot proceed now; replication goes on and the message says what to do. */
+class CutoverRefused extends Error {}
+
+export class WarmPipeline {
+  readonly tests: TestInstances;
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly aws: AwsSteps,
+  ) {
+    this.tests = new TestInstances(ctx, aws, (t, ids) => this.deleteSnapshots(t, ids));
+  }
+
+  static initial(intervalMinutes: number | undefined, shutdown: CutoverShutdown | undefined): WarmRecord {
+    return { intervalMinutes: intervalMinutes ?? DEFAULT_INTERVAL_MINUTES, shutdown: shutdown ?? 'guest', disks: [], cycles: 0, supersededSnapshots: [] };
+  }
+
+  /** When the parked task should run next (ms since the epoch): now when a request or a cycle in flight waits. */
+  dueAt(t: MigrationRecord): number {
+    const w = t.warm!;
+    if (w.cycle || this.requestPending(t)) return 0;
+    return w.nextCycleAt ? Date.parse(w.nextCycleAt) : 0;
+  }
+
+  private requestPending(t: MigrationRecord): boolean {
+    const w = t.warm!;
+    return w.test?.state === 'launching' || w.test?.state === 'finishing' || (!!w.cutover && t.phase !== 'cutting-over');
+  }
+
+  /** One work unit: a due cycle, then pending test requests, then the cutover to the end. Returns to be parked or done. */
+  async run(t: MigrationRecord, signal: AbortSignal): Promise<void> {
+    const w = t.warm!;
+    if (t.phase === 'queued') t.phase = 'initial-sync';
+    for (let rounds = 0; (t.phase === 'initial-sync' || t.phase === 'replicating') && rounds < 4; rounds++) {
+      if (w.cycle || Date.parse(w.nextCycleAt ?? '') <= this.ctx.opts.now().getTime() || !w.nextCycleAt) await this.cycle(t, signal);
+      if (w.test?.state === 'launching') await this.tests.launch(t, signal);
+      if (w.test?.state === 'finishing') await this.tests.finish(t, signal);
+      if (w.cutover && w.cycles > 0) {
+        t.phase = 'cutting-over';
+        this.ctx.save(t);
+      }
+      if (!this.requestPending(t)) break;
+    }
+    if (t.phase === 'cutting-over') {
+      try {
+        await this.powerOffSource(t, signal);
+      } catch (err) {
+        if (!(err instanceof CutoverRefused)) throw err;
+        // Replication goes on; the task says why the cutover stopped.
+        t.warning = err.message;
+        delete w.cutover;
+        t.phase = 'replicating';
+        this.ctx.save(t);
+        return;
+      }
+      await this.finalSync(t, signal);
+    }
+    if (t.phase === 'importing') {
+      const ids = w.cutover?.finalSnapshotIds ?? [];
+      w.imagePath = 'import-image';
+      await this.aws.importImage(t, t, signal, {
+        slotKey: t.id,
+        clientToken: t.id,
+        description: `vm2ec2 ${t.id} (${t.vmName ?? t.vmId})`,
+        containers: ids.map((id, i) => ({ Description: `disk ${i + 1}`, SnapshotId: id })),
+        onCompleted: () => (t.phase = 'launching'),
+      });
+    }
+    if (t.phase === 'launching') {
+      await this.aws.launchInstance(t, signal);
+      if (w.cutover && !w.cutover.instanceLaunchedAt) w.cutover.instanceLaunchedAt = this.ctx.iso();
+      this.ctx.save(t);
+    }
+    if (t.phase === 'cleaning-up') {
+      await this.finishCutover(t).catch((err: unknown) => {
+        if (signal.reason === SHUTDOWN) throw err;
+        t.warning = `The instance is ready, but the connector could not tidy up after the cutover: ${errorText(err)}`;
+        this.ctx.opts.log(`migration ${t.id}: ${t.warning}`);
+      });
+      t.phase = 'done';
+    }
+  }
+
+  // ---------- replication ----------
+
+  private ebs(t: MigrationRecord): EBSClient {
+    const factory = this.ctx.opts.ebs;
+    if (!factory) throw new MigrationError('This connector has no EBS direct API client configured, so it cannot replicate. Stop replication and use Migrate now.');
+    return factory(t.region);
+  }
+
+  private deps(t: MigrationRecord, vc: Vim25Client, signal: AbortSignal): CycleDeps {
+    return {
+      vc,
+      ebs: this.ebs(t),
+      ec2: this.ctx.opts.ec2(t.region),
+      vmId: t.vmId,
+      snapshotName: snapshotName(t),
+      tags: [
+        { Key: TASK_TAG, Value: t.id },
+        { Key: ENVIRONMENT_TAG, Value: t.environmentId },
+        { Key: SOURCE_VM_TAG, Value: t.vmId },
+      ],
+      signal,
+      now: () => this.ctx.opts.now(),
+      checkpoint: () => this.ctx.save(t),
+    };
+  }
+
+  /** One replication cycle; a failed one is retried later (the task fails after maxExportAttempts in a row). */
+  private async cycle(t: MigrationRecord, signal: AbortSignal): Promise<void> {
+    const w = t.warm!;
+    try {
+      await withVcenter(this.ctx, t, async (vc) => {
+        if (!w.disks.length) {
+          // Decided and saved before CBT is touched, so a crash in between cannot forget to turn it off again.
+          w.cbtEnabledByUs ??= !(await changeTrackingEnabled(vc, t.vmId));
+          this.ctx.save(t);
+          const { disks } = await ensureChangeTracking(vc, t.vmId);
+          w.disks = disks;
+          this.ctx.save(t);
+        }
+        await runCycle(w, this.deps(t, vc, signal));
+      });
+    } catch (err) {
+      if (signal.aborted) throw err;
+      const n = (w.cycleFailures ?? 0) + 1;
+      if (n >= this.ctx.opts.maxExportAttempts) throw new MigrationError(`Replication of ${t.vmName ?? t.vmId} failed ${n} times in a row; the last time: ${errorText(err)}`, { cause: err });
+      w.cycleFailures = n;
+      t.warning = `The last replication cycle failed (${errorText(err)}); the connector tries again shortly.`;
+      w.nextCycleAt = new Date(this.ctx.opts.now().getTime() + retryDelay(n, this.ctx.opts.retryDelayMs, this.ctx.opts.retryMaxDelayMs)).toISOString();
+      this.ctx.opts.log(`migration ${t.id}: ${t.warning}`);
+      this.ctx.save(t);
+      return;
+    }
+    if (w.cycleFailures) {
+      delete w.cycleFailures;
+      delete t.warning;
+    }
+    if (t.phase === 'initial-sync') t.phase = 'replicating';
+    w.nextCycleAt = new Date(this.ctx.opts.now().getTime() + w.intervalMinutes * this.ctx.opts.minuteMs).toISOString();
+    this.ctx.save(t);
+    await this.deleteSuperseded(t);
+  }
+
+  /** Deletes replaced EBS snapshots that no test import reads any more. */
+  private async deleteSuperseded(t: MigrationRecord): Promise<void> {
+    const w = t.warm!;
+    const pinned = new Set(w.test?.snapshotIds ?? []);
+    const heads = new Set(w.disks.map((d) => d.ebsSnapshotId));
+    const gone = w.supersededSnapshots.filter((id) => !pinned.has(id) && !heads.has(id));
+    if (!gone.length) return;
+    await this.deleteSnapshots(t, gone).catch((err: unknown) => this.ctx.opts.log(`migration ${t.id}: deleting replaced EBS snapshots failed: ${errorText(err)}`));
+  }
+
+  /** Deletes EBS snapshots and forgets them (superseded list). */
+  private async deleteSnapshots(t: MigrationRecord, ids: string[]): Promise<void> {
+    const w = t.warm!;
+    await deleteEbsSnapshots(this.ctx.opts.ec2(t.region), ids);
+    w.supersededSnapshots = w.supersededSnapshots.filter((id) => !ids.includes(id));
+    this.ctx.save(t);
+  }
+
+  // ---------- cutover ----------
+
+  /** The source is powered off: by a guest shutdown (VMware Tools), or by the user (we wait). */
+  private async powerOffSource(t: MigrationRecord, signal: AbortSignal): Promise<void> {
+    const w = t.warm!;
+    const c = w.cutover!;
+    if (c.sourcePoweredOffAt) return;
+    // A running test instance is finished first: cutover ends the test (the UI's confirmation says so).
+    if (w.test) {
+      w.test.state = 'finishing';
+      this.ctx.save(t);
+      await this.tests.finish(t, signal);
+    }
+    await withVcenter(this.ctx, t, async (vc) => {
+      const vm = t.vmName ?? t.vmId;
+      let state = await powerState(vc, t.vmId);
+      if (state !== 'poweredOff' && w.shutdown === 'guest' && !c.shutdownRequestedAt) {
+        const tools = text((await objectProps(vc, { type: 'VirtualMachine', value: t.vmId }, ['guest.toolsRunningStatus'])).get('guest.toolsRunningStatus'));
+        if (tools !== 'guestToolsRunning') {
+          throw new CutoverRefused(
+            `Cut over did not start: VMware Tools is not running in ${vm}, so the connector cannot shut down the guest OS. Start VMware Tools in the guest, or power off ${vm} yourself (Power → Shut Down Guest OS), then cut over again. Replication continues.`,
+          );
+        }
+        try {
+          await shutdownGuest(vc, t.vmId);
+        } catch (err) {
+          if (err instanceof VimFault) throw new CutoverRefused(`Cut over did not start: vCenter refused to shut down the guest OS of ${vm} (${err.message}). Power off ${vm} yourself, then cut over again. Replication continues.`);
+          throw err;
+        }
+        c.shutdownRequestedAt = this.ctx.iso();
+        this.ctx.save(t);
+      }
+      const deadline = Date.now() + this.ctx.opts.guestShutdownTimeoutMs;
+      while (state !== 'poweredOff') {
+        if (w.shutdown === 'guest' && Date.now() > deadline) {
+          delete c.shutdownRequestedAt;
+          throw new CutoverRefused(
+            `Cut over stopped: the guest OS of ${vm} did not shut down within ${Math.round(this.ctx.opts.guestShutdownTimeoutMs / 1000)} s. Check the VM's console, power it off yourself, then cut over again. Replication continues.`,
+          );
+        }
+        await sleep(this.ctx.opts.powerOffPollMs, signal);
+        state = await powerState(vc, t.vmId);
+      }
+    });
+    c.sourcePoweredOffAt = this.ctx.iso();
+    this.ctx.save(t);
+  }
+
+  /** Cycles until one froze the disks after the power-off, then hands its snapshots to the import. */
+  private async finalSync(t: MigrationRecord, signal: AbortSignal): Promise<void> {
+    const w = t.warm!;
+    const c = w.cutover!;
+    const off = c.sourcePoweredOffAt!;
+    await withVcenter(this.ctx, t, async (vc) => {
+      // A cycle frozen before the power-off (in flight when cutover began) completes first, then the final one runs.
+      while (!(w.lastSyncAt && w.lastSyncAt >= off) || w.cycle) await runCycle(w, this.deps(t, vc, signal));
+    });
+    c.finalSnapshotIds = w.disks.map((d) => d.ebsSnapshotId!);
+    t.phase = 'importing';
+    this.ctx.save(t);
+    await this.deleteSuperseded(t);
+  }
+
+  /** After launch: note the instance on the source VM, CBT back as it was, and the replication snapshots deleted. */
+  private async finishCutover(t: MigrationRecord): Promise<void> {
+    const w = t.warm!;
+    await withVcenter(this.ctx, t, async (vc) => {
+      await annotate(vc, t.vmId, `Migrated to Amazon EC2 by vm2ec2: instance ${t.instanceId} in ${t.region} (migration task ${t.id}).`);
+      if (w.cbtEnabledByUs) {
+        await setChangeTracking(vc, t.vmId, false);
+        w.cbtEnabledByUs = false;
+        this.ctx.save(t);
+      }
+    });
+    const ids = [...w.disks.map((d) => d.ebsSnapshotId).filter((id): id is string => !!id), ...w.supersededSnapshots];
+    await this.deleteSnapshots(t, ids);
+    for (const d of w.disks) delete d.ebsSnapshotId;
+    this.ctx.save(t);
+  }
+
+  // ---------- Stop replication and failure ----------
+
+  /** Removes everything the task made, on both sides; every step best effort so one failure does not hide the others. */
+  async undo(t: MigrationRecord, cancelled: boolean): Promise<void> {
+    const w = t.warm!;
+    const warn = (what: string) => (err: unknown) => this.ctx.opts.log(`migration ${t.id}: ${what} failed: ${errorText(err)}`);
+    const noSignal = new AbortController().signal;
+    await withVcenter(this.ctx, t, async (vc) => {
+      // Removes the task's vCenter snapshots (by name, recorded or not) and completes then deletes pending EBS snapshots.
+      await abandonCycle(w, this.deps(t, vc, noSignal)).catch(warn('abandoning the replication cycle'));
+      if (w.cbtEnabledByUs) {
+        await setChangeTracking(vc, t.vmId, false).then(() => (w.cbtEnabledByUs = false), warn('turning Changed Block Tracking off'));
+      }
+    }).catch(warn('opening vCenter for cleanup'));
+    if (w.test) await this.tests.remove(t).catch(warn('removing the test instance'));
+    await this.aws.undoImportAndLaunch(t, cancelled || t.phase === 'importing');
+    // Every snapshot the task recorded, and any it made but could not record (found by its task tag).
+    const ids = new Set([...w.disks.map((d) => d.ebsSnapshotId), ...w.supersededSnapshots, ...(w.test?.snapshotIds ?? [])].filter((id): id is string => !!id));
+    const tagged = await this.aws
+      .call(t, 'EC2', 'DescribeSnapshots', undefined, () =>
+        this.ctx.opts.ec2(t.region).send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: `tag:${TASK_TAG}`, Values: [t.id] }] })),
+      )
+      .catch((err: unknown) => void warn('listing the task\'s EBS snapshots')(err));
+    for (const s of tagged?.Snapshots ?? []) if (s.SnapshotId) ids.add(s.SnapshotId);
+    await this.deleteSnapshots(t, [...ids]).then(() => {
+      for (const d of w.disks) delete d.ebsSnapshotId;
+    }, warn('deleting EBS snapshots'));
+    this.ctx.save(t);
+  }
+
+  // ---------- requests (engine.launchTest / finishTest / cutover) ----------
+
+  requestTest(t: MigrationRecord, subnetId: string, by: string): void {
+    const w = this.available(t, 'launch a test instance');
+    if (w.cycles === 0) throw notAvailable(t, 'the initial sync has not finished yet, so there is no replicated point to launch from. Wait until the task shows Replicating, then launch the test instance');
+    if (w.test) {
+      throw notAvailable(t, w.test.state === 'failed' ? 'the last test instance could not be launched. Finish test to clear it, then launch a test instance again' : `a test instance is already ${w.test.state}. Finish that test first`);
+    }
+    w.test = { state: 'launching', subnetId, requestedBy: by, requestedAt: this.ctx.iso() };
+    delete t.warning;
+  }
+
+  requestFinishTest(t: MigrationRecord, by: string): void {
+    const w = this.available(t, 'finish the test');
+    if (!w.test) throw notAvailable(t, 'no test instance is running. Launch test instance first');
+    if (w.test.state === 'launching') throw notAvailable(t, 'the test instance is still being launched. Wait until it is running, then finish the test');
+    if (w.test.state === 'finishing') throw notAvailable(t, 'the test is already being finished');
+    void by;
+    w.test.state = 'finishing';
+  }
+
+  requestCutover(t: MigrationRecord, by: string): void {
+    const w = this.available(t, 'cut over');
+    if (w.cycles === 0) throw notAvailable(t, 'the initial sync has not finished yet. Wait until the task shows Replicating, then cut over');
+    if (w.test?.state === 'launching' || w.test?.state === 'finishing') throw notAvailable(t, `the test instance is being ${w.test.state === 'launching' ? 'launched' : 'finished'}. Wait until that ends, then cut over`);
+    w.cutover = { requestedBy: by, requestedAt: this.ctx.iso() };
+    delete t.warning;
+  }
+
+  private available(t: MigrationRecord, what: string): WarmRecord {
+    if (t.mode !== 'warm' || !t.warm) throw notAvailable(t, `it is a Migrate now migration; only Replicate, then cut over migrations can ${what}`);
+    if (t.state === 'queued') throw notAvailable(t, 'it is still queued. Wait until its initial sync has finished');
+    if (t.state !== 'running') throw notAvailable(t, `it is ${t.state === 'cancelling' ? 'being stopped' : t.state}`);
+    if (t.warm.cutover || !['initial-sync', 'replicating'].includes(t.phase)) throw notAvailable(t, 'it is already cutting over');
+    return t.warm;
+  }
+}
+
+function notAvailable(t: MigrationRecord, why: string): AppError {
+  return new AppError(409, 'WARM_ACTION_NOT_AVAILABLE', `Migration task ${t.id} of ${t.vmName ?? t.vmId} cannot do that now: ${why}.`, { migrationId: t.id, state: t.state, phase: t.phase });
+}
+
+/** The name of the task's replication snapshots in vCenter (strays with it are the task's own). */
+export function snapshotName(t: MigrationRecord): string {
+  return `vm2ec2-warm-${t.id}`;
+}
+
+/** Appends a line to the VM's Notes (config.annotation), once. */
+async function annotate(vc: Vim25Client, vmId: string, line: string): Promise<void> {
+  const ref = { type: 'VirtualMachine', value: vmId };
+  const current = text((await objectProps(vc, ref, ['config.annotation'])).get('config.annotation')) ?? '';
+  if (current.includes(line)) return;
+  const task = toMoRef(await vc.invoke('ReconfigVM_Task', ref, wrap('spec', el('annotation', current ? `${current}\n${line}` : line))));
+  if (task) await vc.waitForTask(task);
+}
