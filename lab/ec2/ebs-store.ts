@@ -127,6 +127,10 @@ export class EbsStore {
     return undefined;
   }
 
+  hasBlock(key: string): boolean {
+    return this.blocks.has(key);
+  }
+
   blockData(key: string): Buffer {
     return this.blocks.get(key)?.data ?? ZERO_BLOCK;
   }

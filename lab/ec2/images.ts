@@ -1,6 +1,7 @@
 // AMIs: the ones import tasks produce and the ones CreateImage makes from instances.
 import { Ec2Error } from './errors.ts';
-import { applyFilters, readFilters, readTagSpecifications } from './query.ts';
+import { applyFilters, readFilters, readTagSpecifications, type Params } from './query.ts';
+import { findSnapshot } from './snapshots.ts';
 import { newId, tagsXml, type Core, type Handler, type Image, type RegionState } from './state.ts';
 import type { XmlObject } from './xml.ts';
 
@@ -21,18 +22,40 @@ export function imageXml(core: Core, img: Image): XmlObject {
     name: img.name,
     description: img.description,
     rootDeviceType: 'ebs',
-    rootDeviceName: '/dev/sda1',
+    rootDeviceName: img.rootDeviceName ?? '/dev/sda1',
     blockDeviceMapping: img.snapshots.map((s, i) => ({
-      deviceName: i === 0 ? '/dev/sda1' : `/dev/sd${String.fromCharCode(98 + i - 1)}`,
+      deviceName: s.deviceName ?? defaultDeviceName(i),
       ebs: { snapshotId: s.snapshotId, volumeSize: s.sizeGiB, deleteOnTermination: true, volumeType: 'gp2', encrypted: false },
     })),
-    virtualizationType: 'hvm',
+    virtualizationType: img.virtualizationType ?? 'hvm',
     hypervisor: 'xen',
-    enaSupport: true,
+    enaSupport: img.enaSupport ?? true,
     bootMode: img.bootMode,
     sourceInstanceId: img.sourceInstanceId,
     tagSet: tagsXml(img.tags),
   };
+}
+
+/** /dev/sda1 for the first disk, then /dev/sdb, /dev/sdc… */
+export function defaultDeviceName(i: number): string {
+  return i === 0 ? '/dev/sda1' : `/dev/sd${String.fromCharCode(98 + i - 1)}`;
+}
+
+function checkNewImageName(region: RegionState, name: string): void {
+  if (!/^[A-Za-z0-9()[\] ./'@_-]{3,128}$/.test(name)) {
+    throw new Ec2Error('InvalidAMIName.Malformed', `AMI names must be 3-128 characters of letters, digits, spaces and ()[]./-'@_; got '${name}'.`);
+  }
+  if ([...region.images.values()].some((i) => i.name === name)) {
+    throw new Ec2Error('InvalidAMIName.Duplicate', `AMI name ${name} is already in use by another AMI in ${region.name}.`);
+  }
+}
+
+function oneOf<T extends string>(p: Params, key: string, allowed: readonly T[]): T | undefined {
+  const value = p.str(key);
+  if (value !== undefined && !(allowed as readonly string[]).includes(value)) {
+    throw new Ec2Error('InvalidParameterValue', `Value (${value}) for parameter ${key} is invalid. Valid values: ${allowed.join(' | ')}.`);
+  }
+  return value as T | undefined;
 }
 
 export function findImage(region: RegionState, id: string): Image {
@@ -75,12 +98,7 @@ export const imageHandlers: Record<string, Handler> = {
       throw new Ec2Error('IncorrectInstanceState', `Instance '${instanceId}' is not in a state from which it can be imaged (it is ${inst.state}).`);
     }
     const name = p.required('Name');
-    if (!/^[A-Za-z0-9()[\] ./'@_-]{3,128}$/.test(name)) {
-      throw new Ec2Error('InvalidAMIName.Malformed', `AMI names must be 3-128 characters of letters, digits, spaces and ()[]./-'@_; got '${name}'.`);
-    }
-    if ([...region.images.values()].some((i) => i.name === name)) {
-      throw new Ec2Error('InvalidAMIName.Duplicate', `AMI name ${name} is already in use by another AMI in ${region.name}.`);
-    }
+    checkNewImageName(region, name);
     const now = core.now();
     const image: Image = {
       id: newId('ami'),
@@ -99,7 +117,55 @@ export const imageHandlers: Record<string, Handler> = {
     return { imageId: image.id };
   },
 
-  /** The AMI disappears at once (AWS keeps its snapshots; the emulator lists none). */
+  /**
+   * An EBS-backed AMI from existing snapshots: available at once, and it uses those snapshots (DeleteSnapshot
+   * refuses them until the AMI is deregistered). Defaults are AWS's: Architecture i386, VirtualizationType paravirtual.
+   */
+  RegisterImage({ core, region }, p) {
+    if (p.str('ImageLocation') !== undefined) {
+      throw new Ec2Error('InvalidParameter', 'The lab EC2 emulator registers EBS-backed AMIs from snapshots only (BlockDeviceMapping with Ebs.SnapshotId), not from an ImageLocation manifest.');
+    }
+    const name = p.required('Name');
+    checkNewImageName(region, name);
+    const rootDeviceName = p.required('RootDeviceName');
+    const mappings = p.structs('BlockDeviceMapping').map((m, i) => {
+      const deviceName = m.str('DeviceName');
+      if (deviceName === undefined) throw new Ec2Error('MissingParameter', `BlockDeviceMapping.${i + 1}.DeviceName is required.`);
+      const snapshotId = m.str('Ebs.SnapshotId');
+      if (snapshotId === undefined) return undefined; // ephemeral / NoDevice / empty volumes: not modelled
+      const snap = findSnapshot(core, region, snapshotId);
+      if (snap.status !== 'completed') throw new Ec2Error('IncorrectState', `Snapshot '${snapshotId}' is in invalid state - ${snap.status}`);
+      const size = m.int('Ebs.VolumeSize') ?? snap.volumeSizeGiB;
+      if (size < snap.volumeSizeGiB) {
+        throw new Ec2Error('InvalidBlockDeviceMapping', `Volume of size ${size}GB is smaller than snapshot '${snapshotId}', expect size >= ${snap.volumeSizeGiB}GB`);
+      }
+      return { snapshotId, sizeGiB: size, deviceName };
+    }).filter((m) => m !== undefined);
+    const root = mappings.find((m) => m.deviceName === rootDeviceName);
+    if (!root) {
+      throw new Ec2Error('InvalidBlockDeviceMapping', `The root device name ${rootDeviceName} must be one of the block device mappings with an Ebs.SnapshotId.`);
+    }
+    const architecture = oneOf(p, 'Architecture', ['i386', 'x86_64', 'arm64', 'x86_64_mac', 'arm64_mac'] as const) ?? 'i386';
+    const image: Image = {
+      id: newId('ami'),
+      name,
+      description: p.str('Description'),
+      state: 'available',
+      architecture,
+      bootMode: oneOf(p, 'BootMode', ['legacy-bios', 'uefi', 'uefi-preferred'] as const),
+      creationDate: core.now(),
+      // The root device first, as instances number their volumes from it.
+      snapshots: [root, ...mappings.filter((m) => m !== root)],
+      rootDeviceName,
+      enaSupport: p.bool('EnaSupport') ?? false,
+      virtualizationType: oneOf(p, 'VirtualizationType', ['hvm', 'paravirtual'] as const) ?? 'paravirtual',
+      tags: readTagSpecifications(p, 'image'),
+    };
+    region.images.set(image.id, image);
+    return { imageId: image.id };
+  },
+
+  /** The AMI disappears at once; its snapshots stay (AWS keeps them; DeleteSnapshot then works). */
   DeregisterImage({ region }, p) {
     const img = findImage(region, p.required('ImageId'));
     region.images.delete(img.id);

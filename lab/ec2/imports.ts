@@ -3,6 +3,7 @@ import { Ec2Error } from './errors.ts';
 import { applyFilters, paginate, readFilters, readTagSpecifications, type Params } from './query.ts';
 import { IMPORT_STAGES, newId, tagsXml, type Core, type Handler, type ImportDisk, type ImportTask, type RegionState } from './state.ts';
 import { assertServiceRoleUsable } from './iam.ts';
+import { findSnapshot } from './snapshots.ts';
 import type { XmlObject } from './xml.ts';
 
 const FORMATS = ['OVA', 'VHD', 'VHDX', 'VMDK', 'RAW'];
@@ -16,7 +17,19 @@ function readDisk(d: Params, n: number): ImportDisk {
   const bucket = d.str('UserBucket.S3Bucket');
   const key = d.str('UserBucket.S3Key');
   const url = d.str('Url');
+  const snapshotId = d.str('SnapshotId');
   const disk: ImportDisk = { format: '', validated: false, description: d.str('Description'), deviceName: d.str('DeviceName') };
+  if (snapshotId !== undefined) {
+    if (bucket !== undefined || key !== undefined || url !== undefined) {
+      throw new Ec2Error('InvalidParameterCombination', `DiskContainer.${n} takes a SnapshotId or a disk image (UserBucket or Url), not both.`);
+    }
+    disk.sourceSnapshotId = snapshotId;
+    // The snapshot is already a raw volume: Format is optional.
+    const given = d.str('Format')?.toUpperCase();
+    if (given !== undefined && !FORMATS.includes(given)) throw new Ec2Error('InvalidParameterValue', `DiskContainer.${n}.Format must be one of ${FORMATS.join(' | ')}.`);
+    disk.format = given ?? '';
+    return disk;
+  }
   if (bucket !== undefined || key !== undefined) {
     if (bucket === undefined || key === undefined) {
       throw new Ec2Error('InvalidParameter', `DiskContainer.${n}.UserBucket needs both S3Bucket and S3Key.`);
@@ -66,7 +79,7 @@ export function importTaskXml(t: ImportTask): XmlObject {
       description: d.description,
       deviceName: d.deviceName,
       diskImageSize: d.validated ? d.objectSize : 0,
-      format: d.format,
+      format: d.format === '' ? undefined : d.format,
       url: d.url,
       userBucket: d.bucket !== undefined && d.url === undefined ? { s3Bucket: d.bucket, s3Key: d.key } : undefined,
       snapshotId: d.snapshotId,
@@ -107,6 +120,12 @@ export const importHandlers: Record<string, Handler> = {
         }
         return importTaskXml(existing);
       }
+    }
+    for (const d of disks) {
+      if (d.sourceSnapshotId === undefined) continue;
+      const snap = findSnapshot(core, region, d.sourceSnapshotId);
+      if (snap.status !== 'completed') throw new Ec2Error('IncorrectState', `Snapshot '${snap.id}' is in invalid state - ${snap.status}; import a completed snapshot.`);
+      d.objectSize = snap.volumeSizeGiB * GIB;
     }
     if (core.enforceServiceRole) assertServiceRoleUsable(core.iam, roleName);
     const active = [...region.imports.values()].filter(isActive).length;
@@ -178,7 +197,7 @@ export const importHandlers: Record<string, Handler> = {
 function ruleMatches(rule: Pick<Core['importFailures'][number], 'match'>, task: ImportTask): boolean {
   if (typeof rule.match === 'function') return rule.match(task);
   const pattern = rule.match;
-  return task.disks.some((d) => [d.key, d.url].some((s) => s !== undefined && pattern.test(s)));
+  return task.disks.some((d) => [d.key, d.url, d.sourceSnapshotId].some((s) => s !== undefined && pattern.test(s)));
 }
 
 function fail(task: ImportTask, at: number, message: string): void {
@@ -188,10 +207,18 @@ function fail(task: ImportTask, at: number, message: string): void {
   task.nextAt = undefined;
 }
 
-function complete(region: RegionState, task: ImportTask, at: number): void {
+function complete(core: Core, region: RegionState, task: ImportTask, at: number): void {
+  // A snapshot import reads its source snapshot when it converts; one deleted meanwhile fails the task.
+  const sources = task.disks.map((d) => (d.sourceSnapshotId === undefined ? undefined : core.ebs.get(d.sourceSnapshotId)));
+  const missing = task.disks.find((d, i) => d.sourceSnapshotId !== undefined && sources[i] === undefined);
+  if (missing) return fail(task, at, `ClientError: Disk validation failed [Snapshot ${missing.sourceSnapshotId} does not exist]`);
   const imageId = newId('ami');
   task.disks.forEach((d, i) => {
-    d.snapshotId = newId('snap');
+    const source = sources[i];
+    // The AMI gets its own snapshot with the source's content (the block map is shared, not copied).
+    d.snapshotId = source
+      ? core.ebs.copy(source, { region: region.name, description: `Created by AWS-VMImport service for ${task.id}`, at }).id
+      : newId('snap');
     d.deviceName ??= i === 0 ? '/dev/sda1' : `/dev/sd${String.fromCharCode(98 + i - 1)}`;
   });
   region.images.set(imageId, {
@@ -248,7 +275,7 @@ function step(core: Core, region: RegionState, task: ImportTask, at: number): vo
     task.nextAt = at + core.stageMs;
     return;
   }
-  complete(region, task, at);
+  complete(core, region, task, at);
 }
 
 export function advanceImports(core: Core, region: RegionState): void {

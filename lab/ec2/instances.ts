@@ -1,6 +1,6 @@
 // RunInstances / DescribeInstances / Start / Stop / Terminate and the instance state machine.
 import { Ec2Error } from './errors.ts';
-import { findImage } from './images.ts';
+import { defaultDeviceName, findImage } from './images.ts';
 import { KNOWN_INSTANCE_TYPES, ipToInt, offeredTypes, subnetAddresses } from './network.ts';
 import { applyFilters, paginate, readFilters, readTagSpecifications, type Params } from './query.ts';
 import {
@@ -9,6 +9,7 @@ import {
   tagsXml,
   type Core,
   type Handler,
+  type Image,
   type Instance,
   type InstanceStateName,
   type RegionState,
@@ -129,6 +130,27 @@ function resolveGroups(region: RegionState, vpcId: string, ids: string[], names:
   return groups;
 }
 
+/** What AWS checks between an AMI (typically one made with RegisterImage) and the instance type. */
+function assertImageRunsOn(image: Image, instanceType: string): void {
+  const family = instanceType.split('.')[0] ?? '';
+  const arch = image.architecture;
+  if (arch !== 'x86_64' && !(arch === 'i386' && family === 't2')) {
+    throw new Ec2Error(
+      'InvalidParameterValue',
+      `The architecture 'x86_64' of the specified instance type does not match the architecture '${arch}' of the specified AMI. Specify an instance type and an AMI that have matching architectures, and try again.`,
+    );
+  }
+  if (image.virtualizationType === 'paravirtual') {
+    throw new Ec2Error('InvalidParameterCombination', `The instance type ${instanceType} does not support paravirtual AMIs; register the AMI with VirtualizationType hvm.`);
+  }
+  if (image.enaSupport === false && family !== 't2') {
+    throw new Ec2Error(
+      'InvalidParameterCombination',
+      `Enhanced networking with the Elastic Network Adapter (ENA) is required for the '${instanceType}' instance type. Ensure that you are using an AMI that is enabled for ENA.`,
+    );
+  }
+}
+
 function runInstances(core: Core, region: RegionState, p: Params): XmlObject {
   const clientToken = p.str('ClientToken');
   const reused = clientToken !== undefined ? region.runTokens.get(clientToken) : undefined;
@@ -161,6 +183,8 @@ function runInstances(core: Core, region: RegionState, p: Params): XmlObject {
         `Choose another instance type or a subnet in another Availability Zone.`,
     );
   }
+
+  assertImageRunsOn(image, instanceType);
 
   const addresses = subnetAddresses(region, subnet);
   const ips: string[] = [];
@@ -208,7 +232,7 @@ function runInstances(core: Core, region: RegionState, p: Params): XmlObject {
     architecture: image.architecture,
     volumes: image.snapshots.map((s, i) => ({
       volumeId: newId('vol'),
-      deviceName: i === 0 ? '/dev/sda1' : `/dev/sd${String.fromCharCode(98 + i - 1)}`,
+      deviceName: s.deviceName ?? defaultDeviceName(i),
       sizeGiB: s.sizeGiB,
     })),
     networkInterfaceId: newId('eni'),

@@ -24,6 +24,8 @@ export interface ImportDisk {
   url?: string;
   description?: string;
   deviceName?: string;
+  /** ImageDiskContainer.SnapshotId: the disk is this EBS snapshot (no S3 object). */
+  sourceSnapshotId?: string;
   /** Object size from the S3 HEAD; reported as DiskImageSize only once validated. */
   objectSize?: number;
   validated: boolean;
@@ -63,8 +65,12 @@ export interface Image {
   architecture: string;
   bootMode?: string;
   creationDate: number;
-  /** One EBS snapshot per disk, with its size in GiB. */
-  snapshots: { snapshotId: string; sizeGiB: number }[];
+  /** One EBS snapshot per disk, with its size in GiB (and device, when registered with one). */
+  snapshots: { snapshotId: string; sizeGiB: number; deviceName?: string }[];
+  /** RegisterImage's settings; imported and CreateImage AMIs use the defaults (/dev/sda1, ENA, hvm). */
+  rootDeviceName?: string;
+  enaSupport?: boolean;
+  virtualizationType?: 'hvm' | 'paravirtual';
   tags: Tag[];
   importTaskId?: string;
   sourceInstanceId?: string;
