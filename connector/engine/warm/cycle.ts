@@ -264,15 +264,16 @@ async function syncDisk(
   const ds = parseDatastorePath(f.fileName);
   const file: DatastoreFile = { dcPath, dsName: ds.dsName, path: flatExtentPath(ds.path) };
 
-  // Blocks below nextBlock were acknowledged before (a resume): skip them.
+  // Blocks below nextBlock, and those listed in ackedAbove, were acknowledged before (a resume): skip them.
   const start = d.nextBlock;
-  d.blocksWritten = countBelow(runs, start);
+  const ackedAbove = new Set((d.ackedAbove ?? []).filter((i) => i >= start));
+  d.blocksWritten = countBelow(runs, start) + ackedAbove.size;
   const inFlight = new Set<number>();
   let lastStarted = start - 1;
   let lastCheckpoint = performance.now();
   const buffers = Array.from({ length: concurrency }, () => Buffer.alloc(EBS_BLOCK_BYTES));
   const pending = (function* () {
-    for (const [a, b] of runs) for (let i = Math.max(a, start); i <= b; i++) yield i;
+    for (const [a, b] of runs) for (let i = Math.max(a, start); i <= b; i++) if (!ackedAbove.has(i)) yield i;
   })();
   await boundedEach(pending, concurrency, async (block, lane) => {
     throwIfAborted(deps.signal);
@@ -291,13 +292,18 @@ async function syncDisk(
     inFlight.delete(block);
     d.blocksWritten += 1;
     d.sentBytes += EBS_BLOCK_BYTES;
+    ackedAbove.add(block);
     d.nextBlock = inFlight.size ? Math.min(...inFlight) : lastStarted + 1;
+    for (const i of ackedAbove) if (i < d.nextBlock) ackedAbove.delete(i);
+    if (ackedAbove.size) d.ackedAbove = [...ackedAbove].sort((x, y) => x - y);
+    else delete d.ackedAbove;
     if (performance.now() - lastCheckpoint >= CHECKPOINT_EVERY_MS) {
       lastCheckpoint = performance.now();
       deps.checkpoint();
     }
   });
   d.nextBlock = totalBlocks;
+  delete d.ackedAbove;
   deps.checkpoint();
   await completeEbsSnapshot(deps.ebs, snapshotId, changedBlocks, deps.signal);
   d.done = true;

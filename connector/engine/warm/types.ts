@@ -31,6 +31,8 @@ export interface WarmCycleDisk {
   ebsSnapshotId?: string;
   /** Blocks (512 KiB indexes) below this index are acknowledged by EBS: a resume skips them. */
   nextBlock: number;
+  /** Blocks at or above nextBlock that EBS acknowledged too (finished while a lower one was in flight): a resume skips them. */
+  ackedAbove?: number[];
   /** Changed blocks in this cycle (known once the areas were queried) and how many were written so far. */
   changedBlocks?: number;
   blocksWritten: number;
