@@ -124,6 +124,8 @@ describe('pre-flight for Replicate, then cut over', { timeout: 120_000 }, () => 
     );
     // The cold snapshot check does not say it twice.
     expect(r.checks.map((c) => c.code)).not.toContain('SNAPSHOT_PRIVILEGE_MISSING');
+    // The lab's operator holds them on a Migration VM (role MigrationOperator, Browse datastore on LocalDS_0).
+    expect(codes(await preflight(operator, 'rhel-db-01', '&mode=warm'))).toEqual(['warning WARM_TOOLS_NOT_RUNNING', 'info NITRO_READINESS']);
   });
 
   it('blocks a VM that has snapshots of its own', async () => {
