@@ -1,6 +1,7 @@
 // Warm replication cycles against the lab vCenter (CBT, snapshots, /folder range reads) and the lab EBS direct APIs,
 // through our Vim25Client and the real EBSClient/EC2Client: what is read and sent, the chain's content, resume after a
 // stop mid-upload, CBT reset, abandoning a cycle, and TLS on the range reads.
+import { createHash } from 'node:crypto';
 import { DescribeSnapshotsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import type { EBSClient } from '@aws-sdk/client-ebs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,6 +78,20 @@ async function ebsSnapshotIds(vmName: string): Promise<string[]> {
   return (out.Snapshots ?? []).map((s) => s.SnapshotId ?? '').sort();
 }
 
+/** SHA-256 of the first `capacityBytes` of an EBS snapshot as its chain reconstructs it (zeros where never written). */
+function chainSha256(snapshotId: string, capacityBytes: number): string {
+  const snap = ec2Lab.ebs.get(snapshotId);
+  if (!snap) throw new Error(`no EBS snapshot ${snapshotId}`);
+  const blocks = ec2Lab.ebs.flatten(snap);
+  const zero = Buffer.alloc(EBS_BLOCK_BYTES);
+  const h = createHash('sha256');
+  for (let i = 0; i * EBS_BLOCK_BYTES < capacityBytes; i++) {
+    const key = blocks.get(i);
+    h.update((key === undefined ? zero : ec2Lab.ebs.blockData(key)).subarray(0, Math.min(EBS_BLOCK_BYTES, capacityBytes - i * EBS_BLOCK_BYTES)));
+  }
+  return h.digest('hex');
+}
+
 /** Blocks touched by grain writes `[offset, length]`. */
 function blocksOf(writes: [number, number][]): number {
   return blockRuns(writes.map(([start, length]) => ({ start, length })), 1024 * MiB).reduce((n, [a, b]) => n + b - a + 1, 0);
@@ -85,9 +100,9 @@ function blocksOf(writes: [number, number][]): number {
 beforeAll(async () => {
   vcsim = await startVcsim({
     vms: [
-      { name: 'warm-chain', powerState: 'poweredOn', disks: [{ capacityMiB: 1024, seed: 1301 }, { capacityMiB: 1024, seed: 1302 }] },
-      { name: 'warm-resume', powerState: 'poweredOn', disks: [{ capacityMiB: 1024, seed: 1303 }] },
-      { name: 'warm-abandon', powerState: 'poweredOn', disks: [{ capacityMiB: 1024, seed: 1304 }] },
+      { name: 'warm-chain', powerState: 'poweredOn', disks: [{ capacityMiB: 256, seed: 1301 }, { capacityMiB: 128, seed: 1302 }] },
+      { name: 'warm-resume', powerState: 'poweredOn', disks: [{ capacityMiB: 256, seed: 1303 }] },
+      { name: 'warm-abandon', powerState: 'poweredOn', disks: [{ capacityMiB: 128, seed: 1304 }] },
     ],
   });
   s3 = await startS3({ buckets: ['lab-imports'] });
@@ -118,7 +133,7 @@ describe('replication cycles', () => {
     chain.w = w;
     expect(w.cbtEnabledByUs).toBe(true);
     expect(await changeTrackingEnabled(vc, vmId)).toBe(true);
-    expect(w.disks.map((d) => d.capacityBytes)).toEqual([1024 * MiB, 1024 * MiB]);
+    expect(w.disks.map((d) => d.capacityBytes).sort()).toEqual([128 * MiB, 256 * MiB]);
 
     const { ebs, puts } = countingEbs();
     const { deps, saved } = depsFor('warm-chain', ebs, w);
@@ -132,27 +147,31 @@ describe('replication cycles', () => {
     for (const d of w.disks) {
       expect(d.changeId).toBeTruthy();
       expect(ec2Lab.ebs.get(d.ebsSnapshotId!)?.parentId).toBeUndefined();
-      expect(ec2Lab.ebs.blocksWritten(d.ebsSnapshotId!)).toBe(2048);
-      expect(ec2Lab.ebs.putCallsFor(d.ebsSnapshotId!)).toBe(2048);
-      expect(ec2Lab.ebs.snapshotSha256(d.ebsSnapshotId!)).toBe(await vcsim.diskSha256(vmId, d.deviceKey));
+      expect(ec2Lab.ebs.blocksWritten(d.ebsSnapshotId!)).toBe(d.capacityBytes / EBS_BLOCK_BYTES);
+      expect(ec2Lab.ebs.putCallsFor(d.ebsSnapshotId!)).toBe(d.capacityBytes / EBS_BLOCK_BYTES);
+      expect(chainSha256(d.ebsSnapshotId!, d.capacityBytes)).toBe(await vcsim.diskSha256(vmId, d.deviceKey));
     }
-    expect(puts()).toBe(4096);
-    expect(await vcsim.folderReadBytes()).toBe(readBefore + 2048 * MiB);
-    expect(w.lastCycleSentBytes).toBe(2048 * MiB);
-    expect(w.lastCycleChangedBytes).toBe(2048 * MiB);
+    expect(puts()).toBe(768);
+    expect(await vcsim.folderReadBytes()).toBe(readBefore + 384 * MiB);
+    expect(w.lastCycleSentBytes).toBe(384 * MiB);
+    expect(w.lastCycleChangedBytes).toBe(384 * MiB);
     expect(await snapshotsOf('warm-chain')).toEqual([]);
   }, 300_000);
 
   it('an incremental cycle reads and sends exactly the blocks holding the written grains, and the chain equals the frozen disk', async () => {
     const w = chain.w;
     const vmId = vmIds.get('warm-chain')!;
-    const [d1, d2] = w.disks;
+    // Writes go to the larger disk; the other one stays unchanged.
+    const i1 = w.disks.findIndex((d) => d.capacityBytes === 256 * MiB);
+    const i2 = 1 - i1;
+    const d1 = w.disks[i1];
+    const d2 = w.disks[i2];
     const heads = w.disks.map((d) => d.ebsSnapshotId!);
-    // Grains in block 0, two grains in block 10, and a write that straddles blocks 1399/1400.
+    // Grains in block 0, two grains in block 10, and a write that straddles blocks 399/400.
     const writes: [number, number][] = [
       [0, GRAIN],
       [10 * EBS_BLOCK_BYTES + GRAIN, 2 * GRAIN],
-      [700 * MiB - GRAIN, 2 * GRAIN],
+      [200 * MiB - GRAIN, 2 * GRAIN],
     ];
     for (const [i, [offset, length]] of writes.entries()) await vcsim.writeDisk(vmId, d1!.deviceKey, { offset, length, seed: 70 + i });
     const expectedBlocks = blocksOf(writes);
@@ -168,15 +187,15 @@ describe('replication cycles', () => {
     expect(await vcsim.folderReadBytes()).toBe(readBefore + expectedBlocks * EBS_BLOCK_BYTES);
     expect(w.lastCycleChangedBytes).toBe(writes.reduce((n, [, l]) => n + l, 0));
     expect(w.lastCycleSentBytes).toBe(expectedBlocks * EBS_BLOCK_BYTES);
-    const head1 = w.disks[0]!.ebsSnapshotId!;
-    expect(head1).not.toBe(heads[0]);
-    expect(ec2Lab.ebs.get(head1)?.parentId).toBe(heads[0]);
+    const head1 = w.disks[i1]!.ebsSnapshotId!;
+    expect(head1).not.toBe(heads[i1]);
+    expect(ec2Lab.ebs.get(head1)?.parentId).toBe(heads[i1]);
     expect(ec2Lab.ebs.blocksWritten(head1)).toBe(expectedBlocks);
     // The unchanged disk keeps its snapshot; the replaced head waits for deletion.
-    expect(w.disks[1]!.ebsSnapshotId).toBe(heads[1]);
-    expect(w.supersededSnapshots).toEqual([heads[0]]);
-    expect(ec2Lab.ebs.snapshotSha256(head1)).toBe(await vcsim.diskSha256(vmId, d1!.deviceKey));
-    expect(ec2Lab.ebs.snapshotSha256(heads[1]!)).toBe(await vcsim.diskSha256(vmId, d2!.deviceKey));
+    expect(w.disks[i2]!.ebsSnapshotId).toBe(heads[i2]);
+    expect(w.supersededSnapshots).toEqual([heads[i1]]);
+    expect(chainSha256(head1, d1!.capacityBytes)).toBe(await vcsim.diskSha256(vmId, d1!.deviceKey));
+    expect(chainSha256(heads[i2]!, d2!.capacityBytes)).toBe(await vcsim.diskSha256(vmId, d2!.deviceKey));
     expect(await snapshotsOf('warm-chain')).toEqual([]);
   }, 120_000);
 
@@ -195,11 +214,11 @@ describe('replication cycles', () => {
     expect(during.length).toBeGreaterThan(0);
     expect(during.at(-1)!.cycle!.full).toBe(true);
     expect(w.cycles).toBe(3);
-    expect(puts()).toBe(4096);
+    expect(puts()).toBe(768);
     for (const [i, d] of w.disks.entries()) {
       expect(d.ebsSnapshotId).not.toBe(before[i]);
       expect(ec2Lab.ebs.get(d.ebsSnapshotId!)?.parentId).toBeUndefined();
-      expect(ec2Lab.ebs.snapshotSha256(d.ebsSnapshotId!)).toBe(await vcsim.diskSha256(vmId, d.deviceKey));
+      expect(chainSha256(d.ebsSnapshotId!, d.capacityBytes)).toBe(await vcsim.diskSha256(vmId, d.deviceKey));
     }
     expect(w.supersededSnapshots).toEqual(expect.arrayContaining(before));
     expect(w.fullSyncReason).toBeUndefined();
@@ -216,8 +235,8 @@ describe('a cycle stopped mid-upload', () => {
     await runCycle(w, depsFor('warm-resume', countingEbs().ebs, w).deps);
     const key = w.disks[0]!.deviceKey;
 
-    // 200 grains over 100 blocks (two grains each, 3 MiB apart).
-    const writes: [number, number][] = Array.from({ length: 100 }, (_, i) => [i * 3 * MiB + GRAIN, 2 * GRAIN]);
+    // 200 grains over 100 blocks (two grains each, 2 MiB apart).
+    const writes: [number, number][] = Array.from({ length: 100 }, (_, i) => [i * 2 * MiB + GRAIN, 2 * GRAIN]);
     for (const [i, [offset, length]] of writes.entries()) await vcsim.writeDisk(vmId, key, { offset, length, seed: 500 + i });
     const changedBlocks = blocksOf(writes);
     expect(changedBlocks).toBe(100);
@@ -246,7 +265,7 @@ describe('a cycle stopped mid-upload', () => {
     // Only blocks EBS had not acknowledged are sent again: at most the one in flight per disk.
     expect(sentBefore + resumed.puts()).toBeLessThanOrEqual(changedBlocks + 1);
     expect(ec2Lab.ebs.blocksWritten(inFlightSnapshot)).toBe(changedBlocks);
-    expect(ec2Lab.ebs.snapshotSha256(inFlightSnapshot)).toBe(await vcsim.diskSha256(vmId, key));
+    expect(chainSha256(inFlightSnapshot, persisted.disks[0]!.capacityBytes)).toBe(await vcsim.diskSha256(vmId, key));
     expect(await snapshotsOf('warm-resume')).toEqual([]);
     // One EBS snapshot per cycle: the resume did not fork the chain.
     expect(await ebsSnapshotIds('warm-resume')).toHaveLength(2);
@@ -257,7 +276,7 @@ describe('a cycle stopped mid-upload', () => {
     const w = resume.w;
     const vmId = vmIds.get('warm-resume')!;
     const key = w.disks[0]!.deviceKey;
-    for (let i = 0; i < 8; i++) await vcsim.writeDisk(vmId, key, { offset: (900 + i) * MiB, length: GRAIN, seed: 900 + i });
+    for (let i = 0; i < 8; i++) await vcsim.writeDisk(vmId, key, { offset: (220 + i) * MiB, length: GRAIN, seed: 900 + i });
 
     const ac = new AbortController();
     const run1 = depsFor('warm-resume', countingEbs(() => ac.abort()).ebs, w, { signal: ac.signal });
@@ -273,17 +292,39 @@ describe('a cycle stopped mid-upload', () => {
     expect(beforeStart.cycles).toBe(3);
     expect(beforeStart.disks[0]!.ebsSnapshotId).toBe(started);
     expect(ec2Lab.ebs.get(started)?.status).toBe('completed');
-    expect(ec2Lab.ebs.snapshotSha256(started)).toBe(await vcsim.diskSha256(vmId, key));
+    expect(chainSha256(started, beforeStart.disks[0]!.capacityBytes)).toBe(await vcsim.diskSha256(vmId, key));
     expect(await ebsSnapshotIds('warm-resume')).toHaveLength(3);
     expect(await snapshotsOf('warm-resume')).toEqual([]);
   }, 120_000);
 });
 
-describe('stopping replication', () => {
-  it('abandonCycle leaves no vCenter snapshot and, with deleteEbsSnapshots, no EBS snapshot', async () => {
+describe('EBS faults and stopping replication', () => {
+  const abandon = { w: undefined as unknown as WarmRecord };
+
+  it('throttling, 500s and connection resets from EBS are retried within the cycle, and the snapshot is still exact', async () => {
     const vmId = vmIds.get('warm-abandon')!;
     const w = await newRecord('warm-abandon');
-    await runCycle(w, depsFor('warm-abandon', countingEbs().ebs, w).deps);
+    const emu = ec2Lab.emulator;
+    const callsBefore = emu.calls('PutSnapshotBlock');
+    emu.throttle('PutSnapshotBlock', 2);
+    emu.serverError('PutSnapshotBlock', 1);
+    emu.resetConnections('PutSnapshotBlock', 2);
+    emu.throttle('StartSnapshot', 1);
+    emu.serverError('CompleteSnapshot', 1);
+    const { ebs, puts } = countingEbs();
+    await runCycle(w, depsFor('warm-abandon', ebs, w).deps);
+    const d = w.disks[0]!;
+    expect(puts()).toBe(256);
+    expect(emu.calls('PutSnapshotBlock') - callsBefore).toBe(256 + 5);
+    expect(ec2Lab.ebs.get(d.ebsSnapshotId!)?.status).toBe('completed');
+    expect(chainSha256(d.ebsSnapshotId!, d.capacityBytes)).toBe(await vcsim.diskSha256(vmId, d.deviceKey));
+    expect(await ebsSnapshotIds('warm-abandon')).toEqual([d.ebsSnapshotId]);
+    abandon.w = w;
+  }, 120_000);
+
+  it('abandonCycle leaves no vCenter snapshot and, with deleteEbsSnapshots, no EBS snapshot', async () => {
+    const vmId = vmIds.get('warm-abandon')!;
+    const w = abandon.w;
     for (let i = 0; i < 20; i++) await vcsim.writeDisk(vmId, w.disks[0]!.deviceKey, { offset: i * 5 * MiB, length: GRAIN, seed: 40 + i });
 
     const ac = new AbortController();
@@ -304,6 +345,29 @@ describe('stopping replication', () => {
     await deleteEbsSnapshots(ec2, rest);
     expect(await ebsSnapshotIds('warm-abandon')).toEqual([]);
   }, 300_000);
+});
+
+describe('changed areas → EBS blocks', () => {
+  it('rounds areas out to whole 512 KiB blocks, merges neighbours and overlaps, and clips at the capacity', () => {
+    const K = 1024;
+    expect(blockRuns([], 4 * MiB)).toEqual([]);
+    expect(
+      blockRuns(
+        [
+          { start: 3 * MiB, length: 64 * K }, // block 6
+          { start: 0, length: 1 }, // block 0
+          { start: 512 * K - 1, length: 2 }, // blocks 0-1
+          { start: 1024 * K, length: 512 * K }, // block 2: adjacent, merged
+          { start: 3 * MiB + 100, length: 10 }, // block 6 again
+          { start: 4 * MiB - 64 * K, length: 10 * MiB }, // block 7, clipped at the capacity
+        ],
+        4 * MiB,
+      ),
+    ).toEqual([
+      [0, 2],
+      [6, 7],
+    ]);
+  });
 });
 
 describe('datastore range reads', () => {
