@@ -11,9 +11,10 @@ export interface ReportInput {
   machineAfter: Machine;
   api?: ApiPollingResult | undefined;
   ui?: UiResult | { skipped: string };
-  /** Markdown sections rendered by bench/disk.ts and bench/scheduler.ts (or why they were not run). */
+  /** Markdown sections rendered by bench/disk.ts, bench/scheduler.ts and bench/warm.ts (or why they were not run). */
   disk?: string;
   scheduler?: string;
+  warm?: string;
   /** One line per benchmark for the headline list (the README quotes it). */
   headlines?: string[];
 }
@@ -113,5 +114,6 @@ export function renderReport(input: ReportInput): string {
 
   lines.push(input.disk ?? '## Disk streaming (1 / 10 / 50 GiB)\n\nNot run (--only).\n');
   lines.push(input.scheduler ?? '## Scheduler at scale\n\nNot run (--only).\n');
+  lines.push(input.warm ?? '## Warm migration\n\nNot run (--only).\n');
   return lines.join('\n');
 }

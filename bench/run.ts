@@ -1,6 +1,6 @@
 // `npm run bench`: runs the benchmarks side by side with their baselines and writes docs/benchmarks.md.
 // --small: short durations and small sizes, to prove the harness works (numbers are then not representative).
-// --only=api|ui|disk|scheduler (comma-separated): run some benchmarks (the report marks the others as not run).
+// --only=api|ui|disk|scheduler|warm (comma-separated): run some benchmarks (the report marks the others as not run).
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
@@ -10,6 +10,7 @@ import { machine } from './machine.ts';
 import { renderReport } from './report.ts';
 import { benchScheduler, renderSchedulerSection, type SchedulerResult } from './scheduler.ts';
 import { benchUi, type UiResult } from './ui.ts';
+import { benchWarm, renderWarmSection, WARM_BENCH_FULL, WARM_BENCH_SMALL, warmHeadline } from './warm.ts';
 
 const small = process.argv.includes('--small');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
@@ -28,6 +29,7 @@ const BENCHES = {
   ui: () => benchUi({ loads: 20, executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium' }, log),
   disk: () => benchDisk(small ? DISK_BENCH_SMALL : DISK_BENCH_FULL, log),
   scheduler: () => benchScheduler({ migrations: small ? 100 : 1_000 }, log),
+  warm: () => benchWarm(small ? WARM_BENCH_SMALL : WARM_BENCH_FULL, log),
 };
 type Results = { [K in keyof typeof BENCHES]: Awaited<ReturnType<(typeof BENCHES)[K]>> };
 
@@ -97,7 +99,15 @@ async function main(): Promise<void> {
     if (!failed(r)) headlines.push(schedulerHeadline(r));
   }
 
-  const report = renderReport({ started, finished: new Date(), small, machineBefore: before, machineAfter: machine(), api, ui, disk, scheduler, headlines });
+  let warm = '## Warm migration\n\nNot run (--only).\n';
+  if (wanted('warm')) {
+    log('Warm migration against Migrate now');
+    const r = await attempt('warm migration', () => isolated('warm'));
+    warm = failed(r) ? `## Warm migration\n\nNot measured: ${r.benchFailed}.\n` : renderWarmSection(r);
+    if (!failed(r)) headlines.push(warmHeadline(r));
+  }
+
+  const report = renderReport({ started, finished: new Date(), small, machineBefore: before, machineAfter: machine(), api, ui, disk, scheduler, warm, headlines });
   await writeFile(new URL('../docs/benchmarks.md', import.meta.url), report);
   log(report.slice(report.indexOf('## Headlines'), report.indexOf('## Machine')).trim());
   log('wrote docs/benchmarks.md');

@@ -1,0 +1,27 @@
+// `npx tsx bench/warm-cli.ts [--small] [--write]`: runs the warm-migration benchmark alone and prints its markdown
+// section; --write replaces the "## Warm migration" section of docs/benchmarks.md (or appends it), leaving the other
+// benchmarks' sections as they were measured.
+import { readFile, writeFile } from 'node:fs/promises';
+import { benchWarm, renderWarmSection, WARM_BENCH_FULL, WARM_BENCH_SMALL, warmHeadline } from './warm.ts';
+
+const args = process.argv.slice(2);
+const small = args.includes('--small');
+const result = await benchWarm(small ? WARM_BENCH_SMALL : WARM_BENCH_FULL, (line) => console.error(line));
+const section = renderWarmSection(result);
+console.log(section);
+console.log(`Headline: ${warmHeadline(result)}`);
+if (args.includes('--write')) {
+  const file = new URL('../docs/benchmarks.md', import.meta.url);
+  const doc = await readFile(file, 'utf8');
+  const start = doc.indexOf('\n## Warm migration\n');
+  const stamp = `${section.trimEnd()}\n\nMeasured on its own by \`npx tsx bench/warm-cli.ts${small ? ' --small' : ''} --write\` on ${new Date().toISOString()}; the other sections are from their own runs.\n`;
+  let next: string;
+  if (start < 0) next = `${doc.trimEnd()}\n\n${stamp}`;
+  else {
+    const end = doc.indexOf('\n## ', start + 1);
+    next = `${doc.slice(0, start + 1)}${stamp}${end < 0 ? '' : doc.slice(end)}`;
+  }
+  await writeFile(file, next);
+  console.error('wrote the warm section of docs/benchmarks.md');
+}
+process.exit(0);
