@@ -13,6 +13,8 @@ import { startVcsim, type VcsimHandle } from './vcsim/index.ts';
 import { startS3, type S3Handle } from './s3/index.ts';
 import { startEc2Emulator, type Ec2EmulatorHandle } from './ec2/index.ts';
 import { startVsphereClient } from './vsphere-client/index.ts';
+import { powerOff } from '../connector/vsphere/cbt.ts';
+import { Vim25Client } from '../connector/vsphere/vim25.ts';
 import { reservePort } from './ports.ts';
 import { ensureUiBuilt } from './ui-build.ts';
 
@@ -178,6 +180,17 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
       port: clientPort,
       // Lab only: the VM Summary's "Change disk blocks" card writes to a running VM's disk (warm migration's changes).
       labDiskWriter: (vmId, deviceKey, write) => vcsim.writeDisk(vmId, deviceKey, write),
+      // Lab only: the guest powers itself off (the lab's VMs run no VMware Tools, so a cutover waits for this).
+      labGuestShutdown: async (vmId) => {
+        const vc = await Vim25Client.connect({ sdkUrl: vcsim.sdkUrl, ca: vcsim.certPem });
+        try {
+          await vc.login(serviceAccount.name, serviceAccount.password);
+          await powerOff(vc, vmId);
+        } finally {
+          await vc.logout().catch(() => undefined);
+          vc.close();
+        }
+      },
     });
     stops.push(() => client.stop());
 

@@ -7,7 +7,10 @@ process.on('warning', (w) => {
   if (!`${w.name} ${w.message}`.includes('NodeVersionSupportWarning')) console.warn(`${w.name}: ${w.message}`);
 });
 
-const lab = await startLab({ log: (m) => console.log(m), importRoleReady: true });
+/** One minute of a warm migration's replication interval in the lab: the 5-minute minimum is 30 s, the default 15 minutes 90 s. */
+const LAB_WARM_MINUTE_MS = 6_000;
+
+const lab = await startLab({ log: (m) => console.log(m), importRoleReady: true, connector: { engine: { warmMinuteMs: LAB_WARM_MINUTE_MS } } });
 const pad = (s: string, n: number) => s + ' '.repeat(Math.max(1, n - s.length));
 console.log(`
 vSphere Client (lab):  ${lab.clientUrl}
@@ -20,10 +23,17 @@ Then, as the administrator: Menu → AWS Management Portal → Administration: c
 the operator General; as the operator: VMs and Templates → right-click a VM in the Migration folder →
 AWS Management Portal → Migrate VM to EC2.
 
+Warm migration: migrate a powered-on VM (rhel-db-01 in Migration) with "Replicate, then cut over" and "I will power
+off the VM myself" (the lab's VMs run no VMware Tools). While the task shows "Replicating changes", select the VM → Summary →
+the card marked "Lab only: Change disk blocks" → Change disk blocks: the next cycle sends those blocks and the
+replication lag drops back. To finish: Cut over, then "Shut down guest OS" on the same card. Lab clock: one minute of
+the replication interval is ${LAB_WARM_MINUTE_MS / 1000} s (5 minutes = ${(5 * LAB_WARM_MINUTE_MS) / 1000} s). More: docs/warm-migration.md#trying-it-in-the-lab
+
 vCenter SDK (vcsim):   ${lab.vcsim.sdkUrl}
 Connector:             ${lab.connector.origin}/vm2ec2/  (thumbprint ${lab.connector.thumbprintSha256})
 S3 (s3rver):           ${lab.s3Url}
 EC2 emulator:          ${lab.ec2Url}
+EBS direct APIs:       ${lab.ec2.ebsUrl}
 
 Press Ctrl-C to stop.`);
 

@@ -31,6 +31,8 @@ export interface VsphereClientOptions {
    * (lab/vcsim's writeDisk). When given, VM summaries offer a "Change disk blocks" card; a real vSphere Client has none.
    */
   labDiskWriter?: (vmId: string, deviceKey: number, write: { offset: number; length: number; seed: number }) => Promise<unknown>;
+  /** Lab only: the guest OS of a VM shuts itself down, as from inside the VM (the lab's VMs run no VMware Tools). */
+  labGuestShutdown?: (vmId: string) => Promise<void>;
 }
 
 export interface VsphereClientHandle {
@@ -251,6 +253,27 @@ export async function startVsphereClient(opts: VsphereClientOptions): Promise<Vs
     }
     const dto: LabDiskWriteDto = { disk: label, deviceKey: disk.key, blocks: offsets.length, bytes: offsets.length * LAB_BLOCK_BYTES, seed, offsets, at: new Date().toISOString() };
     return dto;
+  });
+
+  // Lab only: the guest shuts itself down (what a user does inside the VM before a cutover with "I will power off the VM").
+  app.post<{ Params: { id: string } }>('/ui/api/lab/vms/:id/guest-shutdown', async (request, reply) => {
+    const s = requireSession(request, reply);
+    if (!s) return reply;
+    const shutdown = opts.labGuestShutdown;
+    if (!shutdown) return apiError(reply, 404, 'NotFound', 'Shutting a guest down from inside is a lab-only tool; this vSphere Client is not running in the lab.');
+    let vm;
+    try {
+      vm = await s.vim.getVirtualMachine(request.params.id);
+    } catch (err) {
+      return failed(reply, s, err);
+    }
+    if (vm.powerState !== 'poweredOn') return apiError(reply, 409, 'PoweredOff', `${vm.name} is already powered off.`);
+    try {
+      await shutdown(vm.id);
+    } catch (err) {
+      return apiError(reply, 502, 'LabShutdownFailed', `The lab vCenter did not power off ${vm.name}: ${(err as Error).message}`);
+    }
+    return { poweredOffAt: new Date().toISOString() };
   });
 
   app.get<{ Querystring: { reload?: string } }>('/ui/api/plugins', async (request, reply) => {

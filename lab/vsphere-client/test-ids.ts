@@ -71,6 +71,8 @@ export const testIds = {
     submit: 'lab-disk-write-submit',
     result: 'lab-disk-write-result',
     error: 'lab-disk-write-error',
+    /** Shut the guest down from inside (for a cutover with "I will power off the VM"). */
+    shutdown: 'lab-guest-shutdown',
   },
   modal: {
     root: 'plugin-modal',

@@ -1,11 +1,13 @@
 // The lab-only "Change disk blocks" card of the vSphere Client stand-in: its endpoint writes whole 512 KiB blocks of a
-// running VM's first disk through the lab vCenter (what a warm migration's next cycle must send), refuses what it
-// cannot do with a reason, and does not exist outside the lab.
+// running VM's first disk through the lab vCenter (what a warm migration's next cycle must send), its guest shutdown
+// powers the VM off (the lab's VMs run no VMware Tools), each refuses what it cannot do with a reason, and neither
+// exists outside the lab.
 import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startVcsim, type VcsimHandle } from '../../lab/vcsim/index.ts';
 import { startVsphereClient, type VsphereClientHandle } from '../../lab/vsphere-client/index.ts';
 import type { InventoryDto, InventoryFolderDto, LabDiskWriteDto, SessionDto } from '../../lab/vsphere-client/api-types.ts';
+import { powerOff, powerState } from '../../connector/vsphere/cbt.ts';
 import { Vim25Client } from '../../connector/vsphere/vim25.ts';
 
 const ADMIN = { username: 'administrator@vsphere.local', password: 'Admin!23' };
@@ -15,6 +17,7 @@ let vcsim: VcsimHandle;
 let lab: VsphereClientHandle;
 let plain: VsphereClientHandle;
 let ids: { on: string; off: string; diskKey: number };
+let state: (vmId: string) => Promise<string>;
 
 async function call(client: VsphereClientHandle, path: string, opts: { method?: string; cookie?: string; body?: unknown } = {}): Promise<{ status: number; json: unknown }> {
   const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
@@ -58,7 +61,23 @@ beforeAll(async () => {
     ],
   });
   const vcenter = { sdkUrl: vcsim.sdkUrl, certPem: vcsim.certPem, instanceUuid: vcsim.instanceUuid };
-  lab = await startVsphereClient({ vcenter, plugins: [], labDiskWriter: (vmId, key, w) => vcsim.writeDisk(vmId, key, w) });
+  const asAdmin = async <T>(fn: (vc: Vim25Client) => Promise<T>): Promise<T> => {
+    const vc = await Vim25Client.connect({ sdkUrl: vcsim.sdkUrl, ca: vcsim.certPem });
+    try {
+      await vc.login(ADMIN.username, ADMIN.password);
+      return await fn(vc);
+    } finally {
+      await vc.logout().catch(() => undefined);
+      vc.close();
+    }
+  };
+  state = (vmId) => asAdmin((vc) => powerState(vc, vmId));
+  lab = await startVsphereClient({
+    vcenter,
+    plugins: [],
+    labDiskWriter: (vmId, key, w) => vcsim.writeDisk(vmId, key, w),
+    labGuestShutdown: (vmId) => asAdmin((vc) => powerOff(vc, vmId)),
+  });
   plain = await startVsphereClient({ vcenter, plugins: [] });
   const { cookie } = await login(lab);
   const inv = (await call(lab, '/ui/api/inventory', { cookie })).json as InventoryDto;
@@ -118,5 +137,19 @@ describe('Change disk blocks (lab only)', () => {
     expect(r.status).toBe(404);
     expect((r.json as { message: string }).message).toMatch(/lab-only tool/);
     expect(await vcsim.diskSha256(ids.on, ids.diskKey)).toBe(before);
+  });
+
+  it('shuts the guest of a running VM down, as from inside it, and says so when it is already off', async () => {
+    const { cookie } = await login(lab);
+    expect(await state(ids.on)).toBe('poweredOn');
+    const r = await call(lab, `/ui/api/lab/vms/${ids.on}/guest-shutdown`, { method: 'POST', cookie, body: {} });
+    expect(r.status).toBe(200);
+    expect(await state(ids.on)).toBe('poweredOff');
+    const again = await call(lab, `/ui/api/lab/vms/${ids.on}/guest-shutdown`, { method: 'POST', cookie, body: {} });
+    expect(again.status).toBe(409);
+    expect((again.json as { message: string }).message).toBe('lab-write-on is already powered off.');
+    const plainLogin = await login(plain);
+    const elsewhere = await call(plain, `/ui/api/lab/vms/${ids.off}/guest-shutdown`, { method: 'POST', cookie: plainLogin.cookie, body: {} });
+    expect(elsewhere.status).toBe(404);
   });
 });

@@ -1,12 +1,24 @@
 // Lab only: a Summary card that overwrites random 512 KiB blocks of a running VM's first disk in the lab vCenter, so a
-// warm migration has changes to replicate. A real vSphere Client has no such card; it is marked as the lab's own.
+// warm migration has changes to replicate, and shuts the guest down from inside (the lab's VMs run no VMware Tools, so a
+// cutover uses "I will power off the VM"). A real vSphere Client has no such card; it is marked as the lab's own.
 import { useState } from 'react';
 import type { LabDiskWriteDto, VmDetailsDto } from '../../api-types.ts';
 import { testIds } from '../../test-ids.ts';
 import { api } from './api.ts';
 import { formatBytes } from './model.ts';
 
-export function LabDiskWriteCard({ vmId, details, onUnauthorized }: { vmId: string; details: VmDetailsDto | null; onUnauthorized(err: unknown): void }) {
+export function LabDiskWriteCard({
+  vmId,
+  details,
+  onUnauthorized,
+  onPoweredOff,
+}: {
+  vmId: string;
+  details: VmDetailsDto | null;
+  onUnauthorized(err: unknown): void;
+  /** The guest shut down: the shell refreshes what it shows. */
+  onPoweredOff(): void;
+}) {
   const [blocks, setBlocks] = useState('16');
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<LabDiskWriteDto | null>(null);
@@ -15,6 +27,24 @@ export function LabDiskWriteCard({ vmId, details, onUnauthorized }: { vmId: stri
   const poweredOn = details?.powerState === 'poweredOn';
   const count = Number(blocks);
   const valid = Number.isInteger(count) && count >= 1 && count <= 1024;
+
+  const [shutdownAt, setShutdownAt] = useState<string | null>(null);
+  const shutdown = () => {
+    setBusy(true);
+    setError(null);
+    api.labGuestShutdown(vmId).then(
+      (r) => {
+        setShutdownAt(r.poweredOffAt);
+        setBusy(false);
+        onPoweredOff();
+      },
+      (err: unknown) => {
+        onUnauthorized(err);
+        setError(err instanceof Error ? err.message : String(err));
+        setBusy(false);
+      },
+    );
+  };
 
   const submit = () => {
     setBusy(true);
@@ -68,6 +98,18 @@ export function LabDiskWriteCard({ vmId, details, onUnauthorized }: { vmId: stri
           </button>
         </form>
         {!valid ? <p className="vsc-lab-text">Enter a whole number of blocks from 1 to 1024.</p> : null}
+        <p className="vsc-lab-text">
+          The lab&apos;s VMs run no VMware Tools: to cut over, choose &quot;I will power off the VM&quot; in the migration form and shut the
+          guest down here, as you would from inside the VM.
+        </p>
+        <button type="button" className="btn btn-sm btn-outline vsc-lab-shutdown" disabled={busy || !poweredOn} onClick={shutdown} data-test={testIds.labDiskWrite.shutdown}>
+          Shut down guest OS
+        </button>
+        {shutdownAt ? (
+          <p className="vsc-lab-text" role="status">
+            The guest OS shut down at {new Date(shutdownAt).toLocaleTimeString()}.
+          </p>
+        ) : null}
         {result ? (
           <p className="vsc-lab-text" role="status" data-test={testIds.labDiskWrite.result}>
             Changed {result.blocks} blocks ({formatBytes(result.bytes)}) of {result.disk} at {new Date(result.at).toLocaleTimeString()}.

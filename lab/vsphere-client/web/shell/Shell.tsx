@@ -327,6 +327,7 @@ export function Shell({ session, theme, onToggleTheme, onLoggedOut }: ShellProps
         itemsEpoch={itemsEpoch}
         frameNonce={frameNonce}
         labTools={session.labTools === true}
+        onRefresh={refresh}
         onTab={(tab) => selectVm(vmLoc.vm, tab)}
         onView={(tab, id) => selectVm(vmLoc.vm, tab, id)}
         onActions={(x, y) => setMenu({ x, y, vm: vmLoc.vm })}

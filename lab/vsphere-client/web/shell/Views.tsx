@@ -134,6 +134,7 @@ function SummaryCards({
   vcGuid,
   labTools,
   onUnauthorized,
+  onRefresh,
 }: {
   vm: InventoryVmDto;
   details: VmDetailsDto | null;
@@ -142,6 +143,7 @@ function SummaryCards({
   vcGuid: string;
   labTools: boolean;
   onUnauthorized(err: unknown): void;
+  onRefresh(): void;
 }) {
   const urn = vmUrn(vm.id, vcGuid);
   const context = useMemo<Record<string, FrameContext>>(
@@ -222,7 +224,7 @@ function SummaryCards({
             ))
           : [];
       })}
-      {labTools ? <LabDiskWriteCard vmId={vm.id} details={details} onUnauthorized={onUnauthorized} /> : null}
+      {labTools ? <LabDiskWriteCard vmId={vm.id} details={details} onUnauthorized={onUnauthorized} onPoweredOff={onRefresh} /> : null}
     </div>
   );
 }
@@ -239,6 +241,8 @@ export interface VmViewProps {
   frameNonce: number;
   /** Lab only: show the "Change disk blocks" card (the session says the stand-in runs in the lab). */
   labTools?: boolean;
+  /** Read the inventory and the VM again (the global refresh), e.g. after the lab shut the guest down. */
+  onRefresh(): void;
   onTab(tab: ObjectTab): void;
   onView(tab: ObjectTab, id: string): void;
   onActions(x: number, y: number): void;
@@ -295,7 +299,7 @@ export function VmView(p: VmViewProps) {
       </ul>
       <div className="vsc-tab-panel" role="tabpanel" aria-label={p.tab}>
         {p.tab === 'Summary' ? (
-          <SummaryCards vm={p.vm} details={shown} error={error} plugins={p.plugins} vcGuid={p.vcGuid} labTools={p.labTools === true} onUnauthorized={onUnauthorized} />
+          <SummaryCards vm={p.vm} details={shown} error={error} plugins={p.plugins} vcGuid={p.vcGuid} labTools={p.labTools === true} onUnauthorized={onUnauthorized} onRefresh={p.onRefresh} />
         ) : p.tab === 'Monitor' || p.tab === 'Configure' ? (
           <ObjectViews
             container={p.tab === 'Monitor' ? 'monitor' : 'configure'}

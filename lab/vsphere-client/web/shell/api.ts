@@ -38,4 +38,5 @@ export const api = {
     call<DynamicItemsDto>('POST', `plugins/${encodeURIComponent(instanceId)}/dynamic-items`, req),
   /** Lab only (see LabDiskWriteCard). */
   labDiskWrite: (vmId: string, req: LabDiskWriteRequestDto) => call<LabDiskWriteDto>('POST', `lab/vms/${encodeURIComponent(vmId)}/disk-writes`, req),
+  labGuestShutdown: (vmId: string) => call<{ poweredOffAt: string }>('POST', `lab/vms/${encodeURIComponent(vmId)}/guest-shutdown`, {}),
 };
