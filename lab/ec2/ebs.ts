@@ -34,7 +34,12 @@ type Route =
   | { action: 'CompleteSnapshot' | 'ListSnapshotBlocks' | 'ListChangedBlocks'; snapshotId: string };
 
 function route(method: string, path: string): Route | undefined {
-  const parts = path.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  let parts: string[];
+  try {
+    parts = path.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  } catch {
+    return undefined;
+  }
   if (parts[0] !== 'snapshots') return undefined;
   if (method === 'POST' && parts.length === 1) return { action: 'StartSnapshot' };
   if (method === 'POST' && parts.length === 3 && parts[1] === 'completion') return { action: 'CompleteSnapshot', snapshotId: parts[2] ?? '' };

@@ -374,6 +374,16 @@ describe('faults on the EBS endpoint', () => {
     expect(lab.emulator.pendingFaults()).toBe(0);
     expect((await once.send(new CompleteSnapshotCommand({ SnapshotId: id, ChangedBlocksCount: 1 }))).Status).toBe('completed');
   });
+
+  it('connection resets apply to the EC2 endpoint too', async () => {
+    const once = new EC2Client({ region: 'us-east-1', endpoint: lab.url, credentials: creds, maxAttempts: 1 });
+    clients.push(once);
+    lab.emulator.resetConnections('DescribeSnapshots', 1);
+    await expect(once.send(new DescribeSnapshotsCommand({}))).rejects.toMatchObject({ code: expect.stringMatching(/ECONNRESET|EPIPE|socket hang up/) });
+    lab.emulator.resetConnections('DescribeSnapshots', 1);
+    await ec2().send(new DescribeSnapshotsCommand({})); // the default client retries
+    expect(lab.emulator.pendingFaults('DescribeSnapshots')).toBe(0);
+  });
 });
 
 describe('memory', () => {
