@@ -89,7 +89,7 @@ export async function runPreflight(aws: AwsGateway, req: PreflightRequest): Prom
 
 async function warmSection(caller: Caller, vm: VmInfo, shutdown: CutoverShutdown): Promise<PreflightCheck[]> {
   const facts = await readWarmFacts(caller.vcenter.client, vm.id);
-  const missing = await missingWarmPrivileges(caller, vm.id, facts.datastores);
+  const missing = await missingWarmPrivileges(caller, vm.id, facts.datastores, { guestShutdown: shutdown === 'guest' });
   return warmChecks({ vm, facts, missing, shutdown });
 }
 

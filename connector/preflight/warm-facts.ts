@@ -38,6 +38,8 @@ export const WARM_PRIVILEGES: readonly WarmPrivilege[] = [
   { id: 'VirtualMachine.Provisioning.DiskRandomRead', label: 'Virtual machine > Provisioning > Allow read-only disk access', on: 'vm' },
   { id: 'Datastore.Browse', label: 'Datastore > Browse datastore', on: 'datastore' },
 ];
+/** With "Shut down the guest" the connector powers the VM off for the user at cutover: the user must be allowed to. */
+export const GUEST_SHUTDOWN_PRIVILEGE: WarmPrivilege = { id: 'VirtualMachine.Interact.PowerOff', label: 'Virtual machine > Interaction > Power off', on: 'vm' };
 
 const PATHS = ['config.version', 'config.changeTrackingEnabled', 'config.firmware', 'guest.toolsRunningStatus', 'guest.guestId', 'guest.guestFullName', 'datastore'];
 
@@ -92,9 +94,11 @@ export async function missingWarmPrivileges(
   caller: Caller,
   vmId: string,
   datastores: WarmFacts['datastores'],
+  opts: { guestShutdown: boolean },
 ): Promise<{ privilege: WarmPrivilege; on: string }[]> {
   const { client, session } = caller.vcenter;
-  const wanted = WARM_PRIVILEGES;
+  // The VM's privileges first, then the datastores', as the message lists them.
+  const wanted = [...WARM_PRIVILEGES, ...(opts.guestShutdown ? [GUEST_SHUTDOWN_PRIVILEGE] : [])].sort((a, b) => Number(a.on === 'datastore') - Number(b.on === 'datastore'));
   const entities: MoRef[] = [{ type: 'VirtualMachine', value: vmId }, ...datastores.map((d) => ({ type: 'Datastore', value: d.id }))];
   let granted: Map<string, Record<string, boolean>>;
   try {
@@ -102,7 +106,7 @@ export async function missingWarmPrivileges(
   } catch (err) {
     // A datastore removed meanwhile: ask about the VM alone.
     if (!(err instanceof VimFault) || err.faultType !== 'ManagedObjectNotFound' || datastores.length === 0) throw err;
-    return missingWarmPrivileges(caller, vmId, []);
+    return missingWarmPrivileges(caller, vmId, [], opts);
   }
   const missing: { privilege: WarmPrivilege; on: string }[] = [];
   for (const p of wanted) {

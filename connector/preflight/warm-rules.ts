@@ -3,7 +3,7 @@
 import type { CutoverShutdown, PreflightCheck } from '../contract/index.ts';
 import type { VmInfo } from '../vsphere/types.ts';
 import { nitroReadiness } from './nitro.ts';
-import type { WarmFacts, WarmPrivilege } from './warm-facts.ts';
+import { GUEST_SHUTDOWN_PRIVILEGE, type WarmFacts, type WarmPrivilege } from './warm-facts.ts';
 
 /** Changed Block Tracking needs virtual hardware version 7 (vmx-07) or later. */
 export const MIN_CBT_HARDWARE_VERSION = 7;
@@ -40,7 +40,9 @@ export function warmChecks({ vm, facts, missing, shutdown }: WarmRuleInput): Pre
       code: 'WARM_PRIVILEGE_MISSING',
       severity: 'blocker',
       message: `Your vCenter role does not allow what replication does for you: ${list.join('; ')}.`,
-      fix: 'Ask your vCenter administrator for these privileges on the VM and on its datastores, or choose Migrate now.',
+      fix:
+        `Ask your vCenter administrator for ${byPrivilege.size === 1 ? 'this privilege' : 'these privileges'}, or choose Migrate now.` +
+        (byPrivilege.has(GUEST_SHUTDOWN_PRIVILEGE.id) ? ' Power off is needed only because the connector shuts the guest down at cutover: with "I will power off the VM myself" it is not.' : ''),
       details: { missing: missing.map((m) => ({ privilege: m.privilege.id, on: m.on === 'vm' ? vm.id : m.on })) },
     });
   }

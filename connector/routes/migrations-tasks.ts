@@ -4,6 +4,8 @@ import { ApiErrorBody, MigrationList, MigrationListQuery, MigrationTask, TaskIdP
 import { AppError } from '../errors.ts';
 import type { Caller } from '../auth/plugin.ts';
 import type { AuditInput } from '../store/index.ts';
+import { GUEST_SHUTDOWN_PRIVILEGE } from '../preflight/warm-facts.ts';
+import { VimFault } from '../vsphere/vim25.ts';
 import { audit, loadEnvironment } from './access-helpers.ts';
 
 /** Who may act on a migration: cancel it and, for warm ones, launch or finish a test instance and cut over. */
@@ -143,6 +145,17 @@ export const migrationTaskRoutes: FastifyPluginAsyncZod = async (app) => {
     await audit(app, caller, { ...base, outcome: 'granted', message: granted(after) });
     return after;
   };
+  /** Whether the caller's own vCenter session may power the VM off (a VM gone from vCenter is the engine's to report). */
+  const mayPowerOff = async (caller: Caller, vmId: string): Promise<boolean> => {
+    const { client, session } = caller.vcenter;
+    try {
+      const granted = await client.hasPrivilegeOnEntities([{ type: 'VirtualMachine', value: vmId }], session.key, [GUEST_SHUTDOWN_PRIVILEGE.id]);
+      return granted.get(vmId)?.[GUEST_SHUTDOWN_PRIVILEGE.id] === true;
+    } catch (err) {
+      if (err instanceof VimFault && err.faultType === 'ManagedObjectNotFound') return true;
+      throw err;
+    }
+  };
   const WARM_RULE = `${actRule('do this')} Anyone else is refused with 403 MIGRATION_ACTION_NOT_ALLOWED; a migration that is not replicating (a cold one, or one that ended) is refused with 409 WARM_ACTION_NOT_AVAILABLE saying why. Granted and refused requests are in the audit log`;
   const warmErrors = { 400: ApiErrorBody, 401: ApiErrorBody, 403: ApiErrorBody, 404: ApiErrorBody, 409: ApiErrorBody };
 
@@ -204,7 +217,7 @@ export const migrationTaskRoutes: FastifyPluginAsyncZod = async (app) => {
         operationId: 'cutOverMigration',
         tags: ['migrations'],
         summary: 'Cut over a warm migration: power off the VM, replicate once more, launch the instance',
-        description: `The VM is shut down through VMware Tools (cutoverShutdown guest) or the cutover waits for someone to power it off (user); one final sync copies what changed; the instance is launched as the form asked. Downtime (warm.cutover.downtimeSeconds) runs from power-off to launch. Answers at once with the task. ${WARM_RULE} (action migration.cutover).`,
+        description: `The VM is shut down through VMware Tools (cutoverShutdown guest; the caller's vCenter role must then allow Virtual machine > Interaction > Power off on it, else 403) or the cutover waits for someone to power it off (user); one final sync copies what changed; the instance is launched as the form asked. Downtime (warm.cutover.downtimeSeconds) runs from power-off to launch. Answers at once with the task. ${WARM_RULE} (action migration.cutover).`,
         params: TaskIdParams,
         response: { 200: MigrationTask, ...warmErrors },
       },
@@ -212,6 +225,17 @@ export const migrationTaskRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const caller = await request.caller();
       const { task, base } = await authorizeTaskAction(app, caller, request.params.id, CUTOVER, visible);
+      if (task.warm?.shutdown === 'guest' && !(await mayPowerOff(caller, task.vmId))) {
+        // The connector powers the VM off for whoever cuts over: vCenter must allow that user to.
+        const p = GUEST_SHUTDOWN_PRIVILEGE;
+        const err = new AppError(
+          403,
+          'MIGRATION_ACTION_NOT_ALLOWED',
+          `You cannot cut over migration ${task.id}: it shuts down the guest of "${task.vmName ?? task.vmId}", and your vCenter role does not allow powering it off (${p.label}, ${p.id}). Ask your vCenter administrator for that privilege, or ask someone who holds it to cut over.`,
+        );
+        await audit(app, caller, { ...base, outcome: 'denied', code: err.code, message: err.message });
+        throw err;
+      }
       return warmAction(caller, base, () => app.engine.cutover(task.id, caller.principal), (t) => `Cutting over migration ${t.id} (requested by ${task.requestedBy}; ${t.warm?.shutdown === 'user' ? 'waiting for the VM to be powered off' : 'shutting down the guest'}).`);
     },
   );

@@ -120,8 +120,13 @@ describe('pre-flight for Replicate, then cut over', { timeout: 120_000 }, () => 
         'Virtual machine > Snapshot management > Remove snapshot (VirtualMachine.State.RemoveSnapshot) on "debian-tools-01"; ' +
         'Virtual machine > Change Configuration > Toggle disk change tracking (VirtualMachine.Config.ChangeTracking) on "debian-tools-01"; ' +
         'Virtual machine > Provisioning > Allow read-only disk access (VirtualMachine.Provisioning.DiskRandomRead) on "debian-tools-01"; ' +
+        'Virtual machine > Interaction > Power off (VirtualMachine.Interact.PowerOff) on "debian-tools-01"; ' +
         'Datastore > Browse datastore (Datastore.Browse) on the datastore "LocalDS_0".',
     );
+    expect(missing?.fix).toContain('Power off is needed only because the connector shuts the guest down at cutover: with "I will power off the VM myself" it is not.');
+    // Powering the VM off yourself needs no Power off privilege from the connector's side.
+    const own = (await preflight(readonly, 'debian-tools-01', '&mode=warm&cutoverShutdown=user')).checks.find((c) => c.code === 'WARM_PRIVILEGE_MISSING');
+    expect(own?.message).not.toContain('Power off');
     // The cold snapshot check does not say it twice.
     expect(r.checks.map((c) => c.code)).not.toContain('SNAPSHOT_PRIVILEGE_MISSING');
     // The lab's operator holds them on a Migration VM (role MigrationOperator, Browse datastore on LocalDS_0).
@@ -258,6 +263,17 @@ describe('warm migrations through the API', { timeout: 300_000 }, () => {
     expect(finished.status, JSON.stringify(finished.body)).toBe(200);
     const finishes = await auditOf('migration.test-finish', warmId);
     expect(finishes.filter((e) => e.outcome === 'granted').map((e) => e.actor)).toEqual(['readonly@vsphere.local']);
+  });
+
+  it('refuses a cutover that would shut down the guest for someone vCenter does not allow to power the VM off', async () => {
+    // readonly@vsphere.local may act on the migration (environment Owner) but holds only read privileges in vCenter.
+    const res = await readonly.call('POST', `/migrations/${warmId}/cutover`);
+    expect(res.status).toBe(403);
+    const message = `You cannot cut over migration ${warmId}: it shuts down the guest of "rhel-db-01", and your vCenter role does not allow powering it off (Virtual machine > Interaction > Power off, VirtualMachine.Interact.PowerOff). Ask your vCenter administrator for that privilege, or ask someone who holds it to cut over.`;
+    expect(errorOf(res.body)).toEqual({ code: 'MIGRATION_ACTION_NOT_ALLOWED', message });
+    const denied = (await auditOf('migration.cutover', warmId)).filter((e) => e.actor === 'readonly@vsphere.local');
+    expect(denied.map((e) => [e.outcome, e.code, e.message])).toEqual([['denied', 'MIGRATION_ACTION_NOT_ALLOWED', message]]);
+    expect((await task(warmId)).warm?.cutover).toBeUndefined();
   });
 
   it('lets the requester cut over, audited as granted', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { nitroReadiness } from '../../connector/preflight/nitro.ts';
 import { diskChecks, privilegeChecks, stateChecks } from '../../connector/preflight/rules.ts';
-import { parseHardwareVersion, WARM_PRIVILEGES, type WarmFacts } from '../../connector/preflight/warm-facts.ts';
+import { GUEST_SHUTDOWN_PRIVILEGE, parseHardwareVersion, WARM_PRIVILEGES, type WarmFacts } from '../../connector/preflight/warm-facts.ts';
 import { warmChecks, type WarmRuleInput } from '../../connector/preflight/warm-rules.ts';
 import type { VmInfo } from '../../connector/vsphere/types.ts';
 
@@ -78,6 +78,16 @@ describe('warm pre-flight rules', () => {
         { privilege: 'Datastore.Browse', on: 'ds2' },
       ],
     });
+  });
+
+  it('says Power off is needed only for the guest shutdown at cutover', () => {
+    const [check] = run({ missing: [{ privilege: GUEST_SHUTDOWN_PRIVILEGE, on: 'vm' }] });
+    expect(check?.message).toBe('Your vCenter role does not allow what replication does for you: Virtual machine > Interaction > Power off (VirtualMachine.Interact.PowerOff) on "db-01".');
+    expect(check?.fix).toBe(
+      'Ask your vCenter administrator for this privilege, or choose Migrate now. Power off is needed only because the connector shuts the guest down at cutover: with "I will power off the VM myself" it is not.',
+    );
+    const other = run({ missing: [{ privilege: privilege('Datastore.Browse'), on: 'ds1' }] })[0];
+    expect(other?.fix).toBe('Ask your vCenter administrator for this privilege, or choose Migrate now.');
   });
 
   it('asks for the privileges replication uses, QueryChangedDiskAreas included', () => {
