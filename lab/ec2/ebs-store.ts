@@ -80,7 +80,7 @@ export class EbsStore {
     return snap;
   }
 
-  /** Stores one block (deduplicated by content) in a pending snapshot; returns the content key. */
+  /** Stores one block (deduplicated by content) in a pending snapshot. */
   putBlock(snap: EbsSnapshot, index: number, data: Buffer, sha256hex: string, at: number): void {
     let stored = this.blocks.get(sha256hex);
     if (!stored) {
