@@ -72,13 +72,13 @@ export function warmChecks({ vm, facts, missing, shutdown }: WarmRuleInput): Pre
     nitro.source === 'vmware-tools'
       ? `VMware Tools reports ${nitro.os} running in the guest`
       : `the guest OS in the VM settings is ${nitro.os} (VMware Tools is not running, so the running system is not confirmed)`;
-  const viaImport = 'The test instance and the cutover use VM Import/Export with the replicated snapshots, which installs the drivers the instance needs, as for Migrate now.';
+  const viaImport = 'VM Import/Export, which makes the test instance\'s and the cutover\'s image from the replicated snapshots, installs the drivers the instance needs, as for Migrate now.';
   out.push({
     code: 'NITRO_READINESS',
     severity: 'info',
     message:
       nitro.ready === true
-        ? `The guest has the ENA and NVMe drivers that Nitro-based EC2 instances need: ${source}. The test instance and the cutover can register an image straight from the replicated EBS snapshots (RegisterImage), which is faster than VM Import/Export.`
+        ? `The guest has the ENA and NVMe drivers that Nitro-based EC2 instances need: ${source}. An image registered straight from the replicated snapshots (RegisterImage) could boot without VM Import/Export's conversion; the connector still makes the image with VM Import/Export, which works for every guest.`
         : nitro.ready === false
           ? `The guest does not have the ENA and NVMe drivers that Nitro-based EC2 instances need: ${source}. ${viaImport}`
           : `The connector cannot tell whether the guest has the ENA and NVMe drivers that Nitro-based EC2 instances need: ${source}. ${viaImport}`,
@@ -86,7 +86,6 @@ export function warmChecks({ vm, facts, missing, shutdown }: WarmRuleInput): Pre
       nitroReady: nitro.ready ?? null,
       source: nitro.source,
       guestId: nitro.guestId,
-      imagePath: nitro.ready === true ? 'register-image' : 'import-image',
       ...(facts.firmware ? { firmware: facts.firmware } : {}),
     },
   });

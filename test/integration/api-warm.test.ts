@@ -99,7 +99,7 @@ describe('pre-flight for Replicate, then cut over', { timeout: 120_000 }, () => 
     expect(warm.ready).toBe(true);
     expect(codes(warm)).toEqual(['warning WARM_TOOLS_NOT_RUNNING', 'info NITRO_READINESS']);
     expect(warm.checks[0]!.message).toBe('VMware Tools is not running in "rhel-db-01", so the connector cannot shut down the guest operating system at cutover.');
-    expect(warm.checks[1]!.details).toEqual({ nitroReady: true, source: 'vm-settings', guestId: 'rhel8_64Guest', imagePath: 'register-image', firmware: 'bios' });
+    expect(warm.checks[1]!.details).toEqual({ nitroReady: true, source: 'vm-settings', guestId: 'rhel8_64Guest', firmware: 'bios' });
     expect(warm.checks[1]!.message).toContain('the guest OS in the VM settings is Red Hat Enterprise Linux 8 (64-bit) (VMware Tools is not running');
 
     // Powering the VM off yourself at cutover needs no Tools.

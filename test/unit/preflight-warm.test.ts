@@ -123,12 +123,12 @@ describe('warm pre-flight rules', () => {
 describe('Nitro readiness (RegisterImage or VM Import)', () => {
   const nitro = (over: Partial<WarmRuleInput> = {}) => run(over).find((c) => c.code === 'NITRO_READINESS')!;
 
-  it('says a guest with the drivers can be registered from the snapshots, naming VMware Tools as the source', () => {
+  it('states that a guest has the drivers, naming VMware Tools as the source, and that VM Import still makes the image', () => {
     const check = nitro();
     expect(check.message).toBe(
-      'The guest has the ENA and NVMe drivers that Nitro-based EC2 instances need: VMware Tools reports Red Hat Enterprise Linux 8 (64-bit) running in the guest. The test instance and the cutover can register an image straight from the replicated EBS snapshots (RegisterImage), which is faster than VM Import/Export.',
+      "The guest has the ENA and NVMe drivers that Nitro-based EC2 instances need: VMware Tools reports Red Hat Enterprise Linux 8 (64-bit) running in the guest. An image registered straight from the replicated snapshots (RegisterImage) could boot without VM Import/Export's conversion; the connector still makes the image with VM Import/Export, which works for every guest.",
     );
-    expect(check.details).toEqual({ nitroReady: true, source: 'vmware-tools', guestId: 'rhel8_64Guest', imagePath: 'register-image', firmware: 'efi' });
+    expect(check.details).toEqual({ nitroReady: true, source: 'vmware-tools', guestId: 'rhel8_64Guest', firmware: 'efi' });
   });
 
   it('uses the VM settings when Tools is not running, and says so', () => {
@@ -140,9 +140,9 @@ describe('Nitro readiness (RegisterImage or VM Import)', () => {
   it('sends Windows and old kernels through VM Import, which installs the drivers', () => {
     const windows = nitro({ vm: vm({ guestId: 'windows2019srv_64Guest', guestFullName: 'Microsoft Windows Server 2019 (64-bit)' }), facts: facts({ toolsRunning: false }) });
     expect(windows.severity).toBe('info');
-    expect(windows.details).toMatchObject({ nitroReady: false, imagePath: 'import-image' });
+    expect(windows.details).toMatchObject({ nitroReady: false });
     expect(windows.message).toMatch(/^The guest does not have the ENA and NVMe drivers/);
-    expect(windows.message).toContain('VM Import/Export with the replicated snapshots, which installs the drivers the instance needs');
+    expect(windows.message).toContain("VM Import/Export, which makes the test instance's and the cutover's image from the replicated snapshots, installs the drivers the instance needs");
     expect(nitroReadiness({ configGuestId: 'centos6_64Guest', configGuestFullName: 'CentOS 6', toolsRunning: false }).ready).toBe(false);
     expect(nitroReadiness({ configGuestId: 'debian8_64Guest', configGuestFullName: 'Debian 8', toolsRunning: false }).ready).toBe(false);
   });
@@ -153,7 +153,7 @@ describe('Nitro readiness (RegisterImage or VM Import)', () => {
     expect(nitroReadiness({ ...ubuntu, toolsRunning: true, toolsGuestId: 'ubuntu64Guest', toolsGuestFullName: 'Ubuntu 22.04.3 LTS' })).toMatchObject({ ready: true, source: 'vmware-tools' });
     expect(nitroReadiness({ ...ubuntu, toolsRunning: true, toolsGuestId: 'ubuntu64Guest', toolsGuestFullName: 'Ubuntu 14.04.6 LTS' })).toMatchObject({ ready: false });
     const unknown = nitro({ vm: vm({ guestId: 'ubuntu64Guest', guestFullName: 'Ubuntu Linux (64-bit)' }), facts: facts({ toolsRunning: false }) });
-    expect(unknown.details).toMatchObject({ nitroReady: null, imagePath: 'import-image' });
+    expect(unknown.details).toMatchObject({ nitroReady: null });
     expect(unknown.message).toMatch(/^The connector cannot tell whether the guest has the ENA and NVMe drivers/);
   });
 
