@@ -1,12 +1,18 @@
-// `npx tsx bench/warm-cli.ts [--small] [--write]`: runs the warm-migration benchmark alone and prints its markdown
+// `npx tsx bench/warm-cli.ts [--small] [--write] [--json=<file>] [--render=<file>]`: runs the warm-migration benchmark alone and prints its markdown
 // section; --write replaces the "## Warm migration" section of docs/benchmarks.md (or appends it), leaving the other
 // benchmarks' sections as they were measured.
 import { readFile, writeFile } from 'node:fs/promises';
-import { benchWarm, renderWarmSection, WARM_BENCH_FULL, WARM_BENCH_SMALL, warmHeadline } from './warm.ts';
+import { benchWarm, renderWarmSection, WARM_BENCH_FULL, WARM_BENCH_SMALL, warmHeadline, type WarmResult } from './warm.ts';
 
 const args = process.argv.slice(2);
 const small = args.includes('--small');
-const result = await benchWarm(small ? WARM_BENCH_SMALL : WARM_BENCH_FULL, (line) => console.error(line));
+// --json=<file> keeps the raw result; --render=<file> renders a kept result again instead of measuring.
+const jsonOut = args.find((a) => a.startsWith('--json='))?.slice('--json='.length);
+const renderFrom = args.find((a) => a.startsWith('--render='))?.slice('--render='.length);
+const result: WarmResult = renderFrom
+  ? (JSON.parse(await readFile(renderFrom, 'utf8')) as WarmResult)
+  : await benchWarm(small ? WARM_BENCH_SMALL : WARM_BENCH_FULL, (line) => console.error(line));
+if (jsonOut) await writeFile(jsonOut, JSON.stringify(result, null, 2));
 const section = renderWarmSection(result);
 console.log(section);
 console.log(`Headline: ${warmHeadline(result)}`);
