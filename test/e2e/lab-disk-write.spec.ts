@@ -2,7 +2,7 @@
 // click to give a warm migration changes to replicate.
 import { client, expect, test } from './fixtures.ts';
 
-test('Change disk blocks (lab only) writes blocks of a running VM and is disabled, with the reason, for a powered-off one', async ({ vsphere, page }) => {
+test('The lab-only card writes blocks of a running VM, shuts its guest down, and says why it cannot for a powered-off VM', async ({ vsphere, page }) => {
   await vsphere.loginAs('operator');
   // A VM no other journey migrates, so their block counts are not disturbed.
   await vsphere.openVm('debian-tools-01');
@@ -16,6 +16,12 @@ test('Change disk blocks (lab only) writes blocks of a running VM and is disable
   await page.getByTestId(client.labDiskWrite.blocks).fill('0');
   await expect(page.getByTestId(client.labDiskWrite.submit)).toBeDisabled();
   await expect(card).toContainText('Enter a whole number of blocks from 1 to 1024.');
+
+  // The guest shuts down from inside: the Summary then shows the VM powered off and the card cannot write any more.
+  await page.getByTestId(client.labDiskWrite.shutdown).click();
+  await expect(card).toContainText('The guest OS shut down at');
+  await expect(page.getByTestId(client.object.powerState)).toHaveText(/Powered Off/);
+  await expect(page.getByTestId(client.labDiskWrite.shutdown)).toBeDisabled();
 
   await vsphere.openVm('ubuntu-web-01');
   await expect(page.getByTestId(client.labDiskWrite.submit)).toBeDisabled();
