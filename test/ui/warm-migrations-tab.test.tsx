@@ -126,7 +126,14 @@ describe('formatWhen', () => {
 describe('VM-to-EC2 Migrations tab: warm migrations', () => {
   it('shows each phase with its facts: initial sync with bytes and ETA, replication lag and last cycle, full sync, test, cutover, downtime', async () => {
     items = [
-      task('mig-initial', { phase: 'initial-sync', percent: 40, throughputBps: 50 * 1024 ** 2, etaSeconds: 100, warm: warmView({ cycles: 0, cycleRunning: true, fullSync: true, fullSyncReason: 'first sync of every disk' }) }),
+      task('mig-initial', {
+        phase: 'initial-sync',
+        percent: 40,
+        throughputBps: 50 * 1024 ** 2,
+        etaSeconds: 100,
+        disks: [{ key: 'Hard disk 1', capacityBytes: 2 * 1024 ** 3, expectedBytes: 1024 ** 3, bytesUploaded: 400 * 1024 ** 2, throughputBps: 50 * 1024 ** 2, done: false }],
+        warm: warmView({ cycles: 0, cycleRunning: true, fullSync: true, fullSyncReason: 'first sync of every disk' }),
+      }),
       task('mig-repl', {
         warm: warmView({ lastSyncAt: LAST_SYNC, lastCycleChangedBytes: 3 * 1024 ** 2, lastCycleSentBytes: 3.5 * 1024 ** 2, lagSeconds: 125, nextCycleAt: '2026-12-03T10:55:00.000Z' }),
       }),
@@ -151,6 +158,7 @@ describe('VM-to-EC2 Migrations tab: warm migrations', () => {
     const initial = await rowOf('mig-initial');
     expect(within(initial).getByTestId('migration-warm-stage').parentElement!.textContent).toBe('Initial sync: copying the disks into Amazon EBS · 50.0 MiB/s · about 1 min 40 s left');
     expect(within(initial).getByRole('progressbar').getAttribute('value')).toBe('40');
+    expect(fact(initial, 'copied')).toBe('Copied 400 MiB of 1.0 GiB');
     expect(fact(initial, 'full-sync')).toBe('Full sync: first sync of every disk');
     expect(fact(initial, 'lag')).toBeNull();
 
@@ -163,6 +171,7 @@ describe('VM-to-EC2 Migrations tab: warm migrations', () => {
     expect(fact(repl, 'lag')).toBe('Replication lag (RPO): 2 min 5 s');
     expect(fact(repl, 'next-sync')).toBe(`Next sync: ${at('2026-12-03T10:55:00.000Z')}`);
     expect(fact(repl, 'full-sync')).toBeNull();
+    expect(fact(repl, 'copied')).toBeNull();
 
     const reset = await rowOf('mig-reset');
     expect(within(reset).getByTestId('migration-warm-stage').textContent).toBe('Replicating · copying changed blocks');

@@ -162,6 +162,7 @@ export const enUS = {
   'migrations.warm.stage.waitingPowerOff': 'Cutting over · waiting for you to power off the VM',
   'migrations.warm.stage.finalSync': 'Cutting over · final sync',
   'migrations.warm.stage.completed': 'Completed',
+  'migrations.warm.copied': 'Copied {done} of {total}',
   'migrations.warm.lastSync': 'Last sync',
   'migrations.warm.never': 'Not yet',
   'migrations.warm.changed': 'Changed in last cycle',

@@ -136,6 +136,9 @@ export function MigrationProgress({ task, t }: { task: MigrationTask; t: Transla
   const w = task.warm;
   // A replicating task has no end to measure against until the user cuts over: its facts replace the bar.
   const bar = !w || task.state !== 'running' || task.phase !== 'replicating';
+  // A sync cycle in flight: the changed blocks it copies (the whole disks for the initial sync).
+  const syncing = task.state === 'running' && task.disks.length > 0 && (task.phase === 'initial-sync' || !!w?.cycleRunning);
+  const copied = task.disks.reduce((sum, d) => ({ done: sum.done + d.bytesUploaded, total: sum.total + d.expectedBytes }), { done: 0, total: 0 });
   return (
     <div>
       {bar && <ProgressBar value={task.percent} label={t('migrations.progressOf', { id: task.id })} {...(status ? { status } : {})} />}
@@ -152,6 +155,11 @@ export function MigrationProgress({ task, t }: { task: MigrationTask; t: Transla
         {task.etaSeconds !== undefined && task.state === 'running' && ` · ${t('migrations.eta', { eta: formatEta(task.etaSeconds) })}`}
         {importing && task.importEtaSeconds !== undefined && ` · ${t('migrations.eta', { eta: formatEta(task.importEtaSeconds) })}`}
       </div>
+      {w && syncing && (
+        <div className="vsp-muted" data-test={testIds.portal.warmFact('copied')}>
+          {t('migrations.warm.copied', { done: formatBytes(copied.done), total: formatBytes(copied.total) })}
+        </div>
+      )}
       {w && <WarmFacts task={task} w={w} t={t} />}
       {task.disks.length > 1 && (
         <ul className="vsp-checks">

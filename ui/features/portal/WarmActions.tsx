@@ -160,7 +160,7 @@ export function TestInstanceDialog({ task, environmentId, mutations, t, onClose 
             label={t('migrate.subnet')}
             testId={testIds.portal.testSubnet}
             value={subnetId}
-            placeholder={subnets.isLoading ? t('app.loading') : t('migrate.choose')}
+            placeholder={subnets.isLoading ? t('app.loading') : subnetId ? undefined : t('migrate.choose')}
             disabled={subnets.isLoading}
             onChange={setChosen}
             options={list.map((s) => ({ value: s.id, label: t('migrate.subnet.option', { name: s.name ?? s.id, cidr: s.cidrBlock, free: s.availableIpAddressCount, az: s.availabilityZone }) }))}
