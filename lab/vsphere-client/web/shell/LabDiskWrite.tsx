@@ -98,8 +98,13 @@ export function LabDiskWriteCard({
           </button>
         </form>
         {!valid ? <p className="vsc-lab-text">Enter a whole number of blocks from 1 to 1024.</p> : null}
+        {result ? (
+          <p className="vsc-lab-text" role="status" data-test={testIds.labDiskWrite.result}>
+            Changed {result.blocks} blocks ({formatBytes(result.bytes)}) of {result.disk} at {new Date(result.at).toLocaleTimeString()}.
+          </p>
+        ) : null}
         <p className="vsc-lab-text">
-          The lab&apos;s VMs run no VMware Tools: to cut over, choose &quot;I will power off the VM&quot; in the migration form and shut the
+          The lab&apos;s VMs run no VMware Tools: to cut over, choose &quot;I will power off the VM myself&quot; in the migration form and shut the
           guest down here, as you would from inside the VM.
         </p>
         <button type="button" className="btn btn-sm btn-outline vsc-lab-shutdown" disabled={busy || !poweredOn} onClick={shutdown} data-test={testIds.labDiskWrite.shutdown}>
@@ -108,11 +113,6 @@ export function LabDiskWriteCard({
         {shutdownAt ? (
           <p className="vsc-lab-text" role="status">
             The guest OS shut down at {new Date(shutdownAt).toLocaleTimeString()}.
-          </p>
-        ) : null}
-        {result ? (
-          <p className="vsc-lab-text" role="status" data-test={testIds.labDiskWrite.result}>
-            Changed {result.blocks} blocks ({formatBytes(result.bytes)}) of {result.disk} at {new Date(result.at).toLocaleTimeString()}.
           </p>
         ) : null}
         {error ? (
