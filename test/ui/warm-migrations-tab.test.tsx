@@ -190,6 +190,7 @@ describe('VM-to-EC2 Migrations tab: warm migrations', () => {
     const done = await rowOf('mig-done');
     expect(within(done).getByTestId('migration-warm-stage').textContent).toBe('Completed');
     expect(fact(done, 'downtime')).toBe(`Downtime: 2 min 5 s (VM powered off ${at('2026-12-03T10:41:00.000Z')}, instance launched ${at('2026-12-03T10:43:05.000Z')})`);
+    expect(fact(done, 'instance')).toBe('Instance ID: i-0bbbbbbbbbbbbbbb2');
     expect(fact(done, 'image-path')).toBe('Image: VM Import (AWS installed the drivers)');
     expect(within(done).getByTestId('migration-instance').textContent).toBe('i-0bbbbbbbbbbbbbbb2');
     expect(fact(done, 'lag')).toBeNull();

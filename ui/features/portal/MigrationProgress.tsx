@@ -109,6 +109,12 @@ export function WarmFacts({ task, w, t }: { task: MigrationTask; w: WarmReplicat
           )}
         </Fact>
       )}
+      {task.instanceId && (
+        // Also here: a narrow grid moves the Instance ID column into the row's detail.
+        <Fact id="instance" label={t('migrations.instanceId')} short>
+          <span className="vsp-id">{task.instanceId}</span>
+        </Fact>
+      )}
       {w.cutover?.downtimeSeconds !== undefined && (
         <Fact id="downtime" label={t('migrations.warm.downtime')}>
           {w.cutover.sourcePoweredOffAt && w.cutover.instanceLaunchedAt
