@@ -298,6 +298,36 @@ describe('a cycle stopped mid-upload', () => {
   }, 120_000);
 });
 
+describe('a cycle whose vCenter snapshot was removed by someone else', () => {
+  it('starts over with a new snapshot and a new EBS snapshot; the half-written one is completed and handed over for deletion', async () => {
+    const vmId = vmIds.get('warm-resume')!;
+    const w = await newRecord('warm-resume');
+    // Continue the chain the tests above left: a fresh record would copy everything again.
+    const prior = await ebsSnapshotIds('warm-resume');
+    expect(prior.length).toBeGreaterThan(0);
+    const base = w.disks[0]!;
+    const first = countingEbs();
+    await runCycle(w, depsFor('warm-resume', first.ebs, w).deps);
+    for (let i = 0; i < 40; i++) await vcsim.writeDisk(vmId, base.deviceKey, { offset: i * 4 * MiB, length: GRAIN, seed: 1200 + i });
+
+    const ac = new AbortController();
+    const run1 = depsFor('warm-resume', countingEbs((n) => n === 10 && ac.abort()).ebs, w, { signal: ac.signal });
+    await expect(runCycle(w, run1.deps)).rejects.toMatchObject({ name: 'AbortError' });
+    const oldSnapshot = w.cycle!.vcSnapshot!;
+    const halfWritten = w.cycle!.disks[0]!.ebsSnapshotId!;
+    await vc.removeSnapshot({ type: 'VirtualMachineSnapshot', value: oldSnapshot });
+
+    await runCycle(w, depsFor('warm-resume', countingEbs().ebs, w).deps);
+    const head = w.disks[0]!.ebsSnapshotId!;
+    expect(head).not.toBe(halfWritten);
+    expect(w.supersededSnapshots).toContain(halfWritten);
+    expect(ec2Lab.ebs.get(halfWritten)?.status).not.toBe('pending');
+    expect(ec2Lab.ebs.blocksWritten(head)).toBe(40);
+    expect(chainSha256(head, base.capacityBytes)).toBe(await vcsim.diskSha256(vmId, base.deviceKey));
+    expect(await snapshotsOf('warm-resume')).toEqual([]);
+  }, 300_000);
+});
+
 describe('EBS faults and stopping replication', () => {
   const abandon = { w: undefined as unknown as WarmRecord };
 
@@ -320,6 +350,39 @@ describe('EBS faults and stopping replication', () => {
     expect(chainSha256(d.ebsSnapshotId!, d.capacityBytes)).toBe(await vcsim.diskSha256(vmId, d.deviceKey));
     expect(await ebsSnapshotIds('warm-abandon')).toEqual([d.ebsSnapshotId]);
     abandon.w = w;
+  }, 120_000);
+
+  it('a head snapshot deleted outside the connector turns the next cycle into a full copy, with the reason recorded', async () => {
+    const vmId = vmIds.get('warm-abandon')!;
+    const w = abandon.w;
+    const d = w.disks[0]!;
+    const gone = d.ebsSnapshotId!;
+    await vcsim.writeDisk(vmId, d.deviceKey, { offset: 7 * MiB, length: GRAIN, seed: 31 });
+    await deleteEbsSnapshots(ec2, [gone]);
+
+    const { ebs, puts } = countingEbs();
+    const { deps, saved } = depsFor('warm-abandon', ebs, w);
+    await runCycle(w, deps);
+    const reasons = saved.map((x) => (JSON.parse(x) as WarmRecord).cycle?.fullReason).filter(Boolean);
+    expect(reasons).toContain(`The last replicated EBS snapshot of ${d.label} was deleted outside the connector, so this cycle copies the whole disk.`);
+    expect(puts()).toBe(256);
+    expect(ec2Lab.ebs.get(d.ebsSnapshotId!)?.parentId).toBeUndefined();
+    expect(chainSha256(d.ebsSnapshotId!, d.capacityBytes)).toBe(await vcsim.diskSha256(vmId, d.deviceKey));
+  }, 120_000);
+
+  it('a cycle that cannot go on removes its vCenter snapshot before reporting the error, and the next cycle starts over', async () => {
+    const vmId = vmIds.get('warm-abandon')!;
+    const w = abandon.w;
+    await vcsim.writeDisk(vmId, w.disks[0]!.deviceKey, { offset: 9 * MiB, length: GRAIN, seed: 32 });
+    // EBS refuses the tags (aws: is reserved): retrying the same cycle would only fail again.
+    const { deps } = depsFor('warm-abandon', countingEbs().ebs, w, { tags: [{ Key: 'aws:reserved', Value: 'x' }], ec2 });
+    await expect(runCycle(w, deps)).rejects.toMatchObject({ name: 'ValidationException' });
+    expect(w.cycle).toBeUndefined();
+    expect(await snapshotsOf('warm-abandon')).toEqual([]);
+    const cycles = w.cycles;
+    await runCycle(w, depsFor('warm-abandon', countingEbs().ebs, w).deps);
+    expect(w.cycles).toBe(cycles + 1);
+    expect(w.lastCycleSentBytes).toBe(EBS_BLOCK_BYTES);
   }, 120_000);
 
   it('abandonCycle leaves no vCenter snapshot and, with deleteEbsSnapshots, no EBS snapshot', async () => {

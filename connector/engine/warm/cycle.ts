@@ -213,12 +213,8 @@ async function syncDisk(
   if (f.backingType !== 'VirtualDiskFlatVer2BackingInfo') {
     throw new CycleError(`${wd.label} is a ${f.backingType} disk; warm migration reads flat (thin or thick) virtual disks only. Use Migrate now for this VM.`);
   }
-  let areas: ChangedArea[];
-  try {
-    areas = await queryChangedAreas(deps.vc, deps.vmId, snapshot, d.deviceKey, wd.capacityBytes, d.fromChangeId);
-  } catch (err) {
-    if (!(err instanceof ChangeIdRejectedError)) throw err;
-    // CBT was reset: this disk is copied whole into a new chain (no parent), under a new token.
+  /** The disk is copied whole into a new chain (no parent), under a new token; what was written for it is dropped. */
+  const restartAsFull = async (reason: string): Promise<void> => {
     if (d.ebsSnapshotId) {
       await completeEbsSnapshot(deps.ebs, d.ebsSnapshotId, d.changedBlocks ?? d.blocksWritten).catch(() => undefined);
       if (!w.supersededSnapshots.includes(d.ebsSnapshotId)) w.supersededSnapshots.push(d.ebsSnapshotId);
@@ -226,17 +222,41 @@ async function syncDisk(
     Object.assign(d, freshDisk(d.deviceKey, '*'), { toChangeId: d.toChangeId });
     delete d.ebsSnapshotId;
     delete d.changedBlocks;
+    delete d.ackedAbove;
     c.full = true;
-    c.fullReason = CBT_RESET_REASON;
+    c.fullReason = reason;
     deps.checkpoint();
+  };
+
+  let areas: ChangedArea[];
+  try {
+    areas = await queryChangedAreas(deps.vc, deps.vmId, snapshot, d.deviceKey, wd.capacityBytes, d.fromChangeId);
+  } catch (err) {
+    if (!(err instanceof ChangeIdRejectedError)) throw err;
+    await restartAsFull(CBT_RESET_REASON);
     areas = await queryChangedAreas(deps.vc, deps.vmId, snapshot, d.deviceKey, wd.capacityBytes, '*');
+  }
+  let parent = d.fromChangeId === '*' ? undefined : wd.ebsSnapshotId;
+  if (!d.ebsSnapshotId && parent) {
+    const changed = blockRuns(areas, wd.capacityBytes).length > 0;
+    if (changed) {
+      try {
+        d.ebsSnapshotId = (await startEbsSnapshot(deps.ebs, startRequest(c, d, wd, deps, parent), deps.signal)).snapshotId;
+        deps.checkpoint();
+      } catch (err) {
+        if ((err as { name?: string }).name !== 'ResourceNotFoundException') throw err;
+        // The chain's head was deleted outside the connector: nothing to build on, so copy the disk whole.
+        await restartAsFull(parentGoneReason(wd.label));
+        areas = await queryChangedAreas(deps.vc, deps.vmId, snapshot, d.deviceKey, wd.capacityBytes, '*');
+        parent = undefined;
+      }
+    }
   }
   const runs = blockRuns(areas, wd.capacityBytes);
   const changedBlocks = runs.reduce((n, [a, b]) => n + b - a + 1, 0);
   d.changedBytes = areas.reduce((n, a) => n + a.length, 0);
   d.changedBlocks = changedBlocks;
   const totalBlocks = Math.ceil(wd.capacityBytes / EBS_BLOCK_BYTES);
-  const parent = d.fromChangeId === '*' ? undefined : wd.ebsSnapshotId;
 
   if (changedBlocks === 0 && parent) {
     // Nothing changed: the last snapshot still holds this disk; no new EBS snapshot.
@@ -246,18 +266,7 @@ async function syncDisk(
     return;
   }
   if (!d.ebsSnapshotId) {
-    const started = await startEbsSnapshot(
-      deps.ebs,
-      {
-        capacityBytes: wd.capacityBytes,
-        ...(parent ? { parentSnapshotId: parent } : {}),
-        clientToken: d.clientToken,
-        tags: deps.tags,
-        description: `vm2ec2 warm migration of ${deps.vmId}, ${wd.label}, cycle ${c.n}`,
-      },
-      deps.signal,
-    );
-    d.ebsSnapshotId = started.snapshotId;
+    d.ebsSnapshotId = (await startEbsSnapshot(deps.ebs, startRequest(c, d, wd, deps, parent), deps.signal)).snapshotId;
     deps.checkpoint();
   }
   const snapshotId = d.ebsSnapshotId;
@@ -308,6 +317,21 @@ async function syncDisk(
   await completeEbsSnapshot(deps.ebs, snapshotId, changedBlocks, deps.signal);
   d.done = true;
   deps.checkpoint();
+}
+
+/** StartSnapshot's request for a disk of a cycle: identical on every retry and resume, as its ClientToken requires. */
+function startRequest(c: WarmCycle, d: WarmCycleDisk, wd: WarmDisk, deps: CycleDeps, parent: string | undefined) {
+  return {
+    capacityBytes: wd.capacityBytes,
+    ...(parent ? { parentSnapshotId: parent } : {}),
+    clientToken: d.clientToken,
+    tags: deps.tags,
+    description: `vm2ec2 warm migration of ${deps.vmId}, ${wd.label}, cycle ${c.n}`,
+  };
+}
+
+export function parentGoneReason(label: string): string {
+  return `The last replicated EBS snapshot of ${label} was deleted outside the connector, so this cycle copies the whole disk.`;
 }
 
 /** The cycle becomes the new replicated point. */
