@@ -150,8 +150,6 @@ export const enUS = {
   'migrations.warm.cutover': 'Cut over',
   'migrations.warm.cutover.when': 'Available after the initial sync, while no test instance is being launched or finished.',
   'migrations.warm.stop': 'Stop replication',
-  'migrations.warm.stopOf': 'Stop replication of migration task {id}',
-  'migrations.warm.stage.initialSync': 'Initial sync',
   'migrations.warm.stage.replicating': 'Replicating',
   'migrations.warm.stage.syncing': 'Replicating · copying changed blocks',
   'migrations.warm.stage.testLaunching': 'Replicating · launching test instance',
