@@ -38,4 +38,9 @@ process.on('SIGTERM', () => {
 process.on('message', (msg) => {
   if (msg === 'maxrss') process.send?.({ maxRssBytes: peakRssBytes() });
 });
+// Warm requests from the parent (test/faults/warm-crash.test.ts): { cutover: taskId, by }.
+process.on('message', (msg) => {
+  const m = msg as { cutover?: string; by?: string };
+  if (m && typeof m === 'object' && m.cutover) engine.cutover(m.cutover, m.by ?? 'administrator@vsphere.local');
+});
 setInterval(() => {}, 60_000);
