@@ -159,6 +159,8 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
         // The emulator's clock is scaled, so poll in step with it.
         pollMs: Math.max(20, Math.round(stageMs / 4)),
         pollMaxMs: Math.max(100, stageMs),
+        // Warm migration: a replication "minute" lasts 6 s in the lab, so the 5-minute minimum interval is 30 s.
+        warmMinuteMs: 6_000,
         ...extra.engine,
       },
     });

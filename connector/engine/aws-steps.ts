@@ -264,7 +264,7 @@ export class AwsSteps {
   }
 
   /** An active import task whose description starts with `prefix` but whose id was never recorded (its ImportImage answer was lost). */
-  async findImportTask(t: MigrationRecord, prefix = `vm2ec2 ${t.id} `): Promise<string | undefined> {
+  async findImportTask(t: MigrationRecord, prefix = `vm2ec2 ${t.id} (`): Promise<string | undefined> {
     const ec2 = this.ctx.opts.ec2(t.region);
     let token: string | undefined;
     do {
