@@ -7,6 +7,7 @@ import type { AuditInput } from '../store/index.ts';
 import { GUEST_SHUTDOWN_PRIVILEGE } from '../preflight/warm-facts.ts';
 import { VimFault } from '../vsphere/vim25.ts';
 import { audit, loadEnvironment } from './access-helpers.ts';
+import { auditInputRefusals } from './input-refusals.ts';
 
 /** Who may act on a migration: cancel it and, for warm ones, launch or finish a test instance and cut over. */
 const actRule = (verb: string) => `The user who requested it, an environment Owner or an administrator can ${verb}.`;
@@ -25,10 +26,10 @@ interface TaskAction {
   verb: string;
   refusal: ErrorCode;
 }
+const notFound = (id: string) => new AppError(404, 'NOT_FOUND', `There is no migration ${id}. Check the import task ID or queued task ID.`);
 const CANCEL: TaskAction = { audit: 'migration.cancel', what: (id) => `cancel migration ${id}`, verb: 'cancel it', refusal: 'CANCEL_NOT_ALLOWED' };
 const TEST_LAUNCH: TaskAction = { audit: 'migration.test-launch', what: (id) => `launch a test instance of migration ${id}`, verb: 'launch its test instance', refusal: 'MIGRATION_ACTION_NOT_ALLOWED' };
 const TEST_FINISH: TaskAction = { audit: 'migration.test-finish', what: (id) => `finish the test of migration ${id}`, verb: 'finish its test', refusal: 'MIGRATION_ACTION_NOT_ALLOWED' };
-const notFound = (id: string) => new AppError(404, 'NOT_FOUND', `There is no migration ${id}. Check the import task ID or queued task ID.`);
 const CUTOVER: TaskAction = { audit: 'migration.cutover', what: (id) => `cut over migration ${id}`, verb: 'cut it over', refusal: 'MIGRATION_ACTION_NOT_ALLOWED' };
 
 /**
@@ -171,6 +172,8 @@ export const migrationTaskRoutes: FastifyPluginAsyncZod = async (app) => {
         body: WarmTestRequest,
         response: { 200: MigrationTask, ...warmErrors },
       },
+      // A body refused before the handler runs (e.g. not a subnet id) is audited like the handler's refusals.
+      onError: auditInputRefusals(app, 'migration.test-launch'),
     },
     async (request) => {
       const caller = await request.caller();
@@ -202,6 +205,7 @@ export const migrationTaskRoutes: FastifyPluginAsyncZod = async (app) => {
         params: TaskIdParams,
         response: { 200: MigrationTask, ...warmErrors },
       },
+      onError: auditInputRefusals(app, 'migration.test-finish'),
     },
     async (request) => {
       const caller = await request.caller();
@@ -221,6 +225,7 @@ export const migrationTaskRoutes: FastifyPluginAsyncZod = async (app) => {
         params: TaskIdParams,
         response: { 200: MigrationTask, ...warmErrors },
       },
+      onError: auditInputRefusals(app, 'migration.cutover'),
     },
     async (request) => {
       const caller = await request.caller();

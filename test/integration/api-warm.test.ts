@@ -232,6 +232,13 @@ describe('warm migrations through the API', { timeout: 300_000 }, () => {
     });
     const denied = (await auditOf('migration.test-launch', warmId)).filter((e) => e.actor === 'administrator@vsphere.local');
     expect(denied.map((e) => [e.outcome, e.code])).toEqual([['denied', 'SUBNET_NOT_IN_ENVIRONMENT']]);
+
+    // Not a subnet id at all: the contract refuses it before the handler, and that refusal is on record too.
+    const malformed = await admin.call('POST', `/migrations/${warmId}/test-instance`, { subnetId: 'lab-app-b' });
+    expect(malformed.status).toBe(400);
+    expect(errorOf(malformed.body).code).toBe('VALIDATION_FAILED');
+    const refusals = AuditPage.parse((await admin.call('GET', '/audit?action=migration.test-launch&limit=200')).body).entries.filter((e) => e.code === 'VALIDATION_FAILED');
+    expect(refusals.map((e) => [e.actor, e.outcome])).toEqual([['administrator@vsphere.local', 'denied']]);
   });
 
   it('answers 409 WARM_ACTION_NOT_AVAILABLE for a warm action on a cold migration, audited', async () => {
