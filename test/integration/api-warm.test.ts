@@ -189,6 +189,11 @@ describe('warm migrations through the API', { timeout: 300_000 }, () => {
     expect(t.warm).toMatchObject({ intervalMinutes: 15, shutdown: 'guest' });
     const granted = (AuditPage.parse((await admin.call('GET', '/audit?action=migration.request&limit=50')).body).entries).find((e) => e.message.includes(warmId));
     expect(granted).toMatchObject({ outcome: 'granted', message: `Import authorized; warm migration (replicate, then cut over) ${warmId} started.` });
+    // A replicating VM is busy like one being copied: the form says so before Begin, for either mode.
+    for (const query of ['', '&mode=warm']) {
+      const again = await preflight(operator, 'rhel-db-01', query);
+      expect(again.checks[0]).toMatchObject({ code: 'MIGRATION_ALREADY_RUNNING', severity: 'blocker', message: expect.stringContaining(`migration task ${warmId}, requested by administrator@vsphere.local`) });
+    }
   });
 
   it('keeps the form’s interval and shutdown choices', async () => {
