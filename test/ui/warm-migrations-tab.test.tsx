@@ -148,6 +148,7 @@ describe('VM-to-EC2 Migrations tab: warm migrations', () => {
         warm: warmView({
           cycles: 6,
           lastSyncAt: LAST_SYNC,
+          lastCycleChangedBytes: 1024 ** 2,
           imagePath: 'import-image',
           cutover: { requestedBy: OPERATOR, requestedAt: LAST_SYNC, sourcePoweredOffAt: '2026-12-03T10:41:00.000Z', instanceLaunchedAt: '2026-12-03T10:43:05.000Z', downtimeSeconds: 125 },
         }),
@@ -191,6 +192,7 @@ describe('VM-to-EC2 Migrations tab: warm migrations', () => {
     expect(within(done).getByTestId('migration-warm-stage').textContent).toBe('Completed');
     expect(fact(done, 'downtime')).toBe(`Downtime: 2 min 5 s (VM powered off ${at('2026-12-03T10:41:00.000Z')}, instance launched ${at('2026-12-03T10:43:05.000Z')})`);
     expect(fact(done, 'instance')).toBe('Instance ID: i-0bbbbbbbbbbbbbbb2');
+    expect(fact(done, 'changed')).toBeNull();
     expect(fact(done, 'image-path')).toBe('Image: VM Import (AWS installed the drivers)');
     expect(within(done).getByTestId('migration-instance').textContent).toBe('i-0bbbbbbbbbbbbbbb2');
     expect(fact(done, 'lag')).toBeNull();

@@ -81,7 +81,7 @@ export function WarmFacts({ task, w, t }: { task: MigrationTask; w: WarmReplicat
           {w.lastSyncAt ? at(w.lastSyncAt) : t('migrations.warm.never')}
         </Fact>
       )}
-      {w.lastCycleChangedBytes !== undefined && w.cycles > 0 && (
+      {w.lastCycleChangedBytes !== undefined && w.cycles > 0 && task.state === 'running' && (
         <Fact id="changed" label={t('migrations.warm.changed')}>
           {t('migrations.warm.changedValue', { changed: formatBytes(w.lastCycleChangedBytes), sent: formatBytes(w.lastCycleSentBytes ?? w.lastCycleChangedBytes) })}
         </Fact>
