@@ -133,7 +133,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   );
 
   app.get(`${PLUGIN_CONTEXT_PATH}/api/v1/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
-  // Interactive API page. @fastify/swagger-ui 5.x: the 6.x line needs Node 22 (@fastify/static 10).
+  // Interactive API page.
   // Within the CSP: no validator badge (it would send the document to validator.swagger.io) and no top bar (its
   // logo is an SVG with an inline <style>).
   await app.register(fastifySwaggerUi, {

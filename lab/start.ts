@@ -1,12 +1,6 @@
 // `npm start`: the whole lab on 127.0.0.1, until Ctrl-C.
 import { startLab } from './index.ts';
 
-// The AWS SDK warns once about its future Node 22 requirement; the lab pins SDK versions that support Node 20.
-process.removeAllListeners('warning');
-process.on('warning', (w) => {
-  if (!`${w.name} ${w.message}`.includes('NodeVersionSupportWarning')) console.warn(`${w.name}: ${w.message}`);
-});
-
 /** One minute of a warm migration's replication interval in the lab: the 5-minute minimum is 30 s, the default 15 minutes 90 s. */
 const LAB_WARM_MINUTE_MS = 6_000;
 

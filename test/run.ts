@@ -4,6 +4,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { FAULT_SUMMARY_FILE, readFaultSummary } from './support/fault-summary.ts';
 
+// First line: the Node.js the suite runs on; an unsupported one stops here with what to run instead.
+const nodeCheck = spawnSync(process.execPath, ['scripts/check-node.mjs'], { stdio: 'inherit' });
+if (nodeCheck.status !== 0) process.exit(nodeCheck.status ?? 1);
+
 // Outside test-results/: Playwright empties that folder when it starts.
 mkdirSync('.reports', { recursive: true });
 for (const f of ['.reports/vitest.json', '.reports/playwright.json', FAULT_SUMMARY_FILE]) rmSync(f, { force: true });

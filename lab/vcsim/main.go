@@ -102,7 +102,12 @@ func main() {
 	lab.apiVersion = *apiVersion
 
 	m.Service.Listen = &url.URL{Host: *listen}
-	m.Service.TLS = new(tls.Config)
+	labCert, err := labCertificate()
+	if err != nil {
+		cleanup()
+		fatal(err)
+	}
+	m.Service.TLS = &tls.Config{Certificates: []tls.Certificate{labCert}}
 	server, err := startServer(m.Service)
 	if err != nil {
 		cleanup()

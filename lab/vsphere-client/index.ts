@@ -141,7 +141,7 @@ export async function startVsphereClient(opts: VsphereClientOptions): Promise<Vs
     wildcard: false,
     cacheControl: false,
     // Asset names carry a content hash; the page itself must always be revalidated.
-    setHeaders: (res, path) => res.setHeader('cache-control', path.endsWith('.html') ? 'no-cache' : 'public, max-age=31536000, immutable'),
+    setHeaders: (reply, path) => reply.header('cache-control', path.endsWith('.html') ? 'no-cache' : 'public, max-age=31536000, immutable'),
   });
 
   app.get('/api/ui/htmlClientSdk.js', async (_req, reply) =>

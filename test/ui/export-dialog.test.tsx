@@ -24,7 +24,7 @@ const server = setupServer(
     return HttpResponse.json({ code: 'EXPORT_LIMIT_REACHED', message: 'full' }, { status: 429 });
   }),
 );
-beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
+beforeAll(() => server.listen({ onUnhandledFrame: 'error' }));
 afterEach(() => {
   cleanup();
   server.resetHandlers();

@@ -35,7 +35,7 @@ const server = setupServer(
     return HttpResponse.json(items.find((e) => e.id === params.id));
   }),
 );
-beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
+beforeAll(() => server.listen({ onUnhandledFrame: 'error' }));
 afterEach(() => {
   cleanup();
   server.resetHandlers();

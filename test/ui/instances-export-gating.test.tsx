@@ -23,7 +23,7 @@ const server = setupServer(
   http.get(`${API}/settings/instance-export`, () => HttpResponse.json({ bucketName: 'lab', buckets: [] })),
   http.get(`${API}/instances`, () => HttpResponse.json({ items: [{ instanceId: 'i-0123456789abcdef0', state: 'stopped' }] })),
 );
-beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
+beforeAll(() => server.listen({ onUnhandledFrame: 'error' }));
 afterEach(() => {
   cleanup();
   server.resetHandlers();

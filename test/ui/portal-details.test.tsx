@@ -13,7 +13,7 @@ const server = setupServer(
   http.get(`${API}/environments`, () => HttpResponse.json({ environments: [] })),
   http.get(`${API}/regions`, () => HttpResponse.json({ regions: [] })),
 );
-beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
+beforeAll(() => server.listen({ onUnhandledFrame: 'error' }));
 afterEach(() => {
   cleanup();
   server.resetHandlers();

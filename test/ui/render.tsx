@@ -7,7 +7,8 @@ import { createHttp } from '../../ui/api/http.ts';
 import type { Host } from '../../ui/host/host.ts';
 import { HostContext } from '../../ui/host/HostContext.tsx';
 
-export const API = 'http://127.0.0.1:9/vm2ec2/api/v1';
+// Same origin as the page, as behind the vSphere Client's plug-in proxy (jsdom refuses cross-origin answers without CORS).
+export const API = `${window.location.origin}/vm2ec2/api/v1`;
 
 /** A vSphere Client host as the plugin sees it, with the VM the action was invoked on. */
 export function fakeHost(vmId?: string): Host & { closed: number } {

@@ -87,7 +87,7 @@ const server = setupServer(
     return HttpResponse.json(items.find((m) => m.id === params.id));
   }),
 );
-beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
+beforeAll(() => server.listen({ onUnhandledFrame: 'error' }));
 afterEach(() => {
   cleanup();
   server.resetHandlers();
