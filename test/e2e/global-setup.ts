@@ -2,7 +2,8 @@ import { startLab } from '../../lab/index.ts';
 
 /** One lab for all journeys; its URL reaches the workers through the environment. */
 export default async function globalSetup() {
-  const lab = await startLab({ stageMs: 200, exportStageMs: 3000 });
+  // A warm migration's "minute" lasts 2 s, so the 5-minute minimum interval replicates every 10 s in the journeys.
+  const lab = await startLab({ stageMs: 200, exportStageMs: 3000, connector: { engine: { warmMinuteMs: 2000 } } });
   process.env.LAB_CLIENT_URL = lab.clientUrl;
   process.env.LAB_USERS = JSON.stringify(lab.users);
   // The AWS side (EC2 + IAM emulator), for steps an AWS administrator does outside vCenter.
