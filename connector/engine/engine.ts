@@ -42,6 +42,8 @@ export class MigrationEngine {
   private readonly cold: ColdPipeline;
   private readonly warm: WarmPipeline;
   private readonly parked = new Map<string, Parked>();
+  /** Test instance launches and finishes, run beside replication (they hold no slot: mostly waiting on EC2). */
+  private readonly sideJobs = new Map<string, { abort: AbortController; done: Promise<void> }>();
   /** Parked warm tasks whose work is due, in order: they take free slots ahead of the queue. */
   private readonly due = new Set<string>();
   private started = false;
@@ -98,6 +100,7 @@ export class MigrationEngine {
       // A warm task between cycles waits for its next one; one with a cycle or cutover in flight resumes at once.
       if (t.mode === 'warm' && t.state === 'running' && t.phase === 'replicating' && !t.warm?.cycle) this.park(t);
       else this.launch(t);
+      if (t.mode === 'warm') this.startTestWork(t);
     }
     this.pump();
   }
@@ -106,8 +109,8 @@ export class MigrationEngine {
   async stop(): Promise<void> {
     this.stopping = true;
     for (const p of this.parked.values()) clearTimeout(p.timer);
-    for (const r of this.running.values()) r.abort.abort(SHUTDOWN);
-    await Promise.allSettled([...this.running.values()].map((r) => r.done));
+    for (const r of [...this.running.values(), ...this.sideJobs.values()]) r.abort.abort(SHUTDOWN);
+    await Promise.allSettled([...this.running.values(), ...this.sideJobs.values()].map((r) => r.done));
   }
 
   /** A new task id (callers that must prepare something for the task before submitting it). */
@@ -202,6 +205,7 @@ export class MigrationEngine {
     if (!t) throw new AppError(404, 'NOT_FOUND', `No migration task ${id}.`);
     apply(t);
     this.save(t);
+    this.startTestWork(t);
     const p = this.parked.get(id);
     if (p) {
       clearTimeout(p.timer);
@@ -227,6 +231,7 @@ export class MigrationEngine {
     t.state = 'cancelling';
     this.save(t);
     live?.abort.abort(CANCEL);
+    this.sideJobs.get(id)?.abort.abort(CANCEL);
     const p = this.parked.get(id);
     if (p) {
       // Stop replication between cycles: the undo starts now, without waiting for a slot.
@@ -300,6 +305,22 @@ export class MigrationEngine {
     p.timer.unref?.();
   }
 
+  /** Runs a warm task's pending test launch or finish beside its replication (one at a time per task). */
+  private startTestWork(t: MigrationRecord): void {
+    const work = this.warm.testWork(t);
+    if (!work || this.sideJobs.has(t.id) || this.stopping) return;
+    const abort = new AbortController();
+    const job = { abort, done: Promise.resolve() };
+    this.sideJobs.set(t.id, job);
+    job.done = work(abort.signal)
+      .catch((err: unknown) => this.opts.log(`migration ${t.id}: test instance work stopped: ${String(err)}`))
+      .finally(() => {
+        this.sideJobs.delete(t.id);
+        // A finish asked for while the launch ran.
+        if (!abort.signal.aborted) this.startTestWork(t);
+      });
+  }
+
   private makeDue(id: string): void {
     this.due.add(id);
     this.pump();
@@ -329,12 +350,15 @@ export class MigrationEngine {
     } catch (err) {
       if (signal.reason === SHUTDOWN) return;
       if (t.cancelRequested) {
+        await this.sideJobs.get(t.id)?.done;
         await (t.mode === 'warm' ? this.warm : this.cold).undo(t, true);
         this.finish(t, 'cancelled');
         return;
       }
       t.error = failureMessage(err, t);
       this.opts.log(`migration ${t.id} failed: ${t.error}`);
+      this.sideJobs.get(t.id)?.abort.abort(CANCEL);
+      await this.sideJobs.get(t.id)?.done;
       await (t.mode === 'warm' ? this.warm : this.cold).undo(t, false);
       this.finish(t, 'failed');
     }

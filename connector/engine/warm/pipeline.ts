@@ -44,23 +44,27 @@ export class WarmPipeline {
   }
 
   private requestPending(t: MigrationRecord): boolean {
-    const w = t.warm!;
-    return w.test?.state === 'launching' || w.test?.state === 'finishing' || (!!w.cutover && t.phase !== 'cutting-over');
+    return !!t.warm!.cutover && t.phase !== 'cutting-over';
   }
 
-  /** One work unit: a due cycle, then pending test requests, then the cutover to the end. Returns to be parked or done. */
+  /** A test launch or finish to run beside replication (engine.ts runs it outside the slots). */
+  testWork(t: MigrationRecord): ((signal: AbortSignal) => Promise<void>) | undefined {
+    const state = t.state === 'running' && !t.warm?.cutover ? t.warm?.test?.state : undefined;
+    if (state === 'launching') return (signal) => this.tests.launch(t, signal);
+    if (state === 'finishing') return (signal) => this.tests.finish(t, signal);
+    return undefined;
+  }
+
+  /** One work unit: a due cycle, then the cutover to the end. Returns to be parked or done. */
   async run(t: MigrationRecord, signal: AbortSignal): Promise<void> {
     const w = t.warm!;
     if (t.phase === 'queued') t.phase = 'initial-sync';
-    for (let rounds = 0; (t.phase === 'initial-sync' || t.phase === 'replicating') && rounds < 4; rounds++) {
+    if (t.phase === 'initial-sync' || t.phase === 'replicating') {
       if (w.cycle || Date.parse(w.nextCycleAt ?? '') <= this.ctx.opts.now().getTime() || !w.nextCycleAt) await this.cycle(t, signal);
-      if (w.test?.state === 'launching') await this.tests.launch(t, signal);
-      if (w.test?.state === 'finishing') await this.tests.finish(t, signal);
       if (w.cutover && w.cycles > 0) {
         t.phase = 'cutting-over';
         this.ctx.save(t);
       }
-      if (!this.requestPending(t)) break;
     }
     if (t.phase === 'cutting-over') {
       try {
@@ -135,6 +139,8 @@ export class WarmPipeline {
       await withVcenter(this.ctx, t, async (vc) => {
         if (!w.disks.length) {
           // Decided and saved before CBT is touched, so a crash in between cannot forget to turn it off again.
+          // The VM's name as vCenter has it now (messages and the instance's Name tag use it).
+          t.vmName = (await vc.getVirtualMachine(t.vmId)).name;
           w.cbtEnabledByUs ??= !(await changeTrackingEnabled(vc, t.vmId));
           this.ctx.save(t);
           const { disks } = await ensureChangeTracking(vc, t.vmId);
@@ -202,7 +208,7 @@ export class WarmPipeline {
         const tools = text((await objectProps(vc, { type: 'VirtualMachine', value: t.vmId }, ['guest.toolsRunningStatus'])).get('guest.toolsRunningStatus'));
         if (tools !== 'guestToolsRunning') {
           throw new CutoverRefused(
-            `Cut over did not start: VMware Tools is not running in ${vm}, so the connector cannot shut down the guest OS. Start VMware Tools in the guest, or power off ${vm} yourself (Power → Shut Down Guest OS), then cut over again. Replication continues.`,
+            `Cut over did not start: VMware Tools is not running in ${vm}, so the connector cannot shut down the guest OS. Start VMware Tools in the guest, or power off ${vm} yourself (Actions → Power → Power Off), then cut over again. Replication continues.`,
           );
         }
         try {

@@ -1,0 +1,236 @@
+// Warm migration through the engine against the lab vCenter (CBT, lab disk writes, /folder reads) and the lab EC2
+// (EBS direct APIs, ImportImage from snapshots): exact blocks per cycle, the replicated content at cutover, a test
+// instance, Stop replication in every phase, and a CBT reset. Replication "minutes" are 1 s here (engine.warmMinuteMs).
+import { DescribeImagesCommand, DescribeInstancesCommand, DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MigrationPhase, MigrationTask } from '../../connector/contract/index.ts';
+import { TASK_TAG } from '../../connector/engine/engine.ts';
+import { SqliteMigrationTasks } from '../../connector/engine/task-store.ts';
+import { CBT_RESET_REASON } from '../../connector/engine/warm/cycle.ts';
+import { changeTrackingEnabled, objectProps, powerOff, powerState } from '../../connector/vsphere/cbt.ts';
+import { text } from '../../connector/vsphere/soap.ts';
+import type { Vim25Client } from '../../connector/vsphere/vim25.ts';
+import { admin, startEngineLab, waitFor, type EngineLab } from './engine-helpers.ts';
+
+const BLOCK = 512 * 1024;
+const GRAIN = 64 * 1024;
+const MiB = 1024 * 1024;
+
+let lab: EngineLab;
+let vc: Vim25Client;
+let store: SqliteMigrationTasks;
+
+const SMALL = ['stop-sync', 'stop-replicating', 'stop-test', 'stop-cutover', 'stop-import', 'no-tools'];
+beforeAll(async () => {
+  lab = await startEngineLab({
+    vms: [
+      { name: 'warm-2g', powerState: 'poweredOn', disks: [{ capacityMiB: 2048, seed: 71 }] },
+      { name: 'cbt-reset', powerState: 'poweredOn', disks: [{ capacityMiB: 256, seed: 72 }] },
+      ...SMALL.map((name, i) => ({ name, powerState: 'poweredOn' as const, disks: [{ capacityMiB: name === 'stop-sync' ? 512 : 64, seed: 80 + i }] })),
+    ],
+    engine: { warmMinuteMs: 1000, powerOffPollMs: 50, maxRunning: 4 },
+  });
+  vc = await lab.vim();
+  store = new SqliteMigrationTasks(join(lab.dataDir, 'connector.sqlite'));
+}, 180_000);
+afterAll(async () => {
+  store?.close();
+  await lab?.stop();
+});
+
+const vmId = (name: string) => lab.vmIds.get(name)!;
+const view = (id: string) => lab.engine.get(id)!;
+const record = (id: string) => store.get(id)!;
+const until = (id: string, ok: (t: MigrationTask) => boolean, what: string, ms = 300_000) =>
+  waitFor(() => {
+    const t = view(id);
+    if (t.state === 'failed') throw new Error(`${what}: the migration failed: ${t.error}`);
+    return ok(t) && t;
+  }, what, ms);
+
+/** Blocks of 512 KiB touched by grain writes [offset, length]. */
+function blocksOf(writes: [number, number][]): number {
+  const set = new Set<number>();
+  for (const [o, l] of writes) for (let b = Math.floor(o / BLOCK); b <= Math.floor((o + l - 1) / BLOCK); b++) set.add(b);
+  return set.size;
+}
+
+/** The replicated disk's vim25 device key. */
+const diskKey = (id: string) => record(id).warm!.disks[0]!.deviceKey;
+
+async function write(id: string, vm: string, writes: [number, number][], seed: number): Promise<void> {
+  for (const [offset, length] of writes) await lab.vcsim.writeDisk(vmId(vm), diskKey(id), { offset, length, seed: seed++ });
+}
+
+/** What the task left on either side: vCenter snapshots, EBS snapshots, live instances and AMIs tagged with it. */
+async function leftovers(id: string, vm: string) {
+  const snapshots = (await vc.getVirtualMachine(vmId(vm))).snapshots.map((s) => s.name);
+  const ebs = (await lab.ec2Client.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: `tag:${TASK_TAG}`, Values: [id] }] }))).Snapshots ?? [];
+  const instances = ((await lab.ec2Client.send(new DescribeInstancesCommand({ Filters: [{ Name: `tag:${TASK_TAG}`, Values: [id] }] }))).Reservations ?? [])
+    .flatMap((r) => r.Instances ?? [])
+    .filter((i) => i.State?.Name !== 'terminated' && i.State?.Name !== 'shutting-down');
+  const rec = record(id);
+  const imageIds = [rec.imageId, rec.warm?.test?.imageId].filter((x): x is string => !!x);
+  const images = imageIds.length ? ((await lab.ec2Client.send(new DescribeImagesCommand({ ImageIds: imageIds })).catch(() => ({ Images: [] }))).Images ?? []) : [];
+  return { snapshots, ebs: ebs.map((s) => s.SnapshotId), instances: instances.map((i) => i.InstanceId), images: images.map((i) => i.ImageId) };
+}
+
+const nothing = { snapshots: [], ebs: [], instances: [], images: [] };
+
+describe('warm migration of a powered-on 2 GiB VM', () => {
+  it('syncs, sends exactly the changed blocks per cycle, runs a test instance, and cuts over to the disk content at power-off', async () => {
+    const vm = 'warm-2g';
+    // The lab's VMs run no VMware Tools (no guest shutdown): the user powers the VM off at cutover.
+    const id = lab.engine.submit(lab.request(vm, { mode: 'warm', replicationIntervalMinutes: 5, cutoverShutdown: 'user', leaveRunning: false })).id;
+    expect(view(id)).toMatchObject({ mode: 'warm', warm: { intervalMinutes: 5, shutdown: 'user', cycles: 0 } });
+
+    // Initial sync: every allocated block once, progress by blocks written.
+    const syncing = await until(id, (t) => t.phase === 'initial-sync' && (t.warm?.cycleRunning ?? false) && t.disks.length > 0, 'the initial sync');
+    expect(syncing.warm?.fullSync).toBe(true);
+    await until(id, (t) => t.phase === 'replicating' && t.warm!.cycles === 1 && !t.warm!.cycleRunning, 'the first cycle');
+    const first = record(id).warm!.disks[0]!.ebsSnapshotId!;
+    expect(lab.ec2.ebs.blocksWritten(first)).toBe(2048 * MiB / BLOCK);
+    expect(view(id).warm!.lastCycleSentBytes).toBe(2048 * MiB);
+    expect(await changeTrackingEnabled(vc, vmId(vm))).toBe(true);
+
+    // Three cycles with known changed grains: each sends exactly the blocks those grains touch, once.
+    const cycles: [number, number][][] = [
+      [[0, GRAIN], [10 * MiB + 448 * 1024, 2 * GRAIN]],
+      [[1024 * MiB, 1 * MiB]],
+      [1, 3, 5, 7, 9].map((k) => [k * 100 * MiB, GRAIN] as [number, number]),
+    ];
+    let seed = 1000;
+    for (const [i, writes] of cycles.entries()) {
+      const n = 2 + i;
+      await write(id, vm, writes, seed);
+      seed += writes.length;
+      const t = await until(id, (t) => t.warm!.cycles >= n && !t.warm!.cycleRunning, `cycle ${n}`);
+      // A cycle that started before the write finished would send a part now and the rest in the next: not allowed here.
+      expect(t.warm!.cycles, 'no cycle may start while the test writes').toBe(n);
+      const head = record(id).warm!.disks[0]!.ebsSnapshotId!;
+      expect(lab.ec2.ebs.blocksWritten(head)).toBe(blocksOf(writes));
+      expect(lab.ec2.ebs.putCallsFor(head)).toBe(blocksOf(writes));
+      expect(t.warm!.lastCycleSentBytes).toBe(blocksOf(writes) * BLOCK);
+      expect(t.warm!.lastCycleChangedBytes).toBe(writes.reduce((s, [, l]) => s + l, 0));
+      expect(t.warm!.lagSeconds).toBeGreaterThanOrEqual(0);
+      expect(t.warm!.nextCycleAt).toBeDefined();
+      // Replaced snapshots are deleted: only the head of the chain is visible.
+      expect((await leftovers(id, vm)).ebs).toEqual([head]);
+    }
+
+    // Test instance: launched from the latest cycle while replication goes on, then finished.
+    lab.engine.launchTest(id, { subnetId: lab.subnetId }, admin.name);
+    const tested = await until(id, (t) => t.warm?.test?.state === 'running' || t.warm?.test?.state === 'failed', 'the test instance');
+    expect(tested.warm!.test).toMatchObject({ state: 'running', subnetId: lab.subnetId, requestedBy: admin.name });
+    const testInstance = tested.warm!.test!.instanceId!;
+    expect(() => lab.engine.launchTest(id, { subnetId: lab.subnetId }, admin.name)).toThrow(/already running/);
+    lab.engine.finishTest(id, admin.name);
+    await until(id, (t) => !t.warm!.test, 'Finish test');
+    const testState = (await lab.ec2Client.send(new DescribeInstancesCommand({ InstanceIds: [testInstance] }))).Reservations?.[0]?.Instances?.[0]?.State?.Name;
+    expect(testState).toBe('terminated');
+
+    // Last writes, then cutover: the user powers off, one final cycle, import from the snapshots, launch (stopped per the form).
+    await write(id, vm, [[1536 * MiB + 7 * GRAIN, GRAIN]], seed);
+    lab.engine.cutover(id, admin.name);
+    await until(id, (t) => t.phase === 'cutting-over', 'cutting over');
+    await write(id, vm, [[1800 * MiB, GRAIN]], seed + 1);
+    await powerOff(vc, vmId(vm));
+    const done = await until(id, (t) => t.state === 'completed', 'the cutover', 600_000);
+    expect(done.phase).toBe('done');
+    expect(done.warm!.imagePath).toBe('import-image');
+    expect(done.warm!.cutover!.downtimeSeconds).toBeGreaterThanOrEqual(0);
+    expect(await powerState(vc, vmId(vm))).toBe('poweredOff');
+    const expected = await lab.vcsim.diskSha256(vmId(vm), diskKey(id));
+    const image = (await lab.ec2Client.send(new DescribeImagesCommand({ ImageIds: [done.imageId!] }))).Images![0]!;
+    const amiSnapshot = image.BlockDeviceMappings!.find((m) => m.Ebs?.SnapshotId)!.Ebs!.SnapshotId!;
+    expect(lab.ec2.ebs.snapshotSha256(amiSnapshot)).toBe(expected);
+    const instances = ((await lab.ec2Client.send(new DescribeInstancesCommand({ Filters: [{ Name: `tag:${TASK_TAG}`, Values: [id] }] }))).Reservations ?? []).flatMap((r) => r.Instances ?? []);
+    expect(instances.map((i) => [i.InstanceId, i.State?.Name]).sort()).toEqual([[done.instanceId, 'stopped'], [testInstance, 'terminated']].sort());
+    const notes = text((await objectProps(vc, { type: 'VirtualMachine', value: vmId(vm) }, ['config.annotation'])).get('config.annotation'));
+    expect(notes).toContain(done.instanceId);
+    // Nothing of the replication is left: no vCenter snapshot, no EBS snapshot of the chain; CBT off as before.
+    expect((await leftovers(id, vm)).snapshots).toEqual([]);
+    expect((await leftovers(id, vm)).ebs).toEqual([]);
+    expect(await changeTrackingEnabled(vc, vmId(vm))).toBe(false);
+  }, 900_000);
+});
+
+describe('Stop replication', () => {
+  const stopIn = async (vm: string, phase: MigrationPhase | 'test', arrange: (id: string) => Promise<unknown>) => {
+    const id = lab.engine.submit(lab.request(vm, { mode: 'warm', replicationIntervalMinutes: 5, cutoverShutdown: 'user' })).id;
+    await arrange(id);
+    if (phase !== 'test') expect(view(id).phase).toBe(phase);
+    lab.engine.cancel(id, admin.name);
+    const t = await until(id, (t) => t.state === 'cancelled', `Stop replication in ${phase}`);
+    expect(t.cancelledBy).toBe(admin.name);
+    expect(await leftovers(id, vm)).toEqual(nothing);
+    expect(await changeTrackingEnabled(vc, vmId(vm))).toBe(false);
+  };
+  const replicating = (id: string) => until(id, (t) => t.phase === 'replicating' && !t.warm!.cycleRunning, 'replicating');
+
+  it('during the initial sync', () => stopIn('stop-sync', 'initial-sync', (id) => until(id, (t) => (t.warm?.cycleRunning ?? false) && t.disks.some((d) => d.bytesUploaded > 0), 'blocks sent')), 300_000);
+  it('between cycles', () => stopIn('stop-replicating', 'replicating', replicating), 300_000);
+  it('with a test instance running', () =>
+    stopIn('stop-test', 'test', async (id) => {
+      await replicating(id);
+      lab.engine.launchTest(id, { subnetId: lab.subnetId }, admin.name);
+      await until(id, (t) => t.warm?.test?.state === 'running', 'the test instance');
+    }), 300_000);
+  it('while cutover waits for the user to power off the VM', () =>
+    stopIn('stop-cutover', 'cutting-over', async (id) => {
+      await replicating(id);
+      lab.engine.cutover(id, admin.name);
+      await until(id, (t) => t.phase === 'cutting-over', 'cutting over');
+    }), 300_000);
+  it('during the import after the final sync', () =>
+    stopIn('stop-import', 'importing', async (id) => {
+      await replicating(id);
+      lab.engine.cutover(id, admin.name);
+      await until(id, (t) => t.phase === 'cutting-over', 'cutting over');
+      await powerOff(vc, vmId('stop-import'));
+      await until(id, (t) => t.phase === 'importing' && !!t.importTaskId, 'the import');
+    }), 300_000);
+});
+
+describe('Changed Block Tracking reset', () => {
+  it('makes the next cycle a full sync and says so', async () => {
+    const vm = 'cbt-reset';
+    const id = lab.engine.submit(lab.request(vm, { mode: 'warm', replicationIntervalMinutes: 5 })).id;
+    await until(id, (t) => t.phase === 'replicating' && !t.warm!.cycleRunning, 'the initial sync', 180_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}: ${JSON.stringify(record(id))}`);
+    });
+    await lab.vcsim.resetChangeTracking(vmId(vm));
+    const seen: string[] = [];
+    const full = await until(id, (t) => {
+      seen.push(JSON.stringify({ phase: t.phase, warning: t.warning, warm: { ...t.warm, test: undefined } }));
+      return t.warm!.cycleRunning && t.warm!.fullSyncReason === CBT_RESET_REASON;
+    }, 'the full sync after the reset', 120_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}; last views: ${[...new Set(seen)].slice(-5).join('\n')}`);
+    });
+    expect(full.warm!.fullSync).toBe(true);
+    const after = await until(id, (t) => t.warm!.cycles === 2 && !t.warm!.cycleRunning, 'the cycle after the reset');
+    expect(after.warm!.lastCycleSentBytes).toBe(256 * MiB);
+    lab.engine.cancel(id, admin.name);
+    await until(id, (t) => t.state === 'cancelled', 'Stop replication');
+  }, 300_000);
+});
+
+describe('Cut over with guest shutdown', () => {
+  it('refuses when VMware Tools is not running, says what to do, and keeps replicating', async () => {
+    const vm = 'no-tools';
+    const tools = text((await objectProps(vc, { type: 'VirtualMachine', value: vmId(vm) }, ['guest.toolsRunningStatus'])).get('guest.toolsRunningStatus'));
+    expect(tools, 'precondition: the lab VM runs no VMware Tools').not.toBe('guestToolsRunning');
+    const id = lab.engine.submit(lab.request(vm, { mode: 'warm', replicationIntervalMinutes: 5 })).id;
+    await until(id, (t) => t.phase === 'replicating' && !t.warm!.cycleRunning, 'the initial sync');
+    lab.engine.cutover(id, admin.name);
+    const t = await until(id, (t) => !!t.warning, 'the refusal');
+    expect(t.warning).toMatch(/VMware Tools is not running in no-tools.*power off no-tools yourself.*Replication continues/);
+    expect(t.phase).toBe('replicating');
+    expect(t.warm!.cutover).toBeUndefined();
+    expect(await powerState(vc, vmId(vm))).toBe('poweredOn');
+    await until(id, (t) => t.warm!.cycles >= 2, 'the next cycle');
+    lab.engine.cancel(id, admin.name);
+    await until(id, (t) => t.state === 'cancelled', 'Stop replication');
+  }, 300_000);
+});
