@@ -104,6 +104,13 @@ describe('vSphere Client stand-in', () => {
     expect(shell.headers['content-type']).toMatch(/text\/html/);
     expect(shell.text).toContain('<div id="root">');
     expect(shell.headers['x-frame-options']).toBe('DENY');
+    // The page is revalidated every time; its content-hashed assets are cached for good.
+    expect(shell.headers['cache-control']).toBe('no-cache');
+    const script = /src="(\/ui\/assets\/[^"]+\.js)"/.exec(shell.text)?.[1];
+    expect(script).toBeDefined();
+    const asset = await call(script ?? '');
+    expect(asset.status).toBe(200);
+    expect(asset.headers['cache-control']).toBe('public, max-age=31536000, immutable');
 
     const sdk = await call('/api/ui/htmlClientSdk.js');
     expect(sdk.status).toBe(200);
