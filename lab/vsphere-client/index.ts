@@ -142,10 +142,7 @@ export async function startVsphereClient(opts: VsphereClientOptions): Promise<Vs
     cacheControl: false,
     // Asset names carry a content hash; the page itself must always be revalidated.
     setHeaders: (reply, path) => {
-      // @fastify/static 10 passes the reply, 9 passed the raw response: the raw one serves both while checkouts
-      // still have 9 installed (before their npm ci on Node 24).
-      const res = ('raw' in reply ? reply.raw : reply) as { setHeader(name: string, value: string): unknown };
-      res.setHeader('cache-control', path.endsWith('.html') ? 'no-cache' : 'public, max-age=31536000, immutable');
+      reply.header('cache-control', path.endsWith('.html') ? 'no-cache' : 'public, max-age=31536000, immutable');
     },
   });
 
