@@ -29,6 +29,7 @@ export const testIds = {
     mode: (mode: string) => `migrate-mode-${mode}`,
     interval: 'migrate-interval',
     cutoverShutdown: (how: string) => `migrate-cutover-${how}`,
+    imagePath: (path: string) => `migrate-image-${path}`,
   },
   portal: {
     page: 'portal-page',

@@ -3,7 +3,7 @@ import { InstanceTypeName, PrivateIpv4, SecurityGroupId, SubnetId, uniqueList } 
 import { EnvironmentId } from './environments.ts';
 import { GuestPlatform } from './preflight.ts';
 import { VmId } from './vms.ts';
-import { CutoverShutdown, MigrationMode } from './tasks.ts';
+import { CutoverShutdown, MigrationMode, WarmImagePath } from './tasks.ts';
 
 /** Seed "VM Import Authorization", step 3: the import request with the portal's token, and the form's choices. */
 export const MigrationRequest = z.strictObject({
@@ -28,9 +28,11 @@ export const MigrationRequest = z.strictObject({
   replicationIntervalMinutes: z.number().int('Use whole minutes.').min(5, 'Replicate at most every 5 minutes.').max(1440, 'Replicate at least once a day (1440 minutes).').optional(),
   /** Warm only: how the source is powered off at cutover. */
   cutoverShutdown: CutoverShutdown.optional(),
+  /** Warm only: how the image is made (default import-image; register-image only for a Nitro-ready guest). */
+  imagePath: WarmImagePath.optional(),
 })
-  .refine((r) => r.mode === 'warm' || (r.replicationIntervalMinutes === undefined && r.cutoverShutdown === undefined), {
-    message: 'The replication interval and the cutover shutdown apply only to "Replicate, then cut over" (mode warm).',
+  .refine((r) => r.mode === 'warm' || (r.replicationIntervalMinutes === undefined && r.cutoverShutdown === undefined && r.imagePath === undefined), {
+    message: 'The replication interval, the cutover shutdown and the image path apply only to "Replicate, then cut over" (mode warm).',
     path: ['mode'],
   })
   .meta({ id: 'MigrationRequest' });

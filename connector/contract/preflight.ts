@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { InstanceTypeName, PrivateIpv4, SubnetId } from './aws-ids.ts';
 import { EnvironmentId } from './environments.ts';
 import { VmId } from './vms.ts';
-import { CutoverShutdown, MigrationMode } from './tasks.ts';
+import { CutoverShutdown, MigrationMode, WarmImagePath } from './tasks.ts';
 
 /** blocker: the migration cannot start; warning: it can, but read this first; info: good to know. */
 export const PreflightSeverity = z.enum(['blocker', 'warning', 'info']);
@@ -52,6 +52,8 @@ export const PreflightCode = z.enum([
   'WARM_POWERED_OFF',
   /** Fact: whether the guest already has the drivers EC2 Nitro instances need (decides RegisterImage or VM Import), and its source. */
   'NITRO_READINESS',
+  /** Register the replicated disks directly (imagePath register-image) chosen for a guest that is not Nitro-ready. */
+  'WARM_REGISTER_IMAGE_NOT_READY',
 ]);
 export type PreflightCode = z.infer<typeof PreflightCode>;
 
@@ -80,8 +82,10 @@ export const PreflightQuery = z.strictObject({
   mode: MigrationMode.optional(),
   /** Warm only: the cutover's shutdown choice (default guest), checked against VMware Tools. */
   cutoverShutdown: CutoverShutdown.optional(),
-}).refine((q) => q.mode === 'warm' || q.cutoverShutdown === undefined, {
-  message: 'The cutover shutdown applies only to "Replicate, then cut over" (mode warm).',
+  /** Warm only: register-image is checked against the guest's Nitro readiness. */
+  imagePath: WarmImagePath.optional(),
+}).refine((q) => q.mode === 'warm' || (q.cutoverShutdown === undefined && q.imagePath === undefined), {
+  message: 'The cutover shutdown and the image path apply only to "Replicate, then cut over" (mode warm).',
   path: ['cutoverShutdown'],
 });
 export type PreflightQuery = z.infer<typeof PreflightQuery>;

@@ -49,6 +49,10 @@ export type MigrationMode = z.infer<typeof MigrationMode>;
 export const CutoverShutdown = z.enum(['guest', 'user']);
 export type CutoverShutdown = z.infer<typeof CutoverShutdown>;
 
+/** Warm: the image from the replicated EBS snapshots through VM Import (ImportImage) or registered directly (RegisterImage, Nitro-ready guests). */
+export const WarmImagePath = z.enum(['import-image', 'register-image']);
+export type WarmImagePath = z.infer<typeof WarmImagePath>;
+
 /** A test instance launched from the latest replicated point while replication continues. */
 export const WarmTestInstance = z.object({
   state: z.enum(['launching', 'running', 'finishing', 'failed']),
@@ -94,7 +98,7 @@ export const WarmReplication = z.object({
     downtimeSeconds: z.number().nonnegative().optional(),
   }).optional(),
   /** How the image was made from the replicated snapshots: VM Import (drivers installed by AWS) or RegisterImage (guest already Nitro-ready). */
-  imagePath: z.enum(['import-image', 'register-image']).optional(),
+  imagePath: WarmImagePath.optional(),
 }).meta({ id: 'WarmReplication' });
 export type WarmReplication = z.infer<typeof WarmReplication>;
 

@@ -3,9 +3,11 @@
 import {
   CancelImportTaskCommand,
   DeregisterImageCommand,
+  DescribeImagesCommand,
   DescribeImportImageTasksCommand,
   DescribeInstancesCommand,
   ImportImageCommand,
+  RegisterImageCommand,
   RunInstancesCommand,
   StopInstancesCommand,
   TerminateInstancesCommand,
@@ -246,6 +248,50 @@ export class AwsSteps {
     this.ctx.save(t);
   }
 
+  /**
+   * RegisterImage from EBS snapshots (a Nitro-ready guest: no VM Import, no import slot). RegisterImage has no client
+   * token, so the unique `name` is the idempotency key: an AMI already registered under it (an answer lost to a crash)
+   * is taken instead of registering a second. The first snapshot is the root device.
+   */
+  async registerImage(t: MigrationRecord, signal: AbortSignal, spec: RegisterSpec): Promise<string> {
+    const ec2 = this.ctx.opts.ec2(t.region);
+    const existing = await this.findRegisteredImage(t, spec.name, signal);
+    if (existing) return existing;
+    try {
+      const out = await this.call(t, 'EC2', 'RegisterImage', signal, () =>
+        ec2.send(
+          new RegisterImageCommand({
+            Name: spec.name,
+            Description: spec.description,
+            Architecture: 'x86_64',
+            VirtualizationType: 'hvm',
+            EnaSupport: true,
+            BootMode: spec.firmware === 'efi' ? 'uefi' : 'legacy-bios',
+            RootDeviceName: REGISTER_ROOT_DEVICE,
+            BlockDeviceMappings: spec.snapshotIds.map((id, i) => ({ DeviceName: registerDeviceName(i), Ebs: { SnapshotId: id, DeleteOnTermination: true } })),
+            TagSpecifications: [{ ResourceType: 'image', Tags: spec.tags }],
+          }),
+        ),
+      );
+      if (!out.ImageId) throw new MigrationError('EC2 accepted RegisterImage but returned no AMI. Retry the migration.');
+      return out.ImageId;
+    } catch (err) {
+      // Registered by an earlier attempt whose answer was lost (e.g. a retried call): the name finds it.
+      if (errorName(err) !== 'InvalidAMIName.Duplicate') throw err;
+      const again = await this.findRegisteredImage(t, spec.name, signal);
+      if (!again) throw err;
+      return again;
+    }
+  }
+
+  /** The account's AMI with this exact name, if any. */
+  async findRegisteredImage(t: MigrationRecord, name: string, signal?: AbortSignal): Promise<string | undefined> {
+    const out = await this.call(t, 'EC2', 'DescribeImages', signal, () =>
+      this.ctx.opts.ec2(t.region).send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'name', Values: [name] }] })),
+    );
+    return out.Images?.find((i) => i.Name === name && i.State !== 'deregistered')?.ImageId;
+  }
+
   /** The task's instance (not terminated), found by its task tag: the migrated one, or with `test` its test instance. */
   async findInstance(t: MigrationRecord, signal?: AbortSignal, test = false): Promise<Instance | undefined> {
     const out = await this.call(t, 'EC2', 'DescribeInstances', signal, () =>
@@ -320,6 +366,24 @@ export class AwsSteps {
       if (imageId) await this.call(t, 'EC2', 'DeregisterImage', undefined, () => ec2.send(new DeregisterImageCommand({ ImageId: imageId }))).catch(warn('DeregisterImage'));
     }
   }
+}
+
+export interface RegisterSpec {
+  /** Unique per task and step: the idempotency key (see registerImage). */
+  name: string;
+  description: string;
+  /** One per disk, in the VM's disk order; the first is the boot disk. */
+  snapshotIds: string[];
+  /** The VM's config.firmware: 'efi' → BootMode uefi, otherwise legacy-bios. */
+  firmware?: string | undefined;
+  tags: { Key: string; Value: string }[];
+}
+
+const REGISTER_ROOT_DEVICE = '/dev/sda1';
+
+/** /dev/sda1 for the boot disk, then /dev/sdb, /dev/sdc… */
+function registerDeviceName(i: number): string {
+  return i === 0 ? REGISTER_ROOT_DEVICE : `/dev/sd${String.fromCharCode(98 + i - 1)}`;
 }
 
 /** The tags of every instance the engine launches (a test instance adds its own). */

@@ -135,7 +135,7 @@ export class MigrationEngine {
       ...sub,
       ...(sub.privateIpAddress === undefined ? { privateIpAddress: undefined } : {}),
       mode: sub.mode ?? 'cold',
-      ...(sub.mode === 'warm' ? { warm: WarmPipeline.initial(sub.replicationIntervalMinutes, sub.cutoverShutdown) } : {}),
+      ...(sub.mode === 'warm' ? { warm: WarmPipeline.initial(sub.replicationIntervalMinutes, sub.cutoverShutdown, sub.imagePath) } : {}),
       bucket: this.opts.stagingBucket(sub.region),
       prefix: `vm2ec2/${id}/`,
       exportAttempts: 0,

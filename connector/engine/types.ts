@@ -1,4 +1,4 @@
-import type { CutoverShutdown, DiskProgress, MigrationIdKind, MigrationMode, MigrationPhase, MigrationState } from '../contract/index.ts';
+import type { CutoverShutdown, DiskProgress, MigrationIdKind, MigrationMode, MigrationPhase, MigrationState, WarmImagePath } from '../contract/index.ts';
 import type { WarmRecord } from './warm/types.ts';
 
 /** A staged disk: where its stream goes in S3, and how far it got. */
@@ -84,4 +84,6 @@ export interface MigrationSubmission {
   /** Warm only (defaults 15 and guest). */
   replicationIntervalMinutes?: number | undefined;
   cutoverShutdown?: CutoverShutdown | undefined;
+  /** Warm only: default import-image; register-image for a guest the pre-flight found Nitro-ready. */
+  imagePath?: WarmImagePath | undefined;
 }

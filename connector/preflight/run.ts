@@ -1,4 +1,4 @@
-import type { CutoverShutdown, EnvironmentRole, GuestPlatform, MigrationMode, PreflightCheck, PreflightResult } from '../contract/index.ts';
+import type { CutoverShutdown, EnvironmentRole, GuestPlatform, MigrationMode, PreflightCheck, PreflightResult, WarmImagePath } from '../contract/index.ts';
 import { AppError } from '../errors.ts';
 import type { AwsGateway } from '../aws/gateway.ts';
 import type { Caller } from '../auth/plugin.ts';
@@ -27,6 +27,8 @@ export interface PreflightRequest {
   mode?: MigrationMode | undefined;
   /** Warm only; default guest. */
   cutoverShutdown?: CutoverShutdown | undefined;
+  /** Warm only; register-image is refused for a guest that is not Nitro-ready. */
+  imagePath?: WarmImagePath | undefined;
 }
 
 /** The VM as the caller's own vCenter session sees it; 404 VM_NOT_FOUND when vCenter has no such VM. */
@@ -74,7 +76,7 @@ export async function runPreflight(aws: AwsGateway, req: PreflightRequest): Prom
     ...guest.checks,
     ...diskChecks(vm, mode),
     ...stateChecks(vm, mode),
-    ...(await Promise.all([importRoleSection(aws, vm), networkSection(aws, req), mode === 'warm' ? warmSection(caller, vm, req.cutoverShutdown ?? 'guest') : []])).flat(),
+    ...(await Promise.all([importRoleSection(aws, vm), networkSection(aws, req), mode === 'warm' ? warmSection(caller, vm, req.cutoverShutdown ?? 'guest', req.imagePath) : []])).flat(),
   ];
   checks.sort((a, b) => ORDER[a.severity] - ORDER[b.severity]);
   return {
@@ -87,10 +89,10 @@ export async function runPreflight(aws: AwsGateway, req: PreflightRequest): Prom
   };
 }
 
-async function warmSection(caller: Caller, vm: VmInfo, shutdown: CutoverShutdown): Promise<PreflightCheck[]> {
+async function warmSection(caller: Caller, vm: VmInfo, shutdown: CutoverShutdown, imagePath: WarmImagePath | undefined): Promise<PreflightCheck[]> {
   const facts = await readWarmFacts(caller.vcenter.client, vm.id);
   const missing = await missingWarmPrivileges(caller, vm.id, facts.datastores, { guestShutdown: shutdown === 'guest' });
-  return warmChecks({ vm, facts, missing, shutdown });
+  return warmChecks({ vm, facts, missing, shutdown, imagePath });
 }
 
 async function importRoleSection(aws: AwsGateway, vm: VmInfo): Promise<PreflightCheck[]> {

@@ -1,6 +1,6 @@
 // Pre-flight rules that "Replicate, then cut over" (mode warm) adds, as pure functions of gathered facts. Disk modes
 // and existing snapshots are the cold rules' own checks, worded for warm (rules.ts: diskChecks, stateChecks).
-import type { CutoverShutdown, PreflightCheck } from '../contract/index.ts';
+import type { CutoverShutdown, PreflightCheck, WarmImagePath } from '../contract/index.ts';
 import type { VmInfo } from '../vsphere/types.ts';
 import { nitroReadiness } from './nitro.ts';
 import { GUEST_SHUTDOWN_PRIVILEGE, type WarmFacts, type WarmPrivilege } from './warm-facts.ts';
@@ -15,9 +15,11 @@ export interface WarmRuleInput {
   facts: WarmFacts;
   missing: { privilege: WarmPrivilege; on: string }[];
   shutdown: CutoverShutdown;
+  /** Default import-image; register-image needs a Nitro-ready guest. */
+  imagePath?: WarmImagePath | undefined;
 }
 
-export function warmChecks({ vm, facts, missing, shutdown }: WarmRuleInput): PreflightCheck[] {
+export function warmChecks({ vm, facts, missing, shutdown, imagePath }: WarmRuleInput): PreflightCheck[] {
   const out: PreflightCheck[] = [];
   if (facts.hardwareVersion !== undefined && facts.hardwareVersion < MIN_CBT_HARDWARE_VERSION) {
     out.push({
@@ -78,7 +80,7 @@ export function warmChecks({ vm, facts, missing, shutdown }: WarmRuleInput): Pre
     severity: 'info',
     message:
       nitro.ready === true
-        ? `The guest has the ENA and NVMe drivers that Nitro-based EC2 instances need: ${source}. An image registered straight from the replicated snapshots (RegisterImage) could boot without VM Import/Export's conversion; the connector still makes the image with VM Import/Export, which works for every guest.`
+        ? `The guest has the ENA and NVMe drivers that Nitro-based EC2 instances need: ${source}. You can choose to register the replicated disks directly (RegisterImage), which is faster than VM Import/Export's conversion; VM Import/Export works for every guest.`
         : nitro.ready === false
           ? `The guest does not have the ENA and NVMe drivers that Nitro-based EC2 instances need: ${source}. ${viaImport}`
           : `The connector cannot tell whether the guest has the ENA and NVMe drivers that Nitro-based EC2 instances need: ${source}. ${viaImport}`,
@@ -89,5 +91,14 @@ export function warmChecks({ vm, facts, missing, shutdown }: WarmRuleInput): Pre
       ...(facts.firmware ? { firmware: facts.firmware } : {}),
     },
   });
+  if (imagePath === 'register-image' && nitro.ready !== true) {
+    out.push({
+      code: 'WARM_REGISTER_IMAGE_NOT_READY',
+      severity: 'blocker',
+      message: `The replicated disks of ${quote(vm.name)} cannot be registered directly as an image: ${nitro.ready === false ? 'the guest does not have' : 'the connector cannot tell whether the guest has'} the ENA and NVMe drivers that Nitro-based EC2 instances need (${source}), so an image registered from them might not boot.`,
+      fix: 'Choose Import with VM Import: VM Import/Export installs the drivers the instance needs.',
+      details: { nitroReady: nitro.ready ?? null, source: nitro.source, guestId: nitro.guestId },
+    });
+  }
   return out;
 }

@@ -85,6 +85,7 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
           securityGroupIds: body.securityGroupIds,
           mode: body.mode,
           cutoverShutdown: body.cutoverShutdown,
+          imagePath: body.imagePath,
         });
         vmName = result.vmName;
         const blockers = result.checks.filter((c) => c.severity === 'blocker');
@@ -123,7 +124,7 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
           requestedBy: caller.principal,
           // A cold submission stays exactly what it was before warm migration existed.
           ...(body.mode === 'warm'
-            ? { mode: 'warm' as const, replicationIntervalMinutes: body.replicationIntervalMinutes, cutoverShutdown: body.cutoverShutdown }
+            ? { mode: 'warm' as const, replicationIntervalMinutes: body.replicationIntervalMinutes, cutoverShutdown: body.cutoverShutdown, imagePath: body.imagePath }
             : {}),
         },
         id,

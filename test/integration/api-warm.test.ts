@@ -156,7 +156,7 @@ describe('pre-flight for Replicate, then cut over', { timeout: 120_000 }, () => 
   it('refuses a cutover shutdown without mode warm, saying so', async () => {
     const res = await admin.call('GET', `/vms/${vm('rhel-db-01')}/preflight?environmentId=${env.id}&cutoverShutdown=user`);
     expect(res.status).toBe(400);
-    expect(errorOf(res.body).message).toContain('The cutover shutdown applies only to "Replicate, then cut over" (mode warm).');
+    expect(errorOf(res.body).message).toContain('The cutover shutdown and the image path apply only to "Replicate, then cut over" (mode warm).');
   });
 });
 
@@ -165,14 +165,14 @@ describe('warm migrations through the API', { timeout: 300_000 }, () => {
   let coldId: string;
   let token: string;
 
-  it('refuses an interval or a shutdown with mode cold, with the contract’s words, before spending the authorization', async () => {
+  it('refuses an interval, a shutdown or an image path with mode cold, with the contract’s words, before spending the authorization', async () => {
     token = await authorize(admin, 'rhel-db-01');
-    for (const extra of [{ replicationIntervalMinutes: 30 }, { mode: 'cold', cutoverShutdown: 'user' }]) {
+    for (const extra of [{ replicationIntervalMinutes: 30 }, { mode: 'cold', cutoverShutdown: 'user' }, { imagePath: 'register-image' }]) {
       const res = await admin.call('POST', '/migrations', { token, ...form('rhel-db-01'), ...extra });
       expect(res.status).toBe(400);
       const body = errorOf(res.body);
       expect(body.code).toBe('VALIDATION_FAILED');
-      expect(body.message).toContain('The replication interval and the cutover shutdown apply only to "Replicate, then cut over" (mode warm).');
+      expect(body.message).toContain('The replication interval, the cutover shutdown and the image path apply only to "Replicate, then cut over" (mode warm).');
     }
     const tooOften = await admin.call('POST', '/migrations', { token, ...form('rhel-db-01'), mode: 'warm', replicationIntervalMinutes: 2 });
     expect(tooOften.status).toBe(400);

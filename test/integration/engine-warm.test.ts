@@ -1,7 +1,7 @@
 // Warm migration through the engine against the lab vCenter (CBT, lab disk writes, /folder reads) and the lab EC2
 // (EBS direct APIs, ImportImage from snapshots): exact blocks per cycle, the replicated content at cutover, a test
 // instance, Stop replication in every phase, and a CBT reset. Replication "minutes" are 1 s here (engine.warmMinuteMs).
-import { DescribeImagesCommand, DescribeInstancesCommand, DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand, DescribeImportImageTasksCommand, DescribeInstancesCommand, DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MigrationPhase, MigrationTask } from '../../connector/contract/index.ts';
@@ -27,6 +27,8 @@ beforeAll(async () => {
     vms: [
       { name: 'warm-2g', powerState: 'poweredOn', disks: [{ capacityMiB: 2048, seed: 71 }] },
       { name: 'cbt-reset', powerState: 'poweredOn', disks: [{ capacityMiB: 256, seed: 72 }] },
+      // Nitro-ready (RHEL 8: ENA and NVMe in the stock kernel), two disks: the register-image path.
+      { name: 'nitro-rhel', powerState: 'poweredOn', guestId: 'rhel8_64Guest', guestFullName: 'Red Hat Enterprise Linux 8 (64-bit)', disks: [{ capacityMiB: 1024, seed: 90 }, { capacityMiB: 32, seed: 91 }] },
       ...SMALL.map((name, i) => ({ name, powerState: 'poweredOn' as const, disks: [{ capacityMiB: name === 'stop-sync' ? 512 : 64, seed: 80 + i }] })),
     ],
     engine: { warmMinuteMs: 1000, powerOffPollMs: 50, maxRunning: 4 },
@@ -127,8 +129,10 @@ describe('warm migration of a powered-on 2 GiB VM', () => {
     expect(() => lab.engine.launchTest(id, { subnetId: lab.subnetId }, admin.name)).toThrow(/already running/);
     lab.engine.finishTest(id, admin.name);
     await until(id, (t) => !t.warm!.test, 'Finish test');
-    const testState = (await lab.ec2Client.send(new DescribeInstancesCommand({ InstanceIds: [testInstance] }))).Reservations?.[0]?.Instances?.[0]?.State?.Name;
-    expect(testState).toBe('terminated');
+    // Terminated: EC2 passes through shutting-down first (the lab's stage is 30 ms, so a fast run can still see it).
+    const testState = async () => (await lab.ec2Client.send(new DescribeInstancesCommand({ InstanceIds: [testInstance] }))).Reservations?.[0]?.Instances?.[0]?.State?.Name;
+    expect(['shutting-down', 'terminated']).toContain(await testState());
+    await waitFor(async () => (await testState()) === 'terminated', 'the test instance terminated', 10_000);
 
     // Last writes, then cutover: the user powers off, one final cycle, import from the snapshots, launch (stopped per the form).
     await write(id, vm, [[1536 * MiB + 7 * GRAIN, GRAIN]], seed);
@@ -154,6 +158,65 @@ describe('warm migration of a powered-on 2 GiB VM', () => {
     expect((await leftovers(id, vm)).ebs).toEqual([]);
     expect(await changeTrackingEnabled(vc, vmId(vm))).toBe(false);
   }, 900_000);
+});
+
+describe('warm migration of a Nitro-ready guest (imagePath register-image)', () => {
+  it('registers the test instance\'s and the cutover\'s images straight from the replicated snapshots, without VM Import', async () => {
+    const vm = 'nitro-rhel';
+    const id = lab.engine.submit(lab.request(vm, { mode: 'warm', replicationIntervalMinutes: 5, cutoverShutdown: 'user', imagePath: 'register-image' })).id;
+    await until(id, (t) => t.phase === 'replicating' && !t.warm!.cycleRunning, 'the initial sync');
+    // The path is said once it is taken, not before.
+    expect(view(id).warm!.imagePath).toBeUndefined();
+    const describe = async (imageId: string) => (await lab.ec2Client.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images?.[0];
+
+    // Test instance: RegisterImage from the pinned chain heads (ENA, hvm, x86_64, the VM's BIOS firmware), then launched.
+    lab.engine.launchTest(id, { subnetId: lab.subnetId }, admin.name);
+    const tested = await until(id, (t) => t.warm?.test?.state === 'running' || t.warm?.test?.state === 'failed', 'the test instance');
+    expect(tested.warm!.test, tested.warm!.test?.error).toMatchObject({ state: 'running' });
+    const testRec = record(id).warm!.test!;
+    expect(testRec.importTaskId).toBeUndefined();
+    const testImage = (await describe(testRec.imageId!))!;
+    expect(testImage).toMatchObject({ State: 'available', EnaSupport: true, BootMode: 'legacy-bios', Architecture: 'x86_64', VirtualizationType: 'hvm', RootDeviceName: '/dev/sda1' });
+    expect(testImage.BlockDeviceMappings!.map((m) => [m.DeviceName, m.Ebs?.SnapshotId, m.Ebs?.DeleteOnTermination])).toEqual([
+      ['/dev/sda1', testRec.snapshotIds![0], true],
+      ['/dev/sdb', testRec.snapshotIds![1], true],
+    ]);
+    expect(testImage.Tags).toEqual(expect.arrayContaining([{ Key: TASK_TAG, Value: id }]));
+    const testInstance = tested.warm!.test!.instanceId!;
+    const testInst = (await lab.ec2Client.send(new DescribeInstancesCommand({ InstanceIds: [testInstance] }))).Reservations?.[0]?.Instances?.[0];
+    expect(testInst?.ImageId).toBe(testRec.imageId);
+
+    // Finish test: the AMI is deregistered before its snapshots (still the chain's heads) are touched; replication goes on.
+    lab.engine.finishTest(id, admin.name);
+    await until(id, (t) => !t.warm!.test, 'Finish test');
+    expect(await describe(testRec.imageId!).catch(() => undefined)).toBeUndefined();
+    await write(id, vm, [[3 * BLOCK, GRAIN]], 5000);
+    const n = view(id).warm!.cycles;
+    await until(id, (t) => t.warm!.cycles > n && !t.warm!.cycleRunning, 'a cycle after the test');
+
+    // Cutover: the final snapshots become the AMI's own; nothing goes through VM Import.
+    lab.engine.cutover(id, admin.name);
+    await until(id, (t) => t.phase === 'cutting-over', 'cutting over');
+    await write(id, vm, [[40 * MiB, GRAIN]], 5001);
+    await powerOff(vc, vmId(vm));
+    const done = await until(id, (t) => t.state === 'completed', 'the cutover', 600_000);
+    expect(done.warm!.imagePath).toBe('register-image');
+    const finals = record(id).warm!.cutover!.finalSnapshotIds!;
+    const image = (await describe(done.imageId!))!;
+    expect(image).toMatchObject({ Name: `vm2ec2-${id}-cutover`, State: 'available', EnaSupport: true, BootMode: 'legacy-bios', VirtualizationType: 'hvm' });
+    expect(image.BlockDeviceMappings!.map((m) => m.Ebs?.SnapshotId)).toEqual(finals);
+    // The boot disk's content at power-off (a whole 1 GiB volume, so the EBS emulator's hash compares directly).
+    expect(lab.ec2.ebs.snapshotSha256(finals[0]!)).toBe(await lab.vcsim.diskSha256(vmId(vm), record(id).warm!.disks[0]!.deviceKey));
+    const inst = (await lab.ec2Client.send(new DescribeInstancesCommand({ InstanceIds: [done.instanceId!] }))).Reservations?.[0]?.Instances?.[0];
+    expect(inst?.ImageId).toBe(done.imageId);
+    const imports = (await lab.ec2Client.send(new DescribeImportImageTasksCommand({}))).ImportImageTasks ?? [];
+    expect(imports.filter((i) => i.Description?.includes(id))).toEqual([]);
+    // Left: only the AMI's own snapshots; no replication leftovers, no vCenter snapshot.
+    const left = await leftovers(id, vm);
+    expect(left.ebs.sort()).toEqual([...finals].sort());
+    expect(left.snapshots).toEqual([]);
+    expect(left.images).toEqual([done.imageId]);
+  }, 600_000);
 });
 
 describe('Stop replication', () => {

@@ -194,6 +194,39 @@ describe('Migrate VM to EC2 form: Replicate, then cut over', () => {
     await waitFor(() => expect((begin() as HTMLButtonElement).disabled).toBe(false));
   });
 
+  it('offers registering the replicated disks directly only when the pre-flight says the guest is Nitro-ready, and sends the choice', async () => {
+    environments = [env({})];
+    const fact = (nitroReady: boolean | null): PreflightResult['checks'][number] => ({
+      code: 'NITRO_READINESS',
+      severity: 'info',
+      message: nitroReady ? 'The guest has the ENA and NVMe drivers that Nitro-based EC2 instances need.' : 'The guest does not have the ENA and NVMe drivers that Nitro-based EC2 instances need.',
+      details: { nitroReady, source: 'vmware-tools', guestId: 'rhel8_64Guest' },
+    });
+    // Not ready: only the fact shows, no image choice, nothing sent.
+    preflightChecks = [fact(false)];
+    renderModal();
+    fireEvent.click(await screen.findByRole('radio', { name: 'Replicate, then cut over' }));
+    expect(await screen.findByText(/does not have the ENA and NVMe drivers/)).toBeTruthy();
+    expect(screen.queryByRole('radiogroup', { name: 'Image' })).toBeNull();
+    cleanup();
+
+    preflightChecks = [fact(true)];
+    renderModal();
+    fireEvent.click(await screen.findByRole('radio', { name: 'Replicate, then cut over' }));
+    const viaImport = (await screen.findByRole('radio', { name: 'Import with VM Import' })) as HTMLInputElement;
+    const register = screen.getByRole('radio', { name: 'Register the replicated disks directly' }) as HTMLInputElement;
+    expect(viaImport.checked).toBe(true);
+    expect(document.getElementById(viaImport.getAttribute('aria-describedby')!)?.textContent).toBe('AWS installs the drivers the instance needs.');
+    expect(document.getElementById(register.getAttribute('aria-describedby')!)?.textContent).toBe('Faster: the guest already has the ENA and NVMe drivers.');
+    fireEvent.click(register);
+    // The pre-flight checks the choice against the guest before Begin.
+    await waitFor(() => expect(preflightCalls.some((q) => q.get('mode') === 'warm' && q.get('imagePath') === 'register-image')).toBe(true));
+    await waitFor(() => expect((begin() as HTMLButtonElement).disabled).toBe(false));
+    fireEvent.click(begin());
+    await screen.findByText(/Queued task ID/);
+    expect(migrationBodies[0]).toMatchObject({ mode: 'warm', imagePath: 'register-image' });
+  });
+
   it('going back to Migrate now drops a wrong interval: it no longer applies', async () => {
     environments = [env({})];
     renderModal();

@@ -123,12 +123,27 @@ describe('warm pre-flight rules', () => {
 describe('Nitro readiness (RegisterImage or VM Import)', () => {
   const nitro = (over: Partial<WarmRuleInput> = {}) => run(over).find((c) => c.code === 'NITRO_READINESS')!;
 
-  it('states that a guest has the drivers, naming VMware Tools as the source, and that VM Import still makes the image', () => {
+  it('states that a guest has the drivers, naming VMware Tools as the source, and that registering the disks directly may be chosen', () => {
     const check = nitro();
     expect(check.message).toBe(
-      "The guest has the ENA and NVMe drivers that Nitro-based EC2 instances need: VMware Tools reports Red Hat Enterprise Linux 8 (64-bit) running in the guest. An image registered straight from the replicated snapshots (RegisterImage) could boot without VM Import/Export's conversion; the connector still makes the image with VM Import/Export, which works for every guest.",
+      "The guest has the ENA and NVMe drivers that Nitro-based EC2 instances need: VMware Tools reports Red Hat Enterprise Linux 8 (64-bit) running in the guest. You can choose to register the replicated disks directly (RegisterImage), which is faster than VM Import/Export's conversion; VM Import/Export works for every guest.",
     );
     expect(check.details).toEqual({ nitroReady: true, source: 'vmware-tools', guestId: 'rhel8_64Guest', firmware: 'efi' });
+  });
+
+  it('blocks registering the disks directly for a guest that is not Nitro-ready, saying why and that VM Import installs the drivers', () => {
+    const windows = vm({ guestId: 'windows2019srv_64Guest', guestFullName: 'Microsoft Windows Server 2019 (64-bit)' });
+    const blocked = run({ vm: windows, facts: facts({ toolsRunning: false }), imagePath: 'register-image' }).find((c) => c.code === 'WARM_REGISTER_IMAGE_NOT_READY');
+    expect(blocked).toMatchObject({ severity: 'blocker', details: { nitroReady: false, source: 'vm-settings', guestId: 'windows2019srv_64Guest' } });
+    expect(blocked!.message).toBe(
+      'The replicated disks of "db-01" cannot be registered directly as an image: the guest does not have the ENA and NVMe drivers that Nitro-based EC2 instances need (the guest OS in the VM settings is Microsoft Windows Server 2019 (64-bit) (VMware Tools is not running, so the running system is not confirmed)), so an image registered from them might not boot.',
+    );
+    expect(blocked!.fix).toBe('Choose Import with VM Import: VM Import/Export installs the drivers the instance needs.');
+    // A guest the connector cannot judge is blocked too; a ready one is not, and neither is the default path.
+    const ubuntu = vm({ guestId: 'ubuntu64Guest', guestFullName: 'Ubuntu Linux (64-bit)' });
+    expect(run({ vm: ubuntu, facts: facts({ toolsRunning: false }), imagePath: 'register-image' }).find((c) => c.code === 'WARM_REGISTER_IMAGE_NOT_READY')?.message).toContain('the connector cannot tell whether the guest has');
+    expect(codes(run({ imagePath: 'register-image' }))).toEqual(['NITRO_READINESS']);
+    expect(codes(run({ vm: windows, facts: facts({ toolsRunning: false }) }))).toEqual(['WARM_TOOLS_NOT_RUNNING', 'NITRO_READINESS']);
   });
 
   it('uses the VM settings when Tools is not running, and says so', () => {

@@ -87,6 +87,11 @@ export const enUS = {
   'migrate.cutoverShutdown.guest': 'Shut down the guest OS (VMware Tools)',
   'migrate.cutoverShutdown.user': 'I will power off the VM myself',
   'migrate.cutoverShutdown.help': 'The final sync starts once the VM is powered off; downtime starts then.',
+  'migrate.imagePath': 'Image',
+  'migrate.imagePath.import-image': 'Import with VM Import',
+  'migrate.imagePath.import-image.help': 'AWS installs the drivers the instance needs.',
+  'migrate.imagePath.register-image': 'Register the replicated disks directly',
+  'migrate.imagePath.register-image.help': 'Faster: the guest already has the ENA and NVMe drivers.',
 
   'power.poweredOn': 'Powered on',
   'power.poweredOff': 'Powered off',

@@ -4,7 +4,7 @@
 // time in a running slot (whatever is due now) and parks the task between units (see engine.ts).
 import type { EBSClient } from '@aws-sdk/client-ebs';
 import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
-import type { CutoverShutdown } from '../../contract/index.ts';
+import type { CutoverShutdown, WarmImagePath } from '../../contract/index.ts';
 import { AppError } from '../../errors.ts';
 import { changeTrackingEnabled, objectProps, powerState, setChangeTracking, shutdownGuest } from '../../vsphere/cbt.ts';
 import { el, text, toMoRef, wrap } from '../../vsphere/soap.ts';
@@ -14,6 +14,7 @@ import { errorText, MigrationError } from '../failures.ts';
 import { retryDelay, sleep, SHUTDOWN, withVcenter, type EngineContext } from '../runtime.ts';
 import type { MigrationRecord } from '../types.ts';
 import { abandonCycle, deleteEbsSnapshots, ensureChangeTracking, runCycle, type CycleDeps } from './cycle.ts';
+import { registeredName, registerSpec } from './register.ts';
 import { TestInstances } from './test-instance.ts';
 import type { WarmRecord } from './types.ts';
 
@@ -32,8 +33,15 @@ export class WarmPipeline {
     this.tests = new TestInstances(ctx, aws, (t, ids) => this.deleteSnapshots(t, ids));
   }
 
-  static initial(intervalMinutes: number | undefined, shutdown: CutoverShutdown | undefined): WarmRecord {
-    return { intervalMinutes: intervalMinutes ?? DEFAULT_INTERVAL_MINUTES, shutdown: shutdown ?? 'guest', disks: [], cycles: 0, supersededSnapshots: [] };
+  static initial(intervalMinutes: number | undefined, shutdown: CutoverShutdown | undefined, imagePath?: WarmImagePath): WarmRecord {
+    return {
+      intervalMinutes: intervalMinutes ?? DEFAULT_INTERVAL_MINUTES,
+      shutdown: shutdown ?? 'guest',
+      disks: [],
+      cycles: 0,
+      supersededSnapshots: [],
+      ...(imagePath === 'register-image' ? { requestedImagePath: imagePath } : {}),
+    };
   }
 
   /** When the parked task should run next (ms since the epoch): now when a request or a cycle in flight waits. */
@@ -79,6 +87,13 @@ export class WarmPipeline {
         return;
       }
       await this.finalSync(t, signal);
+    }
+    if (t.phase === 'importing' && w.requestedImagePath === 'register-image') {
+      // The final snapshots become the AMI's own (finishCutover keeps them); no import slot.
+      w.imagePath = 'register-image';
+      t.imageId ??= await this.aws.registerImage(t, signal, registerSpec(t, 'cutover', w.cutover?.finalSnapshotIds ?? []));
+      t.phase = 'launching';
+      this.ctx.save(t);
     }
     if (t.phase === 'importing') {
       const ids = w.cutover?.finalSnapshotIds ?? [];
@@ -141,6 +156,8 @@ export class WarmPipeline {
           // Decided and saved before CBT is touched, so a crash in between cannot forget to turn it off again.
           // The VM's name as vCenter has it now (messages and the instance's Name tag use it).
           t.vmName = (await vc.getVirtualMachine(t.vmId)).name;
+          // RegisterImage's boot mode follows the VM's firmware.
+          if (w.requestedImagePath === 'register-image') w.firmware = text((await objectProps(vc, { type: 'VirtualMachine', value: t.vmId }, ['config.firmware'])).get('config.firmware')) ?? 'bios';
           w.cbtEnabledByUs ??= !(await changeTrackingEnabled(vc, t.vmId));
           this.ctx.save(t);
           const { disks } = await ensureChangeTracking(vc, t.vmId);
@@ -262,7 +279,9 @@ export class WarmPipeline {
         this.ctx.save(t);
       }
     });
-    const ids = [...w.disks.map((d) => d.ebsSnapshotId).filter((id): id is string => !!id), ...w.supersededSnapshots];
+    // A registered AMI uses the final snapshots themselves: they are the AMI's now, not replication leftovers.
+    const amis = new Set(w.imagePath === 'register-image' ? (w.cutover?.finalSnapshotIds ?? []) : []);
+    const ids = [...w.disks.map((d) => d.ebsSnapshotId).filter((id): id is string => !!id), ...w.supersededSnapshots].filter((id) => !amis.has(id));
     await this.deleteSnapshots(t, ids);
     for (const d of w.disks) delete d.ebsSnapshotId;
     this.ctx.save(t);
@@ -283,6 +302,11 @@ export class WarmPipeline {
       }
     }).catch(warn('opening vCenter for cleanup'));
     if (w.test) await this.tests.remove(t).catch(warn('removing the test instance'));
+    if (w.requestedImagePath === 'register-image' && !t.imageId && t.phase === 'importing') {
+      // Registered, but the answer was lost: found by its name so undo deregisters it (its snapshots cannot go before).
+      const found = await this.aws.findRegisteredImage(t, registeredName(t, 'cutover')).catch((err: unknown) => void warn('looking up the registered AMI')(err));
+      if (found) t.imageId = found;
+    }
     await this.aws.undoImportAndLaunch(t, cancelled || t.phase === 'importing');
     // Every snapshot the task recorded, and any it made but could not record (found by its task tag).
     const ids = new Set([...w.disks.map((d) => d.ebsSnapshotId), ...w.supersededSnapshots, ...(w.test?.snapshotIds ?? [])].filter((id): id is string => !!id));

@@ -1,5 +1,5 @@
-// A warm migration's test instance: ImportImage from the latest replicated EBS snapshots (pinned so later cycles do
-// not delete them), RunInstances in the chosen subnet tagged as a test; Finish test terminates it, deregisters its AMI
+// A warm migration's test instance: ImportImage (or, for a Nitro-ready guest, RegisterImage) from the latest replicated
+// EBS snapshots (pinned so later cycles do not delete them), RunInstances in the chosen subnet tagged as a test; Finish test terminates it, deregisters its AMI
 // and deletes the AMI's snapshots. Client tokens are derived from the task and the test, so a resume never doubles.
 import {
   CancelImportTaskCommand,
@@ -12,6 +12,7 @@ import { instanceTags, TEST_INSTANCE_TAG, type AwsSteps } from '../aws-steps.ts'
 import { errorName, errorText, MigrationError } from '../failures.ts';
 import { checkAbort, jittered, sleep, type EngineContext } from '../runtime.ts';
 import type { MigrationRecord } from '../types.ts';
+import { registeredName, registerSpec } from './register.ts';
 
 export class TestInstances {
   constructor(
@@ -31,6 +32,11 @@ export class TestInstances {
         this.ctx.save(t);
       }
       const ids = test.snapshotIds;
+      if (!test.imageId && w.requestedImagePath === 'register-image') {
+        // Registered from the pinned snapshots themselves: no import, no slot.
+        test.imageId = await this.aws.registerImage(t, signal, registerSpec(t, testStep(t), ids));
+        this.ctx.save(t);
+      }
       if (!test.imageId) {
         await this.aws.importImage(t, test, signal, {
           slotKey: `${t.id}:test`,
@@ -106,6 +112,11 @@ export class TestInstances {
     const gone = (err: unknown, ...names: string[]) => {
       if (!names.includes(errorName(err) ?? '')) throw err;
     };
+    if (!test.imageId && w.requestedImagePath === 'register-image') {
+      // Registered before a crash lost the answer: found by its name.
+      const found = await this.aws.findRegisteredImage(t, registeredName(t, testStep(t)));
+      if (found) test.imageId = found;
+    }
     const instanceId = test.instanceId ?? (test.imageId ? (await this.aws.findInstance(t, undefined, true))?.InstanceId : undefined);
     if (instanceId) {
       await this.aws.call(t, 'EC2', 'TerminateInstances', undefined, () => ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }))).catch((e: unknown) => gone(e, 'InvalidInstanceID.NotFound'));
@@ -136,6 +147,11 @@ export class TestInstances {
     const unpinned = w.supersededSnapshots.filter((id) => !heads.has(id));
     if (unpinned.length) await this.deleteSnapshots(t, unpinned);
   }
+}
+
+/** The registered test image's step name: one per test request. */
+function testStep(t: MigrationRecord): string {
+  return `test-${Date.parse(t.warm!.test!.requestedAt).toString(36)}`;
 }
 
 /** Idempotency tokens of one test: the task, the test's request time and the step. */

@@ -1,7 +1,7 @@
 // The durable state of a warm migration, kept inside its MigrationRecord (JSON in the task store) and written at
 // every step, so a connector killed at any point resumes without a full resync and without a second EBS snapshot,
 // import or instance. The engine (warm/pipeline) owns the record; warm/cycle runs one replication cycle on it.
-import type { CutoverShutdown, WarmTestInstance } from '../../contract/index.ts';
+import type { CutoverShutdown, WarmImagePath, WarmTestInstance } from '../../contract/index.ts';
 
 /** EBS direct API block size: every PutSnapshotBlock writes exactly one 512 KiB block. */
 export const EBS_BLOCK_BYTES = 512 * 1024;
@@ -93,5 +93,10 @@ export interface WarmRecord {
     finalSnapshotIds?: string[];
     instanceLaunchedAt?: string;
   };
-  imagePath?: 'import-image' | 'register-image';
+  /** The path the image was made by (set when the cutover's image is made; the view shows it). */
+  imagePath?: WarmImagePath;
+  /** The path asked for at submission (default import-image). */
+  requestedImagePath?: WarmImagePath;
+  /** The VM's config.firmware ('efi' or 'bios'), read at the first cycle: RegisterImage's boot mode. */
+  firmware?: string;
 }

@@ -10,7 +10,7 @@ import { Button } from '../../kit/Button.tsx';
 import { Form, InputField, ProblemLink, SelectField, type FieldProblem } from '../../kit/Form.tsx';
 import { Spinner } from '../../kit/Spinner.tsx';
 import { testIds } from '../../testIds.ts';
-import { defaultModeChoices, intervalProblem, MigrationModeFields, modeRequestFields, type ModeChoices } from './MigrationModeFields.tsx';
+import { defaultModeChoices, intervalProblem, MigrationModeFields, modePreflightFields, modeRequestFields, nitroReady, type ModeChoices } from './MigrationModeFields.tsx';
 import { PreflightChecks } from './PreflightChecks.tsx';
 import { environmentQueries, regionQueries, vmQueries } from './migrate.queries.ts';
 import { platformFromGuestId, privateIpProblem } from './privateIp.ts';
@@ -78,8 +78,8 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
     ...(subnetId ? { subnetId } : {}),
     ...(instanceType ? { instanceType } : {}),
     ...(privateIp && !ipProblem ? { privateIpAddress: privateIp } : {}),
-    // Warm adds the replication checks (CBT, snapshot privileges, VMware Tools for a guest shutdown).
-    ...(modeChoices.mode === 'warm' ? { mode: 'warm', cutoverShutdown: modeChoices.shutdown } : {}),
+    // Warm adds the replication checks (CBT, snapshot privileges, VMware Tools for a guest shutdown, Nitro readiness).
+    ...modePreflightFields(modeChoices),
   };
   const preflight = useQuery({ ...vmQueries.preflight(api, vm.id, query), enabled: envReady });
   const checksCurrent = preflight.isSuccess && !preflight.isPlaceholderData;
@@ -172,7 +172,14 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
     };
     formBody = (
       <Form label={t('migrate.formLabel')} testId={testIds.migrate.form} onSubmit={() => canSubmit && begin.mutate()}>
-        <MigrationModeFields value={modeChoices} onChange={(patch) => setModeChoices((c) => ({ ...c, ...patch }))} intervalId={fieldIds.interval} intervalError={intervalError} t={t} />
+        <MigrationModeFields
+          value={modeChoices}
+          onChange={(patch) => setModeChoices((c) => ({ ...c, ...patch }))}
+          intervalId={fieldIds.interval}
+          intervalError={intervalError}
+          nitro={nitroReady(preflight.data?.checks)}
+          t={t}
+        />
         <SelectField
           label={t('migrate.os')}
           testId={testIds.migrate.os}

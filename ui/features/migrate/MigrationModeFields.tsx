@@ -1,4 +1,4 @@
-import { MigrationRequest, type CutoverShutdown, type MigrationMode } from '../../../connector/contract/index.ts';
+import { MigrationRequest, type CutoverShutdown, type MigrationMode, type PreflightResult, type WarmImagePath } from '../../../connector/contract/index.ts';
 import type { Translate } from '../../i18n/i18n.ts';
 import { InputField, RadioGroup } from '../../kit/Form.tsx';
 import { testIds } from '../../testIds.ts';
@@ -8,9 +8,21 @@ export interface ModeChoices {
   /** As typed; checked with the contract's own rule. */
   interval: string;
   shutdown: CutoverShutdown;
+  /** Offered only while the pre-flight says the guest is Nitro-ready. */
+  image: WarmImagePath;
 }
 
-export const defaultModeChoices: ModeChoices = { mode: 'cold', interval: '15', shutdown: 'guest' };
+export const defaultModeChoices: ModeChoices = { mode: 'cold', interval: '15', shutdown: 'guest', image: 'import-image' };
+
+/** The pre-flight's NITRO_READINESS fact says the guest has the ENA and NVMe drivers. */
+export function nitroReady(checks: PreflightResult['checks'] | undefined): boolean {
+  return !!checks?.some((c) => c.code === 'NITRO_READINESS' && c.details?.['nitroReady'] === true);
+}
+
+/** register-image when chosen; the default (VM Import) is not sent. */
+function imagePathField(c: ModeChoices): Pick<MigrationRequest, 'imagePath'> {
+  return c.mode === 'warm' && c.image === 'register-image' ? { imagePath: 'register-image' } : {};
+}
 
 const intervalRule = MigrationRequest.shape.replicationIntervalMinutes.unwrap();
 
@@ -23,8 +35,13 @@ export function intervalProblem(typed: string, t: Translate): string | undefined
 }
 
 /** The request fields of the chosen mode: none for Migrate now, so a cold request stays as it was. */
-export function modeRequestFields(c: ModeChoices): Pick<MigrationRequest, 'mode' | 'replicationIntervalMinutes' | 'cutoverShutdown'> {
-  return c.mode === 'warm' ? { mode: 'warm', replicationIntervalMinutes: Number(c.interval.trim()), cutoverShutdown: c.shutdown } : { mode: 'cold' };
+export function modeRequestFields(c: ModeChoices): Pick<MigrationRequest, 'mode' | 'replicationIntervalMinutes' | 'cutoverShutdown' | 'imagePath'> {
+  return c.mode === 'warm' ? { mode: 'warm', replicationIntervalMinutes: Number(c.interval.trim()), cutoverShutdown: c.shutdown, ...imagePathField(c) } : { mode: 'cold' };
+}
+
+/** The pre-flight query's warm fields (its replication checks, and register-image checked against the guest). */
+export function modePreflightFields(c: ModeChoices): { mode?: 'warm'; cutoverShutdown?: CutoverShutdown; imagePath?: WarmImagePath } {
+  return c.mode === 'warm' ? { mode: 'warm', cutoverShutdown: c.shutdown, ...imagePathField(c) } : {};
 }
 
 interface Props {
@@ -32,11 +49,13 @@ interface Props {
   onChange: (patch: Partial<ModeChoices>) => void;
   intervalId: string;
   intervalError: string | undefined;
+  /** The pre-flight says the guest is Nitro-ready: registering the replicated disks directly is offered. */
+  nitro: boolean;
   t: Translate;
 }
 
-/** Migrate now (cold) or Replicate, then cut over (warm), and the warm choices: interval and how the VM is powered off. */
-export function MigrationModeFields({ value, onChange, intervalId, intervalError, t }: Props) {
+/** Migrate now (cold) or Replicate, then cut over (warm), and the warm choices: interval, how the VM is powered off, and (Nitro-ready guests) the image path. */
+export function MigrationModeFields({ value, onChange, intervalId, intervalError, nitro, t }: Props) {
   return (
     <>
       <RadioGroup
@@ -73,6 +92,21 @@ export function MigrationModeFields({ value, onChange, intervalId, intervalError
             ]}
             help={t('migrate.cutoverShutdown.help')}
           />
+          {/* Still shown once chosen, so a guest the pre-flight no longer finds ready can be switched back to VM Import. */}
+          {(nitro || value.image === 'register-image') && (
+            <RadioGroup
+              label={t('migrate.imagePath')}
+              name="image-path"
+              value={value.image}
+              onChange={(v) => onChange({ image: v as WarmImagePath })}
+              options={(['import-image', 'register-image'] as const).map((p) => ({
+                value: p,
+                label: t(`migrate.imagePath.${p}`),
+                description: t(`migrate.imagePath.${p}.help`),
+                testId: testIds.migrate.imagePath(p),
+              }))}
+            />
+          )}
         </>
       )}
     </>
