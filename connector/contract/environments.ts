@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AwsRegionName, InstanceTypeName, SecurityGroupId, SubnetId, uniqueList, VpcId } from './aws-ids.ts';
 import { multiLine } from './text.ts';
+import { EnvironmentImportDefaults } from './import-options.ts';
 
 /** Seed "Managing Environments": per-environment roles of vCenter users. */
 export const EnvironmentRole = z.enum(['NoAccess', 'ReadOnly', 'General', 'Owner']);
@@ -32,6 +33,8 @@ export const EnvironmentInput = z.strictObject({
   securityGroupIds: uniqueList(SecurityGroupId, 50).min(1, 'An environment offers at least one security group.'),
   /** Instance types users may choose; empty = every type the region offers. */
   instanceTypes: uniqueList(InstanceTypeName, 200).default([]),
+  /** Defaults of the migration form's Advanced section (licence type, encryption, tags). */
+  importDefaults: EnvironmentImportDefaults.default({ licenseType: 'AWS', encryption: { encrypted: false }, tags: [] }),
 }).meta({ id: 'EnvironmentSettings' });
 export type EnvironmentInput = z.infer<typeof EnvironmentInput>;
 
@@ -47,6 +50,7 @@ export const Environment = z.object({
   subnetIds: z.array(SubnetId),
   securityGroupIds: z.array(SecurityGroupId),
   instanceTypes: z.array(InstanceTypeName),
+  importDefaults: EnvironmentImportDefaults,
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
   /** The caller's role here (administrators manage every environment and hold Owner in each). */

@@ -9,6 +9,7 @@ export * from './environments.ts';
 export * from './aws-lookups.ts';
 export * from './import-authorizations.ts';
 export * from './preflight.ts';
+export * from './import-options.ts';
 export * from './migrations.ts';
 export * from './audit.ts';
 export * from './tasks.ts';

@@ -3,6 +3,7 @@ import { InstanceTypeName, PrivateIpv4, SecurityGroupId, SubnetId, uniqueList } 
 import { EnvironmentId } from './environments.ts';
 import { GuestPlatform } from './preflight.ts';
 import { VmId } from './vms.ts';
+import { ImportOptions } from './import-options.ts';
 import { CutoverShutdown, MigrationMode, WarmImagePath } from './tasks.ts';
 
 /** Seed "VM Import Authorization", step 3: the import request with the portal's token, and the form's choices. */
@@ -30,6 +31,8 @@ export const MigrationRequest = z.strictObject({
   cutoverShutdown: CutoverShutdown.optional(),
   /** Warm only: how the image is made (default import-image; register-image only for a Nitro-ready guest). */
   imagePath: WarmImagePath.optional(),
+  /** The form's Advanced section (licence type, encryption, tags); left out = the environment's defaults. */
+  importOptions: ImportOptions.optional(),
 })
   .refine((r) => r.mode === 'warm' || (r.replicationIntervalMinutes === undefined && r.cutoverShutdown === undefined && r.imagePath === undefined), {
     message: 'The replication interval, the cutover shutdown and the image path apply only to "Replicate, then cut over" (mode warm).',

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SubnetId } from './aws-ids.ts';
+import { AppliedImportOptions, EffectiveImportOptions } from './import-options.ts';
 
 /** Where a migration stands. `queued` waits for a slot; `cancelling` is undoing what was done. */
 export const MigrationState = z.enum(['queued', 'running', 'cancelling', 'completed', 'failed', 'cancelled']);
@@ -138,6 +139,10 @@ export const MigrationTask = z.object({
   importEtaSeconds: z.number().nonnegative().optional(),
   imageId: z.string().optional(),
   instanceId: z.string().optional(),
+  /** The Advanced choices as requested (after the environment's defaults were merged in). */
+  importOptions: EffectiveImportOptions.optional(),
+  /** What AWS reports it applied (licence, boot mode, encryption key, tags), read back after the import and launch. */
+  applied: AppliedImportOptions.optional(),
   error: z.string().optional(),
   /** Something the migration could not tidy up (e.g. staging objects), with what to do; the migration itself succeeded. */
   warning: z.string().optional(),
