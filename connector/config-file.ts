@@ -43,6 +43,7 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; parse: Parser }> = 
   VM2EC2_AWS_REGIONS: { path: ['aws', 'regions'], parse: list },
   VM2EC2_AWS_ENDPOINT: { path: ['aws', 'endpoint'], parse: str },
   VM2EC2_AWS_EBS_ENDPOINT: { path: ['aws', 'ebsEndpoint'], parse: str },
+  VM2EC2_AWS_KMS_ENDPOINT: { path: ['aws', 'kmsEndpoint'], parse: str },
   VM2EC2_DNS_SEARCH_SUFFIXES: { path: ['dns', 'searchSuffixes'], parse: list },
   VM2EC2_LOG_LEVEL: { path: ['logging', 'level'], parse: str },
 };

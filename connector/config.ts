@@ -47,6 +47,8 @@ export const ConnectorConfig = z
         endpoint: z.url({ protocol: /^https?$/ }).optional(),
         /** EBS direct APIs endpoint override (warm migration; AWS serves them on their own endpoint, ebs.<region>.amazonaws.com). */
         ebsEndpoint: z.url({ protocol: /^https?$/ }).optional(),
+        /** KMS endpoint override (import encryption keys; AWS's own is kms.<region>.amazonaws.com). */
+        kmsEndpoint: z.url({ protocol: /^https?$/ }).optional(),
         /** Regions environments may use; the first one holds the default environment. */
         regions: z.array(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/)).min(1).default(['us-east-1']),
         /** Only for emulators: static credentials. Leave unset against real AWS. */
