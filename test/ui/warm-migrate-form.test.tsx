@@ -32,6 +32,7 @@ const env = (over: Partial<Environment>): Environment => ({
   subnetIds: ['subnet-0a1b2c3d4e5f67890'],
   securityGroupIds: ['sg-0a1b2c3d4e5f67890'],
   instanceTypes: [],
+  importDefaults: { licenseType: 'AWS', encryption: { encrypted: false }, tags: [] },
   createdAt: '2026-11-25T00:00:00.000Z',
   updatedAt: '2026-11-25T00:00:00.000Z',
   myRole: 'General',

@@ -27,6 +27,7 @@ export function EnvironmentForm({ editing, onDone }: { editing: Environment | nu
     subnetIds: editing?.subnetIds ?? [],
     securityGroupIds: editing?.securityGroupIds ?? [],
     instanceTypes: editing?.instanceTypes ?? [],
+    importDefaults: editing?.importDefaults ?? { licenseType: 'AWS', encryption: { encrypted: false }, tags: [] },
   }));
   const set = (patch: Partial<EnvironmentInput>) => setDraft((d) => ({ ...d, ...patch }));
   const regions = useQuery(regionQueries.list(api));
