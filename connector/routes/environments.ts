@@ -56,6 +56,7 @@ async function validateAgainstAws(app: FastifyInstance, input: EnvironmentInput)
     subnetIds: input.subnetIds,
     securityGroupIds: input.securityGroupIds,
     instanceTypes: input.instanceTypes,
+    importDefaults: input.importDefaults,
   };
 }
 
@@ -69,6 +70,7 @@ const summary = (e: EnvironmentRecord | EnvironmentFields) => ({
   subnetIds: e.subnetIds,
   securityGroupIds: e.securityGroupIds,
   instanceTypes: e.instanceTypes,
+  importDefaults: e.importDefaults,
 });
 
 /** Environments (seed "Managing Environments"), their permissions and the live AWS lookups of the migration form. */

@@ -1,6 +1,6 @@
 // The connector's persistence, as small repository interfaces. SQLite implements them today
 // (./sqlite/); a Postgres backend would implement the same interfaces.
-import type { AuditAction, AuditOutcome, EnvironmentRole } from '../contract/index.ts';
+import type { AuditAction, AuditOutcome, EnvironmentImportDefaults, EnvironmentRole } from '../contract/index.ts';
 
 export interface EnvironmentRecord {
   id: string;
@@ -12,11 +12,16 @@ export interface EnvironmentRecord {
   subnetIds: string[];
   securityGroupIds: string[];
   instanceTypes: string[];
+  /** The migration form's Advanced defaults (licence type, encryption, tags). */
+  importDefaults: EnvironmentImportDefaults;
   createdAt: string;
   updatedAt: string;
 }
 
-export type EnvironmentFields = Omit<EnvironmentRecord, 'id' | 'isDefault' | 'createdAt' | 'updatedAt'>;
+/** `importDefaults` left out: AWS licence, unencrypted, no tags. */
+export type EnvironmentFields = Omit<EnvironmentRecord, 'id' | 'isDefault' | 'createdAt' | 'updatedAt' | 'importDefaults'> & {
+  importDefaults?: EnvironmentImportDefaults;
+};
 
 export interface EnvironmentRepository {
   list(): Promise<EnvironmentRecord[]>;

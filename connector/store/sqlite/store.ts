@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
-import type { EnvironmentRole } from '../../contract/index.ts';
+import { EnvironmentImportDefaults, type EnvironmentRole } from '../../contract/index.ts';
 import { AppError } from '../../errors.ts';
 import {
   DEFAULT_ENVIRONMENT_ID,
@@ -30,6 +30,7 @@ interface EnvironmentRow {
   subnet_ids: string;
   security_group_ids: string;
   instance_types: string;
+  import_defaults: string;
   created_at: string;
   updated_at: string;
 }
@@ -58,6 +59,8 @@ const toEnvironment = (r: EnvironmentRow): EnvironmentRecord => ({
   subnetIds: JSON.parse(r.subnet_ids) as string[],
   securityGroupIds: JSON.parse(r.security_group_ids) as string[],
   instanceTypes: JSON.parse(r.instance_types) as string[],
+  // Parsed through the contract so a row written by an older connector still reads with every default filled in.
+  importDefaults: EnvironmentImportDefaults.parse(JSON.parse(r.import_defaults)),
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -79,6 +82,8 @@ const toAudit = (r: AuditRow): AuditRecord => ({
 function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' || (err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
+
+const importDefaultsJson = (f: EnvironmentFields) => JSON.stringify(EnvironmentImportDefaults.parse(f.importDefaults ?? {}));
 
 const newEnvironmentId = () => `env-${randomBytes(6).toString('hex')}`;
 
@@ -174,10 +179,10 @@ class SqliteEnvironments implements EnvironmentRepository {
     this.write(() =>
       this.db()
         .prepare(
-          `INSERT INTO environments (id, name, description, is_default, region, vpc_id, subnet_ids, security_group_ids, instance_types, created_at, updated_at)
-           VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO environments (id, name, description, is_default, region, vpc_id, subnet_ids, security_group_ids, instance_types, import_defaults, created_at, updated_at)
+           VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(id, f.name, f.description, f.region, f.vpcId, JSON.stringify(f.subnetIds), JSON.stringify(f.securityGroupIds), JSON.stringify(f.instanceTypes), at, at),
+        .run(id, f.name, f.description, f.region, f.vpcId, JSON.stringify(f.subnetIds), JSON.stringify(f.securityGroupIds), JSON.stringify(f.instanceTypes), importDefaultsJson(f), at, at),
     f.name);
     return (await this.get(id))!;
   }
@@ -188,9 +193,9 @@ class SqliteEnvironments implements EnvironmentRepository {
         this.db()
           .prepare(
             `UPDATE environments SET name = ?, description = ?, region = ?, vpc_id = ?, subnet_ids = ?, security_group_ids = ?,
-             instance_types = ?, updated_at = ? WHERE id = ?`,
+             instance_types = ?, import_defaults = ?, updated_at = ? WHERE id = ?`,
           )
-          .run(f.name, f.description, f.region, f.vpcId, JSON.stringify(f.subnetIds), JSON.stringify(f.securityGroupIds), JSON.stringify(f.instanceTypes), this.now(), id),
+          .run(f.name, f.description, f.region, f.vpcId, JSON.stringify(f.subnetIds), JSON.stringify(f.securityGroupIds), JSON.stringify(f.instanceTypes), importDefaultsJson(f), this.now(), id),
       f.name,
     );
     return info.changes === 0 ? undefined : this.get(id);
