@@ -8,6 +8,7 @@ import { ActiveTaskConflict, type TaskFilter } from './task-store.ts';
 import { AppError } from '../errors.ts';
 import type { MigrationRecord, MigrationSubmission } from './types.ts';
 import { taskView } from './task-view.ts';
+import type { MigrationBefore } from './observer.ts';
 import { AwsSteps } from './aws-steps.ts';
 import { ColdPipeline } from './cold.ts';
 import { WarmPipeline } from './warm/pipeline.ts';
@@ -37,6 +38,8 @@ export class MigrationEngine {
   /** Queued task ids in FIFO order, read from the store once; see queued(). */
   private queue: Set<string> | undefined;
   private readonly lastSave = new Map<string, number>();
+  /** State and phase as last persisted by this process, for the observers' `before`. */
+  private readonly persisted = new Map<string, MigrationBefore>();
   private readonly ctx: EngineContext;
   private readonly aws: AwsSteps;
   private readonly cold: ColdPipeline;
@@ -70,6 +73,7 @@ export class MigrationEngine {
       guestShutdownTimeoutMs: 600_000,
       now: () => new Date(),
       log: () => {},
+      observers: [],
       ...options,
     };
     this.ctx = {
@@ -150,7 +154,9 @@ export class MigrationEngine {
 
   private insertExclusive(record: MigrationRecord): MigrationRecord {
     try {
-      return this.opts.tasks.insert(record);
+      const inserted = this.opts.tasks.insert(record);
+      this.observe(inserted, undefined);
+      return inserted;
     } catch (err) {
       if (!(err instanceof ActiveTaskConflict)) throw err;
       const holder = err.holder as MigrationRecord | undefined;
@@ -376,7 +382,24 @@ export class MigrationEngine {
   private save(t: MigrationRecord): void {
     t.updatedAt = this.iso();
     this.lastSave.set(t.id, Date.now());
+    // A task this process has not saved yet (resumed, or read back from the queue): the store holds its before.
+    const stored = this.persisted.has(t.id) ? undefined : this.opts.tasks.get(t.id);
+    const before = this.persisted.get(t.id) ?? (stored ? { state: stored.state, phase: stored.phase } : undefined);
     this.opts.tasks.save(t);
+    this.observe(t, before);
+  }
+
+  /** Tells every observer about a persisted save; an observer's failure is logged, never the task's. */
+  private observe(t: MigrationRecord, before: MigrationBefore | undefined): void {
+    if (TERMINAL.includes(t.state)) this.persisted.delete(t.id);
+    else this.persisted.set(t.id, { state: t.state, phase: t.phase });
+    for (const o of this.opts.observers) {
+      try {
+        o.migrationSaved?.(t, before);
+      } catch (err) {
+        this.opts.log(`migration ${t.id}: an observer failed: ${String(err)}`);
+      }
+    }
   }
 
   private saveThrottled(t: MigrationRecord): void {

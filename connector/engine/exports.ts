@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand, GetBucketAclCommand, HeadBucketCommand, PutBucketAclCommand, type S3Client } from '@aws-sdk/client-s3';
 import { AppError } from '../errors.ts';
+import type { ExportBefore, TaskObserver } from './observer.ts';
 import { ActiveTaskConflict, type ExportRecord, type SqliteExportTasks } from './task-store.ts';
 
 /** VM Import/Export's canonical user for "all other Regions" (AWS user guide, vmexport.md); regional ids differ. */
@@ -77,6 +78,8 @@ export interface ExportServiceOptions {
   s3(region: string): S3Client;
   maxExportsPerRegion: number;
   now?: () => Date;
+  /** Told after every persisted save; a reservation EC2 has not accepted yet is not an export and is not told. */
+  observers?: TaskObserver[];
 }
 
 export class ExportService {
@@ -155,7 +158,7 @@ export class ExportService {
       rec.exportTaskId = task.ExportTaskId;
       if (task.ExportToS3Task?.S3Key) rec.s3Key = task.ExportToS3Task.S3Key;
       rec.updatedAt = this.now().toISOString();
-      this.opts.store.save(rec);
+      this.save(rec, undefined);
       return rec;
     } catch (err) {
       this.opts.store.remove(id);
@@ -212,11 +215,12 @@ export class ExportService {
     } catch (err) {
       throw new AppError(409, 'EXPORT_IN_PROGRESS', `EC2 could not cancel export ${rec.exportTaskId}: ${(err as Error).message}. An export that is writing its final image cannot be cancelled.`);
     }
+    const before = { state: rec.state };
     rec.state = 'cancelling';
     rec.cancelledBy = cancelledBy;
     rec.cancelledAt = this.now().toISOString();
     rec.updatedAt = rec.cancelledAt;
-    this.opts.store.save(rec);
+    this.save(rec, before);
     await this.refresh();
     return this.opts.store.get(id);
   }
@@ -243,6 +247,7 @@ export class ExportService {
         if (!t) continue;
         const state = t.State === 'completed' ? 'completed' : t.State === 'cancelled' ? (rec.state === 'cancelling' ? 'cancelled' : 'failed') : t.State === 'cancelling' ? 'cancelling' : 'active';
         if (state !== rec.state || t.StatusMessage !== rec.statusMessage) {
+          const before = { state: rec.state };
           rec.state = state;
           if (state === 'failed') rec.statusMessage = exportFailureText(rec.instanceId, t.StatusMessage);
           // What EC2 says the export is doing now: a message of an earlier state (e.g. "Running") must not outlive it.
@@ -250,7 +255,7 @@ export class ExportService {
           else delete rec.statusMessage;
           if (t.ExportToS3Task?.S3Key) rec.s3Key = t.ExportToS3Task.S3Key;
           rec.updatedAt = this.now().toISOString();
-          this.opts.store.save(rec);
+          this.save(rec, before);
         }
       }
     }
@@ -273,7 +278,20 @@ export class ExportService {
     rec.exportTaskId = started.task.ExportTaskId;
     if (started.task.ExportToS3Task?.S3Key) rec.s3Key = started.task.ExportToS3Task.S3Key;
     rec.updatedAt = this.now().toISOString();
+    // The adopted reservation becomes an export here.
+    this.save(rec, undefined);
+  }
+
+  /** Persists, then tells every observer; an observer's failure never fails the export. */
+  private save(rec: ExportRecord, before: ExportBefore | undefined): void {
     this.opts.store.save(rec);
+    for (const o of this.opts.observers ?? []) {
+      try {
+        o.exportSaved?.(rec, before);
+      } catch {
+        // Observers record their own failures (observer.ts).
+      }
+    }
   }
 
   /** The EC2 export task this service tagged with `id`, if EC2 started one. */

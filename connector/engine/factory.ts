@@ -7,6 +7,7 @@ import { createEbsClient } from '../aws/ebs-writer.ts';
 import type { ConnectorConfig } from '../config.ts';
 import { VimFault, Vim25Client } from '../vsphere/vim25.ts';
 import { AwsRetryError, awsRetryText, isRetryableAwsError, MigrationEngine, MigrationError, sdkAttempts, type EngineVcenterSession, type MigrationEngineOptions } from './engine.ts';
+import type { TaskObserver } from './observer.ts';
 import { SqliteMigrationTasks } from './task-store.ts';
 import type { MigrationRecord } from './types.ts';
 
@@ -153,11 +154,13 @@ export function createEngine(
   config: ConnectorConfig,
   endpoints: EngineEndpoints,
   extra: Partial<MigrationEngineOptions> = {},
-): { engine: MigrationEngine; sessions: EngineVcenterSessions; close(): Promise<void> } {
+): { engine: MigrationEngine; sessions: EngineVcenterSessions; observers: TaskObserver[]; close(): Promise<void> } {
   const file = config.store.sqliteFile ?? join(config.dataDir, 'connector.sqlite');
   const tasks = new SqliteMigrationTasks(file === ':memory:' ? file : resolve(file));
   const sessions = new EngineVcenterSessions(endpoints.vcenter, config.engine.vcenterAccount);
   const s3 = s3ClientFactory(config.engine, endpoints.awsCredentials, endpoints.s3Retry);
+  // One list for the engine and whoever else saves tasks (the export service); observers join it before start().
+  const observers = extra.observers ?? [];
   const engine = new MigrationEngine({
     tasks,
     openVcenter: (t) => sessions.open(t),
@@ -181,11 +184,13 @@ export function createEngine(
     powerOffPollMs: config.engine.powerOffPollMs,
     onTaskEnd: (t) => void sessions.end(t.id),
     ...extra,
+    observers,
   });
   engine.setUpdating(config.engine.updating);
   return {
     engine,
     sessions,
+    observers,
     async close() {
       await engine.stop();
       tasks.close();

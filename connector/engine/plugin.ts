@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { createEngine, s3ClientFactory, type EngineVcenterSessions } from './factory.ts';
 import { ExportService } from './exports.ts';
 import { InstanceService } from './instances.ts';
+import type { TaskObserver } from './observer.ts';
 import { SqliteExportTasks } from './task-store.ts';
 
 declare module 'fastify' {
@@ -13,6 +14,8 @@ declare module 'fastify' {
     /** The migration engine (durable queue and pipeline). */
     engine: MigrationEngine;
     engineSessions: EngineVcenterSessions;
+    /** Observers of every migration and export save (vCenter reporting, notifications): push before listen. */
+    taskObservers: TaskObserver[];
     exportsService: ExportService;
     instancesService: InstanceService;
   }
@@ -36,11 +39,18 @@ export const enginePlugin = fp(
     const exportStore = new SqliteExportTasks(file === ':memory:' ? file : resolve(file));
     app.decorate(
       'exportsService',
-      new ExportService({ store: exportStore, ec2: (r) => app.aws.ec2(r), s3: s3ClientFactory(opts.config.engine, awsCreds), maxExportsPerRegion: opts.config.engine.maxExportsPerRegion }),
+      new ExportService({
+        store: exportStore,
+        ec2: (r) => app.aws.ec2(r),
+        s3: s3ClientFactory(opts.config.engine, awsCreds),
+        maxExportsPerRegion: opts.config.engine.maxExportsPerRegion,
+        observers: built.observers,
+      }),
     );
     app.decorate('instancesService', new InstanceService((r) => app.aws.ec2(r)));
     app.addHook('onClose', async () => exportStore.close());
     app.decorate('engineSessions', built.sessions);
+    app.decorate('taskObservers', built.observers);
     // Resume on listen, not on ready: app.inject() tests never open the task database.
     app.addHook('onListen', async () => built.engine.start());
     app.addHook('preClose', async () => built.close());

@@ -5,6 +5,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { EBSClient } from '@aws-sdk/client-ebs';
 import type { Vim25Client } from '../vsphere/vim25.ts';
 import { MigrationError } from './failures.ts';
+import type { TaskObserver } from './observer.ts';
 import type { MigrationTaskRepository } from './task-store.ts';
 import type { MigrationRecord } from './types.ts';
 
@@ -64,6 +65,8 @@ export interface MigrationEngineOptions {
   log?: (msg: string) => void;
   /** Called once a task reaches a terminal state (e.g. to end its vCenter session). */
   onTaskEnd?: (task: MigrationRecord) => void;
+  /** Told after every persisted save (vCenter tasks and events, notifications); the array may grow until start(). */
+  observers?: TaskObserver[];
 }
 
 export type EngineSettings = Required<Omit<MigrationEngineOptions, 'log' | 'onTaskEnd' | 'ebs'>> &

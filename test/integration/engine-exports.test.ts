@@ -18,6 +18,8 @@ let instances: InstanceService;
 let ec2: EC2Client;
 let s3: S3Client;
 const instanceIds: string[] = [];
+/** Every observed export save: id, state before, state after, and what the store held then. */
+const observed: { id: string; before: string | undefined; state: string; stored: string | undefined }[] = [];
 
 const req = (instanceId: string) => ({ environmentId: 'env-default', region: REGION, instanceId, s3Prefix: 'exports/', requestedBy: 'administrator@vsphere.local' });
 
@@ -36,7 +38,13 @@ beforeAll(async () => {
   ec2 = new EC2Client({ region: REGION, endpoint: lab.ec2.url, credentials: { ...AWS_CREDENTIALS } });
   s3 = new S3Client(labS3ClientConfig(lab.s3, REGION));
   store = new SqliteExportTasks(join(lab.dataDir, 'connector.sqlite'));
-  exportsSvc = new ExportService({ store, ec2: () => ec2, s3: () => s3, maxExportsPerRegion: 1 });
+  exportsSvc = new ExportService({
+    store,
+    ec2: () => ec2,
+    s3: () => s3,
+    maxExportsPerRegion: 1,
+    observers: [{ exportSaved: (e, before) => observed.push({ id: e.id, before: before?.state, state: e.state, stored: store.get(e.id)?.state }) }],
+  });
   instances = new InstanceService(() => ec2);
   // Two instances of one VM: one migration after the other (a VM has one active migration at a time).
   const a = lab.engine.submit(lab.request('bsd-firewall-01'));
@@ -102,6 +110,12 @@ describe('instance export', { timeout: 300_000 }, () => {
     expect(['cancelling', 'cancelled']).toContain(cancelling!.state);
     const cancelled = await waitFor(async () => ((await exportsSvc.get(other.id))?.state === 'cancelled' ? true : undefined), 'the cancel');
     expect(cancelled).toBe(true);
+
+    // Observers heard each export from EC2's acceptance (before undefined) to its end, as the store held it.
+    const transitions = (id: string) => observed.filter((o) => o.id === id && o.before !== o.state).map((o) => `${o.before ?? '-'}>${o.state}`);
+    expect(transitions(exp.id)).toEqual(['->active', 'active>completed']);
+    expect(transitions(other.id)).toEqual(['->active', 'active>cancelling', 'cancelling>cancelled']);
+    expect(observed.every((o) => o.stored === o.state)).toBe(true);
   });
 
   it('lists the last seven days by default', async () => {
