@@ -3,6 +3,7 @@ import { InstanceTypeName, PrivateIpv4, SubnetId } from './aws-ids.ts';
 import { EnvironmentId } from './environments.ts';
 import { VmId } from './vms.ts';
 import { CutoverShutdown, MigrationMode, WarmImagePath } from './tasks.ts';
+import { BootMode, KmsKeyRef, LicenseType } from './import-options.ts';
 
 /** blocker: the migration cannot start; warning: it can, but read this first; info: good to know. */
 export const PreflightSeverity = z.enum(['blocker', 'warning', 'info']);
@@ -54,6 +55,24 @@ export const PreflightCode = z.enum([
   'NITRO_READINESS',
   /** Register the replicated disks directly (imagePath register-image) chosen for a guest that is not Nitro-ready. */
   'WARM_REGISTER_IMAGE_NOT_READY',
+  // Import options (issue 18):
+  /** The licence type is one AWS refuses for this guest (Linux and Windows client: BYOL only). */
+  'LICENSE_TYPE_NOT_ALLOWED',
+  /** Bring your own licence for Windows Server: Microsoft's terms need Dedicated Hosts, the connector launches on shared tenancy. */
+  'BYOL_NEEDS_DEDICATED_HOST',
+  /** The environment's default licence type does not apply to this guest; the import uses the one AWS allows. */
+  'LICENSE_TYPE_ADJUSTED',
+  'KMS_KEY_NOT_FOUND',
+  /** Disabled, pending deletion, asymmetric or not for encryption. */
+  'KMS_KEY_NOT_USABLE',
+  /** The key policy does not let the VM Import service role use the key. */
+  'KMS_KEY_NOT_ALLOWED_FOR_IMPORT_ROLE',
+  /** The connector may not read the key or its policy (a warning: AWS has the last word). */
+  'KMS_KEY_UNREADABLE',
+  /** The VM boots with UEFI and the chosen instance type does not support UEFI. */
+  'INSTANCE_TYPE_NO_UEFI',
+  /** The environment's tags and the migration's exceed what EC2 allows on a resource. */
+  'TOO_MANY_TAGS',
 ]);
 export type PreflightCode = z.infer<typeof PreflightCode>;
 
@@ -67,6 +86,14 @@ export const PreflightCheck = z.object({
   details: z.record(z.string(), z.unknown()).optional(),
 }).meta({ id: 'PreflightCheck' });
 export type PreflightCheck = z.infer<typeof PreflightCheck>;
+
+/** The VM's firmware in vCenter (config.firmware, config.bootOptions.efiSecureBootEnabled) and the EC2 boot mode it means. */
+export const VmFirmware = z.object({
+  firmware: z.enum(['bios', 'efi']),
+  secureBoot: z.boolean(),
+  bootMode: BootMode,
+}).meta({ id: 'VmFirmware' });
+export type VmFirmware = z.infer<typeof VmFirmware>;
 
 export const GuestPlatform = z.enum(['Linux', 'Windows']);
 export type GuestPlatform = z.infer<typeof GuestPlatform>;
@@ -84,6 +111,12 @@ export const PreflightQuery = z.strictObject({
   cutoverShutdown: CutoverShutdown.optional(),
   /** Warm only: register-image is checked against the guest's Nitro readiness. */
   imagePath: WarmImagePath.optional(),
+  /** Advanced: the licence type, when it differs from the environment's default. */
+  licenseType: LicenseType.optional(),
+  /** Advanced: encrypt the volumes ("true"/"false"; absent = the environment's default). */
+  encrypted: z.enum(['true', 'false']).optional(),
+  /** Advanced: the KMS key (absent = the environment's default key). */
+  kmsKeyId: KmsKeyRef.optional(),
 }).refine((q) => q.mode === 'warm' || (q.cutoverShutdown === undefined && q.imagePath === undefined), {
   message: 'The cutover shutdown and the image path apply only to "Replicate, then cut over" (mode warm).',
   path: ['cutoverShutdown'],
@@ -99,6 +132,8 @@ export const PreflightResult = z.object({
   ready: z.boolean(),
   /** The platform the guest OS suggests, to preselect in the form. */
   suggestedPlatform: GuestPlatform.optional(),
+  /** Boot mode, a fact read from vCenter (not a choice): UEFI guests are imported and launched as UEFI. */
+  firmware: VmFirmware.optional(),
   checks: z.array(PreflightCheck),
 }).meta({ id: 'PreflightResult' });
 export type PreflightResult = z.infer<typeof PreflightResult>;

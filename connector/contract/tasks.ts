@@ -245,6 +245,8 @@ export const ImportedInstance = z.object({
   /** The source VM's name when it was migrated; absent for instances launched before names were recorded and no longer in the task list. */
   sourceVmName: z.string().optional(),
   migrationId: z.string().optional(),
+  /** Licence type, boot mode and encryption key as AWS reports them for the instance (its AMI and volumes). */
+  applied: AppliedImportOptions.optional(),
 }).meta({ id: 'ImportedInstance' });
 export type ImportedInstance = z.infer<typeof ImportedInstance>;
 export const InstanceListQuery = z.strictObject({ environmentId: z.string().min(1).max(64) });
