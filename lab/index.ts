@@ -150,7 +150,7 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
       dataDir,
       vcenter: { url: `https://127.0.0.1:${clientPort}`, caPem: clientTls.certPem },
       administrators: ['administrator@vsphere.local'],
-      aws: { endpoint: ec2.url, ebsEndpoint: ec2.ebsUrl, regions: LAB_REGIONS, credentials: labAwsCredentials(), ...extra.aws },
+      aws: { endpoint: ec2.url, ebsEndpoint: ec2.ebsUrl, kmsEndpoint: ec2.kmsUrl, regions: LAB_REGIONS, credentials: labAwsCredentials(), ...extra.aws },
       engine: {
         s3Endpoint: s3.url,
         s3Credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },

@@ -1,4 +1,5 @@
 // The emulator object: clock, per-region state, timed transitions, failure injection and inspection.
+import { KmsStore } from '../kms/store.ts';
 import { EbsStore } from './ebs-store.ts';
 import { advanceExports } from './exports.ts';
 import { createIamState, type IamState } from './iam.ts';
@@ -55,6 +56,8 @@ export class Ec2Emulator implements Core {
   readonly iam: IamState;
   /** EBS snapshots (EBS direct APIs, DescribeSnapshots, AMIs from snapshots) and their content-addressed blocks. */
   readonly ebs = new EbsStore();
+  /** KMS keys and aliases (served by the KMS endpoint; ImportImage and RunInstances check encryption keys here). */
+  readonly kms: KmsStore;
   readonly importFailures: ImportFailureRule[] = [];
   readonly exportFailures: ExportFailureRule[] = [];
   readonly importHolds: ImportHoldRule[] = [];
@@ -81,6 +84,7 @@ export class Ec2Emulator implements Core {
     this.regions.forEach((name, i) => this.states.set(name, seedRegion(name, i)));
     this.s3 = createS3Access(opts.s3);
     this.iam = createIamState(this.accountId, this.now());
+    this.kms = new KmsStore(this.accountId, this.regions, this.now());
   }
 
   /** Emulated time in epoch ms. */
@@ -103,6 +107,7 @@ export class Ec2Emulator implements Core {
 
   private async runDue(): Promise<void> {
     this.ebs.expire(this.now());
+    this.kms.expire(this.now());
     for (const region of this.states.values()) {
       advanceImports(this, region);
       advanceImages(this, region);

@@ -5,6 +5,7 @@ import type { XmlObject } from './xml.ts';
 import type { LabS3Access } from './s3.ts';
 import type { IamState } from './iam.ts';
 import type { EbsStore } from './ebs-store.ts';
+import type { KmsStore } from '../kms/store.ts';
 
 export type ImportStage = 'pending' | 'converting' | 'updating' | 'booting' | 'preparing ami';
 
@@ -217,6 +218,7 @@ export interface Core {
   readonly s3: LabS3Access;
   readonly iam: IamState;
   readonly ebs: EbsStore;
+  readonly kms: KmsStore;
   readonly importFailures: readonly ImportFailureRule[];
   readonly importHolds: readonly ImportHoldRule[];
   readonly exportFailures: readonly ExportFailureRule[];
