@@ -20,6 +20,7 @@ import type {
   ImportAuthorization,
   ImportAuthorizationRequest,
   InstanceTypeList,
+  KmsKeyList,
   Me,
   MigrationAccepted,
   MigrationList,
@@ -68,6 +69,7 @@ export function createApi(http: AxiosInstance) {
       (await http.get<SecurityGroupList>(`/environments/${enc(envId)}/security-groups`)).data,
     instanceTypes: async (envId: string): Promise<InstanceTypeList> =>
       (await http.get<InstanceTypeList>(`/environments/${enc(envId)}/instance-types`)).data,
+    kmsKeys: async (envId: string): Promise<KmsKeyList> => (await http.get<KmsKeyList>(`/environments/${enc(envId)}/kms-keys`)).data,
 
     authorizeImport: async (body: ImportAuthorizationRequest): Promise<ImportAuthorization> =>
       (await http.post<ImportAuthorization>('/import-authorizations', body)).data,

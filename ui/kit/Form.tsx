@@ -54,6 +54,8 @@ export function Field({ label, help, error, children, id: given }: FieldProps) {
 export interface SelectOption {
   value: string;
   label: string;
+  /** Listed but not selectable; the label says why. */
+  disabled?: boolean;
 }
 
 type SelectProps = Omit<SelectHTMLAttributes<HTMLSelectElement>, 'onChange' | 'value'> & {
@@ -85,7 +87,7 @@ export function SelectField({ label, options, value, onChange, placeholder, help
           >
             {placeholder !== undefined && <option value="">{placeholder}</option>}
             {options.map((o) => (
-              <option key={o.value} value={o.value}>
+              <option key={o.value} value={o.value} disabled={o.disabled}>
                 {o.label}
               </option>
             ))}

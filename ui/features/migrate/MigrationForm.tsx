@@ -10,6 +10,9 @@ import { Button } from '../../kit/Button.tsx';
 import { Form, InputField, ProblemLink, SelectField, type FieldProblem } from '../../kit/Form.tsx';
 import { Spinner } from '../../kit/Spinner.tsx';
 import { testIds } from '../../testIds.ts';
+import { AdvancedOptions, keyProblem } from './AdvancedOptions.tsx';
+import { choicesFromDefaults, importOptionsOf, type AdvancedChoices } from './importOptions.ts';
+import { firstTagProblem } from './TagsEditor.tsx';
 import { defaultModeChoices, intervalProblem, MigrationModeFields, modePreflightFields, modeRequestFields, nitroReady, type ModeChoices } from './MigrationModeFields.tsx';
 import { PreflightChecks } from './PreflightChecks.tsx';
 import { environmentQueries, regionQueries, vmQueries } from './migrate.queries.ts';
@@ -48,6 +51,9 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
   const t = useT();
   const [choices, setChoices] = useState<Choices>(empty);
   const [modeChoices, setModeChoices] = useState<ModeChoices>(defaultModeChoices);
+  // The Advanced values belong to the environment they were set in: choosing another starts from its defaults.
+  const [advanced, setAdvanced] = useState<{ envId: string; c: AdvancedChoices } | null>(null);
+  const [advancedOpen, setAdvancedOpen] = useState(false);
   const fid = useId();
   const fieldIds = { region: `${fid}region`, environment: `${fid}env`, subnet: `${fid}subnet`, instanceType: `${fid}type`, securityGroup: `${fid}sg`, privateIp: `${fid}ip`, interval: `${fid}interval` };
   const set = (patch: Partial<Choices>) => setChoices((c) => ({ ...c, ...patch }));
@@ -58,6 +64,11 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
   const envsInRegion = environments.filter((e) => e.region === region);
   const environmentId = pick(choices.environmentId, envsInRegion.map((e) => e.id));
   const envReady = environmentId !== '';
+  const env = envsInRegion.find((e) => e.id === environmentId);
+  const adv = env ? (advanced?.envId === env.id ? advanced.c : choicesFromDefaults(env.importDefaults)) : undefined;
+  const setAdv = (patch: Partial<AdvancedChoices>) => adv && env && setAdvanced({ envId: env.id, c: { ...adv, ...patch } });
+  const kmsKeys = useQuery({ ...environmentQueries.kmsKeys(api, environmentId), enabled: envReady && adv?.encrypted === true });
+  const importOptions = env && adv ? importOptionsOf(adv, env.importDefaults) : undefined;
 
   const subnets = useQuery({ ...environmentQueries.subnets(api, environmentId), enabled: envReady });
   const groups = useQuery({ ...environmentQueries.securityGroups(api, environmentId), enabled: envReady });
@@ -78,6 +89,10 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
     ...(subnetId ? { subnetId } : {}),
     ...(instanceType ? { instanceType } : {}),
     ...(privateIp && !ipProblem ? { privateIpAddress: privateIp } : {}),
+    // The Advanced choices that differ from the environment's defaults, checked against the VM and the key's policy.
+    ...(importOptions?.licenseType ? { licenseType: importOptions.licenseType } : {}),
+    ...(importOptions?.encryption ? { encrypted: importOptions.encryption.encrypted ? ('true' as const) : ('false' as const) } : {}),
+    ...(importOptions?.encryption?.kmsKeyId ? { kmsKeyId: importOptions.encryption.kmsKeyId } : {}),
     // Warm adds the replication checks (CBT, snapshot privileges, VMware Tools for a guest shutdown, Nitro readiness).
     ...modePreflightFields(modeChoices),
   };
@@ -97,14 +112,23 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
         securityGroupIds: [securityGroupId],
         ...modeRequestFields(modeChoices),
         ...(privateIp ? { privateIpAddress: privateIp } : {}),
+        ...(importOptions ? { importOptions } : {}),
       });
     },
   });
 
   const warm = modeChoices.mode === 'warm';
   const intervalError = warm ? intervalProblem(modeChoices.interval, t) : undefined;
-  const complete = envReady && subnetId !== '' && instanceType !== '' && securityGroupId !== '' && ipProblem === null && intervalError === undefined;
   const ipError = ipProblem ? t(ipProblem, { cidr: subnet?.cidrBlock ?? '', ip: privateIp }) : undefined;
+  const tagProblem = adv ? firstTagProblem(adv.tags, `${fid}adv-tag`) : undefined;
+  const kmsProblem = adv && env ? keyProblem(adv, env, kmsKeys.data?.keys) : undefined;
+  const advancedProblem: FieldProblem | undefined = tagProblem
+    ? { fieldId: tagProblem.fieldId, text: t('migrate.problem', { label: t('migrate.tags.problem', { n: tagProblem.n }), problem: tagProblem.problem }) }
+    : kmsProblem
+      ? { fieldId: `${fid}adv-kms`, text: t('migrate.problem', { label: t('migrate.kmsKey.short'), problem: t('migrate.kmsKey.problem', kmsProblem) }) }
+      : undefined;
+  const complete =
+    envReady && subnetId !== '' && instanceType !== '' && securityGroupId !== '' && ipProblem === null && intervalError === undefined && advancedProblem === undefined;
   // The first problem in form order, named in the footer: the field itself may be scrolled out of the modal.
   const missing = (fieldId: string, label: string): FieldProblem => ({ fieldId, text: t('migrate.problem', { label, problem: t('migrate.problem.select') }) });
   // What the user typed wrong, in form order: the interval (first in the form), then the private IP.
@@ -112,7 +136,7 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
     ? { fieldId: fieldIds.interval, text: t('migrate.problem', { label: t('migrate.interval.short'), problem: intervalError }) }
     : ipError
       ? { fieldId: fieldIds.privateIp, text: t('migrate.problem', { label: t('migrate.privateIp.short'), problem: ipError }) }
-      : undefined;
+      : advancedProblem;
   const firstProblem: FieldProblem | undefined = !region
     ? missing(fieldIds.region, t('migrate.region'))
     : !environmentId
@@ -197,7 +221,10 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
           id={fieldIds.region}
           value={region}
           placeholder={t('migrate.choose')}
-          onChange={(v) => set({ region: v, environmentId: '', subnetId: '', instanceType: '', securityGroupId: '' })}
+          onChange={(v) => {
+            set({ region: v, environmentId: '', subnetId: '', instanceType: '', securityGroupId: '' });
+            setAdvanced(null);
+          }}
           options={regionNames.map((r) => ({ value: r, label: regionLabel(r) }))}
         />
         <SelectField
@@ -207,7 +234,10 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
           value={environmentId}
           placeholder={t('migrate.choose')}
           disabled={!region}
-          onChange={(v) => set({ environmentId: v, subnetId: '', instanceType: '', securityGroupId: '' })}
+          onChange={(v) => {
+            set({ environmentId: v, subnetId: '', instanceType: '', securityGroupId: '' });
+            setAdvanced(null);
+          }}
           options={envsInRegion.map((e) => ({ value: e.id, label: e.name }))}
           help={t('migrate.environment.help')}
         />
@@ -259,6 +289,23 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
           help={subnet ? t('migrate.privateIp.help', { cidr: subnet.cidrBlock }) : t('migrate.privateIp.placeholder')}
           error={ipError}
         />
+        {env && adv && (
+          <AdvancedOptions
+            env={env}
+            platform={platform}
+            value={adv}
+            onChange={setAdv}
+            keys={{ keys: kmsKeys.data?.keys, loading: kmsKeys.isLoading }}
+            firmware={preflight.data?.firmware}
+            checks={preflight.data?.checks ?? []}
+            // A problem inside keeps the section open, so the footer's link can take the user to it.
+            open={advancedOpen || advancedProblem !== undefined}
+            onToggle={setAdvancedOpen}
+            idPrefix={`${fid}adv`}
+            t={t}
+          />
+        )}
+        {kmsKeys.isError && <ApiErrorAlert error={kmsKeys.error} />}
         <section aria-labelledby="vsp-preflight" aria-live="polite">
           <h4 id="vsp-preflight">{t('migrate.preflight.title')}</h4>
           {!envReady && <p className="vsp-muted">{t('migrate.preflight.chooseEnvironment')}</p>}

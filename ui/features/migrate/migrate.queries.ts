@@ -28,6 +28,9 @@ export const environmentQueries = {
     queryOptions({ queryKey: [...environmentQueries.all(), envId, 'security-groups'] as const, queryFn: () => api.securityGroups(envId) }),
   instanceTypes: (api: Api, envId: string) =>
     queryOptions({ queryKey: [...environmentQueries.all(), envId, 'instance-types'] as const, queryFn: () => api.instanceTypes(envId) }),
+  /** The KMS keys an import in the environment may use (and the ones it may not, with why). */
+  kmsKeys: (api: Api, envId: string) =>
+    queryOptions({ queryKey: [...environmentQueries.all(), envId, 'kms-keys'] as const, queryFn: () => api.kmsKeys(envId) }),
   permissions: (api: Api, envId: string) =>
     queryOptions({ queryKey: [...environmentQueries.all(), envId, 'permissions'] as const, queryFn: () => api.permissions(envId) }),
 };

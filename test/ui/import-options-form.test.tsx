@@ -1,0 +1,312 @@
+// @vitest-environment jsdom
+import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { http, HttpResponse } from 'msw';
+import { setupServer } from 'msw/node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Environment, EnvironmentImportDefaults, KmsKeyOption, MigrationRequest, PreflightResult, VmDetail } from '../../connector/contract/index.ts';
+import { MigrateVmPage } from '../../ui/features/migrate/MigrateVmPage.tsx';
+import { importOptionsOf, newTagRow, tagProblems } from '../../ui/features/migrate/importOptions.ts';
+import { API, fakeHost, renderWithProviders } from './render.tsx';
+
+// The migration form's Advanced section (issue 18): licence type, encryption with a KMS key, boot mode, tags.
+
+const vm: VmDetail = {
+  id: 'vm-42',
+  name: 'ubuntu-web-01',
+  guestId: 'ubuntu64Guest',
+  guestFullName: 'Ubuntu Linux (64-bit)',
+  powerState: 'poweredOff',
+  numCpu: 2,
+  memoryMB: 4096,
+  disks: [{ key: 2000, label: 'Hard disk 1', capacityBytes: 1024 ** 3, backingType: 'flat' }],
+  nics: [],
+  snapshotCount: 0,
+};
+
+const noDefaults: EnvironmentImportDefaults = { licenseType: 'AWS', encryption: { encrypted: false }, tags: [] };
+const env = (over: Partial<Environment>): Environment => ({
+  id: 'env-prod',
+  name: 'Production',
+  description: '',
+  isDefault: false,
+  region: 'us-east-1',
+  vpcId: 'vpc-0a1b2c3d4e5f67890',
+  subnetIds: ['subnet-0a1b2c3d4e5f67890'],
+  securityGroupIds: ['sg-0a1b2c3d4e5f67890'],
+  instanceTypes: [],
+  importDefaults: noDefaults,
+  createdAt: '2026-11-25T00:00:00.000Z',
+  updatedAt: '2026-11-25T00:00:00.000Z',
+  myRole: 'General',
+  ...over,
+});
+
+const key = (alias: string, id: string, over: Partial<KmsKeyOption> = {}): KmsKeyOption => ({
+  keyId: id,
+  arn: `arn:aws:kms:us-east-1:111122223333:key/${id}`,
+  aliases: [alias],
+  description: '',
+  usable: true,
+  ...over,
+});
+const labKey = key('alias/vm2ec2-lab', '1234abcd-12ab-34cd-56ef-1234567890ab', { description: 'vm2ec2 lab imports' });
+const teamKey = key('alias/team-key', '2234abcd-12ab-34cd-56ef-1234567890ab');
+const disabledKey = key('alias/retired', '3234abcd-12ab-34cd-56ef-1234567890ab', { usable: false, reason: 'The key is disabled. Enable it in AWS KMS, or choose another key.' });
+
+let environments: Environment[] = [];
+let keys: KmsKeyOption[] = [];
+let preflightChecks: PreflightResult['checks'] = [];
+let firmware: PreflightResult['firmware'];
+const preflightCalls: URLSearchParams[] = [];
+const kmsCalls: string[] = [];
+const migrationBodies: MigrationRequest[] = [];
+
+const server = setupServer(
+  http.get(`${API}/vms/vm-42`, () => HttpResponse.json(vm)),
+  http.get(`${API}/vms/vm-42/migrate-access`, () =>
+    HttpResponse.json({ vmId: 'vm-42', vmName: vm.name, exportPrivilege: true, environments: [], canMigrate: true, missing: [] }),
+  ),
+  http.get(`${API}/environments`, () => HttpResponse.json({ environments })),
+  http.get(`${API}/regions`, () => HttpResponse.json({ regions: [{ name: 'us-east-1', displayName: 'US East (N. Virginia)', isDefault: true }] })),
+  http.get(`${API}/environments/:id/subnets`, () =>
+    HttpResponse.json({
+      subnets: [{ id: 'subnet-0a1b2c3d4e5f67890', vpcId: 'vpc-0a1b2c3d4e5f67890', name: 'app-a', cidrBlock: '10.0.1.0/24', availabilityZone: 'us-east-1a', availableIpAddressCount: 250 }],
+    }),
+  ),
+  http.get(`${API}/environments/:id/security-groups`, () =>
+    HttpResponse.json({ securityGroups: [{ id: 'sg-0a1b2c3d4e5f67890', vpcId: 'vpc-0a1b2c3d4e5f67890', name: 'web', description: 'web' }] }),
+  ),
+  http.get(`${API}/environments/:id/instance-types`, () => HttpResponse.json({ instanceTypes: [{ name: 'm5.large' }] })),
+  http.get(`${API}/environments/:id/kms-keys`, ({ params }) => {
+    kmsCalls.push(String(params['id']));
+    return HttpResponse.json({ keys });
+  }),
+  http.get(`${API}/vms/vm-42/preflight`, ({ request }) => {
+    const q = new URL(request.url).searchParams;
+    preflightCalls.push(q);
+    const result: PreflightResult = {
+      vmId: 'vm-42',
+      environmentId: q.get('environmentId') ?? '',
+      ready: !preflightChecks.some((c) => c.severity === 'blocker'),
+      suggestedPlatform: 'Linux',
+      ...(firmware ? { firmware } : {}),
+      checks: preflightChecks,
+    };
+    return HttpResponse.json(result);
+  }),
+  http.post(`${API}/import-authorizations`, () =>
+    HttpResponse.json({ token: 'aaa.bbb.ccc', expiresAt: '2026-11-25T00:05:00.000Z', environmentId: 'env-prod', vmId: 'vm-42' }, { status: 201 }),
+  ),
+  http.post(`${API}/migrations`, async ({ request }) => {
+    migrationBodies.push((await request.json()) as MigrationRequest);
+    return HttpResponse.json({ id: 'mig-000001', idKind: 'started', state: 'running' }, { status: 202 });
+  }),
+);
+
+beforeAll(() => server.listen({ onUnhandledFrame: 'error' }));
+afterEach(() => {
+  cleanup();
+  server.resetHandlers();
+  environments = [];
+  keys = [];
+  preflightChecks = [];
+  firmware = undefined;
+  preflightCalls.length = 0;
+  kmsCalls.length = 0;
+  migrationBodies.length = 0;
+});
+afterAll(() => server.close());
+
+const renderModal = () => renderWithProviders(<MigrateVmPage />, fakeHost('vm-42'));
+const begin = () => screen.getByRole('button', { name: 'Begin migration to Amazon EC2' }) as HTMLButtonElement;
+const advancedHeader = () => screen.findByRole('button', { name: /^Advanced/ });
+const openAdvanced = async () => {
+  const header = await advancedHeader();
+  if (header.getAttribute('aria-expanded') !== 'true') fireEvent.click(header);
+  return header;
+};
+const kmsSelect = () => screen.getByRole('combobox', { name: 'KMS key' }) as HTMLSelectElement;
+const ready = () => waitFor(() => expect(begin().disabled).toBe(false));
+
+describe('Advanced section of Migrate VM to EC2', () => {
+  it('is collapsed, says what the import will do, and starts from the environment defaults, which an untouched form does not resend', async () => {
+    keys = [labKey, teamKey];
+    firmware = { firmware: 'efi', secureBoot: true, bootMode: 'uefi' };
+    environments = [
+      env({ importDefaults: { licenseType: 'BYOL', encryption: { encrypted: true, kmsKeyId: 'alias/team-key' }, tags: [{ key: 'CostCenter', value: '4711' }] } }),
+    ];
+    renderModal();
+    const header = await advancedHeader();
+    expect(header.getAttribute('aria-expanded')).toBe('false');
+    expect(screen.queryByRole('radio', { name: 'Bring your own license (BYOL)' })).toBeNull();
+    // The collapsed header still shows the defaults (and the boot mode, once the pre-flight has read the firmware).
+    await waitFor(() => expect(header.textContent).toBe('AdvancedBring your own license (BYOL) · Encrypted · UEFI · 1 tag(s)'));
+
+    fireEvent.click(header);
+    expect(header.getAttribute('aria-expanded')).toBe('true');
+    expect((screen.getByRole('radio', { name: 'Bring your own license (BYOL)' }) as HTMLInputElement).checked).toBe(true);
+    expect((screen.getByRole('radio', { name: 'AWS-provided license' }) as HTMLInputElement).checked).toBe(false);
+    expect((screen.getByRole('checkbox', { name: 'Encrypt the imported volumes (Amazon EBS encryption)' }) as HTMLInputElement).checked).toBe(true);
+    await waitFor(() => expect(kmsSelect().selectedOptions[0]?.textContent).toBe('Environment default: alias/team-key'));
+    // The default key is offered once, as the default, not again in the list.
+    expect([...kmsSelect().options].map((o) => o.textContent)).toEqual(['Environment default: alias/team-key', 'alias/vm2ec2-lab · vm2ec2 lab imports']);
+    expect(screen.getByText('UEFI (VM firmware: EFI, Secure Boot enabled)')).toBeTruthy();
+    const inherited = document.querySelector('[data-test="migrate-tags-inherited"]')!;
+    expect(inherited.textContent).toContain('CostCenter = 4711');
+    // The AWS rule for this guest's OS, where the licence is chosen.
+    expect(screen.getByText(/AWS imports Linux only with BYOL/)).toBeTruthy();
+
+    await ready();
+    fireEvent.click(begin());
+    await screen.findByText(/Import task ID/);
+    expect(migrationBodies).toHaveLength(1);
+    expect(migrationBodies[0]).not.toHaveProperty('importOptions');
+    expect(kmsCalls).toContain('env-prod');
+  });
+
+  it('lists a key the import cannot use as disabled with its reason, and names a default key that became unusable', async () => {
+    keys = [labKey, disabledKey];
+    environments = [env({ importDefaults: { ...noDefaults, encryption: { encrypted: true, kmsKeyId: 'alias/retired' } } })];
+    renderModal();
+    await openAdvanced();
+    await waitFor(() => expect(kmsSelect().options).toHaveLength(2));
+    const [first, lab] = [...kmsSelect().options];
+    expect(first!.textContent).toBe('Environment default: alias/retired (cannot be used: The key is disabled. Enable it in AWS KMS, or choose another key.)');
+    expect(lab!.disabled).toBe(false);
+    // The environment's default key is unusable: Begin stays disabled and the footer names the key and why.
+    const problem = await screen.findByRole('button', { name: /^KMS key: alias\/retired cannot be used: The key is disabled/ });
+    expect(begin().disabled).toBe(true);
+    expect(begin().getAttribute('aria-describedby')).toBe(problem.parentElement!.id);
+    fireEvent.change(kmsSelect(), { target: { value: 'alias/vm2ec2-lab' } });
+    await ready();
+
+    // Where the environment has no default key, the unusable key is listed, disabled, with its reason.
+    cleanup();
+    environments = [env({})];
+    renderModal();
+    await openAdvanced();
+    fireEvent.click(screen.getByRole('checkbox', { name: 'Encrypt the imported volumes (Amazon EBS encryption)' }));
+    await waitFor(() => expect(kmsSelect().options).toHaveLength(3));
+    const retired = [...kmsSelect().options].find((o) => o.value === 'alias/retired')!;
+    expect(retired.disabled).toBe(true);
+    expect(retired.textContent).toBe('alias/retired (cannot be used: The key is disabled. Enable it in AWS KMS, or choose another key.)');
+    expect(kmsSelect().options[0]!.textContent).toBe('AWS managed key (aws/ebs)');
+  });
+
+  it('checks tag keys as EC2 does while the user types, and names the problem in the footer', async () => {
+    environments = [env({ importDefaults: { ...noDefaults, tags: [{ key: 'Owner', value: 'platform-team' }] } })];
+    renderModal();
+    await openAdvanced();
+    await ready();
+    fireEvent.click(screen.getByRole('button', { name: 'Add tag' }));
+    // A row left empty is no tag and no error.
+    expect(screen.queryByRole('alert')).toBeNull();
+    expect(begin().disabled).toBe(false);
+    const keyInput = screen.getByRole('textbox', { name: 'Key of tag 1' });
+    fireEvent.change(keyInput, { target: { value: 'aws:owner' } });
+    expect((await screen.findByRole('alert')).textContent).toBe('Tag keys starting with aws: are reserved for AWS.');
+    expect(keyInput.getAttribute('aria-invalid')).toBe('true');
+    expect(begin().disabled).toBe(true);
+    const footer = screen.getByRole('button', { name: 'Tag 1: Tag keys starting with aws: are reserved for AWS.' });
+    fireEvent.click(footer);
+    expect(document.activeElement).toBe(keyInput);
+
+    // A key of the environment's is replaced, which the inherited list says.
+    fireEvent.change(keyInput, { target: { value: 'Owner' } });
+    fireEvent.change(screen.getByRole('textbox', { name: 'Value of tag 1' }), { target: { value: 'web-team' } });
+    await waitFor(() => expect(screen.queryByRole('alert')).toBeNull());
+    expect(document.querySelector('[data-test="migrate-tags-inherited"] li[data-key="Owner"]')!.textContent).toContain('(replaced by your value)');
+    // The same key twice in the migration's own tags is refused.
+    fireEvent.click(screen.getByRole('button', { name: 'Add tag' }));
+    fireEvent.change(screen.getByRole('textbox', { name: 'Key of tag 2' }), { target: { value: 'Owner' } });
+    expect((await screen.findByRole('alert')).textContent).toBe('Each tag key may appear only once.');
+    fireEvent.click(screen.getByRole('button', { name: 'Remove tag 2' }));
+    await ready();
+  });
+
+  it('sends what differs from the environment as importOptions, and has the pre-flight check it first', async () => {
+    keys = [labKey, teamKey];
+    environments = [env({})];
+    renderModal();
+    await openAdvanced();
+    await ready();
+    fireEvent.click(screen.getByRole('radio', { name: 'Bring your own license (BYOL)' }));
+    fireEvent.click(screen.getByRole('checkbox', { name: 'Encrypt the imported volumes (Amazon EBS encryption)' }));
+    await waitFor(() => expect(kmsSelect().options).toHaveLength(3));
+    fireEvent.change(kmsSelect(), { target: { value: 'alias/vm2ec2-lab' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Add tag' }));
+    fireEvent.change(screen.getByRole('textbox', { name: 'Key of tag 1' }), { target: { value: 'Project' } });
+    fireEvent.change(screen.getByRole('textbox', { name: 'Value of tag 1' }), { target: { value: 'Apollo 11' } });
+    await waitFor(() =>
+      expect(preflightCalls.some((q) => q.get('licenseType') === 'BYOL' && q.get('encrypted') === 'true' && q.get('kmsKeyId') === 'alias/vm2ec2-lab')).toBe(true),
+    );
+    await ready();
+    fireEvent.click(begin());
+    await screen.findByText(/Import task ID/);
+    expect(migrationBodies).toHaveLength(1);
+    expect(migrationBodies[0]!.importOptions).toEqual({
+      licenseType: 'BYOL',
+      encryption: { encrypted: true, kmsKeyId: 'alias/vm2ec2-lab' },
+      tags: [{ key: 'Project', value: 'Apollo 11' }],
+    });
+  });
+
+  it("shows the pre-flight's licence blocker under License type, and keeps Begin disabled", async () => {
+    vm.guestId = 'windows2019srv_64Guest';
+    vm.guestFullName = 'Microsoft Windows Server 2019 (64-bit)';
+    try {
+      environments = [env({ importDefaults: { ...noDefaults, licenseType: 'BYOL' } })];
+      preflightChecks = [
+        {
+          code: 'BYOL_NEEDS_DEDICATED_HOST',
+          severity: 'blocker',
+          message: "Bring your own license for Windows Server needs Dedicated Hosts under Microsoft's license terms; this environment launches on shared tenancy.",
+          fix: 'Choose AWS-provided license.',
+        },
+      ];
+      renderModal();
+      await openAdvanced();
+      const group = screen.getByRole('radiogroup', { name: 'License type' });
+      const bite = await within(group).findByText(/needs Dedicated Hosts/);
+      expect(bite.textContent).toContain('Choose AWS-provided license.');
+      expect(within(group).getByText(/Windows client editions \(such as Windows 10\) only BYOL/)).toBeTruthy();
+      expect(begin().disabled).toBe(true);
+    } finally {
+      vm.guestId = 'ubuntu64Guest';
+      vm.guestFullName = 'Ubuntu Linux (64-bit)';
+    }
+  });
+
+  it("starts again from another environment's defaults when the user switches environment", async () => {
+    environments = [env({}), env({ id: 'env-secure', name: 'Secure', importDefaults: { licenseType: 'BYOL', encryption: { encrypted: true }, tags: [] } })];
+    renderModal();
+    // Two environments: none is chosen yet, so there are no defaults to show.
+    fireEvent.change(await screen.findByRole('combobox', { name: 'Environment' }), { target: { value: 'env-prod' } });
+    const header = await advancedHeader();
+    await waitFor(() => expect(header.textContent).toContain('AWS-provided license · Not encrypted'));
+    fireEvent.click(header);
+    fireEvent.click(screen.getByRole('radio', { name: 'Bring your own license (BYOL)' }));
+    expect(header.textContent).toContain('Bring your own license (BYOL) · Not encrypted');
+    fireEvent.change(screen.getByRole('combobox', { name: 'Environment' }), { target: { value: 'env-secure' } });
+    await waitFor(() => expect(header.textContent).toContain('Bring your own license (BYOL) · Encrypted'));
+    fireEvent.change(screen.getByRole('combobox', { name: 'Environment' }), { target: { value: 'env-prod' } });
+    await waitFor(() => expect(header.textContent).toContain('AWS-provided license · Not encrypted'));
+  });
+});
+
+describe('importOptionsOf', () => {
+  const d: EnvironmentImportDefaults = { licenseType: 'AWS', encryption: { encrypted: true, kmsKeyId: 'alias/team-key' }, tags: [{ key: 'a', value: '1' }] };
+  it('sends nothing for the defaults, and only what differs', () => {
+    expect(importOptionsOf({ licenseType: 'AWS', encrypted: true, kmsKeyId: '', tags: [] }, d)).toBeUndefined();
+    expect(importOptionsOf({ licenseType: 'AWS', encrypted: false, kmsKeyId: 'alias/x', tags: [newTagRow()] }, d)).toEqual({ encryption: { encrypted: false } });
+    expect(importOptionsOf({ licenseType: 'BYOL', encrypted: true, kmsKeyId: 'alias/x', tags: [newTagRow('b', '')] }, d)).toEqual({
+      licenseType: 'BYOL',
+      encryption: { encrypted: true, kmsKeyId: 'alias/x' },
+      tags: [{ key: 'b', value: '' }],
+    });
+  });
+  it('refuses more tags than EC2 leaves room for', () => {
+    const rows = Array.from({ length: 41 }, (_, i) => newTagRow(`k${i}`, 'v'));
+    expect(tagProblems(rows).list).toBe('Use at most 40 tags: EC2 allows 50 per resource and vm2ec2 adds its own.');
+  });
+});

@@ -1,0 +1,104 @@
+import {
+  AwsTag,
+  AwsTagList,
+  type EnvironmentImportDefaults,
+  type ImportOptions,
+  type KmsKeyOption,
+  type LicenseType,
+} from '../../../connector/contract/index.ts';
+
+/** A tag row as typed; `id` keeps React keys and field ids stable while rows are added and removed. */
+export interface TagRow {
+  id: number;
+  key: string;
+  value: string;
+}
+
+/** The Advanced section's values; they start from the environment's import defaults. */
+export interface AdvancedChoices {
+  licenseType: LicenseType;
+  encrypted: boolean;
+  /** '' = the environment's default key (or, without one, the account's AWS managed key aws/ebs). */
+  kmsKeyId: string;
+  /** The migration's own tags, on top of the environment's. */
+  tags: TagRow[];
+}
+
+export function choicesFromDefaults(d: EnvironmentImportDefaults): AdvancedChoices {
+  return { licenseType: d.licenseType, encrypted: d.encryption.encrypted, kmsKeyId: '', tags: [] };
+}
+
+let nextRowId = 1;
+export const newTagRow = (key = '', value = ''): TagRow => ({ id: nextRowId++, key, value });
+
+/** A row left entirely empty is not a tag (the user added it and typed nothing). */
+const blank = (r: TagRow) => r.key.trim() === '' && r.value === '';
+
+export interface TagRowProblem {
+  key?: string;
+  value?: string;
+}
+
+/**
+ * What is wrong with each row, in the contract's words (the server checks the same): per row the AwsTag rules, then
+ * a key repeated in a later row; `list` for a rule of the whole list (EC2's tag limit).
+ */
+export function tagProblems(rows: TagRow[]): { rows: Map<number, TagRowProblem>; list?: string } {
+  const out = new Map<number, TagRowProblem>();
+  const seen = new Set<string>();
+  const kept: TagRow[] = [];
+  for (const r of rows) {
+    if (blank(r)) continue;
+    kept.push(r);
+    const checked = AwsTag.safeParse({ key: r.key, value: r.value });
+    const p: TagRowProblem = {};
+    if (!checked.success) {
+      for (const issue of checked.error.issues) {
+        const field = issue.path[0] === 'value' ? 'value' : 'key';
+        p[field] ??= issue.message;
+      }
+    }
+    if (p.key === undefined && seen.has(r.key)) p.key = duplicateMessage;
+    seen.add(r.key);
+    if (p.key !== undefined || p.value !== undefined) out.set(r.id, p);
+  }
+  const listCheck = AwsTagList.safeParse(kept.map((r) => ({ key: r.key, value: r.value })));
+  const list = listCheck.success ? undefined : listCheck.error.issues.find((i) => i.code === 'too_big')?.message;
+  return list === undefined ? { rows: out } : { rows: out, list };
+}
+
+// The contract's own message for a repeated key (its refine on the whole list).
+const duplicateMessage =
+  AwsTagList.safeParse([
+    { key: 'k', value: '' },
+    { key: 'k', value: '' },
+  ]).error?.issues[0]?.message ?? 'Each tag key may appear only once.';
+
+/** The tags to send: rows that are not blank, as typed. */
+export function tagsOf(rows: TagRow[]): AwsTag[] {
+  return rows.filter((r) => !blank(r)).map((r) => ({ key: r.key, value: r.value }));
+}
+
+/**
+ * The request's importOptions: only what differs from the environment's defaults (undefined when nothing does).
+ * The connector merges the rest from the environment when the task starts, so an untouched form sends what it
+ * always sent and an administrator's default (say, encryption) holds for every field the user left alone.
+ */
+export function importOptionsOf(c: AdvancedChoices, d: EnvironmentImportDefaults): ImportOptions | undefined {
+  const out: ImportOptions = {};
+  if (c.licenseType !== d.licenseType) out.licenseType = c.licenseType;
+  if (c.encrypted !== d.encryption.encrypted || (c.encrypted && c.kmsKeyId !== '')) {
+    out.encryption = c.encrypted && c.kmsKeyId !== '' ? { encrypted: true, kmsKeyId: c.kmsKeyId } : { encrypted: c.encrypted };
+  }
+  const tags = tagsOf(c.tags);
+  if (tags.length > 0) out.tags = tags;
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** Whether a key reference (id, ARN, alias or alias ARN) names this key. */
+export function keyMatches(k: KmsKeyOption, ref: string): boolean {
+  return ref === k.keyId || ref === k.arn || k.aliases.some((a) => a === ref || ref.endsWith(`:${a}`));
+}
+
+/** How a key is named in the form and sent: its first alias (what people recognise), else its key ID. */
+export const keyRef = (k: KmsKeyOption): string => k.aliases[0] ?? k.keyId;
