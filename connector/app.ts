@@ -17,6 +17,7 @@ import { vmRoutes } from './routes/vms.ts';
 import { meRoutes } from './routes/me.ts';
 import { dynamicItemRoutes } from './routes/dynamic-items.ts';
 import { environmentRoutes } from './routes/environments.ts';
+import { kmsKeyRoutes } from './routes/kms-keys.ts';
 import { regionRoutes } from './routes/regions.ts';
 import { importAuthorizationRoutes } from './routes/import-authorizations.ts';
 import { migrationRoutes } from './routes/migrations.ts';
@@ -118,6 +119,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(dynamicItemRoutes);
       await api.register(regionRoutes);
       await api.register(environmentRoutes);
+      await api.register(kmsKeyRoutes);
       await api.register(importAuthorizationRoutes);
       await api.register(preflightRoutes);
       await api.register(migrationRoutes);

@@ -16,6 +16,7 @@ import {
   ListAttachedRolePoliciesCommand,
   ListRolePoliciesCommand,
 } from '@aws-sdk/client-iam';
+import { KMSClient } from '@aws-sdk/client-kms';
 import type { ConnectorConfig } from '../config.ts';
 import type { SecurityGroup, Subnet, Vpc } from '../contract/index.ts';
 import { AppError } from '../errors.ts';
@@ -24,6 +25,8 @@ import { awsErrorName, toAwsAppError } from './errors.ts';
 export interface ImportRoleFacts {
   roleName: string;
   exists: boolean;
+  /** The role's ARN (key policies name it). */
+  arn?: string;
   trustPolicy?: unknown;
   /** Inline and attached permission policies, parsed. */
   policies: unknown[];
@@ -40,6 +43,7 @@ const IAM_REGION = 'us-east-1';
 export class AwsGateway {
   private readonly ec2Clients = new Map<string, EC2Client>();
   private iamClient: IAMClient | undefined;
+  private readonly kmsClients = new Map<string, KMSClient>();
   private readonly offerings = new Map<string, { at: number; types: Promise<string[]> }>();
 
   constructor(
@@ -82,6 +86,20 @@ export class AwsGateway {
   iam(): IAMClient {
     this.iamClient ??= new IAMClient({ region: IAM_REGION, ...this.clientConfig() });
     return this.iamClient;
+  }
+
+  /** KMS in the region (import encryption keys); aws.kmsEndpoint overrides AWS's own endpoint (the lab). */
+  kms(region: string): KMSClient {
+    this.ec2(region); // the same "region not enabled" refusal
+    let client = this.kmsClients.get(region);
+    if (!client) {
+      // aws.endpoint is the EC2/IAM emulator's: KMS has its own.
+      const { endpoint: _ec2Endpoint, ...rest } = this.clientConfig();
+      const { kmsEndpoint } = this.config;
+      client = new KMSClient({ region, ...rest, ...(kmsEndpoint ? { endpoint: kmsEndpoint } : {}) });
+      this.kmsClients.set(region, client);
+    }
+    return client;
   }
 
   /** The region's VPCs. */
@@ -227,9 +245,11 @@ export class AwsGateway {
     const iam = this.iam();
     const where = 'IAM';
     let trustPolicy: unknown;
+    let arn: string | undefined;
     try {
       const out = await iam.send(new GetRoleCommand({ RoleName: roleName }));
       trustPolicy = parsePolicy(out.Role?.AssumeRolePolicyDocument);
+      arn = out.Role?.Arn;
     } catch (err) {
       if (awsErrorName(err) === 'NoSuchEntity' || awsErrorName(err) === 'NoSuchEntityException') return { roleName, exists: false, policies: [] };
       throw toAwsAppError(err, { action: 'iam:GetRole', where });
@@ -265,7 +285,7 @@ export class AwsGateway {
     } catch (err) {
       throw toAwsAppError(err, { action: 'iam:GetPolicyVersion', where });
     }
-    return { roleName, exists: true, trustPolicy, policies };
+    return { roleName, exists: true, ...(arn ? { arn } : {}), trustPolicy, policies };
   }
 
   close(): void {
@@ -273,6 +293,8 @@ export class AwsGateway {
     this.ec2Clients.clear();
     this.iamClient?.destroy();
     this.iamClient = undefined;
+    for (const c of this.kmsClients.values()) c.destroy();
+    this.kmsClients.clear();
   }
 
   private clientConfig() {

@@ -84,3 +84,62 @@ export function trustsVmie(trustPolicy: unknown): boolean {
     return typeof principal === 'object' && principal !== null && asList(principal.Service).includes('vmie.amazonaws.com');
   });
 }
+
+/**
+ * What VM Import/Export does with a KMS key through the role when the volumes are encrypted (VM Import/Export user
+ * guide, "Required service role": kms:CreateGrant, Decrypt, DescribeKey, Encrypt, GenerateDataKey*, ReEncrypt*).
+ * Wildcard entries are checked as the concrete actions they stand for.
+ */
+export const IMPORT_ROLE_KMS_ACTIONS = ['kms:CreateGrant', 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'] as const;
+const KMS_CONCRETE: Record<(typeof IMPORT_ROLE_KMS_ACTIONS)[number], readonly string[]> = {
+  'kms:CreateGrant': ['kms:CreateGrant'],
+  'kms:Decrypt': ['kms:Decrypt'],
+  'kms:DescribeKey': ['kms:DescribeKey'],
+  'kms:Encrypt': ['kms:Encrypt'],
+  'kms:GenerateDataKey*': ['kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext'],
+  'kms:ReEncrypt*': ['kms:ReEncryptFrom', 'kms:ReEncryptTo'],
+};
+
+/** The KMS actions (as the docs name them) the role's identity policies do not allow; resources are not evaluated. */
+export function missingImportKmsActions(policyDocuments: readonly unknown[]): string[] {
+  const all = policyDocuments.flatMap(statements);
+  const allows = (effect: string, action: string) => all.some((st) => st.Effect === effect && asList(st.Action).some((p) => actionMatches(p, action)));
+  return IMPORT_ROLE_KMS_ACTIONS.filter((a) => KMS_CONCRETE[a].some((c) => !allows('Allow', c) || allows('Deny', c)));
+}
+
+const principalsOf = (p: unknown): string[] => (p === '*' ? ['*'] : typeof p === 'object' && p !== null ? asList((p as { AWS?: unknown }).AWS) : []);
+
+/**
+ * Whether a key policy lets the import role use the key: directly (the role's ARN, or "*" as in the AWS-managed
+ * aws/ebs key, whose conditions hold for VM Import because it works through EC2), or by delegating to IAM (the
+ * account root), in which case the role's own policies must allow the actions. Conditions are not evaluated.
+ * Returns the actions still missing, with where they are missing.
+ */
+export function keyUsableByRole(
+  keyPolicy: unknown,
+  roleArn: string,
+  rolePolicies: readonly unknown[],
+): { missing: string[]; where: 'key-policy' | 'role-policy' } | undefined {
+  const account = /^arn:aws[a-z-]*:iam::(\d{12}):/.exec(roleArn)?.[1];
+  const root = account ? [`arn:aws:iam::${account}:root`, account] : [];
+  const st = statements(keyPolicy);
+  const verdict = (action: string): 'allow' | 'deny' | 'iam' => {
+    let v: 'allow' | 'deny' | 'iam' = 'deny';
+    for (const s of st) {
+      if (!asList(s.Action).some((p) => actionMatches(p, action))) continue;
+      const who = principalsOf(s.Principal);
+      const direct = who.includes('*') || who.includes(roleArn);
+      const viaIam = who.some((w) => root.includes(w));
+      if (s.Effect === 'Deny' && (direct || viaIam)) return 'deny';
+      if (s.Effect !== 'Allow') continue;
+      if (direct) v = 'allow';
+      else if (viaIam && v === 'deny') v = 'iam';
+    }
+    return v;
+  };
+  const denied = IMPORT_ROLE_KMS_ACTIONS.filter((a) => KMS_CONCRETE[a].some((c) => verdict(c) === 'deny'));
+  if (denied.length) return { missing: denied, where: 'key-policy' };
+  const delegated = IMPORT_ROLE_KMS_ACTIONS.filter((a) => KMS_CONCRETE[a].some((c) => verdict(c) === 'iam'));
+  const fromIam = missingImportKmsActions(rolePolicies).filter((a) => delegated.includes(a as (typeof IMPORT_ROLE_KMS_ACTIONS)[number]));
+  return fromIam.length ? { missing: fromIam, where: 'role-policy' } : undefined;
+}
