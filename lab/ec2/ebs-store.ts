@@ -156,16 +156,19 @@ export class EbsStore {
     return out;
   }
 
-  /** A completed snapshot with the same content as `source` (its block map copied, no bytes copied). */
-  copy(source: EbsSnapshot, init: { region: string; description?: string; tags?: Tag[]; at: number }): EbsSnapshot {
+  /**
+   * A completed snapshot with the same content as `source` (its block map copied, no bytes copied); `encrypted` and
+   * `kmsKeyArn` encrypt the copy (a copy of an encrypted snapshot stays encrypted).
+   */
+  copy(source: EbsSnapshot, init: { region: string; description?: string; tags?: Tag[]; at: number; encrypted?: boolean; kmsKeyArn?: string }): EbsSnapshot {
     const snap = this.create({
       region: init.region,
       status: 'completed',
       volumeSizeGiB: source.volumeSizeGiB,
       description: init.description,
       tags: init.tags ?? [],
-      encrypted: source.encrypted,
-      kmsKeyArn: source.kmsKeyArn,
+      encrypted: source.encrypted || (init.encrypted ?? false),
+      kmsKeyArn: init.encrypted ? (init.kmsKeyArn ?? source.kmsKeyArn) : source.kmsKeyArn,
       timeoutMinutes: source.timeoutMinutes,
       startTime: init.at,
       completedAt: init.at,

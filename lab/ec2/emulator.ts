@@ -6,6 +6,7 @@ import { createIamState, type IamState } from './iam.ts';
 import { advanceImages } from './images.ts';
 import { advanceImports } from './imports.ts';
 import { advanceInstances } from './instances.ts';
+import type { GuestOsRule } from './licensing.ts';
 import { seedRegion } from './network.ts';
 import { createS3Access, type LabS3Access, type S3Endpoint } from './s3.ts';
 import type { Core, ExportFailureRule, ImportFailureRule, ImportHoldRule, RegionState } from './state.ts';
@@ -61,6 +62,7 @@ export class Ec2Emulator implements Core {
   readonly importFailures: ImportFailureRule[] = [];
   readonly exportFailures: ExportFailureRule[] = [];
   readonly importHolds: ImportHoldRule[] = [];
+  readonly guestOsRules: GuestOsRule[] = [];
 
   private readonly manualClock: boolean;
   private readonly base = Date.now();
@@ -131,6 +133,15 @@ export class Ec2Emulator implements Core {
   holdImportAt(rule: ImportHoldRule): () => void {
     this.importHolds.push(rule);
     return () => remove(this.importHolds, rule);
+  }
+
+  /**
+   * The OS VM Import detects on matching tasks' disks (the lab's generated disks hold none): it decides which
+   * LicenseType/UsageOperation the import accepts. Without a rule, Platform Windows is Windows Server and Linux is Linux.
+   */
+  detectGuestOs(rule: GuestOsRule): () => void {
+    this.guestOsRules.push(rule);
+    return () => remove(this.guestOsRules, rule);
   }
 
   /** Matching export tasks end `cancelled` with the rule's StatusMessage after one stage. Returns a remover. */

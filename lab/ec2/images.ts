@@ -17,15 +17,16 @@ export function imageXml(core: Core, img: Image): XmlObject {
     architecture: img.architecture,
     imageType: 'machine',
     platform: img.platform,
-    platformDetails: windows ? 'Windows' : 'Linux/UNIX',
-    usageOperation: windows ? 'RunInstances:0002' : 'RunInstances',
+    platformDetails: img.platformDetails ?? (windows ? 'Windows' : 'Linux/UNIX'),
+    usageOperation: img.usageOperation ?? (windows ? 'RunInstances:0002' : 'RunInstances'),
     name: img.name,
     description: img.description,
     rootDeviceType: 'ebs',
     rootDeviceName: img.rootDeviceName ?? '/dev/sda1',
     blockDeviceMapping: img.snapshots.map((s, i) => ({
       deviceName: s.deviceName ?? defaultDeviceName(i),
-      ebs: { snapshotId: s.snapshotId, volumeSize: s.sizeGiB, deleteOnTermination: true, volumeType: 'gp2', encrypted: false },
+      // DescribeImages reports whether a mapping is encrypted, not with which key (DescribeSnapshots has the key).
+      ebs: { snapshotId: s.snapshotId, volumeSize: s.sizeGiB, deleteOnTermination: true, volumeType: 'gp2', encrypted: s.encrypted ?? false },
     })),
     virtualizationType: img.virtualizationType ?? 'hvm',
     hypervisor: 'xen',
@@ -106,9 +107,12 @@ export const imageHandlers: Record<string, Handler> = {
       description: p.str('Description'),
       state: 'pending',
       platform: inst.platform,
+      platformDetails: inst.platformDetails,
+      usageOperation: inst.usageOperation,
+      bootMode: inst.bootMode,
       architecture: inst.architecture,
       creationDate: now,
-      snapshots: inst.volumes.map((v) => ({ snapshotId: newId('snap'), sizeGiB: v.sizeGiB })),
+      snapshots: inst.volumes.map((v) => ({ snapshotId: newId('snap'), sizeGiB: v.sizeGiB, encrypted: v.encrypted, kmsKeyArn: v.kmsKeyArn })),
       tags: readTagSpecifications(p, 'image'),
       sourceInstanceId: inst.id,
       nextAt: now + core.stageMs,
@@ -139,7 +143,7 @@ export const imageHandlers: Record<string, Handler> = {
       if (size < snap.volumeSizeGiB) {
         throw new Ec2Error('InvalidBlockDeviceMapping', `Volume of size ${size}GB is smaller than snapshot '${snapshotId}', expect size >= ${snap.volumeSizeGiB}GB`);
       }
-      return { snapshotId, sizeGiB: size, deviceName };
+      return { snapshotId, sizeGiB: size, deviceName, encrypted: snap.encrypted, kmsKeyArn: snap.kmsKeyArn };
     }).filter((m) => m !== undefined);
     const root = mappings.find((m) => m.deviceName === rootDeviceName);
     if (!root) {

@@ -1,9 +1,12 @@
 // ImportImage, DescribeImportImageTasks, CancelImportTask and the import task state machine.
 import { Ec2Error } from './errors.ts';
-import { applyFilters, paginate, readFilters, readTagSpecifications, type Params } from './query.ts';
+import { applyFilters, paginate, readFilters, type Params } from './query.ts';
 import { IMPORT_STAGES, newId, tagsXml, type Core, type Handler, type ImportDisk, type ImportTask, type RegionState } from './state.ts';
 import { assertServiceRoleUsable } from './iam.ts';
 import { findSnapshot } from './snapshots.ts';
+import { readImportOptions, resolveImportKey } from './import-options.ts';
+import { billingFor, detectGuestOs } from './licensing.ts';
+import { tagSpecifications } from './tags.ts';
 import type { XmlObject } from './xml.ts';
 
 const FORMATS = ['OVA', 'VHD', 'VHDX', 'VMDK', 'RAW'];
@@ -68,7 +71,9 @@ export function importTaskXml(t: ImportTask): XmlObject {
     architecture: t.architecture,
     description: t.description,
     encrypted: t.encrypted,
+    kmsKeyId: t.kmsKeyArn ?? t.kmsKeyId,
     licenseType: t.licenseType,
+    usageOperation: t.usageOperation,
     platform: t.platform,
     bootMode: t.bootMode,
     imageId: t.imageId,
@@ -106,8 +111,8 @@ export const importHandlers: Record<string, Handler> = {
     if (disks.length === 0) throw new Ec2Error('MissingParameter', 'The request must contain the parameter DiskContainer.');
     const platform = oneOf(p, 'Platform', ['Windows', 'Linux']);
     const architecture = oneOf(p, 'Architecture', ['i386', 'x86_64']) ?? 'x86_64';
-    const licenseType = oneOf(p, 'LicenseType', ['AWS', 'BYOL']);
-    const bootMode = oneOf(p, 'BootMode', ['legacy-bios', 'uefi']);
+    const options = readImportOptions(p, disks.some((d) => d.sourceSnapshotId !== undefined));
+    const tags = tagSpecifications(p, ['import-image-task']).get('import-image-task') ?? [];
     const roleName = p.str('RoleName') ?? 'vmimport';
     const clientToken = p.str('ClientToken');
     const fingerprint = JSON.stringify(p.entries().filter(([k]) => !['ClientToken', 'Action', 'Version'].includes(k)));
@@ -155,14 +160,16 @@ export const importHandlers: Record<string, Handler> = {
       description: p.str('Description'),
       platform,
       architecture,
-      licenseType,
-      bootMode,
+      licenseType: options.licenseType,
+      usageOperation: options.usageOperation,
+      bootMode: options.bootMode,
       roleName,
-      encrypted: p.bool('Encrypted') ?? false,
+      encrypted: options.encrypted,
+      kmsKeyId: options.kmsKeyId,
       clientToken,
       fingerprint,
       disks,
-      tags: readTagSpecifications(p, 'import-image-task'),
+      tags,
       validationError,
       createdAt: now,
       nextAt: now + core.stageMs,
@@ -213,13 +220,29 @@ function complete(core: Core, region: RegionState, task: ImportTask, at: number)
   const missing = task.disks.find((d, i) => d.sourceSnapshotId !== undefined && sources[i] === undefined);
   if (missing) return fail(task, at, `ClientError: Disk validation failed [Snapshot ${missing.sourceSnapshotId} does not exist]`);
   const imageId = newId('ami');
-  task.disks.forEach((d, i) => {
+  const description = `Created by AWS-VMImport service for ${task.id}`;
+  const encryption = task.encrypted ? { encrypted: true, kmsKeyArn: task.kmsKeyArn } : {};
+  const snapshots = task.disks.map((d, i) => {
     const source = sources[i];
-    // The AMI gets its own snapshot with the source's content (the block map is shared, not copied).
-    d.snapshotId = source
-      ? core.ebs.copy(source, { region: region.name, description: `Created by AWS-VMImport service for ${task.id}`, at }).id
-      : newId('snap');
+    const sizeGiB = Math.max(1, Math.ceil((d.objectSize ?? GIB) / GIB));
+    // The AMI gets its own snapshot: the source's content (the block map is shared, not copied), or an S3 disk's.
+    const snap = source
+      ? core.ebs.copy(source, { region: region.name, description, at, ...encryption })
+      : core.ebs.create({
+          region: region.name,
+          status: 'completed',
+          volumeSizeGiB: sizeGiB,
+          description,
+          tags: [],
+          encrypted: task.encrypted,
+          kmsKeyArn: task.encrypted ? task.kmsKeyArn : undefined,
+          timeoutMinutes: 60,
+          startTime: at,
+          completedAt: at,
+        });
+    d.snapshotId = snap.id;
     d.deviceName ??= i === 0 ? '/dev/sda1' : `/dev/sd${String.fromCharCode(98 + i - 1)}`;
+    return { snapshotId: snap.id, sizeGiB: source ? source.volumeSizeGiB : sizeGiB, encrypted: snap.encrypted, kmsKeyArn: snap.kmsKeyArn };
   });
   region.images.set(imageId, {
     id: imageId,
@@ -229,8 +252,11 @@ function complete(core: Core, region: RegionState, task: ImportTask, at: number)
     platform: task.platform === 'Windows' ? 'windows' : undefined,
     architecture: task.architecture,
     bootMode: task.bootMode,
+    platformDetails: task.platformDetails,
+    usageOperation: task.usageOperation,
     creationDate: at,
-    snapshots: task.disks.map((d) => ({ snapshotId: d.snapshotId ?? '', sizeGiB: Math.max(1, Math.ceil((d.objectSize ?? GIB) / GIB)) })),
+    snapshots,
+    // ImportImage's TagSpecifications tag the import task only; the AMI and its snapshots start untagged.
     tags: [],
     importTaskId: task.id,
   });
@@ -257,6 +283,22 @@ function step(core: Core, region: RegionState, task: ImportTask, at: number): vo
   if (stage === 'pending') {
     if (task.validationError !== undefined) return fail(task, at, task.validationError);
     task.disks.forEach((d) => (d.validated = true));
+    // KmsKeyId is parsed asynchronously: a key EBS cannot use fails the task, not the call.
+    if (task.encrypted) {
+      const key = resolveImportKey(core, region, task);
+      if ('error' in key) return fail(task, at, key.error);
+      task.kmsKeyArn = key.arn;
+    }
+  }
+  if (stage === 'converting') {
+    // The OS is known once the disk is converted; a licence that does not fit it fails the task.
+    const os = detectGuestOs(core.guestOsRules, task);
+    if (os !== undefined) {
+      const billing = billingFor(os, task.licenseType, task.usageOperation);
+      if ('error' in billing) return fail(task, at, billing.error);
+      Object.assign(task, billing);
+      task.platform = os === 'linux' ? 'Linux' : 'Windows';
+    }
   }
   const rule = core.importFailures.find((r) => r.stage === stage && ruleMatches(r, task));
   if (rule) return fail(task, at, rule.message ?? DEFAULT_IMPORT_FAILURE);

@@ -2,7 +2,10 @@
 import { Ec2Error } from './errors.ts';
 import { defaultDeviceName, findImage } from './images.ts';
 import { KNOWN_INSTANCE_TYPES, ipToInt, offeredTypes, subnetAddresses } from './network.ts';
-import { applyFilters, paginate, readFilters, readTagSpecifications, type Params } from './query.ts';
+import { launchKeyProblem } from './import-options.ts';
+import { launchBootMode } from './instance-types.ts';
+import { applyFilters, paginate, readFilters, type Params } from './query.ts';
+import { tagSpecifications } from './tags.ts';
 import {
   INSTANCE_STATE_CODES,
   newId,
@@ -41,9 +44,11 @@ export function instanceXml(core: Core, region: RegionState, i: Instance): XmlOb
     productCodes: [],
     instanceType: i.instanceType,
     launchTime: new Date(i.launchTime),
-    placement: { availabilityZone: i.availabilityZone, groupName: '', tenancy: 'default' },
+    placement: { availabilityZone: i.availabilityZone, groupName: '', tenancy: i.tenancy },
     platform: i.platform,
-    platformDetails: i.platform === 'windows' ? 'Windows' : 'Linux/UNIX',
+    platformDetails: i.platformDetails,
+    usageOperation: i.usageOperation,
+    usageOperationUpdateTime: new Date(i.launchTime),
     monitoring: { state: 'disabled' },
     subnetId: attached ? i.subnetId : undefined,
     vpcId: attached ? i.vpcId : undefined,
@@ -86,8 +91,8 @@ export function instanceXml(core: Core, region: RegionState, i: Instance): XmlOb
       : [],
     ebsOptimized: false,
     enaSupport: true,
-    bootMode: 'legacy-bios',
-    currentInstanceBootMode: 'legacy-bios',
+    bootMode: i.bootMode,
+    currentInstanceBootMode: i.currentBootMode,
   };
 }
 
@@ -185,6 +190,15 @@ function runInstances(core: Core, region: RegionState, p: Params): XmlObject {
   }
 
   assertImageRunsOn(image, instanceType);
+  const currentBootMode = launchBootMode(instanceType, image.bootMode);
+  const tenancy = p.str('Placement.Tenancy') ?? 'default';
+  if (tenancy === 'host') {
+    throw new Ec2Error('InvalidParameterValue', 'The lab EC2 emulator has no Dedicated Hosts (Placement.Tenancy host); launch with Tenancy default or dedicated.');
+  }
+  if (tenancy !== 'default' && tenancy !== 'dedicated') {
+    throw new Ec2Error('InvalidParameterValue', `Value (${tenancy}) for parameter Placement.Tenancy is invalid. Valid values: default | dedicated | host.`);
+  }
+  const tagsByType = tagSpecifications(p, ['instance', 'volume', 'network-interface']);
 
   const addresses = subnetAddresses(region, subnet);
   const ips: string[] = [];
@@ -210,7 +224,11 @@ function runInstances(core: Core, region: RegionState, p: Params): XmlObject {
 
   const now = core.now();
   const reservationId = newId('r');
-  const tags = readTagSpecifications(p, 'instance');
+  const tags = tagsByType.get('instance') ?? [];
+  const volumeTags = tagsByType.get('volume') ?? [];
+  const windows = image.platform === 'windows';
+  // Volumes from an encrypted snapshot are encrypted with its key; a key that cannot be used ends the launch.
+  const launchFailure = launchKeyProblem(core, region.name, image.snapshots.map((s) => (s.encrypted ? s.kmsKeyArn : undefined)));
   const instances = ips.map((ip, idx): Instance => ({
     id: newId('i'),
     reservationId,
@@ -229,12 +247,23 @@ function runInstances(core: Core, region: RegionState, p: Params): XmlObject {
     clientToken,
     keyName: p.str('KeyName'),
     platform: image.platform,
+    platformDetails: image.platformDetails ?? (windows ? 'Windows' : 'Linux/UNIX'),
+    usageOperation: image.usageOperation ?? (windows ? 'RunInstances:0002' : 'RunInstances'),
+    tenancy,
+    bootMode: image.bootMode,
+    currentBootMode,
     architecture: image.architecture,
     volumes: image.snapshots.map((s, i) => ({
       volumeId: newId('vol'),
       deviceName: s.deviceName ?? defaultDeviceName(i),
       sizeGiB: s.sizeGiB,
+      snapshotId: s.snapshotId,
+      encrypted: s.encrypted ?? false,
+      kmsKeyArn: s.encrypted ? s.kmsKeyArn : undefined,
+      tags: volumeTags.map((t) => ({ ...t })),
+      createTime: now,
     })),
+    ...(launchFailure ? { launchFailure } : {}),
     networkInterfaceId: newId('eni'),
     macAddress: `0e:${Array.from({ length: 5 }, () => Math.floor(Math.random() * 256).toString(16).padStart(2, '0')).join(':')}`,
     nextAt: now + core.stageMs,
@@ -327,6 +356,14 @@ export function advanceInstances(core: Core, region: RegionState): void {
   const now = core.now();
   for (const i of region.instances.values()) {
     if (i.nextAt === undefined || i.nextAt > now) continue;
+    if (i.state === 'pending' && i.launchFailure) {
+      i.state = 'terminated';
+      i.stateReason = i.launchFailure;
+      i.stateTransitionReason = i.launchFailure.message;
+      i.terminatedAt = i.nextAt;
+      i.nextAt = undefined;
+      continue;
+    }
     const next = SETTLED[i.state];
     if (next) i.state = next;
     if (next === 'terminated') i.terminatedAt = i.nextAt;

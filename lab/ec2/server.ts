@@ -8,6 +8,8 @@ import { iamHandlers, stsHandlers, type IamHandler } from './iam.ts';
 import { imageHandlers } from './images.ts';
 import { importHandlers } from './imports.ts';
 import { instanceHandlers } from './instances.ts';
+import { instanceTypeHandlers } from './instance-types.ts';
+import { volumeHandlers } from './volumes.ts';
 import { interfaceHandlers } from './interfaces.ts';
 import { networkHandlers, regionHandlers } from './network.ts';
 import { Params } from './query.ts';
@@ -68,6 +70,8 @@ export function createEmulatorServer(emu: Ec2Emulator): Server {
     ...networkHandlers,
     ...tagHandlers,
     ...snapshotHandlers,
+    ...volumeHandlers,
+    ...instanceTypeHandlers,
     ...regionHandlers(emu.regions),
   };
 

@@ -6,6 +6,7 @@ import type { LabS3Access } from './s3.ts';
 import type { IamState } from './iam.ts';
 import type { EbsStore } from './ebs-store.ts';
 import type { KmsStore } from '../kms/store.ts';
+import type { GuestOsRule } from './licensing.ts';
 
 export type ImportStage = 'pending' | 'converting' | 'updating' | 'booting' | 'preparing ami';
 
@@ -42,9 +43,15 @@ export interface ImportTask {
   platform?: string;
   architecture: string;
   licenseType?: string;
+  usageOperation?: string;
+  /** Billing code of the AMI, once VM Import has detected the OS. */
+  platformDetails?: string;
   bootMode?: string;
   roleName: string;
   encrypted: boolean;
+  /** KmsKeyId as given (AWS resolves it asynchronously); kmsKeyArn once resolved. */
+  kmsKeyId?: string;
+  kmsKeyArn?: string;
   clientToken?: string;
   fingerprint: string;
   disks: ImportDisk[];
@@ -65,9 +72,12 @@ export interface Image {
   platform?: 'windows';
   architecture: string;
   bootMode?: string;
+  /** AMI billing information fields; default from the platform (Windows: RunInstances:0002, else RunInstances). */
+  platformDetails?: string;
+  usageOperation?: string;
   creationDate: number;
-  /** One EBS snapshot per disk, with its size in GiB (and device, when registered with one). */
-  snapshots: { snapshotId: string; sizeGiB: number; deviceName?: string }[];
+  /** One EBS snapshot per disk, with its size in GiB (and device, when registered with one) and its encryption. */
+  snapshots: { snapshotId: string; sizeGiB: number; deviceName?: string; encrypted?: boolean; kmsKeyArn?: string }[];
   /** RegisterImage's settings; imported and CreateImage AMIs use the defaults (/dev/sda1, ENA, hvm). */
   rootDeviceName?: string;
   enaSupport?: boolean;
@@ -107,12 +117,32 @@ export interface Instance {
   clientToken?: string;
   keyName?: string;
   platform?: 'windows';
+  platformDetails: string;
+  usageOperation: string;
+  tenancy: 'default' | 'dedicated';
+  /** The AMI's boot mode, and the one the instance boots with. */
+  bootMode?: string;
+  currentBootMode: 'legacy-bios' | 'uefi';
   architecture: string;
-  volumes: { volumeId: string; deviceName: string; sizeGiB: number }[];
+  volumes: Volume[];
+  /** Set when the launch cannot succeed (an unusable KMS key): pending → terminated with this reason. */
+  launchFailure?: { code: string; message: string };
   networkInterfaceId: string;
   macAddress: string;
   terminatedAt?: number;
   nextAt?: number;
+}
+
+/** An EBS volume attached to an emulated instance (deleted with it: DeleteOnTermination). */
+export interface Volume {
+  volumeId: string;
+  deviceName: string;
+  sizeGiB: number;
+  snapshotId?: string;
+  encrypted: boolean;
+  kmsKeyArn?: string;
+  tags: Tag[];
+  createTime: number;
 }
 
 export interface ExportTask {
@@ -221,6 +251,7 @@ export interface Core {
   readonly kms: KmsStore;
   readonly importFailures: readonly ImportFailureRule[];
   readonly importHolds: readonly ImportHoldRule[];
+  readonly guestOsRules: readonly GuestOsRule[];
   readonly exportFailures: readonly ExportFailureRule[];
   now(): number;
 }
