@@ -8,6 +8,7 @@ import { ActiveTaskConflict, type TaskFilter } from './task-store.ts';
 import { AppError } from '../errors.ts';
 import type { MigrationRecord, MigrationSubmission } from './types.ts';
 import { taskView } from './task-view.ts';
+import { pageJson, taskJson, type TaskJsonSource } from './task-json.ts';
 import type { MigrationBefore } from './observer.ts';
 import { AwsSteps } from './aws-steps.ts';
 import { ColdPipeline } from './cold.ts';
@@ -185,6 +186,23 @@ export class MigrationEngine {
     return { items: page.items.map((t) => this.view(this.live(t.id) ?? t, positions)), total: page.total };
   }
 
+  /** GET /migrations as sent: a page's JSON, most of it kept from earlier polls (task-json.ts). */
+  listJson(filter: TaskFilter): Buffer {
+    return pageJson(this.opts.tasks.list(filter), this.jsonSource());
+  }
+
+  /** GET /migrations/{id} as sent, with the task's environment for the caller's permission check. */
+  getJson(id: string): { environmentId: string; json: string } | undefined {
+    const shared = this.opts.tasks.peek?.(id);
+    const stored = shared ?? this.opts.tasks.get(id);
+    return stored ? { environmentId: stored.environmentId, json: taskJson(stored, this.jsonSource(), shared !== undefined) } : undefined;
+  }
+
+  private jsonSource(): TaskJsonSource {
+    let positions: Map<string, number> | undefined;
+    return { live: (id) => this.live(id), view: (t) => this.view(t, t.state === 'queued' ? (positions ??= this.queuePositions()) : undefined) };
+  }
+
   /** The in-memory record of a running or parked task (the one its pipeline writes). */
   private live(id: string): MigrationRecord | undefined {
     return this.running.get(id)?.task ?? this.parked.get(id)?.task;
@@ -353,6 +371,9 @@ export class MigrationEngine {
       if (t.cancelRequested) throw new MigrationError('cancelled');
       await (t.mode === 'warm' ? this.warm : this.cold).run(t, signal);
       if (t.phase === 'done') this.finish(t, 'completed');
+      // A cancel that came as the unit returned (a warm unit returns to be parked): neither running nor parked, it
+      // would stay 'cancelling' for good, so it is undone now.
+      else if (t.cancelRequested) throw new MigrationError('cancelled');
     } catch (err) {
       if (signal.reason === SHUTDOWN) return;
       if (t.cancelRequested) {

@@ -43,6 +43,8 @@ const holds = (state: string): boolean => (HOLDING_STATES as readonly string[]).
 
 export interface TaskFilter {
   environmentId?: string | undefined;
+  /** Only tasks of these environments (a user's visible ones); empty matches nothing. */
+  environmentIds?: readonly string[] | undefined;
   vmId?: string | undefined;
   state?: MigrationState | undefined;
   limit: number;
@@ -54,6 +56,11 @@ export interface MigrationTaskRepository {
   insert(task: MigrationRecord): MigrationRecord;
   save(task: MigrationRecord): void;
   get(id: string): MigrationRecord | undefined;
+  /**
+   * The stored task as a record shared between readers (read it, never mutate it): the same object while its row is
+   * unchanged, so what is derived from it can be kept with it. Absent: callers use get().
+   */
+  peek?(id: string): MigrationRecord | undefined;
   /** Newest first. The records may be shared between callers: read them, never mutate them. */
   list(filter: TaskFilter): { items: MigrationRecord[]; total: number };
   /** Tasks in these states, oldest first (FIFO). */
@@ -63,12 +70,19 @@ export interface MigrationTaskRepository {
 
 /** Distinct list pages kept between writes (a page per environment, VM and filter the portal polls). */
 const PAGE_CACHE_ENTRIES = 256;
+/** Parsed rows kept for reuse by list() and peek() (about 1 KiB each). */
+const ROW_CACHE_ENTRIES = 20_000;
 
 export class SqliteMigrationTasks implements MigrationTaskRepository {
   private handle: Database | undefined;
   /** Bumped by every write through this connection; SQLite's data_version covers writes by other connections. */
   private writes = 0;
   private readonly pages = new Map<string, { version: string; page: { items: MigrationRecord[]; total: number } }>();
+  /**
+   * The last parsed record of each row read for list() or peek(), with the text it was parsed from: a row that has
+   * not changed keeps its object across writes to other rows (and so whatever task-json.ts serialised from it).
+   */
+  private readonly rows = new Map<string, { data: string; rec: MigrationRecord }>();
 
   /** The file is opened on first use, so building the connector touches no disk. */
   constructor(private readonly file: string) {}
@@ -102,6 +116,12 @@ export class SqliteMigrationTasks implements MigrationTaskRepository {
     return rec;
   }
 
+  /** Records the vCenter task that shows this migration (vcenter-tasks/): only that field of the JSON changes. */
+  setVcenterTask(id: string, moRef: string): void {
+    this.writes += 1;
+    this.stmt(`UPDATE engine_tasks SET data = json_set(data, '$.vcenterTask', ?) WHERE id = ? AND kind = 'migration'`).run(moRef, id);
+  }
+
   /** The active migration of a VM, if any. */
   holderOf(vmId: string): MigrationRecord | undefined {
     const row = this.stmt(`SELECT data FROM engine_tasks WHERE kind = 'migration' AND active_target = ?`).get(vmId) as { data: string } | undefined;
@@ -125,21 +145,38 @@ export class SqliteMigrationTasks implements MigrationTaskRepository {
     return row ? (JSON.parse(row.data) as MigrationRecord) : undefined;
   }
 
+  peek(id: string): MigrationRecord | undefined {
+    const row = this.stmt(`SELECT id, data FROM engine_tasks WHERE id = ? AND kind = 'migration'`).get(id) as { id: string; data: string } | undefined;
+    return row ? this.shared(row) : undefined;
+  }
+
+  /** The row's record, reused while its stored text is the same. */
+  private shared(row: { id: string; data: string }): MigrationRecord {
+    const kept = this.rows.get(row.id);
+    if (kept && kept.data === row.data) return kept.rec;
+    const rec = JSON.parse(row.data) as MigrationRecord;
+    if (this.rows.size >= ROW_CACHE_ENTRIES) this.rows.clear();
+    this.rows.set(row.id, { data: row.data, rec });
+    return rec;
+  }
+
   list(f: TaskFilter): { items: MigrationRecord[]; total: number } {
     // Many open portal tabs poll the same page; it is read from SQLite once per change of the table.
-    const key = JSON.stringify([f.environmentId, f.vmId, f.state, f.limit, f.offset]);
+    const key = JSON.stringify([f.environmentId, f.environmentIds, f.vmId, f.state, f.limit, f.offset]);
     const version = this.version();
     const hit = this.pages.get(key);
     if (hit && hit.version === version) return hit.page;
     const where = [`kind = 'migration'`];
     const args: string[] = [];
     if (f.environmentId) (where.push('environment_id = ?'), args.push(f.environmentId));
+    // One statement whatever the number of environments.
+    if (f.environmentIds) (where.push('environment_id IN (SELECT value FROM json_each(?))'), args.push(JSON.stringify(f.environmentIds)));
     if (f.vmId) (where.push('vm_id = ?'), args.push(f.vmId));
     if (f.state) (where.push('state = ?'), args.push(f.state));
     const clause = where.join(' AND ');
     const total = (this.stmt(`SELECT COUNT(*) AS n FROM engine_tasks WHERE ${clause}`).get(...args) as { n: number }).n;
-    const rows = this.stmt(`SELECT data FROM engine_tasks WHERE ${clause} ORDER BY seq DESC LIMIT ? OFFSET ?`).all(...args, f.limit, f.offset) as { data: string }[];
-    const page = { items: rows.map((r) => JSON.parse(r.data) as MigrationRecord), total };
+    const rows = this.stmt(`SELECT id, data FROM engine_tasks WHERE ${clause} ORDER BY seq DESC LIMIT ? OFFSET ?`).all(...args, f.limit, f.offset) as { id: string; data: string }[];
+    const page = { items: rows.map((r) => this.shared(r)), total };
     if (this.pages.size >= PAGE_CACHE_ENTRIES) this.pages.clear();
     this.pages.set(key, { version, page });
     return page;
@@ -153,6 +190,7 @@ export class SqliteMigrationTasks implements MigrationTaskRepository {
 
   close(): void {
     this.pages.clear();
+    this.rows.clear();
     if (this.handle?.open) this.handle.close();
     this.handle = undefined;
   }
@@ -174,6 +212,8 @@ export interface ExportRecord {
   requestedBy: string;
   cancelledBy?: string;
   cancelledAt?: string;
+  /** The vCenter task (moRef value) that shows this export in Recent Tasks. */
+  vcenterTask?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -219,6 +259,11 @@ export class SqliteExportTasks {
       return undefined;
     }
     return full;
+  }
+
+  /** Records the vCenter task that shows this export (vcenter-tasks/): only that field of the JSON changes. */
+  setVcenterTask(id: string, moRef: string): void {
+    prepareCached(this.db, `UPDATE engine_tasks SET data = json_set(data, '$.vcenterTask', ?) WHERE id = ? AND kind = 'export'`).run(moRef, id);
   }
 
   /** The active export of an instance, if any. */

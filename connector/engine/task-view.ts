@@ -51,6 +51,8 @@ export function taskView(t: MigrationRecord, now: Date, queuePosition: number | 
     ...(importEta !== undefined ? { importEtaSeconds: importEta } : {}),
     ...(t.imageId ? { imageId: t.imageId } : {}),
     ...(t.instanceId ? { instanceId: t.instanceId } : {}),
+    ...(t.importOptions ? { importOptions: t.importOptions } : {}),
+    ...(t.applied ? { applied: t.applied } : {}),
     ...(t.error ? { error: t.error } : {}),
     ...(t.warning ? { warning: t.warning } : {}),
     createdAt: t.createdAt,
@@ -58,6 +60,15 @@ export function taskView(t: MigrationRecord, now: Date, queuePosition: number | 
     updatedAt: t.updatedAt,
     ...(t.finishedAt ? { finishedAt: t.finishedAt } : {}),
   };
+}
+
+/**
+ * Whether a task's view is final: it has ended and no replication cycle is left on it, so its view depends neither on
+ * the clock, the queue nor the engine's memory. task-json.ts keeps the JSON of such a task while its row is unchanged;
+ * a field added to taskView that changes after the end must make this false.
+ */
+export function viewIsSettled(t: MigrationRecord): boolean {
+  return (t.state === 'completed' || t.state === 'failed' || t.state === 'cancelled') && !t.warm?.cycle;
 }
 
 /** Export+upload 0–50 %, import 50–90 %, launch and cleanup up to 100 %. */

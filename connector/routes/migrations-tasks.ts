@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ApiErrorBody, MigrationList, MigrationListQuery, MigrationTask, TaskIdParams, WarmTestRequest, type AuditAction, type ErrorCode } from '../contract/index.ts';
 import { AppError } from '../errors.ts';
 import type { Caller } from '../auth/plugin.ts';
@@ -63,11 +63,14 @@ async function authorizeTaskAction(
 }
 
 /**
- * The two routes every open portal tab polls serialise with plain JSON.stringify: the engine builds each task view
- * field by field from the contract type, and validating 50 views on every poll was the largest cost left in the
- * polling benchmark (docs/benchmarks.md). The schemas stay for the OpenAPI document; tests parse the responses.
+ * The two routes every open portal tab polls send the JSON the engine keeps (engine/task-json.ts): each task view is
+ * built field by field from the contract type, and validating or serialising 50 views on every poll were the largest
+ * costs in the polling benchmark (docs/benchmarks.md). The schemas stay for the OpenAPI document; tests parse the
+ * responses against them. What is kept is the same for every caller; who may see it is checked on every request.
  */
 const plainJson = { serializerCompiler: () => (data: unknown) => JSON.stringify(data) };
+/** Sends what the engine serialised already (the route's response schema describes it). */
+const sendJson = (reply: FastifyReply, body: Buffer | string) => reply.type('application/json; charset=utf-8').send(body);
 
 /** GET /migrations (newest first, filtered, paged), GET /migrations/{id}, POST /migrations/{id}/cancel. */
 export const migrationTaskRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -81,29 +84,26 @@ export const migrationTaskRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/migrations',
     { ...plainJson, schema: { operationId: 'listMigrations', tags: ['migrations'], summary: 'Migration tasks, newest first', querystring: MigrationListQuery, response: { 200: MigrationList, 401: ApiErrorBody } } },
-    async (request) => {
+    async (request, reply) => {
       const caller = await request.caller();
       const envs = await visible(caller);
       const q = request.query;
       if (envs && q.environmentId && !envs.has(q.environmentId)) return { items: [], total: 0 };
-      if (envs && !q.environmentId) {
-        // Non-administrators: only environments they hold a role in.
-        const all = app.engine.list({ ...q, limit: 10_000, offset: 0 }).items.filter((t) => envs.has(t.environmentId));
-        return { items: all.slice(q.offset, q.offset + q.limit), total: all.length };
-      }
-      return app.engine.list(q);
+      // Non-administrators without an environment: only environments they hold a role in (sorted: one page key per set).
+      const filter = envs && !q.environmentId ? { ...q, environmentIds: [...envs].sort() } : q;
+      return sendJson(reply, app.engine.listJson(filter));
     },
   );
 
   app.get(
     '/migrations/:id',
     { ...plainJson, schema: { operationId: 'getMigration', tags: ['migrations'], summary: 'One migration task', params: TaskIdParams, response: { 200: MigrationTask, 401: ApiErrorBody, 404: ApiErrorBody } } },
-    async (request) => {
+    async (request, reply) => {
       const caller = await request.caller();
-      const task = app.engine.get(request.params.id);
+      const task = app.engine.getJson(request.params.id);
       const envs = await visible(caller);
       if (!task || (envs && !envs.has(task.environmentId))) throw notFound(request.params.id);
-      return task;
+      return sendJson(reply, task.json);
     },
   );
 
