@@ -73,7 +73,7 @@ export function resolveImportKey(core: Core, region: RegionState, task: Readonly
   try {
     key = core.kms.resolve(region.name, ref);
   } catch (err) {
-    if (err instanceof KmsError) return { error: `ClientError: The KMS key ${ref} does not exist in ${region.name} (${err.message}).` };
+    if (err instanceof KmsError) return { error: `ClientError: The KMS key ${ref} was not found in ${region.name}.` };
     throw err;
   }
   if (key.state === 'Disabled') return { error: `ClientError: The KMS key ${key.arn} is disabled.` };
