@@ -28,6 +28,7 @@ Connector:             ${lab.connector.origin}/vm2ec2/  (thumbprint ${lab.connec
 S3 (s3rver):           ${lab.s3Url}
 EC2 emulator:          ${lab.ec2Url}
 EBS direct APIs:       ${lab.ec2.ebsUrl}
+KMS (encryption keys): ${lab.ec2.kmsUrl}  (alias/vm2ec2-lab is the key vmimport may use)
 
 Press Ctrl-C to stop.`);
 
