@@ -2,6 +2,7 @@ import {
   DescribeNetworkInterfacesCommand,
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
+  DescribeInstanceTypesCommand,
   DescribeVpcsCommand,
   EC2Client,
   paginateDescribeInstanceTypeOfferings,
@@ -45,6 +46,8 @@ export class AwsGateway {
   private iamClient: IAMClient | undefined;
   private readonly kmsClients = new Map<string, KMSClient>();
   private readonly offerings = new Map<string, { at: number; types: Promise<string[]> }>();
+  /** region/type → SupportedBootModes (a type's boot modes never change). */
+  private readonly bootModeCache = new Map<string, string[]>();
 
   constructor(
     private readonly config: ConnectorConfig['aws'],
@@ -220,6 +223,30 @@ export class AwsGateway {
     })();
     this.offerings.set(region, { at: this.now(), types });
     return types;
+  }
+
+  /** The boot modes each instance type supports (DescribeInstanceTypes SupportedBootModes), e.g. uefi for Nitro types. */
+  async supportedBootModes(region: string, types: readonly string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    const missing = [...new Set(types)].filter((t) => {
+      const hit = this.bootModeCache.get(`${region}/${t}`);
+      if (hit) out.set(t, hit);
+      return !hit;
+    });
+    try {
+      for (let i = 0; i < missing.length; i += 100) {
+        const page = await this.ec2(region).send(new DescribeInstanceTypesCommand({ InstanceTypes: missing.slice(i, i + 100) as never[] }));
+        for (const info of page.InstanceTypes ?? []) {
+          if (!info.InstanceType) continue;
+          const modes = info.SupportedBootModes ?? ['legacy-bios'];
+          this.bootModeCache.set(`${region}/${info.InstanceType}`, modes);
+          out.set(info.InstanceType, modes);
+        }
+      }
+    } catch (err) {
+      throw toAwsAppError(err, { action: 'ec2:DescribeInstanceTypes', where: `EC2 in ${region}` });
+    }
+    return out;
   }
 
   /** Whether a network interface (an instance, load balancer, endpoint, …) already holds this address in the subnet. */

@@ -2,6 +2,7 @@
 // AWS identity in the environment's region; "usable" also means the VM Import service role may use the key.
 import { DescribeKeyCommand, GetKeyPolicyCommand, paginateListAliases, paginateListKeys, type KeyMetadata } from '@aws-sdk/client-kms';
 import type { KmsKeyOption } from '../contract/index.ts';
+import { AppError } from '../errors.ts';
 import { awsErrorName, toAwsAppError } from './errors.ts';
 import type { AwsGateway, ImportRoleFacts } from './gateway.ts';
 import { keyUsableByRole } from './vmimport-role.ts';
@@ -118,4 +119,14 @@ export async function assessImportKey(aws: AwsGateway, region: string, ref: stri
   if (problem) return { found: true, arn, aliases: names, problem };
   const policy = await keyPolicyProblem(aws, region, meta.KeyId, role);
   return { found: true, arn, aliases: names, ...(policy.problem ? { policyProblem: policy.problem } : {}), ...(policy.unreadable ? { unreadable: policy.unreadable } : {}) };
+}
+
+/** The import role's facts; a connector that may not read IAM still lists keys (each says the role was not checked). */
+export async function importRoleOrUnknown(aws: AwsGateway): Promise<ImportRoleFacts> {
+  try {
+    return await aws.importRole();
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'AWS_ACCESS_DENIED') return { roleName: aws.importRoleName, exists: true, policies: [] };
+    throw err;
+  }
 }

@@ -73,6 +73,8 @@ export const PreflightCode = z.enum([
   'INSTANCE_TYPE_NO_UEFI',
   /** The environment's tags and the migration's exceed what EC2 allows on a resource. */
   'TOO_MANY_TAGS',
+  /** A tag key vm2ec2 itself sets (vm2ec2:…, aws-management-portal/…). */
+  'TAG_KEY_RESERVED',
 ]);
 export type PreflightCode = z.infer<typeof PreflightCode>;
 

@@ -17,6 +17,7 @@ import {
 import { AWS_CALL_ROUNDS, AwsRetryError, awsRetryText, errorName, importFailureText, isRetryableAwsError, MigrationError, sdkAttempts } from './failures.ts';
 import { checkAbort, jittered, sleep, type EngineContext } from './runtime.ts';
 import type { MigrationRecord } from './types.ts';
+import { afterImport, importImageOptions, readAppliedAfterLaunch, resourceTags } from './import-options.ts';
 
 /** The environment tag the seed's portal puts on migrated instances. */
 export const ENVIRONMENT_TAG = 'aws-management-portal/environment-id';
@@ -47,6 +48,10 @@ export class AwsSteps {
   private readonly importSlots = new Map<string, ImportSlots>();
 
   constructor(private readonly ctx: EngineContext) {}
+
+  ec2(t: Pick<MigrationRecord, 'region'>) {
+    return this.ctx.opts.ec2(t.region);
+  }
 
   /**
    * One AWS call with engine-level retries on top of the SDK's own (which already back off with jitter):
@@ -99,6 +104,9 @@ export class AwsSteps {
                 Platform: t.platform,
                 RoleName: opts.importRoleName,
                 DiskContainers: spec.containers,
+                // Licence type, encryption and boot mode (issue 18); the tags go on the import task here, on the AMI and snapshots after it.
+                ...importImageOptions(t),
+                ...(t.importOptions ? { TagSpecifications: [{ ResourceType: 'import-image-task', Tags: resourceTags(instanceTags(t), t) }] } : {}),
               }),
             ),
           );
@@ -125,6 +133,7 @@ export class AwsSteps {
         if (!task) throw new MigrationError(`EC2 no longer knows the import task ${importTaskId}. Start the migration again.`);
         if (task.Status === 'completed') {
           if (!task.ImageId) throw new MigrationError(`EC2 import ${importTaskId} completed without an AMI. Start the migration again.`);
+          if (t.importOptions) await afterImport(this, t, task, instanceTags(t), { record: into === t, signal });
           into.imageId = task.ImageId;
           into.importStatus = 'completed';
           into.importProgress = 100;
@@ -215,7 +224,12 @@ export class AwsSteps {
               ...(t.privateIpAddress ? { PrivateIpAddress: t.privateIpAddress } : {}),
               // Same token on every retry: EC2 returns the instance it already launched.
               ClientToken: t.id,
-              TagSpecifications: [{ ResourceType: 'instance', Tags: instanceTags(t) }],
+              TagSpecifications: t.importOptions
+                ? [
+                    { ResourceType: 'instance', Tags: resourceTags(instanceTags(t), t) },
+                    { ResourceType: 'volume', Tags: resourceTags(instanceTags(t), t) },
+                  ]
+                : [{ ResourceType: 'instance', Tags: instanceTags(t) }],
             }),
           ),
         );
@@ -232,7 +246,10 @@ export class AwsSteps {
       checkAbort(signal);
       const inst = await this.describeInstance(t, instanceId, signal);
       const state = inst?.State?.Name;
-      if (state === wanted) break;
+      if (state === wanted) {
+        if (inst && t.importOptions) await this.recordApplied(t, inst, signal);
+        break;
+      }
       if (state === 'terminated' || state === 'shutting-down') {
         throw new MigrationError(`The new instance ${instanceId} was terminated before it was ready. Check the EC2 console (state reason: ${inst?.StateReason?.Message ?? 'unknown'}).`);
       }
@@ -246,6 +263,17 @@ export class AwsSteps {
     }
     t.phase = 'cleaning-up';
     this.ctx.save(t);
+  }
+
+  /** What AWS applied, read back; a failed read leaves the migration as it is (the instance is ready) and is logged. */
+  private async recordApplied(t: MigrationRecord, inst: Instance, signal: AbortSignal): Promise<void> {
+    try {
+      t.applied = await readAppliedAfterLaunch(this, t, inst, signal);
+      this.ctx.save(t);
+    } catch (err) {
+      checkAbort(signal);
+      this.ctx.opts.log(`migration ${t.id}: reading back the applied import options failed: ${String(err)}`);
+    }
   }
 
   /**

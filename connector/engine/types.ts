@@ -1,4 +1,4 @@
-import type { CutoverShutdown, DiskProgress, MigrationIdKind, MigrationMode, MigrationPhase, MigrationState, WarmImagePath } from '../contract/index.ts';
+import type { AppliedImportOptions, CutoverShutdown, DiskProgress, EffectiveImportOptions, MigrationIdKind, MigrationMode, MigrationPhase, MigrationState, WarmImagePath } from '../contract/index.ts';
 import type { WarmRecord } from './warm/types.ts';
 
 /** A staged disk: where its stream goes in S3, and how far it got. */
@@ -51,6 +51,10 @@ export interface MigrationRecord {
   importEtaSeconds?: number;
   imageId?: string;
   instanceId?: string;
+  /** Issue 18: licence type, encryption, tags and boot mode the task imports and launches with (absent: as before). */
+  importOptions?: EffectiveImportOptions;
+  /** What AWS reports it applied, read back after the import and after the launch. */
+  applied?: AppliedImportOptions;
   /** The instance was observed running (StopInstances follows). */
   instanceStopped?: boolean;
   error?: string;
@@ -60,6 +64,8 @@ export interface MigrationRecord {
   cancelRequested?: boolean;
   cancelledBy?: string;
   cancelledAt?: string;
+  /** The vCenter task (moRef value) that shows this migration in Recent Tasks; kept so a restart updates the same one. */
+  vcenterTask?: string;
   createdAt: string;
   startedAt?: string;
   updatedAt: string;
@@ -86,4 +92,6 @@ export interface MigrationSubmission {
   cutoverShutdown?: CutoverShutdown | undefined;
   /** Warm only: default import-image; register-image for a guest the pre-flight found Nitro-ready. */
   imagePath?: WarmImagePath | undefined;
+  /** The request's Advanced choices merged over the environment's defaults, boot mode from the VM's firmware. */
+  importOptions?: EffectiveImportOptions | undefined;
 }

@@ -1,4 +1,4 @@
-import type { CutoverShutdown, EnvironmentRole, GuestPlatform, MigrationMode, PreflightCheck, PreflightResult, WarmImagePath } from '../contract/index.ts';
+import type { CutoverShutdown, EffectiveImportOptions, EnvironmentRole, GuestPlatform, ImportOptions, MigrationMode, PreflightCheck, PreflightResult, WarmImagePath } from '../contract/index.ts';
 import { AppError } from '../errors.ts';
 import type { AwsGateway } from '../aws/gateway.ts';
 import type { Caller } from '../auth/plugin.ts';
@@ -9,6 +9,7 @@ import { placeInSubnet } from './ipv4.ts';
 import { diskChecks, guestChecks, importRoleChecks, permissionChecks, privateIpChecks, privilegeChecks, stateChecks, type VmPrivileges } from './rules.ts';
 import { missingWarmPrivileges, readWarmFacts } from './warm-facts.ts';
 import { warmChecks } from './warm-rules.ts';
+import { importOptionSection, readFirmware } from './import-option-facts.ts';
 
 export const EXPORT_PRIVILEGE = 'VApp.Export';
 export const SNAPSHOT_PRIVILEGES = ['VirtualMachine.State.CreateSnapshot', 'VirtualMachine.State.RemoveSnapshot'] as const;
@@ -29,6 +30,8 @@ export interface PreflightRequest {
   cutoverShutdown?: CutoverShutdown | undefined;
   /** Warm only; register-image is refused for a guest that is not Nitro-ready. */
   imagePath?: WarmImagePath | undefined;
+  /** The form's Advanced choices (merged over the environment's defaults here). */
+  importOptions?: ImportOptions | undefined;
 }
 
 /** The VM as the caller's own vCenter session sees it; 404 VM_NOT_FOUND when vCenter has no such VM. */
@@ -66,10 +69,25 @@ const ORDER = { blocker: 0, warning: 1, info: 2 } as const;
 
 /** Every check, both ends (vCenter and AWS), for migrating this VM into this environment with these choices. */
 export async function runPreflight(aws: AwsGateway, req: PreflightRequest): Promise<PreflightResult> {
+  return (await preflightWithOptions(aws, req)).result;
+}
+
+/** The pre-flight, and the import options the task would run with (the request over the environment's defaults). */
+export async function preflightWithOptions(aws: AwsGateway, req: PreflightRequest): Promise<{ result: PreflightResult; importOptions: EffectiveImportOptions }> {
   const { caller, environment: env } = req;
-  const [vm, privileges] = await Promise.all([getVm(caller.vcenter.client, req.vmId), vmPrivileges(caller, req.vmId)]);
+  const [vm, privileges, firmware] = await Promise.all([
+    getVm(caller.vcenter.client, req.vmId),
+    vmPrivileges(caller, req.vmId),
+    // A VM that is gone is reported by getVm (404), not by this read.
+    readFirmware(caller.vcenter.client, req.vmId).catch(() => undefined),
+  ]);
   const guest = guestChecks(vm, req.platform);
   const mode = req.mode ?? 'cold';
+  const imports = await importOptionSection(
+    aws,
+    { environment: env, vm, firmware, platform: req.platform ?? guest.suggestedPlatform, instanceType: req.instanceType, request: req.importOptions },
+    awsFailure,
+  );
   const checks: PreflightCheck[] = [
     ...permissionChecks(req.role, env.name),
     ...privilegeChecks(vm, privileges, mode),
@@ -77,16 +95,19 @@ export async function runPreflight(aws: AwsGateway, req: PreflightRequest): Prom
     ...diskChecks(vm, mode),
     ...stateChecks(vm, mode),
     ...(await Promise.all([importRoleSection(aws, vm), networkSection(aws, req), mode === 'warm' ? warmSection(caller, vm, req.cutoverShutdown ?? 'guest', req.imagePath) : []])).flat(),
+    ...imports.checks,
   ];
   checks.sort((a, b) => ORDER[a.severity] - ORDER[b.severity]);
-  return {
+  const result: PreflightResult = {
     vmId: vm.id,
     vmName: vm.name,
     environmentId: env.id,
     ready: !checks.some((c) => c.severity === 'blocker'),
     ...(guest.suggestedPlatform ? { suggestedPlatform: guest.suggestedPlatform } : {}),
+    ...(firmware ? { firmware } : {}),
     checks,
   };
+  return { result, importOptions: imports.options };
 }
 
 async function warmSection(caller: Caller, vm: VmInfo, shutdown: CutoverShutdown, imagePath: WarmImagePath | undefined): Promise<PreflightCheck[]> {

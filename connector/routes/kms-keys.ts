@@ -1,20 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { ApiErrorBody, EnvironmentParams, KmsKeyList } from '../contract/index.ts';
 import { canMigrate } from '../auth/access.ts';
-import { listImportKmsKeys } from '../aws/kms-keys.ts';
-import type { AwsGateway, ImportRoleFacts } from '../aws/gateway.ts';
-import { AppError } from '../errors.ts';
+import { importRoleOrUnknown, listImportKmsKeys } from '../aws/kms-keys.ts';
 import { denyEnvironment, loadEnvironment } from './access-helpers.ts';
-
-/** The import role's facts; a connector that may not read IAM still lists keys (each says the role was not checked). */
-export async function importRoleOrUnknown(aws: AwsGateway): Promise<ImportRoleFacts> {
-  try {
-    return await aws.importRole();
-  } catch (err) {
-    if (err instanceof AppError && err.code === 'AWS_ACCESS_DENIED') return { roleName: aws.importRoleName, exists: true, policies: [] };
-    throw err;
-  }
-}
 
 /** Issue 18: the KMS keys the migration form's Encryption may choose, in the environment's region. */
 export const kmsKeyRoutes: FastifyPluginAsyncZod = async (app) => {

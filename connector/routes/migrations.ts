@@ -5,7 +5,8 @@ import { Vim25Client } from '../vsphere/vim25.ts';
 import { canMigrate } from '../auth/access.ts';
 import { requireVmExport } from '../auth/vm-export.ts';
 import { AppError } from '../errors.ts';
-import { runPreflight } from '../preflight/run.ts';
+import { preflightWithOptions } from '../preflight/run.ts';
+import type { EffectiveImportOptions } from '../contract/index.ts';
 import { audit, loadEnvironment, noEnvironmentPermission } from './access-helpers.ts';
 import { auditInputRefusals } from './input-refusals.ts';
 
@@ -49,6 +50,8 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
       let region = '';
       // Known once the pre-flight has read the VM; entries before that carry only the id.
       let vmName: string | undefined;
+      // The request's Advanced choices over the environment's defaults, as the pre-flight checked them.
+      let importOptions: EffectiveImportOptions | undefined;
       const base = { action: 'migration.request' as const, environmentId: body.environmentId, vmId: body.vmId };
       const refuse = async (err: AppError): Promise<never> => {
         await audit(app, caller, { ...base, ...(vmName ? { vmName } : {}), outcome: 'denied', code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) });
@@ -73,7 +76,7 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
         if (!canMigrate(role)) throw noEnvironmentPermission(environment, true);
         // Step 5: the user may export the VM (the privilege may have been withdrawn since the token was issued).
         await requireVmExport(caller, body.vmId);
-        const result = await runPreflight(app.aws, {
+        const { result, importOptions: effective } = await preflightWithOptions(app.aws, {
           caller,
           environment,
           role,
@@ -86,8 +89,10 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
           mode: body.mode,
           cutoverShutdown: body.cutoverShutdown,
           imagePath: body.imagePath,
+          importOptions: body.importOptions,
         });
         vmName = result.vmName;
+        importOptions = effective;
         const blockers = result.checks.filter((c) => c.severity === 'blocker');
         if (blockers.length > 0) {
           const [first] = blockers;
@@ -122,6 +127,7 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
           securityGroupIds: body.securityGroupIds,
           privateIpAddress: body.privateIpAddress,
           requestedBy: caller.principal,
+          importOptions,
           // A cold submission stays exactly what it was before warm migration existed.
           ...(body.mode === 'warm'
             ? { mode: 'warm' as const, replicationIntervalMinutes: body.replicationIntervalMinutes, cutoverShutdown: body.cutoverShutdown, imagePath: body.imagePath }
@@ -130,7 +136,7 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
         id,
       ));
       const what = body.mode === 'warm' ? 'warm migration (replicate, then cut over)' : 'migration';
-      await audit(app, caller, { ...base, ...(vmName ? { vmName } : {}), outcome: 'granted', message: `Import authorized; ${what} ${task.id} ${task.idKind === 'import' ? 'started' : 'queued'}.` });
+      await audit(app, caller, { ...base, ...(vmName ? { vmName } : {}), outcome: 'granted', message: `Import authorized; ${what} ${task.id} ${task.idKind === 'import' ? 'started' : 'queued'}.`, ...(importOptions ? { details: { importOptions } } : {}) });
       return reply.status(202).send({ id: task.id, idKind: task.idKind, state: task.state, ...(task.queuePosition ? { queuePosition: task.queuePosition } : {}) });
     },
   );

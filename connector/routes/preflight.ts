@@ -3,6 +3,7 @@ import { ApiErrorBody, PreflightQuery, PreflightResult, VmParams } from '../cont
 import { canView } from '../auth/access.ts';
 import { runPreflight } from '../preflight/run.ts';
 import { denyEnvironment, loadEnvironment } from './access-helpers.ts';
+import { AppError } from '../errors.ts';
 
 export const preflightRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
@@ -19,11 +20,17 @@ export const preflightRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const caller = await request.caller();
-      const { environmentId, ...choices } = request.query;
+      const { environmentId, licenseType, encrypted, kmsKeyId, ...choices } = request.query;
+      // The Advanced choices as query parameters; left out, the environment's defaults apply.
+      const encryption = encrypted === 'false' ? { encrypted: false } : encrypted === 'true' || kmsKeyId ? { encrypted: true, ...(kmsKeyId ? { kmsKeyId } : {}) } : undefined;
+      if (encrypted === 'false' && kmsKeyId) {
+        throw new AppError(400, 'VALIDATION_FAILED', 'The request is not valid: kmsKeyId applies only when the volumes are encrypted (encrypted=true).');
+      }
+      const importOptions = { ...(licenseType ? { licenseType } : {}), ...(encryption ? { encryption } : {}) };
       const environment = await loadEnvironment(app, environmentId);
       const role = await app.access.roleIn(caller.principal, environment.id);
       if (!canView(role)) throw await denyEnvironment(app, caller, environment, true, { vmId: request.params.vmId });
-      const result = await runPreflight(app.aws, { caller, environment, role, vmId: request.params.vmId, ...choices });
+      const result = await runPreflight(app.aws, { caller, environment, role, vmId: request.params.vmId, ...choices, importOptions });
       if (!app.hasDecorator('engine')) return result;
       // Said before Begin, so nobody fills in the form only to be refused (POST /migrations answers 503 meanwhile).
       const updating = app.engine.updating && {
