@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useState } from 'react';
+import { useId, useState } from 'react';
 import type { Environment, EnvironmentInput } from '../../../connector/contract/index.ts';
 import { useApi } from '../../api/ApiContext.tsx';
 import { useT } from '../../i18n/i18n.ts';
@@ -8,7 +8,9 @@ import { Button } from '../../kit/Button.tsx';
 import { Checkbox, Field, Form, InputField, SelectField } from '../../kit/Form.tsx';
 import { testIds } from '../../testIds.ts';
 import { environmentQueries, regionQueries } from '../migrate/migrate.queries.ts';
+import { newTagRow, tagProblems, tagsOf, type TagRow } from '../migrate/importOptions.ts';
 import { awsLookupQueries } from './admin.queries.ts';
+import { ImportDefaultsFields } from './ImportDefaultsFields.tsx';
 
 function toggle(list: string[], id: string, on: boolean): string[] {
   return on ? [...new Set([...list, id])] : list.filter((x) => x !== id);
@@ -30,19 +32,29 @@ export function EnvironmentForm({ editing, onDone }: { editing: Environment | nu
     importDefaults: editing?.importDefaults ?? { licenseType: 'AWS', encryption: { encrypted: false }, tags: [] },
   }));
   const set = (patch: Partial<EnvironmentInput>) => setDraft((d) => ({ ...d, ...patch }));
+  // Default tags as typed; checked as the migration form checks them, sent when saved.
+  const [tagRows, setTagRows] = useState<TagRow[]>(() => (editing?.importDefaults.tags ?? []).map((x) => newTagRow(x.key, x.value)));
+  const tagsOk = (() => {
+    const p = tagProblems(tagRows);
+    return p.rows.size === 0 && p.list === undefined;
+  })();
+  const fid = useId();
   const regions = useQuery(regionQueries.list(api));
   const vpcs = useQuery({ ...awsLookupQueries.vpcs(api, draft.region), enabled: draft.region !== '' });
   const hasVpc = draft.region !== '' && draft.vpcId !== '';
   const subnets = useQuery({ ...awsLookupQueries.subnets(api, draft.region, draft.vpcId), enabled: hasVpc });
   const groups = useQuery({ ...awsLookupQueries.securityGroups(api, draft.region, draft.vpcId), enabled: hasVpc });
   const save = useMutation({
-    mutationFn: () => (editing ? api.updateEnvironment(editing.id, draft) : api.createEnvironment(draft)),
+    mutationFn: () => {
+      const body: EnvironmentInput = { ...draft, importDefaults: { ...draft.importDefaults, tags: tagsOf(tagRows) } };
+      return editing ? api.updateEnvironment(editing.id, body) : api.createEnvironment(body);
+    },
     onSuccess: async (env) => {
       await qc.invalidateQueries({ queryKey: environmentQueries.all() });
       onDone(env);
     },
   });
-  const valid = draft.name.trim() !== '' && hasVpc && draft.subnetIds.length > 0 && draft.securityGroupIds.length > 0;
+  const valid = draft.name.trim() !== '' && hasVpc && draft.subnetIds.length > 0 && draft.securityGroupIds.length > 0 && tagsOk;
   return (
     <div className="vsp-inline-dialog">
       <h4>{editing ? t('admin.env.editing', { name: editing.name }) : t('admin.env.creating')}</h4>
@@ -100,6 +112,16 @@ export function EnvironmentForm({ editing, onDone }: { editing: Environment | nu
             </div>
           )}
         </Field>
+        <ImportDefaultsFields
+          value={draft.importDefaults}
+          onChange={(patch) => set({ importDefaults: { ...draft.importDefaults, ...patch } })}
+          tagRows={tagRows}
+          onTagRows={setTagRows}
+          // Keys are listed per saved environment (its region): a new one, or one moving region, is saved first.
+          keysFor={editing && editing.region === draft.region ? editing.id : null}
+          noKeysNote={t(editing ? 'admin.env.kmsKey.regionChanged' : 'admin.env.kmsKey.saveFirst')}
+          idPrefix={`${fid}defaults`}
+        />
         {(vpcs.isError || subnets.isError || groups.isError) && <ApiErrorAlert error={vpcs.error ?? subnets.error ?? groups.error} />}
         {save.isError && <ApiErrorAlert error={save.error} />}
         <div className="vsp-toolbar">

@@ -12,6 +12,7 @@ import { Spinner } from '../../kit/Spinner.tsx';
 import { Tabs } from '../../kit/Tabs.tsx';
 import { testIds } from '../../testIds.ts';
 import { environmentQueries } from '../migrate/migrate.queries.ts';
+import { appliedFacts } from './AppliedOptions.tsx';
 import { exportQueries, instanceQueries, meQuery } from './portal.queries.ts';
 
 type InstanceTab = 'summary' | 'gettingStarted';
@@ -147,6 +148,16 @@ export function InstancesTab({ environmentId }: { environmentId: string }) {
               <dd data-test="instance-summary-source-vm">{current.sourceVmId ? <CellVm name={current.sourceVmName} id={current.sourceVmId} /> : t('common.none')}</dd>
               <dt>{t('migrations.taskId')}</dt>
               <dd>{current.migrationId ?? t('common.none')}</dd>
+              {/* As AWS reports them for the instance, its AMI and volumes. */}
+              {current.applied &&
+                appliedFacts(current.applied, t).map((f) => (
+                  <div key={f.id} className="vsp-kv-row">
+                    <dt>{f.label}</dt>
+                    <dd data-test={testIds.portal.applied(f.id)} className={f.id === 'encryption' || f.id === 'tags' ? 'vsp-break' : undefined}>
+                      {f.value}
+                    </dd>
+                  </div>
+                ))}
             </dl>
           ) : (
             <div>

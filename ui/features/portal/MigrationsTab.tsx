@@ -11,6 +11,7 @@ import { CellId, CellText, CellVm, DataTable, type Column } from '../../kit/Data
 import { Spinner } from '../../kit/Spinner.tsx';
 import { testIds } from '../../testIds.ts';
 import { environmentQueries } from '../migrate/migrate.queries.ts';
+import { AppliedList } from './AppliedOptions.tsx';
 import { MigrationProgress } from './MigrationProgress.tsx';
 import { meQuery, migrationQueries } from './portal.queries.ts';
 import { TestInstanceDialog, useWarmMutations, WarmActionsMenu } from './WarmActions.tsx';
@@ -46,6 +47,15 @@ export function MigrationsTab({ environmentId }: { environmentId: string }) {
     { id: 'instance', label: t('migrations.instanceId'), cell: (m) => <CellId id={m.instanceId ?? t('common.none')} testId="migration-instance" />, minWidth: 150, priority: 2 },
     { id: 'requestedBy', label: t('migrations.requestedBy'), cell: (m) => m.requestedBy, sortValue: (m) => m.requestedBy, minWidth: 140, priority: 4 },
     { id: 'created', label: t('migrations.created'), cell: (m) => new Date(m.createdAt).toLocaleString(), sortValue: (m) => m.createdAt, minWidth: 150, priority: 3 },
+    // Read back from AWS (licence, encryption key, boot mode): first to move into the row's detail.
+    {
+      id: 'applied',
+      label: t('migrations.applied'),
+      cell: (m) => <AppliedList applied={m.applied} pending={m.state === 'queued' || m.state === 'running'} t={t} />,
+      minWidth: 260,
+      priority: 6,
+      wrap: true,
+    },
     {
       id: 'actions',
       label: t('migrations.actions'),
