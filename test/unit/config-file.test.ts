@@ -65,6 +65,7 @@ describe('connector configuration file', () => {
           VM2EC2_ADMINISTRATORS: 'a@vsphere.local,b@vsphere.local',
           VM2EC2_DNS_SEARCH_SUFFIXES: 'corp.example.com',
           VM2EC2_LOG_LEVEL: 'debug',
+          VM2EC2_AWS_KMS_ENDPOINT: 'http://127.0.0.1:4599',
         },
         baseDir: dir,
       },
@@ -75,6 +76,7 @@ describe('connector configuration file', () => {
     expect(config.administrators).toEqual(['a@vsphere.local', 'b@vsphere.local']);
     expect(config.dns.searchSuffixes).toEqual(['corp.example.com']);
     expect(config.logging.level).toBe('debug');
+    expect(config.aws.kmsEndpoint).toBe('http://127.0.0.1:4599');
   });
 
   it('refuses an invalid configuration and names every wrong key', async () => {
