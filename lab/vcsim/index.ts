@@ -1,11 +1,11 @@
 // Starts the lab vCenter (vcsim with our extensions) as a child process and reports where it listens.
 import { spawn, type ChildProcess } from 'node:child_process';
-import https from 'node:https';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureVcsimBuilt } from './build.ts';
+import { LAB_HASH_MS, labCaller, lockWaiters } from './lab-http.ts';
 
 /**
  * A fault the lab vCenter injects (fault suite). `count` is how many times it fires (default 1); transfer faults
@@ -60,6 +60,8 @@ export interface VcsimHandle {
   resetChangeTracking(vmId: string): Promise<void>;
   /** Body bytes served from VM disks over /folder (datastore file access) since the lab vCenter started. */
   folderReadBytes(): Promise<number>;
+  /** Writes every goroutine's stack to a file; returns where, with the goroutines waiting on a lock (for a test that waited too long). */
+  dumpGoroutines(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -173,9 +175,12 @@ export async function startVcsim(opts: StartVcsimOptions = {}): Promise<VcsimHan
   });
 
   let stderr = '';
+  // VCSIM_LAB_STDERR=<file>: the whole stderr is appended there too (a SIGQUIT goroutine dump outgrows stderrKeep).
+  const stderrFile = process.env.VCSIM_LAB_STDERR;
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => {
     stderr = (stderr + chunk).slice(-stderrKeep);
+    if (stderrFile) appendFileSync(stderrFile, `[pid ${child.pid}] ${chunk}`);
   });
   // If this process exits without stop(), take the child down (SIGTERM lets it remove its temp dirs).
   const onParentExit = (): void => {
@@ -289,40 +294,18 @@ export async function startVcsim(opts: StartVcsimOptions = {}): Promise<VcsimHan
     });
 
   const url = new URL(ready.sdkUrl);
-  // The lab-only /lab/ endpoints (lab/vcsim/labapi.go).
-  const lab = (method: 'GET' | 'POST', path: string, body?: unknown): Promise<Record<string, unknown>> =>
-    new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : JSON.stringify(body);
-      const req = https.request(
-        new URL(path, url.origin),
-        {
-          method,
-          ca: ready.certPem,
-          agent: false,
-          timeout: 600_000,
-          headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-        },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (text += c));
-          res.on('error', reject);
-          res.on('end', () => {
-            let json: Record<string, unknown> = {};
-            try {
-              json = JSON.parse(text) as Record<string, unknown>;
-            } catch {
-              json = { error: text.slice(0, 300) };
-            }
-            if (res.statusCode === 200) resolve(json);
-            else reject(new Error(`The lab vCenter refused ${method} ${path} (HTTP ${res.statusCode}): ${String(json.error ?? 'no reason')}`));
-          });
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`The lab vCenter did not answer ${method} ${path} in time`)));
-      req.on('error', reject);
-      req.end(payload);
-    });
+  // A goroutine dump in a file, named with the goroutines that wait on a lock: what a call that hung reports.
+  const dumpGoroutines = async (): Promise<string> => {
+    try {
+      const dump = String(await control({ op: 'goroutines' }));
+      const file = join(tmpdir(), `vcsim-lab-${child.pid}-goroutines-${Date.now()}.txt`);
+      writeFileSync(file, dump);
+      return `its goroutines are in ${file}${lockWaiters(dump)}`;
+    } catch (err) {
+      return `no goroutine dump (${(err as Error).message})`;
+    }
+  };
+  const lab = labCaller(url.origin, ready.certPem, dumpGoroutines);
   return {
     ...ready,
     origin: url.origin,
@@ -345,7 +328,7 @@ export async function startVcsim(opts: StartVcsimOptions = {}): Promise<VcsimHan
     },
     async diskSha256(vmId, deviceKey, opts = {}) {
       const q = new URLSearchParams({ vm: vmId, deviceKey: String(deviceKey), ...(opts.snapshot ? { snapshot: opts.snapshot } : {}) });
-      return String((await lab('GET', `/lab/disk-sha256?${q}`)).sha256);
+      return String((await lab('GET', `/lab/disk-sha256?${q}`, undefined, LAB_HASH_MS)).sha256);
     },
     async resetChangeTracking(vmId) {
       await lab('POST', '/lab/reset-change-tracking', { vm: vmId });
@@ -353,6 +336,7 @@ export async function startVcsim(opts: StartVcsimOptions = {}): Promise<VcsimHan
     async folderReadBytes() {
       return Number((await lab('GET', '/lab/folder-reads')).bytes);
     },
+    dumpGoroutines,
     stop(): Promise<void> {
       stopped ??= (async () => {
         stopping = true;

@@ -9,6 +9,7 @@ package main
 //	{"id":4,"op":"inject","fault":{"kind":"expire-sessions"}}                  (now)
 //	{"id":5,"op":"inject","fault":{"kind":"expire-sessions","afterBytes":6291456}} (mid-download)
 //	{"id":6,"op":"reachable","on":false}   {"id":7,"op":"clear"}   {"id":8,"op":"status"}
+//	{"id":9,"op":"goroutines"}   (every goroutine's stack, as SIGQUIT prints it, without ending the process)
 //
 // Each command is answered with one JSON line on stdout: {"id":1,"ok":true,"result":…} or {"id":1,"ok":false,"error":"…"}.
 
@@ -20,6 +21,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -371,8 +373,10 @@ func serveControl(r io.Reader, out *bufio.Writer, inj *injector, reg *exportRegi
 				resp.Result = inj.status(reg)
 			case "reachable":
 				err = inj.setReachable(req.On)
+			case "goroutines":
+				resp.Result = goroutineDump()
 			default:
-				err = fmt.Errorf("unknown op %q (inject, clear, status, reachable)", req.Op)
+				err = fmt.Errorf("unknown op %q (inject, clear, status, reachable, goroutines)", req.Op)
 			}
 			if err != nil {
 				resp.Error = err.Error()
@@ -383,5 +387,17 @@ func serveControl(r io.Reader, out *bufio.Writer, inj *injector, reg *exportRegi
 		b, _ := json.Marshal(resp)
 		_, _ = out.Write(append(b, '\n'))
 		_ = out.Flush()
+	}
+}
+
+// goroutineDump is every goroutine's stack: what a test that waited too long on the lab vCenter reports.
+func goroutineDump() string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) || len(buf) >= 64<<20 {
+			return string(buf[:n])
+		}
+		buf = make([]byte, 2*len(buf))
 	}
 }

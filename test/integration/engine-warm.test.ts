@@ -7,10 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MigrationPhase, MigrationTask } from '../../connector/contract/index.ts';
 import { TASK_TAG } from '../../connector/engine/engine.ts';
 import { SqliteMigrationTasks } from '../../connector/engine/task-store.ts';
+import { CBT_RESET_REASON } from '../../connector/engine/warm/cycle.ts';
 import { changeTrackingEnabled, objectProps, powerOff, powerState } from '../../connector/vsphere/cbt.ts';
 import { text } from '../../connector/vsphere/soap.ts';
 import type { Vim25Client } from '../../connector/vsphere/vim25.ts';
-import { admin, startEngineLab, waitFor, type EngineLab } from './engine-helpers.ts';
+import { ConnectorConfig } from '../../connector/config.ts';
+import { createEngine } from '../../connector/engine/factory.ts';
+import { admin, labEngineConfig, startEngineLab, waitFor, type EngineLab } from './engine-helpers.ts';
 
 const BLOCK = 512 * 1024;
 const GRAIN = 64 * 1024;
@@ -20,7 +23,7 @@ let lab: EngineLab;
 let vc: Vim25Client;
 let store: SqliteMigrationTasks;
 
-const SMALL = ['stop-sync', 'stop-replicating', 'stop-test', 'stop-cutover', 'stop-import', 'no-tools'];
+const SMALL = ['stop-sync', 'stop-replicating', 'stop-test', 'stop-cutover', 'stop-import', 'no-tools', 'stop-cycle-end'];
 beforeAll(async () => {
   lab = await startEngineLab({
     vms: [
@@ -65,13 +68,12 @@ async function write(id: string, vm: string, writes: [number, number][], seed: n
 }
 
 /** What the task left on either side: vCenter snapshots, EBS snapshots, live instances and AMIs tagged with it. */
-async function leftovers(id: string, vm: string) {
+async function leftovers(id: string, vm: string, rec: { imageId?: string | undefined; warm?: { test?: { imageId?: string | undefined } | undefined } | undefined } = record(id)) {
   const snapshots = (await vc.getVirtualMachine(vmId(vm))).snapshots.map((s) => s.name);
   const ebs = (await lab.ec2Client.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: `tag:${TASK_TAG}`, Values: [id] }] }))).Snapshots ?? [];
   const instances = ((await lab.ec2Client.send(new DescribeInstancesCommand({ Filters: [{ Name: `tag:${TASK_TAG}`, Values: [id] }] }))).Reservations ?? [])
     .flatMap((r) => r.Instances ?? [])
     .filter((i) => i.State?.Name !== 'terminated' && i.State?.Name !== 'shutting-down');
-  const rec = record(id);
   const imageIds = [rec.imageId, rec.warm?.test?.imageId].filter((x): x is string => !!x);
   const images = imageIds.length ? ((await lab.ec2Client.send(new DescribeImagesCommand({ ImageIds: imageIds })).catch(() => ({ Images: [] }))).Images ?? []) : [];
   return { snapshots, ebs: ebs.map((s) => s.SnapshotId), instances: instances.map((i) => i.InstanceId), images: images.map((i) => i.ImageId) };
@@ -79,9 +81,6 @@ async function leftovers(id: string, vm: string) {
 
 const nothing = { snapshots: [], ebs: [], instances: [], images: [] };
 
-// The engine-level CBT reset test was taken out at the end of session 4: it hung for the whole test timeout in two CI
-// runs and locally, in a place its waits did not reveal (issue 13's note). The cycle-level CBT reset tests
-// (warm-cycle.test.ts) cover the full sync and its reason.
 describe('Cut over with guest shutdown', () => {
   it('refuses when VMware Tools is not running, says what to do, and keeps replicating', async () => {
     const vm = 'no-tools';
@@ -277,6 +276,67 @@ describe('Stop replication', () => {
       await powerOff(vc, vmId('stop-import'));
       await until(id, (t) => t.phase === 'importing' && !!t.importTaskId, 'the import');
     }), 300_000);
+  it('asked the moment a cycle ends, while its work unit is still returning', async () => {
+    // Its own engine (on its own store) to hear its saves: Stop replication comes right after the save that ends the
+    // initial sync, before the unit returns to be parked — the window a user's click landed in when Stop hung.
+    const vm = 'stop-cycle-end';
+    let id = '';
+    let asked = false;
+    const input = labEngineConfig({ dataDir: lab.dataDir, sqliteFile: join(lab.dataDir, 'cycle-end.sqlite'), vcsim: lab.vcsim, s3: lab.s3, ec2: lab.ec2, engine: { warmMinuteMs: 1000 } });
+    const built = createEngine(ConnectorConfig.parse(input), { vcenter: { sdkUrl: lab.vcsim.sdkUrl, caPem: lab.vcsim.certPem }, ec2: () => lab.ec2Client }, {
+      observers: [
+        {
+          migrationSaved: (t) => {
+            if (asked || t.id !== id || t.state !== 'running' || t.phase !== 'replicating' || t.warm?.cycle || !t.warm?.nextCycleAt) return;
+            asked = true;
+            queueMicrotask(() => built.engine.cancel(id, admin.name));
+          },
+        },
+      ],
+    });
+    try {
+      built.engine.start();
+      id = built.engine.submit(lab.request(vm, { mode: 'warm', replicationIntervalMinutes: 5 })).id;
+      const t = await waitFor(() => {
+        const t = built.engine.get(id)!;
+        return (t.state === 'cancelled' || t.state === 'failed') && t;
+      }, 'Stop replication asked as the initial sync ended', 60_000).catch((err: unknown) => {
+        throw new Error(`${String(err)}: ${JSON.stringify(built.engine.get(id))}`);
+      });
+      expect(asked).toBe(true);
+      expect(t.state).toBe('cancelled');
+      expect(await leftovers(id, vm, t)).toEqual(nothing);
+      expect(await changeTrackingEnabled(vc, vmId(vm))).toBe(false);
+    } finally {
+      await built.close();
+    }
+  }, 120_000);
 });
 
-
+describe('Changed Block Tracking reset', () => {
+  it('makes the next cycle a full sync and says so', async () => {
+    const vm = 'cbt-reset';
+    // 30 "minutes" (30 s here) between cycles: the reset lands before cycle 2 even when this loaded process sees the
+    // initial sync's end late, and no third cycle can slip in before the full sync is checked.
+    const id = lab.engine.submit(lab.request(vm, { mode: 'warm', replicationIntervalMinutes: 30 })).id;
+    // A wait that gives up says where the task stood and where the lab vCenter's goroutines were.
+    const dump = async (err: unknown) => {
+      throw new Error(`${String(err)}: ${JSON.stringify(record(id))}; the lab vCenter: ${await lab.vcsim.dumpGoroutines()}`);
+    };
+    await until(id, (t) => t.phase === 'replicating' && !t.warm!.cycleRunning, 'the initial sync', 120_000).catch(dump);
+    await lab.vcsim.resetChangeTracking(vmId(vm));
+    const seen: string[] = [];
+    const full = await until(id, (t) => {
+      seen.push(JSON.stringify({ phase: t.phase, warning: t.warning, warm: { ...t.warm, test: undefined } }));
+      return t.warm!.cycleRunning && t.warm!.fullSyncReason === CBT_RESET_REASON;
+    }, 'the full sync after the reset', 60_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}; last views: ${[...new Set(seen)].slice(-5).join('\n')}`);
+    });
+    expect(full.warm!.fullSync).toBe(true);
+    const after = await until(id, (t) => t.warm!.cycles > full.warm!.cycles && !t.warm!.cycleRunning, 'the cycle after the reset', 60_000).catch(dump);
+    expect(after.warm!.lastCycleSentBytes).toBe(256 * MiB);
+    lab.engine.cancel(id, admin.name);
+    await until(id, (t) => t.state === 'cancelled', 'Stop replication', 30_000).catch(dump);
+    expect(await leftovers(id, vm)).toEqual(nothing);
+  }, 300_000);
+});
