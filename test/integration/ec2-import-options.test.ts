@@ -19,6 +19,7 @@ import {
   type Instance,
   type RunInstancesCommandInput,
 } from '@aws-sdk/client-ec2';
+import { CompleteSnapshotCommand, EBSClient, StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import { DescribeKeyCommand, DisableKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,6 +46,15 @@ function kms(region = 'us-east-1'): KMSClient {
   const c = new KMSClient({ region, endpoint: lab.kmsUrl, credentials: creds });
   clients.push(c);
   return c;
+}
+
+/** A completed (empty) 1 GiB EBS snapshot written through the EBS direct APIs. */
+async function ebsSnapshot(): Promise<string> {
+  const ebs = new EBSClient({ region: 'us-east-1', endpoint: lab.ebsUrl, credentials: creds });
+  clients.push(ebs);
+  const { SnapshotId } = await ebs.send(new StartSnapshotCommand({ VolumeSize: 1, ClientToken: randomUUID() }));
+  await ebs.send(new CompleteSnapshotCommand({ SnapshotId, ChangedBlocksCount: 0 }));
+  return SnapshotId ?? '';
 }
 
 async function keyArn(alias: string, region = 'us-east-1'): Promise<string> {
@@ -211,6 +221,17 @@ describe('encryption with a KMS key', () => {
     expect(snap?.KmsKeyId).toBeUndefined();
   });
 
+  it('an import of an unencrypted EBS snapshot with Encrypted gives the AMI its own snapshot encrypted with the key', async () => {
+    const source = await ebsSnapshot();
+    const arn = await keyArn(LAB_KMS_ALIASES.usable);
+    const done = await runImport({ Platform: 'Linux', Encrypted: true, KmsKeyId: LAB_KMS_ALIASES.usable, DiskContainers: [{ SnapshotId: source }] });
+    expect(done).toMatchObject({ Status: 'completed', Encrypted: true, KmsKeyId: arn });
+    const own = (await image(done.ImageId ?? '')).BlockDeviceMappings?.[0]?.Ebs?.SnapshotId ?? '';
+    const snaps = (await ec2().send(new DescribeSnapshotsCommand({ SnapshotIds: [source, own] }))).Snapshots ?? [];
+    expect(snaps.find((x) => x.SnapshotId === source)).toMatchObject({ Encrypted: false });
+    expect(snaps.find((x) => x.SnapshotId === own)).toMatchObject({ Encrypted: true, KmsKeyId: arn });
+  });
+
   it('KmsKeyId without Encrypted is refused at the call', async () => {
     expect(await failure(ec2().send(new ImportImageCommand(await disk({ KmsKeyId: LAB_KMS_ALIASES.usable }))))).toEqual({
       name: 'InvalidParameterCombination',
@@ -288,11 +309,17 @@ describe('boot mode', () => {
     expect(bios).toMatchObject({ BootMode: 'legacy-bios', CurrentInstanceBootMode: 'legacy-bios' });
   });
 
-  it('uefi-preferred is not accepted for imports', async () => {
+  it('uefi-preferred is not accepted for imports; a UEFI import from an EBS snapshot needs Platform', async () => {
     expect(await failure(ec2().send(new ImportImageCommand(await disk({ BootMode: 'uefi-preferred' }))))).toEqual({
       name: 'InvalidParameterValue',
       message: "The uefi-preferred boot mode isn't supported for importing images. Specify legacy-bios or uefi.",
     });
+    const source = await ebsSnapshot();
+    expect(await failure(ec2().send(new ImportImageCommand({ BootMode: 'uefi', DiskContainers: [{ SnapshotId: source }] })))).toEqual({
+      name: 'MissingParameter',
+      message: 'Importing a UEFI VM from an EBS snapshot requires the parameter Platform (Windows | Linux).',
+    });
+    expect((await runImport({ Platform: 'Linux', BootMode: 'uefi', DiskContainers: [{ SnapshotId: source }] })).BootMode).toBe('uefi');
   });
 });
 
