@@ -54,6 +54,7 @@ const key = (alias: string, id: string, over: Partial<KmsKeyOption> = {}): KmsKe
 });
 const labKey = key('alias/vm2ec2-lab', '1234abcd-12ab-34cd-56ef-1234567890ab', { description: 'vm2ec2 lab imports' });
 const teamKey = key('alias/team-key', '2234abcd-12ab-34cd-56ef-1234567890ab');
+const ebsKey = key('alias/aws/ebs', '4234abcd-12ab-34cd-56ef-1234567890ab', { description: 'Default key that protects my EBS volumes when no other key is defined' });
 const disabledKey = key('alias/retired', '3234abcd-12ab-34cd-56ef-1234567890ab', { usable: false, reason: 'The key is disabled. Enable it in AWS KMS, or choose another key.' });
 
 let environments: Environment[] = [];
@@ -168,11 +169,12 @@ describe('Advanced section of Migrate VM to EC2', () => {
   });
 
   it('lists a key the import cannot use as disabled with its reason, and names a default key that became unusable', async () => {
-    keys = [labKey, disabledKey];
+    keys = [labKey, disabledKey, ebsKey];
     environments = [env({ importDefaults: { ...noDefaults, encryption: { encrypted: true, kmsKeyId: 'alias/retired' } } })];
     renderModal();
     await openAdvanced();
-    await waitFor(() => expect(kmsSelect().options).toHaveLength(2));
+    // With an environment key as the default, aws/ebs is a choice of its own.
+    await waitFor(() => expect([...kmsSelect().options].map((o) => o.value)).toEqual(['', 'alias/vm2ec2-lab', 'alias/aws/ebs']));
     const [first, lab] = [...kmsSelect().options];
     expect(first!.textContent).toBe('Environment default: alias/retired (cannot be used: The key is disabled. Enable it in AWS KMS, or choose another key.)');
     expect(lab!.disabled).toBe(false);
@@ -189,7 +191,8 @@ describe('Advanced section of Migrate VM to EC2', () => {
     renderModal();
     await openAdvanced();
     fireEvent.click(screen.getByRole('checkbox', { name: 'Encrypt the imported volumes (Amazon EBS encryption)' }));
-    await waitFor(() => expect(kmsSelect().options).toHaveLength(3));
+    // Without one, the first option is aws/ebs, which the list then does not repeat.
+    await waitFor(() => expect([...kmsSelect().options].map((o) => o.value)).toEqual(['', 'alias/vm2ec2-lab', 'alias/retired']));
     const retired = [...kmsSelect().options].find((o) => o.value === 'alias/retired')!;
     expect(retired.disabled).toBe(true);
     expect(retired.textContent).toBe('alias/retired (cannot be used: The key is disabled. Enable it in AWS KMS, or choose another key.)');

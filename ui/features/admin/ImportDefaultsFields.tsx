@@ -5,7 +5,7 @@ import { useT } from '../../i18n/i18n.ts';
 import { ApiErrorAlert } from '../../kit/ApiErrorAlert.tsx';
 import { Checkbox, Field, RadioGroup, SelectField } from '../../kit/Form.tsx';
 import { testIds } from '../../testIds.ts';
-import { keyMatches, keyRef, type TagRow } from '../migrate/importOptions.ts';
+import { isAwsManagedEbsKey, keyMatches, keyRef, type TagRow } from '../migrate/importOptions.ts';
 import { environmentQueries } from '../migrate/migrate.queries.ts';
 import { TagsEditor } from '../migrate/TagsEditor.tsx';
 
@@ -62,13 +62,13 @@ export function ImportDefaultsFields({ value, onChange, tagRows, onTagRows, keys
           <SelectField
             label={t('migrate.kmsKey')}
             testId={testIds.admin.envKmsKey}
-            value={match ? keyRef(match) : (stored ?? '')}
+            value={match ? (isAwsManagedEbsKey(match) ? '' : keyRef(match)) : (stored ?? '')}
             disabled={keys.isLoading}
             onChange={setKey}
             options={[
               { value: '', label: t('migrate.kmsKey.awsManaged') },
               ...orphan,
-              ...list.map((k) => {
+              ...list.filter((k) => !isAwsManagedEbsKey(k)).map((k) => {
                 const name = k.description ? `${keyRef(k)} · ${k.description}` : keyRef(k);
                 return { value: keyRef(k), label: k.usable ? name : t('migrate.kmsKey.unusable', { key: name, reason: k.reason ?? '' }), disabled: !k.usable };
               }),

@@ -3,7 +3,7 @@ import type { Translate } from '../../i18n/i18n.ts';
 import { AccordionPanel } from '../../kit/Accordion.tsx';
 import { Checkbox, Field, RadioGroup, SelectField } from '../../kit/Form.tsx';
 import { testIds } from '../../testIds.ts';
-import { keyMatches, keyRef, tagsOf, type AdvancedChoices } from './importOptions.ts';
+import { isAwsManagedEbsKey, keyMatches, keyRef, tagsOf, type AdvancedChoices } from './importOptions.ts';
 import { TagsEditor } from './TagsEditor.tsx';
 
 /** Pre-flight checks about the Advanced choices, shown where they bite (they stay in the checks list too). */
@@ -95,7 +95,8 @@ export function AdvancedOptions({ env, platform, value, onChange, keys, firmware
   const firstOption = envKey
     ? { value: '', label: t('migrate.kmsKey.envDefault', { key: envKey.key ? keyLabel(envKey.key) : envKey.ref }) }
     : { value: '', label: t('migrate.kmsKey.awsManaged') };
-  const others = (keys.keys ?? []).filter((k) => !(envKey?.key && k.keyId === envKey.key.keyId));
+  // The first option already stands for the environment's key, or without one for aws/ebs: not listed twice.
+  const others = (keys.keys ?? []).filter((k) => (envKey ? k.keyId !== envKey.key?.keyId : !isAwsManagedEbsKey(k)));
   return (
     <AccordionPanel
       title={t('migrate.advanced')}

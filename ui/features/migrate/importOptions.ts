@@ -100,5 +100,8 @@ export function keyMatches(k: KmsKeyOption, ref: string): boolean {
   return ref === k.keyId || ref === k.arn || k.aliases.some((a) => a === ref || ref.endsWith(`:${a}`));
 }
 
+/** The account's AWS managed key for EBS: what encryption without a chosen key uses (offered as its own option). */
+export const isAwsManagedEbsKey = (k: KmsKeyOption): boolean => k.aliases.includes('alias/aws/ebs');
+
 /** How a key is named in the form and sent: its first alias (what people recognise), else its key ID. */
 export const keyRef = (k: KmsKeyOption): string => k.aliases[0] ?? k.keyId;
