@@ -18,11 +18,12 @@ import type { WorkerJob, WorkerMode, WorkerResult } from './disk-worker.ts';
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
-export type ContenderId = 'connector' | 'read' | 'write' | 'staged' | 'connector-s3rver';
+export type ContenderId = 'connector' | 'read' | 'read-https' | 'write' | 'staged' | 'connector-s3rver';
 
 export const CONTENDERS: Record<ContenderId, string> = {
   connector: 'Connector `streamDiskToS3` → S3 sink',
-  read: '(a) Raw read of the lease URL to nothing (source limit)',
+  read: '(a) Raw read of the lease URL to nothing (source limit; the connector\'s reader)',
+  'read-https': '(a′) Same read with node:https (a plain Node client, for comparison)',
   write: '(b) Raw multipart write to the S3 sink (sink limit)',
   staged: '(c) Staged: download to a local file, then upload it (lib-storage)',
   'connector-s3rver': 'Connector `streamDiskToS3` → s3rver (writes to disk)',
@@ -162,10 +163,10 @@ export async function benchDisk(opts: DiskBenchOptions, log: (line: string) => v
       const size: SizeResult = { sizeGiB, bytes: 0, partSize: 0, contenders: [], skipped: [] };
       sizes.push(size);
       const baselines = sizeGiB <= (opts.baselinesUpToGiB ?? Number.POSITIVE_INFINITY);
-      const plan: ContenderId[] = ['connector', ...(baselines ? (['read', 'write', 'staged'] as const) : []), ...(s3rver && sizeGiB <= maxS3rver ? (['connector-s3rver'] as const) : [])];
+      const plan: ContenderId[] = ['connector', ...(baselines ? (['read', 'read-https', 'write', 'staged'] as const) : []), ...(s3rver && sizeGiB <= maxS3rver ? (['connector-s3rver'] as const) : [])];
       if (opts.only) plan.splice(0, plan.length, ...plan.filter((id) => opts.only!.includes(id)));
       if (!baselines) {
-        for (const id of ['read', 'write', 'staged'] as const) size.skipped.push({ id, why: `not run above ${opts.baselinesUpToGiB} GiB (time budget)` });
+        for (const id of ['read', 'read-https', 'write', 'staged'] as const) size.skipped.push({ id, why: `not run above ${opts.baselinesUpToGiB} GiB (time budget)` });
       }
       for (const id of plan) {
         // A fresh lease per contender: lease URLs are single-use on some hosts.
@@ -206,7 +207,7 @@ export async function benchDisk(opts: DiskBenchOptions, log: (line: string) => v
           const r = await runWorker(job);
           const sourceCpuS = mode === 'write' ? 0 : (await processCpuS(vcsim.pid)) - src0;
           // The sink and s3rver run in this process, which does nothing else meanwhile.
-          const sinkCpuS = mode === 'read' ? 0 : selfCpuS() - sink0;
+          const sinkCpuS = mode === 'read' || mode === 'read-https' ? 0 : selfCpuS() - sink0;
           if (r.bytes !== dev.fileSize) throw new Error(`${id} moved ${r.bytes} bytes, the lease announced ${dev.fileSize}`);
           const c: ContenderResult = {
             id,

@@ -2,7 +2,6 @@
 // Hand-written instead of @aws-sdk/lib-storage's Upload because the profile of a 1 GiB copy showed its per-part
 // Buffer.concat into freshly allocated buffers (page faults + GC) as the largest cost: here a fixed pool of
 // queueSize + 1 part buffers is filled once and reused, so memory is bounded by (queueSize + 1) × partSize.
-import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -12,7 +11,7 @@ import {
   type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { openNfcDownload } from '../vsphere/nfc.ts';
+import { openNfcBody } from '../vsphere/nfc.ts';
 
 const MiB = 1024 * 1024;
 /** S3 limits: every part but the last ≥ 5 MiB, ≤ 5 GiB, at most 10,000 parts. */
@@ -62,15 +61,25 @@ export interface StreamResult {
   parts: number;
 }
 
+/**
+ * A body delivered by pushes with backpressure, like `NfcBody`: `onData` gets views it must copy and returns how many
+ * bytes it took; fewer pauses the source until `resume()`.
+ */
+export interface PushSource {
+  start(onData: (chunk: Buffer) => number): Promise<number>;
+  resume(): void;
+  destroy(err?: Error): void;
+}
+
 /** Downloads a lease disk URL and streams it into one S3 object. */
 export async function streamDiskToS3(source: DiskSource, sink: DiskSink, opts: StreamOptions = {}): Promise<StreamResult> {
-  const { stream } = await openNfcDownload(source.url, {
+  const body = await openNfcBody(source.url, {
     ...(source.thumbprint ? { thumbprint: source.thumbprint } : {}),
     ...(source.ca !== undefined ? { ca: source.ca } : {}),
     ...(source.cookie ? { cookie: source.cookie } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
-  return uploadStreamToS3(stream, sink, opts);
+  return uploadToS3(body, sink, opts);
 }
 
 /**
@@ -96,33 +105,42 @@ function abortError(signal: AbortSignal | undefined): Error {
   return Object.assign(new Error('The disk upload was cancelled'), { name: 'AbortError', cause: reason });
 }
 
-/** Streams any readable into one S3 object: PutObject when it fits one part, else a multipart upload (aborted on any failure). */
-export async function uploadStreamToS3(stream: Readable, sink: DiskSink, opts: StreamOptions = {}): Promise<StreamResult> {
+/**
+ * Streams a pushed body into one S3 object: PutObject when it fits one part, else a multipart upload (aborted on any
+ * failure). Bytes are copied once, from the source's read buffer into one of queueSize + 1 reused part buffers; while
+ * every buffer is filled or in flight the source is paused, and it resumes the moment a part is acknowledged.
+ */
+export async function uploadToS3(source: PushSource, sink: DiskSink, opts: StreamOptions = {}): Promise<StreamResult> {
   const { s3, bucket, key } = sink;
   const partSize = sink.partSize ?? partSizeFor(sink.expectedBytes);
   if (!Number.isInteger(partSize) || partSize < MIN_PART_SIZE || partSize > MAX_PART_SIZE) {
-    stream.destroy();
+    source.destroy();
     throw new Error(`S3 part size ${partSize} is outside S3's limits (5 MiB to 5 GiB)`);
   }
   const queueSize = Math.max(1, Math.floor(sink.queueSize ?? 2));
   const contentType = sink.contentType ?? 'application/octet-stream';
   const checksumWanted = (await s3.config.requestChecksumCalculation()) === 'WHEN_SUPPORTED';
 
-  // Aborts in-flight S3 requests on cancel or on the first failed part.
+  // Aborts in-flight S3 requests and the download on cancel or on the first failed part.
   const ac = new AbortController();
-  const onAbort = (): void => {
-    ac.abort(abortError(opts.signal));
-    stream.destroy(abortError(opts.signal));
+  let failure: unknown;
+  const failWith = (err: unknown): void => {
+    failure ??= err;
+    ac.abort(err);
+    source.destroy(err instanceof Error ? err : new Error(String(err)));
   };
+  const onAbort = (): void => failWith(abortError(opts.signal));
   if (opts.signal?.aborted) onAbort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   const send = { abortSignal: ac.signal };
 
   const free: Buffer[] = [];
   let allocated = 0;
-  const take = (): Buffer => {
+  /** A free part buffer, or undefined while queueSize parts are in flight and one is being filled. */
+  const take = (): Buffer | undefined => {
     const b = free.pop();
     if (b) return b;
+    if (allocated > queueSize) return undefined;
     allocated += 1;
     // allocUnsafeSlow: a dedicated, reused allocation; the bytes are always overwritten before they are sent.
     return Buffer.allocUnsafeSlow(partSize);
@@ -132,43 +150,41 @@ export async function uploadStreamToS3(stream: Readable, sink: DiskSink, opts: S
   let total = 0;
   let partNumber = 0;
   let acknowledged = 0;
-  let uploadId: string | undefined;
-  let failure: unknown;
+  let uploadId: Promise<string> | undefined;
   const parts: CompletedPart[] = [];
   const inFlight = new Set<Promise<void>>();
 
-  const uploadPart = (n: number, body: Buffer): Promise<CompletedPart> =>
-    s3
-      .send(withUnsignedPayload(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: body, ContentLength: body.length })), send)
-      .then((out) => {
-        if (!out.ETag) throw new Error(`S3 returned no ETag for part ${n} of s3://${bucket}/${key}`);
-        return {
-          PartNumber: n,
-          ETag: out.ETag,
-          ...(out.ChecksumCRC32 ? { ChecksumCRC32: out.ChecksumCRC32 } : {}),
-          ...(out.ChecksumCRC32C ? { ChecksumCRC32C: out.ChecksumCRC32C } : {}),
-          ...(out.ChecksumCRC64NVME ? { ChecksumCRC64NVME: out.ChecksumCRC64NVME } : {}),
-          ...(out.ChecksumSHA1 ? { ChecksumSHA1: out.ChecksumSHA1 } : {}),
-          ...(out.ChecksumSHA256 ? { ChecksumSHA256: out.ChecksumSHA256 } : {}),
-        };
-      });
+  const uploadPart = async (n: number, body: Buffer): Promise<CompletedPart> => {
+    const out = await s3.send(
+      withUnsignedPayload(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: await uploadId, PartNumber: n, Body: body, ContentLength: body.length })),
+      send,
+    );
+    if (!out.ETag) throw new Error(`S3 returned no ETag for part ${n} of s3://${bucket}/${key}`);
+    return {
+      PartNumber: n,
+      ETag: out.ETag,
+      ...(out.ChecksumCRC32 ? { ChecksumCRC32: out.ChecksumCRC32 } : {}),
+      ...(out.ChecksumCRC32C ? { ChecksumCRC32C: out.ChecksumCRC32C } : {}),
+      ...(out.ChecksumCRC64NVME ? { ChecksumCRC64NVME: out.ChecksumCRC64NVME } : {}),
+      ...(out.ChecksumSHA1 ? { ChecksumSHA1: out.ChecksumSHA1 } : {}),
+      ...(out.ChecksumSHA256 ? { ChecksumSHA256: out.ChecksumSHA256 } : {}),
+    };
+  };
 
-  /** Sends the filled buffer as the next part and waits until a buffer is free for the following one. */
-  const dispatch = async (): Promise<void> => {
-    if (failure !== undefined) throw failure;
+  /** Sends the filled buffer as the next part; the next buffer is a free one, or none until a part is acknowledged. */
+  const dispatch = (): void => {
     partNumber += 1;
     if (partNumber > MAX_PARTS) {
-      throw new Error(`The disk is larger than announced: s3://${bucket}/${key} would need more than ${MAX_PARTS} parts of ${partSize} bytes`);
+      failWith(new Error(`The disk is larger than announced: s3://${bucket}/${key} would need more than ${MAX_PARTS} parts of ${partSize} bytes`));
+      return;
     }
-    if (uploadId === undefined) {
-      const out = await s3.send(
-        new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType, ...(checksumWanted ? { ChecksumAlgorithm: 'CRC32' } : {}) }),
-        send,
-      );
-      if (!out.UploadId) throw new Error(`S3 returned no upload id for s3://${bucket}/${key}`);
-      uploadId = out.UploadId;
-    }
-    const buf = current;
+    uploadId ??= s3
+      .send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType, ...(checksumWanted ? { ChecksumAlgorithm: 'CRC32' } : {}) }), send)
+      .then((out) => {
+        if (!out.UploadId) throw new Error(`S3 returned no upload id for s3://${bucket}/${key}`);
+        return out.UploadId;
+      });
+    const buf = current!;
     const len = filled;
     const p: Promise<void> = uploadPart(partNumber, buf.subarray(0, len))
       .then(
@@ -177,53 +193,57 @@ export async function uploadStreamToS3(stream: Readable, sink: DiskSink, opts: S
           acknowledged += len;
           opts.onProgress?.(acknowledged);
         },
-        (err: unknown) => {
-          failure ??= err;
-          ac.abort(err);
-        },
+        (err: unknown) => failWith(err),
       )
       .finally(() => {
         inFlight.delete(p);
         free.push(buf);
+        if (current === undefined && failure === undefined) {
+          current = take();
+          source.resume();
+        }
       });
     inFlight.add(p);
-    while (free.length === 0 && allocated > queueSize) await Promise.race(inFlight);
-    if (failure !== undefined) throw failure;
     current = take();
     filled = 0;
   };
 
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      let offset = 0;
-      while (offset < chunk.length) {
-        const n = chunk.copy(current, filled, offset);
-        filled += n;
-        offset += n;
-        total += n;
-        if (filled === partSize) await dispatch();
-      }
+  const onData = (chunk: Buffer): number => {
+    let offset = 0;
+    while (offset < chunk.length && current !== undefined && failure === undefined) {
+      const n = chunk.copy(current, filled, offset);
+      filled += n;
+      offset += n;
+      if (filled === partSize) dispatch();
     }
+    total += offset;
+    return offset;
+  };
+
+  try {
+    await source.start(onData);
+    if (failure !== undefined) throw failure;
     if (partNumber === 0) {
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: contentType, Body: current.subarray(0, filled), ContentLength: filled }), send);
+      const body = (current ?? Buffer.alloc(0)).subarray(0, filled);
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: contentType, Body: body, ContentLength: filled }), send);
       opts.onProgress?.(filled);
       return { bytes: filled, parts: 1 };
     }
-    if (filled > 0) await dispatch();
-    await Promise.all(inFlight);
+    if (filled > 0) dispatch();
+    while (inFlight.size > 0) await Promise.all(inFlight);
     if (failure !== undefined) throw failure;
     parts.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
-    await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }), send);
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: await uploadId, MultipartUpload: { Parts: parts } }), send);
     return { bytes: total, parts: parts.length };
   } catch (err) {
     // The first failure, before aborting the other parts turns them into AbortErrors.
     const first = failure ?? err;
-    ac.abort(first);
-    stream.destroy();
+    failWith(first);
     await Promise.allSettled(inFlight);
-    if (uploadId !== undefined) {
+    const id = await uploadId?.catch(() => undefined);
+    if (id !== undefined) {
       // No orphan upload: its parts would be billed until a lifecycle rule removes them.
-      await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+      await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: id })).catch(() => undefined);
     }
     if (opts.signal?.aborted) throw abortError(opts.signal);
     throw first;

@@ -2,6 +2,7 @@
 // Validation is never switched off: without a CA, the handshake is accepted only when the pinned thumbprint matches.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import https from 'node:https';
+import type { OnReadOpts } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 
@@ -60,17 +61,93 @@ export function isTlsTrustFailure(err: unknown): boolean {
   return typeof code === 'string' && TLS_CODE.test(code);
 }
 
+interface PreparedTrust {
+  pin: ParsedThumbprint | undefined;
+  /** With only a pin, chain and hostname errors are expected (self-signed vCenter/ESXi); the pin replaces them. */
+  chainChecked: boolean;
+  secureContext: tls.SecureContext;
+}
+
+function prepareTrust(trust: TlsTrust): PreparedTrust {
+  const pin = trust.thumbprint ? parseThumbprint(trust.thumbprint) : undefined;
+  const ca = trust.ca?.trim() ? trust.ca : undefined;
+  // Parsing the CA bundle is the costly part of a TLS handshake set-up: do it once per agent, not per connection.
+  return { pin, chainChecked: ca !== undefined || pin === undefined, secureContext: tls.createSecureContext(ca !== undefined ? { ca } : {}) };
+}
+
+/**
+ * Opens a TLS connection and calls `done` once its peer is verified (chain and host name, or the pinned thumbprint),
+ * or with the failure (the socket is then destroyed). Returns a function that fails the handshake early.
+ */
+function connectVerified(
+  prepared: PreparedTrust,
+  options: tls.ConnectionOptions,
+  handshakeMs: number,
+  done: (err: Error | null, socket: tls.TLSSocket) => void,
+): (err: Error) => void {
+  const { pin, chainChecked, secureContext } = prepared;
+  const socket = tls.connect({
+    ...options,
+    rejectUnauthorized: chainChecked,
+    secureContext,
+    ...(chainChecked ? {} : { checkServerIdentity: () => undefined }),
+  });
+  let settled = false;
+  // A server that accepts the connection but never completes the handshake must not hold the request forever.
+  const timer = setTimeout(
+    () => settle(Object.assign(new Error(`no TLS handshake within ${Math.round(handshakeMs / 1000)} s`), { code: 'ETIMEDOUT' })),
+    handshakeMs,
+  );
+  const settle = (err: Error | null): void => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    socket.removeListener('error', settle);
+    if (err) socket.destroy();
+    done(err, socket);
+  };
+  socket.once('error', settle);
+  socket.once('secureConnect', () => {
+    if (pin) {
+      const cert = socket.getPeerCertificate();
+      const der = cert && 'raw' in cert ? cert.raw : undefined;
+      if (!der || !thumbprintMatches(der, pin)) {
+        const seen = der ? certificateThumbprint(der, pin.algorithm) : 'none';
+        settle(
+          new TlsTrustError(
+            `the server certificate ${pin.algorithm.toUpperCase()} thumbprint ${seen} does not match the configured thumbprint`,
+            'THUMBPRINT_MISMATCH',
+          ),
+        );
+        return;
+      }
+    }
+    settle(null);
+  });
+  return settle;
+}
+
+/**
+ * One verified TLS connection outside any agent, for a stream the connector reads itself (an NFC disk download
+ * with `onread`). Nothing may be written to it before this resolves.
+ */
+export function connectTrusted(
+  trust: TlsTrust,
+  options: { host: string; port: number; servername?: string; onread?: OnReadOpts },
+  handshakeMs = 30_000,
+): Promise<tls.TLSSocket> {
+  return new Promise((resolve, reject) => {
+    // Node's TLS socket honours `onread` like a net.Socket: records are decrypted into the caller's buffer.
+    connectVerified(prepareTrust(trust), options as tls.ConnectionOptions, handshakeMs, (err, socket) => (err ? reject(err) : resolve(socket)));
+  });
+}
+
 /**
  * An https.Agent whose sockets are handed to HTTP only after the peer certificate has been verified,
  * so no request byte (cookie, password) is written to an unverified server.
  */
 export function createTrustedAgent(trust: TlsTrust, agentOptions: https.AgentOptions = {}): https.Agent {
-  const pin = trust.thumbprint ? parseThumbprint(trust.thumbprint) : undefined;
-  const ca = trust.ca?.trim() ? trust.ca : undefined;
-  // With only a pin, chain and hostname errors are expected (self-signed vCenter/ESXi); the pin replaces them.
-  const chainChecked = ca !== undefined || pin === undefined;
-  // Parsing the CA bundle is the costly part of a TLS handshake set-up: do it once per agent, not per connection.
-  const secureContext = tls.createSecureContext(ca !== undefined ? { ca } : {});
+  const prepared = prepareTrust(trust);
 
   // Sockets still in their handshake: HTTP does not own them yet, so destroy() and timeouts must.
   const handshaking = new Set<() => void>();
@@ -90,50 +167,12 @@ export function createTrustedAgent(trust: TlsTrust, agentOptions: https.AgentOpt
         host: options.host ?? undefined,
         port: Number(options.port ?? 443),
         servername: (options as tls.ConnectionOptions).servername || undefined,
-        rejectUnauthorized: chainChecked,
-        secureContext,
-        ...(chainChecked ? {} : { checkServerIdentity: () => undefined }),
       };
-      const socket = tls.connect(connectOptions);
-      let settled = false;
-      // A server that accepts the connection but never completes the handshake must not hold the request forever.
-      const timer = setTimeout(
-        () => done(Object.assign(new Error(`no TLS handshake within ${Math.round(handshakeMs / 1000)} s`), { code: 'ETIMEDOUT' })),
-        handshakeMs,
-      );
-      const abort = (): void => done(new Error('the connection was closed before its TLS handshake completed'));
+      const abort = (): void => fail(new Error('the connection was closed before its TLS handshake completed'));
       handshaking.add(abort);
-      const done = (err: Error | null): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
+      const fail = connectVerified(prepared, connectOptions, handshakeMs, (err, socket) => {
         handshaking.delete(abort);
-        socket.removeListener('error', onError);
-        if (err) {
-          socket.destroy();
-          callback?.(err, socket);
-        } else {
-          callback?.(null, socket);
-        }
-      };
-      const onError = (err: Error): void => done(err);
-      socket.once('error', onError);
-      socket.once('secureConnect', () => {
-        if (pin) {
-          const cert = socket.getPeerCertificate();
-          const der = cert && 'raw' in cert ? cert.raw : undefined;
-          if (!der || !thumbprintMatches(der, pin)) {
-            const seen = der ? certificateThumbprint(der, pin.algorithm) : 'none';
-            done(
-              new TlsTrustError(
-                `the server certificate ${pin.algorithm.toUpperCase()} thumbprint ${seen} does not match the configured thumbprint`,
-                'THUMBPRINT_MISMATCH',
-              ),
-            );
-            return;
-          }
-        }
-        done(null);
+        callback?.(err, socket);
       });
       return undefined;
     }
