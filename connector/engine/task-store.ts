@@ -82,7 +82,7 @@ export class SqliteMigrationTasks implements MigrationTaskRepository {
    * The last parsed record of each row read for list() or peek(), with the text it was parsed from: a row that has
    * not changed keeps its object across writes to other rows (and so whatever task-json.ts serialised from it).
    */
-  private readonly rows = new Map<string, { data: string; rec: MigrationRecord }>();
+  private readonly rows = new Map<string, { data: string; rec: MigrationRecord; version: string }>();
 
   /** The file is opened on first use, so building the connector touches no disk. */
   constructor(private readonly file: string) {}
@@ -146,17 +146,24 @@ export class SqliteMigrationTasks implements MigrationTaskRepository {
   }
 
   peek(id: string): MigrationRecord | undefined {
+    // Read at this version of the table: the row cannot have changed.
+    const version = this.version();
+    const kept = this.rows.get(id);
+    if (kept?.version === version) return kept.rec;
     const row = this.stmt(`SELECT id, data FROM engine_tasks WHERE id = ? AND kind = 'migration'`).get(id) as { id: string; data: string } | undefined;
-    return row ? this.shared(row) : undefined;
+    return row ? this.shared(row, version) : undefined;
   }
 
   /** The row's record, reused while its stored text is the same. */
-  private shared(row: { id: string; data: string }): MigrationRecord {
+  private shared(row: { id: string; data: string }, version: string): MigrationRecord {
     const kept = this.rows.get(row.id);
-    if (kept && kept.data === row.data) return kept.rec;
+    if (kept && kept.data === row.data) {
+      kept.version = version;
+      return kept.rec;
+    }
     const rec = JSON.parse(row.data) as MigrationRecord;
     if (this.rows.size >= ROW_CACHE_ENTRIES) this.rows.clear();
-    this.rows.set(row.id, { data: row.data, rec });
+    this.rows.set(row.id, { data: row.data, rec, version });
     return rec;
   }
 
@@ -176,7 +183,7 @@ export class SqliteMigrationTasks implements MigrationTaskRepository {
     const clause = where.join(' AND ');
     const total = (this.stmt(`SELECT COUNT(*) AS n FROM engine_tasks WHERE ${clause}`).get(...args) as { n: number }).n;
     const rows = this.stmt(`SELECT id, data FROM engine_tasks WHERE ${clause} ORDER BY seq DESC LIMIT ? OFFSET ?`).all(...args, f.limit, f.offset) as { id: string; data: string }[];
-    const page = { items: rows.map((r) => this.shared(r)), total };
+    const page = { items: rows.map((r) => this.shared(r, version)), total };
     if (this.pages.size >= PAGE_CACHE_ENTRIES) this.pages.clear();
     this.pages.set(key, { version, page });
     return page;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import fastifyRateLimit from '@fastify/rate-limit';
@@ -18,7 +18,7 @@ export interface RateLimitOptions {
  */
 export function rateLimitKey(request: FastifyRequest): string {
   const token = request.headers[SESSION_HEADER];
-  if (typeof token === 'string' && token.length > 0) return `t:${createHash('sha256').update(token).digest('base64url').slice(0, 22)}`;
+  if (typeof token === 'string' && token.length > 0) return `t:${hash('sha256', token, 'base64url').slice(0, 22)}`;
   return `ip:${request.ip}`;
 }
 

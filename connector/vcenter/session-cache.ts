@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export interface SessionCacheOptions<S> {
   max: number;
@@ -136,8 +136,10 @@ export class SessionCache<S> {
   }
 
   private sweep(now: number): void {
+    // Map order is recency order: the first entry still in use ends the sweep (every request ran over all of them).
     for (const [key, entry] of this.entries) {
-      if (now - entry.lastUsed > this.opts.idleMs) void this.evict(key);
+      if (now - entry.lastUsed <= this.opts.idleMs) break;
+      void this.evict(key);
     }
     const ttl = this.opts.liveness?.livenessMs ?? 0;
     // Insertion order is age order.
@@ -159,6 +161,7 @@ export class SessionCache<S> {
   }
 }
 
+/** One-shot hashing: a Hash object per request cost more than the digest itself. */
 function digest(token: string): string {
-  return createHash('sha256').update(token).digest('base64url');
+  return hash('sha256', token, 'base64url');
 }

@@ -114,6 +114,8 @@ describe('kept JSON of polled task lists', () => {
     expect(src.built).toBe(1);
     b.save({ ...b.get('mig-1')!, state: 'cancelled', cancelledBy: 'administrator@vsphere.local' });
     expect(MigrationTask.parse(JSON.parse(taskJson(a.peek('mig-1')!, src, true)))).toMatchObject({ state: 'cancelled', cancelledBy: 'administrator@vsphere.local' });
+    a.save({ ...a.get('mig-1')!, vmName: 'renamed' });
+    expect(JSON.parse(taskJson(a.peek('mig-1')!, src, true))).toMatchObject({ state: 'cancelled', vmName: 'renamed' });
     // A record that is not shared (get() hands out one to mutate) is never kept.
     const own = a.get('mig-1')!;
     taskJson(own, src, false);
