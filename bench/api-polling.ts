@@ -17,19 +17,38 @@ export interface ApiPollingOptions {
   logins: number;
   durationMs: number;
   warmupMs: number;
+  /**
+   * Saturation is measured in this many rounds, connector and bare route alternating, each getting durationMs / rounds
+   * (the first round after warmupMs, the others after 1 s): load from other work on a shared machine that comes and
+   * goes then falls on both servers alike.
+   */
+  rounds?: number;
+}
+
+/** A load run with the CPU the serving process spent on it. */
+export interface ServedLoad extends LoadResult {
+  /**
+   * CPU time (user + system) of the serving process per answered request, warm-up included, in µs. Unlike requests/s
+   * it hardly moves when other work shares the cores, so it compares runs made at different loads.
+   */
+  cpuUsPerRequest: number;
+  /** CPU time (µs) of the serving process over the run. */
+  cpuUs: number;
 }
 
 export interface ApiPollingResult {
   opts: ApiPollingOptions;
-  connector: LoadResult;
-  bare: LoadResult;
+  connector: ServedLoad;
+  bare: ServedLoad;
   /** The same tabs at the portal's own pace: a list and a task every `pacedIntervalMs` per tab. */
-  connectorPaced: LoadResult;
-  barePaced: LoadResult;
+  connectorPaced: ServedLoad;
+  barePaced: ServedLoad;
   pacedIntervalMs: number;
   listBytes: number;
   taskBytes: number;
   insertSeconds: number;
+  /** Alternating saturation rounds per server (see ApiPollingOptions.rounds). */
+  rounds?: number;
   /** The session liveness check in the measured path: vCenter round trips per token per liveness interval. */
   liveness: { livenessMs: number; saturation: LivenessUse; paced: LivenessUse };
 }
@@ -52,7 +71,28 @@ export interface LivenessUse {
  */
 export const BENCH_LIVENESS_MS = 5_000;
 
-function runLoad(cfg: LoadConfig): Promise<LoadResult> {
+/** Runs the load generator against a server in this process, and measures this process's CPU meanwhile. */
+async function runLoad(cfg: LoadConfig): Promise<ServedLoad> {
+  const cpu = process.cpuUsage();
+  const result = await loadChild(cfg);
+  const used = process.cpuUsage(cpu);
+  const cpuUs = used.user + used.system;
+  return { ...result, cpuUs, cpuUsPerRequest: cpuUs / Math.max(1, result.answered) };
+}
+
+/** Runs of one server merged: counts added, percentiles over all their latencies. */
+function merged(runs: ServedLoad[]): ServedLoad {
+  const latencies = runs.flatMap((r) => r.latencies ?? []).sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((latencies.length * p) / 100))] ?? 0;
+  const sum = (f: (r: ServedLoad) => number) => runs.reduce((s, r) => s + f(r), 0);
+  const statuses: Record<string, number> = {};
+  for (const r of runs) for (const [s, n] of Object.entries(r.statuses)) statuses[s] = (statuses[s] ?? 0) + n;
+  const answered = sum((r) => r.answered);
+  const cpuUs = sum((r) => r.cpuUs);
+  return { requests: sum((r) => r.requests), errors: sum((r) => r.errors), statuses, seconds: sum((r) => r.seconds), p50: pct(50), p99: pct(99), bytes: sum((r) => r.bytes), answered, cpuUs, cpuUsPerRequest: cpuUs / Math.max(1, answered) };
+}
+
+function loadChild(cfg: LoadConfig): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'load-client.ts'), '--stdin'], { stdio: ['pipe', 'pipe', 'inherit'] });
     child.stdin.end(JSON.stringify(cfg));
@@ -115,7 +155,7 @@ export async function benchApiPolling(opts: ApiPollingOptions, log: (line: strin
   const lab = await startBenchLab({ limits: { maxRequests: 1_000_000_000, windowMs: 10_000 }, sessions: { livenessMs: BENCH_LIVENESS_MS } });
   const stats = () => lab.connector.app.vcenterSessionStats();
   /** Runs one load and counts the liveness round trips it caused. */
-  const measured = async (cfg: LoadConfig): Promise<[LoadResult, LivenessUse]> => {
+  const measured = async (cfg: LoadConfig): Promise<[ServedLoad, LivenessUse]> => {
     const before = stats();
     const result = await runLoad(cfg);
     const after = stats();
@@ -160,14 +200,6 @@ export async function benchApiPolling(opts: ApiPollingOptions, log: (line: strin
       token: tokens[c % tokens.length]!,
       paths: Array.from({ length: 20 }, (_, k) => (k % 2 === 0 ? listPath : `/vm2ec2/api/v1/migrations/${ids[(c * 37 + k * 101) % ids.length]!}`)),
     }));
-    log(`  connector: ${opts.clients} clients for ${opts.durationMs / 1000} s`);
-    const [connector, saturationLiveness] = await measured({ origin: lab.connector.origin, ca: lab.connector.certPem, clients, warmupMs: opts.warmupMs, durationMs: opts.durationMs });
-    log(`  liveness at saturation: ${describeLiveness(saturationLiveness)}`);
-    const pacing = { intervalMs: PORTAL_POLL_MS, perTick: 2 };
-    log(`  connector: ${opts.clients} tabs polling every ${PORTAL_POLL_MS / 1000} s for ${opts.durationMs / 1000} s`);
-    const [connectorPaced, pacedLiveness] = await measured({ origin: lab.connector.origin, ca: lab.connector.certPem, clients, warmupMs: PORTAL_POLL_MS, durationMs: opts.durationMs, pacing });
-    log(`  liveness at the portal's pace: ${describeLiveness(pacedLiveness)}`);
-
     // The bare baseline: same TLS, same response sizes, nothing behind the route.
     const tls = await generateSelfSigned(['127.0.0.1']);
     const bare = Fastify({ https: { cert: tls.certPem, key: tls.keyPem } });
@@ -176,14 +208,43 @@ export async function benchApiPolling(opts: ApiPollingOptions, log: (line: strin
     await bare.listen({ host: '127.0.0.1', port: 0 });
     const addr = bare.server.address();
     const origin = `https://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-    log(`  bare Fastify: ${opts.clients} clients for ${opts.durationMs / 1000} s`);
-    let bareResult: LoadResult;
-    let barePaced: LoadResult;
     const bareClients = clients.map((c) => ({ token: c.token, paths: c.paths.map((p) => (p === listPath ? '/list' : '/task')) }));
+    const toConnector = { origin: lab.connector.origin, ca: lab.connector.certPem, clients };
+    const toBare = { origin, ca: tls.certPem, clients: bareClients };
+    let connector: ServedLoad;
+    let bareResult: ServedLoad;
+    let connectorPaced: ServedLoad;
+    let barePaced: ServedLoad;
+    let saturationLiveness: LivenessUse;
+    let pacedLiveness: LivenessUse;
     try {
-      bareResult = await runLoad({ origin, ca: tls.certPem, clients: bareClients, warmupMs: opts.warmupMs, durationMs: opts.durationMs });
+      const rounds = Math.max(1, opts.rounds ?? 1);
+      const roundMs = opts.durationMs / rounds;
+      log(`  ${opts.clients} clients for ${opts.durationMs / 1000} s each: ${rounds} rounds of ${roundMs / 1000} s, connector and bare Fastify alternating`);
+      const runs: { connector: ServedLoad; bare: ServedLoad; liveness: LivenessUse }[] = [];
+      for (let r = 0; r < rounds; r++) {
+        const warmupMs = r === 0 ? opts.warmupMs : 1_000;
+        const [c, l] = await measured({ ...toConnector, warmupMs, durationMs: roundMs, latencies: true });
+        const b = await runLoad({ ...toBare, warmupMs, durationMs: roundMs, latencies: true });
+        log(`    round ${r + 1}: connector ${(c.requests / c.seconds).toFixed(0)}/s, bare ${(b.requests / b.seconds).toFixed(0)}/s (${((100 * c.requests) / b.requests).toFixed(1)} %)`);
+        runs.push({ connector: c, bare: b, liveness: l });
+      }
+      connector = merged(runs.map((x) => x.connector));
+      bareResult = merged(runs.map((x) => x.bare));
+      const ls = runs.map((x) => x.liveness);
+      const checks = ls.reduce((s, l) => s + l.checks, 0);
+      const clones = ls.reduce((s, l) => s + l.clones, 0);
+      const windowMs = ls.reduce((s, l) => s + l.windowMs, 0);
+      const tokens = ls[0]!.tokens;
+      saturationLiveness = { tokens, windowMs, checks, clones, perTokenPerInterval: (checks + clones) / tokens / (windowMs / BENCH_LIVENESS_MS) };
+      log(`  liveness at saturation: ${describeLiveness(saturationLiveness)}`);
+
+      const pacing = { intervalMs: PORTAL_POLL_MS, perTick: 2 };
+      log(`  connector: ${opts.clients} tabs polling every ${PORTAL_POLL_MS / 1000} s for ${opts.durationMs / 1000} s`);
+      [connectorPaced, pacedLiveness] = await measured({ ...toConnector, warmupMs: PORTAL_POLL_MS, durationMs: opts.durationMs, pacing });
+      log(`  liveness at the portal's pace: ${describeLiveness(pacedLiveness)}`);
       log(`  bare Fastify: ${opts.clients} tabs polling every ${PORTAL_POLL_MS / 1000} s for ${opts.durationMs / 1000} s`);
-      barePaced = await runLoad({ origin, ca: tls.certPem, clients: bareClients, warmupMs: PORTAL_POLL_MS, durationMs: opts.durationMs, pacing });
+      barePaced = await runLoad({ ...toBare, warmupMs: PORTAL_POLL_MS, durationMs: opts.durationMs, pacing });
     } finally {
       await bare.close();
     }
@@ -197,6 +258,7 @@ export async function benchApiPolling(opts: ApiPollingOptions, log: (line: strin
       listBytes: Buffer.byteLength(listJson),
       taskBytes: Buffer.byteLength(taskJson),
       insertSeconds,
+      rounds: Math.max(1, opts.rounds ?? 1),
       liveness: { livenessMs: BENCH_LIVENESS_MS, saturation: saturationLiveness, paced: pacedLiveness },
     };
   } finally {

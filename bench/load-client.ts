@@ -15,6 +15,8 @@ export interface LoadConfig {
    * starting at a random offset so the tabs do not poll in lockstep.
    */
   pacing?: { intervalMs: number; perTick: number };
+  /** Also return every measured latency, for runs merged by the caller. */
+  latencies?: boolean;
 }
 
 export interface LoadResult {
@@ -26,6 +28,9 @@ export interface LoadResult {
   p50: number;
   p99: number;
   bytes: number;
+  /** Every response received, warm-up included: the denominator of the server's CPU per request. */
+  answered: number;
+  latencies?: number[];
 }
 
 async function main(): Promise<void> {
@@ -37,6 +42,7 @@ async function main(): Promise<void> {
   const statuses: Record<string, number> = {};
   let errors = 0;
   let bytes = 0;
+  let answered = 0;
   const start = performance.now();
   const measureFrom = start + cfg.warmupMs;
   const end = measureFrom + cfg.durationMs;
@@ -49,6 +55,7 @@ async function main(): Promise<void> {
         res.on('data', (c: Buffer) => (n += c.length));
         res.on('end', () => {
           const t1 = performance.now();
+          answered++;
           if (t1 >= measureFrom && t1 <= end) {
             latencies.push(t1 - t0);
             statuses[String(res.statusCode)] = (statuses[String(res.statusCode)] ?? 0) + 1;
@@ -85,7 +92,7 @@ async function main(): Promise<void> {
   agent.destroy();
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((latencies.length * p) / 100))] ?? 0;
-  const result: LoadResult = { requests: latencies.length, errors, statuses, seconds: cfg.durationMs / 1000, p50: pct(50), p99: pct(99), bytes };
+  const result: LoadResult = { requests: latencies.length, errors, statuses, seconds: cfg.durationMs / 1000, p50: pct(50), p99: pct(99), bytes, answered, ...(cfg.latencies ? { latencies } : {}) };
   process.stdout.write(JSON.stringify(result));
 }
 
