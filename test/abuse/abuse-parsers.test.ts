@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordFaultTally } from '../support/fault-summary.ts';
-import { DescribeVpcsCommand, CreateTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeVpcsCommand, CreateTagsCommand, DeleteTagsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { generateSelfSigned } from '../../connector/tls.ts';
 import { faultFromDetail, faultFromLocalized, parseXml, SoapTransport, VimFault, type XmlValue } from '../../connector/vsphere/soap.ts';
 import { Params, readFilters, readTags, readTagSpecifications, paginate } from '../../lab/ec2/query.ts';
@@ -195,7 +195,8 @@ describe('EC2 emulator over HTTP', () => {
 
   it('tags round-trip through the real SDK: encode, decode, XML and filter', async () => {
     await fc.assert(
-      fc.asyncProperty(tagText(1, 40).filter((k) => !k.startsWith('aws:')), tagText(0, 60), async (key, value) => {
+      // aws: in any case is reserved (EC2 refuses it).
+      fc.asyncProperty(tagText(1, 40).filter((k) => !k.toLowerCase().startsWith('aws:')), tagText(0, 60), async (key, value) => {
         await client.send(new CreateTagsCommand({ Resources: [vpcId], Tags: [{ Key: key, Value: value }] }));
         const byId = (await client.send(new DescribeVpcsCommand({ VpcIds: [vpcId] }))).Vpcs![0]!;
         expect(byId.Tags?.find((t) => t.Key === key)?.Value ?? '').toBe(value);
@@ -204,6 +205,8 @@ describe('EC2 emulator over HTTP', () => {
           const byTag = await client.send(new DescribeVpcsCommand({ Filters: [{ Name: `tag:${key}`, Values: [value] }] }));
           expect(byTag.Vpcs?.map((v) => v.VpcId)).toContain(vpcId);
         }
+        // EC2 allows 50 tags per resource: each run removes its own (the seeded Name tag stays).
+        if (key !== 'Name') await client.send(new DeleteTagsCommand({ Resources: [vpcId], Tags: [{ Key: key }] }));
       }),
       { numRuns: 150, endOnFailure: true },
     );
