@@ -3,13 +3,17 @@
 import {
   CreateImageCommand,
   CreateLaunchTemplateCommand,
+  DescribeImagesCommand,
   DescribeInstancesCommand,
+  DescribeVolumesCommand,
   StartInstancesCommand,
   StopInstancesCommand,
   type EC2Client,
+  type Image,
   type Instance,
+  type Volume,
 } from '@aws-sdk/client-ec2';
-import type { ImportedInstance } from '../contract/index.ts';
+import type { AppliedImportOptions, ImportedInstance } from '../contract/index.ts';
 import { AppError } from '../errors.ts';
 import { ENVIRONMENT_TAG, SOURCE_VM_NAME_TAG, SOURCE_VM_TAG, TASK_TAG } from './engine.ts';
 
@@ -34,11 +38,23 @@ function toView(i: Instance): ImportedInstance {
   };
 }
 
+/**
+ * The licence model a usage operation bills (EC2 user guide, "AMI billing information fields"): RunInstances:0800 is
+ * Windows BYOL, other Windows codes licence included; Linux/UNIX codes are the guest's own licence.
+ */
+export function licenseOfUsage(usage: string | undefined): 'AWS' | 'BYOL' | undefined {
+  if (!usage) return undefined;
+  if (usage === 'RunInstances:0800' || usage === 'RunInstances' || usage === 'RunInstances:0004' || usage === 'RunInstances:0100' || usage === 'RunInstances:0200') return 'BYOL';
+  if (/^RunInstances:0(002|006|102|202)$/.test(usage)) return 'AWS';
+  return undefined;
+}
+
 export class InstanceService {
   constructor(private readonly ec2: (region: string) => EC2Client) {}
 
   async list(environmentId: string, region: string): Promise<ImportedInstance[]> {
     const out: ImportedInstance[] = [];
+    const instances: Instance[] = [];
     let token: string | undefined;
     do {
       const page = await this.ec2(region).send(
@@ -50,9 +66,64 @@ export class InstanceService {
           NextToken: token,
         }),
       );
-      for (const r of page.Reservations ?? []) for (const i of r.Instances ?? []) out.push(toView(i));
+      for (const r of page.Reservations ?? []) for (const i of r.Instances ?? []) instances.push(i);
       token = page.NextToken;
     } while (token);
+    const applied = await this.appliedOptions(region, instances);
+    for (const i of instances) {
+      const a = i.InstanceId ? applied.get(i.InstanceId) : undefined;
+      out.push({ ...toView(i), ...(a ? { applied: a } : {}) });
+    }
+    return out;
+  }
+
+  /**
+   * Licence, boot mode and encryption key as AWS reports them (issue 18): the instance's usage operation and boot
+   * mode, its AMI's, and its volumes' encryption. Best effort: an instance list is not refused for lack of them.
+   */
+  private async appliedOptions(region: string, instances: Instance[]): Promise<Map<string, AppliedImportOptions>> {
+    const out = new Map<string, AppliedImportOptions>();
+    const ids = instances.map((i) => i.InstanceId).filter((x): x is string => !!x);
+    if (ids.length === 0) return out;
+    const imageIds = [...new Set(instances.map((i) => i.ImageId).filter((x): x is string => !!x))];
+    let volumes: Volume[] = [];
+    let images: Image[] = [];
+    try {
+      const ec2 = this.ec2(region);
+      [volumes, images] = await Promise.all([
+        (async () => {
+          const all: Volume[] = [];
+          for (let i = 0; i < ids.length; i += 100) {
+            let token: string | undefined;
+            do {
+              const page = await ec2.send(new DescribeVolumesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: ids.slice(i, i + 100) }], NextToken: token }));
+              all.push(...(page.Volumes ?? []));
+              token = page.NextToken;
+            } while (token);
+          }
+          return all;
+        })(),
+        imageIds.length ? ec2.send(new DescribeImagesCommand({ ImageIds: imageIds })).then((r) => r.Images ?? []).catch(() => []) : Promise.resolve([]),
+      ]);
+    } catch {
+      return out;
+    }
+    for (const i of instances) {
+      if (!i.InstanceId) continue;
+      const image = images.find((m) => m.ImageId === i.ImageId);
+      const mine = volumes.filter((v) => v.Attachments?.some((a) => a.InstanceId === i.InstanceId));
+      const keys = [...new Set(mine.map((v) => v.KmsKeyId).filter((k): k is string => !!k))];
+      const usage = i.UsageOperation ?? image?.UsageOperation;
+      const boot = i.CurrentInstanceBootMode ?? i.BootMode ?? image?.BootMode;
+      const licenseType = licenseOfUsage(usage);
+      out.set(i.InstanceId, {
+        ...(licenseType ? { licenseType } : {}),
+        ...(usage ? { usageOperation: usage } : {}),
+        ...(boot === 'uefi' || boot === 'legacy-bios' ? { bootMode: boot } : {}),
+        ...(mine.length ? { encrypted: mine.every((v) => v.Encrypted === true) } : {}),
+        ...(keys.length === 1 ? { kmsKeyId: keys[0]! } : {}),
+      });
+    }
     return out;
   }
 
