@@ -202,13 +202,14 @@ export function createKmsServer(host: KmsHost): Server {
       if (!handler) throw new KmsError('UnknownOperationException', `The lab KMS emulator does not implement ${action}.`);
       if (!host.kms.has(region)) throw new KmsError('UnrecognizedClientException', `The lab KMS emulator does not serve region '${region}'.`);
       host.kms.expire(host.now());
-      let input: Input;
+      let input: unknown;
       try {
-        input = body.trim() === '' ? {} : (JSON.parse(body) as Input);
+        input = body.trim() === '' ? {} : JSON.parse(body);
       } catch {
         throw new KmsError('SerializationException', 'The request body is not valid JSON.');
       }
-      send(res, 200, requestId, handler(region, input) ?? {});
+      if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new KmsError('SerializationException', 'The request body must be a JSON object.');
+      send(res, 200, requestId, handler(region, input as Input) ?? {});
     } catch (err) {
       const e = err instanceof KmsError ? err : new KmsError('KMSInternalException', `Emulator failure: ${(err as Error).message}`, 500);
       send(res, e.status, requestId, { __type: e.code, message: e.message }, e.code);

@@ -12,6 +12,7 @@ import {
   ScheduleKeyDeletionCommand,
   type KeyMetadata,
 } from '@aws-sdk/client-kms';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_KMS_ALIASES, startEc2Emulator, type Ec2EmulatorHandle } from '../../lab/ec2/index.ts';
 import { startS3, type S3Handle } from '../../lab/s3/index.ts';
@@ -192,6 +193,42 @@ describe('lab KMS: errors as KMS answers them', () => {
     const res = await fetch(lab.kmsUrl, { method: 'POST', headers: { 'x-amz-target': 'TrentService.ListKeys', 'content-type': 'application/x-amz-json-1.1' }, body: '{}' });
     expect(res.status).toBe(400);
     expect(res.headers.get('x-amzn-errortype')).toBe('MissingAuthenticationTokenException');
+  });
+});
+
+describe('lab KMS: any request', () => {
+  it('arbitrary bodies for every action get a KMS error or an answer, never an internal failure', async () => {
+    // eu-west-1: the fuzz may disable or schedule the deletion of its keys.
+    const unserved = await fetch(lab.kmsUrl, {
+      method: 'POST',
+      headers: { 'x-amz-target': 'TrentService.ListKeys', authorization: 'AWS4-HMAC-SHA256 Credential=AKIDLAB/20261203/ap-south-1/kms/aws4_request, SignedHeaders=host, Signature=0' },
+      body: '{}',
+    });
+    expect(unserved.headers.get('x-amzn-errortype')).toBe('UnrecognizedClientException');
+    const actions = ['ListKeys', 'ListAliases', 'DescribeKey', 'GetKeyPolicy', 'ListKeyPolicies', 'EnableKey', 'DisableKey', 'ScheduleKeyDeletion', 'CancelKeyDeletion', 'Encrypt'];
+    const value = fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.boolean(), fc.constantFrom(...Object.values(LAB_KMS_ALIASES), 'alias/', 'arn:aws:kms:'));
+    const body = fc.oneof(
+      fc.dictionary(fc.constantFrom('KeyId', 'Limit', 'Marker', 'PolicyName', 'PendingWindowInDays'), value).map((o) => JSON.stringify(o)),
+      fc.json(),
+      fc.string(),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...actions), body, async (action, text) => {
+        const res = await fetch(lab.kmsUrl, {
+          method: 'POST',
+          headers: {
+            'x-amz-target': `TrentService.${action}`,
+            'content-type': 'application/x-amz-json-1.1',
+            authorization: 'AWS4-HMAC-SHA256 Credential=AKIDLAB/20261203/eu-west-1/kms/aws4_request, SignedHeaders=host, Signature=0',
+          },
+          body: text,
+        });
+        const answer = (await res.json()) as { __type?: string };
+        expect(res.status, `${action} ${text}`).toBeLessThan(500);
+        if (res.status !== 200) expect(answer.__type).toBe(res.headers.get('x-amzn-errortype'));
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 
