@@ -1,7 +1,7 @@
 // Warm replication cycles against the lab vCenter (CBT, snapshots, /folder range reads) and the lab EBS direct APIs,
 // through our Vim25Client and the real EBSClient/EC2Client: what is read and sent, the chain's content, resume after a
 // stop mid-upload, CBT reset, abandoning a cycle, and TLS on the range reads.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { DescribeSnapshotsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import type { EBSClient } from '@aws-sdk/client-ebs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -103,6 +103,7 @@ beforeAll(async () => {
       { name: 'warm-chain', powerState: 'poweredOn', disks: [{ capacityMiB: 256, seed: 1301 }, { capacityMiB: 128, seed: 1302 }] },
       { name: 'warm-resume', powerState: 'poweredOn', disks: [{ capacityMiB: 256, seed: 1303 }] },
       { name: 'warm-abandon', powerState: 'poweredOn', disks: [{ capacityMiB: 128, seed: 1304 }] },
+      { name: 'warm-late-reset', powerState: 'poweredOn', disks: [{ capacityMiB: 64, seed: 1305 }, { capacityMiB: 32, seed: 1306 }] },
     ],
   });
   s3 = await startS3({ buckets: ['lab-imports'] });
@@ -224,6 +225,48 @@ describe('replication cycles', () => {
     expect(w.fullSyncReason).toBeUndefined();
     expect(await snapshotsOf('warm-chain')).toEqual([]);
   }, 300_000);
+});
+
+describe('a CBT reset after the cycle\'s snapshot', () => {
+  it('starts the cycle over on a new snapshot, so the change ids it records are of the new tracking and the next cycle is incremental', async () => {
+    const vm = 'warm-late-reset';
+    const vmId = vmIds.get(vm)!;
+    const w = await newRecord(vm);
+    await runCycle(w, depsFor(vm, countingEbs().ebs, w).deps);
+    await vcsim.writeDisk(vmId, w.disks[0]!.deviceKey, { offset: 5 * MiB, length: GRAIN, seed: 501 });
+    // Cycle 2 as a connector killed after taking its snapshot left it; CBT is reset before it resumes.
+    const frozen = await vc.createSnapshot(vmId, SNAPSHOT_NAME, 'cycle 2');
+    w.cycle = {
+      n: 2,
+      full: false,
+      startedAt: new Date().toISOString(),
+      vcSnapshot: frozen.value,
+      frozenAt: new Date().toISOString(),
+      disks: w.disks.map((d) => ({ deviceKey: d.deviceKey, fromChangeId: d.changeId!, clientToken: randomUUID(), nextBlock: 0, blocksWritten: 0, changedBytes: 0, sentBytes: 0, done: false })),
+    };
+    await vcsim.resetChangeTracking(vmId);
+
+    const full = countingEbs();
+    const { deps, saved } = depsFor(vm, full.ebs, w);
+    await runCycle(w, deps);
+    expect(w.cycles).toBe(2);
+    const restarted = saved.map((x) => JSON.parse(x) as WarmRecord).filter((r) => r.cycle?.fullReason === CBT_RESET_REASON);
+    expect(restarted.length).toBeGreaterThan(0);
+    expect(restarted.at(-1)!.cycle!.vcSnapshot).not.toBe(frozen.value);
+    expect(full.puts()).toBe(96 * MiB / EBS_BLOCK_BYTES);
+    for (const d of w.disks) expect(chainSha256(d.ebsSnapshotId!, d.capacityBytes)).toBe(await vcsim.diskSha256(vmId, d.deviceKey));
+    expect(await snapshotsOf(vm)).toEqual([]);
+
+    // The next cycle builds on what the full copy recorded: one grain written, one block sent.
+    await vcsim.writeDisk(vmId, w.disks[1]!.deviceKey, { offset: 7 * MiB, length: GRAIN, seed: 502 });
+    const next = countingEbs();
+    await runCycle(w, depsFor(vm, next.ebs, w).deps);
+    expect(w.cycles).toBe(3);
+    expect(next.puts()).toBe(1);
+    expect(w.lastCycleSentBytes).toBe(EBS_BLOCK_BYTES);
+    expect(chainSha256(w.disks[1]!.ebsSnapshotId!, w.disks[1]!.capacityBytes)).toBe(await vcsim.diskSha256(vmId, w.disks[1]!.deviceKey));
+    expect(await snapshotsOf(vm)).toEqual([]);
+  }, 180_000);
 });
 
 describe('a cycle stopped mid-upload', () => {

@@ -75,26 +75,27 @@ export async function runCycle(w: WarmRecord, deps: CycleDeps): Promise<void> {
       // Someone removed our snapshot: the blocks written so far may not match a new one, so the cycle starts over.
       await restartCycle(w, c, deps);
     }
-    if (!c.vcSnapshot) {
-      const ref = await deps.vc.createSnapshot(deps.vmId, deps.snapshotName, `vm2ec2 warm migration: replication cycle ${c.n}. Removed by the connector when the cycle ends.`);
-      c.vcSnapshot = ref.value;
-      c.frozenAt = deps.now().toISOString();
-      deps.checkpoint();
-    }
-    if (!c.disks.every((d) => d.done)) {
-      const frozen = await snapshotDisks(deps.vc, c.vcSnapshot);
-      const dcPath = await datacenterPathOf(deps.vc, deps.vmId);
-      for (const d of c.disks) {
-        if (d.done) continue;
-        const f = frozen.find((x) => x.deviceKey === d.deviceKey);
-        const wd = w.disks.find((x) => x.deviceKey === d.deviceKey);
-        if (!f || !wd) throw new CycleError(`Disk ${wd?.label ?? d.deviceKey} is no longer on the virtual machine ${deps.vmId}; stop replication and start a new migration.`);
-        if (!f.changeId) throw new CycleError(`Changed Block Tracking is not active on ${wd.label} of the virtual machine ${deps.vmId}; check that the disk is not independent and that CBT is enabled.`);
-        d.toChangeId = f.changeId;
-        await syncDisk(w, c, d, wd, f, dcPath, reader, deps, concurrency);
+    for (;;) {
+      if (!c.vcSnapshot) {
+        const ref = await deps.vc.createSnapshot(deps.vmId, deps.snapshotName, `vm2ec2 warm migration: replication cycle ${c.n}. Removed by the connector when the cycle ends.`);
+        c.vcSnapshot = ref.value;
+        c.frozenAt = deps.now().toISOString();
+        deps.checkpoint();
+      }
+      try {
+        await syncDisks(w, c, deps, reader, concurrency);
+        break;
+      } catch (err) {
+        if (!(err instanceof ChangeIdRejectedError)) throw err;
+        // CBT was reset, perhaps after this snapshot: its change ids may belong to the old tracking, and recording
+        // one would make the next cycle full again. A new snapshot taken now is of the new tracking; every disk is
+        // copied whole from it (full cycles query '*', which is never refused, so this happens once).
+        const stale = c.vcSnapshot;
+        await restartCycle(w, c, deps, CBT_RESET_REASON);
+        await removeSnapshotIfPresent(deps.vc, stale);
       }
     }
-    await removeSnapshotIfPresent(deps.vc, c.vcSnapshot);
+    await removeSnapshotIfPresent(deps.vc, c.vcSnapshot!);
     fold(w, c);
     deps.checkpoint();
   } catch (err) {
@@ -179,18 +180,41 @@ function freshDisk(deviceKey: number, fromChangeId: string): WarmCycleDisk {
   return { deviceKey, fromChangeId, clientToken: randomUUID(), nextBlock: 0, blocksWritten: 0, changedBytes: 0, sentBytes: 0, done: false };
 }
 
-/** The cycle's vCenter snapshot vanished: abandon what was written for it and start the cycle over. */
-async function restartCycle(w: WarmRecord, c: WarmCycle, deps: CycleDeps): Promise<void> {
+/**
+ * The cycle's vCenter snapshot vanished, or (`fullReason`) it cannot give usable change ids: abandon what was written
+ * for it and start the cycle over on a new snapshot, as a full copy when `fullReason` says why.
+ */
+async function restartCycle(w: WarmRecord, c: WarmCycle, deps: CycleDeps, fullReason?: string): Promise<void> {
   for (const d of c.disks) {
     if (d.ebsSnapshotId) {
       if (!d.done) await completeEbsSnapshot(deps.ebs, d.ebsSnapshotId, d.changedBlocks ?? d.blocksWritten).catch(() => undefined);
       if (!w.supersededSnapshots.includes(d.ebsSnapshotId)) w.supersededSnapshots.push(d.ebsSnapshotId);
     }
   }
-  c.disks = c.disks.map((d) => freshDisk(d.deviceKey, d.fromChangeId));
+  c.disks = c.disks.map((d) => freshDisk(d.deviceKey, fullReason ? '*' : d.fromChangeId));
+  if (fullReason) {
+    c.full = true;
+    c.fullReason = fullReason;
+  }
   delete c.vcSnapshot;
   delete c.frozenAt;
   deps.checkpoint();
+}
+
+/** Syncs the cycle's disks not done yet from its vCenter snapshot. */
+async function syncDisks(w: WarmRecord, c: WarmCycle, deps: CycleDeps, reader: DatastoreReader, concurrency: number): Promise<void> {
+  if (c.disks.every((d) => d.done)) return;
+  const frozen = await snapshotDisks(deps.vc, c.vcSnapshot!);
+  const dcPath = await datacenterPathOf(deps.vc, deps.vmId);
+  for (const d of c.disks) {
+    if (d.done) continue;
+    const f = frozen.find((x) => x.deviceKey === d.deviceKey);
+    const wd = w.disks.find((x) => x.deviceKey === d.deviceKey);
+    if (!f || !wd) throw new CycleError(`Disk ${wd?.label ?? d.deviceKey} is no longer on the virtual machine ${deps.vmId}; stop replication and start a new migration.`);
+    if (!f.changeId) throw new CycleError(`Changed Block Tracking is not active on ${wd.label} of the virtual machine ${deps.vmId}; check that the disk is not independent and that CBT is enabled.`);
+    d.toChangeId = f.changeId;
+    await syncDisk(w, c, d, wd, f, dcPath, reader, deps, concurrency);
+  }
 }
 
 async function syncDisk(
@@ -228,14 +252,8 @@ async function syncDisk(
     deps.checkpoint();
   };
 
-  let areas: ChangedArea[];
-  try {
-    areas = await queryChangedAreas(deps.vc, deps.vmId, snapshot, d.deviceKey, wd.capacityBytes, d.fromChangeId);
-  } catch (err) {
-    if (!(err instanceof ChangeIdRejectedError)) throw err;
-    await restartAsFull(CBT_RESET_REASON);
-    areas = await queryChangedAreas(deps.vc, deps.vmId, snapshot, d.deviceKey, wd.capacityBytes, '*');
-  }
+  // A refused change id (CBT reset) goes up to runCycle, which starts the cycle over on a new snapshot.
+  let areas = await queryChangedAreas(deps.vc, deps.vmId, snapshot, d.deviceKey, wd.capacityBytes, d.fromChangeId);
   let parent = d.fromChangeId === '*' ? undefined : wd.ebsSnapshotId;
   if (!d.ebsSnapshotId && parent) {
     const changed = blockRuns(areas, wd.capacityBytes).length > 0;
