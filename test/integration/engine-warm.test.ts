@@ -1,6 +1,7 @@
 // Warm migration through the engine against the lab vCenter (CBT, lab disk writes, /folder reads) and the lab EC2
 // (EBS direct APIs, ImportImage from snapshots): exact blocks per cycle, the replicated content at cutover, a test
-// instance, Stop replication in every phase, guest shutdown without Tools. Replication "minutes" are 1 s here (engine.warmMinuteMs).
+// instance, Stop replication in every phase (and as a cycle ends), a CBT reset, guest shutdown without Tools. Replication
+// "minutes" are 1 s here (engine.warmMinuteMs).
 import { DescribeImagesCommand, DescribeImportImageTasksCommand, DescribeInstancesCommand, DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
