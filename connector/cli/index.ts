@@ -19,7 +19,7 @@ import { CONNECTOR_VERSION } from '../doctor/version.ts';
 import { closest, COMMANDS, commandHelp, findCommand, globalHelp, parseCommand, type Values } from './commands.ts';
 import { connectFailure, EXIT_UNAVAILABLE, type ConnectTarget } from './connect-errors.ts';
 import { CliError, fetchPeerCertificate, probeManifest, readPassword, refusePasswordArgs } from './io.ts';
-import { checkManifestUrl, formatStatus, registerPlugin, registrationStatus, SERVER_CERTIFICATE_SINCE, unregisterPlugin } from './registration.ts';
+import { checkManifestUrl, formatStatus, registerPlugin, registrationStatus, SERVER_CERTIFICATE_SINCE, UNREGISTER_LEAVES, unregisterPlugin } from './registration.ts';
 
 export interface CliIo {
   out: (s: string) => void;
@@ -300,6 +300,8 @@ export async function runCli(argv: string[], io: CliIo = { out: (x) => process.s
             ? `Plug-in server pinned by certificate and SHA-256 thumbprint (vCenter API ${r.apiVersion}).\n`
             : `Plug-in server pinned by SHA-256 thumbprint only: vCenter API ${r.apiVersion} has no field for the certificate (added in ${SERVER_CERTIFICATE_SINCE}, vCenter 8.0 Update 2).\n`,
         );
+        const added = r.customFields.filter((f) => f.added).map((f) => f.name);
+        io.out(`Task and event types declared (${r.extension.taskList?.length ?? 0} task types, ${r.extension.eventList?.length ?? 0} event types); custom attributes on virtual machines: ${added.length ? `added ${added.join(', ')}` : 'already defined'}.\n`);
         io.out('Log out of the vSphere Client and log in again to load the plug-in.\n');
         return 0;
       });
@@ -312,7 +314,7 @@ export async function runCli(argv: string[], io: CliIo = { out: (x) => process.s
           io.out(`${key} is not registered with ${sdkUrl}; nothing to do.\n`);
           return 0;
         }
-        io.out(`Unregistered ${key} from ${sdkUrl}.\n`);
+        io.out(`Unregistered ${key} from ${sdkUrl}. ${UNREGISTER_LEAVES}\n`);
         return 0;
       });
     }

@@ -3,6 +3,8 @@
 // vCenter's API release has the field), the plug-in's privileges with their labels, and the version.
 import { X509Certificate } from 'node:crypto';
 import { PLUGIN_KEY } from '../contract/index.ts';
+import { CUSTOM_FIELD_TYPE, CUSTOM_FIELDS, extensionTypes } from '../vcenter-tasks/catalog.ts';
+import { ensureCustomField } from '../vsphere/tasks-events.ts';
 import type { ExtensionSpec } from '../vsphere/types.ts';
 import type { Vim25Client } from '../vsphere/vim25.ts';
 import { CliError } from './io.ts';
@@ -66,6 +68,8 @@ export function buildExtension(input: RegistrationInput): ExtensionSpec {
     labels[`privilege.${key}.${p.id}.label`] = p.label;
     labels[`privilege.${key}.${p.id}.summary`] = p.summary;
   }
+  // Recent Tasks and the VM's events use these types (vcenter-tasks/catalog.ts).
+  const types = extensionTypes();
   return {
     key,
     version: input.version,
@@ -83,8 +87,10 @@ export function buildExtension(input: RegistrationInput): ExtensionSpec {
         company,
       },
     ],
+    taskList: types.taskList,
+    eventList: types.eventList,
     privileges,
-    resources: [{ locale: 'en', module: 'privileges', data: labels }],
+    resources: [{ locale: 'en', module: 'privileges', data: labels }, ...types.resources],
   };
 }
 
@@ -96,7 +102,16 @@ export type RegisterOutcome = {
   apiVersion: string;
   /** Whether the certificate was registered (false below API 8.0.2.0: the thumbprint alone pins the plug-in server). */
   withCertificate: boolean;
+  /** The custom attributes on virtual machines, and whether this registration added them. */
+  customFields: { name: string; added: boolean }[];
 };
+
+/** Defines the custom attributes set on migrated VMs (idempotent: existing definitions are kept). */
+export async function ensureCustomFields(client: Vim25Client): Promise<{ name: string; added: boolean }[]> {
+  const out: { name: string; added: boolean }[] = [];
+  for (const name of Object.values(CUSTOM_FIELDS)) out.push({ name, added: (await ensureCustomField(client, name, CUSTOM_FIELD_TYPE)).added });
+  return out;
+}
 
 /**
  * Registers the plug-in, or updates the registration when the key is already registered. The certificate goes
@@ -110,11 +125,14 @@ export async function registerPlugin(client: Vim25Client, input: RegistrationInp
   const existing = await client.findExtension(ext.key);
   if (existing) {
     await client.updateExtension(ext);
-    return { action: 'updated', previousVersion: existing.version, extension: ext, apiVersion, withCertificate };
+    return { action: 'updated', previousVersion: existing.version, extension: ext, apiVersion, withCertificate, customFields: await ensureCustomFields(client) };
   }
   await client.registerExtension(ext);
-  return { action: 'registered', extension: ext, apiVersion, withCertificate };
+  return { action: 'registered', extension: ext, apiVersion, withCertificate, customFields: await ensureCustomFields(client) };
 }
+
+/** What unregistering leaves behind on purpose (said after every unregister). */
+export const UNREGISTER_LEAVES = `The custom attributes ${Object.values(CUSTOM_FIELDS).map((n) => `"${n}"`).join(', ')} stay defined and keep their values on migrated virtual machines; remove them in the vSphere Client (Tags & Custom Attributes) if you no longer want them.`;
 
 export async function unregisterPlugin(client: Vim25Client, key = PLUGIN_KEY): Promise<boolean> {
   if (!(await client.findExtension(key))) return false;

@@ -8,7 +8,9 @@ import type { ConnectorConfig } from '../config.ts';
 import { VimFault, Vim25Client } from '../vsphere/vim25.ts';
 import { AwsRetryError, awsRetryText, isRetryableAwsError, MigrationEngine, MigrationError, sdkAttempts, type EngineVcenterSession, type MigrationEngineOptions } from './engine.ts';
 import type { TaskObserver } from './observer.ts';
-import { SqliteMigrationTasks } from './task-store.ts';
+import { createVcenterReporter } from '../vcenter-tasks/wiring.ts';
+import type { VcenterReporter } from '../vcenter-tasks/reporter.ts';
+import { SqliteMigrationTasks, type SqliteExportTasks } from './task-store.ts';
 import type { MigrationRecord } from './types.ts';
 
 export interface EngineEndpoints {
@@ -17,6 +19,10 @@ export interface EngineEndpoints {
   awsCredentials?: { accessKeyId: string; secretAccessKey: string } | undefined;
   /** SDK retry settings of the engine's S3 clients (default: standard mode, S3_MAX_ATTEMPTS). */
   s3Retry?: S3RetryOptions | undefined;
+  /** Show migrations in vCenter (Recent Tasks, events, custom attributes; vcenter-tasks/). Default true. */
+  vcenterReporting?: boolean | undefined;
+  /** The export records' store, so reported exports keep their vCenter task across restarts. */
+  exportTasks?: SqliteExportTasks | undefined;
 }
 
 /**
@@ -99,6 +105,10 @@ export function ebsClientFactory(aws: ConnectorConfig['aws'], fallbackCredential
 /** A vim25 session for a task: the configured service account, or a clone handed over by the request (same process only). */
 export class EngineVcenterSessions {
   private readonly handedOver = new Map<string, Vim25Client>();
+  /** The service account's one long-lived session for reporting into vCenter (vcenter-tasks/). */
+  private reporter: Promise<Vim25Client> | undefined;
+  /** Reporting still to do with a task's handed-over session: its logout waits for it. */
+  private readonly holds = new Map<string, Promise<void>>();
 
   constructor(
     private readonly vcenter: EngineEndpoints['vcenter'],
@@ -119,18 +129,23 @@ export class EngineVcenterSessions {
     return { ...(this.vcenter.caPem ? { ca: this.vcenter.caPem } : {}), ...(this.vcenter.thumbprint ? { thumbprint: this.vcenter.thumbprint } : {}) };
   }
 
+  private async loginAccount(account: NonNullable<ConnectorConfig['engine']['vcenterAccount']>): Promise<Vim25Client> {
+    const client = await Vim25Client.connect({ sdkUrl: this.vcenter.sdkUrl, ...(this.vcenter.caPem ? { ca: this.vcenter.caPem } : {}), ...(this.vcenter.thumbprint ? { thumbprint: this.vcenter.thumbprint } : {}) });
+    try {
+      // The client logs in again by itself if vCenter ends this session during a long export.
+      await client.login(account.userName, account.password);
+    } catch (err) {
+      client.close();
+      // Only a refused login is the account's fault; a network failure is retried by the engine.
+      if (!(err instanceof VimFault)) throw err;
+      throw new MigrationError(`The connector could not log in to vCenter as ${account.userName} (engine.vcenterAccount): ${err.message}. Fix the account in the connector configuration.`);
+    }
+    return client;
+  }
+
   async open(task: MigrationRecord): Promise<EngineVcenterSession> {
     if (this.account) {
-      const client = await Vim25Client.connect({ sdkUrl: this.vcenter.sdkUrl, ...(this.vcenter.caPem ? { ca: this.vcenter.caPem } : {}), ...(this.vcenter.thumbprint ? { thumbprint: this.vcenter.thumbprint } : {}) });
-      try {
-        // The client logs in again by itself if vCenter ends this session during a long export.
-        await client.login(this.account.userName, this.account.password);
-      } catch (err) {
-        client.close();
-        // Only a refused login is the account's fault; a network failure is retried by the engine.
-        if (!(err instanceof VimFault)) throw err;
-        throw new MigrationError(`The connector could not log in to vCenter as ${this.account.userName} (engine.vcenterAccount): ${err.message}. Fix the account in the connector configuration.`);
-      }
+      const client = await this.loginAccount(this.account);
       return { client, release: () => client.logout().finally(() => client.close()) };
     }
     const client = this.handedOver.get(task.id);
@@ -143,10 +158,39 @@ export class EngineVcenterSessions {
     return { client, release: async () => {} };
   }
 
+  /**
+   * A session to report a task into vCenter with: the service account's shared one (it survives restarts and
+   * serves exports too), else the migration's handed-over session while the task runs; undefined when neither.
+   */
+  async reporting(taskId: string): Promise<Vim25Client | undefined> {
+    if (!this.account) return this.handedOver.get(taskId);
+    const account = this.account;
+    this.reporter ??= this.loginAccount(account).catch((err: unknown) => {
+      this.reporter = undefined;
+      throw err;
+    });
+    return this.reporter;
+  }
+
+  /** The task's handed-over session stays open until `work` (its last reports) settles. */
+  hold(taskId: string, work: Promise<void>): void {
+    this.holds.set(taskId, work.catch(() => undefined));
+  }
+
   async end(taskId: string): Promise<void> {
+    await this.holds.get(taskId);
+    this.holds.delete(taskId);
     const c = this.handedOver.get(taskId);
     this.handedOver.delete(taskId);
     if (c) await c.logout().catch(() => undefined);
+  }
+
+  /** Ends the reporting session. */
+  async close(): Promise<void> {
+    const r = this.reporter;
+    this.reporter = undefined;
+    const c = await r?.catch(() => undefined);
+    await c?.logout().catch(() => undefined);
   }
 }
 
@@ -154,13 +198,23 @@ export function createEngine(
   config: ConnectorConfig,
   endpoints: EngineEndpoints,
   extra: Partial<MigrationEngineOptions> = {},
-): { engine: MigrationEngine; sessions: EngineVcenterSessions; observers: TaskObserver[]; close(): Promise<void> } {
+): {
+  engine: MigrationEngine;
+  sessions: EngineVcenterSessions;
+  observers: TaskObserver[];
+  tasks: SqliteMigrationTasks;
+  /** Reports migrations (and, once the export service joins, exports) into vCenter; absent when turned off. */
+  reporter: VcenterReporter | undefined;
+  close(): Promise<void>;
+} {
   const file = config.store.sqliteFile ?? join(config.dataDir, 'connector.sqlite');
   const tasks = new SqliteMigrationTasks(file === ':memory:' ? file : resolve(file));
   const sessions = new EngineVcenterSessions(endpoints.vcenter, config.engine.vcenterAccount);
   const s3 = s3ClientFactory(config.engine, endpoints.awsCredentials, endpoints.s3Retry);
   // One list for the engine and whoever else saves tasks (the export service); observers join it before start().
   const observers = extra.observers ?? [];
+  const reporter = endpoints.vcenterReporting === false ? undefined : createVcenterReporter({ sessions, migrations: tasks, exports: endpoints.exportTasks, log: extra.log ?? (() => {}) });
+  if (reporter) observers.push(reporter);
   const engine = new MigrationEngine({
     tasks,
     openVcenter: (t) => sessions.open(t),
@@ -191,8 +245,13 @@ export function createEngine(
     engine,
     sessions,
     observers,
+    tasks,
+    reporter,
     async close() {
       await engine.stop();
+      // The last reports get a moment; a vCenter that does not answer must not hold the shutdown.
+      await Promise.race([reporter?.idle(), new Promise((r) => setTimeout(r, 10_000).unref())]);
+      await sessions.close();
       tasks.close();
     },
   };

@@ -25,18 +25,19 @@ declare module 'fastify' {
 export const enginePlugin = fp(
   async (app: FastifyInstance, opts: { config: ConnectorConfig; sdkUrl: string }) => {
     const awsCreds = opts.config.aws.credentials;
+    const file = opts.config.store.sqliteFile ?? join(opts.config.dataDir, 'connector.sqlite');
+    const exportStore = new SqliteExportTasks(file === ':memory:' ? file : resolve(file));
     const built = createEngine(
       opts.config,
       {
         vcenter: { sdkUrl: opts.sdkUrl, caPem: opts.config.vcenter.caPem, thumbprint: opts.config.vcenter.thumbprint },
         ec2: (region) => app.aws.ec2(region),
         awsCredentials: awsCreds,
+        exportTasks: exportStore,
       },
       { log: (msg) => app.log.warn(msg) },
     );
     app.decorate('engine', built.engine);
-    const file = opts.config.store.sqliteFile ?? join(opts.config.dataDir, 'connector.sqlite');
-    const exportStore = new SqliteExportTasks(file === ':memory:' ? file : resolve(file));
     app.decorate(
       'exportsService',
       new ExportService({

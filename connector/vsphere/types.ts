@@ -124,6 +124,9 @@ export interface ExtensionSpec {
   summary: string;
   client: ExtensionClientSpec[];
   server: ExtensionServerSpec[];
+  /** Extension task types (ExtensionTaskTypeInfo.taskID) and event types (ExtensionEventTypeInfo). */
+  taskList?: { taskId: string }[];
+  eventList?: { eventId: string; eventTypeSchema?: string }[];
   privileges?: { privId: string; privGroupName: string }[];
   resources?: { locale: string; module: string; data: Record<string, string> }[];
   /** ISO 8601; defaults to now when registering */

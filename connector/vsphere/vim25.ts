@@ -169,6 +169,8 @@ function parseExtension(node: XmlValue): ExtensionSpec {
       ),
     })),
     ...optional('lastHeartbeatTime', lastHeartbeatTime),
+    taskList: arr(child(node, 'taskList')).map((t) => ({ taskId: str(t, 'taskID') ?? '' })),
+    eventList: arr(child(node, 'eventList')).map((e) => ({ eventId: str(e, 'eventID') ?? '', ...optional('eventTypeSchema', str(e, 'eventTypeSchema')) })),
   };
 }
 
@@ -228,6 +230,8 @@ function extensionXml(ext: ExtensionSpec): string {
       el('version', ext.version) +
       servers +
       clients +
+      (ext.taskList ?? []).map((t) => wrap('taskList', el('taskID', t.taskId))).join('') +
+      (ext.eventList ?? []).map((e) => wrap('eventList', el('eventID', e.eventId) + el('eventTypeSchema', e.eventTypeSchema))).join('') +
       privileges +
       resources +
       el('lastHeartbeatTime', ext.lastHeartbeatTime ?? new Date().toISOString()),

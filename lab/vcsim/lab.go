@@ -52,6 +52,7 @@ func newLab(m *simulator.Model, cfg *Config) (*lab, error) {
 	}
 	l.ext = installExtensionManager(l)
 	installOvfManager(l)
+	installTaskManager(l)
 	return l, nil
 }
 

@@ -11,6 +11,8 @@ import { PLUGIN_KEY } from '../../connector/contract/index.ts';
 import { PACKAGE_ROOT } from '../../connector/paths.ts';
 import { generateSelfSigned, type ServerTls } from '../../connector/tls.ts';
 import { SoapTransport } from '../../connector/vsphere/soap.ts';
+import { customFieldDefs } from '../../connector/vsphere/tasks-events.ts';
+import { CUSTOM_FIELDS, EVENT_TYPES, TASK_TYPES } from '../../connector/vcenter-tasks/catalog.ts';
 import { Vim25Client, VimFault } from '../../connector/vsphere/vim25.ts';
 import { labUsers } from '../../lab/index.ts';
 import { startVcsim, type VcsimHandle } from '../../lab/vcsim/index.ts';
@@ -102,6 +104,16 @@ describe('vm2ec2 register / status / unregister', () => {
       expect(privIds).toEqual([`${PLUGIN_KEY}.Migrate`, `${PLUGIN_KEY}.Administer`]);
       const labels = ext?.resources?.[0]?.data ?? {};
       for (const id of privIds) expect(labels[`privilege.${id}.label`]).toBeTruthy();
+      // Recent Tasks and events: the task and event types are declared, each event type with its schema.
+      expect((ext?.taskList ?? []).map((t) => t.taskId)).toEqual(Object.values(TASK_TYPES).map((t) => t.id));
+      const events = ext?.eventList ?? [];
+      expect(events.map((e) => e.eventId)).toEqual(Object.values(EVENT_TYPES).map((t) => t.id));
+      for (const e of events) expect(e.eventTypeSchema).toContain(`<eventTypeID>${e.eventId}</eventTypeID>`);
+      expect(ext?.resources?.find((r) => r.module === 'task')?.data[`${TASK_TYPES.migrate.id}.label`]).toBe('Migrate VM to EC2');
+      // The custom attributes of migrated VMs are defined on VirtualMachine.
+      const fields = (await customFieldDefs(vim)).filter((f) => (Object.values(CUSTOM_FIELDS) as string[]).includes(f.name));
+      expect(fields.map((f) => [f.name, f.managedObjectType]).sort()).toEqual(Object.values(CUSTOM_FIELDS).map((n) => [n, 'VirtualMachine']).sort());
+      expect(io.stdout()).toContain(`custom attributes on virtual machines: added ${Object.values(CUSTOM_FIELDS).join(', ')}`);
       await vim.logout();
     } finally {
       vim.close();
@@ -117,6 +129,19 @@ describe('vm2ec2 register / status / unregister', () => {
     const io = capture();
     expect(await runCli(['register', ...vcArgs(), '--plugin-url', MANIFEST_URL, '--plugin-cert-file', files.pluginCert, '--version', '0.2.0'], io)).toBe(0);
     expect(io.stdout()).toContain('0.1.0 → 0.2.0');
+    // Idempotent: the types are declared once and the custom attributes are not defined twice.
+    expect(io.stdout()).toContain('custom attributes on virtual machines: already defined');
+    const vim = await adminClient(vcsim);
+    try {
+      const ext = await vim.findExtension(PLUGIN_KEY);
+      expect(ext?.taskList).toHaveLength(Object.keys(TASK_TYPES).length);
+      expect(ext?.eventList).toHaveLength(Object.keys(EVENT_TYPES).length);
+      const names = (await customFieldDefs(vim)).map((f) => f.name).filter((n) => (Object.values(CUSTOM_FIELDS) as string[]).includes(n));
+      expect(names).toHaveLength(Object.keys(CUSTOM_FIELDS).length);
+      await vim.logout();
+    } finally {
+      vim.close();
+    }
     const st = capture();
     await runCli(['status', ...vcArgs(), '--json'], st);
     expect(JSON.parse(st.stdout())).toMatchObject({ registered: true, version: '0.2.0' });
@@ -143,6 +168,15 @@ describe('vm2ec2 register / status / unregister', () => {
     const io = capture();
     expect(await runCli(['unregister', ...vcArgs()], io)).toBe(0);
     expect(io.stdout()).toContain(`Unregistered ${PLUGIN_KEY}`);
+    // The attributes' values stay on migrated VMs, and the command says so.
+    expect(io.stdout()).toContain('stay defined and keep their values on migrated virtual machines');
+    const vim = await adminClient(vcsim);
+    try {
+      expect((await customFieldDefs(vim)).map((f) => f.name)).toEqual(expect.arrayContaining(Object.values(CUSTOM_FIELDS)));
+      await vim.logout();
+    } finally {
+      vim.close();
+    }
     const st = capture();
     expect(await runCli(['status', ...vcArgs(), '--json'], st)).toBe(3);
     expect(JSON.parse(st.stdout())).toEqual({ key: PLUGIN_KEY, registered: false });
