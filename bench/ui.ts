@@ -18,7 +18,17 @@ export interface UiPage {
   name: string;
   jsFiles: number;
   jsGzipBytes: number;
+  /** Stylesheets of the first load, gzipped like the scripts. */
+  cssGzipBytes?: number;
   medianMs: number;
+  /** Medians, same clock as medianMs: where the time before "interactive" went (pages that call the connector). */
+  phases?: Phases;
+}
+/** From the iframe's navigation start: its last script or stylesheet arrived; its first connector call left, its last one (before interactive) answered. */
+export interface Phases {
+  codeLoadedMs: number;
+  firstApiCallMs: number;
+  lastApiAnswerMs: number;
 }
 export interface UiResult {
   method: string;
@@ -26,7 +36,8 @@ export interface UiResult {
   pages: UiPage[];
 }
 
-const READY = `[data-test="${ui.migrate.form}"], [data-test="empty-ready"]`;
+/** A page is interactive when its first useful element exists: the migrate form, the portal's first region, the empty page's form. */
+const READY = `[data-test="${ui.migrate.form}"], [data-test^="${ui.portal.region('')}"], [data-test="empty-ready"]`;
 
 // Runs in every frame: the document's own clock (0 = its navigation start) when the ready element first exists.
 const INIT = `(() => {
@@ -40,15 +51,36 @@ const median = (xs: number[]) => {
   return s.length ? (s[Math.floor((s.length - 1) / 2)]! + s[Math.ceil((s.length - 1) / 2)]!) / 2 : 0;
 };
 
-/** Gzipped size of every script response of one frame (compressed here: the static servers do not gzip). */
-function trackScripts(page: Page, frameOf: () => Frame | undefined) {
-  const sizes = new Map<string, number>();
+/** Gzipped size of every script and stylesheet response of one frame (compressed here: the static servers do not gzip). */
+function trackCode(page: Page, frameOf: () => Frame | undefined) {
+  const sizes = { js: new Map<string, number>(), css: new Map<string, number>() };
   page.on('response', (res) => {
-    if (res.request().resourceType() !== 'script' || res.frame() !== frameOf()) return;
-    void res.body().then((b) => sizes.set(res.url(), gzipSync(b, { level: 9 }).length)).catch(() => undefined);
+    const type = res.request().resourceType();
+    if ((type !== 'script' && type !== 'stylesheet') || res.frame() !== frameOf()) return;
+    void res.body().then((b) => (type === 'script' ? sizes.js : sizes.css).set(res.url(), gzipSync(b, { level: 9 }).length)).catch(() => undefined);
   });
   return sizes;
 }
+const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+
+/** Where one load's time went, from the frame's resource timing (connector calls are the `/api/v1/` fetches). */
+async function phasesOf(frame: Frame, ready: number): Promise<Phases> {
+  return frame.evaluate((readyMs) => {
+    const entries = performance.getEntriesByType('resource') as PerformanceResourceTiming[];
+    const api = entries.filter((e) => e.name.includes('/api/v1/') && e.initiatorType === 'fetch' && e.startTime <= readyMs);
+    const code = entries.filter((e) => /\.(js|css)(\?|$)/.test(new URL(e.name).pathname) && e.startTime <= readyMs);
+    return {
+      codeLoadedMs: Math.max(0, ...code.map((e) => e.responseEnd)),
+      firstApiCallMs: api.length ? Math.min(...api.map((e) => e.startTime)) : 0,
+      lastApiAnswerMs: Math.max(0, ...api.map((e) => e.responseEnd).filter((t) => t <= readyMs)),
+    };
+  }, ready);
+}
+const medianPhases = (ps: Phases[]): Phases => ({
+  codeLoadedMs: median(ps.map((p) => p.codeLoadedMs)),
+  firstApiCallMs: median(ps.map((p) => p.firstApiCallMs)),
+  lastApiAnswerMs: median(ps.map((p) => p.lastApiAnswerMs)),
+});
 
 async function readyAt(frame: Frame): Promise<number> {
   await frame.waitForSelector(READY, { state: 'attached', timeout: 60_000 }).catch(async (err: unknown) => {
@@ -106,51 +138,98 @@ async function seedEnvironment(lab: LabHandle, user: { name: string; password: s
   await call('PUT', `/environments/${env.id}/permissions`, { permissions: [{ userName: user.name, role: 'Owner' }] });
 }
 
+/** Opens a plugin view `loads` times (first cold, then a warm HTTP cache) and measures each load of its iframe. */
+async function measureView(page: Page, loads: number, open: () => Promise<Frame>, frameRef: { current: Frame | undefined }, sizes: ReturnType<typeof trackCode>) {
+  const times: number[] = [];
+  const phases: Phases[] = [];
+  let first = { js: new Map<string, number>(), css: new Map<string, number>() };
+  for (let i = 0; i < loads; i++) {
+    const frame = await open();
+    frameRef.current = frame;
+    const at = await readyAt(frame);
+    times.push(at);
+    phases.push(await phasesOf(frame, at));
+    if (i === 0) {
+      await page.waitForTimeout(500); // let the response bodies of the first load be read
+      first = { js: new Map(sizes.js), css: new Map(sizes.css) };
+    }
+  }
+  return { jsFiles: first.js.size, jsGzipBytes: total(first.js), cssGzipBytes: total(first.css), medianMs: median(times), phases: medianPhases(phases) };
+}
+
 export async function benchUi(opts: { loads: number; executablePath: string }, log: (line: string) => void): Promise<UiResult> {
   const pages: UiPage[] = [];
   const browser = await chromium.launch({ executablePath: opts.executablePath });
   try {
-    // The modal, through the stand-in exactly as an administrator opens it.
+    // The modal and the portal, through the stand-in exactly as an administrator opens them.
     log('  starting the lab (vcsim, S3, EC2 emulator, connector, vSphere Client stand-in)');
     const lab = await startLab({ stageMs: 1000 });
+    let portal: UiPage | undefined;
     try {
       const admin = lab.users.find((u) => u.name.startsWith('administrator@'))!;
       await seedEnvironment(lab, admin);
-      const context = await browser.newContext({ ignoreHTTPSErrors: true });
-      await context.addInitScript(INIT);
-      const page = await context.newPage();
-      let modalFrame: Frame | undefined;
-      const scripts = trackScripts(page, () => modalFrame);
-      page.on('frameattached', (f) => (modalFrame = f));
-      await page.goto(lab.clientUrl);
-      await page.locator(`[data-test="${client.login.username}"]`).fill(admin.name);
-      await page.locator(`[data-test="${client.login.password}"]`).fill(admin.password);
-      await page.locator(`[data-test="${client.login.submit}"]`).click();
-      await page.locator(`[data-test="${client.navigator.tree}"]`).waitFor();
+      const login = async () => {
+        const context = await browser.newContext({ ignoreHTTPSErrors: true });
+        await context.addInitScript(INIT);
+        const page = await context.newPage();
+        await page.goto(lab.clientUrl);
+        await page.locator(`[data-test="${client.login.username}"]`).fill(admin.name);
+        await page.locator(`[data-test="${client.login.password}"]`).fill(admin.password);
+        await page.locator(`[data-test="${client.login.submit}"]`).click();
+        await page.locator(`[data-test="${client.navigator.tree}"]`).waitFor();
+        return { context, page };
+      };
+      const frameOf = async (testId: string) => {
+        const frame = await (await page.locator(`[data-test="${testId}"]`).elementHandle())?.contentFrame();
+        if (!frame) throw new Error(`the stand-in shows no ${testId}`);
+        return frame;
+      };
+
+      // Each view in its own browser context: the portal's first load is as cold as the modal's.
+      let { context, page } = await login();
+      const modalFrame: { current: Frame | undefined } = { current: undefined };
+      page.on('frameattached', (f) => (modalFrame.current = f));
+      const modalCode = trackCode(page, () => modalFrame.current);
       for (const folder of ['Migration', 'Production']) {
         const expand = page.getByRole('button', { name: `Expand ${folder}`, exact: true });
         if ((await expand.count()) > 0) await expand.click();
       }
       const vm = 'ubuntu-web-01';
-      const times: number[] = [];
-      let firstLoadJs = new Map<string, number>();
-      for (let i = 0; i < opts.loads; i++) {
+      let modalOpen = false;
+      const modal = await measureView(page, opts.loads, async () => {
+        if (modalOpen) {
+          await page.locator(`[data-test="${client.modal.close}"]`).click();
+          await page.locator(`[data-test="${client.modal.root}"]`).waitFor({ state: 'detached' });
+        }
         await page.locator(`[data-test="${client.navigator.node(vm)}"]`).click({ button: 'right' });
         await page.locator(`[data-test="${client.contextMenu.pluginSubmenu('AWS Management Portal')}"]`).click();
         await page.locator(`[data-test="${client.contextMenu.pluginAction('Migrate VM to EC2')}"]`).click();
-        const iframe = await page.locator(`[data-test="${client.modal.iframe}"]`).elementHandle();
-        const frame = await iframe!.contentFrame();
-        if (!frame) throw new Error('the modal has no iframe');
-        modalFrame = frame;
-        times.push(await readyAt(frame));
-        if (i === 0) {
-          await page.waitForTimeout(500); // let the response bodies of the first load be read
-          firstLoadJs = new Map(scripts);
-        }
-        await page.locator(`[data-test="${client.modal.close}"]`).click();
-        await page.locator(`[data-test="${client.modal.root}"]`).waitFor({ state: 'detached' });
-      }
-      pages.push({ name: 'Migrate modal (connector UI in the stand-in modal iframe)', jsFiles: firstLoadJs.size, jsGzipBytes: [...firstLoadJs.values()].reduce((a, b) => a + b, 0), medianMs: median(times) });
+        modalOpen = true;
+        return frameOf(client.modal.iframe);
+      }, modalFrame, modalCode);
+      pages.push({ name: 'Migrate modal (connector UI in the stand-in modal iframe)', ...modal });
+      await context.close();
+
+      ({ context, page } = await login());
+      const portalFrame: { current: Frame | undefined } = { current: undefined };
+      page.on('frameattached', (f) => (portalFrame.current = f));
+      const portalCode = trackCode(page, () => portalFrame.current);
+      const before = { current: undefined as Frame | undefined };
+      portal = {
+        name: 'Portal (Menu → AWS Management Portal, global view iframe, until its first region shows)',
+        ...(await measureView(page, opts.loads, async () => {
+          // Opening the view again replaces its iframe: wait for the new one.
+          await page.locator(`[data-test="${client.header.menu}"]`).click();
+          await page.locator(`[data-test="${client.header.menuItem('AWS Management Portal')}"]`).click();
+          let frame = await frameOf(client.globalView.iframe);
+          for (let tries = 0; frame === before.current && tries < 100; tries++) {
+            await page.waitForTimeout(20);
+            frame = await frameOf(client.globalView.iframe);
+          }
+          before.current = frame;
+          return frame;
+        }, portalFrame, portalCode)),
+      };
       await context.close();
     } finally {
       await lab.stop();
@@ -175,38 +254,33 @@ export async function benchUi(opts: { loads: number; executablePath: string }, l
       const context = await browser.newContext();
       await context.addInitScript(INIT);
       const page = await context.newPage();
-      let frame: Frame | undefined;
-      const scripts = trackScripts(page, () => frame);
-      page.on('frameattached', (f) => (frame = f));
+      const frame: { current: Frame | undefined } = { current: undefined };
+      page.on('frameattached', (f) => (frame.current = f));
+      const code = trackCode(page, () => frame.current);
       await page.goto(`${origin}/host.html`);
-      const times: number[] = [];
-      let firstLoadJs = new Map<string, number>();
-      for (let i = 0; i < opts.loads; i++) {
+      const measured = await measureView(page, opts.loads, async () => {
         await page.evaluate((src) => {
           document.body.replaceChildren();
           const f = document.createElement('iframe');
           f.src = src;
           document.body.append(f);
         }, `${origin}/index.html`);
-        frame = await (await page.locator('iframe').elementHandle())!.contentFrame() ?? undefined;
-        if (!frame) throw new Error('no iframe');
-        times.push(await readyAt(frame));
-        if (i === 0) {
-          await page.waitForTimeout(500);
-          firstLoadJs = new Map(scripts);
-        }
-      }
-      pages.push({ name: 'Empty Vite React page (same Vite, React and plugin-react)', jsFiles: firstLoadJs.size, jsGzipBytes: [...firstLoadJs.values()].reduce((a, b) => a + b, 0), medianMs: median(times) });
+        const f = await (await page.locator('iframe').elementHandle())?.contentFrame();
+        if (!f) throw new Error('no iframe');
+        return f;
+      }, frame, code);
+      pages.push({ name: 'Empty Vite React page (same Vite, React and plugin-react)', ...measured });
       await context.close();
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
       await empty.cleanup();
     }
+    if (portal) pages.push(portal);
   } finally {
     await browser.close();
   }
   return {
-    method: `Headless Chromium (${opts.executablePath}). "Interactive" = the element \`[data-test="${ui.migrate.form}"]\` (the empty page: its form) exists; time = the iframe document's \`performance.now()\` at that moment, i.e. from the iframe's navigation start. JS = every script the iframe loaded on its first (cold-cache) load, gzipped at level 9 by the bench; the median is over ${opts.loads} loads, the first cold, the rest with a warm HTTP cache (as a user reopening the modal).`,
+    method: `Headless Chromium (${opts.executablePath}). "Interactive" = the page's first useful element exists: the modal's form \`[data-test="${ui.migrate.form}"]\`, the portal's first region in its tree, the empty page's form; time = the iframe document's \`performance.now()\` at that moment, i.e. from the iframe's navigation start. JS and CSS = every script and stylesheet the iframe loaded on its first (cold-cache) load, gzipped at level 9 by the bench; the median is over ${opts.loads} loads, the first cold, the rest with a warm HTTP cache (as a user reopening the view). Each view is opened in a fresh browser context. Phases (medians, same clock): the last script or stylesheet arrived, the first connector call left, the last connector call before interactive answered.`,
     loads: opts.loads,
     pages,
   };

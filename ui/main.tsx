@@ -1,29 +1,23 @@
-import '@clr/ui/clr-ui.min.css';
-import './kit/kit.css';
-import { StrictMode } from 'react';
-import { createRoot } from 'react-dom/client';
-import { RouterProvider } from 'react-router';
 import { API_PREFIX } from '../connector/contract/index.ts';
-import { connectHost, HostProblem } from './host/host.ts';
-import { HostProblemPage } from './app/HostProblemMessage.tsx';
-import { PluginShell } from './app/PluginShell.tsx';
-import { router } from './app/router.tsx';
+import { createApi } from './api/client.ts';
+import { createHttp } from './api/http.ts';
+import { connectHost } from './host/host.ts';
+import { createQueryClient } from './app/queryClient.ts';
+import { loadPage, routeOf } from './app/router.tsx';
 
-const root = createRoot(document.getElementById('root')!);
+// A small entry that starts everything at once: the page's chunk, React with the shell and the styles, and the
+// vSphere Client's SDK handshake (which would otherwise wait for all of them to download and run); the page's first
+// connector calls leave as soon as the handshake is done, while React may still be on its way.
+const route = routeOf(window.location.hash);
+loadPage(route).catch(() => undefined); // a failed chunk shows when the page renders
+const app = import('./app/start.tsx');
 // API calls go to <proxied base URL>/vm2ec2/api/v1.
 connectHost(API_PREFIX).then(
-  (host) =>
-    root.render(
-      <StrictMode>
-        <PluginShell host={host}>
-          <RouterProvider router={router} />
-        </PluginShell>
-      </StrictMode>,
-    ),
-  (err: unknown) => {
-    // One message naming what the vSphere Client did not give and what to check (no shell: there is no host).
-    document.body.setAttribute('cds-theme', 'light');
-    const problem = err instanceof HostProblem ? err : new HostProblem('initialize', `htmlClientSdk failed: ${String(err)}`);
-    root.render(<HostProblemPage problem={problem} />);
+  async (host) => {
+    const queryClient = createQueryClient();
+    const api = createApi(createHttp(host));
+    route.prefetch?.(host, api, queryClient);
+    (await app).start({ host, api, queryClient });
   },
+  async (err: unknown) => (await app).showHostProblem(err),
 );

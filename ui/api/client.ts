@@ -1,4 +1,3 @@
-import type { AxiosInstance } from 'axios';
 import type { infer as Infer } from 'zod';
 import type {
   AuditPage,
@@ -37,11 +36,12 @@ import type {
   VpcList,
   WarmTestRequest,
 } from '../../connector/contract/index.ts';
+import type { Http } from './http.ts';
 
 const enc = encodeURIComponent;
 
 /** Typed calls to the connector; request and response types come from its contract. */
-export function createApi(http: AxiosInstance) {
+export function createApi(http: Http) {
   return {
     me: async (): Promise<Me> => (await http.get<Me>('/me')).data,
     vm: async (vmId: string): Promise<VmDetail> => (await http.get<VmDetail>(`/vms/${enc(vmId)}`)).data,

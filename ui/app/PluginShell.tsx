@@ -1,11 +1,12 @@
 import { Component, useEffect, useMemo, useState, type ErrorInfo, type ReactNode } from 'react';
-import { QueryClient, QueryClientProvider, useQueryClient } from '@tanstack/react-query';
+import { QueryClientProvider, useQueryClient, type QueryClient } from '@tanstack/react-query';
+import { createQueryClient } from './queryClient.ts';
 import { HostProblem, type Host } from '../host/host.ts';
 import { HostProblemPage } from './HostProblemMessage.tsx';
 import { HostContext } from '../host/HostContext.tsx';
 import type { ThemeName } from '../host/sdk-types.ts';
 import { createHttp } from '../api/http.ts';
-import { createApi } from '../api/client.ts';
+import { createApi, type Api } from '../api/client.ts';
 import { ApiContext } from '../api/ApiContext.tsx';
 import { createTranslator, I18nContext, useT } from '../i18n/i18n.ts';
 import { Alert } from '../kit/Alert.tsx';
@@ -47,18 +48,12 @@ function Crash({ error }: { error: Error }) {
   );
 }
 
-export function createQueryClient(): QueryClient {
-  return new QueryClient({
-    defaultOptions: {
-      queries: { staleTime: 10_000, retry: 1, refetchOnWindowFocus: false },
-    },
-  });
-}
-
 /** What every manifest entry point shares: SDK host, theme sync, i18n, query client, error boundary. */
-export function PluginShell({ host, children }: { host: Host; children: ReactNode }) {
-  const [queryClient] = useState(createQueryClient);
-  const api = useMemo(() => createApi(createHttp(host)), [host]);
+export function PluginShell(props: { host: Host; children: ReactNode; api?: Api; queryClient?: QueryClient }) {
+  const { host, children } = props;
+  // The entry may pass both in, having started a page's first requests before React rendered.
+  const [queryClient] = useState(() => props.queryClient ?? createQueryClient());
+  const api = useMemo(() => props.api ?? createApi(createHttp(host)), [host, props.api]);
   const t = useMemo(() => createTranslator(host.locale()), [host]);
   useEffect(() => {
     applyTheme(host.theme());
