@@ -228,7 +228,8 @@ function runInstances(core: Core, region: RegionState, p: Params): XmlObject {
   const volumeTags = tagsByType.get('volume') ?? [];
   const windows = image.platform === 'windows';
   // Volumes from an encrypted snapshot are encrypted with its key; a key that cannot be used ends the launch.
-  const launchFailure = launchKeyProblem(core, region.name, image.snapshots.map((s) => (s.encrypted ? s.kmsKeyArn : undefined)));
+  const keyProblem = launchKeyProblem(core, region.name, image.snapshots.map((s) => (s.encrypted ? s.kmsKeyArn : undefined)));
+  const launchFailure = keyProblem ? { ...keyProblem, endsIn: 'terminated' as const } : undefined;
   const instances = ips.map((ip, idx): Instance => ({
     id: newId('i'),
     reservationId,
@@ -328,7 +329,19 @@ export const instanceHandlers: Record<string, Handler> = {
   },
 
   StartInstances: ({ core, region }, p) => ({
-    instancesSet: changeStates(core, region, p, (i) => (i.state === 'stopped' ? 'pending' : i.state === 'pending' || i.state === 'running' ? i.state : 'incorrect'), 'started'),
+    instancesSet: changeStates(
+      core,
+      region,
+      p,
+      (i) => {
+        if (i.state !== 'stopped') return i.state === 'pending' || i.state === 'running' ? i.state : 'incorrect';
+        // A volume whose key is no longer usable: the start ends back in stopped (EC2's InvalidKMSKey state reason).
+        const problem = launchKeyProblem(core, region.name, i.volumes.map((v) => (v.encrypted ? v.kmsKeyArn : undefined)));
+        i.launchFailure = problem ? { ...problem, endsIn: 'stopped' } : undefined;
+        return 'pending';
+      },
+      'started',
+    ),
   }),
 
   StopInstances: ({ core, region }, p) => ({
@@ -357,10 +370,12 @@ export function advanceInstances(core: Core, region: RegionState): void {
   for (const i of region.instances.values()) {
     if (i.nextAt === undefined || i.nextAt > now) continue;
     if (i.state === 'pending' && i.launchFailure) {
-      i.state = 'terminated';
-      i.stateReason = i.launchFailure;
-      i.stateTransitionReason = i.launchFailure.message;
-      i.terminatedAt = i.nextAt;
+      const { code, message, endsIn } = i.launchFailure;
+      i.state = endsIn;
+      i.stateReason = { code, message };
+      i.stateTransitionReason = message;
+      if (endsIn === 'terminated') i.terminatedAt = i.nextAt;
+      i.launchFailure = undefined;
       i.nextAt = undefined;
       continue;
     }

@@ -125,8 +125,8 @@ export interface Instance {
   currentBootMode: 'legacy-bios' | 'uefi';
   architecture: string;
   volumes: Volume[];
-  /** Set when the launch cannot succeed (an unusable KMS key): pending → terminated with this reason. */
-  launchFailure?: { code: string; message: string };
+  /** Set when a launch or start cannot succeed (an unusable KMS key): pending → `endsIn` with this reason. */
+  launchFailure?: { code: string; message: string; endsIn: 'terminated' | 'stopped' };
   networkInterfaceId: string;
   macAddress: string;
   terminatedAt?: number;

@@ -14,6 +14,8 @@ import {
   EC2Client,
   ImportImageCommand,
   RunInstancesCommand,
+  StartInstancesCommand,
+  StopInstancesCommand,
   type ImportImageCommandInput,
   type ImportImageTask,
   type Instance,
@@ -267,6 +269,23 @@ describe('encryption with a KMS key', () => {
     const inst = await launch(done.ImageId ?? '', {}, region);
     expect(inst.State?.Name).toBe('terminated');
     expect(inst.StateReason).toEqual({ Code: 'Client.InvalidKMSKey.InvalidState', Message: 'Client.InvalidKMSKey.InvalidState: The KMS key provided is in an incorrect state' });
+  });
+
+  it('a stopped instance whose key was disabled meanwhile does not start: pending → stopped with the same state reason', async () => {
+    const region = 'eu-west-1';
+    const done = await runImport(await disk({ Encrypted: true, KmsKeyId: LAB_KMS_ALIASES.usable }), region);
+    const inst = await launch(done.ImageId ?? '', {}, region);
+    expect(inst.State?.Name).toBe('running');
+    const id = inst.InstanceId ?? '';
+    await ec2(region).send(new StopInstancesCommand({ InstanceIds: [id] }));
+    await lab.emulator.advance(STAGE);
+    await kms(region).send(new DisableKeyCommand({ KeyId: LAB_KMS_ALIASES.usable }));
+    const started = await ec2(region).send(new StartInstancesCommand({ InstanceIds: [id] }));
+    expect(started.StartingInstances?.[0]?.CurrentState?.Name).toBe('pending');
+    await lab.emulator.advance(STAGE);
+    const after = (await ec2(region).send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations?.[0]?.Instances?.[0];
+    expect(after?.State?.Name).toBe('stopped');
+    expect(after?.StateReason?.Code).toBe('Client.InvalidKMSKey.InvalidState');
   });
 
   it('a changed KmsKeyId under the same ClientToken is an idempotency mismatch', async () => {
