@@ -1,4 +1,4 @@
-// `npx tsx bench/disk-cli.ts 1 10 [--queue=2] [--baselines-up-to=10] [--s3rver-up-to=1]`: runs the disk-streaming
+// `npx tsx bench/disk-cli.ts 1 10 [--queue=2] [--baselines-up-to=10] [--s3rver-up-to=1] [--only=connector,read] [--pin]`: runs the disk-streaming
 // benchmark for the given sizes (GiB) and prints its markdown section.
 import { benchDisk, renderDiskSection, type ContenderId } from './disk.ts';
 
@@ -9,7 +9,7 @@ const flag = (name: string): number | undefined => {
 };
 const sizesGiB = args.filter((a) => !a.startsWith('--')).map(Number);
 if (sizesGiB.length === 0 || sizesGiB.some((g) => !(g > 0))) {
-  console.error('usage: npx tsx bench/disk-cli.ts <GiB> [<GiB> …] [--queue=N] [--baselines-up-to=GiB] [--s3rver-up-to=GiB]');
+  console.error('usage: npx tsx bench/disk-cli.ts <GiB> [<GiB> …] [--queue=N] [--baselines-up-to=GiB] [--s3rver-up-to=GiB] [--only=id,…] [--pin]');
   process.exit(2);
 }
 const queueSize = flag('queue');
@@ -20,6 +20,7 @@ const result = await benchDisk(
   {
     sizesGiB,
     ...(only ? { only } : {}),
+    ...(args.includes('--pin') ? { pin: true } : {}),
     ...(queueSize !== undefined ? { queueSize } : {}),
     ...(baselinesUpToGiB !== undefined ? { baselinesUpToGiB } : {}),
     ...(s3rverUpToGiB !== undefined ? { s3rverUpToGiB } : {}),

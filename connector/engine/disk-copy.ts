@@ -171,7 +171,38 @@ export async function uploadToS3(source: PushSource, sink: DiskSink, opts: Strea
     };
   };
 
-  /** Sends the filled buffer as the next part; the next buffer is a free one, or none until a part is acknowledged. */
+  /** A filled part waiting for one of the queueSize upload slots. */
+  let waiting: { n: number; buf: Buffer; len: number } | undefined;
+
+  const startPart = (n: number, buf: Buffer, len: number): void => {
+    const p: Promise<void> = uploadPart(n, buf.subarray(0, len))
+      .then(
+        (part) => {
+          parts.push(part);
+          acknowledged += len;
+          opts.onProgress?.(acknowledged);
+        },
+        (err: unknown) => failWith(err),
+      )
+      .finally(() => {
+        inFlight.delete(p);
+        free.push(buf);
+        if (failure !== undefined) return;
+        if (waiting) {
+          const w = waiting;
+          waiting = undefined;
+          startPart(w.n, w.buf, w.len);
+        }
+        if (current === undefined) {
+          current = take();
+          filled = 0;
+          if (current) source.resume();
+        }
+      });
+    inFlight.add(p);
+  };
+
+  /** Hands the filled buffer on as the next part; the next buffer is a free one, or none until a part is acknowledged. */
   const dispatch = (): void => {
     partNumber += 1;
     if (partNumber > MAX_PARTS) {
@@ -186,26 +217,11 @@ export async function uploadToS3(source: PushSource, sink: DiskSink, opts: Strea
       });
     const buf = current!;
     const len = filled;
-    const p: Promise<void> = uploadPart(partNumber, buf.subarray(0, len))
-      .then(
-        (part) => {
-          parts.push(part);
-          acknowledged += len;
-          opts.onProgress?.(acknowledged);
-        },
-        (err: unknown) => failWith(err),
-      )
-      .finally(() => {
-        inFlight.delete(p);
-        free.push(buf);
-        if (current === undefined && failure === undefined) {
-          current = take();
-          source.resume();
-        }
-      });
-    inFlight.add(p);
-    current = take();
+    current = undefined;
     filled = 0;
+    if (inFlight.size < queueSize) startPart(partNumber, buf, len);
+    else waiting = { n: partNumber, buf, len };
+    current = take();
   };
 
   const onData = (chunk: Buffer): number => {
@@ -230,7 +246,7 @@ export async function uploadToS3(source: PushSource, sink: DiskSink, opts: Strea
       return { bytes: filled, parts: 1 };
     }
     if (filled > 0) dispatch();
-    while (inFlight.size > 0) await Promise.all(inFlight);
+    while ((inFlight.size > 0 || waiting) && failure === undefined) await Promise.all(inFlight);
     if (failure !== undefined) throw failure;
     parts.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
     await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: await uploadId, MultipartUpload: { Parts: parts } }), send);
