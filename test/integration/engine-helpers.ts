@@ -56,7 +56,7 @@ export function labEngineConfig(lab: {
   dataDir: string;
   vcsim: Pick<VcsimHandle, 'sdkUrl' | 'certPem'>;
   s3: Pick<S3Handle, 'url' | 'accessKeyId' | 'secretAccessKey'>;
-  ec2: Pick<Ec2EmulatorHandle, 'url'> & Partial<Pick<Ec2EmulatorHandle, 'ebsUrl'>>;
+  ec2: Pick<Ec2EmulatorHandle, 'url'> & Partial<Pick<Ec2EmulatorHandle, 'ebsUrl' | 'kmsUrl'>>;
   engine?: Partial<NonNullable<ConnectorConfigInput['engine']>>;
   sqliteFile?: string;
 }): ConnectorConfigInput {
@@ -64,7 +64,7 @@ export function labEngineConfig(lab: {
     dataDir: lab.dataDir,
     ...(lab.sqliteFile ? { store: { sqliteFile: lab.sqliteFile } } : {}),
     vcenter: { url: new URL(lab.vcsim.sdkUrl).origin, caPem: lab.vcsim.certPem },
-    aws: { endpoint: lab.ec2.url, ...(lab.ec2.ebsUrl ? { ebsEndpoint: lab.ec2.ebsUrl } : {}), regions: [REGION], credentials: { ...AWS_CREDENTIALS } },
+    aws: { endpoint: lab.ec2.url, ...(lab.ec2.ebsUrl ? { ebsEndpoint: lab.ec2.ebsUrl } : {}), ...(lab.ec2.kmsUrl ? { kmsEndpoint: lab.ec2.kmsUrl } : {}), regions: [REGION], credentials: { ...AWS_CREDENTIALS } },
     engine: {
       s3Endpoint: lab.s3.url,
       s3Credentials: { accessKeyId: lab.s3.accessKeyId, secretAccessKey: lab.s3.secretAccessKey },
