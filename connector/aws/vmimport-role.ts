@@ -38,6 +38,8 @@ export function importRolePolicies(bucketArns: readonly string[] = ['arn:aws:s3:
           Resource: [...bucketArns, ...bucketArns.map((a) => `${a}/*`)],
         },
         { Effect: 'Allow', Action: ['ec2:ModifySnapshotAttribute', 'ec2:CopySnapshot', 'ec2:RegisterImage', 'ec2:Describe*'], Resource: '*' },
+        // Encrypted imports (issue 18), for keys whose policy leaves their use to IAM; the key policy still decides.
+        { Effect: 'Allow', Action: ['kms:CreateGrant', 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'], Resource: '*' },
       ],
     },
   };

@@ -50,4 +50,6 @@ export type SecurityGroupList = z.infer<typeof SecurityGroupList>;
 
 export const InstanceType = z.object({ name: InstanceTypeName }).meta({ id: 'InstanceType' });
 export const InstanceTypeList = z.object({ instanceTypes: z.array(InstanceType) }).meta({ id: 'InstanceTypeList' });
+/** bootMode uefi: only the types that can boot a UEFI guest (DescribeInstanceTypes SupportedBootModes). */
+export const InstanceTypeQuery = z.strictObject({ bootMode: z.enum(['legacy-bios', 'uefi']).optional() });
 export type InstanceTypeList = z.infer<typeof InstanceTypeList>;

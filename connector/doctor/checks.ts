@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import tls from 'node:tls';
 import { CreateRoleCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
 import type { AwsGateway } from '../aws/gateway.ts';
-import { IMPORT_ROLE_POLICY_NAME, importRolePolicies, missingImportActions, trustsVmie } from '../aws/vmimport-role.ts';
+import { IMPORT_ROLE_POLICY_NAME, importRolePolicies, missingImportActions, missingImportKmsActions, trustsVmie } from '../aws/vmimport-role.ts';
 import type { ConnectorConfig } from '../config.ts';
 import { arr, child, el, els, moRefXml, str, toMoRef, wrap } from '../vsphere/soap.ts';
 import { isTlsTrustFailure, tlsFixHint } from '../vsphere/tls.ts';
@@ -56,6 +56,18 @@ export async function checkImportRole(aws: AwsGateway): Promise<Finding> {
       details: { roleName: role.roleName, trusted, missingActions: missing },
     };
   }
+  // Needed only to import with encryption, for KMS keys whose policy leaves their use to IAM: a warning, not an error.
+  const missingKms = missingImportKmsActions(role.policies);
+  if (missingKms.length > 0) {
+    return {
+      id,
+      severity: 'warning',
+      fixable: true,
+      title: `The Import service role ${role.roleName} may not use KMS keys through IAM (its policies do not allow ${missingKms.join(', ')}): imports encrypted with a customer managed key whose key policy delegates to IAM will fail.`,
+      fix: `${fix} Alternatively, name the role in the key policy of each key used for imports.`,
+      details: { roleName: role.roleName, missingKmsActions: missingKms },
+    };
+  }
   return { id, severity: 'ok', fixable: false, title: `The Import service role ${role.roleName} exists with the trust policy and permissions VM Import needs.` };
 }
 
@@ -77,7 +89,7 @@ export async function fixImportRole(aws: AwsGateway): Promise<string[]> {
     await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: role.roleName, PolicyDocument: JSON.stringify(trust) }));
     done.push(`set the trust policy of ${role.roleName}`);
   }
-  if (!role.exists || missingImportActions(role.policies).length > 0) {
+  if (!role.exists || missingImportActions(role.policies).length > 0 || missingImportKmsActions(role.policies).length > 0) {
     await iam.send(new PutRolePolicyCommand({ RoleName: role.roleName, PolicyName: IMPORT_ROLE_POLICY_NAME, PolicyDocument: JSON.stringify(permissions) }));
     done.push(`attached the ${IMPORT_ROLE_POLICY_NAME} policy to ${role.roleName}`);
   }

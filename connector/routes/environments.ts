@@ -10,6 +10,7 @@ import {
   EnvironmentPermissions,
   EnvironmentPermissionsInput,
   InstanceTypeList,
+  InstanceTypeQuery,
   SecurityGroupList,
   SubnetList,
 } from '../contract/index.ts';
@@ -290,7 +291,9 @@ export const environmentRoutes: FastifyPluginAsyncZod = async (app) => {
         operationId: 'listEnvironmentInstanceTypes',
         tags,
         summary: 'Instance types offered in the environment’s region and allowed by the environment',
+        description: 'With bootMode=uefi (a VM whose firmware is EFI, as the pre-flight reports it), only the types that support UEFI.',
         params: EnvironmentParams,
+        querystring: InstanceTypeQuery,
         response: { 200: InstanceTypeList, ...errors, 409: ApiErrorBody },
       },
     },
@@ -298,7 +301,11 @@ export const environmentRoutes: FastifyPluginAsyncZod = async (app) => {
       const caller = await request.caller();
       const env = await usableEnvironment(request.params.id, caller);
       const offered = await app.aws.offeredInstanceTypes(env.region);
-      const allowed = env.instanceTypes.length ? offered.filter((t) => env.instanceTypes.includes(t)) : offered;
+      let allowed = env.instanceTypes.length ? offered.filter((t) => env.instanceTypes.includes(t)) : offered;
+      if (request.query.bootMode === 'uefi') {
+        const modes = await app.aws.supportedBootModes(env.region, allowed);
+        allowed = allowed.filter((t) => modes.get(t)?.includes('uefi'));
+      }
       return { instanceTypes: allowed.map((name) => ({ name })) };
     },
   );

@@ -12,6 +12,7 @@ import {
   Environment,
   ImportAuthorization,
   InstanceList,
+  InstanceTypeList,
   KmsKeyList,
   MigrationAccepted,
   MigrationTask,
@@ -78,7 +79,7 @@ beforeAll(async () => {
   kms = new KMSClient({ region: 'us-east-1', endpoint: lab.ec2.kmsUrl, credentials: labAwsCredentials() });
   // A UEFI guest with secure boot, and a Windows 10 guest (the lab's inventory has neither).
   await reconfigure('ubuntu-web-01', el('firmware', 'efi') + wrap('bootOptions', el('efiSecureBootEnabled', true)));
-  await reconfigure('win2019-app-01', el('guestId', 'windows9_64Guest'));
+  await reconfigure('debian-tools-01', el('guestId', 'windows9_64Guest'));
 }, 180_000);
 afterAll(async () => {
   kms?.destroy();
@@ -193,9 +194,9 @@ describe('pre-flight: import options', () => {
     const server = await preflight(admin, 'win2016-dc-01', { platform: 'Windows', licenseType: 'BYOL' });
     expect(check(server, 'BYOL_NEEDS_DEDICATED_HOST')).toMatchObject({ severity: 'blocker', message: expect.stringMatching(/Dedicated Hosts/) });
     expect(check(await preflight(admin, 'win2016-dc-01', { platform: 'Windows' }), 'BYOL_NEEDS_DEDICATED_HOST')).toBeUndefined();
-    const client = await preflight(admin, 'win2019-app-01', { platform: 'Windows', licenseType: 'AWS' });
+    const client = await preflight(admin, 'debian-tools-01', { platform: 'Windows', licenseType: 'AWS' });
     expect(check(client, 'LICENSE_TYPE_NOT_ALLOWED')?.message).toMatch(/Windows client/);
-    expect(check(await preflight(admin, 'win2019-app-01', { platform: 'Windows', licenseType: 'BYOL' }), 'LICENSE_TYPE_NOT_ALLOWED')).toBeUndefined();
+    expect(check(await preflight(admin, 'debian-tools-01', { platform: 'Windows', licenseType: 'BYOL' }), 'LICENSE_TYPE_NOT_ALLOWED')).toBeUndefined();
   });
 
   it('blocks a KMS key that is missing, unusable, or that the vmimport role may not use', async () => {
@@ -213,6 +214,15 @@ describe('pre-flight: import options', () => {
     const r = await preflight(operator, 'ubuntu-web-01', { platform: 'Linux', instanceType: 't2.micro' });
     expect(check(r, 'INSTANCE_TYPE_NO_UEFI')).toMatchObject({ severity: 'blocker', message: expect.stringMatching(/UEFI \(secure boot\).*t2\.micro supports only legacy-bios/) });
     expect(check(await preflight(operator, 'ubuntu-web-01', { platform: 'Linux', instanceType: 'm5.large' }), 'INSTANCE_TYPE_NO_UEFI')).toBeUndefined();
+  });
+
+  it('offers only instance types that support UEFI when the form asks for a UEFI guest', async () => {
+    const all = InstanceTypeList.parse((await operator.call('GET', `/environments/${env.id}/instance-types`)).body).instanceTypes.map((t) => t.name);
+    const uefi = InstanceTypeList.parse((await operator.call('GET', `/environments/${env.id}/instance-types?bootMode=uefi`)).body).instanceTypes.map((t) => t.name);
+    expect(all).toEqual(expect.arrayContaining(['t2.micro', 'm5.large']));
+    expect(uefi).toContain('m5.large');
+    expect(uefi.filter((t) => t.startsWith('t2.'))).toEqual([]);
+    expect(uefi.length).toBeLessThan(all.length);
   });
 
   it('refuses a migration whose tags use a key the connector sets itself, before anything is copied', async () => {
@@ -282,7 +292,7 @@ describe('migrations with import options', () => {
   it('imports a Windows client VM with its own licence (BYOL), unencrypted when the migration says so', async () => {
     const detect = lab.ec2.emulator.detectGuestOs({ match: () => true, os: 'windows-client' });
     try {
-      const res = await migrate(admin, 'win2019-app-01', { platform: 'Windows', importOptions: { licenseType: 'BYOL', encryption: { encrypted: false } } });
+      const res = await migrate(admin, 'debian-tools-01', { platform: 'Windows', importOptions: { licenseType: 'BYOL', encryption: { encrypted: false } } });
       expect(res.status, JSON.stringify(res.body)).toBe(202);
       const t = await finished(admin, MigrationAccepted.parse(res.body).id);
       expect(t.state, t.error).toBe('completed');
