@@ -20,7 +20,7 @@ globalThis.ResizeObserver ??= class {
 };
 
 const KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
-const applied = { licenseType: 'BYOL', usageOperation: 'RunInstances', bootMode: 'uefi' as const, encrypted: true, kmsKeyId: KEY_ARN, tags: [{ key: 'Project', value: 'Apollo' }] };
+const applied = { licenseType: 'BYOL', usageOperation: 'RunInstances', bootMode: 'uefi' as const, encrypted: true, kmsKeyId: KEY_ARN, tags: [{ key: 'vm2ec2:task-id', value: 'mig-000007' }, { key: 'Project', value: 'Apollo' }, { key: 'aws-management-portal/environment-id', value: 'env-prod' }] };
 const task = (over: Partial<MigrationTask>): MigrationTask => ({
   id: 'mig-000007',
   idKind: 'import',

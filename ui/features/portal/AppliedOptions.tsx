@@ -15,16 +15,20 @@ function encryptionText(a: AppliedImportOptions, t: Translate): string | undefin
   return a.kmsKeyId ? t('applied.encryptedWith', { key: a.kmsKeyId }) : t('applied.encrypted');
 }
 
+/** The connector's own bookkeeping tags (task, source VM, environment): not what the user or administrator chose. */
+const ownTag = (key: string) => key.startsWith('vm2ec2:') || key.startsWith('aws-management-portal/');
+
 /**
  * Licence type, encryption key, boot mode and tags as AWS reports them (read back after the import and launch),
  * one fact a line, as name/value pairs: the migration's row detail and the instance's Summary use the same words.
  */
 export function appliedFacts(a: AppliedImportOptions, t: Translate): { id: string; label: string; value: string }[] {
+  const tags = (a.tags ?? []).filter((x) => !ownTag(x.key));
   const facts: { id: string; label: string; value: string | undefined }[] = [
     { id: 'license', label: t('applied.license'), value: licenseText(a, t) },
     { id: 'encryption', label: t('applied.encryption'), value: encryptionText(a, t) },
     { id: 'boot-mode', label: t('applied.bootMode'), value: a.bootMode ? t(`migrate.bootMode.${a.bootMode}`) : undefined },
-    { id: 'tags', label: t('applied.tags'), value: a.tags?.length ? a.tags.map((x) => `${x.key}=${x.value}`).join(', ') : undefined },
+    { id: 'tags', label: t('applied.tags'), value: tags.length ? tags.map((x) => `${x.key}=${x.value}`).join(', ') : undefined },
   ];
   return facts.filter((f): f is { id: string; label: string; value: string } => f.value !== undefined);
 }
