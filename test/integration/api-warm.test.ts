@@ -93,20 +93,21 @@ describe('pre-flight for Replicate, then cut over', { timeout: 120_000 }, () => 
 
   it('adds the replication checks only when the form asks for warm; cold answers as before', async () => {
     const cold = await preflight(admin, 'rhel-db-01');
-    expect(codes(cold)).toEqual(['warning POWERED_ON']);
+    // Linux in an environment whose default licence is AWS-provided: imported as BYOL, said as info (issue 18).
+    expect(codes(cold)).toEqual(['warning POWERED_ON', 'info LICENSE_TYPE_ADJUSTED']);
 
     const warm = await preflight(admin, 'rhel-db-01', '&mode=warm');
     expect(warm.ready).toBe(true);
-    expect(codes(warm)).toEqual(['warning WARM_TOOLS_NOT_RUNNING', 'info NITRO_READINESS']);
+    expect(codes(warm)).toEqual(['warning WARM_TOOLS_NOT_RUNNING', 'info NITRO_READINESS', 'info LICENSE_TYPE_ADJUSTED']);
     expect(warm.checks[0]!.message).toBe('VMware Tools is not running in "rhel-db-01", so the connector cannot shut down the guest operating system at cutover.');
     expect(warm.checks[1]!.details).toEqual({ nitroReady: true, source: 'vm-settings', guestId: 'rhel8_64Guest', firmware: 'bios' });
     expect(warm.checks[1]!.message).toContain('the guest OS in the VM settings is Red Hat Enterprise Linux 8 (64-bit) (VMware Tools is not running');
 
     // Powering the VM off yourself at cutover needs no Tools.
-    expect(codes(await preflight(admin, 'rhel-db-01', '&mode=warm&cutoverShutdown=user'))).toEqual(['info NITRO_READINESS']);
+    expect(codes(await preflight(admin, 'rhel-db-01', '&mode=warm&cutoverShutdown=user'))).toEqual(['info NITRO_READINESS', 'info LICENSE_TYPE_ADJUSTED']);
     // A powered-off VM: Migrate now is as fast.
     const off = await preflight(admin, 'ubuntu-web-01', '&mode=warm');
-    expect(codes(off)).toEqual(['warning WARM_POWERED_OFF', 'info NITRO_READINESS']);
+    expect(codes(off)).toEqual(['warning WARM_POWERED_OFF', 'info NITRO_READINESS', 'info LICENSE_TYPE_ADJUSTED']);
   });
 
   it('blocks a user whose vCenter role does not allow what replication does, naming each privilege and the datastore', async () => {
@@ -130,7 +131,7 @@ describe('pre-flight for Replicate, then cut over', { timeout: 120_000 }, () => 
     // The cold snapshot check does not say it twice.
     expect(r.checks.map((c) => c.code)).not.toContain('SNAPSHOT_PRIVILEGE_MISSING');
     // The lab's operator holds them on a Migration VM (role MigrationOperator, Browse datastore on LocalDS_0).
-    expect(codes(await preflight(operator, 'rhel-db-01', '&mode=warm'))).toEqual(['warning WARM_TOOLS_NOT_RUNNING', 'info NITRO_READINESS']);
+    expect(codes(await preflight(operator, 'rhel-db-01', '&mode=warm'))).toEqual(['warning WARM_TOOLS_NOT_RUNNING', 'info NITRO_READINESS', 'info LICENSE_TYPE_ADJUSTED']);
   });
 
   it('blocks a VM that has snapshots of its own', async () => {
