@@ -141,6 +141,7 @@ function diskHeadline(r: DiskResult): string {
     if (!conn) return `${s.sizeGiB} GiB: not measured`;
     const bits = [`${s.sizeGiB} GiB at ${conn.mbps.toFixed(0)} MB/s, peak RSS ${(conn.maxRssBytes / 2 ** 20).toFixed(0)} MiB`];
     if (read && write) bits.push(`${((100 * conn.mbps) / Math.min(read.mbps, write.mbps)).toFixed(0)} % of min(source, sink)`);
+    if (read) bits.push(`CPU per GiB ${((conn.cpuS / conn.bytes) / (read.cpuS / read.bytes)).toFixed(2)}× the raw read's`);
     if (staged) bits.push(`${(conn.mbps / staged.mbps).toFixed(2)}× the staged approach`);
     return bits.join(', ');
   });
