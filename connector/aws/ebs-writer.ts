@@ -56,6 +56,9 @@ export async function startEbsSnapshot(
     clientToken: string;
     tags?: { Key: string; Value: string }[];
     description?: string;
+    /** A chain's first snapshot only (a child takes its parent's encryption); without kmsKeyArn the account's EBS default key. */
+    encrypted?: boolean;
+    kmsKeyArn?: string;
     /** Minutes without a write or completion before EBS cancels the snapshot; default 60. */
     timeoutMinutes?: number;
   },
@@ -68,6 +71,7 @@ export async function startEbsSnapshot(
       ClientToken: req.clientToken,
       ...(req.tags?.length ? { Tags: req.tags } : {}),
       ...(req.description ? { Description: req.description } : {}),
+      ...(req.encrypted ? { Encrypted: true, ...(req.kmsKeyArn ? { KmsKeyArn: req.kmsKeyArn } : {}) } : {}),
       Timeout: req.timeoutMinutes ?? 60,
     }),
     signal ? { abortSignal: signal } : {},

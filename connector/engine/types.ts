@@ -53,6 +53,8 @@ export interface MigrationRecord {
   instanceId?: string;
   /** Issue 18: licence type, encryption, tags and boot mode the task imports and launches with (absent: as before). */
   importOptions?: EffectiveImportOptions;
+  /** The ARN of importOptions.kmsKeyId, resolved at the pre-flight (the EBS direct APIs take only an ARN). */
+  kmsKeyArn?: string;
   /** What AWS reports it applied, read back after the import and after the launch. */
   applied?: AppliedImportOptions;
   /** The instance was observed running (StopInstances follows). */
@@ -94,4 +96,5 @@ export interface MigrationSubmission {
   imagePath?: WarmImagePath | undefined;
   /** The request's Advanced choices merged over the environment's defaults, boot mode from the VM's firmware. */
   importOptions?: EffectiveImportOptions | undefined;
+  kmsKeyArn?: string | undefined;
 }

@@ -31,17 +31,20 @@ export async function importOptionSection(
   aws: AwsGateway,
   f: ImportOptionFacts,
   awsFailure: (what: string, err: unknown) => PreflightCheck,
-): Promise<{ options: EffectiveImportOptions; checks: PreflightCheck[] }> {
+): Promise<{ options: EffectiveImportOptions; kmsKeyArn?: string; checks: PreflightCheck[] }> {
   const env = f.environment;
   const merged = mergeImportOptions(env.importDefaults, f.request, f.firmware?.bootMode);
   const licence = licenseChecks(merged.options.licenseType, merged.licenseFromRequest, f.platform, f.vm.guestId);
   const options: EffectiveImportOptions = { ...merged.options, licenseType: licence.licenseType };
   const checks = [...licence.checks, ...tagChecks(options.tags)];
+  let kmsKeyArn: string | undefined;
   const [keyChecks, typeChecks] = await Promise.all([
     (async (): Promise<PreflightCheck[]> => {
       if (!options.encrypted || !options.kmsKeyId) return [];
       try {
-        return kmsChecks(options.kmsKeyId, env.region, await assessImportKey(aws, env.region, options.kmsKeyId, await importRoleOrUnknown(aws)));
+        const assessment = await assessImportKey(aws, env.region, options.kmsKeyId, await importRoleOrUnknown(aws));
+        if (assessment.found) kmsKeyArn = assessment.arn;
+        return kmsChecks(options.kmsKeyId, env.region, assessment);
       } catch (err) {
         return [awsFailure(`the KMS key ${options.kmsKeyId}`, err)];
       }
@@ -55,5 +58,5 @@ export async function importOptionSection(
       }
     })(),
   ]);
-  return { options, checks: [...checks, ...keyChecks, ...typeChecks] };
+  return { options, ...(kmsKeyArn ? { kmsKeyArn } : {}), checks: [...checks, ...keyChecks, ...typeChecks] };
 }

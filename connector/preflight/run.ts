@@ -73,7 +73,7 @@ export async function runPreflight(aws: AwsGateway, req: PreflightRequest): Prom
 }
 
 /** The pre-flight, and the import options the task would run with (the request over the environment's defaults). */
-export async function preflightWithOptions(aws: AwsGateway, req: PreflightRequest): Promise<{ result: PreflightResult; importOptions: EffectiveImportOptions }> {
+export async function preflightWithOptions(aws: AwsGateway, req: PreflightRequest): Promise<{ result: PreflightResult; importOptions: EffectiveImportOptions; kmsKeyArn?: string }> {
   const { caller, environment: env } = req;
   const [vm, privileges, firmware] = await Promise.all([
     getVm(caller.vcenter.client, req.vmId),
@@ -107,7 +107,7 @@ export async function preflightWithOptions(aws: AwsGateway, req: PreflightReques
     ...(firmware ? { firmware } : {}),
     checks,
   };
-  return { result, importOptions: imports.options };
+  return { result, importOptions: imports.options, ...(imports.kmsKeyArn ? { kmsKeyArn: imports.kmsKeyArn } : {}) };
 }
 
 async function warmSection(caller: Caller, vm: VmInfo, shutdown: CutoverShutdown, imagePath: WarmImagePath | undefined): Promise<PreflightCheck[]> {

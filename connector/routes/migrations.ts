@@ -52,6 +52,7 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
       let vmName: string | undefined;
       // The request's Advanced choices over the environment's defaults, as the pre-flight checked them.
       let importOptions: EffectiveImportOptions | undefined;
+      let kmsKeyArn: string | undefined;
       const base = { action: 'migration.request' as const, environmentId: body.environmentId, vmId: body.vmId };
       const refuse = async (err: AppError): Promise<never> => {
         await audit(app, caller, { ...base, ...(vmName ? { vmName } : {}), outcome: 'denied', code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) });
@@ -76,7 +77,7 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
         if (!canMigrate(role)) throw noEnvironmentPermission(environment, true);
         // Step 5: the user may export the VM (the privilege may have been withdrawn since the token was issued).
         await requireVmExport(caller, body.vmId);
-        const { result, importOptions: effective } = await preflightWithOptions(app.aws, {
+        const { result, importOptions: effective, kmsKeyArn: keyArn } = await preflightWithOptions(app.aws, {
           caller,
           environment,
           role,
@@ -93,6 +94,7 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
         });
         vmName = result.vmName;
         importOptions = effective;
+        kmsKeyArn = keyArn;
         const blockers = result.checks.filter((c) => c.severity === 'blocker');
         if (blockers.length > 0) {
           const [first] = blockers;
@@ -128,6 +130,7 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
           privateIpAddress: body.privateIpAddress,
           requestedBy: caller.principal,
           importOptions,
+          ...(kmsKeyArn ? { kmsKeyArn } : {}),
           // A cold submission stays exactly what it was before warm migration existed.
           ...(body.mode === 'warm'
             ? { mode: 'warm' as const, replicationIntervalMinutes: body.replicationIntervalMinutes, cutoverShutdown: body.cutoverShutdown, imagePath: body.imagePath }

@@ -35,6 +35,8 @@ export interface CycleDeps {
   snapshotName: string;
   /** Tags of every EBS snapshot the task creates. */
   tags: { Key: string; Value: string }[];
+  /** Encrypt the replicated snapshots (issue 18): with this key ARN, else the account's EBS default key. */
+  encryption?: { kmsKeyArn?: string | undefined } | undefined;
   signal: AbortSignal;
   now(): Date;
   /** Persists the WarmRecord (called about once per second while blocks flow, and at every phase boundary). */
@@ -345,6 +347,8 @@ function startRequest(c: WarmCycle, d: WarmCycleDisk, wd: WarmDisk, deps: CycleD
     clientToken: d.clientToken,
     tags: deps.tags,
     description: `vm2ec2 warm migration of ${deps.vmId}, ${wd.label}, cycle ${c.n}`,
+    // Only a chain's first snapshot says it: EBS gives a child its parent's encryption.
+    ...(!parent && deps.encryption ? { encrypted: true, ...(deps.encryption.kmsKeyArn ? { kmsKeyArn: deps.encryption.kmsKeyArn } : {}) } : {}),
   };
 }
 

@@ -13,6 +13,7 @@ import { ENVIRONMENT_TAG, SOURCE_VM_TAG, TASK_TAG, type AwsSteps } from '../aws-
 import { errorText, MigrationError } from '../failures.ts';
 import { retryDelay, sleep, SHUTDOWN, withVcenter, type EngineContext } from '../runtime.ts';
 import type { MigrationRecord } from '../types.ts';
+import { resourceTags } from '../import-options.ts';
 import { abandonCycle, deleteEbsSnapshots, ensureChangeTracking, runCycle, type CycleDeps } from './cycle.ts';
 import { registeredName, registerSpec } from './register.ts';
 import { TestInstances } from './test-instance.ts';
@@ -136,11 +137,15 @@ export class WarmPipeline {
       ec2: this.ctx.opts.ec2(t.region),
       vmId: t.vmId,
       snapshotName: snapshotName(t),
-      tags: [
-        { Key: TASK_TAG, Value: t.id },
-        { Key: ENVIRONMENT_TAG, Value: t.environmentId },
-        { Key: SOURCE_VM_TAG, Value: t.vmId },
-      ],
+      tags: resourceTags(
+        [
+          { Key: TASK_TAG, Value: t.id },
+          { Key: ENVIRONMENT_TAG, Value: t.environmentId },
+          { Key: SOURCE_VM_TAG, Value: t.vmId },
+        ],
+        t,
+      ),
+      ...(t.importOptions?.encrypted ? { encryption: { kmsKeyArn: t.kmsKeyArn } } : {}),
       signal,
       now: () => this.ctx.opts.now(),
       checkpoint: () => this.ctx.save(t),

@@ -2,6 +2,7 @@
 // EBS snapshots, which it then uses itself (they are deleted only after the AMI is deregistered).
 import { ENVIRONMENT_TAG, SOURCE_VM_TAG, TASK_TAG, type RegisterSpec } from '../aws-steps.ts';
 import type { MigrationRecord } from '../types.ts';
+import { resourceTags } from '../import-options.ts';
 
 /** The unique AMI name of a registered image: the task and the step (RegisterImage's idempotency key). */
 export function registeredName(t: MigrationRecord, step: string): string {
@@ -15,11 +16,14 @@ export function registerSpec(t: MigrationRecord, step: string, snapshotIds: stri
     description: `vm2ec2 ${t.id} ${step} (${t.vmName ?? t.vmId})`,
     snapshotIds,
     firmware: t.warm!.firmware,
-    tags: [
-      { Key: 'Name', Value: `${t.vmName ?? t.vmId}${step === 'cutover' ? '' : ' (test)'}` },
-      { Key: TASK_TAG, Value: t.id },
-      { Key: ENVIRONMENT_TAG, Value: t.environmentId },
-      { Key: SOURCE_VM_TAG, Value: t.vmId },
-    ],
+    tags: resourceTags(
+      [
+        { Key: 'Name', Value: `${t.vmName ?? t.vmId}${step === 'cutover' ? '' : ' (test)'}` },
+        { Key: TASK_TAG, Value: t.id },
+        { Key: ENVIRONMENT_TAG, Value: t.environmentId },
+        { Key: SOURCE_VM_TAG, Value: t.vmId },
+      ],
+      t,
+    ),
   };
 }
