@@ -3,9 +3,8 @@
 // database. Each time the task goes on without a full resync (blocks sent after the restart ≤ what the interrupted
 // cycle still had to send + one block per disk), in the same EBS snapshot (ClientToken), and ends with one import and
 // one instance whose image holds the disk's content at power-off.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { DescribeImagesCommand, DescribeImportImageTasksCommand, DescribeInstancesCommand, DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TASK_TAG } from '../../connector/engine/engine.ts';
@@ -13,15 +12,15 @@ import { SqliteMigrationTasks } from '../../connector/engine/task-store.ts';
 import { powerOff } from '../../connector/vsphere/cbt.ts';
 import type { MigrationRecord, MigrationSubmission } from '../../connector/engine/types.ts';
 import { admin, startEngineLab, waitFor, type EngineLab } from '../integration/engine-helpers.ts';
+import { engineChildren, type EngineChildren } from '../support/engine-child.ts';
 
-const CHILD = join(import.meta.dirname, '..', 'integration', 'engine-child.ts');
 const MiB = 1024 * 1024;
 const BLOCK = 512 * 1024;
 const VM = 'warm-crash';
 
 let lab: EngineLab;
 let tasks: SqliteMigrationTasks;
-const children = new Set<ChildProcess>();
+let children: EngineChildren;
 
 beforeAll(async () => {
   lab = await startEngineLab({
@@ -30,39 +29,17 @@ beforeAll(async () => {
     engine: { warmMinuteMs: 1000, powerOffPollMs: 50 },
   });
   tasks = new SqliteMigrationTasks(join(lab.dataDir, 'connector.sqlite'));
+  children = engineChildren(lab);
 }, 180_000);
 afterAll(async () => {
-  for (const c of children) c.kill('SIGKILL');
+  children?.killAll();
   tasks?.close();
   await lab?.stop();
 });
 
-/** Starts the engine in a child process (IPC for cutover requests); resolves with the ids it submitted once ready. */
-async function startChild(submit: MigrationSubmission[] = []): Promise<{ child: ChildProcess; ids: string[] }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
-    env: { ...process.env, ENGINE_CHILD: JSON.stringify({ config: lab.configInput, sdkUrl: lab.vcsim.sdkUrl, caPem: lab.vcsim.certPem, ec2Url: lab.ec2.url, submit }) },
-    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  const ids: string[] = [];
-  const lines = createInterface({ input: child.stdout! });
-  await new Promise<void>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`engine child exited early (${code})`)));
-    lines.on('line', (line) => {
-      const msg = JSON.parse(line) as { id?: string; ready?: boolean };
-      if (msg.id) ids.push(msg.id);
-      if (msg.ready) resolve();
-    });
-  });
-  return { child, ids };
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
-}
+/** The engine child, with IPC for cutover requests. */
+const startChild = (submit: MigrationSubmission[] = []) => children.start(submit, { ipc: true });
+const kill = (child: ChildProcess) => children.kill(child);
 
 const rec = (id: string): MigrationRecord => tasks.get(id)!;
 const until = (id: string, ok: (t: MigrationRecord) => boolean, what: string, ms = 300_000) =>

@@ -1,8 +1,6 @@
 // Durability: the engine runs in a child process that is SIGKILLed in each phase (export, upload, import,
 // launch). A new process on the same database finishes every task with exactly one EC2 import and one
 // instance per task, and no orphan multipart upload.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
@@ -10,68 +8,41 @@ import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import type { MigrationPhase } from '../../connector/contract/index.ts';
 import { SqliteMigrationTasks } from '../../connector/engine/task-store.ts';
 import { TASK_TAG } from '../../connector/engine/engine.ts';
-import type { MigrationSubmission } from '../../connector/engine/types.ts';
 import { startEngineLab, waitFor, type EngineLab } from './engine-helpers.ts';
+import { engineChildren, type EngineChildren } from '../support/engine-child.ts';
 
 let lab: EngineLab;
 let tasks: SqliteMigrationTasks;
-const children = new Set<ChildProcess>();
-const CHILD = join(import.meta.dirname, 'engine-child.ts');
+let children: EngineChildren;
 
 beforeAll(async () => {
   lab = await startEngineLab({ stageMs: 300, startEngine: false });
   tasks = new SqliteMigrationTasks(join(lab.dataDir, 'connector.sqlite'));
+  children = engineChildren(lab);
 });
 afterAll(async () => {
-  for (const c of children) c.kill('SIGKILL');
+  children?.killAll();
   tasks?.close();
   await lab?.stop();
 });
 
-/** Starts the engine in a child process; resolves with the ids it submitted once it is ready. */
-async function startChild(submit: MigrationSubmission[] = []): Promise<{ child: ChildProcess; ids: string[] }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
-    env: { ...process.env, ENGINE_CHILD: JSON.stringify({ config: lab.configInput, sdkUrl: lab.vcsim.sdkUrl, caPem: lab.vcsim.certPem, ec2Url: lab.ec2.url, submit }) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  const ids: string[] = [];
-  const lines = createInterface({ input: child.stdout! });
-  await new Promise<void>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`engine child exited early (${code})`)));
-    lines.on('line', (line) => {
-      const msg = JSON.parse(line) as { id?: string; ready?: boolean };
-      if (msg.id) ids.push(msg.id);
-      if (msg.ready) resolve();
-    });
-  });
-  return { child, ids };
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
-}
-
 async function crashIn(vmName: string, phase: MigrationPhase, ready: (t: NonNullable<ReturnType<SqliteMigrationTasks['get']>>) => boolean = () => true): Promise<string> {
-  const first = await startChild([lab.request(vmName)]);
+  const first = await children.start([lab.request(vmName)]);
   const id = first.ids[0]!;
   await waitFor(() => {
     const t = tasks.get(id);
     if (t && t.state !== 'running' && t.state !== 'queued') throw new Error(`task ended ${t.state} before ${phase}: ${t.error ?? ''}`);
     return t?.phase === phase && ready(t);
   }, `phase ${phase}`);
-  await kill(first.child);
+  await children.kill(first.child);
   expect(tasks.get(id)!.phase).toBe(phase);
 
-  const second = await startChild();
+  const second = await children.start();
   const end = await waitFor(() => {
     const t = tasks.get(id);
     return t && ['completed', 'failed', 'cancelled'].includes(t.state) ? t : undefined;
   }, 'the resumed task to finish', 180_000);
-  await kill(second.child);
+  await children.kill(second.child);
   expect(end.error).toBeUndefined();
   expect(end.state).toBe('completed');
 
