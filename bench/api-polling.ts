@@ -1,14 +1,17 @@
 // Benchmark 2: 200 portal tabs polling the migrations list of one environment and single tasks, 10,000 tasks in the
 // store, against a bare Fastify route serving same-sized static JSON in the same run.
 import { spawn } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { Environment, SecurityGroupList, SubnetList, VpcList } from '../connector/contract/index.ts';
 import { SqliteMigrationTasks } from '../connector/engine/task-store.ts';
+import type { SessionStats } from '../connector/vcenter/gateway.ts';
 import type { MigrationRecord } from '../connector/engine/types.ts';
 import { generateSelfSigned } from '../connector/tls.ts';
 import { startBenchLab } from './lab.ts';
-import type { LoadConfig, LoadResult } from './load-client.ts';
+import { createInterface } from 'node:readline';
+import type { LoadConfig, LoadResult, LoadTarget } from './load-client.ts';
 
 export interface ApiPollingOptions {
   tasks: number;
@@ -18,11 +21,11 @@ export interface ApiPollingOptions {
   durationMs: number;
   warmupMs: number;
   /**
-   * Saturation is measured in this many rounds, connector and bare route alternating, each getting durationMs / rounds
-   * (the first round after warmupMs, the others after 1 s): load from other work on a shared machine that comes and
-   * goes then falls on both servers alike.
+   * Saturation is measured with the connector and the bare route alternating in phases of this length (ms) until each
+   * had durationMs, so load from other work on a shared machine, which comes and goes, falls on both alike.
+   * Absent: one run per server.
    */
-  rounds?: number;
+  phaseMs?: number;
 }
 
 /** A load run with the CPU the serving process spent on it. */
@@ -47,8 +50,10 @@ export interface ApiPollingResult {
   listBytes: number;
   taskBytes: number;
   insertSeconds: number;
-  /** Alternating saturation rounds per server (see ApiPollingOptions.rounds). */
-  rounds?: number;
+  /** Length of the alternating saturation phases (see ApiPollingOptions.phaseMs). */
+  phaseMs?: number;
+  /** The machine's 1/5/15-minute load average when the runs began and ended (others' work shows here). */
+  loadAverage?: { before: string; after: string };
   /** The session liveness check in the measured path: vCenter round trips per token per liveness interval. */
   liveness: { livenessMs: number; saturation: LivenessUse; paced: LivenessUse };
 }
@@ -80,27 +85,39 @@ async function runLoad(cfg: LoadConfig): Promise<ServedLoad> {
   return { ...result, cpuUs, cpuUsPerRequest: cpuUs / Math.max(1, result.answered) };
 }
 
-/** Runs of one server merged: counts added, percentiles over all their latencies. */
-function merged(runs: ServedLoad[]): ServedLoad {
-  const latencies = runs.flatMap((r) => r.latencies ?? []).sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((latencies.length * p) / 100))] ?? 0;
-  const sum = (f: (r: ServedLoad) => number) => runs.reduce((s, r) => s + f(r), 0);
-  const statuses: Record<string, number> = {};
-  for (const r of runs) for (const [s, n] of Object.entries(r.statuses)) statuses[s] = (statuses[s] ?? 0) + n;
-  const answered = sum((r) => r.answered);
-  const cpuUs = sum((r) => r.cpuUs);
-  return { requests: sum((r) => r.requests), errors: sum((r) => r.errors), statuses, seconds: sum((r) => r.seconds), p50: pct(50), p99: pct(99), bytes: sum((r) => r.bytes), answered, cpuUs, cpuUsPerRequest: cpuUs / Math.max(1, answered) };
-}
-
-function loadChild(cfg: LoadConfig): Promise<LoadResult> {
+/** Runs bench/load-client.ts; `onPhase` hears its PHASE lines as they come. */
+function loadChild(cfg: LoadConfig, onPhase?: (phase: string) => void): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'load-client.ts'), '--stdin'], { stdio: ['pipe', 'pipe', 'inherit'] });
     child.stdin.end(JSON.stringify(cfg));
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    let last = '';
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (line.startsWith('PHASE ')) onPhase?.(line.slice('PHASE '.length));
+      else last = line;
+    });
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`load client exited with ${code}`))));
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(last) as LoadResult) : reject(new Error(`load client exited with ${code}`))));
   });
+}
+
+/**
+ * Saturation against two servers of this process in alternating phases (load-client.ts `alternate`), with this
+ * process's CPU time attributed to the server whose phase it was.
+ */
+async function runAlternating(a: LoadTarget, b: LoadTarget, warmupMs: number, durationMs: number, phaseMs: number): Promise<[ServedLoad, ServedLoad]> {
+  const cpuUs = [0, 0];
+  let current: number | undefined;
+  let mark = process.cpuUsage();
+  const result = await loadChild({ ...a, warmupMs, durationMs, alternate: { other: b, phaseMs } }, (phase) => {
+    const used = process.cpuUsage(mark);
+    mark = process.cpuUsage();
+    if (current !== undefined) cpuUs[current]! += used.user + used.system;
+    current = phase === 'END' ? undefined : Number(phase);
+  });
+  const { other, ...first } = result;
+  if (!other) throw new Error('the load client did not alternate');
+  const served = (r: LoadResult, us: number): ServedLoad => ({ ...r, cpuUs: us, cpuUsPerRequest: us / Math.max(1, r.answered) });
+  return [served(first, cpuUs[0]!), served(other, cpuUs[1]!)];
 }
 
 function record(i: number, environmentId: string, vmId: string): MigrationRecord {
@@ -155,15 +172,15 @@ export async function benchApiPolling(opts: ApiPollingOptions, log: (line: strin
   const lab = await startBenchLab({ limits: { maxRequests: 1_000_000_000, windowMs: 10_000 }, sessions: { livenessMs: BENCH_LIVENESS_MS } });
   const stats = () => lab.connector.app.vcenterSessionStats();
   /** Runs one load and counts the liveness round trips it caused. */
+  const liveness = (before: SessionStats, after: SessionStats, tokens: number, windowMs: number): LivenessUse => {
+    const checks = after.livenessChecks - before.livenessChecks;
+    const clones = after.clones - before.clones;
+    return { tokens, windowMs, checks, clones, perTokenPerInterval: (checks + clones) / tokens / (windowMs / BENCH_LIVENESS_MS) };
+  };
   const measured = async (cfg: LoadConfig): Promise<[ServedLoad, LivenessUse]> => {
     const before = stats();
     const result = await runLoad(cfg);
-    const after = stats();
-    const tokens = new Set(cfg.clients.map((c) => c.token)).size;
-    const windowMs = cfg.warmupMs + cfg.durationMs;
-    const checks = after.livenessChecks - before.livenessChecks;
-    const clones = after.clones - before.clones;
-    return [result, { tokens, windowMs, checks, clones, perTokenPerInterval: (checks + clones) / tokens / (windowMs / BENCH_LIVENESS_MS) }];
+    return [result, liveness(before, stats(), new Set(cfg.clients.map((c) => c.token)).size, cfg.warmupMs + cfg.durationMs)];
   };
   try {
     const admin = await lab.login('administrator@vsphere.local');
@@ -209,6 +226,7 @@ export async function benchApiPolling(opts: ApiPollingOptions, log: (line: strin
     const addr = bare.server.address();
     const origin = `https://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
     const bareClients = clients.map((c) => ({ token: c.token, paths: c.paths.map((p) => (p === listPath ? '/list' : '/task')) }));
+    const loadBefore = loadAverage();
     const toConnector = { origin: lab.connector.origin, ca: lab.connector.certPem, clients };
     const toBare = { origin, ca: tls.certPem, clients: bareClients };
     let connector: ServedLoad;
@@ -218,25 +236,19 @@ export async function benchApiPolling(opts: ApiPollingOptions, log: (line: strin
     let saturationLiveness: LivenessUse;
     let pacedLiveness: LivenessUse;
     try {
-      const rounds = Math.max(1, opts.rounds ?? 1);
-      const roundMs = opts.durationMs / rounds;
-      log(`  ${opts.clients} clients for ${opts.durationMs / 1000} s each: ${rounds} rounds of ${roundMs / 1000} s, connector and bare Fastify alternating`);
-      const runs: { connector: ServedLoad; bare: ServedLoad; liveness: LivenessUse }[] = [];
-      for (let r = 0; r < rounds; r++) {
-        const warmupMs = r === 0 ? opts.warmupMs : 1_000;
-        const [c, l] = await measured({ ...toConnector, warmupMs, durationMs: roundMs, latencies: true });
-        const b = await runLoad({ ...toBare, warmupMs, durationMs: roundMs, latencies: true });
-        log(`    round ${r + 1}: connector ${(c.requests / c.seconds).toFixed(0)}/s, bare ${(b.requests / b.seconds).toFixed(0)}/s (${((100 * c.requests) / b.requests).toFixed(1)} %)`);
-        runs.push({ connector: c, bare: b, liveness: l });
+      if (opts.phaseMs) {
+        log(`  ${opts.clients} clients, connector and bare Fastify alternating every ${opts.phaseMs / 1000} s until each had ${opts.durationMs / 1000} s`);
+        const before = stats();
+        const t0 = performance.now();
+        [connector, bareResult] = await runAlternating(toConnector, toBare, opts.warmupMs, opts.durationMs, opts.phaseMs);
+        saturationLiveness = liveness(before, stats(), new Set(clients.map((c) => c.token)).size, performance.now() - t0);
+      } else {
+        log(`  connector: ${opts.clients} clients for ${opts.durationMs / 1000} s`);
+        [connector, saturationLiveness] = await measured({ ...toConnector, warmupMs: opts.warmupMs, durationMs: opts.durationMs });
+        log(`  bare Fastify: ${opts.clients} clients for ${opts.durationMs / 1000} s`);
+        bareResult = await runLoad({ ...toBare, warmupMs: opts.warmupMs, durationMs: opts.durationMs });
       }
-      connector = merged(runs.map((x) => x.connector));
-      bareResult = merged(runs.map((x) => x.bare));
-      const ls = runs.map((x) => x.liveness);
-      const checks = ls.reduce((s, l) => s + l.checks, 0);
-      const clones = ls.reduce((s, l) => s + l.clones, 0);
-      const windowMs = ls.reduce((s, l) => s + l.windowMs, 0);
-      const tokens = ls[0]!.tokens;
-      saturationLiveness = { tokens, windowMs, checks, clones, perTokenPerInterval: (checks + clones) / tokens / (windowMs / BENCH_LIVENESS_MS) };
+      log(`    connector ${(connector.requests / connector.seconds).toFixed(0)}/s, bare ${(bareResult.requests / bareResult.seconds).toFixed(0)}/s; CPU per request ${connector.cpuUsPerRequest.toFixed(0)} against ${bareResult.cpuUsPerRequest.toFixed(0)} µs`);
       log(`  liveness at saturation: ${describeLiveness(saturationLiveness)}`);
 
       const pacing = { intervalMs: PORTAL_POLL_MS, perTick: 2 };
@@ -258,13 +270,16 @@ export async function benchApiPolling(opts: ApiPollingOptions, log: (line: strin
       listBytes: Buffer.byteLength(listJson),
       taskBytes: Buffer.byteLength(taskJson),
       insertSeconds,
-      rounds: Math.max(1, opts.rounds ?? 1),
+      ...(opts.phaseMs ? { phaseMs: opts.phaseMs } : {}),
+      loadAverage: { before: loadBefore, after: loadAverage() },
       liveness: { livenessMs: BENCH_LIVENESS_MS, saturation: saturationLiveness, paced: pacedLiveness },
     };
   } finally {
     await lab.stop();
   }
 }
+
+const loadAverage = () => loadavg().map((n) => n.toFixed(2)).join(' / ');
 
 function describeLiveness(l: LivenessUse): string {
   return `${l.checks} liveness checks and ${l.clones} clones for ${l.tokens} tokens in ${(l.windowMs / 1000).toFixed(0)} s (interval ${BENCH_LIVENESS_MS / 1000} s): ${l.perTokenPerInterval.toFixed(2)} vCenter round trips per token per interval`;

@@ -25,7 +25,7 @@ const RESULT = 'BENCH_RESULT ';
 const BENCHES = {
   api: () =>
     benchApiPolling(
-      small ? { tasks: 10_000, clients: 200, logins: 20, durationMs: 8_000, warmupMs: 3_000, rounds: 2 } : { tasks: 10_000, clients: 200, logins: 20, durationMs: 20_000, warmupMs: 3_000, rounds: 4 },
+      small ? { tasks: 10_000, clients: 200, logins: 20, durationMs: 8_000, warmupMs: 3_000, phaseMs: 1_000 } : { tasks: 10_000, clients: 200, logins: 20, durationMs: 20_000, warmupMs: 3_000, phaseMs: 1_000 },
       log,
     ),
   ui: () => benchUi({ loads: 20, executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium' }, log),
