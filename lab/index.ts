@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { PLUGIN_KEY } from '../connector/contract/index.ts';
+import { registerPlugin } from '../connector/cli/registration.ts';
 import { IMPORT_ROLE_POLICY_NAME, importRolePolicies } from '../connector/aws/vmimport-role.ts';
 import { startConnector, type ConnectorHandle } from '../connector/server.ts';
 import type { ConnectorConfigInput } from '../connector/config.ts';
@@ -165,6 +166,17 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
       },
     });
     stops.push(() => connector.stop());
+
+    // As `vm2ec2 register` does after install: the extension with its task and event types and the custom
+    // attributes, so migrations show in Recent Tasks and the VMs' events (docs/vcenter-integration.md).
+    const registrar = await Vim25Client.connect({ sdkUrl: vcsim.sdkUrl, ca: vcsim.certPem });
+    try {
+      await registrar.login(serviceAccount.name, serviceAccount.password);
+      await registerPlugin(registrar, { manifestUrl: connector.manifestUrl, version: '0.1.0', serverCertPem: connector.certPem });
+    } finally {
+      await registrar.logout().catch(() => undefined);
+      registrar.close();
+    }
 
     log('Starting the vSphere Client stand-in…');
     const client = await startVsphereClient({

@@ -52,6 +52,7 @@ export const enginePlugin = fp(
     app.addHook('onClose', async () => exportStore.close());
     app.decorate('engineSessions', built.sessions);
     app.decorate('taskObservers', built.observers);
+    built.reporter?.useEnvironmentNames(async (id) => (await app.store.environments.get(id))?.name);
     // Resume on listen, not on ready: app.inject() tests never open the task database.
     app.addHook('onListen', async () => built.engine.start());
     app.addHook('preClose', async () => built.close());

@@ -24,7 +24,6 @@ export interface VcenterReporterOptions {
   remember(kind: ReportedKind, taskId: string, moRef: string): void;
   /** The source VM of a migrated instance: exports are shown on it. */
   sourceVm(instanceId: string): { vmId: string; vmName?: string } | undefined;
-  environmentName?(environmentId: string): string | undefined;
   log(msg: string): void;
   /** At most one UpdateProgress per task per this many ms (default 2,000). */
   progressMs?: number;
@@ -38,7 +37,7 @@ export interface VcenterReporterOptions {
 type Step =
   | { kind: 'state'; state: 'queued' | 'running' | 'success' | 'error'; error?: { message: string; cancelled?: boolean } }
   | { kind: 'progress'; percent: number }
-  | { kind: 'event'; type: EventTypeKey; args: Record<string, string> }
+  | { kind: 'event'; type: EventTypeKey; args: Record<string, string>; environmentId?: string }
   | { kind: 'attributes'; values: Record<string, string> }
   | { kind: 'note'; line: string };
 
@@ -70,6 +69,8 @@ export class VcenterReporter implements TaskObserver {
   private readonly attempts: number;
   private readonly retryMs: number;
   private readonly now: () => Date;
+  /** The environment's name for events (the portal's word for it); its id where unknown. */
+  private environmentName: (id: string) => Promise<string | undefined> = async () => undefined;
 
   constructor(private readonly opts: VcenterReporterOptions) {
     this.progressMs = opts.progressMs ?? 2_000;
@@ -82,7 +83,10 @@ export class VcenterReporter implements TaskObserver {
     const tr = this.track('migration', t.id, t.vmId, t.vmName ?? t.vmId, t.requestedBy, TASK_TYPES.migrate.id, t.vcenterTask);
     tr.record = t as { vcenterTask?: string };
     const steps: Step[] = [];
-    if (!before) steps.push({ kind: 'event', type: 'requested', args: { migrationId: t.id, requestedBy: t.requestedBy, environment: this.opts.environmentName?.(t.environmentId) ?? t.environmentId, region: t.region } });
+    if (!before) {
+      const args = { migrationId: t.id, requestedBy: t.requestedBy, environment: t.environmentId, region: t.region };
+      steps.push({ kind: 'event', type: 'requested', args, environmentId: t.environmentId });
+    }
     if (t.state === 'running' && before?.state !== 'running') steps.push({ kind: 'state', state: 'running' });
     for (const m of migrationMoments(t, before, this.now())) steps.push({ kind: 'event', type: m.type, args: m.args });
     if (t.state === 'running') {
@@ -143,6 +147,10 @@ export class VcenterReporter implements TaskObserver {
       }
     }
     this.enqueue(tr, steps, TERMINAL.has(e.state));
+  }
+
+  useEnvironmentNames(lookup: (id: string) => Promise<string | undefined>): void {
+    this.environmentName = lookup;
   }
 
   /** Resolves when every queued report has been sent or given up (tests, shutdown). */
@@ -222,7 +230,9 @@ export class VcenterReporter implements TaskObserver {
         return this.onTask(vc, tr, (ref) => (s.kind === 'state' ? setTaskState(vc, ref, s.state, s.error) : updateProgress(vc, ref, s.percent)));
       case 'event': {
         const t = EVENT_TYPES[s.type];
-        return postEvent(vc, { eventTypeId: t.id, severity: t.severity, message: formatEvent(s.type, s.args), vm: tr.vm, arguments: s.args });
+        const name = s.environmentId ? await this.environmentName(s.environmentId).catch(() => undefined) : undefined;
+        const args = name ? { ...s.args, environment: name } : s.args;
+        return postEvent(vc, { eventTypeId: t.id, severity: t.severity, message: formatEvent(s.type, args), vm: tr.vm, arguments: args });
       }
       case 'attributes':
         for (const [name, value] of Object.entries(s.values)) await setCustomField(vc, tr.vm.ref, await this.fieldKey(vc, name), value);

@@ -123,14 +123,34 @@ export async function taskInfo(vc: Vim25Client, task: MoRef): Promise<VcTaskInfo
   }
 }
 
-/** TaskManager.recentTask with each task's info, newest first (what the vSphere Client's Recent Tasks shows). */
+/**
+ * TaskManager.recentTask with each task's info, newest first (what the vSphere Client's Recent Tasks shows): one
+ * RetrievePropertiesEx for all of them; a task that vanished in between is left out.
+ */
 export async function recentTasks(vc: Vim25Client): Promise<VcTaskInfo[]> {
   const props = await objectProps(vc, manager(vc, 'taskManager'), ['recentTask']);
   const refs = arr(child(props.get('recentTask'), 'ManagedObjectReference'))
     .map((n) => toMoRef(n))
     .filter((r): r is MoRef => r !== undefined);
-  const infos = await Promise.all(refs.map((r) => taskInfo(vc, r).catch(() => undefined)));
-  return infos.filter((i): i is VcTaskInfo => i !== undefined).reverse();
+  if (refs.length === 0) return [];
+  const pc = vc.serviceContent.propertyCollector;
+  if (!pc) throw new VimFault('NotSupported', 'This vCenter does not provide propertyCollector');
+  const spec = wrap('propSet', el('type', 'Task') + el('all', false) + el('pathSet', 'info'));
+  const objectSet = refs.map((r) => wrap('objectSet', moRefXml('obj', r) + el('skip', false))).join('');
+  const out: VcTaskInfo[] = [];
+  let r = await vc.invoke('RetrievePropertiesEx', pc, wrap('specSet', spec + objectSet) + wrap('options', ''));
+  for (;;) {
+    for (const o of arr(child(r, 'objects'))) {
+      const ref = toMoRef(child(o, 'obj'));
+      const info = arr(child(o, 'propSet')).find((p) => str(p, 'name') === 'info');
+      if (ref && info) out.push(parseTaskInfo(ref, child(info, 'val')));
+    }
+    const token = str(r, 'token');
+    if (!token) break;
+    r = await vc.invoke('ContinueRetrievePropertiesEx', pc, el('token', token));
+  }
+  const order = new Map(refs.map((ref, i) => [ref.value, i]));
+  return out.sort((a, b) => (order.get(b.task.value) ?? 0) - (order.get(a.task.value) ?? 0));
 }
 
 // ---------- events ----------

@@ -121,3 +121,31 @@ export interface LabDiskWriteDto {
   offsets: number[];
   at: string;
 }
+
+/** GET /ui/api/recent-tasks: TaskManager.recentTask, newest first (the Recent Tasks pane). */
+export interface RecentTaskDto {
+  key: string;
+  /** "Task Name": the task type's label. */
+  name: string;
+  /** "Target": the entity's name. */
+  target: string;
+  state: 'queued' | 'running' | 'success' | 'error';
+  progress?: number;
+  /** The task's error message (state error). */
+  error?: string;
+  /** "Initiator": who started the task. */
+  initiator: string;
+  queued?: string;
+  started?: string;
+  completed?: string;
+}
+
+/** GET /ui/api/vms/{id}/events: the VM's events, newest first (Monitor → Events). */
+export interface VmEventDto {
+  key: number;
+  description: string;
+  type: 'Information' | 'Warning' | 'Error';
+  eventTypeId?: string;
+  time: string;
+  user: string;
+}

@@ -12,6 +12,7 @@ import type { InventoryDto, LabDiskWriteDto, SessionDto, VcenterDto, VmDetailsDt
 import { ensureClientAssets } from './build.ts';
 import { PluginHost, type RegisteredPlugin } from './plugins.ts';
 import { readCookie, SESSION_COOKIE, sessionCookie, SessionStore, type UiSession } from './sessions.ts';
+import { registerTasksEvents } from './tasks-events.ts';
 import { describeUpstreamError, proxyTo } from './upstream.ts';
 
 export type { RegisteredPlugin } from './plugins.ts';
@@ -277,6 +278,9 @@ export async function startVsphereClient(opts: VsphereClientOptions): Promise<Vs
     }
     return { poweredOffAt: new Date().toISOString() };
   });
+
+  // Recent Tasks and Monitor → Events.
+  registerTasksEvents(app, { requireSession, failed, extensionKeys: () => (opts.plugins ?? []).map((p) => p.key) });
 
   app.get<{ Querystring: { reload?: string } }>('/ui/api/plugins', async (request, reply) => {
     if (!requireSession(request, reply)) return reply;

@@ -74,6 +74,19 @@ export const testIds = {
     /** Shut the guest down from inside (for a cutover with "I will power off the VM"). */
     shutdown: 'lab-guest-shutdown',
   },
+  /** The Recent Tasks pane at the bottom (TaskManager.recentTask). */
+  recentTasks: {
+    pane: 'recent-tasks',
+    toggle: 'recent-tasks-toggle',
+    /** A task row by its vCenter task key (moRef value, e.g. task-123). */
+    row: (key: string) => `recent-task:${key}`,
+  },
+  /** A VM's Monitor → Events view (an EventHistoryCollector on the VM). */
+  events: {
+    table: 'vm-events',
+    /** Rows by the event's type id (extension events) or, for others, by their key. */
+    row: (eventTypeIdOrKey: string) => `vm-event:${eventTypeIdOrKey}`,
+  },
   modal: {
     root: 'plugin-modal',
     title: 'plugin-modal-title',

@@ -12,6 +12,7 @@ import { ModalStack, type ConfirmModalEntry, type ModalEntry } from './Modals.ts
 import { datacenterKey, findFolder, findVm, parseUrn, pluginLabel, pluginUrl, readyPlugins, vmViews } from './model.ts';
 import { Navigator } from './Navigator.tsx';
 import { formatRoute, parseRoute, type ObjectTab, type Route } from './route.ts';
+import { RecentTasks } from './TasksEvents.tsx';
 import { FolderView, GlobalView, HomeView, VmView } from './Views.tsx';
 
 export interface ShellProps {
@@ -398,6 +399,7 @@ export function Shell({ session, theme, onToggleTheme, onLoggedOut }: ShellProps
         />
         <main className="content-area vsc-content">{content}</main>
       </div>
+      <RecentTasks tick={refreshTick} onUnauthorized={onUnauthorized} />
       {menu ? (
         <ContextMenu
           key={`${menu.vm.id}/${menu.x}/${menu.y}/${itemsEpoch}`}

@@ -8,6 +8,7 @@ import { Icon } from './Icon.tsx';
 import { LabDiskWriteCard } from './LabDiskWrite.tsx';
 import { folderVms, formatBytes, pluginLabel, pluginUrl, powerBadge, powerLabel, readyPlugins, vmUrn, vmViews } from './model.ts';
 import { PluginFrame } from './PluginFrame.tsx';
+import { VmEvents } from './TasksEvents.tsx';
 import { OBJECT_TABS, type ObjectTab } from './route.ts';
 
 function NotEmulated({ what }: { what: string }) {
@@ -66,6 +67,7 @@ interface ObjectViewsProps {
   epoch: number;
   frameNonce: number;
   onSelect(id: string): void;
+  onUnauthorized(err: unknown): void;
 }
 
 /** The Monitor / Configure tab: a list of views on the left (built-in stubs + the plugins' views), the view on the right. */
@@ -118,6 +120,8 @@ function ObjectViews(p: ObjectViewsProps) {
             testId={testIds.object.monitorIframe}
             className="vsc-fill"
           />
+        ) : current?.id === 'events' && p.container === 'monitor' ? (
+          <VmEvents vmId={p.vm.id} onUnauthorized={p.onUnauthorized} />
         ) : (
           <NotEmulated what={`"${current?.label ?? ''}"`} />
         )}
@@ -311,6 +315,7 @@ export function VmView(p: VmViewProps) {
             epoch={p.itemsEpoch}
             frameNonce={p.frameNonce}
             onSelect={(id) => p.onView(p.tab, id)}
+            onUnauthorized={onUnauthorized}
           />
         ) : (
           <NotEmulated what={`The ${p.tab} tab`} />

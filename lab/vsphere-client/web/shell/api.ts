@@ -1,5 +1,17 @@
 // The shell's calls to the stand-in server (/ui/api). The session cookie is httpOnly; fetch sends it.
-import type { ApiErrorDto, DynamicItemsDto, DynamicItemsRequestDto, InventoryDto, LabDiskWriteDto, LabDiskWriteRequestDto, PluginsDto, SessionDto, VmDetailsDto } from '../../api-types.ts';
+import type {
+  ApiErrorDto,
+  DynamicItemsDto,
+  DynamicItemsRequestDto,
+  InventoryDto,
+  LabDiskWriteDto,
+  LabDiskWriteRequestDto,
+  PluginsDto,
+  RecentTaskDto,
+  SessionDto,
+  VmDetailsDto,
+  VmEventDto,
+} from '../../api-types.ts';
 
 export class ApiError extends Error {
   constructor(
@@ -33,6 +45,8 @@ export const api = {
   logout: () => call<void>('POST', 'logout', {}),
   inventory: () => call<InventoryDto>('GET', 'inventory'),
   vm: (id: string) => call<VmDetailsDto>('GET', `vms/${encodeURIComponent(id)}`),
+  recentTasks: () => call<{ tasks: RecentTaskDto[] }>('GET', 'recent-tasks').then((r) => r.tasks),
+  vmEvents: (id: string) => call<{ events: VmEventDto[] }>('GET', `vms/${encodeURIComponent(id)}/events`).then((r) => r.events),
   plugins: (reload = false) => call<PluginsDto>('GET', `plugins${reload ? '?reload=1' : ''}`),
   dynamicItems: (instanceId: string, req: DynamicItemsRequestDto) =>
     call<DynamicItemsDto>('POST', `plugins/${encodeURIComponent(instanceId)}/dynamic-items`, req),
