@@ -1,10 +1,8 @@
-import { PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiErrorBody, AuditPage, Environment, ImportAuthorization, MigrationTask, PreflightResult, type AuditEntry } from '../../connector/contract/index.ts';
-import { importRolePolicies, IMPORT_ROLE_POLICY_NAME } from '../../connector/aws/vmimport-role.ts';
 import { readWarmFacts } from '../../connector/preflight/warm-facts.ts';
 import { Vim25Client } from '../../connector/vsphere/vim25.ts';
-import { loginLabUsers, regionNetwork, startApiLab, type ApiLab, type ApiUser } from '../support/api-lab.ts';
+import { allowImports, loginLabUsers, migrationEnvironment, startApiLab, type ApiLab, type ApiUser } from '../support/api-lab.ts';
 
 // Warm migration's API through real HTTPS against the lab connector: the warm fields of POST /migrations, the
 // pre-flight's replication checks, and who may launch a test instance, finish it and cut over (same rule as cancel,
@@ -26,21 +24,10 @@ beforeAll(async () => {
   lab = await startApiLab();
   ({ admin, operator, readonly } = await loginLabUsers(lab));
   vms = await lab.vmIds();
-  const { vpcId, subnets, groups } = await regionNetwork(admin);
-  subnetId = subnets.find((s) => s.name === 'lab-app-a')!.id;
-  otherSubnetId = subnets.find((s) => s.name === 'lab-app-b')!.id;
-  groupId = groups.find((g) => g.name === 'web')!.id;
-  env = Environment.parse((await admin.call('POST', '/environments', { name: 'Warm', region: 'us-east-1', vpcId, subnetIds: [subnetId], securityGroupIds: [groupId] })).body);
-  const perms = await admin.call('PUT', `/environments/${env.id}/permissions`, {
-    permissions: [
-      { userName: 'operator@vsphere.local', role: 'General' },
-      { userName: 'readonly@vsphere.local', role: 'Owner' },
-    ],
-  });
-  expect(perms.status, JSON.stringify(perms.body)).toBe(200);
-  await lab.iamClient().send(
-    new PutRolePolicyCommand({ RoleName: 'vmimport', PolicyName: IMPORT_ROLE_POLICY_NAME, PolicyDocument: JSON.stringify(importRolePolicies().permissions) }),
-  );
+  const warm = await migrationEnvironment(admin, 'Warm');
+  ({ env, subnetId, groupId } = warm);
+  otherSubnetId = warm.network.subnets.find((s) => s.name === 'lab-app-b')!.id;
+  await allowImports(lab);
 }, 120_000);
 afterAll(async () => lab?.stop());
 

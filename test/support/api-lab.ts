@@ -4,9 +4,10 @@ import { request } from 'node:https';
 import { DescribeImportImageTasksCommand, EC2Client, ImportImageCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { labS3ClientConfig } from '../../lab/s3/index.ts';
-import { IAMClient } from '@aws-sdk/client-iam';
+import { IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import type { ConnectorHandle } from '../../connector/server.ts';
-import { API_PREFIX, SecurityGroupList, SubnetList, VpcList } from '../../connector/contract/index.ts';
+import { API_PREFIX, Environment, SecurityGroupList, SubnetList, VpcList } from '../../connector/contract/index.ts';
+import { importRolePolicies, IMPORT_ROLE_POLICY_NAME } from '../../connector/aws/vmimport-role.ts';
 import type { VcsimHandle } from '../../lab/vcsim/index.ts';
 import type { Ec2EmulatorHandle } from '../../lab/ec2/index.ts';
 import { labAwsCredentials, startLab } from '../../lab/index.ts';
@@ -203,4 +204,30 @@ export async function regionNetwork(admin: ApiUser, region = 'us-east-1') {
   const subnets = SubnetList.parse((await admin.call('GET', `/regions/${region}/subnets?vpcId=${vpcId}`)).body).subnets;
   const groups = SecurityGroupList.parse((await admin.call('GET', `/regions/${region}/security-groups?vpcId=${vpcId}`)).body).securityGroups;
   return { vpcId, subnets, groups };
+}
+
+/** The lab's vmimport role gets the policies the connector documents, so imports can use it. */
+export async function allowImports(lab: ApiLab): Promise<void> {
+  await lab.iamClient().send(new PutRolePolicyCommand({ RoleName: 'vmimport', PolicyName: IMPORT_ROLE_POLICY_NAME, PolicyDocument: JSON.stringify(importRolePolicies().permissions) }));
+}
+
+/**
+ * Where the migration API tests start: an environment in us-east-1 with the subnet lab-app-a and the security group
+ * web, created by the administrator, in which the operator has General and the read-only user Owner.
+ */
+export async function migrationEnvironment(admin: ApiUser, name: string) {
+  const network = await regionNetwork(admin);
+  const subnetId = network.subnets.find((s) => s.name === 'lab-app-a')!.id;
+  const groupId = network.groups.find((g) => g.name === 'web')!.id;
+  const created = await admin.call('POST', '/environments', { name, region: 'us-east-1', vpcId: network.vpcId, subnetIds: [subnetId], securityGroupIds: [groupId] });
+  if (created.status !== 201) throw new Error(`creating the environment ${name}: HTTP ${created.status} ${JSON.stringify(created.body)}`);
+  const env = Environment.parse(created.body);
+  const perms = await admin.call('PUT', `/environments/${env.id}/permissions`, {
+    permissions: [
+      { userName: 'operator@vsphere.local', role: 'General' },
+      { userName: 'readonly@vsphere.local', role: 'Owner' },
+    ],
+  });
+  if (perms.status !== 200) throw new Error(`granting roles in ${name}: HTTP ${perms.status} ${JSON.stringify(perms.body)}`);
+  return { env, subnetId, groupId, network };
 }
