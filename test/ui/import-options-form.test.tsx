@@ -63,6 +63,8 @@ let preflightChecks: PreflightResult['checks'] = [];
 let firmware: PreflightResult['firmware'];
 const preflightCalls: URLSearchParams[] = [];
 const kmsCalls: string[] = [];
+const typeCalls: (string | null)[] = [];
+let anyBootTypes = [{ name: 'm5.large' }];
 const migrationBodies: MigrationRequest[] = [];
 
 const server = setupServer(
@@ -80,7 +82,12 @@ const server = setupServer(
   http.get(`${API}/environments/:id/security-groups`, () =>
     HttpResponse.json({ securityGroups: [{ id: 'sg-0a1b2c3d4e5f67890', vpcId: 'vpc-0a1b2c3d4e5f67890', name: 'web', description: 'web' }] }),
   ),
-  http.get(`${API}/environments/:id/instance-types`, () => HttpResponse.json({ instanceTypes: [{ name: 'm5.large' }] })),
+  // A UEFI guest is offered only types that boot UEFI (the lab's t2 family does not).
+  http.get(`${API}/environments/:id/instance-types`, ({ request }) => {
+    const bootMode = new URL(request.url).searchParams.get('bootMode');
+    typeCalls.push(bootMode);
+    return HttpResponse.json({ instanceTypes: bootMode === 'uefi' ? [{ name: 'm5.large' }] : anyBootTypes });
+  }),
   http.get(`${API}/environments/:id/kms-keys`, ({ params }) => {
     kmsCalls.push(String(params['id']));
     return HttpResponse.json({ keys });
@@ -117,6 +124,8 @@ afterEach(() => {
   firmware = undefined;
   preflightCalls.length = 0;
   kmsCalls.length = 0;
+  typeCalls.length = 0;
+  anyBootTypes = [{ name: 'm5.large' }];
   migrationBodies.length = 0;
 });
 afterAll(() => server.close());
@@ -297,6 +306,32 @@ describe('Advanced section of Migrate VM to EC2', () => {
     await waitFor(() => expect(header.textContent).toContain('Bring your own license (BYOL) · Encrypted'));
     fireEvent.change(screen.getByRole('combobox', { name: 'Environment' }), { target: { value: 'env-prod' } });
     await waitFor(() => expect(header.textContent).toContain('AWS-provided license · Not encrypted'));
+  });
+});
+
+describe('Instance type for the VM\'s boot mode', () => {
+  it('offers a UEFI guest only the types that boot UEFI, once the pre-flight has read its firmware', async () => {
+    environments = [env({})];
+    anyBootTypes = [{ name: 't2.medium' }, { name: 'm5.large' }];
+    firmware = { firmware: 'efi', secureBoot: false, bootMode: 'uefi' };
+    renderModal();
+    const types = (await screen.findByRole('combobox', { name: 'Instance type' })) as HTMLSelectElement;
+    await waitFor(() => expect([...types.options].map((o) => o.value)).toEqual(['', 'm5.large']));
+    expect(typeCalls).toContain('uefi');
+    await ready();
+  });
+
+  it('asks for every type for a BIOS guest', async () => {
+    environments = [env({})];
+    anyBootTypes = [{ name: 't2.medium' }, { name: 'm5.large' }];
+    firmware = { firmware: 'bios', secureBoot: false, bootMode: 'legacy-bios' };
+    renderModal();
+    const types = (await screen.findByRole('combobox', { name: 'Instance type' })) as HTMLSelectElement;
+    await waitFor(() => expect([...types.options].map((o) => o.value)).toEqual(['', 't2.medium', 'm5.large']));
+    await waitFor(() => expect(preflightCalls.length).toBeGreaterThan(0));
+    await openAdvanced();
+    await screen.findByText('Legacy BIOS (VM firmware: BIOS)');
+    expect(typeCalls.every((b) => b === null)).toBe(true);
   });
 });
 

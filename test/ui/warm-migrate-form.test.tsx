@@ -1,5 +1,5 @@
 // @vitest-environment jsdom
-import { cleanup, fireEvent, screen, waitFor } from '@testing-library/react';
+import { cleanup, configure, fireEvent, screen, waitFor } from '@testing-library/react';
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,9 @@ import { MigrateVmPage } from '../../ui/features/migrate/MigrateVmPage.tsx';
 import { intervalProblem } from '../../ui/features/migrate/MigrationModeFields.tsx';
 import { createTranslator } from '../../ui/i18n/i18n.ts';
 import { API, fakeHost, renderWithProviders } from './render.tsx';
+
+// The waits are for msw's answers; on a loaded machine the first render of a file can take seconds.
+configure({ asyncUtilTimeout: 5000 });
 
 const vm: VmDetail = {
   id: 'vm-42',

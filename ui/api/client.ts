@@ -2,6 +2,7 @@ import type { infer as Infer } from 'zod';
 import type {
   AuditPage,
   AuditQuery,
+  BootMode,
   ConnectorStatus,
   Environment,
   EnvironmentInput,
@@ -67,8 +68,9 @@ export function createApi(http: Http) {
     subnets: async (envId: string): Promise<SubnetList> => (await http.get<SubnetList>(`/environments/${enc(envId)}/subnets`)).data,
     securityGroups: async (envId: string): Promise<SecurityGroupList> =>
       (await http.get<SecurityGroupList>(`/environments/${enc(envId)}/security-groups`)).data,
-    instanceTypes: async (envId: string): Promise<InstanceTypeList> =>
-      (await http.get<InstanceTypeList>(`/environments/${enc(envId)}/instance-types`)).data,
+    /** bootMode uefi: only the types that can boot a UEFI guest. */
+    instanceTypes: async (envId: string, bootMode?: BootMode): Promise<InstanceTypeList> =>
+      (await http.get<InstanceTypeList>(`/environments/${enc(envId)}/instance-types`, { params: { bootMode } })).data,
     kmsKeys: async (envId: string): Promise<KmsKeyList> => (await http.get<KmsKeyList>(`/environments/${enc(envId)}/kms-keys`)).data,
 
     authorizeImport: async (body: ImportAuthorizationRequest): Promise<ImportAuthorization> =>

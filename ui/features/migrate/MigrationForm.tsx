@@ -1,6 +1,6 @@
 import { useMutation, useQuery } from '@tanstack/react-query';
-import { useId, useState, type ReactNode } from 'react';
-import type { Environment, GuestPlatform, PreflightQuery, VmDetail } from '../../../connector/contract/index.ts';
+import { useEffect, useId, useState, type ReactNode } from 'react';
+import type { BootMode, Environment, GuestPlatform, PreflightQuery, VmDetail } from '../../../connector/contract/index.ts';
 import { useApi } from '../../api/ApiContext.tsx';
 import { toApiError } from '../../api/errors.ts';
 import { useT } from '../../i18n/i18n.ts';
@@ -54,6 +54,8 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
   // The Advanced values belong to the environment they were set in: choosing another starts from its defaults.
   const [advanced, setAdvanced] = useState<{ envId: string; c: AdvancedChoices } | null>(null);
   const [advancedOpen, setAdvancedOpen] = useState(false);
+  // The VM's boot mode as the pre-flight last read it: a UEFI guest is offered only the instance types that boot UEFI.
+  const [bootMode, setBootMode] = useState<BootMode | undefined>(undefined);
   const fid = useId();
   const fieldIds = { region: `${fid}region`, environment: `${fid}env`, subnet: `${fid}subnet`, instanceType: `${fid}type`, securityGroup: `${fid}sg`, privateIp: `${fid}ip`, interval: `${fid}interval` };
   const set = (patch: Partial<Choices>) => setChoices((c) => ({ ...c, ...patch }));
@@ -72,7 +74,7 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
 
   const subnets = useQuery({ ...environmentQueries.subnets(api, environmentId), enabled: envReady });
   const groups = useQuery({ ...environmentQueries.securityGroups(api, environmentId), enabled: envReady });
-  const types = useQuery({ ...environmentQueries.instanceTypes(api, environmentId), enabled: envReady });
+  const types = useQuery({ ...environmentQueries.instanceTypes(api, environmentId, bootMode === 'uefi' ? 'uefi' : undefined), enabled: envReady });
 
   const subnetList = subnets.data?.subnets ?? [];
   const subnetId = pick(choices.subnetId, subnetList.map((s) => s.id));
@@ -98,6 +100,10 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
   };
   const preflight = useQuery({ ...vmQueries.preflight(api, vm.id, query), enabled: envReady });
   const checksCurrent = preflight.isSuccess && !preflight.isPlaceholderData;
+  const firmwareMode = checksCurrent ? preflight.data.firmware?.bootMode : undefined;
+  useEffect(() => {
+    if (firmwareMode) setBootMode(firmwareMode);
+  }, [firmwareMode]);
 
   const begin = useMutation({
     mutationFn: async () => {

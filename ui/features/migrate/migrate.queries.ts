@@ -1,6 +1,6 @@
 import { keepPreviousData, queryOptions } from '@tanstack/react-query';
 import type { Api } from '../../api/client.ts';
-import type { PreflightQuery } from '../../../connector/contract/index.ts';
+import type { BootMode, PreflightQuery } from '../../../connector/contract/index.ts';
 
 export const vmQueries = {
   all: () => ['vms'] as const,
@@ -26,8 +26,9 @@ export const environmentQueries = {
     queryOptions({ queryKey: [...environmentQueries.all(), envId, 'subnets'] as const, queryFn: () => api.subnets(envId) }),
   securityGroups: (api: Api, envId: string) =>
     queryOptions({ queryKey: [...environmentQueries.all(), envId, 'security-groups'] as const, queryFn: () => api.securityGroups(envId) }),
-  instanceTypes: (api: Api, envId: string) =>
-    queryOptions({ queryKey: [...environmentQueries.all(), envId, 'instance-types'] as const, queryFn: () => api.instanceTypes(envId) }),
+  /** With the VM's boot mode once the pre-flight has read it: a UEFI guest is offered only the types that boot UEFI. */
+  instanceTypes: (api: Api, envId: string, bootMode?: BootMode) =>
+    queryOptions({ queryKey: [...environmentQueries.all(), envId, 'instance-types', bootMode ?? 'any'] as const, queryFn: () => api.instanceTypes(envId, bootMode) }),
   /** The KMS keys an import in the environment may use (and the ones it may not, with why). */
   kmsKeys: (api: Api, envId: string) =>
     queryOptions({ queryKey: [...environmentQueries.all(), envId, 'kms-keys'] as const, queryFn: () => api.kmsKeys(envId) }),
