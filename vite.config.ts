@@ -28,5 +28,7 @@ export default defineConfig({
     emptyOutDir: true,
     sourcemap: false,
     target: 'es2022',
+    // Every browser the vSphere Client supports has <link rel="modulepreload">: no polyfill in the entry.
+    modulePreload: { polyfill: false },
   },
 });
