@@ -15,6 +15,7 @@ import {
   SubnetList,
 } from '../contract/index.ts';
 import { canView } from '../auth/access.ts';
+import { assessImportKey, importRoleOrUnknown } from '../aws/kms-keys.ts';
 import { normalizeUserName } from '../auth/users.ts';
 import { AppError } from '../errors.ts';
 import type { Caller } from '../auth/plugin.ts';
@@ -37,10 +38,12 @@ async function validateAgainstAws(app: FastifyInstance, input: EnvironmentInput)
   if (!(await aws.vpcExists(input.region, input.vpcId))) {
     throw new AppError(422, 'ENVIRONMENT_INVALID', `The VPC ${input.vpcId} does not exist in ${input.region}.`, { vpcId: input.vpcId });
   }
-  const [subnets, groups, offered] = await Promise.all([
+  const defaultKey = input.importDefaults.encryption.encrypted ? input.importDefaults.encryption.kmsKeyId : undefined;
+  const [subnets, groups, offered, key] = await Promise.all([
     aws.subnets(input.region, input.vpcId, input.subnetIds),
     aws.securityGroups(input.region, input.vpcId, input.securityGroupIds),
     input.instanceTypes.length ? aws.offeredInstanceTypes(input.region) : Promise.resolve([]),
+    defaultKey ? assessImportKey(aws, input.region, defaultKey, await importRoleOrUnknown(aws)) : Promise.resolve(undefined),
   ]);
   const missingSubnets = input.subnetIds.filter((id) => !subnets.some((s) => s.id === id));
   const missingGroups = input.securityGroupIds.filter((id) => !groups.some((g) => g.id === id));
@@ -48,6 +51,9 @@ async function validateAgainstAws(app: FastifyInstance, input: EnvironmentInput)
   if (missingSubnets.length) (problems.push(`subnets not in ${input.vpcId}: ${missingSubnets.join(', ')}`), (details.subnetIds = missingSubnets));
   if (missingGroups.length) (problems.push(`security groups not in ${input.vpcId}: ${missingGroups.join(', ')}`), (details.securityGroupIds = missingGroups));
   if (notOffered.length) (problems.push(`instance types not offered in ${input.region}: ${notOffered.join(', ')}`), (details.instanceTypes = notOffered));
+  // The default KMS key (issue 18) must be one an import in this region can use.
+  const keyProblem = key && (!key.found ? key.message : (key.problem ?? key.policyProblem));
+  if (keyProblem) (problems.push(`default KMS key ${defaultKey}: ${keyProblem.replace(/\.$/, '')}`), (details.kmsKeyId = defaultKey));
   if (problems.length) throw new AppError(422, 'ENVIRONMENT_INVALID', `The environment does not match AWS: ${problems.join('; ')}.`, details);
   return {
     name: input.name,

@@ -148,6 +148,25 @@ describe('environment import defaults', () => {
     expect(res.status).toBe(400);
     expect(ApiErrorBody.parse(res.body).message).toMatch(/aws: are reserved for AWS/);
   });
+
+  it('refuses a default KMS key the import cannot use, naming it and why', async () => {
+    const put = (kmsKeyId: string) =>
+      admin.call('PUT', `/environments/${env.id}`, {
+        name: env.name,
+        region: env.region,
+        vpcId: env.vpcId,
+        subnetIds: env.subnetIds,
+        securityGroupIds: env.securityGroupIds,
+        importDefaults: { ...DEFAULTS, encryption: { encrypted: true, kmsKeyId } },
+      });
+    const missing = await put('alias/no-such-key');
+    expect(missing.status).toBe(422);
+    expect(ApiErrorBody.parse(missing.body)).toMatchObject({ code: 'ENVIRONMENT_INVALID', details: { kmsKeyId: 'alias/no-such-key' } });
+    expect(ApiErrorBody.parse(missing.body).message).toMatch(/default KMS key alias\/no-such-key: There is no KMS key alias\/no-such-key in us-east-1/);
+    const disabled = await put('alias/vm2ec2-lab-disabled');
+    expect(ApiErrorBody.parse(disabled.body).message).toMatch(/default KMS key alias\/vm2ec2-lab-disabled: The key is disabled/);
+    expect(Environment.parse((await admin.call('GET', `/environments/${env.id}`)).body).importDefaults.encryption.kmsKeyId).toBe('alias/vm2ec2-lab');
+  });
 });
 
 describe('GET /environments/{id}/kms-keys', () => {

@@ -13,6 +13,7 @@ import { errorName, errorText, MigrationError } from '../failures.ts';
 import { checkAbort, jittered, sleep, type EngineContext } from '../runtime.ts';
 import type { MigrationRecord } from '../types.ts';
 import { registeredName, registerSpec } from './register.ts';
+import { resourceTags } from '../import-options.ts';
 
 export class TestInstances {
   constructor(
@@ -61,12 +62,7 @@ export class TestInstances {
                   SubnetId: test.subnetId,
                   SecurityGroupIds: t.securityGroupIds,
                   ClientToken: testToken(t, 'run'),
-                  TagSpecifications: [
-                    {
-                      ResourceType: 'instance',
-                      Tags: [...instanceTags(t).map((tag) => (tag.Key === 'Name' ? { Key: 'Name', Value: `${tag.Value} (test)` } : tag)), { Key: TEST_INSTANCE_TAG, Value: 'true' }],
-                    },
-                  ],
+                  TagSpecifications: (['instance', 'volume'] as const).map((ResourceType) => ({ ResourceType, Tags: testInstanceTags(t) })),
                 }),
               ),
             )
@@ -157,4 +153,11 @@ function testStep(t: MigrationRecord): string {
 /** Idempotency tokens of one test: the task, the test's request time and the step. */
 function testToken(t: MigrationRecord, step: 'import' | 'run'): string {
   return `${t.id}-t${Date.parse(t.warm!.test!.requestedAt).toString(36)}-${step}`;
+}
+
+/** The migration's tags with "(test)" in the Name (the user's tags too, but never their Name: it stays a test), and the test marker. */
+function testInstanceTags(t: MigrationRecord): { Key: string; Value: string }[] {
+  const own = [...instanceTags(t).map((tag) => (tag.Key === 'Name' ? { Key: 'Name', Value: `${tag.Value} (test)` } : tag)), { Key: TEST_INSTANCE_TAG, Value: 'true' }];
+  const o = t.importOptions;
+  return resourceTags(own, o ? { importOptions: { ...o, tags: o.tags.filter((x) => x.key !== 'Name') } } : {});
 }
