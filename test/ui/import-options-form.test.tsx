@@ -292,6 +292,27 @@ describe('Advanced section of Migrate VM to EC2', () => {
     }
   });
 
+  it("shows the license AWS allows when the environment's default does not apply to the guest, and sends nothing for it", async () => {
+    environments = [env({})];
+    preflightChecks = [
+      {
+        code: 'LICENSE_TYPE_ADJUSTED',
+        severity: 'info',
+        message: "Linux guests are imported with their own licence (BYOL): AWS provides no licence for them. The environment's default, AWS-provided, does not apply to this VM.",
+        details: { licenseType: 'BYOL' },
+      },
+    ];
+    renderModal();
+    const header = await openAdvanced();
+    await waitFor(() => expect((screen.getByRole('radio', { name: 'Bring your own license (BYOL)' }) as HTMLInputElement).checked).toBe(true));
+    expect(header.textContent).toContain('Bring your own license (BYOL) · Not encrypted');
+    expect(within(screen.getByRole('radiogroup', { name: 'License type' })).getByText(/does not apply to this VM/)).toBeTruthy();
+    await ready();
+    fireEvent.click(begin());
+    await screen.findByText(/Import task ID/);
+    expect(migrationBodies[0]).not.toHaveProperty('importOptions');
+  });
+
   it("starts again from another environment's defaults when the user switches environment", async () => {
     environments = [env({}), env({ id: 'env-secure', name: 'Secure', importDefaults: { licenseType: 'BYOL', encryption: { encrypted: true }, tags: [] } })];
     renderModal();

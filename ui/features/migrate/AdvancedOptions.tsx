@@ -1,4 +1,4 @@
-import type { Environment, GuestPlatform, KmsKeyOption, PreflightCheck, PreflightCode, VmFirmware } from '../../../connector/contract/index.ts';
+import type { Environment, GuestPlatform, KmsKeyOption, LicenseType, PreflightCheck, PreflightCode, VmFirmware } from '../../../connector/contract/index.ts';
 import type { Translate } from '../../i18n/i18n.ts';
 import { AccordionPanel } from '../../kit/Accordion.tsx';
 import { Checkbox, Field, RadioGroup, SelectField } from '../../kit/Form.tsx';
@@ -30,6 +30,16 @@ export function keyProblem(c: AdvancedChoices, env: Environment, keys: KmsKeyOpt
   return chosen && !chosen.usable ? { key: keyRef(chosen), reason: chosen.reason ?? '' } : undefined;
 }
 
+/**
+ * The license the import will use: the user's choice, or — left at the environment's default — the one the pre-flight
+ * says AWS allows for this guest (a Linux VM in an environment whose default is AWS-provided is imported as BYOL).
+ */
+export function shownLicense(c: AdvancedChoices, env: Environment, checks: PreflightCheck[]): LicenseType {
+  if (c.licenseType !== env.importDefaults.licenseType) return c.licenseType;
+  const adjusted = checks.find((x) => x.code === 'LICENSE_TYPE_ADJUSTED')?.details?.['licenseType'];
+  return adjusted === 'AWS' || adjusted === 'BYOL' ? adjusted : c.licenseType;
+}
+
 function firmwareText(f: VmFirmware, t: Translate): string {
   return t('migrate.bootMode.value', {
     mode: t(`migrate.bootMode.${f.bootMode}`),
@@ -39,10 +49,10 @@ function firmwareText(f: VmFirmware, t: Translate): string {
 }
 
 /** The collapsed header's one line: what the import will do, so nothing hides behind the closed section. */
-function summaryLine(c: AdvancedChoices, env: Environment, firmware: VmFirmware | undefined, t: Translate): string {
+function summaryLine(c: AdvancedChoices, license: LicenseType, env: Environment, firmware: VmFirmware | undefined, t: Translate): string {
   const tags = new Set([...env.importDefaults.tags.map((x) => x.key), ...tagsOf(c.tags).map((x) => x.key)]).size;
   return [
-    t(`migrate.license.${c.licenseType}`),
+    t(`migrate.license.${license}`),
     t(c.encrypted ? 'migrate.advanced.encrypted' : 'migrate.advanced.notEncrypted'),
     ...(firmware ? [t(`migrate.bootMode.${firmware.bootMode}`)] : []),
     t('migrate.advanced.tags', { count: tags }),
@@ -88,6 +98,7 @@ export function AdvancedOptions({ env, platform, value, onChange, keys, firmware
   const d = env.importDefaults;
   const envKey = defaultKey(env, keys.keys);
   const problem = keyProblem(value, env, keys.keys);
+  const license = shownLicense(value, env, checks);
   const keyLabel = (k: KmsKeyOption) => {
     const name = k.description ? `${keyRef(k)} · ${k.description}` : keyRef(k);
     return k.usable ? name : t('migrate.kmsKey.unusable', { key: name, reason: k.reason ?? '' });
@@ -100,7 +111,7 @@ export function AdvancedOptions({ env, platform, value, onChange, keys, firmware
   return (
     <AccordionPanel
       title={t('migrate.advanced')}
-      description={summaryLine(value, env, firmware, t)}
+      description={summaryLine(value, license, env, firmware, t)}
       open={open}
       onToggle={onToggle}
       testId={testIds.migrate.advanced}
@@ -108,7 +119,7 @@ export function AdvancedOptions({ env, platform, value, onChange, keys, firmware
       <RadioGroup
         label={t('migrate.license')}
         name="license-type"
-        value={value.licenseType}
+        value={license}
         onChange={(v) => onChange({ licenseType: v === 'BYOL' ? 'BYOL' : 'AWS' })}
         options={(['AWS', 'BYOL'] as const).map((l) => ({
           value: l,
