@@ -29,6 +29,8 @@ import { enginePlugin } from './engine/plugin.ts';
 import { preflightRoutes } from './routes/preflight.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { statusRoutes } from './routes/status.ts';
+import { notificationRoutes, notificationWebhooks } from './routes/notifications.ts';
+import { notificationsPlugin } from './notifications/plugin.ts';
 import { createStore, type Store } from './store/index.ts';
 import { storePlugin } from './store/plugin.ts';
 import { AwsGateway } from './aws/gateway.ts';
@@ -91,6 +93,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       servers: [{ url: API_SERVER_URL, description: 'This connector, directly or through the vSphere Client plugin proxy' }],
       components: { securitySchemes: { vsphereSession: { type: 'apiKey', in: 'header', name: 'vmware-api-session-id' } } },
       security: [{ vsphereSession: [] }],
+      webhooks: notificationWebhooks(),
     },
     // Paths are relative to the server above (its relative URL cannot be stripped by @fastify/swagger).
     stripBasePath: false,
@@ -110,6 +113,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(awsPlugin, { aws });
   await app.register(authPlugin, { administrators: config.administrators, dataDir: config.dataDir, tokenTtlSeconds: config.importTokens.ttlSeconds });
   await app.register(enginePlugin, { config, sdkUrl: gateway.sdkUrl });
+  await app.register(notificationsPlugin, { config });
 
   await app.register(
     async (api) => {
@@ -129,6 +133,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(settingsRoutes);
       await api.register(auditRoutes);
       await api.register(statusRoutes, { config });
+      await api.register(notificationRoutes);
       api.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
     },
     { prefix: API_PREFIX },

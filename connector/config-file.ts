@@ -166,5 +166,7 @@ export function redactConfig(config: ConnectorConfig): Record<string, unknown> {
     if (isObj(engine.s3Credentials)) engine.s3Credentials = { accessKeyId: '[redacted]', secretAccessKey: '[redacted]' };
     if (isObj(engine.vcenterAccount)) engine.vcenterAccount = { ...engine.vcenterAccount, password: '[redacted]' };
   }
+  const smtp = isObj(copy.notifications) ? copy.notifications.email : undefined;
+  if (isObj(smtp) && typeof smtp.password === 'string') smtp.password = '[redacted]';
   return copy;
 }

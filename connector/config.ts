@@ -143,6 +143,36 @@ export const ConnectorConfig = z
         windowMs: z.number().int().min(100).default(10_000),
       })
       .default({ maxRequests: 3000, windowMs: 10_000 }),
+    /** Notification targets (docs/notifications.md): webhook trust and retries, and the SMTP relay of e-mail targets. */
+    notifications: z
+      .strictObject({
+        /** PEM CA bundle trusted for webhook receivers besides the system's (like vcenter.caPem). */
+        webhookCaPem: z.string().optional(),
+        /** One webhook call or SMTP send; longer counts as a timeout and is retried. */
+        timeoutMs: z.number().int().min(50).default(10_000),
+        /** Attempts per notification before it is recorded as failed. */
+        maxAttempts: z.number().int().min(1).max(50).default(10),
+        /** First wait before a retry; it doubles per retry up to retryMaxDelayMs. */
+        retryDelayMs: z.number().int().min(1).default(5_000),
+        retryMaxDelayMs: z.number().int().min(1).default(600_000),
+        /** How often the delivery worker looks for due notifications (it is also woken by every new one). */
+        pollMs: z.number().int().min(10).default(2_000),
+        /** The SMTP relay of e-mail targets; credentials only here, never through the API. */
+        email: z
+          .strictObject({
+            host: z.string().min(1),
+            port: z.number().int().min(1).max(65535).default(587),
+            /** Require STARTTLS (refuse to send in the clear). */
+            startTls: z.boolean().default(true),
+            from: z.email(),
+            user: z.string().min(1).optional(),
+            password: z.string().min(1).optional(),
+            /** PEM CA bundle that signs the relay's certificate, besides the system's. */
+            caPem: z.string().optional(),
+          })
+          .optional(),
+      })
+      .default({ timeoutMs: 10_000, maxAttempts: 10, retryDelayMs: 5_000, retryMaxDelayMs: 600_000, pollMs: 2_000 }),
     logging: z
       .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .default({ level: 'info' }),

@@ -18,6 +18,8 @@ export const AuditAction = z.enum([
   'export.cancel',
   'admin.access',
   'settings.instance-export',
+  'notification.target',
+  'notification.test',
 ]);
 export type AuditAction = z.infer<typeof AuditAction>;
 

@@ -14,6 +14,7 @@ export * from './migrations.ts';
 export * from './audit.ts';
 export * from './tasks.ts';
 export * from './status.ts';
+export * from './notifications.ts';
 
 /** Where the connector serves the plugin (manifest, UI, API): one context path, as the platform recommends. */
 export const PLUGIN_CONTEXT_PATH = '/vm2ec2';

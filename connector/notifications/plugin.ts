@@ -1,0 +1,28 @@
+import { join, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { ConnectorConfig } from '../config.ts';
+import { NotificationService } from './service.ts';
+import { NotificationStore } from './store.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    notifications: NotificationService;
+  }
+}
+
+/** Notification targets and the outbox worker: joins the task observers, sweeps and starts once the server listens. */
+export const notificationsPlugin = fp(
+  async (app: FastifyInstance, opts: { config: ConnectorConfig }) => {
+    const file = opts.config.store.sqliteFile ?? join(opts.config.dataDir, 'connector.sqlite');
+    const store = new NotificationStore(file === ':memory:' ? file : resolve(file));
+    const service = new NotificationService(store, opts.config.notifications, (msg) => app.log.warn(msg));
+    app.decorate('notifications', service);
+    app.taskObservers.push(service.observer);
+    // Like the engine: on listen, so app.inject() tests never open the database for it.
+    app.addHook('onListen', async () => service.start());
+    app.addHook('preClose', async () => service.stop());
+    app.addHook('onClose', async () => store.close());
+  },
+  { name: 'notifications', dependencies: ['engine', 'store'] },
+);
