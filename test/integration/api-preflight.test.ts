@@ -106,7 +106,9 @@ describe('pre-flight with a complete vmimport role', () => {
 
   it('passes a supported, powered-off, single-disk VM', async () => {
     const r = await preflight(operator, 'ubuntu-web-01', { subnetId: appA, instanceType: 'm5.large', platform: 'Linux' });
-    expect(r).toMatchObject({ ready: true, suggestedPlatform: 'Linux', checks: [] });
+    // The only note: Linux is imported with its own licence, whatever the environment's default (issue 18).
+    expect(r).toMatchObject({ ready: true, suggestedPlatform: 'Linux' });
+    expect(r.checks.map((c) => [c.code, c.severity])).toEqual([['LICENSE_TYPE_ADJUSTED', 'info']]);
   });
 
   it('passes the multi-disk VM once the role is complete', async () => {
@@ -128,7 +130,10 @@ describe('pre-flight with a complete vmimport role', () => {
   it('warns that a powered-on VM is exported from a snapshot (the operator may snapshot it)', async () => {
     const r = await preflight(operator, 'rhel-db-01');
     expect(r.ready).toBe(true);
-    expect(r.checks.map((c) => [c.code, c.severity])).toEqual([['POWERED_ON', 'warning']]);
+    expect(r.checks.map((c) => [c.code, c.severity])).toEqual([
+      ['POWERED_ON', 'warning'],
+      ['LICENSE_TYPE_ADJUSTED', 'info'],
+    ]);
   });
 
   it('blocks bad private IP addresses: outside the subnet, reserved, in use', async () => {
