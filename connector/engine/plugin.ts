@@ -7,6 +7,7 @@ import { createEngine, s3ClientFactory, type EngineVcenterSessions } from './fac
 import { ExportService } from './exports.ts';
 import { InstanceService } from './instances.ts';
 import type { TaskObserver } from './observer.ts';
+import { sweepGoneInstances } from '../vcenter-tasks/instance-sweep.ts';
 import { SqliteExportTasks } from './task-store.ts';
 
 declare module 'fastify' {
@@ -52,7 +53,19 @@ export const enginePlugin = fp(
     app.addHook('onClose', async () => exportStore.close());
     app.decorate('engineSessions', built.sessions);
     app.decorate('taskObservers', built.observers);
-    built.reporter?.useEnvironmentNames(async (id) => (await app.store.environments.get(id))?.name);
+    const reporter = built.reporter;
+    if (reporter) {
+      reporter.useEnvironmentNames(async (id) => (await app.store.environments.get(id))?.name);
+      // Every 10 minutes: VMs whose instance EC2 no longer has lose their EC2 custom attributes.
+      const cleared = new Set<string>();
+      const sweep = setInterval(() => {
+        void sweepGoneInstances({ migrations: built.tasks, ec2: (r) => app.aws.ec2(r), reporter, session: () => built.sessions.reporting(''), cleared }).catch((err: unknown) =>
+          app.log.warn(`vCenter: the sweep for terminated instances failed: ${String(err)}`),
+        );
+      }, 10 * 60_000);
+      sweep.unref();
+      app.addHook('preClose', async () => clearInterval(sweep));
+    }
     // Resume on listen, not on ready: app.inject() tests never open the task database.
     app.addHook('onListen', async () => built.engine.start());
     app.addHook('preClose', async () => built.close());

@@ -7,14 +7,19 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerPlugin } from '../../connector/cli/registration.ts';
-import { SqliteMigrationTasks } from '../../connector/engine/task-store.ts';
+import { ExportService } from '../../connector/engine/exports.ts';
+import { EngineVcenterSessions } from '../../connector/engine/factory.ts';
+import { SqliteExportTasks, SqliteMigrationTasks } from '../../connector/engine/task-store.ts';
+import { createVcenterReporter } from '../../connector/vcenter-tasks/wiring.ts';
+import { sweepGoneInstances } from '../../connector/vcenter-tasks/instance-sweep.ts';
+import { DescribeInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import type { MigrationSubmission } from '../../connector/engine/types.ts';
 import { CUSTOM_FIELDS, EVENT_TYPES, TASK_TYPES } from '../../connector/vcenter-tasks/catalog.ts';
 import { objectProps } from '../../connector/vsphere/cbt.ts';
 import { text } from '../../connector/vsphere/soap.ts';
 import { customValues, entityEvents, recentTasks, type VcTaskInfo } from '../../connector/vsphere/tasks-events.ts';
 import type { Vim25Client } from '../../connector/vsphere/vim25.ts';
-import { admin, startEngineLab, waitFor, type EngineLab } from './engine-helpers.ts';
+import { admin, REGION, startEngineLab, waitFor, type EngineLab } from './engine-helpers.ts';
 
 let lab: EngineLab;
 let vim: Vim25Client;
@@ -22,6 +27,8 @@ let tasks: SqliteMigrationTasks;
 const children = new Set<ChildProcess>();
 const CHILD = join(import.meta.dirname, 'engine-child.ts');
 const OPERATOR = 'operator@vsphere.local';
+/** The instance the completed migration launched (exported by a later test). */
+let migratedInstance: string | undefined;
 
 beforeAll(async () => {
   // One export attempt and short retries: the failed case fails at once. EC2 stages slow enough to see progress.
@@ -76,6 +83,7 @@ describe('migrations in vCenter', { timeout: 300_000 }, () => {
     await lab.engine.idle();
     const done = lab.engine.get(task.id)!;
     expect(done.state).toBe('completed');
+    migratedInstance = done.instanceId;
     expect(tasks.get(task.id)?.vcenterTask).toBe(seen.final.task.value);
 
     const ids = [EVENT_TYPES.requested, EVENT_TYPES.disksCopied, EVENT_TYPES.imported, EVENT_TYPES.launched].map((t) => t.id);
@@ -133,6 +141,60 @@ describe('migrations in vCenter', { timeout: 300_000 }, () => {
     const ev = await waitFor(async () => (await eventsOf('ubuntu-web-01')).find((e) => e.eventTypeId === EVENT_TYPES.cancelled.id && e.arguments.migrationId === task.id), 'the cancelled event');
     expect(ev.severity).toBe('warning');
     expect(ev.arguments.cancelledBy).toBe(admin.name);
+  });
+});
+
+describe('exports in vCenter', { timeout: 300_000 }, () => {
+  it('an export of the migrated instance: one task on its source VM by the requester, ended succeeded, and an event with bucket and key', async () => {
+    expect(migratedInstance).toBeDefined();
+    // The export service with the reporter, wired as the connector wires them (engine/plugin.ts).
+    const sessions = new EngineVcenterSessions({ sdkUrl: lab.vcsim.sdkUrl, caPem: lab.vcsim.certPem }, { userName: admin.name, password: admin.password });
+    const store = new SqliteExportTasks(join(lab.dataDir, 'connector.sqlite'));
+    const reporter = createVcenterReporter({ sessions, migrations: tasks, exports: store, log: () => {} });
+    const svc = new ExportService({ store, ec2: () => lab.ec2Client, s3: () => lab.s3Client, maxExportsPerRegion: 5, observers: [reporter] });
+    try {
+      svc.setBucketName('lab');
+      const exp = await svc.start({ environmentId: 'env-default', region: REGION, instanceId: migratedInstance!, s3Prefix: 'exports/', requestedBy: OPERATOR });
+      const done = await waitFor(async () => {
+        const r = await svc.get(exp.id);
+        return r && r.state !== 'active' ? r : undefined;
+      }, 'the export to end');
+      expect(done.state).toBe('completed');
+      await reporter.idle();
+      const vmId = lab.vmIds.get('bsd-firewall-01')!;
+      const exportTasks = (await recentTasks(vim)).filter((t) => t.entity?.value === vmId && t.descriptionId === TASK_TYPES.export.id);
+      expect(exportTasks).toHaveLength(1);
+      expect(exportTasks[0]).toMatchObject({ state: 'success', initiatedBy: OPERATOR });
+      expect(store.get(exp.id)?.vcenterTask).toBe(exportTasks[0]!.task.value);
+      const ev = (await eventsOf('bsd-firewall-01')).find((e) => e.eventTypeId === EVENT_TYPES.exportCompleted.id && e.arguments.exportId === exp.id);
+      expect(ev).toMatchObject({ severity: 'info', arguments: { bucket: done.bucket, key: done.s3Key, instanceId: migratedInstance } });
+    } finally {
+      await sessions.close();
+      store.close();
+    }
+  });
+});
+
+describe('an instance EC2 no longer has', { timeout: 300_000 }, () => {
+  it("clears its source VM's EC2 custom attributes, and only once it is terminated", async () => {
+    const sessions = new EngineVcenterSessions({ sdkUrl: lab.vcsim.sdkUrl, caPem: lab.vcsim.certPem }, { userName: admin.name, password: admin.password });
+    const reporter = createVcenterReporter({ sessions, migrations: tasks, log: () => {} });
+    const sweep = (cleared: Set<string>) => sweepGoneInstances({ migrations: tasks, ec2: () => lab.ec2Client, reporter, session: () => sessions.reporting(''), cleared });
+    const vm = { type: 'VirtualMachine', value: lab.vmIds.get('bsd-firewall-01')! };
+    try {
+      expect(await sweep(new Set())).toEqual([]);
+      expect((await customValues(vim, vm))[CUSTOM_FIELDS.instanceId]).toBe(migratedInstance);
+      await lab.ec2Client.send(new TerminateInstancesCommand({ InstanceIds: [migratedInstance!] }));
+      await waitFor(async () => {
+        const r = await lab.ec2Client.send(new DescribeInstancesCommand({ InstanceIds: [migratedInstance!] }));
+        return r.Reservations?.[0]?.Instances?.[0]?.State?.Name === 'terminated';
+      }, 'the instance to be terminated');
+      expect(await sweep(new Set())).toEqual([vm.value]);
+      const values = await customValues(vim, vm);
+      for (const name of Object.values(CUSTOM_FIELDS)) expect(values[name]).toBe('');
+    } finally {
+      await sessions.close();
+    }
   });
 });
 
