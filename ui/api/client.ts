@@ -27,6 +27,11 @@ import type {
   MigrationListQuery,
   MigrationRequest,
   MigrationTask,
+  NotificationDelivery,
+  NotificationDeliveryLog,
+  NotificationTargetCreated,
+  NotificationTargetInput,
+  NotificationTargetList,
   PreflightQuery,
   PreflightResult,
   RegionList,
@@ -100,6 +105,13 @@ export function createApi(http: Http) {
       (await http.put<Infer<typeof InstanceExportSettingsView>>('/settings/instance-export', body)).data,
     connectorStatus: async (): Promise<ConnectorStatus> => (await http.get<ConnectorStatus>('/connector/status')).data,
     audit: async (q: Partial<AuditQuery>): Promise<AuditPage> => (await http.get<AuditPage>('/audit', { params: q })).data,
+    notificationTargets: async (): Promise<NotificationTargetList> => (await http.get<NotificationTargetList>('/notifications/targets')).data,
+    createNotificationTarget: async (body: NotificationTargetInput): Promise<Infer<typeof NotificationTargetCreated>> =>
+      (await http.post<Infer<typeof NotificationTargetCreated>>('/notifications/targets', body)).data,
+    deleteNotificationTarget: async (id: string): Promise<void> => void (await http.delete(`/notifications/targets/${enc(id)}`)),
+    testNotificationTarget: async (id: string): Promise<NotificationDelivery> => (await http.post<NotificationDelivery>(`/notifications/targets/${enc(id)}/test`)).data,
+    notificationDeliveries: async (id: string): Promise<Infer<typeof NotificationDeliveryLog>> =>
+      (await http.get<Infer<typeof NotificationDeliveryLog>>(`/notifications/targets/${enc(id)}/deliveries`)).data,
   };
 }
 export type Api = ReturnType<typeof createApi>;

@@ -15,9 +15,10 @@ import { meQuery } from '../portal/portal.queries.ts';
 import { auditQueries, statusQueries } from './admin.queries.ts';
 import { EnvironmentForm } from './EnvironmentForm.tsx';
 import { InstanceExportPanel } from './InstanceExportPanel.tsx';
+import { NotificationsPanel } from './NotificationsPanel.tsx';
 import { PermissionsPanel } from './PermissionsPanel.tsx';
 
-type AdminTab = 'environments' | 'permissions' | 'export' | 'status' | 'audit';
+type AdminTab = 'environments' | 'permissions' | 'export' | 'notifications' | 'status' | 'audit';
 
 function EnvironmentsPanel({ environments }: { environments: Environment[] }) {
   const t = useT();
@@ -163,13 +164,14 @@ export function AdminPage() {
         label={t('admin.title')}
         active={tab}
         onChange={setTab}
-        tabs={(['environments', 'permissions', 'export', 'status', 'audit'] as const).map((id) => ({ id, label: t(`admin.tab.${id}`), testId: testIds.portal.tab(id) }))}
+        tabs={(['environments', 'permissions', 'export', 'notifications', 'status', 'audit'] as const).map((id) => ({ id, label: t(`admin.tab.${id}`), testId: testIds.portal.tab(id) }))}
       >
         {envs.isPending && <Spinner label={t('app.loading')} />}
         {envs.isError && <ApiErrorAlert error={envs.error} />}
         {tab === 'environments' && envs.data && <EnvironmentsPanel environments={list} />}
         {tab === 'permissions' && envs.data && <PermissionsPanel environments={list} />}
         {tab === 'export' && <InstanceExportPanel regions={[...new Set(list.map((e) => e.region))].sort()} />}
+        {tab === 'notifications' && envs.data && <NotificationsPanel environments={list} />}
         {tab === 'status' && <StatusPanel />}
         {tab === 'audit' && <AuditPanel />}
       </Tabs>
