@@ -9,7 +9,6 @@ import {
   faultFromLocalized,
   isObj,
   moRefXml,
-  num,
   SoapTransport,
   str,
   text,
@@ -24,17 +23,15 @@ import type { TlsTrust } from './tls.ts';
 import type {
   AboutInfo,
   ExtensionSpec,
-  HttpNfcLeaseDeviceUrl,
   HttpNfcLeaseInfo,
   InventoryFolder,
   MoRef,
   UserSession,
   Vim25ConnectOptions,
-  VmDisk,
   VmInfo,
-  VmNic,
-  VmPowerState,
 } from './types.ts';
+import { extensionXml, parseExtension } from './extension-xml.ts';
+import { flattenSnapshots, parseDevices, parseLeaseInfo, parsePowerState, VM_PATHS } from './vm-xml.ts';
 
 export type * from './types.ts';
 export { VcenterNetworkError, VimFault } from './soap.ts';
@@ -53,31 +50,6 @@ interface PropSpec {
   type: string;
   paths: string[];
 }
-
-const VM_PATHS = [
-  'name',
-  'parent',
-  'config.guestId',
-  'config.guestFullName',
-  'config.instanceUuid',
-  'config.hardware.numCPU',
-  'config.hardware.memoryMB',
-  'config.hardware.device',
-  'runtime.powerState',
-  'runtime.host',
-  'snapshot',
-];
-
-const NIC_TYPES = new Set([
-  'VirtualE1000',
-  'VirtualE1000e',
-  'VirtualPCNet32',
-  'VirtualVmxnet',
-  'VirtualVmxnet2',
-  'VirtualVmxnet3',
-  'VirtualVmxnet3Vrdma',
-  'VirtualSriovEthernetCard',
-]);
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 
@@ -106,210 +78,6 @@ function parseUserSession(node: XmlValue): UserSession {
   if (!key || userName === undefined) throw new Error('vCenter returned a session without key or user name');
   const fullName = str(node, 'fullName');
   return { key, userName, ...(fullName ? { fullName } : {}) };
-}
-
-function parseDescription(node: XmlValue): { label: string; summary: string } {
-  const d = child(node, 'description');
-  return { label: str(d, 'label') ?? '', summary: str(d, 'summary') ?? '' };
-}
-
-/** `{ name: v }` when v is a non-empty string, `{}` otherwise (keeps optional fields absent). */
-function optional<T extends string>(name: T, v: string | undefined): Partial<Record<T, string>> {
-  return (v ? { [name]: v } : {}) as Partial<Record<T, string>>;
-}
-
-function parseExtension(node: XmlValue): ExtensionSpec {
-  const key = str(node, 'key');
-  if (!key) throw new Error('vCenter returned an extension without a key');
-  const { label, summary } = parseDescription(node);
-  const company = str(node, 'company');
-  const lastHeartbeatTime = str(node, 'lastHeartbeatTime');
-  return {
-    key,
-    version: str(node, 'version') ?? '',
-    ...optional('company', company),
-    label,
-    summary,
-    client: arr(child(node, 'client')).map((c) => {
-      const d = parseDescription(c);
-      return {
-        type: str(c, 'type') ?? '',
-        url: str(c, 'url') ?? '',
-        version: str(c, 'version') ?? '',
-        ...optional('company', str(c, 'company')),
-        ...optional('label', d.label),
-        ...optional('summary', d.summary),
-      };
-    }),
-    server: arr(child(node, 'server')).map((s) => {
-      const d = parseDescription(s);
-      const emails = arr(child(s, 'adminEmail'))
-        .map((e) => text(e) ?? '')
-        .filter((e) => e !== '');
-      return {
-        type: str(s, 'type') ?? '',
-        url: str(s, 'url') ?? '',
-        ...optional('serverThumbprint', str(s, 'serverThumbprint')),
-        ...optional('serverCertificate', str(s, 'serverCertificate')),
-        ...(emails.length ? { adminEmail: emails } : {}),
-        ...optional('company', str(s, 'company')),
-        ...optional('label', d.label),
-        ...optional('summary', d.summary),
-      };
-    }),
-    privileges: arr(child(node, 'privilegeList')).map((p) => ({
-      privId: str(p, 'privID') ?? '',
-      privGroupName: str(p, 'privGroupName') ?? '',
-    })),
-    resources: arr(child(node, 'resourceList')).map((r) => ({
-      locale: str(r, 'locale') ?? '',
-      module: str(r, 'module') ?? '',
-      data: Object.fromEntries(
-        arr(child(r, 'data')).map((kv) => [str(kv, 'key') ?? '', str(kv, 'value') ?? ''] as const),
-      ),
-    })),
-    ...optional('lastHeartbeatTime', lastHeartbeatTime),
-    taskList: arr(child(node, 'taskList')).map((t) => ({ taskId: str(t, 'taskID') ?? '' })),
-    eventList: arr(child(node, 'eventList')).map((e) => ({ eventId: str(e, 'eventID') ?? '', ...optional('eventTypeSchema', str(e, 'eventTypeSchema')) })),
-  };
-}
-
-function descriptionXml(label: string | undefined, summary: string | undefined): string {
-  return wrap('description', el('label', label ?? '') + el('summary', summary ?? ''));
-}
-
-/** Extension in vim25 element order (vCenter's parser is order-sensitive). */
-function extensionXml(ext: ExtensionSpec): string {
-  if (!ext.key) throw new Error('An extension needs a key (e.g. com.example.plugin)');
-  const servers = ext.server
-    .map((s) =>
-      wrap(
-        'server',
-        el('url', s.url) +
-          descriptionXml(s.label ?? ext.label, s.summary ?? ext.summary) +
-          el('company', s.company ?? ext.company ?? '') +
-          el('type', s.type) +
-          els('adminEmail', s.adminEmail) +
-          el('serverThumbprint', s.serverThumbprint) +
-          el('serverCertificate', s.serverCertificate),
-      ),
-    )
-    .join('');
-  const clients = ext.client
-    .map((c) =>
-      wrap(
-        'client',
-        el('version', c.version) +
-          descriptionXml(c.label ?? ext.label, c.summary ?? ext.summary) +
-          el('company', c.company ?? ext.company ?? '') +
-          el('type', c.type) +
-          el('url', c.url),
-      ),
-    )
-    .join('');
-  const privileges = (ext.privileges ?? [])
-    .map((p) => wrap('privilegeList', el('privID', p.privId) + el('privGroupName', p.privGroupName)))
-    .join('');
-  const resources = (ext.resources ?? [])
-    .map((r) =>
-      wrap(
-        'resourceList',
-        el('locale', r.locale) +
-          el('module', r.module) +
-          Object.entries(r.data)
-            .map(([k, v]) => wrap('data', el('key', k) + el('value', v)))
-            .join(''),
-      ),
-    )
-    .join('');
-  return wrap(
-    'extension',
-    descriptionXml(ext.label, ext.summary) +
-      el('key', ext.key) +
-      el('company', ext.company) +
-      el('version', ext.version) +
-      servers +
-      clients +
-      (ext.taskList ?? []).map((t) => wrap('taskList', el('taskID', t.taskId))).join('') +
-      (ext.eventList ?? []).map((e) => wrap('eventList', el('eventID', e.eventId) + el('eventTypeSchema', e.eventTypeSchema))).join('') +
-      privileges +
-      resources +
-      el('lastHeartbeatTime', ext.lastHeartbeatTime ?? new Date().toISOString()),
-  );
-}
-
-function parseLeaseInfo(node: XmlValue): HttpNfcLeaseInfo {
-  const deviceUrl: HttpNfcLeaseDeviceUrl[] = arr(child(node, 'deviceUrl')).map((d) => {
-    const sslThumbprint = str(d, 'sslThumbprint');
-    const targetId = str(d, 'targetId');
-    const fileSize = num(d, 'fileSize');
-    return {
-      key: str(d, 'key') ?? '',
-      importKey: str(d, 'importKey') ?? '',
-      url: str(d, 'url') ?? '',
-      ...(sslThumbprint ? { sslThumbprint } : {}),
-      disk: bool(d, 'disk') ?? false,
-      ...(targetId ? { targetId } : {}),
-      ...(fileSize !== undefined ? { fileSize } : {}),
-    };
-  });
-  return {
-    leaseTimeout: num(node, 'leaseTimeout') ?? 0,
-    totalDiskCapacityInKB: num(node, 'totalDiskCapacityInKB') ?? 0,
-    deviceUrl,
-  };
-}
-
-function flattenSnapshots(tree: XmlValue, out: { id: string; name: string }[] = []): { id: string; name: string }[] {
-  for (const s of arr(tree)) {
-    if (!isObj(s)) continue;
-    const ref = toMoRef(s.snapshot);
-    if (ref) out.push({ id: ref.value, name: text(s.name) ?? '' });
-    flattenSnapshots(s.childSnapshotList, out);
-  }
-  return out;
-}
-
-function parseDevices(devices: XmlValue, networkNames: Map<string, string>): { disks: VmDisk[]; nics: VmNic[] } {
-  const disks: VmDisk[] = [];
-  const nics: VmNic[] = [];
-  for (const d of arr(child(devices, 'VirtualDevice'))) {
-    const type = xsiType(d) ?? '';
-    const key = num(d, 'key') ?? 0;
-    const label = str(child(d, 'deviceInfo'), 'label') ?? `${type} ${key}`;
-    const backing = child(d, 'backing');
-    if (type === 'VirtualDisk') {
-      const bytes = num(d, 'capacityInBytes');
-      const kb = num(d, 'capacityInKB') ?? 0;
-      const diskMode = str(backing, 'diskMode');
-      const fileName = str(backing, 'fileName');
-      disks.push({
-        key,
-        label,
-        capacityBytes: bytes !== undefined && bytes > 0 ? bytes : kb * 1024,
-        ...(diskMode ? { diskMode } : {}),
-        backingType: xsiType(backing) ?? 'unknown',
-        ...(fileName ? { fileName } : {}),
-        // VM encryption puts a CryptoKeyId on the disk backing (flat ver2, sparse ver2 and seSparse backings).
-        encrypted: child(backing, 'keyId') !== undefined,
-      });
-    } else if (NIC_TYPES.has(type) || child(d, 'addressType') !== undefined) {
-      const mac = str(d, 'macAddress');
-      const netRef = toMoRef(child(backing, 'network'));
-      const pgKey = str(child(backing, 'port'), 'portgroupKey');
-      const network =
-        str(backing, 'deviceName') ||
-        (netRef ? networkNames.get(netRef.value) : undefined) ||
-        (pgKey ? (networkNames.get(pgKey) ?? pgKey) : undefined) ||
-        str(backing, 'opaqueNetworkId');
-      nics.push({ key, label, ...(network ? { network } : {}), ...(mac ? { macAddress: mac } : {}) });
-    }
-  }
-  return { disks, nics };
-}
-
-function parsePowerState(v: string | undefined): VmPowerState {
-  return v === 'poweredOn' || v === 'suspended' ? v : 'poweredOff';
 }
 
 export class Vim25Client {
