@@ -9,7 +9,8 @@ import { loadPage, routeOf } from './app/router.tsx';
 // vSphere Client's SDK handshake (which would otherwise wait for all of them to download and run); the page's first
 // connector calls leave as soon as the handshake is done, while React may still be on its way.
 const route = routeOf(window.location.hash);
-loadPage(route).catch(() => undefined); // a failed chunk shows when the page renders
+// The first render waits for the page's chunk (it is on its way during the handshake): no loading state to replace.
+const page = loadPage(route).catch(() => undefined); // a failed chunk shows when the page renders
 const app = import('./app/start.tsx');
 // API calls go to <proxied base URL>/vm2ec2/api/v1.
 connectHost(API_PREFIX).then(
@@ -17,6 +18,7 @@ connectHost(API_PREFIX).then(
     const queryClient = createQueryClient();
     const api = createApi(createHttp(host));
     route.prefetch?.(host, api, queryClient);
+    await page;
     (await app).start({ host, api, queryClient });
   },
   async (err: unknown) => (await app).showHostProblem(err),

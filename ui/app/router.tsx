@@ -48,12 +48,15 @@ export function routeOf(hash: string): RouteDef {
 }
 
 const loading = new Map<RouteDef, Promise<ComponentType>>();
+const loaded = new Map<RouteDef, ComponentType>();
 /** The route's page, its chunk requested once however often this is called. */
 export function loadPage(route: RouteDef): Promise<ComponentType> {
   let page = loading.get(route);
   if (!page) {
-    page = route.load();
+    page = route.load().then((Component) => (loaded.set(route, Component), Component));
     loading.set(route, page);
   }
   return page;
 }
+/** The page once its chunk has arrived: rendered directly, it never suspends. */
+export const loadedPage = (route: RouteDef): ComponentType | undefined => loaded.get(route);
