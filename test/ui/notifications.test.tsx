@@ -45,7 +45,7 @@ const server = setupServer(
   }),
   http.get(`${API}/notifications/targets/:id/deliveries`, () => HttpResponse.json({ deliveries: log })),
 );
-beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
+beforeAll(() => server.listen({ onUnhandledFrame: 'error' }));
 afterEach(() => {
   cleanup();
   targets = [];
