@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AwsRegionName, InstanceTypeName, SecurityGroupId, SubnetId, uniqueList, VpcId } from './aws-ids.ts';
 import { multiLine } from './text.ts';
-import { EnvironmentImportDefaults } from './import-options.ts';
+import { EnvironmentImportDefaults, EnvironmentImportDefaultsView } from './import-options.ts';
 
 /** Seed "Managing Environments": per-environment roles of vCenter users. */
 export const EnvironmentRole = z.enum(['NoAccess', 'ReadOnly', 'General', 'Owner']);
@@ -50,7 +50,7 @@ export const Environment = z.object({
   subnetIds: z.array(SubnetId),
   securityGroupIds: z.array(SecurityGroupId),
   instanceTypes: z.array(InstanceTypeName),
-  importDefaults: EnvironmentImportDefaults,
+  importDefaults: EnvironmentImportDefaultsView,
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
   /** The caller's role here (administrators manage every environment and hold Owner in each). */

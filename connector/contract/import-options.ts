@@ -67,6 +67,12 @@ export const EnvironmentImportDefaults = z.strictObject({
   tags: AwsTagList.default([]),
 }).meta({ id: 'EnvironmentImportDefaults' });
 export type EnvironmentImportDefaults = z.infer<typeof EnvironmentImportDefaults>;
+/** The same defaults as an environment returns them (every field present): its own schema, so the API document does not need an input and an output variant of one id. */
+export const EnvironmentImportDefaultsView = z.object({
+  licenseType: LicenseType,
+  encryption: ImportEncryption,
+  tags: z.array(AwsTag),
+}).meta({ id: 'EnvironmentImportDefaultsView' });
 
 /** Read back from AWS after the import/launch (DescribeImportImageTasks, DescribeImages, DescribeVolumes). */
 export const AppliedImportOptions = z.object({
