@@ -1,9 +1,10 @@
-// The UI's HTTP client (plain fetch) against a real HTTP server: what it sends, and how every failure reaches the user.
+// The UI's HTTP client (axios, as the design card asks) against a real HTTP server: what it sends, and how every failure reaches the user.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toApiError } from '../../ui/api/errors.ts';
-import { createHttp, HttpError } from '../../ui/api/http.ts';
+import { isAxiosError } from 'axios';
+import { createHttp } from '../../ui/api/http.ts';
 import type { Host } from '../../ui/host/host.ts';
 
 let server: Server;
@@ -41,11 +42,12 @@ describe('UI HTTP client', () => {
   it('sends the session token on every call, leaves out empty query parameters and sends JSON bodies', async () => {
     seen.length = 0;
     const got = await http().get<{ ok: boolean }>('/migrations', { params: { environmentId: 'env 1', limit: 200, vmId: undefined, state: null } });
-    expect(got).toEqual({ status: 200, data: { ok: true, echo: null } });
+    expect({ status: got.status, data: got.data }).toEqual({ status: 200, data: { ok: true, echo: null } });
     const posted = await http().post<{ echo: unknown }>('/migrations', { vmId: 'vm-42' });
     expect(posted.data.echo).toEqual({ vmId: 'vm-42' });
     await http().post('/migrations/m-1/cancel');
-    expect(seen.map((s) => [s.method, s.url, s.token, s.type, s.body])).toEqual([
+    // A body-less POST's content type is the adapter's own choice (Node's http adapter names a form), so it is not asserted.
+    expect(seen.map((s) => [s.method, s.url, s.token, s.body ? s.type : undefined, s.body])).toEqual([
       ['GET', '/api/migrations?environmentId=env+1&limit=200', 'session-token', undefined, ''],
       ['POST', '/api/migrations', 'session-token', 'application/json', '{"vmId":"vm-42"}'],
       ['POST', '/api/migrations/m-1/cancel', 'session-token', undefined, ''],
@@ -54,7 +56,7 @@ describe('UI HTTP client', () => {
 
   it('gives the connector’s own error code and message for an error answer', async () => {
     const err = await http().get('/denied').catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(HttpError);
+    expect(isAxiosError(err)).toBe(true);
     expect(toApiError(err)).toEqual({ status: 403, code: 'VM_EXPORT_DENIED', message: 'You may not migrate this VM.' });
   });
 
@@ -75,6 +77,8 @@ describe('UI HTTP client', () => {
   });
 
   it('reads an answer without a body as no data', async () => {
-    expect(await http().delete('/empty')).toEqual({ status: 204, data: undefined });
+    const res = await http().delete('/empty');
+    expect(res.status).toBe(204);
+    expect(res.data === undefined || res.data === '').toBe(true);
   });
 });

@@ -1,3 +1,4 @@
+import type { AxiosInstance } from 'axios';
 import type { infer as Infer } from 'zod';
 import type {
   AuditPage,
@@ -42,12 +43,11 @@ import type {
   VpcList,
   WarmTestRequest,
 } from '../../connector/contract/index.ts';
-import type { Http } from './http.ts';
 
 const enc = encodeURIComponent;
 
 /** Typed calls to the connector; request and response types come from its contract. */
-export function createApi(http: Http) {
+export function createApi(http: AxiosInstance) {
   return {
     me: async (): Promise<Me> => (await http.get<Me>('/me')).data,
     vm: async (vmId: string): Promise<VmDetail> => (await http.get<VmDetail>(`/vms/${enc(vmId)}`)).data,

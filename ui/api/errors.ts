@@ -1,6 +1,6 @@
+import { isAxiosError } from 'axios';
 import type { ApiErrorBody, ErrorCode } from '../../connector/contract/index.ts';
 import { HostProblem } from '../host/host.ts';
-import { HttpError } from './http.ts';
 
 /** Every failure the UI shows, normalised at one boundary. */
 export interface ApiError {
@@ -14,12 +14,13 @@ function isErrorBody(v: unknown): v is ApiErrorBody {
 }
 
 export function toApiError(err: unknown): ApiError {
-  if (err instanceof HttpError) {
-    if (err.status === undefined) {
+  if (isAxiosError(err)) {
+    const body: unknown = err.response?.data;
+    if (isErrorBody(body)) return { status: err.response?.status ?? 0, code: body.code, message: body.message };
+    if (!err.response) {
       return { status: 0, code: 'NETWORK', message: 'The connector did not answer. Check that the connector service is running.' };
     }
-    if (isErrorBody(err.data)) return { status: err.status, code: err.data.code, message: err.data.message };
-    return { status: err.status, code: 'INTERNAL', message: `The connector answered HTTP ${err.status}.` };
+    return { status: err.response.status, code: 'INTERNAL', message: `The connector answered HTTP ${err.response.status}.` };
   }
   // The request never left: the vSphere Client's SDK did not give a session or the connector's address.
   if (err instanceof HostProblem) {
