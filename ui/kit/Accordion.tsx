@@ -1,7 +1,4 @@
-import { angleIcon, ClarityIcons } from '@cds/core/icon';
-import { createElement, useId, type ReactNode } from 'react';
-
-ClarityIcons.addIcons(angleIcon);
+import { useId, type ReactNode } from 'react';
 
 interface Props {
   title: string;
@@ -33,7 +30,8 @@ export function AccordionPanel({ title, description, open, onToggle, testId, chi
               onClick={() => onToggle(!open)}
             >
               <span className="clr-accordion-status">
-                {createElement('cds-icon', { shape: 'angle', class: 'clr-accordion-angle', 'aria-hidden': 'true' })}
+                {/* A CSS chevron: the cds-icon element would bring the icon registry into the modal's first load. */}
+                <span className={`vsp-accordion-caret${open ? ' vsp-accordion-caret-open' : ''}`} aria-hidden="true" />
               </span>
               <span className="clr-accordion-title">{title}</span>
               {description !== undefined && <span className="clr-accordion-description">{description}</span>}
