@@ -157,6 +157,8 @@ export const ConnectorConfig = z
         retryMaxDelayMs: z.number().int().min(1).default(600_000),
         /** How often the delivery worker looks for due notifications (it is also woken by every new one). */
         pollMs: z.number().int().min(10).default(2_000),
+        /** How often the connector probes its own health for connector.unhealthy (two failed probes in a row page). */
+        healthIntervalMs: z.number().int().min(50).default(60_000),
         /** The SMTP relay of e-mail targets; credentials only here, never through the API. */
         email: z
           .strictObject({
@@ -172,7 +174,7 @@ export const ConnectorConfig = z
           })
           .optional(),
       })
-      .default({ timeoutMs: 10_000, maxAttempts: 10, retryDelayMs: 5_000, retryMaxDelayMs: 600_000, pollMs: 2_000 }),
+      .default({ timeoutMs: 10_000, maxAttempts: 10, retryDelayMs: 5_000, retryMaxDelayMs: 600_000, pollMs: 2_000, healthIntervalMs: 60_000 }),
     logging: z
       .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .default({ level: 'info' }),

@@ -135,7 +135,8 @@ export const NotificationPayload = z
     export: z
       .object({ id: z.string(), instanceId: z.string(), state: z.string(), region: z.string(), bucket: z.string(), s3Key: z.string().optional(), error: z.string().optional(), requestedBy: z.string() })
       .optional(),
-    connector: z.object({ problems: z.array(z.string()) }).optional(),
+    /** connector.unhealthy: `unhealthy` when the incident begins, `recovered` when it ends; `since` identifies the incident. */
+    connector: z.object({ state: z.enum(['unhealthy', 'recovered']), since: z.iso.datetime(), problems: z.array(z.string()) }).optional(),
     test: z.boolean(),
   })
   .meta({ id: 'NotificationPayload', examples: [example] });

@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { ConnectorConfig } from '../config.ts';
+import { connectorHealthChecks, HealthMonitor } from './health.ts';
 import { NotificationService } from './service.ts';
 import { NotificationStore } from './store.ts';
 
@@ -22,7 +23,16 @@ export const notificationsPlugin = fp(
     // Like the engine: on listen, so app.inject() tests never open the database for it.
     app.addHook('onListen', async () => service.start());
     app.addHook('preClose', async () => service.stop());
+    // The health probe needs no user session: the connector's own vCenter trust and account, AWS credentials and store.
+    const health = new HealthMonitor(
+      connectorHealthChecks({ config: opts.config, aws: app.aws, store: app.store }),
+      service,
+      opts.config.notifications.healthIntervalMs,
+      (msg) => app.log.warn(msg),
+    );
+    app.addHook('onListen', async () => health.start());
+    app.addHook('preClose', async () => health.stop());
     app.addHook('onClose', async () => store.close());
   },
-  { name: 'notifications', dependencies: ['engine', 'store'] },
+  { name: 'notifications', dependencies: ['engine', 'store', 'aws'] },
 );

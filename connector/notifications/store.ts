@@ -196,6 +196,12 @@ export class NotificationStore {
     return this.stmt(`SELECT kind, data FROM engine_tasks WHERE updated_at >= ? ORDER BY seq`).all(since) as { kind: 'migration' | 'export'; data: string }[];
   }
 
+  /** The connector payload of the newest connector.unhealthy row: how the health monitor learns of an incident a restart interrupted. */
+  lastHealthNotice(): NonNullable<NotificationPayload['connector']> | undefined {
+    const row = this.stmt(`SELECT payload FROM notification_outbox WHERE event = 'connector.unhealthy' ORDER BY rowid DESC LIMIT 1`).get() as { payload: string } | undefined;
+    return row ? (JSON.parse(row.payload) as NotificationPayload).connector : undefined;
+  }
+
   /** Delivered and failed rows older than the sweep could reach again are dropped. */
   prune(before: string): void {
     this.stmt(`DELETE FROM notification_outbox WHERE state <> 'pending' AND created_at < ?`).run(before);

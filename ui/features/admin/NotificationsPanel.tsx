@@ -12,8 +12,8 @@ import { Checkbox, Form, InputField } from '../../kit/Form.tsx';
 import { Spinner } from '../../kit/Spinner.tsx';
 import { testIds } from '../../testIds.ts';
 
-/** The events offered; wave.finished is reserved until waves exist, connector.unhealthy until the health hook does. */
-const OFFERED: NotificationEventKind[] = ['migration.completed', 'migration.failed', 'cutover.ready', 'cutover.done', 'export.completed', 'export.failed'];
+/** The events offered; wave.finished is reserved until waves exist. */
+const OFFERED: NotificationEventKind[] = ['migration.completed', 'migration.failed', 'cutover.ready', 'cutover.done', 'export.completed', 'export.failed', 'connector.unhealthy'];
 
 const queries = {
   all: ['notifications'] as const,
