@@ -64,10 +64,11 @@ describe('Administration → Notifications', () => {
     fireEvent.change(screen.getByTestId(testIds.admin.notifyName), { target: { value: 'Ops channel' } });
     fireEvent.change(screen.getByTestId(testIds.admin.notifyAddress), { target: { value: 'https://hooks.example.com/vm2ec2' } });
     fireEvent.click(screen.getByTestId(testIds.admin.notifyEvent('cutover.ready')));
+    fireEvent.click(screen.getByRole('checkbox', { name: 'Connector unhealthy' }));
     fireEvent.click(screen.getByRole('checkbox', { name: 'Production' }));
     fireEvent.click(screen.getByTestId(testIds.admin.notifySave));
     await waitFor(() => expect(bodies).toHaveLength(1));
-    expect(bodies[0]).toEqual({ kind: 'webhook', name: 'Ops channel', url: 'https://hooks.example.com/vm2ec2', events: ['migration.completed', 'migration.failed', 'cutover.ready'], environmentIds: ['env-prod'] });
+    expect(bodies[0]).toEqual({ kind: 'webhook', name: 'Ops channel', url: 'https://hooks.example.com/vm2ec2', events: ['migration.completed', 'migration.failed', 'cutover.ready', 'connector.unhealthy'], environmentIds: ['env-prod'] });
     expect((await screen.findByTestId(testIds.admin.notifySecret)).textContent).toContain('a1b2c3d4e5f6');
     const row = await screen.findByTestId(testIds.admin.notifyRow('nt-1'));
     expect(row.textContent).toContain('Ready to cut over');
