@@ -2,6 +2,7 @@
 // (vCenter, EC2 per region, the store, free space), run on a timer. Two failed probes in a row open an incident
 // (one blip pages nobody); the next passing probe closes it. Each incident notifies once and recovers once.
 import { statfs } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import type { AwsGateway } from '../aws/gateway.ts';
 import type { ConnectorConfig } from '../config.ts';
 import type { NotificationPayload } from '../contract/index.ts';
@@ -65,8 +66,8 @@ export function healthEvent(n: HealthNotice): TaskEvent {
       occurredAt: n.at,
       text:
         n.state === 'unhealthy'
-          ? `The AWS Connector for vCenter is unhealthy since ${n.since}: ${n.problems.join(' ')}`
-          : `The AWS Connector for vCenter is healthy again: the problems that began at ${n.since} are gone.`,
+          ? `The connector on ${hostname()} is unhealthy since ${n.since}: ${n.problems.join(' ')}`
+          : `The connector on ${hostname()} is healthy again: the problems that began at ${n.since} are gone.`,
       connector: { state: n.state, since: n.since, problems: n.problems },
       test: false,
     }),

@@ -313,7 +313,7 @@ export const enUS = {
   'admin.tab.status': 'Connector status',
   'admin.tab.audit': 'Audit log',
   'admin.tab.notifications': 'Notifications',
-  'admin.notify.intro': 'Targets are told when migrations and exports end, and when a warm migration is ready to cut over. Webhooks receive a signed JSON body; e-mail goes through the SMTP relay in the connector configuration.',
+  'admin.notify.intro': 'Targets are told when migrations and exports end, when a warm migration is ready to cut over, and when the connector is unhealthy (whatever environments a target chose). Webhooks receive a signed JSON body; e-mail goes through the SMTP relay in the connector configuration.',
   'admin.notify.addWebhook': 'Add webhook…',
   'admin.notify.addEmail': 'Add e-mail…',
   'admin.notify.emailOff': 'E-mail needs an SMTP relay in the connector configuration file (notifications.email).',
