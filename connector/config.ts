@@ -107,6 +107,22 @@ export const ConnectorConfig = z
         powerOffPollMs: z.number().int().min(5).default(2_000),
       })
       .default({ maxRunning: 4, maxImportsPerRegion: 5, maxExportsPerRegion: 5, stagingBucket: 'vm2ec2-staging-{region}', leaseKeepAliveMs: 10_000, pollMs: 5_000, pollMaxMs: 30_000, maxExportAttempts: 3, vcenterConnectAttempts: 6, retryDelayMs: 2_000, retryMaxDelayMs: 30_000, keepStagingObjects: false, updating: false, warmMinuteMs: 60_000, guestShutdownTimeoutMs: 600_000, powerOffPollMs: 2_000 }),
+    /**
+     * This connector as one of a fleet sharing a PostgreSQL store (issue 14). `connectorId` names it in the portal and in
+     * the store's task ownership; default: generated once and kept in `<dataDir>/connector-id`. A peer's tasks are taken
+     * over when its heartbeat is older than `leaseMs`.
+     */
+    fleet: z
+      .strictObject({
+        connectorId: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, { error: 'fleet.connectorId must be 1-63 letters, digits, dots, dashes or underscores, starting with a letter or digit' })
+          .optional(),
+        heartbeatMs: z.number().int().min(50).default(5_000),
+        leaseMs: z.number().int().min(200).default(30_000),
+      })
+      .refine((f) => f.leaseMs >= 3 * f.heartbeatMs, { error: 'fleet.leaseMs must be at least three times fleet.heartbeatMs, so one late heartbeat does not hand a live connector\'s tasks to a peer' })
+      .default({ heartbeatMs: 5_000, leaseMs: 30_000 }),
     /** The connector's database; default `<dataDir>/connector.sqlite`. */
     store: z.strictObject({ sqliteFile: z.string().min(1).optional() }).default({}),
     /** ESX host name resolution (seed: "Set up a DNS suffix search list"): suffixes tried when a short host name does not resolve. */
