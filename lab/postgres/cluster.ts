@@ -164,27 +164,36 @@ async function launch(a: {
   };
   process.once('exit', onExit);
 
+  const closeLog = () => new Promise<void>((resolve) => log.end(resolve));
+  const shutdown = async (signal: NodeJS.Signals) => {
+    process.off('exit', onExit);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill(signal);
+      // Fast shutdown (SIGINT) disconnects clients and checkpoints; escalate if it hangs.
+      const timer = setTimeout(() => child.kill('SIGQUIT'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await closeLog();
+  };
+
   const url = `postgres://${SUPERUSER}@127.0.0.1:${a.port}/postgres`;
   const deadline = Date.now() + 30_000;
-  let ready = false;
-  while (!ready) {
-    if (child.exitCode !== null) {
-      await new Promise((r) => setTimeout(r, 50));
-      process.off('exit', onExit);
-      log.end();
-      throw new Error(`PostgreSQL exited while starting (code ${child.exitCode}): ${tail()}`);
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      await shutdown('SIGQUIT');
+      throw new Error(`PostgreSQL exited while starting (${child.exitCode ?? child.signalCode}): ${tail()}`);
     }
     const client = new pg.Client(pgConfigFromUrl(url, a.opts.password));
     client.on('error', () => undefined);
     try {
       await client.connect();
       await client.query('SELECT 1');
-      ready = true;
+      break;
     } catch (err) {
       const starting = ['ECONNREFUSED', '57P03'].includes((err as { code?: string }).code ?? '');
       if (!starting || Date.now() > deadline) {
-        child.kill('SIGQUIT');
-        process.off('exit', onExit);
+        await shutdown('SIGQUIT');
         throw new Error(`PostgreSQL did not accept connections on 127.0.0.1:${a.port} (${(err as Error).message}): ${tail()}`);
       }
       await new Promise((r) => setTimeout(r, 100));
@@ -201,15 +210,7 @@ async function launch(a: {
     dir: a.dir,
     stop: () =>
       (stopped ??= (async () => {
-        process.off('exit', onExit);
-        if (child.exitCode === null) {
-          // Fast shutdown: disconnects clients, checkpoints, exits. Escalate if it hangs.
-          child.kill('SIGINT');
-          const timer = setTimeout(() => child.kill('SIGQUIT'), 10_000);
-          await exited;
-          clearTimeout(timer);
-        }
-        log.end();
+        await shutdown('SIGINT');
         if (a.ownDir) rmSync(a.dir, { recursive: true, force: true });
       })()),
   };
