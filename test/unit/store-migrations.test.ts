@@ -80,7 +80,7 @@ describe('schema steps on both backends', () => {
     await db.tx(async (c) => {
       await c.query('INSERT INTO t VALUES (1)');
       // Same client: the uncommitted row is visible inside the transaction.
-      expect((await c.query('SELECT count(*)::int AS n FROM t')).rows[0].n).toBe(1);
+      expect((await c.query('SELECT count(*)::int AS n FROM t')).rows[0]!.n).toBe(1);
     });
     await expect(
       db.tx(async (c) => {
@@ -88,8 +88,8 @@ describe('schema steps on both backends', () => {
         throw new Error('changed my mind');
       }),
     ).rejects.toThrow('changed my mind');
-    expect((await db.query('SELECT array_agg(x ORDER BY x) AS xs FROM t')).rows[0].xs).toEqual([1]);
+    expect((await db.query('SELECT array_agg(x ORDER BY x) AS xs FROM t')).rows[0]!.xs).toEqual([1]);
     // BIGINT comes back as a number, as from SQLite.
-    expect((await db.query('SELECT 9007199254740991::bigint AS big')).rows[0].big).toBe(9007199254740991);
+    expect((await db.query('SELECT 9007199254740991::bigint AS big')).rows[0]!.big).toBe(9007199254740991);
   });
 });
