@@ -29,6 +29,8 @@ import { enginePlugin } from './engine/plugin.ts';
 import { preflightRoutes } from './routes/preflight.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { statusRoutes } from './routes/status.ts';
+import { fleetRoutes } from './routes/fleet.ts';
+import { fleetPlugin } from './fleet/plugin.ts';
 import { notificationRoutes, notificationWebhooks } from './routes/notifications.ts';
 import { waveRoutes } from './routes/waves.ts';
 import { notificationsPlugin } from './notifications/plugin.ts';
@@ -112,6 +114,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     store: opts.store ?? createStore({ dataDir: config.dataDir, sqliteFile: config.store.sqliteFile, defaultRegion: aws.defaultRegion }),
   });
   await app.register(awsPlugin, { aws });
+  await app.register(fleetPlugin, { config });
   await app.register(authPlugin, { administrators: config.administrators, dataDir: config.dataDir, tokenTtlSeconds: config.importTokens.ttlSeconds });
   await app.register(enginePlugin, { config, sdkUrl: gateway.sdkUrl });
   await app.register(notificationsPlugin, { config });
@@ -134,6 +137,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(settingsRoutes);
       await api.register(auditRoutes);
       await api.register(statusRoutes, { config });
+      await api.register(fleetRoutes);
       await api.register(notificationRoutes);
       await api.register(waveRoutes);
       api.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));

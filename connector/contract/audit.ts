@@ -20,6 +20,7 @@ export const AuditAction = z.enum([
   'settings.instance-export',
   'notification.target',
   'notification.test',
+  'settings.bandwidth',
 ]);
 export type AuditAction = z.infer<typeof AuditAction>;
 

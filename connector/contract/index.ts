@@ -15,6 +15,7 @@ export * from './audit.ts';
 export * from './tasks.ts';
 export * from './status.ts';
 export * from './notifications.ts';
+export * from './fleet.ts';
 export * from './waves.ts';
 
 /** Where the connector serves the plugin (manifest, UI, API): one context path, as the platform recommends. */

@@ -130,6 +130,8 @@ export const MigrationTask = z.object({
   percent: z.number().min(0).max(100),
   throughputBps: z.number().nonnegative().optional(),
   etaSeconds: z.number().nonnegative().optional(),
+  /** The disk copy is held to its connector's bandwidth cap (it waited on the cap moments ago), in MB/s (2^20 bytes). */
+  throttled: z.object({ capMBps: z.number().int().positive() }).optional(),
   importTaskId: z.string().optional(),
   /** EC2's free-text import status (e.g. `converting`). */
   importStatus: z.string().optional(),

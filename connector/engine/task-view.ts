@@ -4,6 +4,9 @@ import type { DiskProgress, MigrationTask, WarmReplication } from '../contract/i
 import type { MigrationRecord } from './types.ts';
 import { EBS_BLOCK_BYTES } from './warm/types.ts';
 
+/** A throttle mark older than this (no part finished since) is not shown: the copy may be stalled for another reason. */
+const THROTTLE_SHOWN_MS = 60_000;
+
 const INITIAL_SYNC_REASON = 'Initial sync: every allocated block of the disks is copied once; later cycles send only changed blocks.';
 
 /** The task as the API and the portal see it. */
@@ -45,6 +48,7 @@ export function taskView(t: MigrationRecord, now: Date, queuePosition: number | 
     percent: percentOf(t),
     ...(throughput !== undefined ? { throughputBps: throughput } : {}),
     ...(throughput ? { etaSeconds: remaining / throughput } : {}),
+    ...(uploading && t.throttle && now.getTime() - Date.parse(t.throttle.at) < THROTTLE_SHOWN_MS ? { throttled: { capMBps: t.throttle.capMBps } } : {}),
     ...(t.importTaskId ? { importTaskId: t.importTaskId } : {}),
     ...(t.importStatus ? { importStatus: t.importStatus } : {}),
     ...(t.importProgress !== undefined ? { importProgress: t.importProgress } : {}),

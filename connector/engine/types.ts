@@ -73,6 +73,8 @@ export interface MigrationRecord {
   priority?: number;
   notBefore?: string;
   notAfter?: string;
+  /** Issue 14: the copy last waited on the connector's bandwidth cap at `at`, held to capMBps. */
+  throttle?: { capMBps: number; at: string };
   createdAt: string;
   startedAt?: string;
   updatedAt: string;

@@ -92,6 +92,8 @@ export interface SettingsRepository {
   get(key: string): Promise<string | undefined>;
   /** Returns the stored value, storing `value` first if the key is new (first writer wins). */
   getOrInit(key: string, value: string): Promise<string>;
+  /** Stores `value` under `key`, replacing any value (last writer wins). */
+  set(key: string, value: string): Promise<void>;
 }
 
 /** A store always holds the default environment (id DEFAULT_ENVIRONMENT_ID), created with the store. */

@@ -310,4 +310,8 @@ class SqliteSettings implements SettingsRepository {
     db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING').run(key, value);
     return (db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string }).value;
   }
+
+  async set(key: string, value: string): Promise<void> {
+    this.db().prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
 }

@@ -11,9 +11,10 @@ import { oneActiveTaskPerTarget } from './0004-one-active-task-per-target.ts';
 import { auditVmName } from './0005-audit-vm-name.ts';
 import { environmentImportDefaults } from './0006-environment-import-defaults.ts';
 import { notifications } from './0007-notifications.ts';
+import { fleetConnectors } from './0008-fleet-connectors.ts';
 import type { PgMigration } from './types.ts';
 
 /** Every schema step, oldest first. */
-export const PG_MIGRATIONS: readonly PgMigration[] = [initial, engineTasks, taskListIndexes, oneActiveTaskPerTarget, auditVmName, environmentImportDefaults, notifications];
+export const PG_MIGRATIONS: readonly PgMigration[] = [initial, engineTasks, taskListIndexes, oneActiveTaskPerTarget, auditVmName, environmentImportDefaults, notifications, fleetConnectors];
 
 export type { PgMigration } from './types.ts';

@@ -1,0 +1,84 @@
+// This connector as a member of its fleet: its id, its row in the connectors table (heartbeat every fleet.heartbeatMs
+// while the server listens) and its bandwidth cap. The engine draws its disk copies through `fleet.bandwidth`.
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { ConnectorConfig } from '../config.ts';
+import { CONNECTOR_VERSION } from '../doctor/version.ts';
+import { BandwidthLimiter } from '../bandwidth/limiter.ts';
+import { localTimeZone } from '../bandwidth/schedule.ts';
+import type { Store } from '../store/index.ts';
+import type { PgQueryable } from '../store/postgres/database.ts';
+import { connectorIdentity } from './identity.ts';
+import { PgConnectorRegistry, SqliteConnectorRegistry, type ConnectorEntry, type ConnectorRegistry } from './registry.ts';
+
+export interface Fleet {
+  /** This connector's id (read or created in the data dir on first use). */
+  connectorId(): Promise<string>;
+  readonly registry: ConnectorRegistry;
+  readonly bandwidth: BandwidthLimiter;
+  readonly leaseMs: number;
+  readonly timeZone: string;
+  /** The vCenter this connector serves as the engine identifies it (about.instanceUuid); default: the URL's origin. */
+  setVcenterId(id: string): void;
+  /** Writes this connector's heartbeat now. */
+  heartbeat(): Promise<void>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    fleet: Fleet;
+  }
+}
+
+/** The registry on the store's own database: PostgreSQL when the store is, else the SQLite file. */
+export function openRegistry(store: Store, config: ConnectorConfig): ConnectorRegistry {
+  // `backend` arrives with the PostgreSQL store; until then the store is SQLite in the configured file.
+  const backend = (store as { backend?: { kind: 'sqlite'; file: string } | { kind: 'postgres'; db: PgQueryable } }).backend;
+  if (backend?.kind === 'postgres') return new PgConnectorRegistry(backend.db, config.fleet.leaseMs);
+  const file = backend?.kind === 'sqlite' ? backend.file : (config.store.sqliteFile ?? join(config.dataDir, 'connector.sqlite'));
+  return new SqliteConnectorRegistry(file === ':memory:' ? file : resolve(file), config.fleet.leaseMs);
+}
+
+export const fleetPlugin = fp(
+  async (app: FastifyInstance, opts: { config: ConnectorConfig; registry?: ConnectorRegistry; now?: () => Date }) => {
+    const { config } = opts;
+    const now = opts.now ?? (() => new Date());
+    const registry = opts.registry ?? openRegistry(app.store, config);
+    const timeZone = localTimeZone();
+    let id: Promise<string> | undefined;
+    const connectorId = (): Promise<string> => (id ??= connectorIdentity({ dataDir: config.dataDir, connectorId: config.fleet.connectorId }));
+    let vcenterId = new URL(config.vcenter.url).origin;
+    const startedAt = now().toISOString();
+    const bandwidth = new BandwidthLimiter({ settings: app.store.settings, connectorId, timeZone, now, log: (m) => app.log.warn(m) });
+    const entry = async (): Promise<ConnectorEntry> => ({ id: await connectorId(), vcenterId, version: CONNECTOR_VERSION, host: hostname(), timeZone, startedAt });
+    const heartbeat = async (): Promise<void> => registry.heartbeat(await entry(), now());
+    app.decorate('fleet', {
+      connectorId,
+      registry,
+      bandwidth,
+      leaseMs: config.fleet.leaseMs,
+      timeZone,
+      setVcenterId: (v: string) => void (vcenterId = v),
+      heartbeat,
+    });
+
+    let timer: NodeJS.Timeout | undefined;
+    // On listen, not on ready: app.inject() tests build the app without joining a fleet.
+    app.addHook('onListen', async () => {
+      await heartbeat();
+      await bandwidth.start();
+      timer = setInterval(() => {
+        heartbeat().catch((err: unknown) => app.log.warn(`fleet: the heartbeat of this connector failed: ${String(err)}`));
+      }, config.fleet.heartbeatMs);
+      timer.unref();
+    });
+    app.addHook('preClose', async () => {
+      clearInterval(timer);
+      bandwidth.stop();
+    });
+    app.addHook('onClose', async () => registry.close());
+  },
+  { name: 'fleet', dependencies: ['store'] },
+);
