@@ -111,7 +111,7 @@ export class Ec2Emulator implements Core {
     this.ebs.expire(this.now());
     this.kms.expire(this.now());
     for (const region of this.states.values()) {
-      advanceImports(this, region);
+      await advanceImports(this, region);
       advanceImages(this, region);
       advanceInstances(this, region);
       await advanceExports(this, region);

@@ -156,9 +156,10 @@ async function step(core: Core, region: RegionState, task: ExportTask, at: numbe
   }
   const inst = region.instances.get(task.instanceId);
   if (!inst) return finish(task, at, 'cancelled', `ClientError: Instance ${task.instanceId} no longer exists.`);
-  const artifact = exportArtifact(inst, task.id, task.diskImageFormat, task.containerFormat === 'ova', at);
+  const artifact = exportArtifact(core.ebs, inst, task.id, task.diskImageFormat, task.containerFormat === 'ova', at);
+  if ('error' in artifact) return finish(task, at, 'cancelled', artifact.error);
   try {
-    await core.s3.putObject(task.bucket, task.key, artifact.body, artifact.contentType);
+    await core.s3.putStream(task.bucket, task.key, artifact.chunks, artifact.contentType);
     finish(task, at, 'completed');
   } catch (err) {
     finish(task, at, 'cancelled', `ClientError: Could not write s3://${task.bucket}/${task.key}: ${(err as Error).message}`);

@@ -5,6 +5,7 @@ import type { XmlObject } from './xml.ts';
 import type { LabS3Access } from './s3.ts';
 import type { IamState } from './iam.ts';
 import type { EbsStore } from './ebs-store.ts';
+import type { ConvertedDisk } from './disk-content.ts';
 import type { KmsStore } from '../kms/store.ts';
 import type { GuestOsRule } from './licensing.ts';
 
@@ -32,6 +33,9 @@ export interface ImportDisk {
   objectSize?: number;
   validated: boolean;
   snapshotId?: string;
+  /** The image's content, read while the task was `converting` (undefined: not read yet, or a format the lab cannot read). */
+  converted?: ConvertedDisk;
+  convertedAt?: number;
 }
 
 export interface ImportTask {
