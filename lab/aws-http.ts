@@ -4,6 +4,18 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
+/** An error answered in its service's error envelope; `code` becomes the SDK exception name. */
+export class AwsServiceError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+    this.name = code;
+  }
+}
+
 export type InjectedFault = 'throttle' | 'server-error' | 'reset';
 
 export interface SigV4Scope {
