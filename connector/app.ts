@@ -111,7 +111,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const aws = new AwsGateway(config.aws);
   // The store opens its file on first use, so building the app touches no disk.
   await app.register(storePlugin, {
-    store: opts.store ?? createStore({ dataDir: config.dataDir, sqliteFile: config.store.sqliteFile, defaultRegion: aws.defaultRegion }),
+    store: opts.store ?? createStore({ dataDir: config.dataDir, ...config.store, defaultRegion: aws.defaultRegion, onError: (err) => app.log.warn(`store: ${err.message}`) }),
   });
   await app.register(awsPlugin, { aws });
   await app.register(fleetPlugin, { config });

@@ -1,6 +1,7 @@
-// The connector's persistence, as small repository interfaces. SQLite implements them today
-// (./sqlite/); a Postgres backend would implement the same interfaces.
+// The connector's persistence, as small repository interfaces, implemented on SQLite (./sqlite/, one connector) and
+// PostgreSQL (./postgres/, a fleet of connectors sharing one database) with the same behaviour.
 import type { AuditAction, AuditOutcome, EnvironmentImportDefaults, EnvironmentRole } from '../contract/index.ts';
+import type { PgDatabase } from './postgres/database.ts';
 
 export interface EnvironmentRecord {
   id: string;
@@ -103,8 +104,12 @@ export interface Store {
   readonly audit: AuditRepository;
   readonly usedTokens: UsedTokenRepository;
   readonly settings: SettingsRepository;
+  /** Where the data lives, so the engine, waves and fleet code open their own tables on the same database. */
+  readonly backend: StoreBackend;
   close(): Promise<void>;
 }
+
+export type StoreBackend = { kind: 'sqlite'; file: string } | { kind: 'postgres'; db: PgDatabase };
 
 /** A uniqueness rule was violated (e.g. an environment name already in use). */
 export class StoreConflictError extends Error {

@@ -1,5 +1,15 @@
 import type { PoolConfig } from 'pg';
 
+/** What is wrong with a `store.url`, or undefined when it is usable. */
+export function storeUrlProblem(url: string): string | undefined {
+  try {
+    pgConfigFromUrl(url);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message.replace(/^store\.url:? /, '');
+  }
+}
+
 /**
  * `store.url` (postgres://user@host:port/database) as pg settings. A password in the URL is refused: URLs end up in
  * logs, process lists and support bundles; it comes from `store.passwordFile` or VM2EC2_STORE_PASSWORD instead.
