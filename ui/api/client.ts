@@ -3,6 +3,9 @@ import type { infer as Infer } from 'zod';
 import type {
   AuditPage,
   AuditQuery,
+  BandwidthSettingInput,
+  BandwidthSettingView,
+  FleetConnectorList,
   BootMode,
   ConnectorStatus,
   Environment,
@@ -104,6 +107,10 @@ export function createApi(http: AxiosInstance) {
     setExportSettings: async (body: Infer<typeof InstanceExportSettings>): Promise<Infer<typeof InstanceExportSettingsView>> =>
       (await http.put<Infer<typeof InstanceExportSettingsView>>('/settings/instance-export', body)).data,
     connectorStatus: async (): Promise<ConnectorStatus> => (await http.get<ConnectorStatus>('/connector/status')).data,
+    fleetConnectors: async (): Promise<FleetConnectorList> => (await http.get<FleetConnectorList>('/fleet/connectors')).data,
+    connectorBandwidth: async (id: string): Promise<BandwidthSettingView> => (await http.get<BandwidthSettingView>(`/fleet/connectors/${enc(id)}/bandwidth`)).data,
+    setConnectorBandwidth: async (id: string, body: BandwidthSettingInput): Promise<BandwidthSettingView> =>
+      (await http.put<BandwidthSettingView>(`/fleet/connectors/${enc(id)}/bandwidth`, body)).data,
     audit: async (q: Partial<AuditQuery>): Promise<AuditPage> => (await http.get<AuditPage>('/audit', { params: q })).data,
     notificationTargets: async (): Promise<NotificationTargetList> => (await http.get<NotificationTargetList>('/notifications/targets')).data,
     createNotificationTarget: async (body: NotificationTargetInput): Promise<Infer<typeof NotificationTargetCreated>> =>

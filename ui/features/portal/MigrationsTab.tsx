@@ -18,6 +18,12 @@ import { TestInstanceDialog, useWarmMutations, WarmActionsMenu } from './WarmAct
 
 export { formatEta, MigrationProgress } from './MigrationProgress.tsx';
 
+/** The connector running the task (issue 14's `connectorId`; read loosely until the engine's contract field is on main). */
+const runsOn = (m: MigrationTask): string | undefined => {
+  const id = (m as { connectorId?: unknown }).connectorId;
+  return typeof id === 'string' ? id : undefined;
+};
+
 /** Seed: "select the environment, and then click the VM-to-EC2 Migrations tab". */
 export function MigrationsTab({ environmentId }: { environmentId: string }) {
   const api = useApi();
@@ -44,6 +50,10 @@ export function MigrationsTab({ environmentId }: { environmentId: string }) {
     { id: 'state', label: t('migrations.state'), cell: (m) => <CellText text={t(`migrations.state.${m.state}`)} testId="migration-state" />, sortValue: (m) => m.state, minWidth: 80 },
     // A warm task's replication facts need a little more room than a cold task's progress line.
     { id: 'progress', label: t('migrations.progress'), cell: (m) => <MigrationProgress task={m} t={t} />, minWidth: anyWarm ? 200 : 170, wrap: true },
+    // Shown once tasks say which connector of the fleet runs them.
+    ...(list.data?.items.some((m) => runsOn(m) !== undefined)
+      ? [{ id: 'runsOn', label: t('migrations.runsOn'), cell: (m: MigrationTask) => <CellId id={runsOn(m) ?? t('common.none')} testId={testIds.fleet.runsOn} />, sortValue: (m: MigrationTask) => runsOn(m) ?? '', minWidth: 130, priority: 3 }]
+      : []),
     { id: 'instance', label: t('migrations.instanceId'), cell: (m) => <CellId id={m.instanceId ?? t('common.none')} testId="migration-instance" />, minWidth: 150, priority: 2 },
     { id: 'requestedBy', label: t('migrations.requestedBy'), cell: (m) => m.requestedBy, sortValue: (m) => m.requestedBy, minWidth: 140, priority: 4 },
     { id: 'created', label: t('migrations.created'), cell: (m) => new Date(m.createdAt).toLocaleString(), sortValue: (m) => m.createdAt, minWidth: 150, priority: 3 },
