@@ -75,13 +75,22 @@ export class BandwidthLimiter {
     this.timer = undefined;
   }
 
-  /** The throttle one task's copies draw through. */
-  forTask(taskId: string): ByteThrottle {
+  /** The throttle one task's copies draw through; `onThrottled` hears the cap it waits on, at most once a second. */
+  forTask(taskId: string, onThrottled?: (capMBps: number) => void): ByteThrottle {
+    let told = 0;
     return {
       take: (n) => this.bucket.take(n),
       giveBack: (n) => this.bucket.giveBack(n),
       waitMs: (n) => this.bucket.waitMs(n),
-      waited: () => void this.lastWait.set(taskId, Date.now()),
+      waited: () => {
+        const now = Date.now();
+        this.lastWait.set(taskId, now);
+        const cap = this.capMBps();
+        if (onThrottled && cap !== null && now - told >= 1_000) {
+          told = now;
+          onThrottled(cap);
+        }
+      },
     };
   }
 

@@ -198,6 +198,11 @@ export class ColdPipeline {
       else delete t.throttle;
       this.ctx.saveThrottled(t);
     };
+    // Marked while the copy waits on the connector's bandwidth cap (the Migrations row says so); cleared by progress without waits.
+    const onThrottled = (capMBps: number): void => {
+      t.throttle = { capMBps, at: this.ctx.iso() };
+      this.ctx.saveThrottled(t);
+    };
     try {
       // Aborts its S3 multipart upload itself on any failure or on the signal.
       await streamDiskToS3(
@@ -207,7 +212,7 @@ export class ColdPipeline {
           ...(client.sessionCookie ? { cookie: client.sessionCookie } : {}),
         },
         { s3: this.ctx.opts.s3(t.region), bucket: t.bucket, key: disk.s3Key, expectedBytes: disk.expectedBytes, queueSize: this.ctx.opts.queueSize },
-        { signal, onProgress, ...(this.ctx.opts.bandwidth ? { throttle: this.ctx.opts.bandwidth.forTask(t.id) } : {}) },
+        { signal, onProgress, ...(this.ctx.opts.bandwidth ? { throttle: this.ctx.opts.bandwidth.forTask(t.id, onThrottled) } : {}) },
       );
     } catch (err) {
       checkAbort(signal);
