@@ -52,7 +52,8 @@ function ConnectorBandwidth({ connectorId }: { connectorId: string }) {
   const setting = useQuery(fleetQueries.bandwidth(api, connectorId));
   if (setting.isPending) return <Spinner label={t('app.loading')} />;
   if (setting.isError) return <ApiErrorAlert error={setting.error} />;
-  return <BandwidthForm key={setting.data.updatedAt ?? 'never'} view={setting.data} />;
+  // Not keyed by the setting: a save must not remount the form and lose its "Saved" note.
+  return <BandwidthForm view={setting.data} />;
 }
 
 function BandwidthForm({ view }: { view: BandwidthSettingView }) {

@@ -28,7 +28,7 @@ export function FleetConnectors() {
         rowTestId={(c) => testIds.fleet.row(c.id)}
         empty={t('fleet.empty')}
         columns={[
-          { id: 'name', label: t('fleet.name'), cell: (c) => <CellId id={c.self ? t('fleet.thisOne', { id: c.id }) : c.id} />, sortValue: (c) => c.id, minWidth: 170 },
+          { id: 'name', label: t('fleet.name'), cell: (c) => <CellId id={c.self ? t('fleet.thisOne', { id: c.id }) : c.id} />, sortValue: (c) => c.id, minWidth: 230 },
           {
             id: 'health',
             label: t('fleet.health'),
@@ -40,8 +40,8 @@ export function FleetConnectors() {
             sortValue: (c) => c.health,
             minWidth: 120,
           },
-          { id: 'vcenter', label: t('fleet.vcenter'), cell: (c) => <CellText text={c.vcenterId} />, sortValue: (c) => c.vcenterId, minWidth: 160, priority: 2 },
-          { id: 'version', label: t('fleet.version'), cell: (c) => c.version, sortValue: (c) => c.version, minWidth: 80, priority: 3 },
+          { id: 'vcenter', label: t('fleet.vcenter'), cell: (c) => <CellText text={c.vcenterId} />, sortValue: (c) => c.vcenterId, minWidth: 160, priority: 3 },
+          { id: 'version', label: t('fleet.version'), cell: (c) => c.version, sortValue: (c) => c.version, minWidth: 80, priority: 4 },
           {
             id: 'heartbeat',
             label: t('fleet.heartbeat'),
@@ -49,7 +49,7 @@ export function FleetConnectors() {
             sortValue: (c) => c.heartbeatAt,
             minWidth: 150,
           },
-          { id: 'cap', label: t('fleet.cap'), cell: cap, minWidth: 110, priority: 4 },
+          { id: 'cap', label: t('fleet.cap'), cell: cap, minWidth: 110, priority: 2 },
           { id: 'host', label: t('fleet.host'), cell: (c) => <CellText text={c.host} />, minWidth: 120, priority: 5 },
         ]}
       />
