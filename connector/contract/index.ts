@@ -24,4 +24,4 @@ export const API_PREFIX = `${PLUGIN_CONTEXT_PATH}/api/v1`;
 /** The vSphere extension key the plugin is registered under. */
 export const PLUGIN_KEY = 'org.vm2ec2.plugin';
 /** Ids the manifest gives the plugin's dynamic items. */
-export const ACTION_IDS = { migrateVm: 'migrateVmToEc2' } as const;
+export const ACTION_IDS = { migrateVm: 'migrateVmToEc2', migrateWave: 'migrateVmsToEc2' } as const;

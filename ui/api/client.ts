@@ -45,6 +45,10 @@ import type {
   VmMigrateAccess,
   VpcList,
   WarmTestRequest,
+  Wave,
+  WaveCreateInput,
+  WaveList,
+  WaveListQuery,
 } from '../../connector/contract/index.ts';
 
 const enc = encodeURIComponent;
@@ -92,6 +96,11 @@ export function createApi(http: AxiosInstance) {
       (await http.post<MigrationTask>(`/migrations/${enc(id)}/test-instance`, body)).data,
     finishTestInstance: async (id: string): Promise<MigrationTask> => (await http.post<MigrationTask>(`/migrations/${enc(id)}/test-instance/finish`)).data,
     cutOver: async (id: string): Promise<MigrationTask> => (await http.post<MigrationTask>(`/migrations/${enc(id)}/cutover`)).data,
+
+    // Waves (issue 14): many VMs as one planned unit.
+    createWave: async (body: WaveCreateInput): Promise<Wave> => (await http.post<Wave>('/waves', body)).data,
+    waves: async (q: Partial<WaveListQuery>): Promise<WaveList> => (await http.get<WaveList>('/waves', { params: q })).data,
+    cancelWave: async (id: string): Promise<Wave> => (await http.post<Wave>(`/waves/${enc(id)}/cancel`)).data,
 
     instances: async (environmentId: string): Promise<Infer<typeof InstanceList>> =>
       (await http.get<Infer<typeof InstanceList>>('/instances', { params: { environmentId } })).data,

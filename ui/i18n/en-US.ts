@@ -1,7 +1,9 @@
 // English strings. Labels a user meets follow the words of the AWS Connector for vCenter migration guide.
+import { enUSWaves } from './en-US-waves.ts';
 import { enUSFleet } from './en-US-fleet.ts';
 
 export const enUS = {
+  ...enUSWaves,
   ...enUSFleet,
   'app.loading': 'Loading…',
   'app.unexpected': 'Something went wrong in the plugin.',

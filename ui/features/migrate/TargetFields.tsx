@@ -20,6 +20,11 @@ export interface TargetChoices {
 
 const empty: TargetChoices = { region: '', environmentId: '', subnetId: '', instanceType: '', securityGroupId: '' };
 
+/** The environments the user may migrate into: General or Owner, and set up with a VPC. */
+export function migratableEnvironments(environments: Environment[]): Environment[] {
+  return environments.filter((e) => (e.myRole === 'General' || e.myRole === 'Owner') && e.vpcId !== null);
+}
+
 /** The only option when there is exactly one, else the user's choice if still offered. */
 export function pick(chosen: string, offered: string[]): string {
   if (offered.includes(chosen)) return chosen;

@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { normalizeUserName, type MigrationTask } from '../../../connector/contract/index.ts';
+import { normalizeUserName, type MigrationTask, type Wave } from '../../../connector/contract/index.ts';
 import { useApi } from '../../api/ApiContext.tsx';
 import { useHost } from '../../host/HostContext.tsx';
 import { useT } from '../../i18n/i18n.ts';
@@ -15,6 +15,7 @@ import { AppliedList } from './AppliedOptions.tsx';
 import { MigrationProgress } from './MigrationProgress.tsx';
 import { meQuery, migrationQueries } from './portal.queries.ts';
 import { TestInstanceDialog, useWarmMutations, WarmActionsMenu } from './WarmActions.tsx';
+import { WavesPanel } from './WavesPanel.tsx';
 
 export { formatEta, MigrationProgress } from './MigrationProgress.tsx';
 
@@ -37,6 +38,8 @@ export function MigrationsTab({ environmentId }: { environmentId: string }) {
   const warm = useWarmMutations();
   const host = useHost();
   const [testFor, setTestFor] = useState<string | null>(null);
+  // A wave's "Show migrations" narrows this list to its tasks (issue 14).
+  const [wave, setWave] = useState<Wave | null>(null);
   const me = useQuery(meQuery(api));
   const envs = useQuery(environmentQueries.list(api));
   const myRole = envs.data?.environments.find((e) => e.id === environmentId)?.myRole;
@@ -97,15 +100,25 @@ export function MigrationsTab({ environmentId }: { environmentId: string }) {
   if (list.isPending) return <Spinner label={t('app.loading')} />;
   if (list.isError && !list.data) return <ApiErrorAlert error={list.error} />;
   const testTask = list.data.items.find((m) => m.id === testFor);
+  const rows = wave ? list.data.items.filter((m) => wave.taskIds.includes(m.id)) : list.data.items;
   const actionError = [cancel, warm.finishTest, warm.cutover].find((mu) => mu.isError)?.error;
   return (
     <div data-test={testIds.portal.migrations}>
       {list.isRefetchError && <Alert kind="warning" compact>{t('error.refreshFailed')}</Alert>}
       {actionError !== undefined && actionError !== null && <ApiErrorAlert error={actionError} />}
+      <WavesPanel environmentId={environmentId} shown={wave} onShow={setWave} />
+      {wave && (
+        <Alert kind="info" compact testId={testIds.waves.filtered}>
+          {t('waves.filtered', { count: rows.length, name: wave.name })}{' '}
+          <Button variant="link" className="btn-sm" testId={testIds.waves.showAll} onClick={() => setWave(null)}>
+            {t('waves.showAll')}
+          </Button>
+        </Alert>
+      )}
       <DataTable
         label={t('portal.tab.migrations')}
         columns={columns}
-        rows={list.data.items}
+        rows={rows}
         rowKey={(m) => m.id}
         rowTestId={(m) => testIds.portal.migrationRow(m.id)}
         empty={t('migrations.empty')}
