@@ -177,6 +177,7 @@ export const importHandlers: Record<string, Handler> = {
     };
     region.imports.set(task.id, task);
     if (clientToken !== undefined) region.importTokens.set(clientToken, task.id);
+    if (validationError === undefined) startConversions(core, task);
     return importTaskXml(task);
   },
 
@@ -216,7 +217,10 @@ function fail(core: Core, task: ImportTask, at: number, message: string): void {
   task.nextAt = undefined;
 }
 
-function complete(core: Core, region: RegionState, task: ImportTask, at: number): void {
+async function complete(core: Core, region: RegionState, task: ImportTask, at: number): Promise<void> {
+  await Promise.all(task.disks.map((d) => d.conversion));
+  const unreadable = conversionError(task);
+  if (unreadable !== undefined) return fail(core, task, at, unreadable);
   // A snapshot import reads its source snapshot when it converts; one deleted meanwhile fails the task.
   const sources = task.disks.map((d) => (d.sourceSnapshotId === undefined ? undefined : core.ebs.get(d.sourceSnapshotId)));
   const missing = task.disks.find((d, i) => d.sourceSnapshotId !== undefined && sources[i] === undefined);
@@ -275,20 +279,26 @@ function complete(core: Core, region: RegionState, task: ImportTask, at: number)
   task.nextAt = undefined;
 }
 
-/** Reads each S3 disk's image once, as the conversion does; a damaged image fails the task. */
-async function convert(core: Core, task: ImportTask, at: number): Promise<string | undefined> {
+/**
+ * Reads each S3 disk's image once, in the background from the start of the task, so that reading a large disk does
+ * not stretch the stages' timing (or hold the other tasks' transitions); the task completes only once it is read.
+ */
+function startConversions(core: Core, task: ImportTask): void {
   for (const d of task.disks) {
-    if (d.convertedAt !== undefined || d.sourceSnapshotId !== undefined) continue;
-    try {
-      d.converted = await convertDisk(core, d);
-      d.convertedAt = at;
-    } catch (err) {
-      if (err instanceof DiskImageError) return err.message;
-      throw err;
-    }
+    if (d.sourceSnapshotId !== undefined || d.bucket === undefined) continue;
+    d.conversion = convertDisk(core, d).then(
+      (converted) => {
+        if (task.status === 'active') d.converted = converted;
+        else releaseConverted(core.ebs, converted); // failed or cancelled meanwhile
+      },
+      (err: unknown) => {
+        d.conversionError = err instanceof DiskImageError ? err.message : `ClientError: Disk validation failed [${(err as Error).message}]`;
+      },
+    );
   }
-  return undefined;
 }
+
+const conversionError = (task: ImportTask): string | undefined => task.disks.find((d) => d.conversionError !== undefined)?.conversionError;
 
 /** One step of a task whose `nextAt` is due; `at` is the scheduled time of the step. */
 async function step(core: Core, region: RegionState, task: ImportTask, at: number): Promise<void> {
@@ -315,7 +325,8 @@ async function step(core: Core, region: RegionState, task: ImportTask, at: numbe
     }
   }
   if (stage === 'converting') {
-    const unreadable = await convert(core, task, at);
+    // A damaged image fails the task here when reading it has already found out (else when it completes).
+    const unreadable = conversionError(task);
     if (unreadable !== undefined) return fail(core, task, at, unreadable);
     // The OS is known once the disk is converted; a licence that does not fit it fails the task.
     const os = detectGuestOs(core.guestOsRules, task);
@@ -343,7 +354,7 @@ async function step(core: Core, region: RegionState, task: ImportTask, at: numbe
     task.nextAt = at + core.stageMs;
     return;
   }
-  complete(core, region, task, at);
+  await complete(core, region, task, at);
 }
 
 export async function advanceImports(core: Core, region: RegionState): Promise<void> {

@@ -33,9 +33,12 @@ export interface ImportDisk {
   objectSize?: number;
   validated: boolean;
   snapshotId?: string;
-  /** The image's content, read while the task was `converting` (undefined: not read yet, or a format the lab cannot read). */
+  /** Reading the image (started with the task, in the background; the task completes only after it). */
+  conversion?: Promise<void>;
+  /** The image's content once read (undefined: not read yet, or a format the lab cannot read). */
   converted?: ConvertedDisk;
-  convertedAt?: number;
+  /** Why the image could not be read: the task fails with it. */
+  conversionError?: string;
 }
 
 export interface ImportTask {
