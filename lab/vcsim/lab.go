@@ -43,6 +43,7 @@ func newLab(m *simulator.Model, cfg *Config) (*lab, error) {
 	l.exports = newExportRegistry(seeds)
 	l.imports = newImportRegistry(l)
 	l.inj = newInjector()
+	l.inj.imports = l.imports
 	l.exports.inj = l.inj
 	l.disks = newDiskRegistry(l.exports.ps, l.exports.seedOf)
 	l.exports.disks = l.disks

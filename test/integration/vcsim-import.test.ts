@@ -108,11 +108,13 @@ describe('ImportVApp with an NFC import lease', () => {
 
     // The VM exists (powered off) while the lease is open, as in vCenter.
     expect((await vmNamed('brought-back-01'))?.powerState).toBe('poweredOff');
+    expect((await vc.faultStatus()).openImportLeases).toBe(1);
     const sent = await uploadLeaseDisk(client, target!.device, await chunks(randomVmdk), { contentLength: randomVmdk.length });
     expect(sent).toBe(randomVmdk.length);
     await client.leaseProgress(lease, 100);
     await client.leaseComplete(lease);
     expect((await client.leaseState(lease)).state).toBe('done');
+    expect((await vc.faultStatus()).openImportLeases).toBe(0);
 
     const vm = (await vmNamed('brought-back-01'))!;
     expect(vm.folderId).toBe(migrationFolder.value);
@@ -157,6 +159,7 @@ describe('ImportVApp with an NFC import lease', () => {
     expect(await vmNamed('aborted-01')).toBeUndefined();
     const state = await client.leaseState(lease);
     expect(state.state).toBe('error');
+    expect((await vc.faultStatus()).openImportLeases).toBe(0);
     // The lease's URLs are gone with it (a small body, so the answer is read before the server closes).
     await expect(uploadLeaseDisk(client, target!.device, await chunks(junk), { contentLength: junk.length })).rejects.toThrow(/HTTP 404/);
   });
