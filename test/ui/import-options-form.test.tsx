@@ -183,7 +183,7 @@ describe('Advanced section of Migrate VM to EC2', () => {
       {
         code: 'LICENSE_TYPE_ADJUSTED',
         severity: 'info',
-        message: "Linux guests are imported with their own licence (BYOL): AWS provides no licence for them. The environment's default, AWS-provided, does not apply to this VM.",
+        message: "Linux guests are imported with their own license (BYOL): AWS provides no license for them. The environment's default, AWS-provided license, does not apply to this VM.",
         details: { licenseType: 'BYOL' },
       },
     ];
