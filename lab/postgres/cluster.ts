@@ -145,6 +145,8 @@ async function launch(a: {
   const args = ['-D', a.data, ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
   const logFile = join(a.dir, 'postgres.log');
   const log = createWriteStream(logFile, { flags: 'a', mode: 0o600 });
+  // In the caller's process group on purpose: a Ctrl-C in the terminal stops it (fast shutdown) even if the caller is
+  // killed before its own stop() runs.
   const child: ChildProcess = spawn(join(a.bin, 'postgres'), args, { stdio: ['ignore', 'pipe', 'pipe'], ...(a.owner ?? {}), env: { ...process.env, LC_ALL: 'C' } });
   child.stdout!.pipe(log, { end: false });
   child.stderr!.pipe(log, { end: false });
@@ -202,6 +204,25 @@ async function launch(a: {
     }
   }
 
+  // A caller killed outright (SIGKILL, or tsx's signal relay under load) runs no exit hook: a detached watchdog
+  // stops the server and removes its directory once the caller's process is gone.
+  const watchdog = spawn(
+    '/bin/sh',
+    [
+      '-c',
+      'while kill -0 "$1" 2>/dev/null; do sleep 1; done; kill -INT "$2" 2>/dev/null; i=0; ' +
+        'while kill -0 "$2" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.5; i=$((i+1)); done; kill -QUIT "$2" 2>/dev/null; ' +
+        '[ -n "$3" ] && rm -rf "$3"',
+      'vm2ec2-pg-watchdog',
+      String(process.pid),
+      String(child.pid),
+      a.ownDir ? a.dir : '',
+    ],
+    { detached: true, stdio: 'ignore' },
+  );
+  watchdog.on('error', () => undefined);
+  watchdog.unref();
+
   let stopped: Promise<void> | undefined;
   return {
     url,
@@ -210,6 +231,7 @@ async function launch(a: {
     dir: a.dir,
     stop: () =>
       (stopped ??= (async () => {
+        if (watchdog.exitCode === null) watchdog.kill('SIGKILL');
         await shutdown('SIGINT');
         if (a.ownDir) rmSync(a.dir, { recursive: true, force: true });
       })()),
