@@ -23,7 +23,8 @@ export function localToIso(value: string): string | undefined {
 
 /** An instant shown back in the user's zone, with the zone named (the portal's wave rows). */
 export function formatInZone(iso: string, locale = 'en-US'): string {
-  return new Date(iso).toLocaleString(locale, { dateStyle: 'medium', timeStyle: 'short', timeZoneName: 'short' });
+  // dateStyle/timeStyle cannot be combined with timeZoneName, hence the fields.
+  return new Date(iso).toLocaleString(locale, { year: 'numeric', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short' });
 }
 
 /** The user's zone as the browser knows it, e.g. `Europe/Paris (UTC+01:00)`. */
