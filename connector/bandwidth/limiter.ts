@@ -1,6 +1,7 @@
 // This connector's bandwidth cap in force: one token bucket that every running disk copy draws from, its rate from the
 // stored setting (re-read every few seconds, so a change made through any connector of the fleet applies) and the
 // schedule in the connector's time zone; and which tasks waited on it recently (the Migrations row's "Throttled").
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { SettingsRepository } from '../store/index.ts';
 import { MB, effectiveCap } from './schedule.ts';
 import { UNLIMITED, readBandwidth, type StoredBandwidth } from './setting.ts';
@@ -13,6 +14,17 @@ export interface ByteThrottle {
   waitMs(want: number): number;
   /** The copy is waiting for the bucket. */
   waited(): void;
+}
+
+/** Waits until the cap grants `n` bytes: for copies that move whole blocks (warm migration's 512 KiB EBS blocks). */
+export async function acquire(th: ByteThrottle, n: number, signal?: AbortSignal): Promise<void> {
+  let left = n;
+  for (;;) {
+    left -= th.take(left);
+    if (left <= 0) return;
+    th.waited();
+    await sleep(Math.max(5, th.waitMs(left)), undefined, signal ? { signal } : {});
+  }
 }
 
 /** A task counts as throttled while it waited on the bucket within this many ms. */

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BandwidthSetting } from '../../connector/contract/index.ts';
 import { TokenBucket } from '../../connector/bandwidth/token-bucket.ts';
 import { effectiveCap, MB, minutesOfDay, utcOffsetMinutes } from '../../connector/bandwidth/schedule.ts';
-import { BandwidthLimiter } from '../../connector/bandwidth/limiter.ts';
+import { acquire, BandwidthLimiter } from '../../connector/bandwidth/limiter.ts';
 import { readBandwidth, writeBandwidth } from '../../connector/bandwidth/setting.ts';
 import { SqliteStore } from '../../connector/store/index.ts';
 
@@ -119,6 +119,27 @@ describe('limiter', () => {
     th.waited();
     expect(limiter.throttledCap('mig-1')).toBe(3);
     expect(limiter.throttledCap('mig-2')).toBeUndefined();
+    limiter.stop();
+    await store.close();
+  });
+
+  it('acquire waits until whole blocks fit the cap (the warm copy reads 512 KiB blocks), and stops on abort', async () => {
+    const store = new SqliteStore(join(dir, 'a.sqlite'), { defaultRegion: 'us-east-1' });
+    await writeBandwidth(store.settings, 'conn-w', { capMBps: 4, schedule: [] }, 'admin', new Date());
+    const limiter = new BandwidthLimiter({ settings: store.settings, connectorId: async () => 'conn-w', timeZone: 'UTC' });
+    await limiter.start();
+    const th = limiter.forTask('mig-w');
+    const started = performance.now();
+    for (let i = 0; i < 4; i++) await acquire(th, 512 * 1024);
+    const ms = performance.now() - started;
+    // 2 MiB at 4 MB/s: half a second.
+    expect(ms).toBeGreaterThan(400);
+    expect(ms).toBeLessThan(1_000);
+    expect(limiter.throttledCap('mig-w')).toBe(4);
+    const ac = new AbortController();
+    const waiting = acquire(th, 64 * MB, ac.signal);
+    ac.abort();
+    await expect(waiting).rejects.toMatchObject({ name: 'AbortError' });
     limiter.stop();
     await store.close();
   });
