@@ -166,6 +166,8 @@ export interface ExportTask {
   diskImageFormat: string;
   tags: Tag[];
   stage: number;
+  /** The object is being written to S3 (in the background): the task completes when it is. */
+  writing?: boolean;
   createdAt: number;
   finishedAt?: number;
   nextAt?: number;
@@ -261,6 +263,8 @@ export interface Core {
   readonly guestOsRules: readonly GuestOsRule[];
   readonly exportFailures: readonly ExportFailureRule[];
   now(): number;
+  /** Work that outlives a transition (VM Export writing its object): advance() and idle() wait for it. */
+  background(work: Promise<void>): void;
 }
 
 export interface RequestContext {
