@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { startPostgresCluster } from '../../lab/postgres/cluster.ts';
@@ -23,7 +26,6 @@ describe('test PostgreSQL harness', () => {
   });
 
   it('a cluster with a password refuses a login without it, and stop() ends the server and removes its directory', async () => {
-    const { existsSync } = await import('node:fs');
     const cluster = await startPostgresCluster({ password: 'lab-Secret-1' });
     try {
       const anonymous = new pg.Client(pgConfigFromUrl(cluster.url, 'wrong'));
@@ -39,4 +41,33 @@ describe('test PostgreSQL harness', () => {
     const late = new pg.Client({ ...pgConfigFromUrl(cluster.url, 'lab-Secret-1'), connectionTimeoutMillis: 2000 });
     await expect(late.connect()).rejects.toThrow();
   });
+
+  it('a caller killed outright (SIGKILL) leaves no server and no directory behind', async () => {
+    const script = `import { startPostgresCluster } from ${JSON.stringify(new URL('../../lab/postgres/cluster.ts', import.meta.url).pathname)};
+      const c = await startPostgresCluster(); console.log(JSON.stringify({ dir: c.dir, port: c.port })); setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const started = await new Promise<{ dir: string; port: number }>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!) as { dir: string; port: number });
+      });
+      child.on('exit', (code) => reject(new Error(`the child exited (${code}) before its cluster started`)));
+    });
+    expect(existsSync(started.dir)).toBe(true);
+    expect(await accepts(started.port)).toBe(true);
+    child.kill('SIGKILL');
+    const deadline = Date.now() + 20_000;
+    while ((existsSync(started.dir) || (await accepts(started.port))) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    expect(await accepts(started.port)).toBe(false);
+    expect(existsSync(started.dir)).toBe(false);
+  });
 });
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+}
