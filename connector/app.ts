@@ -33,6 +33,7 @@ import { fleetRoutes } from './routes/fleet.ts';
 import { fleetPlugin } from './fleet/plugin.ts';
 import { notificationRoutes, notificationWebhooks } from './routes/notifications.ts';
 import { waveRoutes } from './routes/waves.ts';
+import { wavesPlugin } from './waves/plugin.ts';
 import { notificationsPlugin } from './notifications/plugin.ts';
 import { createStore, type Store } from './store/index.ts';
 import { storePlugin } from './store/plugin.ts';
@@ -118,6 +119,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(authPlugin, { administrators: config.administrators, dataDir: config.dataDir, tokenTtlSeconds: config.importTokens.ttlSeconds });
   await app.register(enginePlugin, { config, sdkUrl: gateway.sdkUrl });
   await app.register(notificationsPlugin, { config });
+  await app.register(wavesPlugin, { config });
 
   await app.register(
     async (api) => {

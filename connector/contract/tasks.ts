@@ -115,6 +115,8 @@ export const MigrationTask = z.object({
   region: z.string(),
   vmId: z.string(),
   vmName: z.string().optional(),
+  /** The wave this migration belongs to (GET /waves/{waveId}), if any. */
+  waveId: z.string().optional(),
   platform: z.enum(['Linux', 'Windows']),
   subnetId: z.string(),
   instanceType: z.string(),

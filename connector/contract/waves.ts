@@ -127,6 +127,8 @@ export const Wave = z
     taskIds: z.array(z.string()),
     cancelledBy: z.string().optional(),
     cancelledAt: z.string().optional(),
+    /** The start window's not-after time passed: the wave's migrations that had not started by then were cancelled, each saying so. */
+    windowClosedAt: z.string().optional(),
     /** When the last migration of the wave ended. */
     finishedAt: z.string().optional(),
   })
