@@ -1,7 +1,7 @@
 // This connector as a member of its fleet: its id, its row in the connectors table (heartbeat every fleet.heartbeatMs
 // while the server listens) and its bandwidth cap. The engine draws its disk copies through `fleet.bandwidth`.
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { ConnectorConfig } from '../config.ts';
@@ -9,7 +9,6 @@ import { CONNECTOR_VERSION } from '../doctor/version.ts';
 import { BandwidthLimiter } from '../bandwidth/limiter.ts';
 import { localTimeZone } from '../bandwidth/schedule.ts';
 import type { Store } from '../store/index.ts';
-import type { PgQueryable } from '../store/postgres/database.ts';
 import { connectorIdentity } from './identity.ts';
 import { PgConnectorRegistry, SqliteConnectorRegistry, type ConnectorEntry, type ConnectorRegistry } from './registry.ts';
 
@@ -34,11 +33,9 @@ declare module 'fastify' {
 
 /** The registry on the store's own database: PostgreSQL when the store is, else the SQLite file. */
 export function openRegistry(store: Store, config: ConnectorConfig): ConnectorRegistry {
-  // `backend` arrives with the PostgreSQL store; until then the store is SQLite in the configured file.
-  const backend = (store as { backend?: { kind: 'sqlite'; file: string } | { kind: 'postgres'; db: PgQueryable } }).backend;
-  if (backend?.kind === 'postgres') return new PgConnectorRegistry(backend.db, config.fleet.leaseMs);
-  const file = backend?.kind === 'sqlite' ? backend.file : (config.store.sqliteFile ?? join(config.dataDir, 'connector.sqlite'));
-  return new SqliteConnectorRegistry(file === ':memory:' ? file : resolve(file), config.fleet.leaseMs);
+  const { backend } = store;
+  if (backend.kind === 'postgres') return new PgConnectorRegistry(backend.db, config.fleet.leaseMs);
+  return new SqliteConnectorRegistry(backend.file === ':memory:' ? backend.file : resolve(backend.file), config.fleet.leaseMs);
 }
 
 export const fleetPlugin = fp(
