@@ -1,10 +1,12 @@
 // `npm start -- --postgres`: the lab's two connectors of one vCenter share a PostgreSQL store, each with its password
 // in a private file, and stopping the lab stops the database.
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_PREFIX, type FleetConnectorList } from '../../connector/contract/index.ts';
+import { PgDatabase } from '../../connector/store/postgres/database.ts';
+import { pgConfigFromUrl } from '../../connector/store/postgres/url.ts';
 import { startLab, type LabHandle } from '../../lab/index.ts';
 import { httpsJson } from '../support/api-lab.ts';
 
@@ -41,6 +43,27 @@ describe('the lab with --postgres', () => {
       await new Promise((r) => setTimeout(r, 250));
     }
     expect(ids).toEqual(['lab-connector-1', 'lab-connector-2']);
+  });
+
+  it('an administrator\'s change through the connector lands in PostgreSQL, audited there', async () => {
+    const token = await lab.pluginSessionToken('administrator@vsphere.local');
+    const res = await httpsJson(`${lab.connector.origin}${API_PREFIX}/environments/env-default/permissions`, {
+      ca: lab.connector.certPem,
+      method: 'PUT',
+      headers: { 'vmware-api-session-id': token },
+      body: { permissions: [{ userName: 'operator@vsphere.local', role: 'General' }] },
+    });
+    expect(res.status).toBe(200);
+    const password = readFileSync(join(lab.fleet!.peerDataDir, 'store-password'), 'utf8');
+    const db = new PgDatabase(pgConfigFromUrl(lab.fleet!.storeUrl, password));
+    try {
+      const perms = await db.query('SELECT principal, role FROM environment_permissions WHERE environment_id = $1', ['env-default']);
+      expect(perms.rows).toEqual([{ principal: 'operator@vsphere.local', role: 'General' }]);
+      const audit = await db.query<{ actor: string; environment_id: string }>(`SELECT actor, environment_id FROM audit_log WHERE environment_id = 'env-default'`);
+      expect(audit.rows.map((r) => r.actor)).toContain('administrator@vsphere.local');
+    } finally {
+      await db.close();
+    }
   });
 
   it('stopping the lab stops its PostgreSQL', async () => {
