@@ -93,7 +93,8 @@ export type WaveCreate = z.infer<typeof WaveCreate>;
 /**
  * scheduled: no migration of the wave has started yet (waiting for its start window or a free slot); running: at least
  * one started and some have not ended; cancelling: Cancel wave was asked and some are still undoing; completed: every
- * migration completed; completed-with-failures: all ended, some failed or were cancelled; cancelled: the wave was cancelled.
+ * migration completed; completed-with-failures: all ended, some failed or were cancelled; cancelled: the wave was cancelled, or every one of its
+ * migrations was (e.g. its start window closed before any could start).
  */
 export const WaveState = z.enum(['scheduled', 'running', 'cancelling', 'completed', 'completed-with-failures', 'cancelled']);
 export type WaveState = z.infer<typeof WaveState>;

@@ -261,12 +261,22 @@ export class WaveService {
     return n;
   }
 
-  /** Sweeps every `everyMs` until stop(). */
+  /** Sweeps every `everyMs` until stop(). A failure is logged when it starts or changes, not every round, and its end too. */
   start(everyMs: number): void {
     if (this.sweeper) return;
+    let failing: string | undefined;
     this.sweeper = setInterval(() => {
       this.sweeping ??= this.sweep()
-        .then(() => undefined, (err: unknown) => this.app.log.warn(`waves: the start-window sweep failed: ${String(err)}`))
+        .then(
+          () => {
+            if (failing !== undefined) this.app.log.info('waves: the start-window sweep works again');
+            failing = undefined;
+          },
+          (err: unknown) => {
+            if (String(err) !== failing) this.app.log.warn(`waves: the start-window sweep failed (retried every ${everyMs / 1000} s): ${String(err)}`);
+            failing = String(err);
+          },
+        )
         .finally(() => (this.sweeping = undefined));
     }, everyMs);
     this.sweeper.unref();

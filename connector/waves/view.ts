@@ -33,7 +33,7 @@ export function waveView(w: WaveRecord, tasks: readonly (MigrationTask | undefin
     ? open > 0 ? 'cancelling' : 'cancelled'
     : open > 0
       ? counts.running + counts.cancelling + counts.completed + counts.failed > 0 ? 'running' : 'scheduled'
-      : counts.completed === tasks.length ? 'completed' : 'completed-with-failures';
+      : counts.completed === tasks.length ? 'completed' : counts.cancelled === tasks.length ? 'cancelled' : 'completed-with-failures';
   const window = w.notBefore || w.notAfter ? { ...(w.notBefore ? { notBefore: w.notBefore } : {}), ...(w.notAfter ? { notAfter: w.notAfter } : {}) } : undefined;
   return {
     id: w.id,

@@ -65,6 +65,8 @@ describe('a wave as the API shows it', () => {
       finishedAt: '2026-12-03T12:00:00.000Z',
     });
     expect(waveView(record(), [task(1, 'completed'), task(2, 'failed'), task(3, 'cancelled')]).state).toBe('completed-with-failures');
+    // Every migration cancelled without a Cancel wave (the start window closed before any could start): cancelled.
+    expect(waveView(record({ windowClosedAt: '2026-12-03T11:00:00.000Z' }), [task(1, 'cancelled'), task(2, 'cancelled'), task(3, 'cancelled')])).toMatchObject({ state: 'cancelled', windowClosedAt: '2026-12-03T11:00:00.000Z' });
   });
 
   it('is cancelling while a cancelled wave still undoes a migration, then cancelled; a migration the engine lost counts as cancelled', () => {
