@@ -115,7 +115,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     store: opts.store ?? createStore({ dataDir: config.dataDir, ...config.store, defaultRegion: aws.defaultRegion, onError: (err) => app.log.warn(`store: ${err.message}`) }),
   });
   await app.register(awsPlugin, { aws });
-  await app.register(fleetPlugin, { config });
+  await app.register(fleetPlugin, { config, instanceUuid: () => gateway.vcGuid() });
   await app.register(authPlugin, { administrators: config.administrators, dataDir: config.dataDir, tokenTtlSeconds: config.importTokens.ttlSeconds });
   await app.register(enginePlugin, { config, sdkUrl: gateway.sdkUrl });
   await app.register(notificationsPlugin, { config });

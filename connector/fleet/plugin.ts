@@ -19,7 +19,9 @@ export interface Fleet {
   readonly bandwidth: BandwidthLimiter;
   readonly leaseMs: number;
   readonly timeZone: string;
-  /** The vCenter this connector serves as the engine identifies it (about.instanceUuid); default: the URL's origin. */
+  /** The vCenter this connector serves: its about.instanceUuid once vCenter has answered, the configured URL's origin before. */
+  vcenterId(): string;
+  /** Overrides the vCenter id (e.g. the engine's own reading of it). */
   setVcenterId(id: string): void;
   /** Writes this connector's heartbeat now. */
   heartbeat(): Promise<void>;
@@ -39,7 +41,7 @@ export function openRegistry(store: Store, config: ConnectorConfig): ConnectorRe
 }
 
 export const fleetPlugin = fp(
-  async (app: FastifyInstance, opts: { config: ConnectorConfig; registry?: ConnectorRegistry; now?: () => Date }) => {
+  async (app: FastifyInstance, opts: { config: ConnectorConfig; registry?: ConnectorRegistry; now?: () => Date; instanceUuid?: () => Promise<string> }) => {
     const { config } = opts;
     const now = opts.now ?? (() => new Date());
     const registry = opts.registry ?? openRegistry(app.store, config);
@@ -47,17 +49,40 @@ export const fleetPlugin = fp(
     let id: Promise<string> | undefined;
     const connectorId = (): Promise<string> => (id ??= connectorIdentity({ dataDir: config.dataDir, connectorId: config.fleet.connectorId }));
     let vcenterId = new URL(config.vcenter.url).origin;
+    // Read from vCenter at a heartbeat until it answers; an unreachable vCenter must not stop the heartbeat.
+    let uuidKnown = !opts.instanceUuid;
+    const learnVcenterId = async (): Promise<void> => {
+      if (uuidKnown) return;
+      let timer: NodeJS.Timeout | undefined;
+      const uuid = await Promise.race([
+        opts.instanceUuid!().catch(() => undefined),
+        new Promise<undefined>((r) => {
+          timer = setTimeout(() => r(undefined), Math.min(5_000, config.fleet.heartbeatMs));
+        }),
+      ]).finally(() => clearTimeout(timer));
+      if (uuid && !uuidKnown) {
+        vcenterId = uuid;
+        uuidKnown = true;
+      }
+    };
     const startedAt = now().toISOString();
     const bandwidth = new BandwidthLimiter({ settings: app.store.settings, connectorId, timeZone, now, log: (m) => app.log.warn(m) });
     const entry = async (): Promise<ConnectorEntry> => ({ id: await connectorId(), vcenterId, version: CONNECTOR_VERSION, host: hostname(), timeZone, startedAt });
-    const heartbeat = async (): Promise<void> => registry.heartbeat(await entry(), now());
+    const heartbeat = async (): Promise<void> => {
+      await learnVcenterId();
+      await registry.heartbeat(await entry(), now());
+    };
     app.decorate('fleet', {
       connectorId,
       registry,
       bandwidth,
       leaseMs: config.fleet.leaseMs,
       timeZone,
-      setVcenterId: (v: string) => void (vcenterId = v),
+      vcenterId: () => vcenterId,
+      setVcenterId: (v: string) => {
+        vcenterId = v;
+        uuidKnown = true;
+      },
       heartbeat,
     });
 

@@ -31,7 +31,7 @@ const task = (over: Partial<MigrationTask>): MigrationTask => ({
   instanceType: 'm5.large',
   securityGroupIds: [],
   requestedBy: 'operator@vsphere.local',
-  disks: [{ key: 2000, capacityBytes: 2 ** 30, expectedBytes: 2 ** 30, bytesUploaded: 2 ** 28, throughputBps: 50 * 2 ** 20, done: false }],
+  disks: [{ key: '2000', capacityBytes: 2 ** 30, expectedBytes: 2 ** 30, bytesUploaded: 2 ** 28, throughputBps: 50 * 2 ** 20, done: false }],
   percent: 20,
   throughputBps: 50 * 2 ** 20,
   createdAt: '2026-12-03T10:00:00.000Z',
@@ -59,7 +59,7 @@ const server = setupServer(
     return HttpResponse.json(view);
   }),
 );
-beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
+beforeAll(() => server.listen());
 afterEach(() => cleanup());
 afterAll(() => server.close());
 
