@@ -125,6 +125,20 @@ describe('waves', { timeout: 300_000 }, () => {
     expect(await migrationsOf('warehouse-01')).toEqual([]);
   });
 
+  it('takes a wave larger than the connector\'s usual 64 KiB body (an authorization per VM) and refuses more than 500 VMs', async () => {
+    const rows = Array.from({ length: 120 }, (_, i) => ({ vmId: `vm-${9000 + i}`, token: `${'e'.repeat(300)}.${'p'.repeat(200)}.${'s'.repeat(86)}` }));
+    const big = { ...common(), name: 'Large', vms: rows };
+    expect(JSON.stringify(big).length).toBeGreaterThan(64 * 1024);
+    const res = await createWave(operator, big);
+    expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(422);
+    const blocked = WaveBlocked.parse(res.body).details.rows;
+    expect(blocked).toHaveLength(120);
+    expect(blocked[119]!.blockers.map((b) => b.code)).toEqual(['TOKEN_INVALID', 'VM_NOT_FOUND']);
+    const tooMany = await createWave(operator, { ...common(), name: 'Too many', vms: Array.from({ length: 501 }, (_, i) => ({ vmId: `vm-${9000 + i}`, token: 'a.b.c' })) });
+    expect(tooMany.status).toBe(400);
+    expect(ApiErrorBody.parse(tooMany.body).message).toContain('A wave has at most 500 VMs; split the list into several waves.');
+  });
+
   it('refuses a start window that has already closed, and a row whose authorization is another user’s', async () => {
     const token = await authorize(operator, 'warehouse-01');
     const closed = await createWave(operator, { ...common(), name: 'Too late', window: { notAfter: new Date(Date.now() - 60_000).toISOString() }, vms: [{ vmId: vm('warehouse-01'), token }] });
