@@ -95,6 +95,9 @@ test.describe.serial('Migration waves', () => {
     await expect(begin).toBeDisabled();
     await blocked.scrollIntoViewIfNeeded();
     await vsphere.shots('wave-form-blocked');
+    await page.setViewportSize({ width: 1920, height: 1080 });
+    await vsphere.shots('wave-form-blocked-large');
+    await page.setViewportSize({ width: 1280, height: 720 });
 
     await blocked.getByTestId(testIds.wave.rowRemove).click();
     await expect(modal.getByTestId(testIds.wave.rows).locator('tbody')).toHaveCount(2);
@@ -114,6 +117,9 @@ test.describe.serial('Migration waves', () => {
     await row.getByTestId(testIds.waves.show).click();
     await expect(waves.getByTestId(testIds.waves.filtered)).toContainText('Showing the 2 migration(s) of wave Web tier.');
     await vsphere.shots('wave-running');
+    await page.setViewportSize({ width: 1920, height: 1080 });
+    await vsphere.shots('wave-running-large');
+    await page.setViewportSize({ width: 1280, height: 720 });
 
     await row.getByTestId(testIds.waves.cancel).click();
     await expect(page.getByTestId(client.confirmation.title)).toHaveText('Cancel Wave');

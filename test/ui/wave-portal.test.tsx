@@ -121,5 +121,10 @@ describe('VM-to-EC2 Migrations: wave rows', () => {
     const row = await screen.findByTestId('waves-row:Web tier');
     expect(within(row).getByTestId('waves-counts').textContent).toBe('3 completed');
     expect(within(row).queryByRole('button', { name: 'Cancel wave Web tier' })).toBeNull();
+    cleanup();
+    // The not-after time passed before any started: the row says the window closed rather than when it opens.
+    waves = [wave({ state: 'cancelled', counts: { queued: 0, running: 0, cancelling: 0, completed: 0, failed: 0, cancelled: 3 }, windowClosedAt: '2026-12-04T05:00:00.000Z' })];
+    renderWithProviders(<MigrationsTab environmentId="env-prod" />, fakeHost());
+    expect((await screen.findByTestId('waves-row:Web tier')).textContent).toMatch(/Window closed .*2026.*: migrations not started by then were cancelled/);
   });
 });

@@ -75,6 +75,7 @@ export const enUSWaves = {
   'waves.window.until': 'Until {time}',
   'waves.window.both': '{from} – {until}',
   'waves.window.none': 'As soon as possible',
+  'waves.window.closed': 'Window closed {time}: migrations not started by then were cancelled',
   'waves.show': 'Show migrations',
   'waves.showOf': 'Show the migrations of wave {name}',
   'waves.filtered': 'Showing the {count} migration(s) of wave {name}.',

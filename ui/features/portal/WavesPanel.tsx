@@ -25,6 +25,8 @@ export function countsText(counts: WaveCounts, t: Translate): string {
 }
 
 export function windowText(w: Wave, t: Translate): string {
+  // Past its not-after time the migrations that had not started were cancelled: say when.
+  if (w.windowClosedAt) return t('waves.window.closed', { time: formatInZone(w.windowClosedAt) });
   const nb = w.window?.notBefore;
   const na = w.window?.notAfter;
   if (nb && na) return t('waves.window.both', { from: formatInZone(nb), until: formatInZone(na) });
