@@ -22,9 +22,12 @@ function bandwidthView(connector: ConnectorRecord, s: StoredBandwidth, now: Date
 }
 
 async function loadConnector(app: FastifyInstance, id: string): Promise<ConnectorRecord> {
+  let c = await app.fleet.registry.get(id);
   // This connector may not have written its first heartbeat yet (it does so once it listens).
-  if (id === (await app.fleet.connectorId())) await app.fleet.heartbeat();
-  const c = await app.fleet.registry.get(id);
+  if (!c && id === (await app.fleet.connectorId())) {
+    await app.fleet.heartbeat();
+    c = await app.fleet.registry.get(id);
+  }
   if (!c) throw new AppError(404, 'NOT_FOUND', `There is no connector ${id} in this fleet. Open the Status tab for the connectors that have started.`);
   return c;
 }
