@@ -141,15 +141,19 @@ export class WaveService {
     // The wave first: a task never names a wave that does not exist.
     await this.repo.insert(wave);
     const submitted: MigrationTask[] = [];
+    let handedOver: string | undefined;
     try {
       for (const [i, r] of results.entries()) {
         const ref = tasks[i]!;
-        await handOverSession(app, caller, ref.id);
+        await handOverSession(app, caller, (handedOver = ref.id));
         const sub = { ...submissionFor(r.choices, r.admitted!, environment, caller.principal), waveId: wave.id, priority: body.priority, ...window };
         submitted.push(await app.engine.submit(sub, ref.id));
+        handedOver = undefined;
       }
     } catch (err) {
       // A VM that got a migration since its pre-flight (the engine refuses it atomically): undo the wave, name the VM.
+      // The refused task's session is ended here; the cancelled ones' end with their tasks.
+      if (handedOver) await app.engineSessions.end(handedOver);
       for (const t of submitted) await app.engine.cancel(t.id, caller.principal);
       await this.repo.delete(wave.id);
       throw err;

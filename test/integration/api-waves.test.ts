@@ -112,6 +112,24 @@ describe('waves', { timeout: 300_000 }, () => {
     expect(WaveList.parse((await admin.call('GET', '/waves')).body).total).toBe(before + 1);
   });
 
+  it('gives a VM to exactly one of two waves created at once; the other creates nothing', async () => {
+    const before = WaveList.parse((await admin.call('GET', '/waves')).body).total;
+    const tokens = await Promise.all([1, 2].map(() => authorize(operator, 'rhel-db-01')));
+    const answers = await Promise.all(tokens.map((token, i) => createWave(operator, { ...common(), name: `Race ${i}`, window: { notBefore: hourFromNow() }, vms: [{ vmId: vm('rhel-db-01'), token }] })));
+    const won = answers.filter((a) => a.status === 201);
+    const lost = answers.filter((a) => a.status !== 201);
+    expect(won).toHaveLength(1);
+    // Refused at the pre-flight (422, the row names the running migration) or, when both passed it, by the engine (409).
+    expect([409, 422]).toContain(lost[0]!.status);
+    const refusal = ApiErrorBody.parse(lost[0]!.body);
+    expect(refusal.code === 'MIGRATION_ALREADY_RUNNING' || JSON.stringify(refusal.details).includes('MIGRATION_ALREADY_RUNNING'), JSON.stringify(refusal)).toBe(true);
+    expect(WaveList.parse((await admin.call('GET', '/waves')).body).total).toBe(before + 1);
+    const active = (await migrationsOf('rhel-db-01')).filter((t) => t.state !== 'cancelled');
+    expect(active.map((t) => t.waveId)).toEqual([Wave.parse(won[0]!.body).id]);
+    await operator.call('POST', `/waves/${Wave.parse(won[0]!.body).id}/cancel`);
+    await waveUntil(Wave.parse(won[0]!.body).id, (w) => w.state === 'cancelled');
+  });
+
   it('refuses a VM listed twice with 400 naming it, and audits the refusal', async () => {
     const t1 = await authorize(operator, 'warehouse-01');
     const t2 = await authorize(operator, 'warehouse-01');
