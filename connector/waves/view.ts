@@ -6,8 +6,8 @@ const ENDED: readonly MigrationState[] = ['completed', 'failed', 'cancelled'];
 
 /** Bytes a migration still has to copy: what its disks report once the copy began, else the VM's disks' size. */
 function bytesLeftOf(task: MigrationTask | undefined, diskBytes: number): number {
-  if (!task) return 0;
-  if (ENDED.includes(task.state)) return 0;
+  // Ended or being undone: nothing more will be copied.
+  if (!task || task.state === 'cancelling' || ENDED.includes(task.state)) return 0;
   if (task.disks.length === 0) return task.phase === 'queued' || task.phase === 'exporting' || task.phase === 'initial-sync' ? diskBytes : 0;
   return task.disks.reduce((sum, d) => sum + (d.done ? 0 : Math.max(0, d.expectedBytes - d.bytesUploaded)), 0);
 }

@@ -71,7 +71,7 @@ describe('a wave as the API shows it', () => {
 
   it('is cancelling while a cancelled wave still undoes a migration, then cancelled; a migration the engine lost counts as cancelled', () => {
     const cancelled = record({ cancelledBy: 'operator@vsphere.local', cancelledAt: '2026-12-03T10:30:00.000Z' });
-    expect(waveView(cancelled, [task(1, 'cancelling'), task(2, 'cancelled'), task(3, 'completed')]).state).toBe('cancelling');
+    expect(waveView(cancelled, [task(1, 'cancelling', { disks: [disk(4 * GiB, GiB, 0)] }), task(2, 'cancelled'), task(3, 'completed')])).toMatchObject({ state: 'cancelling', bytesLeft: 0 });
     const done = waveView(cancelled, [task(1, 'cancelled'), undefined, task(3, 'completed')]);
     expect(done).toMatchObject({ state: 'cancelled', counts: { cancelled: 2, completed: 1 }, cancelledBy: 'operator@vsphere.local' });
   });
