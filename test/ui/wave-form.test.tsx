@@ -5,6 +5,7 @@ import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PreflightResult, VmDetail, Wave, WaveBlocked, WaveCreateInput } from '../../connector/contract/index.ts';
 import { checkWindow, localToIso } from '../../ui/features/wave/startWindow.ts';
+import { contextVms } from '../../ui/host/host.ts';
 import { WavePage } from '../../ui/features/wave/WavePage.tsx';
 import { env } from './migrate-fixture.tsx';
 import { API, fakeHost, renderWithProviders } from './render.tsx';
@@ -90,6 +91,16 @@ const created = (over: Partial<Wave> = {}): Wave => ({
   ...over,
 });
 
+describe('the action\u2019s targets', () => {
+  it('takes every VM of getContextObjects() once, whatever else was selected', () => {
+    const vc = '00000000-0000-0000-0000-000000000001';
+    const host = { ...fakeHost(), contextObjects: () => [{ type: 'VirtualMachine', id: 'vm-1', vcGuid: vc }, { type: 'HostSystem', id: 'host-9', vcGuid: vc }, { type: 'VirtualMachine', id: 'vm-2', vcGuid: vc }, { type: 'VirtualMachine', id: 'vm-1', vcGuid: vc }] };
+    expect(contextVms(host)).toEqual({ vmIds: ['vm-1', 'vm-2'] });
+    const broken = { ...fakeHost(), contextObjects: () => { throw new Error('no context'); } };
+    expect('problem' in contextVms(broken)).toBe(true);
+  });
+});
+
 describe('start window', () => {
   it('sends the typed local time as ISO 8601 with the offset of the user’s zone at that instant', () => {
     const iso = localToIso('2026-12-04T22:00')!;
@@ -157,6 +168,28 @@ describe('Migrate VMs to EC2 (wave form)', () => {
       { vmId: 'vm-2', token: 'tok.vm-2.sig', overrides: { instanceType: 'm5.xlarge' } },
       { vmId: 'vm-3', token: 'tok.vm-3.sig', overrides: { platform: 'Windows' } },
     ]);
+  });
+
+  it('puts a refused import authorization on its VM’s row and sends no wave', async () => {
+    server.use(
+      http.post(`${API}/import-authorizations`, async ({ request }) => {
+        const body = (await request.json()) as { vmId: string };
+        if (body.vmId !== 'vm-2') return HttpResponse.json({ token: `tok.${body.vmId}.sig`, expiresAt: '2026-11-25T00:05:00.000Z', environmentId: 'env-prod', vmId: body.vmId }, { status: 201 });
+        return HttpResponse.json({ code: 'VM_EXPORT_DENIED', message: 'Your vCenter role does not allow exporting "web-02" (privilege vApp > Export, VApp.Export).' }, { status: 403 });
+      }),
+    );
+    renderWave(['vm-1', 'vm-2']);
+    fireEvent.change(await screen.findByTestId('wave-name'), { target: { value: 'Web tier' } });
+    await waitFor(() => expect(screen.getByTestId('migrate-instance-type').querySelectorAll('option').length).toBe(3));
+    fireEvent.change(screen.getByTestId('migrate-instance-type'), { target: { value: 'm5.large' } });
+    await waitFor(() => expect(begin().disabled).toBe(false));
+    fireEvent.click(begin());
+    expect(await screen.findByTestId('wave-refused')).toBeTruthy();
+    expect(within(row('web-02')).getByTestId('wave-row-check').textContent).toBe('Refused');
+    expect(screen.getByTestId('wave-row-blockers:web-02').textContent).toContain('does not allow exporting "web-02"');
+    expect(within(row('web-01')).getByTestId('wave-row-check').textContent).toBe('Ready');
+    expect(calls.waves).toEqual([]);
+    server.resetHandlers();
   });
 
   it('shows the connector’s refusal on the rows it names and starts nothing', async () => {
