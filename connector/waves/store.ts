@@ -1,4 +1,4 @@
-// Waves on the store's database (schema step 0010): SQLite for a single connector, PostgreSQL for a fleet. A wave's
+// Waves on the store's database (schema step 0009): SQLite for a single connector, PostgreSQL for a fleet. A wave's
 // migrations are engine tasks; the wave row keeps only what belongs to the wave itself.
 import { join, resolve } from 'node:path';
 import type { Database } from 'better-sqlite3';

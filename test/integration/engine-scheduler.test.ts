@@ -59,6 +59,27 @@ describe('scheduler', { timeout: 300_000 }, () => {
     expect(byToken).toHaveLength(10);
   });
 
+  it('starts higher-priority waves first, FIFO within a priority, and holds a task until its start window opens', async () => {
+    // Four fill the slots; then a priority-0 task, a priority-50 task whose window opens in 3 s, and two priority-50 tasks.
+    const fillers = VMS.slice(0, 4).map((vm) => lab.engine.submit(lab.request(vm)));
+    const opensAt = new Date(Date.now() + 3_000).toISOString();
+    const low = lab.engine.submit(lab.request(VMS[4]!));
+    const later = lab.engine.submit({ ...lab.request(VMS[5]!), priority: 50, notBefore: opensAt });
+    const highA = lab.engine.submit({ ...lab.request(VMS[6]!), priority: 50 });
+    const highB = lab.engine.submit({ ...lab.request(VMS[7]!), priority: 50 });
+    expect(fillers.map((f) => f.state)).toEqual(['running', 'running', 'running', 'running']);
+    // Positions follow the start order: priority first, then FIFO.
+    expect([later, highA, highB, low].map((t) => lab.engine.get(t.id)!.queuePosition)).toEqual([1, 2, 3, 4]);
+
+    await lab.engine.idle();
+    const started = (id: string): number => Date.parse(lab.engine.get(id)!.startedAt!);
+    expect([low, later, highA, highB].every((t) => lab.engine.get(t.id)!.state === 'completed')).toBe(true);
+    expect(started(highA.id)).toBeLessThanOrEqual(started(highB.id));
+    expect(started(highB.id)).toBeLessThanOrEqual(started(low.id));
+    // Never before its window, whatever slots were free.
+    expect(started(later.id)).toBeGreaterThanOrEqual(Date.parse(opensAt));
+  });
+
   it('cancels a queued migration before it starts', async () => {
     const first = VMS.slice(0, 5).map((vm) => lab.engine.submit(lab.request(vm)));
     const queued = first[4]!;

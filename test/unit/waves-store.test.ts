@@ -1,14 +1,9 @@
-// The waves table (schema step 0010) on both backends: the same answers from SQLite and PostgreSQL for insert, read,
+// The waves table (schema step 0009) on both backends: the same answers from SQLite and PostgreSQL for insert, read,
 // list (newest first, by environment), the once-only cancel and start-window sweep claims, and undo of a failed create.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openSqlite } from '../../connector/store/sqlite/database.ts';
-import { MIGRATIONS } from '../../connector/store/sqlite/migrations/index.ts';
-import { PG_MIGRATIONS } from '../../connector/store/postgres/migrations/index.ts';
-import { waves as sqliteWavesStep } from '../../connector/store/sqlite/migrations/0010-waves.ts';
-import { waves as pgWavesStep } from '../../connector/store/postgres/migrations/0010-waves.ts';
 import { PgDatabase } from '../../connector/store/postgres/database.ts';
 import { PgWaves, SqliteWaves, type WaveRecord, type WaveRepository } from '../../connector/waves/store.ts';
 import { freshDatabase } from '../support/postgres.ts';
@@ -18,16 +13,12 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-// Until the step lists reach 10 (step 9 belongs to the engine's fleet work), the step is applied on its own here.
 const backends: { name: string; open(): Promise<WaveRepository> }[] = [
   {
     name: 'sqlite',
     async open() {
       const dir = await mkdtemp(join(tmpdir(), 'vm2ec2-waves-'));
       const file = join(dir, 'connector.sqlite');
-      const { db } = openSqlite(file);
-      if (!MIGRATIONS.some((m) => m.version === sqliteWavesStep.version)) sqliteWavesStep.up(db);
-      db.close();
       const repo = new SqliteWaves(file);
       cleanups.push(async () => {
         await repo.close();
@@ -41,7 +32,6 @@ const backends: { name: string; open(): Promise<WaveRepository> }[] = [
     async open() {
       const db = new PgDatabase({ connectionString: await freshDatabase('waves') });
       await db.migrate();
-      if (!PG_MIGRATIONS.some((m) => m.version === pgWavesStep.version)) await pgWavesStep.up(db);
       cleanups.push(() => db.close());
       return new PgWaves(db);
     },

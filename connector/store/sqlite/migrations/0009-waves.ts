@@ -7,7 +7,7 @@ import type { SqliteMigration } from './types.ts';
  * not-after time has passed and whose unstarted migrations were cancelled (set once, by whichever connector sweeps first).
  */
 export const waves: SqliteMigration = {
-  version: 10,
+  version: 9,
   name: 'waves',
   up(db) {
     db.exec(`

@@ -2,7 +2,7 @@ import type { PgMigration } from './types.ts';
 
 /** Issue 14: waves (see the SQLite step). */
 export const waves: PgMigration = {
-  version: 10,
+  version: 9,
   name: 'waves',
   async up(db) {
     await db.query(`
