@@ -123,6 +123,8 @@ export const MigrationTask = z.object({
   securityGroupIds: z.array(z.string()),
   privateIpAddress: z.string().optional(),
   requestedBy: z.string(),
+  /** Issue 14: the connector of the fleet that runs the task (set by the engine once tasks have owners). */
+  connectorId: z.string().optional(),
   /** Who cancelled it and when (the requester, an environment Owner or an administrator). */
   cancelledBy: z.string().optional(),
   cancelledAt: z.string().optional(),

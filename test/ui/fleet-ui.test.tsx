@@ -9,7 +9,7 @@ import { BandwidthSetting, type BandwidthSettingView, type FleetConnectorList, t
 import { BandwidthPanel } from '../../ui/features/admin/BandwidthPanel.tsx';
 import { FleetConnectors } from '../../ui/features/admin/FleetConnectors.tsx';
 import { toUserTime } from '../../ui/features/admin/fleet.queries.ts';
-import { MigrationProgress } from '../../ui/features/portal/MigrationsTab.tsx';
+import { MigrationProgress, MigrationsTab } from '../../ui/features/portal/MigrationsTab.tsx';
 import { createTranslator } from '../../ui/i18n/i18n.ts';
 import { testIds } from '../../ui/testIds.ts';
 import { API, renderWithProviders } from './render.tsx';
@@ -49,7 +49,12 @@ const fleet: FleetConnectorList = {
 };
 let view: BandwidthSettingView = { connectorId: 'conn-a', capMBps: null, schedule: [], timeZone: 'Europe/Berlin', utcOffsetMinutes: 60, effectiveCapMBps: null };
 const puts: unknown[] = [];
+let migrations: MigrationTask[] = [];
 const server = setupServer(
+  http.get(`${API}/migrations`, () => HttpResponse.json({ items: migrations, total: migrations.length })),
+  http.get(`${API}/waves`, () => HttpResponse.json({ items: [], total: 0 })),
+  http.get(`${API}/me`, () => HttpResponse.json({ userName: 'operator@vsphere.local', isAdministrator: false })),
+  http.get(`${API}/environments`, () => HttpResponse.json({ environments: [] })),
   http.get(`${API}/fleet/connectors`, () => HttpResponse.json(fleet)),
   http.get(`${API}/fleet/connectors/:id/bandwidth`, () => HttpResponse.json(view)),
   http.put(`${API}/fleet/connectors/:id/bandwidth`, async ({ request }) => {
@@ -70,6 +75,21 @@ describe('throttled copy', () => {
     cleanup();
     render(<MigrationProgress task={task({})} t={t} />);
     expect(screen.queryByTestId(testIds.fleet.throttled)).toBeNull();
+  });
+});
+
+describe('Runs on', () => {
+  it('names the connector running each task once tasks carry it, and is absent before', async () => {
+    migrations = [task({ id: 'mig-1', environmentId: 'env-1', connectorId: 'conn-b' })];
+    renderWithProviders(<MigrationsTab environmentId="env-1" />);
+    const row = await screen.findByTestId(testIds.portal.migrationRow('mig-1'));
+    expect(screen.getByRole('columnheader', { name: /Runs on/ })).toBeTruthy();
+    expect(within(row).getByTestId(testIds.fleet.runsOn).textContent).toBe('conn-b');
+    cleanup();
+    migrations = [task({ id: 'mig-2', environmentId: 'env-1' })];
+    renderWithProviders(<MigrationsTab environmentId="env-1" />);
+    await screen.findByTestId(testIds.portal.migrationRow('mig-2'));
+    expect(screen.queryByRole('columnheader', { name: /Runs on/ })).toBeNull();
   });
 });
 

@@ -19,11 +19,8 @@ import { WavesPanel } from './WavesPanel.tsx';
 
 export { formatEta, MigrationProgress } from './MigrationProgress.tsx';
 
-/** The connector running the task (issue 14's `connectorId`; read loosely until the engine's contract field is on main). */
-const runsOn = (m: MigrationTask): string | undefined => {
-  const id = (m as { connectorId?: unknown }).connectorId;
-  return typeof id === 'string' ? id : undefined;
-};
+/** The connector running the task (issue 14). */
+const runsOn = (m: MigrationTask): string | undefined => m.connectorId;
 
 /** Seed: "select the environment, and then click the VM-to-EC2 Migrations tab". */
 export function MigrationsTab({ environmentId }: { environmentId: string }) {
