@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { normalizeUserName, type MigrationTask, type Wave } from '../../../connector/contract/index.ts';
+import { MigrationState, normalizeUserName, type MigrationTask, type Wave } from '../../../connector/contract/index.ts';
 import { useApi } from '../../api/ApiContext.tsx';
 import { useHost } from '../../host/HostContext.tsx';
 import { useT } from '../../i18n/i18n.ts';
@@ -47,9 +47,18 @@ export function MigrationsTab({ environmentId }: { environmentId: string }) {
   const columns: Column<MigrationTask>[] = [
     { id: 'id', label: t('migrations.taskId'), cell: (m) => <CellId id={m.id} />, sortValue: (m) => m.id, minWidth: 100 },
     { id: 'vm', label: t('migrations.vm'), cell: (m) => <CellVm name={m.vmName} id={m.vmId} />, sortValue: (m) => m.vmName ?? m.vmId, minWidth: 110 },
-    { id: 'state', label: t('migrations.state'), cell: (m) => <CellText text={t(`migrations.state.${m.state}`)} testId="migration-state" />, sortValue: (m) => m.state, minWidth: 80 },
-    // A warm task's replication facts need a little more room than a cold task's progress line.
-    { id: 'progress', label: t('migrations.progress'), cell: (m) => <MigrationProgress task={m} t={t} />, minWidth: anyWarm ? 200 : 170, wrap: true },
+    {
+      id: 'state',
+      label: t('migrations.state'),
+      cell: (m) => <CellText text={t(`migrations.state.${m.state}`)} testId="migration-state" />,
+      sortValue: (m) => m.state,
+      minWidth: 80,
+      // Never "Comple…": the column fits the longest state, however much room warm rows' columns take.
+      values: MigrationState.options.map((s) => t(`migrations.state.${s}`)),
+    },
+    // A warm task's replication facts need a little more room than a cold task's progress line (they wrap; at
+    // 1280×720 the State column's whole words and the actions come first).
+    { id: 'progress', label: t('migrations.progress'), cell: (m) => <MigrationProgress task={m} t={t} />, minWidth: anyWarm ? 190 : 170, wrap: true },
     // Shown once tasks say which connector of the fleet runs them.
     ...(list.data?.items.some((m) => runsOn(m) !== undefined)
       ? [{ id: 'runsOn', label: t('migrations.runsOn'), cell: (m: MigrationTask) => <CellId id={runsOn(m) ?? t('common.none')} testId={testIds.fleet.runsOn} />, sortValue: (m: MigrationTask) => runsOn(m) ?? '', minWidth: 130, priority: 3 }]
