@@ -91,7 +91,7 @@ describe('VM-to-EC2 Migrations: wave rows', () => {
 
     // All four tasks, then only the wave's three.
     expect(await screen.findByText('lone-vm')).toBeTruthy();
-    fireEvent.click(within(row).getByRole('button', { name: 'Show the migrations of wave Web tier' }));
+    fireEvent.click(within(row).getByRole('button', { name: 'Web tier: show the migrations of this wave' }));
     expect(screen.getByTestId('waves-filtered').textContent).toContain('Showing the 3 migration(s) of wave Web tier.');
     expect(screen.queryByText('lone-vm')).toBeNull();
     expect(screen.getByText('web-03')).toBeTruthy();

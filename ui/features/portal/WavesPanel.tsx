@@ -13,6 +13,7 @@ import { testIds } from '../../testIds.ts';
 import { environmentQueries } from '../migrate/migrate.queries.ts';
 import { formatInZone } from '../wave/startWindow.ts';
 import { formatEta } from './MigrationProgress.tsx';
+import './waves.css';
 import { meQuery, migrationQueries, waveQueries } from './portal.queries.ts';
 
 const COUNT_ORDER: (keyof WaveCounts)[] = ['running', 'queued', 'cancelling', 'completed', 'failed', 'cancelled'];
@@ -76,9 +77,20 @@ export function WavesPanel({ environmentId, shown, onShow }: Props) {
   if (list.isError && !list.data) return <ApiErrorAlert error={list.error} />;
   if (list.data.items.length === 0) return null;
   const columns: Column<Wave>[] = [
-    { id: 'name', label: t('waves.name'), cell: (w) => <CellText text={w.name} title={`${w.name} (${w.id})`} />, sortValue: (w) => w.name, minWidth: 140 },
-    { id: 'state', label: t('waves.state'), cell: (w) => <CellText text={t(`waves.state.${w.state}`)} testId={testIds.waves.state} />, sortValue: (w) => w.state, minWidth: 110 },
-    { id: 'counts', label: t('waves.counts'), cell: (w) => <CellText text={countsText(w.counts, t)} testId={testIds.waves.counts} />, minWidth: 190, wrap: true },
+    {
+      id: 'name',
+      label: t('waves.name'),
+      // The name drills down, as object names do in the vSphere Client: the task list below shows the wave's tasks.
+      cell: (w) => (
+        <Button variant="link" className="btn-sm vsp-wave-name" aria-label={t('waves.showOf', { name: w.name })} title={`${w.name} (${w.id})`} testId={testIds.waves.show} onClick={() => onShow(w)}>
+          {w.name}
+        </Button>
+      ),
+      sortValue: (w) => w.name,
+      minWidth: 110,
+    },
+    { id: 'state', label: t('waves.state'), cell: (w) => <CellText text={t(`waves.state.${w.state}`)} testId={testIds.waves.state} />, sortValue: (w) => w.state, minWidth: 90 },
+    { id: 'counts', label: t('waves.counts'), cell: (w) => <CellText text={countsText(w.counts, t)} testId={testIds.waves.counts} />, minWidth: 140, wrap: true },
     {
       id: 'progress',
       label: t('waves.progress'),
@@ -90,7 +102,7 @@ export function WavesPanel({ environmentId, shown, onShow }: Props) {
           />
         ),
       sortValue: (w) => w.bytesLeft,
-      minWidth: 150,
+      minWidth: 130,
       wrap: true,
     },
     { id: 'priority', label: t('waves.priority'), cell: (w) => String(w.priority), sortValue: (w) => w.priority, minWidth: 80, priority: 3 },
@@ -99,14 +111,11 @@ export function WavesPanel({ environmentId, shown, onShow }: Props) {
     {
       id: 'actions',
       label: t('waves.actions'),
-      minWidth: 200,
+      minWidth: 115,
       sticky: true,
-      cell: (w) => (
-        <span className="vsp-row-actions">
-          <Button variant="link" className="btn-sm" aria-label={t('waves.showOf', { name: w.name })} testId={testIds.waves.show} onClick={() => onShow(w)}>
-            {t('waves.show')}
-          </Button>
-          {!ended(w) && w.state !== 'cancelling' && (
+      cell: (w) =>
+        !ended(w) &&
+        w.state !== 'cancelling' && (
             <Button
               variant="link"
               className="btn-sm"
@@ -118,9 +127,7 @@ export function WavesPanel({ environmentId, shown, onShow }: Props) {
             >
               {t('waves.cancel')}
             </Button>
-          )}
-        </span>
-      ),
+          ),
     },
   ];
   return (
