@@ -20,7 +20,8 @@ afterAll(async () => {
 
 describe('scheduler', { timeout: 300_000 }, () => {
   it('runs at most 4 at once, queues the rest in FIFO order with moving positions, and keeps 2 imports per region', async () => {
-    const accepted = VMS.map((vm) => lab.engine.submit(lab.request(vm)));
+    const accepted: Awaited<ReturnType<typeof lab.engine.submit>>[] = [];
+    for (const vm of VMS) accepted.push(await lab.engine.submit(lab.request(vm)));
     expect(accepted.slice(0, 4).map((a) => a.idKind)).toEqual(['import', 'import', 'import', 'import']);
     expect(accepted.slice(4).map((a) => a.idKind)).toEqual(Array(6).fill('queued'));
     expect(accepted.slice(4).map((a) => a.queuePosition)).toEqual([1, 2, 3, 4, 5, 6]);
@@ -30,8 +31,8 @@ describe('scheduler', { timeout: 300_000 }, () => {
     const positionsOfLast = new Set<number>();
     const startOrder: string[] = [];
     const region = lab.ec2.emulator.region('us-east-1')!;
-    await waitFor(() => {
-      const { items } = lab.engine.list({ limit: 50, offset: 0 });
+    await waitFor(async () => {
+      const { items } = await lab.engine.list({ limit: 50, offset: 0 });
       maxRunning = Math.max(maxRunning, items.filter((t) => t.state === 'running').length);
       const active = [...region.imports.values()].filter((i) => i.status === 'active').length;
       maxActiveImports = Math.max(maxActiveImports, active);
@@ -41,7 +42,7 @@ describe('scheduler', { timeout: 300_000 }, () => {
       return items.every((t) => t.state === 'completed' || t.state === 'failed') ? true : undefined;
     }, 'all ten migrations', 240_000);
 
-    const done = lab.engine.list({ limit: 50, offset: 0 }).items;
+    const done = (await lab.engine.list({ limit: 50, offset: 0 })).items;
     expect(done.map((t) => t.error).filter(Boolean)).toEqual([]);
     expect(done.every((t) => t.state === 'completed')).toBe(true);
     expect(maxRunning).toBeGreaterThan(1);
@@ -60,13 +61,14 @@ describe('scheduler', { timeout: 300_000 }, () => {
   });
 
   it('cancels a queued migration before it starts', async () => {
-    const first = VMS.slice(0, 5).map((vm) => lab.engine.submit(lab.request(vm)));
+    const first: Awaited<ReturnType<typeof lab.engine.submit>>[] = [];
+    for (const vm of VMS.slice(0, 5)) first.push(await lab.engine.submit(lab.request(vm)));
     const queued = first[4]!;
     expect(queued.state).toBe('queued');
-    const cancelled = lab.engine.cancel(queued.id, 'administrator@vsphere.local')!;
+    const cancelled = (await lab.engine.cancel(queued.id, 'administrator@vsphere.local'))!;
     expect(cancelled.state).toBe('cancelled');
     await lab.engine.idle();
-    const after = lab.engine.get(queued.id)!;
+    const after = (await lab.engine.get(queued.id))!;
     expect(after.state).toBe('cancelled');
     expect(after.startedAt).toBeUndefined();
     expect([...lab.ec2.emulator.region('us-east-1')!.imports.values()].some((i) => i.clientToken === queued.id)).toBe(false);
