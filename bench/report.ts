@@ -15,6 +15,7 @@ export interface ReportInput {
   disk?: string;
   scheduler?: string;
   warm?: string;
+  bandwidth?: string;
   /** One line per benchmark for the headline list (the README quotes it). */
   headlines?: string[];
 }
@@ -67,5 +68,6 @@ export function renderReport(input: ReportInput): string {
   lines.push(input.disk ?? '## Disk streaming (1 / 10 / 50 GiB)\n\nNot run (--only).\n');
   lines.push(input.scheduler ?? '## Scheduler at scale\n\nNot run (--only).\n');
   lines.push(input.warm ?? '## Warm migration\n\nNot run (--only).\n');
+  lines.push(input.bandwidth ?? '## Bandwidth cap\n\nNot run (--only).\n');
   return lines.join('\n');
 }

@@ -1,12 +1,14 @@
 // `npm run bench`: runs the benchmarks side by side with their baselines and writes docs/benchmarks.md.
 // --small: short durations and small sizes, to prove the harness works (numbers are then not representative).
-// --only=api|ui|disk|scheduler|warm (comma-separated): run some benchmarks (the report marks the others as not run).
+// --only=api|ui|disk|scheduler|warm|bandwidth (comma-separated): run some benchmarks (the report marks the others as not run).
 import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { CONNECTOR_NODE_FLAGS } from '../connector/node-flags.ts';
 import { benchApiPolling, type ApiPollingResult } from './api-polling.ts';
+import { BANDWIDTH_BENCH_FULL, BANDWIDTH_BENCH_SMALL, bandwidthHeadline, benchBandwidth, renderBandwidthSection } from './bandwidth.ts';
 import { benchDisk, DISK_BENCH_FULL, DISK_BENCH_SMALL, renderDiskSection, type DiskResult } from './disk.ts';
 import { machine } from './machine.ts';
 import { renderReport } from './report.ts';
@@ -31,6 +33,7 @@ const BENCHES = {
   ui: () => benchUi({ loads: 20, executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium' }, log),
   disk: () => benchDisk(small ? DISK_BENCH_SMALL : DISK_BENCH_FULL, log),
   scheduler: () => benchScheduler({ migrations: small ? 100 : 1_000 }, log),
+  bandwidth: () => benchBandwidth(small ? BANDWIDTH_BENCH_SMALL : BANDWIDTH_BENCH_FULL, log),
 };
 type Results = { [K in keyof typeof BENCHES]: Awaited<ReturnType<(typeof BENCHES)[K]>> };
 
@@ -59,7 +62,7 @@ function isolated<K extends keyof typeof BENCHES>(name: K): Promise<Results[K]> 
 function warmIsolated(): Promise<WarmResult> {
   return new Promise((resolve, reject) => {
     const json = join(tmpdir(), `vm2ec2-bench-warm-${process.pid}.json`);
-    const args = ['--import', 'tsx', join(import.meta.dirname, 'warm-cli.ts'), `--json=${json}`, ...(small ? ['--small'] : [])];
+    const args = [...CONNECTOR_NODE_FLAGS, '--import', 'tsx', join(import.meta.dirname, 'warm-cli.ts'), `--json=${json}`, ...(small ? ['--small'] : [])];
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_NO_WARNINGS: '1' } });
     proc.once('error', reject);
     proc.once('close', (code) => {
@@ -125,7 +128,15 @@ async function main(): Promise<void> {
     if (!failed(r)) headlines.push(warmHeadline(r));
   }
 
-  const report = renderReport({ started, finished: new Date(), small, machineBefore: before, machineAfter: machine(), api, ui, disk, scheduler, warm, headlines });
+  let bandwidth = '## Bandwidth cap\n\nNot run (--only).\n';
+  if (wanted('bandwidth')) {
+    log('Bandwidth cap');
+    const r = await attempt('bandwidth cap', () => isolated('bandwidth'));
+    bandwidth = failed(r) ? `## Bandwidth cap\n\nNot measured: ${r.benchFailed}.\n` : renderBandwidthSection(r);
+    if (!failed(r)) headlines.push(bandwidthHeadline(r));
+  }
+
+  const report = renderReport({ started, finished: new Date(), small, machineBefore: before, machineAfter: machine(), api, ui, disk, scheduler, warm, bandwidth, headlines });
   await writeFile(new URL('../docs/benchmarks.md', import.meta.url), report);
   log(report.slice(report.indexOf('## Headlines'), report.indexOf('## Machine')).trim());
   log('wrote docs/benchmarks.md');

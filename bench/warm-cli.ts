@@ -1,10 +1,18 @@
 // `npx tsx bench/warm-cli.ts [--small] [--write] [--json=<file>] [--render=<file>]`: runs the warm-migration benchmark alone and prints its markdown
 // section; --write replaces the "## Warm migration" section of docs/benchmarks.md (or appends it), leaving the other
 // benchmarks' sections as they were measured.
+import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
+import { missingNodeFlags } from '../connector/node-flags.ts';
 import { benchWarm, renderWarmSection, WARM_BENCH_FULL, WARM_BENCH_SMALL, warmHeadline, type WarmResult } from './warm.ts';
 
 const args = process.argv.slice(2);
+// The connector's memory is measured under the V8 flags it runs with: without them, start again with them.
+const missing = missingNodeFlags();
+if (missing.length && !args.some((a) => a.startsWith('--render='))) {
+  const again = spawnSync(process.execPath, [...missing, ...process.execArgv, import.meta.filename, ...args], { stdio: 'inherit' });
+  process.exit(again.status ?? 1);
+}
 const small = args.includes('--small');
 // --json=<file> keeps the raw result; --render=<file> renders a kept result again instead of measuring.
 const jsonOut = args.find((a) => a.startsWith('--json='))?.slice('--json='.length);

@@ -29,7 +29,11 @@ import { enginePlugin } from './engine/plugin.ts';
 import { preflightRoutes } from './routes/preflight.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { statusRoutes } from './routes/status.ts';
+import { fleetRoutes } from './routes/fleet.ts';
+import { fleetPlugin } from './fleet/plugin.ts';
 import { notificationRoutes, notificationWebhooks } from './routes/notifications.ts';
+import { waveRoutes } from './routes/waves.ts';
+import { wavesPlugin } from './waves/plugin.ts';
 import { notificationsPlugin } from './notifications/plugin.ts';
 import { createStore, type Store } from './store/index.ts';
 import { storePlugin } from './store/plugin.ts';
@@ -108,12 +112,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const aws = new AwsGateway(config.aws);
   // The store opens its file on first use, so building the app touches no disk.
   await app.register(storePlugin, {
-    store: opts.store ?? createStore({ dataDir: config.dataDir, sqliteFile: config.store.sqliteFile, defaultRegion: aws.defaultRegion }),
+    store: opts.store ?? createStore({ dataDir: config.dataDir, ...config.store, defaultRegion: aws.defaultRegion, onError: (err) => app.log.warn(`store: ${err.message}`) }),
   });
   await app.register(awsPlugin, { aws });
+  await app.register(fleetPlugin, { config, instanceUuid: () => gateway.vcGuid() });
   await app.register(authPlugin, { administrators: config.administrators, dataDir: config.dataDir, tokenTtlSeconds: config.importTokens.ttlSeconds });
   await app.register(enginePlugin, { config, sdkUrl: gateway.sdkUrl });
   await app.register(notificationsPlugin, { config });
+  await app.register(wavesPlugin, { config });
 
   await app.register(
     async (api) => {
@@ -133,7 +139,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(settingsRoutes);
       await api.register(auditRoutes);
       await api.register(statusRoutes, { config });
+      await api.register(fleetRoutes);
       await api.register(notificationRoutes);
+      await api.register(waveRoutes);
       api.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
     },
     { prefix: API_PREFIX },

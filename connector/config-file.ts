@@ -44,6 +44,8 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; parse: Parser }> = 
   VM2EC2_AWS_ENDPOINT: { path: ['aws', 'endpoint'], parse: str },
   VM2EC2_AWS_EBS_ENDPOINT: { path: ['aws', 'ebsEndpoint'], parse: str },
   VM2EC2_AWS_KMS_ENDPOINT: { path: ['aws', 'kmsEndpoint'], parse: str },
+  VM2EC2_STORE_URL: { path: ['store', 'url'], parse: str },
+  VM2EC2_STORE_PASSWORD_FILE: { path: ['store', 'passwordFile'], parse: str },
   VM2EC2_DNS_SEARCH_SUFFIXES: { path: ['dns', 'searchSuffixes'], parse: list },
   VM2EC2_LOG_LEVEL: { path: ['logging', 'level'], parse: str },
 };
@@ -107,6 +109,8 @@ export async function resolveConfig(raw: unknown, opts: { env?: NodeJS.ProcessEn
     input.vcenter = { ...rest, caPem: await readPem(caFile, 'vcenter.caFile', baseDir) };
   }
   if (typeof input.dataDir === 'string' && !isAbsolute(input.dataDir)) input.dataDir = resolve(baseDir, input.dataDir);
+  const store = input.store;
+  if (isObj(store) && typeof store.passwordFile === 'string' && !isAbsolute(store.passwordFile)) store.passwordFile = resolve(baseDir, store.passwordFile);
 
   const parsed = ConnectorConfig.safeParse(input);
   if (!parsed.success) {

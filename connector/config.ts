@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { storeUrlProblem } from './store/postgres/url.ts';
 
 /** The connector's configuration. One schema; the lab and production both build it. */
 export const ConnectorConfig = z
@@ -123,8 +124,26 @@ export const ConnectorConfig = z
       })
       .refine((f) => f.leaseMs >= 3 * f.heartbeatMs, { error: 'fleet.leaseMs must be at least three times fleet.heartbeatMs, so one late heartbeat does not hand a live connector\'s tasks to a peer' })
       .default({ heartbeatMs: 5_000, leaseMs: 30_000 }),
-    /** The connector's database; default `<dataDir>/connector.sqlite`. */
-    store: z.strictObject({ sqliteFile: z.string().min(1).optional() }).default({}),
+    /**
+     * The connector's database: SQLite in `<dataDir>/connector.sqlite` (or `sqliteFile`), or with `url` the PostgreSQL
+     * database a fleet of connectors shares (docs/install.md#run-several-connectors). The PostgreSQL password never goes
+     * in the URL: it is read from `passwordFile` (mode 0600) or the environment variable VM2EC2_STORE_PASSWORD.
+     */
+    store: z
+      .strictObject({
+        sqliteFile: z.string().min(1).optional(),
+        url: z
+          .string()
+          .superRefine((url, ctx) => {
+            const problem = storeUrlProblem(url);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          })
+          .optional(),
+        passwordFile: z.string().min(1).optional(),
+      })
+      .refine((s) => !(s.url && s.sqliteFile), { error: 'give store.url (PostgreSQL) or store.sqliteFile (SQLite), not both' })
+      .refine((s) => !s.passwordFile || s.url, { error: 'store.passwordFile is the PostgreSQL password: it needs store.url' })
+      .default({}),
     /** ESX host name resolution (seed: "Set up a DNS suffix search list"): suffixes tried when a short host name does not resolve. */
     dns: z
       .strictObject({

@@ -1,4 +1,5 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,9 @@ import { startVsphereClient } from './vsphere-client/index.ts';
 import { powerOff } from '../connector/vsphere/cbt.ts';
 import { Vim25Client } from '../connector/vsphere/vim25.ts';
 import { reservePort } from './ports.ts';
+import { startPostgresCluster } from './postgres/cluster.ts';
+import { pgConfigFromUrl, withDatabase } from '../connector/store/postgres/url.ts';
+import pg from 'pg';
 import { ensureUiBuilt } from './ui-build.ts';
 
 /** Regions the lab's EC2 emulator serves and the lab connector offers. */
@@ -43,6 +47,8 @@ export interface LabHandle {
   connector: ConnectorHandle;
   /** The connector's data directory (database, keys, certificate). */
   dataDir: string;
+  /** With `postgres`: the shared store's URL (the password is in each connector's data dir) and the second connector. */
+  fleet?: { storeUrl: string; peer: ConnectorHandle; peerDataDir: string };
   s3: S3Handle;
   ec2: Ec2EmulatorHandle;
   s3Url: string;
@@ -70,6 +76,11 @@ export interface LabOptions {
   connector?: Partial<ConnectorConfigInput>;
   /** Buckets the lab S3 starts with. */
   buckets?: string[];
+  /**
+   * Issue 14: a throwaway PostgreSQL cluster as the shared store and a second connector of the same vCenter on it
+   * (its own data dir, fleet id and port); the vSphere Client's plugin stays registered with the first.
+   */
+  postgres?: boolean;
 }
 
 export async function labUsers(): Promise<LabUser[]> {
@@ -143,12 +154,31 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
     const serviceAccount = users.find((u) => u.name.startsWith('administrator@'));
     if (!serviceAccount) throw new Error('lab/inventory.json has no administrator user');
 
-    log('Starting the connector…');
     const extra = opts.connector ?? {};
-    const connector = await startConnector({
+    let store: { url: string; passwordFile: (dataDir: string) => Promise<string> } | undefined;
+    if (opts.postgres) {
+      log('Starting PostgreSQL (the fleet\'s shared store)…');
+      // A password as in production; each connector reads it from a 0600 file in its data dir, never from the URL.
+      const password = randomBytes(12).toString('base64url');
+      const cluster = await startPostgresCluster({ password });
+      stops.push(() => cluster.stop());
+      const admin = new pg.Client(pgConfigFromUrl(cluster.url, password));
+      await admin.connect();
+      await admin.query('CREATE DATABASE vm2ec2').finally(() => admin.end());
+      store = {
+        url: withDatabase(cluster.url, 'vm2ec2'),
+        passwordFile: async (dir) => {
+          const file = join(dir, 'store-password');
+          await writeFile(file, password, { mode: 0o600 });
+          return file;
+        },
+      };
+    }
+    const connectorConfig = async (dir: string, fleetId: string): Promise<ConnectorConfigInput> => ({
       ...extra,
+      ...(store ? { store: { url: store.url, passwordFile: await store.passwordFile(dir) }, fleet: { ...extra.fleet, connectorId: fleetId } } : {}),
       listen: { host: '127.0.0.1', port: 0 },
-      dataDir,
+      dataDir: dir,
       vcenter: { url: `https://127.0.0.1:${clientPort}`, caPem: clientTls.certPem },
       administrators: ['administrator@vsphere.local'],
       aws: { endpoint: ec2.url, ebsEndpoint: ec2.ebsUrl, kmsEndpoint: ec2.kmsUrl, regions: LAB_REGIONS, credentials: labAwsCredentials(), ...extra.aws },
@@ -165,7 +195,18 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
         ...extra.engine,
       },
     });
+    log('Starting the connector…');
+    const connector = await startConnector(await connectorConfig(dataDir, 'lab-connector-1'));
     stops.push(() => connector.stop());
+    let fleet: LabHandle['fleet'];
+    if (store) {
+      log('Starting a second connector of the same vCenter on the shared store…');
+      const peerDataDir = await mkdtemp(join(tmpdir(), 'vm2ec2-lab-peer-'));
+      stops.push(() => rm(peerDataDir, { recursive: true, force: true }));
+      const peer = await startConnector(await connectorConfig(peerDataDir, 'lab-connector-2'));
+      stops.push(() => peer.stop());
+      fleet = { storeUrl: store.url, peer, peerDataDir };
+    }
 
     // As `vm2ec2 register` does after install: the extension with its task and event types and the custom
     // attributes, so migrations show in Recent Tasks and the VMs' events (docs/vcenter-integration.md).
@@ -215,6 +256,7 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
       vcsim,
       connector,
       dataDir,
+      ...(fleet ? { fleet } : {}),
       s3,
       ec2,
       s3Url: s3.url,

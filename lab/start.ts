@@ -1,10 +1,13 @@
-// `npm start`: the whole lab on 127.0.0.1, until Ctrl-C.
+// `npm start`: the whole lab on 127.0.0.1, until Ctrl-C. `npm start -- --postgres`: two connectors sharing a PostgreSQL store.
+import { parseArgs } from 'node:util';
 import { startLab } from './index.ts';
+
+const { values: args } = parseArgs({ options: { postgres: { type: 'boolean', default: false } } });
 
 /** One minute of a warm migration's replication interval in the lab: the 5-minute minimum is 30 s, the default 15 minutes 90 s. */
 const LAB_WARM_MINUTE_MS = 6_000;
 
-const lab = await startLab({ log: (m) => console.log(m), importRoleReady: true, connector: { engine: { warmMinuteMs: LAB_WARM_MINUTE_MS } } });
+const lab = await startLab({ log: (m) => console.log(m), importRoleReady: true, postgres: args.postgres, connector: { engine: { warmMinuteMs: LAB_WARM_MINUTE_MS } } });
 const pad = (s: string, n: number) => s + ' '.repeat(Math.max(1, n - s.length));
 console.log(`
 vSphere Client (lab):  ${lab.clientUrl}
@@ -24,7 +27,16 @@ replication lag drops back. To finish: Cut over, then "Shut down guest OS" on th
 the replication interval is ${LAB_WARM_MINUTE_MS / 1000} s (5 minutes = ${(5 * LAB_WARM_MINUTE_MS) / 1000} s). More: docs/warm-migration.md#trying-it-in-the-lab
 
 vCenter SDK (vcsim):   ${lab.vcsim.sdkUrl}
-Connector:             ${lab.connector.origin}/vm2ec2/  (thumbprint ${lab.connector.thumbprintSha256})
+Connector:             ${lab.connector.origin}/vm2ec2/  (thumbprint ${lab.connector.thumbprintSha256})${
+  lab.fleet
+    ? `
+  fleet id lab-connector-1; the vSphere Client's plugin is registered with this one
+Second connector:      ${lab.fleet.peer.origin}/vm2ec2/  (fleet id lab-connector-2, same vCenter)
+Shared store:          ${lab.fleet.storeUrl}  (PostgreSQL; password in each data dir's store-password)
+  Administration → Connector status lists both under Connectors; stop one and its tasks move to the other after the
+  lease (docs/install.md#run-several-connectors).`
+    : ''
+}
 S3 (s3rver):           ${lab.s3Url}
 EC2 emulator:          ${lab.ec2Url}
 EBS direct APIs:       ${lab.ec2.ebsUrl}

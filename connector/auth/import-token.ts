@@ -26,6 +26,9 @@ export interface ImportTokenOptions {
   now?: () => Date;
 }
 
+const alreadyUsed = () =>
+  new AppError(409, 'TOKEN_ALREADY_USED', 'This import authorization was already used: each one starts one migration. Start the migration again from the vSphere Client.');
+
 /**
  * Seed "VM Import Authorization": the portal signs a token that lets exactly one user import exactly one VM into
  * exactly one environment through this connector (audience), within minutes, once (the jti is recorded on use).
@@ -67,6 +70,13 @@ export class ImportTokenService {
    * request, then records its id so it cannot be presented again. Throws AppError with a TOKEN_* code.
    */
   async redeem(token: string, expected: ImportTokenBinding): Promise<ImportTokenClaims> {
+    const claims = await this.check(token, expected);
+    await this.consume(claims);
+    return claims;
+  }
+
+  /** redeem() without using the token up: a wave checks every row's token before it decides to create anything. */
+  async check(token: string, expected: ImportTokenBinding): Promise<ImportTokenClaims> {
     const claims = await this.verify(token);
     const mismatched = (['user', 'environmentId', 'vmId'] as const).filter((k) => claims[k] !== expected[k]);
     if (mismatched.length > 0) {
@@ -77,15 +87,13 @@ export class ImportTokenService {
         { mismatched },
       );
     }
-    const first = await this.opts.store.usedTokens.consume(claims.jti, claims.expiresAt);
-    if (!first) {
-      throw new AppError(
-        409,
-        'TOKEN_ALREADY_USED',
-        'This import authorization was already used: each one starts one migration. Start the migration again from the vSphere Client.',
-      );
-    }
     return claims;
+  }
+
+  /** Records the token's id: 409 TOKEN_ALREADY_USED when it was presented before. */
+  async consume(claims: ImportTokenClaims): Promise<void> {
+    const first = await this.opts.store.usedTokens.consume(claims.jti, claims.expiresAt);
+    if (!first) throw alreadyUsed();
   }
 
   private async verify(token: string): Promise<ImportTokenClaims> {

@@ -209,7 +209,7 @@ async function trustHost(v: Values, io: CliIo): Promise<number> {
     message = `Allowed the certificate of ESX host ${host} by thumbprint ${thumbprint} (certificate validation relaxed for this host).`;
     details = { change: 'trust.certificate.allow', host, thumbprint };
   }
-  const store = createStore({ dataDir: config.dataDir, sqliteFile: config.store.sqliteFile, defaultRegion: config.aws.regions[0] ?? 'us-east-1' });
+  const store = createStore({ dataDir: config.dataDir, ...config.store, defaultRegion: config.aws.regions[0] ?? 'us-east-1' });
   try {
     // Recorded as an administrative change; the audit contract has no dedicated trust action yet.
     await store.audit.append({ actor, action: 'admin.access', outcome: 'changed', message, details });
@@ -334,7 +334,7 @@ export async function runCli(argv: string[], io: CliIo = { out: (x) => process.s
       const config = await maybeConfig(v, io);
       if (!config) throw new CliError('log-bundle needs --config <connector.yaml>');
       const out = s(v, 'out') ?? `vm2ec2-log-bundle-${new Date().toISOString().replace(/[:.]/g, '-')}.tar.gz`;
-      const store = createStore({ dataDir: config.dataDir, sqliteFile: config.store.sqliteFile, defaultRegion: config.aws.regions[0] ?? 'us-east-1' });
+      const store = createStore({ dataDir: config.dataDir, ...config.store, defaultRegion: config.aws.regions[0] ?? 'us-east-1' });
       try {
         const names = await writeLogBundle({ config, store, out, logFiles: Array.isArray(v['log-file']) ? v['log-file'] : [] });
         io.out(`Wrote ${out} (${names.length} files, secrets removed).\n`);

@@ -20,6 +20,9 @@ export const AuditAction = z.enum([
   'settings.instance-export',
   'notification.target',
   'notification.test',
+  'wave.create',
+  'wave.cancel',
+  'settings.bandwidth',
 ]);
 export type AuditAction = z.infer<typeof AuditAction>;
 

@@ -15,6 +15,8 @@ export * from './audit.ts';
 export * from './tasks.ts';
 export * from './status.ts';
 export * from './notifications.ts';
+export * from './fleet.ts';
+export * from './waves.ts';
 
 /** Where the connector serves the plugin (manifest, UI, API): one context path, as the platform recommends. */
 export const PLUGIN_CONTEXT_PATH = '/vm2ec2';
@@ -22,4 +24,4 @@ export const API_PREFIX = `${PLUGIN_CONTEXT_PATH}/api/v1`;
 /** The vSphere extension key the plugin is registered under. */
 export const PLUGIN_KEY = 'org.vm2ec2.plugin';
 /** Ids the manifest gives the plugin's dynamic items. */
-export const ACTION_IDS = { migrateVm: 'migrateVmToEc2' } as const;
+export const ACTION_IDS = { migrateVm: 'migrateVmToEc2', migrateWave: 'migrateVmsToEc2' } as const;

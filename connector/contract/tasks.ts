@@ -115,12 +115,16 @@ export const MigrationTask = z.object({
   region: z.string(),
   vmId: z.string(),
   vmName: z.string().optional(),
+  /** The wave this migration belongs to (GET /waves/{waveId}), if any. */
+  waveId: z.string().optional(),
   platform: z.enum(['Linux', 'Windows']),
   subnetId: z.string(),
   instanceType: z.string(),
   securityGroupIds: z.array(z.string()),
   privateIpAddress: z.string().optional(),
   requestedBy: z.string(),
+  /** Issue 14: the connector of the fleet that runs the task (set by the engine once tasks have owners). */
+  connectorId: z.string().optional(),
   /** Who cancelled it and when (the requester, an environment Owner or an administrator). */
   cancelledBy: z.string().optional(),
   cancelledAt: z.string().optional(),
@@ -130,6 +134,8 @@ export const MigrationTask = z.object({
   percent: z.number().min(0).max(100),
   throughputBps: z.number().nonnegative().optional(),
   etaSeconds: z.number().nonnegative().optional(),
+  /** The disk copy is held to its connector's bandwidth cap (it waited on the cap moments ago), in MB/s (2^20 bytes). */
+  throttled: z.object({ capMBps: z.number().int().positive() }).optional(),
   importTaskId: z.string().optional(),
   /** EC2's free-text import status (e.g. `converting`). */
   importStatus: z.string().optional(),

@@ -193,6 +193,14 @@ export class ColdPipeline {
       const secs = Math.max(0.001, (Date.now() - started) / 1000);
       disk.throughputBps = disk.bytesUploaded / secs;
       disk.etaSeconds = disk.throughputBps > 0 ? Math.max(0, (disk.expectedBytes - disk.bytesUploaded) / disk.throughputBps) : undefined;
+      const capMBps = this.ctx.opts.bandwidth?.throttledCap(t.id);
+      if (capMBps !== undefined) t.throttle = { capMBps, at: this.ctx.iso() };
+      else delete t.throttle;
+      this.ctx.saveThrottled(t);
+    };
+    // Marked while the copy waits on the connector's bandwidth cap (the Migrations row says so); cleared by progress without waits.
+    const onThrottled = (capMBps: number): void => {
+      t.throttle = { capMBps, at: this.ctx.iso() };
       this.ctx.saveThrottled(t);
     };
     try {
@@ -204,7 +212,7 @@ export class ColdPipeline {
           ...(client.sessionCookie ? { cookie: client.sessionCookie } : {}),
         },
         { s3: this.ctx.opts.s3(t.region), bucket: t.bucket, key: disk.s3Key, expectedBytes: disk.expectedBytes, queueSize: this.ctx.opts.queueSize },
-        { signal, onProgress },
+        { signal, onProgress, ...(this.ctx.opts.bandwidth ? { throttle: this.ctx.opts.bandwidth.forTask(t.id, onThrottled) } : {}) },
       );
     } catch (err) {
       checkAbort(signal);

@@ -12,6 +12,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { openNfcBody } from '../vsphere/nfc.ts';
+import type { ByteThrottle } from '../bandwidth/limiter.ts';
 
 const MiB = 1024 * 1024;
 /** S3 limits: every part but the last ≥ 5 MiB, ≤ 5 GiB, at most 10,000 parts. */
@@ -54,6 +55,8 @@ export interface StreamOptions {
   signal?: AbortSignal;
   /** Bytes acknowledged by S3 so far (called after each part). */
   onProgress?: (bytes: number) => void;
+  /** The connector's bandwidth cap (one bucket for every running copy); absent: unlimited. */
+  throttle?: ByteThrottle;
 }
 
 export interface StreamResult {
@@ -79,7 +82,55 @@ export async function streamDiskToS3(source: DiskSource, sink: DiskSink, opts: S
     ...(source.cookie ? { cookie: source.cookie } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
-  return uploadToS3(body, sink, opts);
+  return uploadToS3(opts.throttle ? throttled(body, opts.throttle) : body, sink, opts);
+}
+
+/**
+ * The source as the bandwidth cap lets it through: each pushed chunk takes what the bucket grants, the rest stays with
+ * the source (paused) until the bucket has refilled; the consumer's own pause and resume still apply.
+ */
+export function throttled(source: PushSource, throttle: ByteThrottle): PushSource {
+  let timer: NodeJS.Timeout | undefined;
+  let consumerPaused = false;
+  let done = false;
+  const later = (want: number): void => {
+    throttle.waited();
+    if (timer || done) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (!consumerPaused && !done) source.resume();
+    }, Math.max(5, throttle.waitMs(want)));
+  };
+  return {
+    start: (onData) =>
+      source
+        .start((chunk) => {
+          const grant = throttle.take(chunk.length);
+          if (grant === 0) {
+            later(chunk.length);
+            return 0;
+          }
+          const took = onData(grant === chunk.length ? chunk : chunk.subarray(0, grant));
+          if (took < grant) {
+            throttle.giveBack(grant - took);
+            consumerPaused = true;
+          } else if (grant < chunk.length) later(chunk.length - grant);
+          return took;
+        })
+        .finally(() => {
+          done = true;
+          clearTimeout(timer);
+        }),
+    resume: () => {
+      consumerPaused = false;
+      if (!timer) source.resume();
+    },
+    destroy: (err) => {
+      done = true;
+      clearTimeout(timer);
+      source.destroy(err);
+    },
+  };
 }
 
 /**

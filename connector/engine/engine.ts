@@ -38,6 +38,10 @@ export class MigrationEngine {
   private readonly running = new Map<string, Running>();
   /** Queued task ids in FIFO order, read from the store once; see queued(). */
   private queue: Promise<Set<string>> | undefined;
+  /** Each queued task's priority and start (waves, issue 14); tasks without them are priority 0, due at once. */
+  private readonly order = new Map<string, QueueOrder>();
+  /** Wakes the pump when the earliest start window of a waiting task opens. */
+  private windowTimer: NodeJS.Timeout | undefined;
   /** Each task's store writes, one at a time in order (see persist()). */
   private readonly writers = new Map<string, { done: Promise<void>; again: boolean }>();
   private pumping = false;
@@ -119,6 +123,7 @@ export class MigrationEngine {
   async stop(): Promise<void> {
     this.stopping = true;
     for (const p of this.parked.values()) clearTimeout(p.timer);
+    clearTimeout(this.windowTimer);
     for (const r of [...this.running.values(), ...this.sideJobs.values()]) r.abort.abort(SHUTDOWN);
     await Promise.allSettled([...this.running.values(), ...this.sideJobs.values()].map((r) => r.done));
     await Promise.allSettled([...this.writers.values()].map((w) => w.done));
@@ -136,8 +141,9 @@ export class MigrationEngine {
   async submit(sub: MigrationSubmission, id: string = MigrationEngine.newId()): Promise<MigrationTask> {
     const now = this.iso();
     const queue = await this.queued();
+    const due = sub.notBefore === undefined || Date.parse(sub.notBefore) <= this.opts.now().getTime();
     // Tasks in the queue are not launched yet: this one starts at once only if they and it fit in the free slots.
-    const startsNow = this.running.size + queue.size < this.opts.maxRunning;
+    const startsNow = this.running.size + queue.size < this.opts.maxRunning && due;
     const record = await this.insertExclusive({
       id,
       seq: 0,
@@ -156,6 +162,7 @@ export class MigrationEngine {
       updatedAt: now,
     } as MigrationRecord);
     queue.add(record.id);
+    this.order.set(record.id, queueOrder(record));
     this.pump();
     return this.view(this.live(record.id) ?? record, await this.queuePositions());
   }
@@ -209,7 +216,7 @@ export class MigrationEngine {
   private async jsonSource(): Promise<TaskJsonSource> {
     const queue = await this.queued();
     let positions: Map<string, number> | undefined;
-    return { live: (id) => this.live(id), view: (t) => this.view(t, t.state === 'queued' ? (positions ??= positionsOf(queue, this.opts.maxRunning - this.running.size)) : undefined) };
+    return { live: (id) => this.live(id), view: (t) => this.view(t, t.state === 'queued' ? (positions ??= this.positionsOf(queue)) : undefined) };
   }
 
   /** The in-memory record of a running or parked task (the one its pipeline writes). */
@@ -259,6 +266,7 @@ export class MigrationEngine {
     t.cancelledAt = this.iso();
     if (t.state === 'queued') {
       (await this.queued()).delete(t.id);
+      this.order.delete(t.id);
       this.finish(t, 'cancelled');
       await this.flush(t.id);
       this.persisted.delete(t.id);
@@ -334,9 +342,10 @@ export class MigrationEngine {
         }
         continue;
       }
-      const [id] = queue;
+      const id = this.nextQueued(queue);
       if (id === undefined) return;
       queue.delete(id);
+      this.order.delete(id);
       // The store stays the truth: a task that left the queue some other way is skipped.
       const next = await this.opts.tasks.get(id);
       if (next?.state !== 'queued' || this.live(id)) continue;
@@ -400,13 +409,59 @@ export class MigrationEngine {
    * (~10 ms at 1,000 queued), which made a burst of 1,000 submits quadratic (bench/scheduler.ts).
    */
   private queued(): Promise<Set<string>> {
-    this.queue ??= this.opts.tasks.byStates(['queued']).then((ts) => new Set(ts.map((t) => t.id)));
+    this.queue ??= this.opts.tasks.byStates(['queued']).then((records) => {
+      for (const t of records) this.order.set(t.id, queueOrder(t));
+      return new Set(records.map((t) => t.id));
+    });
     return this.queue;
   }
 
+  /**
+   * The queued task to start next: the highest priority whose start window is open, FIFO within a priority. When only
+   * tasks waiting for their window remain, the pump is woken as the earliest one opens.
+   */
+  private nextQueued(queue: Set<string>): string | undefined {
+    const now = this.opts.now().getTime();
+    let best: string | undefined;
+    let bestPriority = -Infinity;
+    let earliest = Infinity;
+    for (const id of queue) {
+      const o = this.order.get(id) ?? NO_ORDER;
+      if (o.notBefore > now) {
+        earliest = Math.min(earliest, o.notBefore);
+        continue;
+      }
+      if (o.priority > bestPriority) {
+        best = id;
+        bestPriority = o.priority;
+      }
+    }
+    if (best === undefined && earliest < Infinity) {
+      clearTimeout(this.windowTimer);
+      // Capped so a changed clock is noticed; an early wake finds nothing due and sets the timer again.
+      this.windowTimer = setTimeout(() => this.pump(), Math.min(Math.max(earliest - now, 10), 60_000));
+      this.windowTimer.unref?.();
+    }
+    return best;
+  }
+
   private async queuePositions(): Promise<Map<string, number>> {
-    const queue = await this.queued();
-    return positionsOf(queue, this.opts.maxRunning - this.running.size);
+    return this.positionsOf(await this.queued());
+  }
+
+  /**
+   * Queue positions in start order: priority first, FIFO within a priority (start windows aside), counted after the
+   * tasks that take the free slots as the pump runs.
+   */
+  private positionsOf(queue: Set<string>): Map<string, number> {
+    const ids = [...queue];
+    const index = new Map(ids.map((id, i) => [id, i]));
+    const priority = (id: string): number => (this.order.get(id) ?? NO_ORDER).priority;
+    ids.sort((a, b) => priority(b) - priority(a) || (index.get(a) ?? 0) - (index.get(b) ?? 0));
+    let position = -Math.max(0, this.opts.maxRunning - this.running.size);
+    const out = new Map<string, number>();
+    for (const id of ids) if (++position > 0) out.set(id, position);
+    return out;
   }
 
   // ---------- the step machine ----------
@@ -539,12 +594,16 @@ export class MigrationEngine {
 /** Attempts at one task write before its run stops (about 3 s of backoff). */
 const STORE_WRITE_ATTEMPTS = 5;
 
-/** Places in the queue, counted after the first `starting` tasks (those take the free slots as the pump runs). */
-function positionsOf(queue: Set<string>, starting: number): Map<string, number> {
-  let position = -Math.max(0, starting);
-  const out = new Map<string, number>();
-  for (const id of queue) if (++position > 0) out.set(id, position);
-  return out;
+interface QueueOrder {
+  priority: number;
+  /** Epoch ms; 0 when the task may start at once. */
+  notBefore: number;
+}
+const NO_ORDER: QueueOrder = { priority: 0, notBefore: 0 };
+
+function queueOrder(t: Pick<MigrationRecord, 'priority' | 'notBefore'>): QueueOrder {
+  const start = t.notBefore === undefined ? 0 : Date.parse(t.notBefore);
+  return { priority: t.priority ?? 0, notBefore: Number.isFinite(start) ? start : 0 };
 }
 
 const STATE_WORDS: Partial<Record<MigrationState, string>> = { queued: 'queued', running: 'running', cancelling: 'being cancelled' };

@@ -36,7 +36,7 @@ export const enginePlugin = fp(
         awsCredentials: awsCreds,
         exportTasks: exportStore,
       },
-      { log: (msg) => app.log.warn(msg) },
+      { log: (msg) => app.log.warn(msg), bandwidth: app.fleet.bandwidth },
     );
     app.decorate('engine', built.engine);
     app.decorate(
@@ -70,5 +70,5 @@ export const enginePlugin = fp(
     app.addHook('onListen', async () => built.engine.start());
     app.addHook('preClose', async () => built.close());
   },
-  { name: 'engine', dependencies: ['aws', 'store'] },
+  { name: 'engine', dependencies: ['aws', 'store', 'fleet'] },
 );

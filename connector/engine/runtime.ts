@@ -4,6 +4,7 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { EBSClient } from '@aws-sdk/client-ebs';
 import type { Vim25Client } from '../vsphere/vim25.ts';
+import type { BandwidthLimiter } from '../bandwidth/limiter.ts';
 import { MigrationError } from './failures.ts';
 import type { TaskObserver } from './observer.ts';
 import type { MigrationTaskRepository } from './task-store.ts';
@@ -67,12 +68,14 @@ export interface MigrationEngineOptions {
   log?: (msg: string) => void;
   /** Called once a task reaches a terminal state (e.g. to end its vCenter session). */
   onTaskEnd?: (task: MigrationRecord) => void;
+  /** The connector's bandwidth cap shared by every disk copy (issue 14); absent: unlimited. */
+  bandwidth?: BandwidthLimiter;
   /** Told after every persisted save (vCenter tasks and events, notifications); the array may grow until start(). */
   observers?: TaskObserver[];
 }
 
-export type EngineSettings = Required<Omit<MigrationEngineOptions, 'log' | 'onTaskEnd' | 'ebs'>> &
-  Pick<MigrationEngineOptions, 'onTaskEnd' | 'ebs'> & { log: (msg: string) => void };
+export type EngineSettings = Required<Omit<MigrationEngineOptions, 'log' | 'onTaskEnd' | 'ebs' | 'bandwidth'>> &
+  Pick<MigrationEngineOptions, 'onTaskEnd' | 'ebs' | 'bandwidth'> & { log: (msg: string) => void };
 
 /** What the scheduler hands a pipeline: the settings and the ways to persist a task. */
 export interface EngineContext {

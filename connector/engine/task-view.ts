@@ -3,6 +3,10 @@
 import type { DiskProgress, MigrationTask, WarmReplication } from '../contract/index.ts';
 import type { MigrationRecord } from './types.ts';
 import { EBS_BLOCK_BYTES } from './warm/types.ts';
+import { WINDOW_SWEEPER, windowClosedReason } from '../waves/window.ts';
+
+/** A copy waiting on the cap renews its mark every second; an older mark means it no longer waits (or no longer copies). */
+const THROTTLE_SHOWN_MS = 15_000;
 
 const INITIAL_SYNC_REASON = 'Initial sync: every allocated block of the disks is copied once; later cycles send only changed blocks.';
 
@@ -24,6 +28,7 @@ export function taskView(t: MigrationRecord, now: Date, queuePosition: number | 
     region: t.region,
     vmId: t.vmId,
     ...(t.vmName ? { vmName: t.vmName } : {}),
+    ...(t.waveId ? { waveId: t.waveId } : {}),
     platform: t.platform,
     subnetId: t.subnetId,
     instanceType: t.instanceType,
@@ -45,6 +50,7 @@ export function taskView(t: MigrationRecord, now: Date, queuePosition: number | 
     percent: percentOf(t),
     ...(throughput !== undefined ? { throughputBps: throughput } : {}),
     ...(throughput ? { etaSeconds: remaining / throughput } : {}),
+    ...(t.state === 'running' && t.throttle && now.getTime() - Date.parse(t.throttle.at) < THROTTLE_SHOWN_MS ? { throttled: { capMBps: t.throttle.capMBps } } : {}),
     ...(t.importTaskId ? { importTaskId: t.importTaskId } : {}),
     ...(t.importStatus ? { importStatus: t.importStatus } : {}),
     ...(t.importProgress !== undefined ? { importProgress: t.importProgress } : {}),
@@ -54,6 +60,8 @@ export function taskView(t: MigrationRecord, now: Date, queuePosition: number | 
     ...(t.importOptions ? { importOptions: t.importOptions } : {}),
     ...(t.applied ? { applied: t.applied } : {}),
     ...(t.error ? { error: t.error } : {}),
+    // Cancelled by the wave's start-window sweeper: say why (the engine's cancel records only who).
+    ...(!t.error && t.state === 'cancelled' && t.cancelledBy === WINDOW_SWEEPER && t.notAfter ? { error: windowClosedReason(t.notAfter) } : {}),
     ...(t.warning ? { warning: t.warning } : {}),
     createdAt: t.createdAt,
     ...(t.startedAt ? { startedAt: t.startedAt } : {}),

@@ -68,6 +68,13 @@ export interface MigrationRecord {
   cancelledAt?: string;
   /** The vCenter task (moRef value) that shows this migration in Recent Tasks; kept so a restart updates the same one. */
   vcenterTask?: string;
+  /** Issue 14: the wave this migration belongs to, its priority (higher first; default 0) and start window (ISO instants). */
+  waveId?: string;
+  priority?: number;
+  notBefore?: string;
+  notAfter?: string;
+  /** Issue 14: the copy last waited on the connector's bandwidth cap at `at`, held to capMBps. */
+  throttle?: { capMBps: number; at: string };
   createdAt: string;
   startedAt?: string;
   updatedAt: string;
@@ -97,4 +104,9 @@ export interface MigrationSubmission {
   /** The request's Advanced choices merged over the environment's defaults, boot mode from the VM's firmware. */
   importOptions?: EffectiveImportOptions | undefined;
   kmsKeyArn?: string | undefined;
+  /** Issue 14: set for a wave's migrations (see MigrationRecord). */
+  waveId?: string | undefined;
+  priority?: number | undefined;
+  notBefore?: string | undefined;
+  notAfter?: string | undefined;
 }

@@ -19,6 +19,37 @@ export const notificationId = (dedupeKey: string) => `ntf-${createHash('sha256')
 export const dedupeKey = (subject: string, kind: string, targetId: string) => `${subject}|${kind}|${targetId}`;
 
 const envPart = (name: string | undefined) => (name ? ` (environment ${name})` : '');
+/** Ends the text with one full stop: error messages from the engine and AWS are usually sentences already. */
+const sentence = (text: string) => (/[.!?]$/.test(text) ? text : `${text}.`);
+
+type TaskSection = { text: string } & (Pick<NotificationPayload, 'migration'> | Pick<NotificationPayload, 'export'>);
+
+/** One event of a task: the envelope every task notification shares around the text and the task's own section. */
+function taskEvent(
+  kind: NotificationEventKind,
+  subject: string,
+  task: { environmentId: string; updatedAt: string },
+  describe: (envSuffix: string) => TaskSection,
+): TaskEvent {
+  return {
+    kind,
+    subject,
+    environmentId: task.environmentId,
+    occurredAt: task.updatedAt,
+    build: (id, envName) => {
+      const { text, ...section } = describe(envPart(envName));
+      return {
+        id,
+        kind,
+        occurredAt: task.updatedAt,
+        text: sentence(text),
+        ...(envName ? { environment: { id: task.environmentId, name: envName } } : {}),
+        ...section,
+        test: false,
+      };
+    },
+  };
+}
 
 export function migrationEvents(task: Readonly<MigrationRecord>): TaskEvent[] {
   const warm = task.mode === 'warm';
@@ -27,24 +58,16 @@ export function migrationEvents(task: Readonly<MigrationRecord>): TaskEvent[] {
   else if (task.state === 'failed') kinds.push('migration.failed');
   else if (warm && task.state === 'running' && task.phase === 'replicating') kinds.push('cutover.ready');
   const vm = task.vmName ?? task.vmId;
-  return kinds.map((kind) => ({
-    kind,
-    subject: `migration:${task.id}`,
-    environmentId: task.environmentId,
-    occurredAt: task.updatedAt,
-    build: (id, envName) => ({
-      id,
-      kind,
-      occurredAt: task.updatedAt,
+  return kinds.map((kind) =>
+    taskEvent(kind, `migration:${task.id}`, task, (env) => ({
       text:
         kind === 'migration.completed'
-          ? `Migration of ${vm} to Amazon EC2 completed: instance ${task.instanceId ?? '(unknown)'} in ${task.region}${envPart(envName)}.`
+          ? `Migration of ${vm} to Amazon EC2 completed: instance ${task.instanceId ?? '(unknown)'} in ${task.region}${env}`
           : kind === 'cutover.done'
-            ? `Cutover of ${vm} is done: instance ${task.instanceId ?? '(unknown)'} runs in ${task.region}${envPart(envName)}.`
+            ? `Cutover of ${vm} is done: instance ${task.instanceId ?? '(unknown)'} runs in ${task.region}${env}`
             : kind === 'cutover.ready'
-              ? `${vm} is ready to cut over: the initial sync to ${task.region} is done and replication continues${envPart(envName)}.`
-              : `Migration of ${vm} to Amazon EC2 failed: ${task.error ?? 'no reason recorded'}${envPart(envName)}.`,
-      ...(envName ? { environment: { id: task.environmentId, name: envName } } : {}),
+              ? `${vm} is ready to cut over: the initial sync to ${task.region} is done and replication continues${env}`
+              : `Migration of ${vm} to Amazon EC2 failed: ${task.error ?? 'no reason recorded'}${env}`,
       migration: {
         id: task.id,
         vmId: task.vmId,
@@ -56,42 +79,30 @@ export function migrationEvents(task: Readonly<MigrationRecord>): TaskEvent[] {
         ...(task.state === 'failed' && task.error ? { error: task.error } : {}),
         requestedBy: task.requestedBy,
       },
-      test: false,
-    }),
-  }));
+    })),
+  );
 }
 
 export function exportEvents(task: Readonly<ExportRecord>): TaskEvent[] {
   if (task.state !== 'completed' && task.state !== 'failed') return [];
   const kind: NotificationEventKind = task.state === 'completed' ? 'export.completed' : 'export.failed';
   return [
-    {
-      kind,
-      subject: `export:${task.id}`,
-      environmentId: task.environmentId,
-      occurredAt: task.updatedAt,
-      build: (id, envName) => ({
-        id,
-        kind,
-        occurredAt: task.updatedAt,
-        text:
-          kind === 'export.completed'
-            ? `Export of instance ${task.instanceId} to S3 completed: s3://${task.bucket}/${task.s3Key ?? task.s3Prefix}${envPart(envName)}.`
-            : `Export of instance ${task.instanceId} to S3 failed: ${task.statusMessage ?? 'no reason recorded'}${envPart(envName)}.`,
-        ...(envName ? { environment: { id: task.environmentId, name: envName } } : {}),
-        export: {
-          id: task.id,
-          instanceId: task.instanceId,
-          state: task.state,
-          region: task.region,
-          bucket: task.bucket,
-          ...(task.s3Key ? { s3Key: task.s3Key } : {}),
-          ...(task.state === 'failed' && task.statusMessage ? { error: task.statusMessage } : {}),
-          requestedBy: task.requestedBy,
-        },
-        test: false,
-      }),
-    },
+    taskEvent(kind, `export:${task.id}`, task, (env) => ({
+      text:
+        kind === 'export.completed'
+          ? `Export of instance ${task.instanceId} to S3 completed: s3://${task.bucket}/${task.s3Key ?? task.s3Prefix}${env}`
+          : `Export of instance ${task.instanceId} to S3 failed: ${task.statusMessage ?? 'no reason recorded'}${env}`,
+      export: {
+        id: task.id,
+        instanceId: task.instanceId,
+        state: task.state,
+        region: task.region,
+        bucket: task.bucket,
+        ...(task.s3Key ? { s3Key: task.s3Key } : {}),
+        ...(task.state === 'failed' && task.statusMessage ? { error: task.statusMessage } : {}),
+        requestedBy: task.requestedBy,
+      },
+    })),
   ];
 }
 

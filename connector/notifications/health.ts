@@ -54,6 +54,9 @@ export function nextHealth(state: HealthState, problems: readonly string[], at: 
   return { state: HEALTHY };
 }
 
+/** What an administrator runs on the connector's host to find the cause (the CLI's doctor, with its config option). */
+export const DOCTOR_COMMAND = 'vm2ec2 doctor --config <connector.yaml>';
+
 /** The outbox event: subject per incident and state, so a restart mid-incident re-enqueues nothing. No environment: it concerns them all. */
 export function healthEvent(n: HealthNotice): TaskEvent {
   return {
@@ -66,7 +69,7 @@ export function healthEvent(n: HealthNotice): TaskEvent {
       occurredAt: n.at,
       text:
         n.state === 'unhealthy'
-          ? `The connector on ${hostname()} is unhealthy since ${n.since}: ${n.problems.join(' ')}`
+          ? `The connector on ${hostname()} is unhealthy since ${n.since}: ${n.problems.join(' ')} To diagnose it, run "${DOCTOR_COMMAND}" on ${hostname()}.`
           : `The connector on ${hostname()} is healthy again: the problems that began at ${n.since} are gone.`,
       connector: { state: n.state, since: n.since, problems: n.problems },
       test: false,

@@ -67,7 +67,7 @@ export function licenseChecks(
           {
             code: 'LICENSE_TYPE_ADJUSTED',
             severity: 'info',
-            message: `${byolOnly} guests are imported with their own licence (BYOL): AWS provides no licence for them. The environment's default, AWS-provided, does not apply to this VM.`,
+            message: `${byolOnly} guests are imported with their own license (BYOL): AWS provides no license for them. The environment's default, AWS-provided license, does not apply to this VM.`,
             details: { licenseType: 'BYOL' },
           },
         ],
@@ -79,8 +79,8 @@ export function licenseChecks(
         {
           code: 'LICENSE_TYPE_NOT_ALLOWED',
           severity: 'blocker',
-          message: `AWS imports ${byolOnly} guests only with their own licence (BYOL); it refuses an AWS-provided licence for them.`,
-          fix: 'Under Advanced, choose Bring your own licence (BYOL) as the licence type.',
+          message: `AWS imports ${byolOnly} guests only with their own license (BYOL); it refuses an AWS-provided license for them.`,
+          fix: 'Under Advanced, choose Bring your own license (BYOL) as the license type.',
         },
       ],
     };
@@ -93,10 +93,10 @@ export function licenseChecks(
           code: 'BYOL_NEEDS_DEDICATED_HOST',
           severity: 'blocker',
           message:
-            'A Windows Server licence you bring to AWS (BYOL) may run only on Dedicated Hosts, and the connector launches the instance on shared tenancy.',
+            'A Windows Server license you bring to AWS (BYOL) may run only on Dedicated Hosts, and the connector launches the instance on shared tenancy.',
           fix: fromRequest
-            ? 'Under Advanced, choose AWS-provided as the licence type, or import this VM with AWS VM Import/Export yourself and launch it on a Dedicated Host.'
-            : "The environment's default licence type is BYOL: under Advanced, choose AWS-provided for this VM.",
+            ? 'Under Advanced, choose AWS-provided license as the license type, or import this VM with AWS VM Import/Export yourself and launch it on a Dedicated Host.'
+            : "The environment's default license type is BYOL: under Advanced, choose AWS-provided license for this VM.",
         },
       ],
     };

@@ -31,7 +31,14 @@ export const dynamicItemRoutes: FastifyPluginAsyncZod = async (app) => {
       // Authenticates the token (401 otherwise); rights are not judged here any more.
       await request.caller();
       const allowed = ids.length > 0 && ids.every((id) => id.type === 'VirtualMachine');
-      return { apiVersion: '1.0.0', dynamicItems: [{ id: ACTION_IDS.migrateVm, visible: allowed, relevant: true }] };
+      // The single-VM form takes one VM; several selected VMs go to the wave form (acceptsMultipleTargets).
+      return {
+        apiVersion: '1.0.0',
+        dynamicItems: [
+          { id: ACTION_IDS.migrateVm, visible: allowed && ids.length === 1, relevant: true },
+          { id: ACTION_IDS.migrateWave, visible: allowed, relevant: true },
+        ],
+      };
     },
   );
 };

@@ -1,13 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { ApiErrorBody, MigrationAccepted, MigrationRequest } from '../contract/index.ts';
 import { MigrationEngine } from '../engine/engine.ts';
-import { Vim25Client } from '../vsphere/vim25.ts';
-import { canMigrate } from '../auth/access.ts';
-import { requireVmExport } from '../auth/vm-export.ts';
 import { AppError } from '../errors.ts';
-import { preflightWithOptions } from '../preflight/run.ts';
 import type { EffectiveImportOptions } from '../contract/index.ts';
-import { audit, loadEnvironment, noEnvironmentPermission } from './access-helpers.ts';
+import type { EnvironmentRecord } from '../store/index.ts';
+import { admitVm, environmentForMigration, handOverSession, preflightBlocked, submissionFor, type AdmittedVm } from './migration-admission.ts';
+import { audit } from './access-helpers.ts';
 import { auditInputRefusals } from './input-refusals.ts';
 
 /**
@@ -47,12 +45,12 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
       if (app.engine.updating) {
         throw new AppError(503, 'CONNECTOR_UPDATING', 'The connector is being updated and accepts no new migrations right now. Running migrations continue; try again in a few minutes.');
       }
-      let region = '';
+      let environment: EnvironmentRecord | undefined;
       // Known once the pre-flight has read the VM; entries before that carry only the id.
       let vmName: string | undefined;
       // The request's Advanced choices over the environment's defaults, as the pre-flight checked them.
       let importOptions: EffectiveImportOptions | undefined;
-      let kmsKeyArn: string | undefined;
+      let vm: AdmittedVm | undefined;
       const base = { action: 'migration.request' as const, environmentId: body.environmentId, vmId: body.vmId };
       const refuse = async (err: AppError): Promise<never> => {
         await audit(app, caller, { ...base, ...(vmName ? { vmName } : {}), outcome: 'denied', code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) });
@@ -70,74 +68,21 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
       };
       try {
         await app.importTokens.redeem(body.token, { user: caller.principal, environmentId: body.environmentId, vmId: body.vmId });
-        const environment = await loadEnvironment(app, body.environmentId);
-        region = environment.region;
-        // Permissions may have changed since the token was issued.
-        const role = await app.access.roleIn(caller.principal, environment.id);
-        if (!canMigrate(role)) throw noEnvironmentPermission(environment, true);
-        // Step 5: the user may export the VM (the privilege may have been withdrawn since the token was issued).
-        await requireVmExport(caller, body.vmId);
-        const { result, importOptions: effective, kmsKeyArn: keyArn } = await preflightWithOptions(app.aws, {
-          caller,
-          environment,
-          role,
-          vmId: body.vmId,
-          subnetId: body.subnetId,
-          privateIpAddress: body.privateIpAddress,
-          instanceType: body.instanceType,
-          platform: body.platform,
-          securityGroupIds: body.securityGroupIds,
-          mode: body.mode,
-          cutoverShutdown: body.cutoverShutdown,
-          imagePath: body.imagePath,
-          importOptions: body.importOptions,
-        });
-        vmName = result.vmName;
-        importOptions = effective;
-        kmsKeyArn = keyArn;
-        const blockers = result.checks.filter((c) => c.severity === 'blocker');
-        if (blockers.length > 0) {
-          const [first] = blockers;
-          throw new AppError(
-            422,
-            'PREFLIGHT_BLOCKED',
-            `The migration cannot start: ${first?.message ?? ''}${blockers.length > 1 ? ` (and ${blockers.length - 1} more problem${blockers.length > 2 ? 's' : ''})` : ''}`,
-            { checks: blockers },
-          );
-        }
+        const { environment: env, role } = await environmentForMigration(app, caller, body.environmentId);
+        environment = env;
+        const admitted = await admitVm(app, caller, env, role, body);
+        vmName = admitted.vmName;
+        importOptions = admitted.importOptions;
+        vm = admitted;
+        if (admitted.blockers.length > 0) throw preflightBlocked(admitted.blockers);
       } catch (err) {
         if (err instanceof AppError && err.statusCode < 500) return refuse(err);
         throw err;
       }
       // The engine exports with its configured vCenter account, or else with a clone of the requester's session.
       const id = MigrationEngine.newId();
-      if (app.engineSessions.needsHandOver) {
-        const ticket = await caller.vcenter.client.acquireCloneTicket();
-        const own = await Vim25Client.connect({ sdkUrl: caller.vcenter.client.sdkUrl, ...(app.engineSessions.tls) });
-        await own.cloneSession(ticket);
-        app.engineSessions.handOver(id, own);
-      }
-      const task = await refusedIfRunning(id, () => app.engine.submit(
-        {
-          environmentId: body.environmentId,
-          region,
-          vmId: body.vmId,
-          vmName,
-          platform: body.platform,
-          subnetId: body.subnetId,
-          instanceType: body.instanceType,
-          securityGroupIds: body.securityGroupIds,
-          privateIpAddress: body.privateIpAddress,
-          requestedBy: caller.principal,
-          importOptions,
-          ...(kmsKeyArn ? { kmsKeyArn } : {}),
-          // A cold submission stays exactly what it was before warm migration existed.
-          ...(body.mode === 'warm'
-            ? { mode: 'warm' as const, replicationIntervalMinutes: body.replicationIntervalMinutes, cutoverShutdown: body.cutoverShutdown, imagePath: body.imagePath }
-            : {}),
-        },
-        id,
-      ));
+      await handOverSession(app, caller, id);
+      const task = await refusedIfRunning(id, () => app.engine.submit(submissionFor(body, vm!, environment!, caller.principal), id));
       const what = body.mode === 'warm' ? 'warm migration (replicate, then cut over)' : 'migration';
       await audit(app, caller, { ...base, ...(vmName ? { vmName } : {}), outcome: 'granted', message: `Import authorized; ${what} ${task.id} ${task.idKind === 'import' ? 'started' : 'queued'}.`, ...(importOptions ? { details: { importOptions } } : {}) });
       return reply.status(202).send({ id: task.id, idKind: task.idKind, state: task.state, ...(task.queuePosition ? { queuePosition: task.queuePosition } : {}) });

@@ -1,6 +1,7 @@
-// The connector's persistence, as small repository interfaces. SQLite implements them today
-// (./sqlite/); a Postgres backend would implement the same interfaces.
+// The connector's persistence, as small repository interfaces, implemented on SQLite (./sqlite/, one connector) and
+// PostgreSQL (./postgres/, a fleet of connectors sharing one database) with the same behaviour.
 import type { AuditAction, AuditOutcome, EnvironmentImportDefaults, EnvironmentRole } from '../contract/index.ts';
+import type { PgDatabase } from './postgres/database.ts';
 
 export interface EnvironmentRecord {
   id: string;
@@ -92,6 +93,8 @@ export interface SettingsRepository {
   get(key: string): Promise<string | undefined>;
   /** Returns the stored value, storing `value` first if the key is new (first writer wins). */
   getOrInit(key: string, value: string): Promise<string>;
+  /** Stores `value` under `key`, replacing any value (last writer wins). */
+  set(key: string, value: string): Promise<void>;
 }
 
 /** A store always holds the default environment (id DEFAULT_ENVIRONMENT_ID), created with the store. */
@@ -101,8 +104,12 @@ export interface Store {
   readonly audit: AuditRepository;
   readonly usedTokens: UsedTokenRepository;
   readonly settings: SettingsRepository;
+  /** Where the data lives, so the engine, waves and fleet code open their own tables on the same database. */
+  readonly backend: StoreBackend;
   close(): Promise<void>;
 }
+
+export type StoreBackend = { kind: 'sqlite'; file: string } | { kind: 'postgres'; db: PgDatabase };
 
 /** A uniqueness rule was violated (e.g. an environment name already in use). */
 export class StoreConflictError extends Error {

@@ -100,6 +100,36 @@ export class EbsStore {
     this.putCount += 1;
   }
 
+  /**
+   * Holds one block's content for a block map built outside the EBS direct APIs (VM Import converting a disk image):
+   * deduplicated like a written block, not counted as a PutSnapshotBlock call. The caller owns one reference and
+   * hands it to createFromBlocks or gives it back with releaseBlock.
+   */
+  retainBlock(data: Buffer): string {
+    const sha = createHash('sha256').update(data).digest('hex');
+    let stored = this.blocks.get(sha);
+    if (!stored) {
+      stored = { data, refs: 0 };
+      this.blocks.set(sha, stored);
+    }
+    stored.refs += 1;
+    return this.internKey(sha);
+  }
+
+  releaseBlock(key: string): void {
+    this.release(key);
+  }
+
+  /** A snapshot whose blocks are `blocks` (references from retainBlock, taken over by the snapshot). */
+  createFromBlocks(
+    init: Omit<EbsSnapshot, 'id' | 'own' | 'putCalls' | 'deleted' | 'children' | 'lastActivity'>,
+    blocks: ReadonlyMap<number, string>,
+  ): EbsSnapshot {
+    const snap = this.create(init);
+    for (const [i, key] of blocks) snap.own.set(i, key);
+    return snap;
+  }
+
   private readonly keys = new Map<string, string>();
   private internKey(k: string): string {
     const existing = this.keys.get(k);

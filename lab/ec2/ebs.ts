@@ -1,8 +1,9 @@
 // The EBS direct APIs (REST-JSON on their own endpoint, as AWS serves them at ebs.<region>.amazonaws.com):
 // StartSnapshot, PutSnapshotBlock, CompleteSnapshot, ListSnapshotBlocks, ListChangedBlocks, GetSnapshotBlock.
 // Exercise it only through @aws-sdk/client-ebs. Behaviour and what is uncertain: docs/ec2-emulator.md.
-import { createHash, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
+import { applyFault, createAwsServer, readBody, sigV4Scope, type AwsReply } from '../aws-http.ts';
 import { BLOCKS_PER_GIB, EBS_BLOCK_SIZE, type EbsSnapshot } from './ebs-store.ts';
 import type { Ec2Emulator } from './emulator.ts';
 import type { Tag } from './query.ts';
@@ -52,29 +53,8 @@ function route(method: string, path: string): Route | undefined {
   return undefined;
 }
 
-/** Region from the SigV4 credential scope (`Credential=AKID/20250101/us-east-1/ebs/aws4_request`). */
-function regionOf(header: string | undefined): string | undefined {
-  return /^AWS4-HMAC-SHA256\s+Credential=[^/,\s]+\/\d{8}\/([^/]+)\/[^/]+\/aws4_request/.exec(header ?? '')?.[1];
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on('data', (c: Buffer) => {
-      if (failed) return;
-      size += c.length;
-      if (size > limit) {
-        failed = true;
-        reject(invalid('INVALID_PARAMETER_VALUE', `The request body is larger than ${limit} bytes.`));
-      } else chunks.push(c);
-    });
-    req.on('end', () => {
-      if (!failed) resolve(Buffer.concat(chunks, size));
-    });
-    req.on('error', reject);
-  });
+function bodyOf(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return readBody(req, limit, () => invalid('INVALID_PARAMETER_VALUE', `The request body is larger than ${limit} bytes.`));
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -244,7 +224,7 @@ export function createEbsServer(emu: Ec2Emulator): Server {
       throw invalid('INVALID_PARAMETER_VALUE', 'x-amz-Checksum must be the Base64 SHA-256 of the block data.');
     }
     optionalInt(header(req, 'x-amz-Progress'), 'x-amz-Progress', 0, 100);
-    const data = await readBody(req, EBS_BLOCK_SIZE);
+    const data = await bodyOf(req, EBS_BLOCK_SIZE);
     if (data.length !== dataLength) {
       throw invalid('INVALID_PARAMETER_VALUE', `The block data is ${data.length} bytes but x-amz-Data-Length says ${dataLength}.`);
     }
@@ -386,7 +366,7 @@ export function createEbsServer(emu: Ec2Emulator): Server {
   async function dispatch(req: IncomingMessage, r: Route, region: string, query: URLSearchParams): Promise<Reply> {
     switch (r.action) {
       case 'StartSnapshot': {
-        const raw = await readBody(req, MAX_JSON);
+        const raw = await bodyOf(req, MAX_JSON);
         let input: unknown;
         try {
           input = raw.length === 0 ? {} : JSON.parse(raw.toString('utf8'));
@@ -410,51 +390,42 @@ export function createEbsServer(emu: Ec2Emulator): Server {
     }
   }
 
-  function send(res: ServerResponse, requestId: string, reply: Reply): void {
-    const body = reply.body ?? Buffer.from(JSON.stringify(reply.json ?? {}));
-    res.writeHead(reply.status, {
-      'content-type': 'application/json',
-      'x-amzn-requestid': requestId,
-      ...reply.headers,
-      'content-length': body.length,
-    });
-    res.end(body);
-  }
+  const jsonReply = (reply: Reply): AwsReply => ({
+    status: reply.status,
+    contentType: 'application/json',
+    body: reply.body ?? JSON.stringify(reply.json ?? {}),
+    ...(reply.headers ? { headers: reply.headers } : {}),
+  });
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const requestId = randomUUID();
+  async function handle(req: IncomingMessage): Promise<AwsReply | undefined> {
     const url = new URL(req.url ?? '/', 'http://ebs');
     try {
       const r = route(req.method ?? 'GET', url.pathname);
       if (!r) throw invalid('INVALID_PARAMETER_VALUE', `${req.method} ${url.pathname} is not an EBS direct API operation.`);
-      const region = regionOf(req.headers.authorization);
+      const region = sigV4Scope(req.headers.authorization)?.region;
       if (region === undefined) {
         throw new EbsError('AccessDeniedException', 403, 'The request is missing a SigV4 Authorization header. Configure credentials (any access key works against the lab emulator).', 'UNAUTHORIZED_ACCOUNT');
       }
-      const fault = emu.takeFault(r.action);
-      if (fault === 'reset') {
-        // Drop the connection without an answer; mid-body for a request that carries one.
-        const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
-        if (hasBody) req.once('data', () => req.socket.destroy());
-        else req.socket.destroy();
-        return;
-      }
-      if (fault === 'throttle') throw new EbsError('RequestThrottledException', 400, 'The request was throttled; retry with backoff.', 'ACCOUNT_THROTTLED');
-      if (fault === 'server-error') throw new EbsError('InternalServerException', 500, 'An internal error has occurred.');
+      const dropped = applyFault(req, emu.takeFault(r.action), {
+        throttle: () => new EbsError('RequestThrottledException', 400, 'The request was throttled; retry with backoff.', 'ACCOUNT_THROTTLED'),
+        serverError: () => new EbsError('InternalServerException', 500, 'An internal error has occurred.'),
+      });
+      if (dropped) return undefined;
       if (!emu.region(region)) {
         throw new EbsError('AccessDeniedException', 403, `The lab EBS endpoint does not serve region '${region}'. Use one of ${emu.regions.join(', ')}.`, 'UNAUTHORIZED_ACCOUNT');
       }
       await emu.tick();
-      send(res, requestId, await dispatch(req, r, region, url.searchParams));
+      return jsonReply(await dispatch(req, r, region, url.searchParams));
     } catch (err) {
       const e = err instanceof EbsError ? err : new EbsError('InternalServerException', 500, `Emulator failure: ${(err as Error).message}`);
-      const body = Buffer.from(JSON.stringify({ Message: e.message, message: e.message, Reason: e.reason }));
-      // Refused before its body was read: drain the rest so the connection stays usable.
-      if (!req.complete) req.resume();
-      res.writeHead(e.status, { 'content-type': 'application/json', 'x-amzn-requestid': requestId, 'x-amzn-errortype': e.code, 'content-length': body.length });
-      res.end(body);
+      return {
+        status: e.status,
+        contentType: 'application/json',
+        body: JSON.stringify({ Message: e.message, message: e.message, Reason: e.reason }),
+        headers: { 'x-amzn-errortype': e.code },
+      };
     }
   }
 
-  return createServer((req, res) => void handle(req, res));
+  return createAwsServer(handle);
 }

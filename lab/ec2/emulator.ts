@@ -98,6 +98,7 @@ export class Ec2Emulator implements Core {
   async advance(ms: number): Promise<void> {
     this.offset += ms;
     await this.tick();
+    await this.settled();
   }
 
   /** Runs due transitions; serialised so an export's S3 write never runs twice. */
@@ -111,7 +112,7 @@ export class Ec2Emulator implements Core {
     this.ebs.expire(this.now());
     this.kms.expire(this.now());
     for (const region of this.states.values()) {
-      advanceImports(this, region);
+      await advanceImports(this, region);
       advanceImages(this, region);
       advanceInstances(this, region);
       await advanceExports(this, region);
@@ -202,5 +203,17 @@ export class Ec2Emulator implements Core {
   /** Waits for transitions in flight; used on shutdown. */
   async idle(): Promise<void> {
     await this.chain;
+    await this.settled();
+  }
+
+  private readonly inFlight = new Set<Promise<void>>();
+
+  background(work: Promise<void>): void {
+    const tracked: Promise<void> = work.catch(() => undefined).finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+  }
+
+  private async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
 }

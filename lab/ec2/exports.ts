@@ -156,13 +156,23 @@ async function step(core: Core, region: RegionState, task: ExportTask, at: numbe
   }
   const inst = region.instances.get(task.instanceId);
   if (!inst) return finish(task, at, 'cancelled', `ClientError: Instance ${task.instanceId} no longer exists.`);
-  const artifact = exportArtifact(inst, task.id, task.diskImageFormat, task.containerFormat === 'ova', at);
-  try {
-    await core.s3.putObject(task.bucket, task.key, artifact.body, artifact.contentType);
-    finish(task, at, 'completed');
-  } catch (err) {
-    finish(task, at, 'cancelled', `ClientError: Could not write s3://${task.bucket}/${task.key}: ${(err as Error).message}`);
-  }
+  const artifact = exportArtifact(core.ebs, inst, task.id, task.diskImageFormat, task.containerFormat === 'ova', at);
+  if ('error' in artifact) return finish(task, at, 'cancelled', artifact.error);
+  // Writing a large disk takes a while: in the background, so the other tasks' transitions go on meanwhile.
+  task.nextAt = undefined;
+  task.writing = true;
+  core.background(
+    core.s3.putStream(task.bucket, task.key, artifact.chunks, artifact.contentType).then(
+      () => {
+        task.writing = false;
+        if (task.state === 'active') finish(task, core.now(), 'completed');
+      },
+      (err: unknown) => {
+        task.writing = false;
+        if (task.state === 'active') finish(task, core.now(), 'cancelled', `ClientError: Could not write s3://${task.bucket}/${task.key}: ${(err as Error).message}`);
+      },
+    ),
+  );
 }
 
 export async function advanceExports(core: Core, region: RegionState): Promise<void> {

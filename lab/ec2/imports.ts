@@ -8,6 +8,7 @@ import { readImportOptions, resolveImportKey } from './import-options.ts';
 import { billingFor, detectGuestOs } from './licensing.ts';
 import { tagSpecifications } from './tags.ts';
 import type { XmlObject } from './xml.ts';
+import { convertDisk, DiskImageError, releaseConverted, volumeGiB } from './disk-content.ts';
 
 const FORMATS = ['OVA', 'VHD', 'VHDX', 'VMDK', 'RAW'];
 const RETENTION_MS = 7 * 24 * 3600 * 1000;
@@ -176,6 +177,7 @@ export const importHandlers: Record<string, Handler> = {
     };
     region.imports.set(task.id, task);
     if (clientToken !== undefined) region.importTokens.set(clientToken, task.id);
+    if (validationError === undefined) startConversions(core, task);
     return importTaskXml(task);
   },
 
@@ -207,39 +209,49 @@ function ruleMatches(rule: Pick<Core['importFailures'][number], 'match'>, task: 
   return task.disks.some((d) => [d.key, d.url, d.sourceSnapshotId].some((s) => s !== undefined && pattern.test(s)));
 }
 
-function fail(task: ImportTask, at: number, message: string): void {
+function fail(core: Core, task: ImportTask, at: number, message: string): void {
+  for (const d of task.disks) releaseConverted(core.ebs, d.converted);
   task.status = 'deleted';
   task.statusMessage = message;
   task.finishedAt = at;
   task.nextAt = undefined;
 }
 
-function complete(core: Core, region: RegionState, task: ImportTask, at: number): void {
+async function complete(core: Core, region: RegionState, task: ImportTask, at: number): Promise<void> {
+  await Promise.all(task.disks.map((d) => d.conversion));
+  const unreadable = conversionError(task);
+  if (unreadable !== undefined) return fail(core, task, at, unreadable);
   // A snapshot import reads its source snapshot when it converts; one deleted meanwhile fails the task.
   const sources = task.disks.map((d) => (d.sourceSnapshotId === undefined ? undefined : core.ebs.get(d.sourceSnapshotId)));
   const missing = task.disks.find((d, i) => d.sourceSnapshotId !== undefined && sources[i] === undefined);
-  if (missing) return fail(task, at, `ClientError: Disk validation failed [Snapshot ${missing.sourceSnapshotId} does not exist]`);
+  if (missing) return fail(core, task, at, `ClientError: Disk validation failed [Snapshot ${missing.sourceSnapshotId} does not exist]`);
   const imageId = newId('ami');
   const description = `Created by AWS-VMImport service for ${task.id}`;
   const encryption = task.encrypted ? { encrypted: true, kmsKeyArn: task.kmsKeyArn } : {};
   const snapshots = task.disks.map((d, i) => {
     const source = sources[i];
-    const sizeGiB = Math.max(1, Math.ceil((d.objectSize ?? GIB) / GIB));
+    const converted = d.converted;
+    // A converted disk's volume is its capacity in whole GiB; an image the lab could not read keeps the object's size.
+    const sizeGiB = converted ? volumeGiB(converted.capacityBytes) : Math.max(1, Math.ceil((d.objectSize ?? GIB) / GIB));
+    const init = {
+      region: region.name,
+      status: 'completed' as const,
+      volumeSizeGiB: sizeGiB,
+      description,
+      tags: [],
+      encrypted: task.encrypted,
+      kmsKeyArn: task.encrypted ? task.kmsKeyArn : undefined,
+      timeoutMinutes: 60,
+      startTime: at,
+      completedAt: at,
+    };
+    d.converted = undefined;
     // The AMI gets its own snapshot: the source's content (the block map is shared, not copied), or an S3 disk's.
     const snap = source
       ? core.ebs.copy(source, { region: region.name, description, at, ...encryption })
-      : core.ebs.create({
-          region: region.name,
-          status: 'completed',
-          volumeSizeGiB: sizeGiB,
-          description,
-          tags: [],
-          encrypted: task.encrypted,
-          kmsKeyArn: task.encrypted ? task.kmsKeyArn : undefined,
-          timeoutMinutes: 60,
-          startTime: at,
-          completedAt: at,
-        });
+      : converted
+        ? core.ebs.createFromBlocks(init, converted.blocks)
+        : core.ebs.create(init);
     d.snapshotId = snap.id;
     d.deviceName ??= i === 0 ? '/dev/sda1' : `/dev/sd${String.fromCharCode(98 + i - 1)}`;
     return { snapshotId: snap.id, sizeGiB: source ? source.volumeSizeGiB : sizeGiB, encrypted: snap.encrypted, kmsKeyArn: snap.kmsKeyArn };
@@ -267,9 +279,31 @@ function complete(core: Core, region: RegionState, task: ImportTask, at: number)
   task.nextAt = undefined;
 }
 
+/**
+ * Reads each S3 disk's image once, in the background from the start of the task, so that reading a large disk does
+ * not stretch the stages' timing (or hold the other tasks' transitions); the task completes only once it is read.
+ */
+function startConversions(core: Core, task: ImportTask): void {
+  for (const d of task.disks) {
+    if (d.sourceSnapshotId !== undefined || d.bucket === undefined) continue;
+    d.conversion = convertDisk(core, d).then(
+      (converted) => {
+        if (task.status === 'active') d.converted = converted;
+        else releaseConverted(core.ebs, converted); // failed or cancelled meanwhile
+      },
+      (err: unknown) => {
+        d.conversionError = err instanceof DiskImageError ? err.message : `ClientError: Disk validation failed [${(err as Error).message}]`;
+      },
+    );
+  }
+}
+
+const conversionError = (task: ImportTask): string | undefined => task.disks.find((d) => d.conversionError !== undefined)?.conversionError;
+
 /** One step of a task whose `nextAt` is due; `at` is the scheduled time of the step. */
-function step(core: Core, region: RegionState, task: ImportTask, at: number): void {
+async function step(core: Core, region: RegionState, task: ImportTask, at: number): Promise<void> {
   if (task.status === 'deleting') {
+    for (const d of task.disks) releaseConverted(core.ebs, d.converted);
     task.status = 'deleted';
     task.finishedAt = at;
     task.nextAt = undefined;
@@ -281,27 +315,30 @@ function step(core: Core, region: RegionState, task: ImportTask, at: number): vo
   }
   const stage = IMPORT_STAGES[task.stage]?.message;
   if (stage === 'pending') {
-    if (task.validationError !== undefined) return fail(task, at, task.validationError);
+    if (task.validationError !== undefined) return fail(core, task, at, task.validationError);
     task.disks.forEach((d) => (d.validated = true));
     // KmsKeyId is parsed asynchronously: a key EBS cannot use fails the task, not the call.
     if (task.encrypted) {
       const key = resolveImportKey(core, region, task);
-      if ('error' in key) return fail(task, at, key.error);
+      if ('error' in key) return fail(core, task, at, key.error);
       task.kmsKeyArn = key.arn;
     }
   }
   if (stage === 'converting') {
+    // A damaged image fails the task here when reading it has already found out (else when it completes).
+    const unreadable = conversionError(task);
+    if (unreadable !== undefined) return fail(core, task, at, unreadable);
     // The OS is known once the disk is converted; a licence that does not fit it fails the task.
     const os = detectGuestOs(core.guestOsRules, task);
     if (os !== undefined) {
       const billing = billingFor(os, task.licenseType, task.usageOperation);
-      if ('error' in billing) return fail(task, at, billing.error);
+      if ('error' in billing) return fail(core, task, at, billing.error);
       Object.assign(task, billing);
       task.platform = os === 'linux' ? 'Linux' : 'Windows';
     }
   }
   const rule = core.importFailures.find((r) => r.stage === stage && ruleMatches(r, task));
-  if (rule) return fail(task, at, rule.message ?? DEFAULT_IMPORT_FAILURE);
+  if (rule) return fail(core, task, at, rule.message ?? DEFAULT_IMPORT_FAILURE);
   if (core.importHolds.some((r) => r.stage === stage && ruleMatches(r, task))) {
     task.nextAt = at + core.stageMs;
     return;
@@ -317,12 +354,12 @@ function step(core: Core, region: RegionState, task: ImportTask, at: number): vo
     task.nextAt = at + core.stageMs;
     return;
   }
-  complete(core, region, task, at);
+  await complete(core, region, task, at);
 }
 
-export function advanceImports(core: Core, region: RegionState): void {
+export async function advanceImports(core: Core, region: RegionState): Promise<void> {
   const now = core.now();
   for (const task of region.imports.values()) {
-    while (task.nextAt !== undefined && task.nextAt <= now) step(core, region, task, task.nextAt);
+    while (task.nextAt !== undefined && task.nextAt <= now) await step(core, region, task, task.nextAt);
   }
 }

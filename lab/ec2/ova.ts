@@ -1,5 +1,10 @@
-// A small but structurally real OVA: a ustar archive whose first entry is the .ovf descriptor, then the disk.
-// The tar writer is hand-written: no tar library is a dependency and an OVA needs only regular-file entries.
+// What VM Export writes to S3: an OVA (a ustar archive, the .ovf descriptor first, then the stream-optimized VMDK of
+// the instance's root volume) or the bare disk image (VMDK, RAW or a fixed VHD), produced as a stream from the
+// volume's blocks. The tar writer is hand-written: no tar library is a dependency and an OVA needs only regular files.
+import { randomBytes } from 'node:crypto';
+import type { EbsStore } from './ebs-store.ts';
+import { volumeSource } from './disk-content.ts';
+import { StreamVmdkWriter } from './vmdk-stream.ts';
 import type { Instance } from './state.ts';
 
 const BLOCK = 512;
@@ -14,7 +19,12 @@ function tarHeader(name: string, size: number, mtimeMs: number): Buffer {
   h.write(octal(0o644, 8), 100);
   h.write(octal(0, 8), 108);
   h.write(octal(0, 8), 116);
-  h.write(octal(size, 12), 124);
+  if (size < 8 ** 11) h.write(octal(size, 12), 124);
+  else {
+    // Past ustar's 8 GiB: the size in base-256 (GNU tar, and every OVF reader), high bit of the first byte set.
+    h[124] = 0x80;
+    h.writeBigUInt64BE(BigInt(size), 128);
+  }
   h.write(octal(Math.floor(mtimeMs / 1000), 12), 136);
   h.fill(' ', 148, 156);
   h.write('0', 156);
@@ -28,59 +38,21 @@ function tarHeader(name: string, size: number, mtimeMs: number): Buffer {
   return h;
 }
 
-export function tar(entries: { name: string; data: Buffer }[], mtimeMs: number): Buffer {
-  const parts: Buffer[] = [];
-  for (const e of entries) {
-    parts.push(tarHeader(e.name, e.data.length, mtimeMs), e.data);
-    const pad = (BLOCK - (e.data.length % BLOCK)) % BLOCK;
-    if (pad > 0) parts.push(Buffer.alloc(pad));
-  }
-  parts.push(Buffer.alloc(BLOCK * 2));
-  return Buffer.concat(parts);
-}
-
-/** A VMDK sparse-extent header plus its text descriptor; the grain data is left out (placeholder disk). */
-function vmdkPlaceholder(capacityBytes: number): Buffer {
-  const sectors = BigInt(Math.ceil(capacityBytes / BLOCK));
-  const header = Buffer.alloc(BLOCK);
-  header.write('KDMV', 0, 'latin1');
-  header.writeUInt32LE(3, 4); // version
-  header.writeUInt32LE(0x30001, 8); // valid newline test, compressed grains, markers
-  header.writeBigUInt64LE(sectors, 12); // capacity
-  header.writeBigUInt64LE(128n, 20); // grain size (sectors)
-  header.writeBigUInt64LE(1n, 28); // descriptor offset
-  header.writeBigUInt64LE(1n, 36); // descriptor size
-  header.writeUInt32LE(512, 44); // GTEs per GT
-  header.writeBigUInt64LE(0xffffffffffffffffn, 56); // grain directory at end (stream-optimized)
-  header.write('\n \r\n', 73, 'latin1');
-  header.writeUInt16LE(1, 77); // deflate
-  const descriptor = Buffer.alloc(BLOCK);
-  descriptor.write(
-    [
-      '# Disk DescriptorFile',
-      'version=1',
-      'CID=fffffffe',
-      'parentCID=ffffffff',
-      'createType="streamOptimized"',
-      `RW ${sectors} SPARSE "disk1.vmdk"`,
-      'ddb.adapterType = "lsilogic"',
-      '',
-    ].join('\n'),
-    'latin1',
-  );
-  return Buffer.concat([header, descriptor]);
-}
-
-function diskPlaceholder(format: string, capacityBytes: number): Buffer {
-  if (format === 'vmdk') return vmdkPlaceholder(capacityBytes);
-  const data = Buffer.alloc(64 * 1024);
-  if (format === 'vhd') data.write('conectix', data.length - BLOCK, 'latin1'); // VHD footer cookie
-  return data;
+function padding(size: number): Buffer | undefined {
+  const pad = (BLOCK - (size % BLOCK)) % BLOCK;
+  return pad > 0 ? Buffer.alloc(pad) : undefined;
 }
 
 const MEMORY_MIB: Record<string, number> = { micro: 1024, small: 2048, medium: 4096, large: 8192, xlarge: 16384 };
 
-function ovfDescriptor(inst: Instance, diskFile: string, diskFormat: string, capacityBytes: number, diskSize: number): string {
+/** The OVF descriptor VM Export writes for an instance (exported for the lab vCenter's import tests). */
+export function ovfDescriptor(
+  inst: Pick<Instance, 'id' | 'instanceType' | 'platform'>,
+  diskFile: string,
+  diskFormat: string,
+  capacityBytes: number,
+  diskSize: number,
+): string {
   const size = inst.instanceType.split('.')[1] ?? 'large';
   const memory = MEMORY_MIB[size] ?? 32768;
   const cpus = Math.max(1, Math.round(memory / 4096));
@@ -111,15 +83,111 @@ function ovfDescriptor(inst: Instance, diskFile: string, diskFormat: string, cap
 `;
 }
 
-/** The exported object: an OVA (ovf + disk) or, without a container format, the bare disk image. */
-export function exportArtifact(inst: Instance, exportTaskId: string, diskFormat: string, ova: boolean, mtimeMs: number): { body: Buffer; contentType: string } {
-  const capacityBytes = (inst.volumes[0]?.sizeGiB ?? 8) * 1024 ** 3;
-  const disk = diskPlaceholder(diskFormat, capacityBytes);
-  if (!ova) return { body: disk, contentType: 'application/octet-stream' };
+
+/** A fixed VHD's footer (big-endian, after the raw content): what Hyper-V and Citrix Xen read. */
+function vhdFooter(sizeBytes: number, mtimeMs: number): Buffer {
+  const f = Buffer.alloc(BLOCK);
+  f.write('conectix', 0, 'latin1');
+  f.writeUInt32BE(2, 8);
+  f.writeUInt32BE(0x00010000, 12);
+  f.writeBigUInt64BE(0xffffffffffffffffn, 16);
+  f.writeUInt32BE(Math.max(0, Math.floor((mtimeMs - Date.UTC(2000, 0, 1)) / 1000)) >>> 0, 24);
+  f.write('vm2e', 28, 'latin1');
+  f.writeUInt32BE(0x00010000, 32);
+  f.write('Wi2k', 36, 'latin1');
+  f.writeBigUInt64BE(BigInt(sizeBytes), 40);
+  f.writeBigUInt64BE(BigInt(sizeBytes), 48);
+  // CHS geometry as the VHD specification computes it.
+  let total = Math.min(Math.floor(sizeBytes / BLOCK), 65535 * 16 * 255);
+  let spt: number;
+  let heads: number;
+  let cth: number;
+  if (total >= 65535 * 16 * 63) {
+    spt = 255;
+    heads = 16;
+    cth = Math.floor(total / spt);
+  } else {
+    spt = 17;
+    cth = Math.floor(total / spt);
+    heads = Math.max(4, Math.floor((cth + 1023) / 1024));
+    if (cth >= heads * 1024 || heads > 16) {
+      spt = 31;
+      heads = 16;
+      cth = Math.floor(total / spt);
+    }
+    if (cth >= heads * 1024) {
+      spt = 63;
+      heads = 16;
+      cth = Math.floor(total / spt);
+    }
+  }
+  total = Math.floor(cth / heads);
+  f.writeUInt16BE(Math.min(total, 65535), 56);
+  f.writeUInt8(heads, 58);
+  f.writeUInt8(spt, 59);
+  f.writeUInt32BE(2, 60); // fixed disk
+  randomBytes(16).copy(f, 68);
+  let sum = 0;
+  for (const b of f) sum += b;
+  f.writeUInt32BE(~sum >>> 0, 64);
+  return f;
+}
+
+export interface ExportArtifact {
+  contentType: string;
+  /** The object's bytes in order; produced as they are read, never held whole. */
+  chunks: Iterable<Buffer>;
+}
+
+/**
+ * The exported object for the instance's root volume, or the StatusMessage of a failed export. VM Export reads the
+ * volume's snapshot: an instance whose AMI snapshot was deleted cannot be exported (as the VM Export guide says).
+ */
+export function exportArtifact(
+  ebs: EbsStore,
+  inst: Instance,
+  exportTaskId: string,
+  diskFormat: string,
+  ova: boolean,
+  mtimeMs: number,
+): ExportArtifact | { error: string } {
+  const volume = inst.volumes[0];
+  const snap = volume?.snapshotId === undefined ? undefined : ebs.get(volume.snapshotId);
+  if (!volume || !snap) {
+    return {
+      error: `ClientError: The snapshot ${volume?.snapshotId ?? ''} of instance ${inst.id}'s root volume no longer exists. Create an AMI from the instance and export that.`,
+    };
+  }
+  const src = volumeSource(ebs, snap);
   const diskFile = `${exportTaskId}-disk1.${diskFormat}`;
-  const ovf = Buffer.from(ovfDescriptor(inst, diskFile, diskFormat, capacityBytes, disk.length), 'utf8');
+  let disk: { size: number; chunks: () => Iterable<Buffer> };
+  if (diskFormat === 'vmdk') {
+    const vmdk = new StreamVmdkWriter(src, diskFile);
+    disk = { size: vmdk.size, chunks: () => vmdk.chunks() };
+  } else {
+    const footer = diskFormat === 'vhd' ? vhdFooter(src.capacityBytes, mtimeMs) : undefined;
+    disk = {
+      size: src.capacityBytes + (footer?.length ?? 0),
+      *chunks() {
+        for (let off = 0; off < src.capacityBytes; off += 1 << 20) yield src.read(off, Math.min(1 << 20, src.capacityBytes - off));
+        if (footer) yield footer;
+      },
+    };
+  }
+  if (!ova) return { contentType: 'application/octet-stream', chunks: disk.chunks() };
+  const ovf = Buffer.from(ovfDescriptor(inst, diskFile, diskFormat, src.capacityBytes, disk.size), 'utf8');
   return {
-    body: tar([{ name: `${exportTaskId}.ovf`, data: ovf }, { name: diskFile, data: disk }], mtimeMs),
     contentType: 'application/x-tar',
+    chunks: (function* () {
+      yield tarHeader(`${exportTaskId}.ovf`, ovf.length, mtimeMs);
+      yield ovf;
+      const ovfPad = padding(ovf.length);
+      if (ovfPad) yield ovfPad;
+      yield tarHeader(diskFile, disk.size, mtimeMs);
+      yield* disk.chunks();
+      const diskPad = padding(disk.size);
+      if (diskPad) yield diskPad;
+      yield Buffer.alloc(BLOCK * 2);
+    })(),
   };
 }

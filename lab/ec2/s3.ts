@@ -1,5 +1,7 @@
 // The emulator's view of S3: what VM Import/Export itself would read and write in the customer's bucket.
-import { GetBucketAclCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import { GetBucketAclCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 
 export interface S3Endpoint {
   endpoint: string;
@@ -15,6 +17,10 @@ export interface LabS3Access {
   /** Canonical-user grants on the bucket as `ID:PERMISSION`, or undefined when ACLs cannot be read. */
   bucketGrants(bucket: string): Promise<string[] | undefined>;
   putObject(bucket: string, key: string, body: Uint8Array, contentType: string): Promise<void>;
+  /** The object's bytes as a stream (VM Import reading a disk image). */
+  getObject(bucket: string, key: string): Promise<AsyncIterable<Uint8Array>>;
+  /** Writes an object of any size from a stream (multipart), never holding it whole. */
+  putStream(bucket: string, key: string, body: Iterable<Buffer> | AsyncIterable<Buffer>, contentType: string): Promise<void>;
   destroy(): void;
 }
 
@@ -63,6 +69,21 @@ export function createS3Access(target: S3Endpoint): LabS3Access {
     },
     async putObject(bucket, key, body, contentType) {
       await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
+    },
+    async getObject(bucket, key) {
+      const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      if (!(out.Body instanceof Readable)) throw new Error(`S3 returned no body for s3://${bucket}/${key}`);
+      return out.Body;
+    },
+    async putStream(bucket, key, body, contentType) {
+      const upload = new Upload({
+        client,
+        params: { Bucket: bucket, Key: key, Body: Readable.from(body, { objectMode: false }), ContentType: contentType },
+        partSize: 8 * 1024 * 1024,
+        queueSize: 2,
+        leavePartsOnError: false,
+      });
+      await upload.done();
     },
     destroy() {
       client.destroy();

@@ -1,6 +1,6 @@
 // HTTP front of the emulator: Query-protocol requests in, EC2/IAM/STS XML out.
-import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import { applyFault, createAwsServer, readBody, sigV4Scope, type AwsReply, type SigV4Scope } from '../aws-http.ts';
 import type { Ec2Emulator } from './emulator.ts';
 import { Ec2Error } from './errors.ts';
 import { exportHandlers } from './exports.ts';
@@ -22,38 +22,9 @@ const MAX_BODY = 4 * 1024 * 1024;
 
 type Service = 'ec2' | 'iam' | 'sts';
 
-interface Credential {
-  accessKeyId: string;
-  region: string;
-  service: string;
-}
+const xmlReply = (status: number, body: string): AwsReply => ({ status, contentType: 'text/xml;charset=UTF-8', body });
 
-/** `Authorization: AWS4-HMAC-SHA256 Credential=AKID/20250101/us-east-1/ec2/aws4_request, …` (signature not verified). */
-function parseAuthorization(header: string | undefined): Credential | undefined {
-  const m = /^AWS4-HMAC-SHA256\s+Credential=([^/,\s]+)\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/.exec(header ?? '');
-  return m ? { accessKeyId: m[1] ?? '', region: m[2] ?? '', service: m[3] ?? '' } : undefined;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) reject(new Ec2Error('RequestEntityTooLarge', 'The request body is larger than 4 MiB.'));
-      else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function send(res: ServerResponse, status: number, requestId: string, xml: string): void {
-  res.writeHead(status, { 'content-type': 'text/xml;charset=UTF-8', 'x-amzn-requestid': requestId, 'content-length': Buffer.byteLength(xml) });
-  res.end(xml);
-}
-
-function serviceOf(credential: Credential | undefined, params: Params): Service {
+function serviceOf(credential: SigV4Scope | undefined, params: Params): Service {
   const version = params.str('Version');
   if (credential?.service === 'iam' || version === '2010-05-08') return 'iam';
   if (credential?.service === 'sts' || version === '2011-06-15') return 'sts';
@@ -75,19 +46,18 @@ export function createEmulatorServer(emu: Ec2Emulator): Server {
     ...regionHandlers(emu.regions),
   };
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const requestId = randomUUID();
+  async function handle(req: IncomingMessage, requestId: string): Promise<AwsReply | undefined> {
     let service: Service = 'ec2';
-    const fail = (err: Ec2Error) => {
-      if (service === 'ec2') return send(res, err.status, requestId, ec2ErrorResponse(requestId, err.code, err.message));
+    const fail = (err: Ec2Error): AwsReply => {
+      if (service === 'ec2') return xmlReply(err.status, ec2ErrorResponse(requestId, err.code, err.message));
       const ns = service === 'iam' ? IAM_NAMESPACE : STS_NAMESPACE;
-      send(res, err.status, requestId, queryErrorResponse(ns, requestId, err.code, err.message, err.status >= 500 ? 'Receiver' : 'Sender'));
+      return xmlReply(err.status, queryErrorResponse(ns, requestId, err.code, err.message, err.status >= 500 ? 'Receiver' : 'Sender'));
     };
     try {
       const url = new URL(req.url ?? '/', 'http://emulator');
-      const body = req.method === 'POST' ? await readBody(req) : '';
+      const body = req.method === 'POST' ? (await readBody(req, MAX_BODY, () => new Ec2Error('RequestEntityTooLarge', 'The request body is larger than 4 MiB.'))).toString('utf8') : '';
       const params = new Params([...url.searchParams.entries(), ...new URLSearchParams(body).entries()]);
-      const credential = parseAuthorization(req.headers.authorization);
+      const credential = sigV4Scope(req.headers.authorization);
       service = serviceOf(credential, params);
       const action = params.str('Action');
       if (!credential) {
@@ -98,13 +68,11 @@ export function createEmulatorServer(emu: Ec2Emulator): Server {
         );
       }
       if (action === undefined) throw new Ec2Error('MissingAction', 'The request must contain the parameter Action.');
-      const fault = emu.takeFault(action);
-      if (fault === 'reset') {
-        req.socket.destroy();
-        return;
-      }
-      if (fault === 'throttle') throw new Ec2Error(service === 'ec2' ? 'RequestLimitExceeded' : 'Throttling', 'Request limit exceeded.', service === 'ec2' ? 503 : 400);
-      if (fault === 'server-error') throw new Ec2Error(service === 'ec2' ? 'InternalError' : 'ServiceFailure', 'An internal error has occurred.', 500);
+      const dropped = applyFault(req, emu.takeFault(action), {
+        throttle: () => new Ec2Error(service === 'ec2' ? 'RequestLimitExceeded' : 'Throttling', 'Request limit exceeded.', service === 'ec2' ? 503 : 400),
+        serverError: () => new Ec2Error(service === 'ec2' ? 'InternalError' : 'ServiceFailure', 'An internal error has occurred.', 500),
+      });
+      if (dropped) return undefined;
       await emu.tick();
 
       if (service !== 'ec2') {
@@ -112,7 +80,7 @@ export function createEmulatorServer(emu: Ec2Emulator): Server {
         const handler = handlers[action];
         if (!handler) throw new Ec2Error('InvalidAction', `The action ${action} is not implemented by the lab ${service.toUpperCase()} emulator.`);
         const result = handler(emu.iam, params, emu.now());
-        return send(res, 200, requestId, queryResponse(service === 'iam' ? IAM_NAMESPACE : STS_NAMESPACE, action, requestId, result));
+        return xmlReply(200, queryResponse(service === 'iam' ? IAM_NAMESPACE : STS_NAMESPACE, action, requestId, result));
       }
       const handler = ec2[action];
       if (!handler) throw new Ec2Error('InvalidAction', `The action ${action} is not valid for this web service (not implemented by the lab EC2 emulator).`);
@@ -125,11 +93,11 @@ export function createEmulatorServer(emu: Ec2Emulator): Server {
         );
       }
       const result = await handler({ core: emu, region, requestId }, params);
-      send(res, 200, requestId, ec2Response(action, requestId, result));
+      return xmlReply(200, ec2Response(action, requestId, result));
     } catch (err) {
-      fail(err instanceof Ec2Error ? err : new Ec2Error('InternalError', `Emulator failure: ${(err as Error).message}`, 500));
+      return fail(err instanceof Ec2Error ? err : new Ec2Error('InternalError', `Emulator failure: ${(err as Error).message}`, 500));
     }
   }
 
-  return createServer((req, res) => void handle(req, res));
+  return createAwsServer(handle);
 }

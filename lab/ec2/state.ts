@@ -5,6 +5,7 @@ import type { XmlObject } from './xml.ts';
 import type { LabS3Access } from './s3.ts';
 import type { IamState } from './iam.ts';
 import type { EbsStore } from './ebs-store.ts';
+import type { ConvertedDisk } from './disk-content.ts';
 import type { KmsStore } from '../kms/store.ts';
 import type { GuestOsRule } from './licensing.ts';
 
@@ -32,6 +33,12 @@ export interface ImportDisk {
   objectSize?: number;
   validated: boolean;
   snapshotId?: string;
+  /** Reading the image (started with the task, in the background; the task completes only after it). */
+  conversion?: Promise<void>;
+  /** The image's content once read (undefined: not read yet, or a format the lab cannot read). */
+  converted?: ConvertedDisk;
+  /** Why the image could not be read: the task fails with it. */
+  conversionError?: string;
 }
 
 export interface ImportTask {
@@ -159,6 +166,8 @@ export interface ExportTask {
   diskImageFormat: string;
   tags: Tag[];
   stage: number;
+  /** The object is being written to S3 (in the background): the task completes when it is. */
+  writing?: boolean;
   createdAt: number;
   finishedAt?: number;
   nextAt?: number;
@@ -254,6 +263,8 @@ export interface Core {
   readonly guestOsRules: readonly GuestOsRule[];
   readonly exportFailures: readonly ExportFailureRule[];
   now(): number;
+  /** Work that outlives a transition (VM Export writing its object): advance() and idle() wait for it. */
+  background(work: Promise<void>): void;
 }
 
 export interface RequestContext {

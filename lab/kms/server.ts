@@ -1,7 +1,7 @@
 // HTTP front of the lab KMS: AWS JSON 1.1 (POST /, X-Amz-Target: TrentService.<Action>), errors as KMS answers
 // them ({"__type": "NotFoundException", "message": …} with x-amzn-ErrorType). Use it only through @aws-sdk/client-kms.
-import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import { applyFault, createAwsServer, readBody, sigV4Scope, type AwsReply, type InjectedFault } from '../aws-http.ts';
 import { keyPolicyVerdict } from './policy.ts';
 import { KmsError, type KmsAlias, type KmsKey, type KmsStore } from './store.ts';
 
@@ -10,7 +10,7 @@ export interface KmsHost {
   readonly kms: KmsStore;
   readonly accountId: string;
   now(): number;
-  takeFault(action: string): 'throttle' | 'server-error' | 'reset' | undefined;
+  takeFault(action: string): InjectedFault | undefined;
 }
 
 type Input = Record<string, unknown>;
@@ -156,48 +156,27 @@ export function createKmsServer(host: KmsHost): Server {
     },
   };
 
-  function send(res: ServerResponse, status: number, requestId: string, body: unknown, errorType?: string): void {
-    const json = JSON.stringify(body);
-    res.writeHead(status, {
-      'content-type': 'application/x-amz-json-1.1',
-      'x-amzn-requestid': requestId,
-      ...(errorType ? { 'x-amzn-errortype': errorType } : {}),
-      'content-length': Buffer.byteLength(json),
-    });
-    res.end(json);
-  }
+  const json = (status: number, body: unknown, errorType?: string): AwsReply => ({
+    status,
+    contentType: 'application/x-amz-json-1.1',
+    body: JSON.stringify(body),
+    ...(errorType ? { headers: { 'x-amzn-errortype': errorType } } : {}),
+  });
 
-  function readBody(req: IncomingMessage): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      req.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > MAX_BODY) reject(new KmsError('ValidationException', 'The request body is larger than 1 MiB.'));
-        else chunks.push(c);
-      });
-      req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-      req.on('error', reject);
-    });
-  }
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const requestId = randomUUID();
+  async function handle(req: IncomingMessage): Promise<AwsReply | undefined> {
     try {
       const target = String(req.headers['x-amz-target'] ?? '');
-      const body = await readBody(req);
-      const scope = /Credential=[^/,\s]+\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/.exec(req.headers.authorization ?? '');
+      const body = (await readBody(req, MAX_BODY, () => new KmsError('ValidationException', 'The request body is larger than 1 MiB.'))).toString('utf8');
+      const scope = sigV4Scope(req.headers.authorization);
       if (!scope) throw new KmsError('MissingAuthenticationTokenException', 'Request is missing a SigV4 Authorization header. Configure credentials (any access key works against the lab emulator).');
-      const region = scope[1] ?? '';
+      const region = scope.region;
       const action = /^TrentService\.([A-Za-z]+)$/.exec(target)?.[1];
       if (req.method !== 'POST' || action === undefined) throw new KmsError('UnknownOperationException', `Expected POST / with X-Amz-Target TrentService.<Action>, got ${req.method ?? ''} ${target || '(no target)'}.`);
-      const fault = host.takeFault(action);
-      if (fault === 'reset') {
-        req.socket.destroy();
-        return;
-      }
-      if (fault === 'throttle') throw new KmsError('ThrottlingException', 'Rate exceeded');
-      if (fault === 'server-error') throw new KmsError('KMSInternalException', 'The request was rejected because an internal exception occurred. The request can be retried.', 500);
+      const dropped = applyFault(req, host.takeFault(action), {
+        throttle: () => new KmsError('ThrottlingException', 'Rate exceeded'),
+        serverError: () => new KmsError('KMSInternalException', 'The request was rejected because an internal exception occurred. The request can be retried.', 500),
+      });
+      if (dropped) return undefined;
       const handler = handlers[action];
       if (!handler) throw new KmsError('UnknownOperationException', `The lab KMS emulator does not implement ${action}.`);
       if (!host.kms.has(region)) throw new KmsError('UnrecognizedClientException', `The lab KMS emulator does not serve region '${region}'.`);
@@ -209,12 +188,12 @@ export function createKmsServer(host: KmsHost): Server {
         throw new KmsError('SerializationException', 'The request body is not valid JSON.');
       }
       if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new KmsError('SerializationException', 'The request body must be a JSON object.');
-      send(res, 200, requestId, handler(region, input as Input) ?? {});
+      return json(200, handler(region, input as Input) ?? {});
     } catch (err) {
       const e = err instanceof KmsError ? err : new KmsError('KMSInternalException', `Emulator failure: ${(err as Error).message}`, 500);
-      send(res, e.status, requestId, { __type: e.code, message: e.message }, e.code);
+      return json(e.status, { __type: e.code, message: e.message }, e.code);
     }
   }
 
-  return createServer((req, res) => void handle(req, res));
+  return createAwsServer(handle);
 }

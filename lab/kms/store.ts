@@ -1,5 +1,6 @@
 // The lab's KMS keys and aliases, per region, with the seeded keys every lab run has (same ids every run).
 import { createHash } from 'node:crypto';
+import { AwsServiceError } from '../aws-http.ts';
 
 export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
 export type KeySpec = 'SYMMETRIC_DEFAULT' | 'RSA_2048' | 'RSA_3072' | 'ECC_NIST_P256';
@@ -30,17 +31,8 @@ export interface KmsAlias {
   creationDate: number;
 }
 
-/** An error in KMS's JSON error shape; `code` becomes the SDK exception name. */
-export class KmsError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-    this.name = code;
-  }
-}
+/** An error in KMS's JSON error shape. */
+export class KmsError extends AwsServiceError {}
 
 /** The aliases of the seeded lab keys, in every region. */
 export const LAB_KMS_ALIASES = {

@@ -8,6 +8,7 @@ import (
 	"hash/adler32"
 	"hash/fnv"
 	"io"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,6 +40,8 @@ type diskState struct {
 	epoch    uint64                 // writes now belong to this epoch
 	writes   map[uint64][]diskWrite // grain → its writes, oldest first
 	ctID     string                 // change tracking identity (changeId prefix); "" while CBT is off
+	base     io.ReaderAt            // an imported disk's content (flat file); nil: generated grains
+	baseID   string                 // names that content (manifest cache keys)
 }
 
 // freeze is one disk's state captured by a snapshot.
@@ -61,6 +64,7 @@ type diskRegistry struct {
 	contents map[string]*diskContent // frozen overlays by "<file>@<epoch>"
 	snaps    map[types.ManagedObjectReference]*snapState
 	ctOn     map[types.ManagedObjectReference]bool // CBT as last seen per VM
+	imported map[string]*os.File                   // disk file → flat file an import lease wrote
 
 	folderBytes    atomic.Int64 // body bytes served from disks over /folder
 	folderRequests atomic.Int64
@@ -70,8 +74,9 @@ func newDiskRegistry(ps *patterns, seedOf func(*types.VirtualDisk) int64) *diskR
 	return &diskRegistry{
 		ps: ps, seedOf: seedOf,
 		disks: map[string]*diskState{}, contents: map[string]*diskContent{},
-		snaps: map[types.ManagedObjectReference]*snapState{},
-		ctOn:  map[types.ManagedObjectReference]bool{},
+		snaps:    map[types.ManagedObjectReference]*snapState{},
+		ctOn:     map[types.ManagedObjectReference]bool{},
+		imported: map[string]*os.File{},
 	}
 }
 
@@ -82,8 +87,32 @@ func (r *diskRegistry) diskLocked(vm types.ManagedObjectReference, d *types.Virt
 		return s
 	}
 	s := &diskState{file: file, vm: vm, capacity: diskCapacity(d), seed: r.seedOf(d), epoch: 1, writes: map[uint64][]diskWrite{}}
+	if f, ok := r.imported[file]; ok {
+		s.base, s.baseID = f, f.Name()
+	}
 	r.disks[file] = s
 	return s
+}
+
+// setImported makes a disk read the flat file an import lease wrote (from its first byte, zeros past its end). The
+// disk starts afresh: no lab writes, no frozen epochs, as a new VM's disk.
+func (r *diskRegistry) setImported(vm types.ManagedObjectReference, d *types.VirtualDisk, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("the imported disk file is gone: %v", err)
+	}
+	file := diskFile(d)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.imported[file]; ok {
+		_ = old.Close()
+	}
+	r.imported[file] = f
+	delete(r.disks, file)
+	r.contents = map[string]*diskContent{}
+	s := r.diskLocked(vm, d)
+	s.baseID = fmt.Sprintf("%s#%s", path, newToken())
+	return nil
 }
 
 func vmDisks(devices []types.BaseVirtualDevice) []*types.VirtualDisk {
@@ -303,7 +332,7 @@ func (r *diskRegistry) view(file string, epoch uint64, live bool) *diskView {
 			r.contents[ck] = c
 		}
 	}
-	return &diskView{ps: r.ps, seed: s.seed, capacity: s.capacity, written: c.written, key: c.key, lastG: ^uint64(0)}
+	return &diskView{ps: r.ps, seed: s.seed, capacity: s.capacity, base: s.base, written: c.written, key: c.key, lastG: ^uint64(0)}
 }
 
 // diskContent is the overlay of a disk at one epoch: grain → seed of its latest write.
@@ -323,7 +352,7 @@ func (s *diskState) contentAt(epoch uint64) *diskContent {
 		}
 	}
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%s/%d/%d", s.file, s.capacity, s.seed)
+	fmt.Fprintf(h, "%s/%d/%d/%s", s.file, s.capacity, s.seed, s.baseID)
 	grains := make([]uint64, 0, len(c.written))
 	for g := range c.written {
 		grains = append(grains, g)
@@ -376,6 +405,7 @@ type diskView struct {
 	ps       *patterns
 	seed     int64
 	capacity int64
+	base     io.ReaderAt      // imported content; nil: generated patterns
 	written  map[uint64]int64 // grain → write seed
 	key      string           // identifies the content (manifest cache)
 
@@ -402,14 +432,21 @@ func writtenGrain(w int64, g uint64) []byte {
 // grain returns the raw content of grain g and, when the grain was written, its VMDK grain record.
 func (v *diskView) grain(g uint64) (raw []byte, rec []byte) {
 	w, ok := v.written[g]
-	if !ok {
+	if !ok && v.base == nil {
 		k := patternIndex(v.seed, g)
 		return v.ps.raw[k], v.ps.records[k]
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.lastG != g {
-		v.raw = writtenGrain(w, g)
+		if ok {
+			v.raw = writtenGrain(w, g)
+		} else {
+			v.raw = make([]byte, grainBytes)
+			if _, err := v.base.ReadAt(v.raw, int64(g)*grainBytes); err != nil && err != io.EOF {
+				panic(fmt.Sprintf("reading the imported disk: %v", err))
+			}
+		}
 		v.rec = grainRecord(v.raw)
 		v.lastG = g
 	}

@@ -28,6 +28,8 @@ export interface VcsimFaultStatus {
   armed: VcsimFault[];
   /** Export leases not yet completed, aborted or failed. */
   openLeases: number;
+  /** Import leases (ImportVApp) not yet completed or aborted. */
+  openImportLeases: number;
   sessions: number;
   reachable: boolean;
 }

@@ -64,6 +64,8 @@ type injector struct {
 	server *simulator.Server
 	addr   string
 	down   bool
+
+	imports *importRegistry // counted in status
 }
 
 func newInjector() *injector {
@@ -211,8 +213,10 @@ type faultStatus struct {
 	Injected   map[string]int `json:"injected"`
 	Armed      []faultSpec    `json:"armed"`
 	OpenLeases int            `json:"openLeases"`
-	Sessions   int            `json:"sessions"`
-	Reachable  bool           `json:"reachable"`
+	// Import leases (ImportVApp) not yet completed or aborted.
+	OpenImportLeases int  `json:"openImportLeases"`
+	Sessions         int  `json:"sessions"`
+	Reachable        bool `json:"reachable"`
 }
 
 func (inj *injector) status(reg *exportRegistry) faultStatus {
@@ -228,6 +232,11 @@ func (inj *injector) status(reg *exportRegistry) faultStatus {
 	reg.mu.Lock()
 	st.OpenLeases = len(reg.leases)
 	reg.mu.Unlock()
+	if inj.imports != nil {
+		inj.imports.mu.Lock()
+		st.OpenImportLeases = len(inj.imports.all)
+		inj.imports.mu.Unlock()
+	}
 	st.Sessions = len(sessionKeys())
 	return st
 }

@@ -23,6 +23,7 @@ type lab struct {
 	content types.ServiceContent
 	policy  *policy
 	exports *exportRegistry
+	imports *importRegistry // ImportVApp leases that keep what they receive
 	ext     *extensionManager
 	inj     *injector
 	disks   *diskRegistry // lab writes, snapshots' frozen disks, Changed Block Tracking
@@ -40,7 +41,9 @@ func newLab(m *simulator.Model, cfg *Config) (*lab, error) {
 	si := simulator.Map.Get(vim25.ServiceInstance).(*simulator.ServiceInstance)
 	l := &lab{cfg: cfg, content: si.Content}
 	l.exports = newExportRegistry(seeds)
+	l.imports = newImportRegistry(l)
 	l.inj = newInjector()
+	l.inj.imports = l.imports
 	l.exports.inj = l.inj
 	l.disks = newDiskRegistry(l.exports.ps, l.exports.seedOf)
 	l.exports.disks = l.disks
@@ -79,10 +82,11 @@ var retarget = map[string]string{
 	"ExportVm/VirtualMachine":               exportVMType,
 	"ExportSnapshot/VirtualMachineSnapshot": exportSnapshotType,
 	"QueryChangedDiskAreas/VirtualMachine":  cbtVMType,
+	"ImportVApp/ResourcePool":               importVAppType,
 }
 
 func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, "/nfc/") && g.lab.exports.serve(w, r) {
+	if strings.HasPrefix(r.URL.Path, "/nfc/") && (g.lab.exports.serve(w, r) || g.lab.imports.serve(w, r)) {
 		return
 	}
 	if strings.HasPrefix(r.URL.Path, "/folder/") {
@@ -264,6 +268,8 @@ func ensureRetargetObject(l *lab, typ string, this types.ManagedObjectReference)
 		simulator.Map.Put(&snapshotExporter{ExtensibleManagedObject: mo.ExtensibleManagedObject{Self: ref}, lab: l})
 	case cbtVMType:
 		simulator.Map.Put(&vmChangeTracking{ExtensibleManagedObject: mo.ExtensibleManagedObject{Self: ref}, lab: l})
+	case importVAppType:
+		simulator.Map.Put(&vappImporter{ExtensibleManagedObject: mo.ExtensibleManagedObject{Self: ref}, lab: l})
 	default:
 		return false
 	}

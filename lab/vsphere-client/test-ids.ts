@@ -51,6 +51,8 @@ export const testIds = {
     monitorIframe: 'monitor-view-iframe',
     /** A VM link in a folder's VM list. */
     vmLink: (name: string) => `object-vm-link:${name}`,
+    /** A row of a folder's VM list: click selects it, Ctrl/Shift-click adds to the selection, right-click opens the menu. */
+    vmRow: (name: string) => `object-vm-row:${name}`,
   },
   contextMenu: {
     root: 'context-menu',

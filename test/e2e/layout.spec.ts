@@ -8,6 +8,8 @@ import { client, createEnvironment, expect, test } from './fixtures.ts';
 // Issue 12 items 11 and 12: every table fits the plugin's iframe at common screen sizes (no column cut, the
 // actions column clickable, long ids on one line with the full text on hover) and VMs appear by name.
 const ENV_NAME = 'Layout check';
+/** Powered on, migrated by no other journey (the lab-only disk writes do not disturb a layout check). */
+const WARM_VM = 'debian-tools-01';
 // 1440×900 is where the Environments table's Edit column was cut off.
 const SIZES = [
   { width: 1280, height: 720 },
@@ -252,5 +254,44 @@ test.describe.serial('tables fit and name VMs', () => {
     // The administrator may cancel any migration: Cancel, where shown, carries the rule as its tooltip.
     await portal.getByRole('tab', { name: 'VM-to-EC2 Migrations' }).click();
     await expectGridFits(page, GLOBAL, portal.getByRole('table', { name: 'VM-to-EC2 Migrations' }), 'administrator Migrations');
+  });
+
+  test('with a warm row the State column still shows every state whole at 1280×720', async ({ vsphere, page }) => {
+    test.setTimeout(240_000);
+    // A warm row widens Progress and Actions; the completed cold row's state was cut to "Comple…".
+    await page.setViewportSize({ width: 1280, height: 720 });
+    await vsphere.loginAs('administrator');
+    const modal = await vsphere.runPluginAction(WARM_VM, 'Migrate VM to EC2');
+    await modal.getByRole('combobox', { name: 'Region' }).selectOption('us-east-1');
+    await modal.getByRole('combobox', { name: 'Environment' }).selectOption({ label: ENV_NAME });
+    await modal.getByRole('radio', { name: 'Replicate, then cut over' }).check();
+    // The lab's VMs run no VMware Tools: the user powers the VM off at cutover.
+    await modal.getByRole('radio', { name: 'I will power off the VM myself' }).check();
+    const subnet = modal.getByRole('combobox', { name: 'Subnet' });
+    await expect(subnet.locator('option')).not.toHaveCount(1);
+    await subnet.selectOption({ index: 1 });
+    const types = modal.getByRole('combobox', { name: 'Instance type' });
+    await expect(types.locator('option')).not.toHaveCount(1);
+    await types.selectOption({ index: 1 });
+    const begin = modal.getByRole('button', { name: 'Begin migration to Amazon EC2' });
+    await expect(begin, (await modal.locator('section').last().textContent()) ?? '').toBeEnabled();
+    await begin.click();
+    const warmId = (await modal.getByTestId(testIds.migrate.taskId).textContent()) ?? '';
+    expect(warmId).toMatch(/^mig-/);
+    await modal.getByTestId(testIds.migrate.close).click();
+
+    const portal = await vsphere.openPortal();
+    await openEnvironment(portal);
+    await portal.getByRole('tab', { name: 'VM-to-EC2 Migrations' }).click();
+    const table = portal.getByRole('table', { name: 'VM-to-EC2 Migrations' });
+    await expect(portal.getByTestId(testIds.portal.migrationRow(warmId))).toBeVisible();
+    const states = table.getByTestId('migration-state');
+    await expect(states.filter({ hasText: 'Completed' }).first()).toBeVisible();
+    await expectGridFits(page, GLOBAL, table, '1280×720 Migrations with a warm row');
+    for (const state of await states.all()) {
+      const m = await state.evaluate((el) => ({ text: el.textContent, cut: el.scrollWidth > el.clientWidth }));
+      expect(m.cut, `${m.text} is shown whole`).toBe(false);
+    }
+    await page.screenshot({ path: `test-results/layout/layout-migrations-warm-1280.png` });
   });
 });

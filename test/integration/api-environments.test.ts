@@ -304,4 +304,15 @@ describe('the VM action’s dynamic item', () => {
     const res = await readonly.call('POST', '/dynamic-items/vm/actions', { apiVersion: '1.0.0', objectIds: [hostId], locale: 'en-US' });
     expect(DynamicItemsResponse.parse(res.body).dynamicItems[0]!.visible).toBe(false);
   });
+
+  it('offers Migrate VMs to EC2 for one or several VMs, and the single-VM form for one VM only (issue 14)', async () => {
+    const vms = await lab.vmIds();
+    const items = async (names: string[]) => {
+      const res = await operator.call('POST', '/dynamic-items/vm/actions', { apiVersion: '1.0.0', objectIds: names.map((n) => lab.contextId(vms.get(n)!)), locale: 'en-US' });
+      expect(res.status).toBe(200);
+      return Object.fromEntries(DynamicItemsResponse.parse(res.body).dynamicItems.map((i) => [i.id, i.visible]));
+    };
+    expect(await items(['ubuntu-web-01'])).toEqual({ migrateVmToEc2: true, migrateVmsToEc2: true });
+    expect(await items(['ubuntu-web-01', 'win2019-app-01'])).toEqual({ migrateVmToEc2: false, migrateVmsToEc2: true });
+  });
 });

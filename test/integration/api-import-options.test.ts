@@ -203,7 +203,7 @@ describe('pre-flight: import options', () => {
 
   it('blocks an AWS-provided licence for Linux, and adjusts the environment’s default for it', async () => {
     const asked = await preflight(operator, 'app-multidisk-01', { platform: 'Linux', licenseType: 'AWS' });
-    expect(check(asked, 'LICENSE_TYPE_NOT_ALLOWED')).toMatchObject({ severity: 'blocker', fix: expect.stringMatching(/choose Bring your own licence \(BYOL\)/) });
+    expect(check(asked, 'LICENSE_TYPE_NOT_ALLOWED')).toMatchObject({ severity: 'blocker', fix: expect.stringMatching(/choose Bring your own license \(BYOL\)/) });
     const byDefault = await preflight(operator, 'app-multidisk-01', { platform: 'Linux' });
     expect(check(byDefault, 'LICENSE_TYPE_NOT_ALLOWED')).toBeUndefined();
     expect(check(byDefault, 'LICENSE_TYPE_ADJUSTED')).toMatchObject({ severity: 'info', details: { licenseType: 'BYOL' } });

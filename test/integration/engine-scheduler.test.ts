@@ -60,6 +60,30 @@ describe('scheduler', { timeout: 300_000 }, () => {
     expect(byToken).toHaveLength(10);
   });
 
+  it('starts higher-priority waves first, FIFO within a priority, and holds a task until its start window opens', async () => {
+    // Four fill the slots; then a priority-0 task, a priority-50 task whose window opens in 3 s, and two priority-50 tasks.
+    const fillers: Awaited<ReturnType<typeof lab.engine.submit>>[] = [];
+    for (const vm of VMS.slice(0, 4)) fillers.push(await lab.engine.submit(lab.request(vm)));
+    const opensAt = new Date(Date.now() + 3_000).toISOString();
+    const low = await lab.engine.submit(lab.request(VMS[4]!));
+    const later = await lab.engine.submit({ ...lab.request(VMS[5]!), priority: 50, notBefore: opensAt });
+    const highA = await lab.engine.submit({ ...lab.request(VMS[6]!), priority: 50 });
+    const highB = await lab.engine.submit({ ...lab.request(VMS[7]!), priority: 50 });
+    expect(fillers.map((f) => f.idKind)).toEqual(['import', 'import', 'import', 'import']);
+    await waitFor(async () => (await Promise.all(fillers.map((f) => lab.engine.get(f.id)))).every((t) => t?.state === 'running'), 'the four to start');
+    // Positions follow the start order: priority first, then FIFO.
+    expect(await Promise.all([later, highA, highB, low].map(async (t) => (await lab.engine.get(t.id))!.queuePosition))).toEqual([1, 2, 3, 4]);
+
+    await lab.engine.idle();
+    const after = new Map((await Promise.all([low, later, highA, highB].map((t) => lab.engine.get(t.id)))).map((t) => [t!.id, t!]));
+    const started = (id: string): number => Date.parse(after.get(id)!.startedAt!);
+    expect([...after.values()].every((t) => t.state === 'completed')).toBe(true);
+    expect(started(highA.id)).toBeLessThanOrEqual(started(highB.id));
+    expect(started(highB.id)).toBeLessThanOrEqual(started(low.id));
+    // Never before its window, whatever slots were free.
+    expect(started(later.id)).toBeGreaterThanOrEqual(Date.parse(opensAt));
+  });
+
   it('cancels a queued migration before it starts', async () => {
     const first: Awaited<ReturnType<typeof lab.engine.submit>>[] = [];
     for (const vm of VMS.slice(0, 5)) first.push(await lab.engine.submit(lab.request(vm)));

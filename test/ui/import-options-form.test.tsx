@@ -1,48 +1,11 @@
 // @vitest-environment jsdom
-import { cleanup, configure, fireEvent, screen, waitFor, within } from '@testing-library/react';
-import { http, HttpResponse } from 'msw';
-import { setupServer } from 'msw/node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Environment, EnvironmentImportDefaults, KmsKeyOption, MigrationRequest, PreflightResult, VmDetail } from '../../connector/contract/index.ts';
-import { MigrateVmPage } from '../../ui/features/migrate/MigrateVmPage.tsx';
+import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
+import type { EnvironmentImportDefaults, KmsKeyOption } from '../../connector/contract/index.ts';
 import { importOptionsOf, newTagRow, tagProblems } from '../../ui/features/migrate/importOptions.ts';
-import { API, fakeHost, renderWithProviders } from './render.tsx';
-
-// The waits are for msw's answers; on a loaded machine the first render of a file can take seconds.
-configure({ asyncUtilTimeout: 5000 });
+import { begin, env, noDefaults, renderModal, useMigrateFormConnector } from './migrate-fixture.tsx';
 
 // The migration form's Advanced section (issue 18): licence type, encryption with a KMS key, boot mode, tags.
-
-const vm: VmDetail = {
-  id: 'vm-42',
-  name: 'ubuntu-web-01',
-  guestId: 'ubuntu64Guest',
-  guestFullName: 'Ubuntu Linux (64-bit)',
-  powerState: 'poweredOff',
-  numCpu: 2,
-  memoryMB: 4096,
-  disks: [{ key: 2000, label: 'Hard disk 1', capacityBytes: 1024 ** 3, backingType: 'flat' }],
-  nics: [],
-  snapshotCount: 0,
-};
-
-const noDefaults: EnvironmentImportDefaults = { licenseType: 'AWS', encryption: { encrypted: false }, tags: [] };
-const env = (over: Partial<Environment>): Environment => ({
-  id: 'env-prod',
-  name: 'Production',
-  description: '',
-  isDefault: false,
-  region: 'us-east-1',
-  vpcId: 'vpc-0a1b2c3d4e5f67890',
-  subnetIds: ['subnet-0a1b2c3d4e5f67890'],
-  securityGroupIds: ['sg-0a1b2c3d4e5f67890'],
-  instanceTypes: [],
-  importDefaults: noDefaults,
-  createdAt: '2026-11-25T00:00:00.000Z',
-  updatedAt: '2026-11-25T00:00:00.000Z',
-  myRole: 'General',
-  ...over,
-});
 
 const key = (alias: string, id: string, over: Partial<KmsKeyOption> = {}): KmsKeyOption => ({
   keyId: id,
@@ -57,81 +20,8 @@ const teamKey = key('alias/team-key', '2234abcd-12ab-34cd-56ef-1234567890ab');
 const ebsKey = key('alias/aws/ebs', '4234abcd-12ab-34cd-56ef-1234567890ab', { description: 'Default key that protects my EBS volumes when no other key is defined' });
 const disabledKey = key('alias/retired', '3234abcd-12ab-34cd-56ef-1234567890ab', { usable: false, reason: 'The key is disabled. Enable it in AWS KMS, or choose another key.' });
 
-let environments: Environment[] = [];
-let keys: KmsKeyOption[] = [];
-let preflightChecks: PreflightResult['checks'] = [];
-let firmware: PreflightResult['firmware'];
-const preflightCalls: URLSearchParams[] = [];
-const kmsCalls: string[] = [];
-const typeCalls: (string | null)[] = [];
-let anyBootTypes = [{ name: 'm5.large' }];
-const migrationBodies: MigrationRequest[] = [];
+const fx = useMigrateFormConnector({ id: 'mig-000001', idKind: 'import', state: 'running' });
 
-const server = setupServer(
-  http.get(`${API}/vms/vm-42`, () => HttpResponse.json(vm)),
-  http.get(`${API}/vms/vm-42/migrate-access`, () =>
-    HttpResponse.json({ vmId: 'vm-42', vmName: vm.name, exportPrivilege: true, environments: [], canMigrate: true, missing: [] }),
-  ),
-  http.get(`${API}/environments`, () => HttpResponse.json({ environments })),
-  http.get(`${API}/regions`, () => HttpResponse.json({ regions: [{ name: 'us-east-1', displayName: 'US East (N. Virginia)', isDefault: true }] })),
-  http.get(`${API}/environments/:id/subnets`, () =>
-    HttpResponse.json({
-      subnets: [{ id: 'subnet-0a1b2c3d4e5f67890', vpcId: 'vpc-0a1b2c3d4e5f67890', name: 'app-a', cidrBlock: '10.0.1.0/24', availabilityZone: 'us-east-1a', availableIpAddressCount: 250 }],
-    }),
-  ),
-  http.get(`${API}/environments/:id/security-groups`, () =>
-    HttpResponse.json({ securityGroups: [{ id: 'sg-0a1b2c3d4e5f67890', vpcId: 'vpc-0a1b2c3d4e5f67890', name: 'web', description: 'web' }] }),
-  ),
-  // A UEFI guest is offered only types that boot UEFI (the lab's t2 family does not).
-  http.get(`${API}/environments/:id/instance-types`, ({ request }) => {
-    const bootMode = new URL(request.url).searchParams.get('bootMode');
-    typeCalls.push(bootMode);
-    return HttpResponse.json({ instanceTypes: bootMode === 'uefi' ? [{ name: 'm5.large' }] : anyBootTypes });
-  }),
-  http.get(`${API}/environments/:id/kms-keys`, ({ params }) => {
-    kmsCalls.push(String(params['id']));
-    return HttpResponse.json({ keys });
-  }),
-  http.get(`${API}/vms/vm-42/preflight`, ({ request }) => {
-    const q = new URL(request.url).searchParams;
-    preflightCalls.push(q);
-    const result: PreflightResult = {
-      vmId: 'vm-42',
-      environmentId: q.get('environmentId') ?? '',
-      ready: !preflightChecks.some((c) => c.severity === 'blocker'),
-      suggestedPlatform: 'Linux',
-      ...(firmware ? { firmware } : {}),
-      checks: preflightChecks,
-    };
-    return HttpResponse.json(result);
-  }),
-  http.post(`${API}/import-authorizations`, () =>
-    HttpResponse.json({ token: 'aaa.bbb.ccc', expiresAt: '2026-11-25T00:05:00.000Z', environmentId: 'env-prod', vmId: 'vm-42' }, { status: 201 }),
-  ),
-  http.post(`${API}/migrations`, async ({ request }) => {
-    migrationBodies.push((await request.json()) as MigrationRequest);
-    return HttpResponse.json({ id: 'mig-000001', idKind: 'started', state: 'running' }, { status: 202 });
-  }),
-);
-
-beforeAll(() => server.listen({ onUnhandledFrame: 'error' }));
-afterEach(() => {
-  cleanup();
-  server.resetHandlers();
-  environments = [];
-  keys = [];
-  preflightChecks = [];
-  firmware = undefined;
-  preflightCalls.length = 0;
-  kmsCalls.length = 0;
-  typeCalls.length = 0;
-  anyBootTypes = [{ name: 'm5.large' }];
-  migrationBodies.length = 0;
-});
-afterAll(() => server.close());
-
-const renderModal = () => renderWithProviders(<MigrateVmPage />, fakeHost('vm-42'));
-const begin = () => screen.getByRole('button', { name: 'Begin migration to Amazon EC2' }) as HTMLButtonElement;
 const advancedHeader = () => screen.findByRole('button', { name: /^Advanced/ });
 const openAdvanced = async () => {
   const header = await advancedHeader();
@@ -143,9 +33,9 @@ const ready = () => waitFor(() => expect(begin().disabled).toBe(false));
 
 describe('Advanced section of Migrate VM to EC2', () => {
   it('is collapsed, says what the import will do, and starts from the environment defaults, which an untouched form does not resend', async () => {
-    keys = [labKey, teamKey];
-    firmware = { firmware: 'efi', secureBoot: true, bootMode: 'uefi' };
-    environments = [
+    fx.keys = [labKey, teamKey];
+    fx.firmware = { firmware: 'efi', secureBoot: true, bootMode: 'uefi' };
+    fx.environments = [
       env({ importDefaults: { licenseType: 'BYOL', encryption: { encrypted: true, kmsKeyId: 'alias/team-key' }, tags: [{ key: 'CostCenter', value: '4711' }] } }),
     ];
     renderModal();
@@ -172,14 +62,14 @@ describe('Advanced section of Migrate VM to EC2', () => {
     await ready();
     fireEvent.click(begin());
     await screen.findByText(/Import task ID/);
-    expect(migrationBodies).toHaveLength(1);
-    expect(migrationBodies[0]).not.toHaveProperty('importOptions');
-    expect(kmsCalls).toContain('env-prod');
+    expect(fx.migrationBodies).toHaveLength(1);
+    expect(fx.migrationBodies[0]).not.toHaveProperty('importOptions');
+    expect(fx.kmsCalls).toContain('env-prod');
   });
 
   it('lists a key the import cannot use as disabled with its reason, and names a default key that became unusable', async () => {
-    keys = [labKey, disabledKey, ebsKey];
-    environments = [env({ importDefaults: { ...noDefaults, encryption: { encrypted: true, kmsKeyId: 'alias/retired' } } })];
+    fx.keys = [labKey, disabledKey, ebsKey];
+    fx.environments = [env({ importDefaults: { ...noDefaults, encryption: { encrypted: true, kmsKeyId: 'alias/retired' } } })];
     renderModal();
     await openAdvanced();
     // With an environment key as the default, aws/ebs is a choice of its own.
@@ -196,7 +86,7 @@ describe('Advanced section of Migrate VM to EC2', () => {
 
     // Where the environment has no default key, the unusable key is listed, disabled, with its reason.
     cleanup();
-    environments = [env({})];
+    fx.environments = [env({})];
     renderModal();
     await openAdvanced();
     fireEvent.click(screen.getByRole('checkbox', { name: 'Encrypt the imported volumes (Amazon EBS encryption)' }));
@@ -209,7 +99,7 @@ describe('Advanced section of Migrate VM to EC2', () => {
   });
 
   it('checks tag keys as EC2 does while the user types, and names the problem in the footer', async () => {
-    environments = [env({ importDefaults: { ...noDefaults, tags: [{ key: 'Owner', value: 'platform-team' }] } })];
+    fx.environments = [env({ importDefaults: { ...noDefaults, tags: [{ key: 'Owner', value: 'platform-team' }] } })];
     renderModal();
     await openAdvanced();
     await ready();
@@ -240,8 +130,8 @@ describe('Advanced section of Migrate VM to EC2', () => {
   });
 
   it('sends what differs from the environment as importOptions, and has the pre-flight check it first', async () => {
-    keys = [labKey, teamKey];
-    environments = [env({})];
+    fx.keys = [labKey, teamKey];
+    fx.environments = [env({})];
     renderModal();
     await openAdvanced();
     await ready();
@@ -253,13 +143,13 @@ describe('Advanced section of Migrate VM to EC2', () => {
     fireEvent.change(screen.getByRole('textbox', { name: 'Key of tag 1' }), { target: { value: 'Project' } });
     fireEvent.change(screen.getByRole('textbox', { name: 'Value of tag 1' }), { target: { value: 'Apollo 11' } });
     await waitFor(() =>
-      expect(preflightCalls.some((q) => q.get('licenseType') === 'BYOL' && q.get('encrypted') === 'true' && q.get('kmsKeyId') === 'alias/vm2ec2-lab')).toBe(true),
+      expect(fx.preflightCalls.some((q) => q.get('licenseType') === 'BYOL' && q.get('encrypted') === 'true' && q.get('kmsKeyId') === 'alias/vm2ec2-lab')).toBe(true),
     );
     await ready();
     fireEvent.click(begin());
     await screen.findByText(/Import task ID/);
-    expect(migrationBodies).toHaveLength(1);
-    expect(migrationBodies[0]!.importOptions).toEqual({
+    expect(fx.migrationBodies).toHaveLength(1);
+    expect(fx.migrationBodies[0]!.importOptions).toEqual({
       licenseType: 'BYOL',
       encryption: { encrypted: true, kmsKeyId: 'alias/vm2ec2-lab' },
       tags: [{ key: 'Project', value: 'Apollo 11' }],
@@ -267,38 +157,33 @@ describe('Advanced section of Migrate VM to EC2', () => {
   });
 
   it("shows the pre-flight's licence blocker under License type, and keeps Begin disabled", async () => {
-    vm.guestId = 'windows2019srv_64Guest';
-    vm.guestFullName = 'Microsoft Windows Server 2019 (64-bit)';
-    try {
-      environments = [env({ importDefaults: { ...noDefaults, licenseType: 'BYOL' } })];
-      preflightChecks = [
-        {
-          code: 'BYOL_NEEDS_DEDICATED_HOST',
-          severity: 'blocker',
-          message: "Bring your own license for Windows Server needs Dedicated Hosts under Microsoft's license terms; this environment launches on shared tenancy.",
-          fix: 'Choose AWS-provided license.',
-        },
-      ];
-      renderModal();
-      await openAdvanced();
-      const group = screen.getByRole('radiogroup', { name: 'License type' });
-      const bite = await within(group).findByText(/needs Dedicated Hosts/);
-      expect(bite.textContent).toContain('Choose AWS-provided license.');
-      expect(within(group).getByText(/Windows client editions \(such as Windows 10\) only BYOL/)).toBeTruthy();
-      expect(begin().disabled).toBe(true);
-    } finally {
-      vm.guestId = 'ubuntu64Guest';
-      vm.guestFullName = 'Ubuntu Linux (64-bit)';
-    }
+    // The fixture gives the next test the Ubuntu VM again.
+    fx.vm = { ...fx.vm, guestId: 'windows2019srv_64Guest', guestFullName: 'Microsoft Windows Server 2019 (64-bit)' };
+    fx.environments = [env({ importDefaults: { ...noDefaults, licenseType: 'BYOL' } })];
+    fx.preflightChecks = [
+      {
+        code: 'BYOL_NEEDS_DEDICATED_HOST',
+        severity: 'blocker',
+        message: "Bring your own license for Windows Server needs Dedicated Hosts under Microsoft's license terms; this environment launches on shared tenancy.",
+        fix: 'Choose AWS-provided license.',
+      },
+    ];
+    renderModal();
+    await openAdvanced();
+    const group = screen.getByRole('radiogroup', { name: 'License type' });
+    const bite = await within(group).findByText(/needs Dedicated Hosts/);
+    expect(bite.textContent).toContain('Choose AWS-provided license.');
+    expect(within(group).getByText(/Windows client editions \(such as Windows 10\) only BYOL/)).toBeTruthy();
+    expect(begin().disabled).toBe(true);
   });
 
   it("shows the license AWS allows when the environment's default does not apply to the guest, and sends nothing for it", async () => {
-    environments = [env({})];
-    preflightChecks = [
+    fx.environments = [env({})];
+    fx.preflightChecks = [
       {
         code: 'LICENSE_TYPE_ADJUSTED',
         severity: 'info',
-        message: "Linux guests are imported with their own licence (BYOL): AWS provides no licence for them. The environment's default, AWS-provided, does not apply to this VM.",
+        message: "Linux guests are imported with their own license (BYOL): AWS provides no license for them. The environment's default, AWS-provided license, does not apply to this VM.",
         details: { licenseType: 'BYOL' },
       },
     ];
@@ -310,11 +195,11 @@ describe('Advanced section of Migrate VM to EC2', () => {
     await ready();
     fireEvent.click(begin());
     await screen.findByText(/Import task ID/);
-    expect(migrationBodies[0]).not.toHaveProperty('importOptions');
+    expect(fx.migrationBodies[0]).not.toHaveProperty('importOptions');
   });
 
   it("starts again from another environment's defaults when the user switches environment", async () => {
-    environments = [env({}), env({ id: 'env-secure', name: 'Secure', importDefaults: { licenseType: 'BYOL', encryption: { encrypted: true }, tags: [] } })];
+    fx.environments = [env({}), env({ id: 'env-secure', name: 'Secure', importDefaults: { licenseType: 'BYOL', encryption: { encrypted: true }, tags: [] } })];
     renderModal();
     // Two environments: none is chosen yet, so there are no defaults to show.
     fireEvent.change(await screen.findByRole('combobox', { name: 'Environment' }), { target: { value: 'env-prod' } });
@@ -332,27 +217,27 @@ describe('Advanced section of Migrate VM to EC2', () => {
 
 describe('Instance type for the VM\'s boot mode', () => {
   it('offers a UEFI guest only the types that boot UEFI, once the pre-flight has read its firmware', async () => {
-    environments = [env({})];
-    anyBootTypes = [{ name: 't2.medium' }, { name: 'm5.large' }];
-    firmware = { firmware: 'efi', secureBoot: false, bootMode: 'uefi' };
+    fx.environments = [env({})];
+    fx.anyBootTypes = [{ name: 't2.medium' }, { name: 'm5.large' }];
+    fx.firmware = { firmware: 'efi', secureBoot: false, bootMode: 'uefi' };
     renderModal();
     const types = (await screen.findByRole('combobox', { name: 'Instance type' })) as HTMLSelectElement;
     await waitFor(() => expect([...types.options].map((o) => o.value)).toEqual(['', 'm5.large']));
-    expect(typeCalls).toContain('uefi');
+    expect(fx.typeCalls).toContain('uefi');
     await ready();
   });
 
   it('asks for every type for a BIOS guest', async () => {
-    environments = [env({})];
-    anyBootTypes = [{ name: 't2.medium' }, { name: 'm5.large' }];
-    firmware = { firmware: 'bios', secureBoot: false, bootMode: 'legacy-bios' };
+    fx.environments = [env({})];
+    fx.anyBootTypes = [{ name: 't2.medium' }, { name: 'm5.large' }];
+    fx.firmware = { firmware: 'bios', secureBoot: false, bootMode: 'legacy-bios' };
     renderModal();
     const types = (await screen.findByRole('combobox', { name: 'Instance type' })) as HTMLSelectElement;
     await waitFor(() => expect([...types.options].map((o) => o.value)).toEqual(['', 't2.medium', 'm5.large']));
-    await waitFor(() => expect(preflightCalls.length).toBeGreaterThan(0));
+    await waitFor(() => expect(fx.preflightCalls.length).toBeGreaterThan(0));
     await openAdvanced();
     await screen.findByText('Legacy BIOS (VM firmware: BIOS)');
-    expect(typeCalls.every((b) => b === null)).toBe(true);
+    expect(fx.typeCalls.every((b) => b === null)).toBe(true);
   });
 });
 

@@ -1,101 +1,12 @@
 // @vitest-environment jsdom
-import { cleanup, configure, fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { http, HttpResponse } from 'msw';
-import { setupServer } from 'msw/node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Environment, MigrationRequest, PreflightResult, VmDetail } from '../../connector/contract/index.ts';
-import { MigrateVmPage } from '../../ui/features/migrate/MigrateVmPage.tsx';
+import { describe, expect, it } from 'vitest';
 import { privateIpProblem } from '../../ui/features/migrate/privateIp.ts';
-import { API, fakeHost, renderWithProviders } from './render.tsx';
+import { begin, env, renderModal, useMigrateFormConnector } from './migrate-fixture.tsx';
+import { API } from './render.tsx';
 
-// The waits are for msw's answers; on a loaded machine the first render of a file can take seconds.
-configure({ asyncUtilTimeout: 5000 });
-
-const vm: VmDetail = {
-  id: 'vm-42',
-  name: 'ubuntu-web-01',
-  guestId: 'ubuntu64Guest',
-  guestFullName: 'Ubuntu Linux (64-bit)',
-  powerState: 'poweredOff',
-  numCpu: 2,
-  memoryMB: 4096,
-  disks: [{ key: 2000, label: 'Hard disk 1', capacityBytes: 1024 ** 3, backingType: 'flat' }],
-  nics: [],
-  snapshotCount: 0,
-};
-
-const env = (over: Partial<Environment>): Environment => ({
-  id: 'env-prod',
-  name: 'Production',
-  description: '',
-  isDefault: false,
-  region: 'us-east-1',
-  vpcId: 'vpc-0a1b2c3d4e5f67890',
-  subnetIds: ['subnet-0a1b2c3d4e5f67890'],
-  securityGroupIds: ['sg-0a1b2c3d4e5f67890'],
-  instanceTypes: [],
-  importDefaults: { licenseType: 'AWS', encryption: { encrypted: false }, tags: [] },
-  createdAt: '2026-11-25T00:00:00.000Z',
-  updatedAt: '2026-11-25T00:00:00.000Z',
-  myRole: 'General',
-  ...over,
-});
-
-let environments: Environment[] = [];
-let preflightChecks: PreflightResult['checks'] = [];
-const preflightCalls: URLSearchParams[] = [];
-const migrationBodies: MigrationRequest[] = [];
-
-const server = setupServer(
-  http.get(`${API}/vms/vm-42`, () => HttpResponse.json(vm)),
-  http.get(`${API}/vms/vm-42/migrate-access`, () =>
-    HttpResponse.json({ vmId: 'vm-42', vmName: vm.name, exportPrivilege: true, environments: [], canMigrate: true, missing: [] }),
-  ),
-  http.get(`${API}/environments`, () => HttpResponse.json({ environments })),
-  http.get(`${API}/regions`, () => HttpResponse.json({ regions: [{ name: 'us-east-1', displayName: 'US East (N. Virginia)', isDefault: true }] })),
-  http.get(`${API}/environments/:id/subnets`, () =>
-    HttpResponse.json({
-      subnets: [{ id: 'subnet-0a1b2c3d4e5f67890', vpcId: 'vpc-0a1b2c3d4e5f67890', name: 'app-a', cidrBlock: '10.0.1.0/24', availabilityZone: 'us-east-1a', availableIpAddressCount: 250 }],
-    }),
-  ),
-  http.get(`${API}/environments/:id/security-groups`, () =>
-    HttpResponse.json({ securityGroups: [{ id: 'sg-0a1b2c3d4e5f67890', vpcId: 'vpc-0a1b2c3d4e5f67890', name: 'web', description: 'web' }] }),
-  ),
-  http.get(`${API}/environments/:id/instance-types`, () => HttpResponse.json({ instanceTypes: [{ name: 'm5.large' }] })),
-  http.get(`${API}/vms/vm-42/preflight`, ({ request }) => {
-    const q = new URL(request.url).searchParams;
-    preflightCalls.push(q);
-    const result: PreflightResult = {
-      vmId: 'vm-42',
-      environmentId: q.get('environmentId') ?? '',
-      ready: !preflightChecks.some((c) => c.severity === 'blocker'),
-      suggestedPlatform: 'Linux',
-      checks: preflightChecks,
-    };
-    return HttpResponse.json(result);
-  }),
-  http.post(`${API}/import-authorizations`, () =>
-    HttpResponse.json({ token: 'aaa.bbb.ccc', expiresAt: '2026-11-25T00:05:00.000Z', environmentId: 'env-prod', vmId: 'vm-42' }, { status: 201 }),
-  ),
-  http.post(`${API}/migrations`, async ({ request }) => {
-    migrationBodies.push((await request.json()) as MigrationRequest);
-    return HttpResponse.json({ id: 'mig-000001', idKind: 'queued', state: 'queued', queuePosition: 2 }, { status: 202 });
-  }),
-);
-
-beforeAll(() => server.listen({ onUnhandledFrame: 'error' }));
-afterEach(() => {
-  cleanup();
-  server.resetHandlers();
-  environments = [];
-  preflightChecks = [];
-  preflightCalls.length = 0;
-  migrationBodies.length = 0;
-});
-afterAll(() => server.close());
-
-const renderModal = () => renderWithProviders(<MigrateVmPage />, fakeHost('vm-42'));
-const begin = () => screen.getByRole('button', { name: 'Begin migration to Amazon EC2' });
+const fx = useMigrateFormConnector();
 
 describe('privateIpProblem', () => {
   it.each([
@@ -117,41 +28,41 @@ describe('privateIpProblem', () => {
 
 describe('Migrate VM to EC2 form', () => {
   it('asks the user to ask the administrator when no environment allows migrating', async () => {
-    environments = [env({ myRole: 'ReadOnly' })];
+    fx.environments = [env({ myRole: 'ReadOnly' })];
     renderModal();
     expect(await screen.findByText(/Ask your administrator to grant you permission/)).toBeTruthy();
     expect(screen.queryByRole('button', { name: 'Begin migration to Amazon EC2' })).toBeNull();
   });
 
   it('prefills the form, shows a blocker with its fix and keeps Begin disabled', async () => {
-    environments = [env({})];
-    preflightChecks = [{ code: 'DISK_TOO_LARGE', severity: 'blocker', message: 'Hard disk 2 is 300 GiB; VM Import accepts at most 215 GB.', fix: 'Shrink the disk.' }];
+    fx.environments = [env({})];
+    fx.preflightChecks = [{ code: 'DISK_TOO_LARGE', severity: 'blocker', message: 'Hard disk 2 is 300 GiB; VM Import accepts at most 215 GB.', fix: 'Shrink the disk.' }];
     renderModal();
     expect((await screen.findByRole('combobox', { name: 'Operating system' }) as HTMLSelectElement).value).toBe('Linux');
     await waitFor(() => expect((screen.getByRole('combobox', { name: 'Subnet' }) as HTMLSelectElement).value).toBe('subnet-0a1b2c3d4e5f67890'));
     expect((screen.getByRole('combobox', { name: 'Environment' }) as HTMLSelectElement).value).toBe('env-prod');
     expect(await screen.findByText(/VM Import accepts at most 215 GB/)).toBeTruthy();
     expect(screen.getByText(/To fix: Shrink the disk\./)).toBeTruthy();
-    expect((begin() as HTMLButtonElement).disabled).toBe(true);
+    expect(begin().disabled).toBe(true);
   });
 
   it('validates the private IP against the subnet while typing and only sends a valid one to pre-flight', async () => {
-    environments = [env({})];
+    fx.environments = [env({})];
     renderModal();
     const ip = await screen.findByRole('textbox', { name: 'Private IP address (optional)' });
     await waitFor(() => expect((ip as HTMLInputElement).disabled).toBe(false));
-    await waitFor(() => expect((begin() as HTMLButtonElement).disabled).toBe(false));
+    await waitFor(() => expect(begin().disabled).toBe(false));
     fireEvent.change(ip, { target: { value: '10.0.2.7' } });
     expect((await screen.findByRole('alert')).textContent).toContain('not in the subnet 10.0.1.0/24');
-    expect((begin() as HTMLButtonElement).disabled).toBe(true);
-    expect(preflightCalls.some((q) => q.get('privateIpAddress') === '10.0.2.7')).toBe(false);
+    expect(begin().disabled).toBe(true);
+    expect(fx.preflightCalls.some((q) => q.get('privateIpAddress') === '10.0.2.7')).toBe(false);
     fireEvent.change(ip, { target: { value: '10.0.1.25' } });
-    await waitFor(() => expect(preflightCalls.some((q) => q.get('privateIpAddress') === '10.0.1.25')).toBe(true));
-    await waitFor(() => expect((begin() as HTMLButtonElement).disabled).toBe(false));
+    await waitFor(() => expect(fx.preflightCalls.some((q) => q.get('privateIpAddress') === '10.0.1.25')).toBe(true));
+    await waitFor(() => expect(begin().disabled).toBe(false));
   });
 
   it('names the first problem in the footer and takes the user to its field', async () => {
-    environments = [env({}), env({ id: 'env-eu', name: 'Europe', region: 'eu-west-1' })];
+    fx.environments = [env({}), env({ id: 'env-eu', name: 'Europe', region: 'eu-west-1' })];
     const scrolled: Element[] = [];
     const original = Element.prototype.scrollIntoView;
     Element.prototype.scrollIntoView = function (this: Element) {
@@ -169,7 +80,7 @@ describe('Migrate VM to EC2 form', () => {
 
       fireEvent.change(region, { target: { value: 'us-east-1' } });
       const ip = await screen.findByRole('textbox', { name: 'Private IP address (optional)' });
-      await waitFor(() => expect((begin() as HTMLButtonElement).disabled).toBe(false));
+      await waitFor(() => expect(begin().disabled).toBe(false));
       fireEvent.change(ip, { target: { value: '10.0.300.1' } });
       const problem = await screen.findByRole('button', { name: /^Private IP address: 10\.0\.300\.1 is not a valid IPv4 address/ });
       // Begin says why it is disabled with the same words.
@@ -183,15 +94,15 @@ describe('Migrate VM to EC2 form', () => {
   });
 
   it('begins the migration with the chosen values and shows the queued task ID', async () => {
-    environments = [env({})];
-    preflightChecks = [{ code: 'POWERED_ON', severity: 'warning', message: 'The VM is powered on.', fix: 'Shut it down for a consistent copy.' }];
+    fx.environments = [env({})];
+    fx.preflightChecks = [{ code: 'POWERED_ON', severity: 'warning', message: 'The VM is powered on.', fix: 'Shut it down for a consistent copy.' }];
     renderModal();
-    await waitFor(() => expect((begin() as HTMLButtonElement).disabled).toBe(false));
+    await waitFor(() => expect(begin().disabled).toBe(false));
     expect(screen.getByText(/The VM is powered on\./)).toBeTruthy();
     fireEvent.click(begin());
     const result = await screen.findByText(/Queued task ID/);
     expect(within(result).getByText('mig-000001')).toBeTruthy();
-    expect(migrationBodies).toEqual([
+    expect(fx.migrationBodies).toEqual([
       {
         token: 'aaa.bbb.ccc',
         environmentId: 'env-prod',
@@ -206,17 +117,17 @@ describe('Migrate VM to EC2 form', () => {
   });
 
   it('says the connector is updating and stays on the form', async () => {
-    environments = [env({})];
-    server.use(http.post(`${API}/migrations`, () => HttpResponse.json({ code: 'CONNECTOR_UPDATING', message: 'The connector is updating.' }, { status: 503 })));
+    fx.environments = [env({})];
+    fx.server.use(http.post(`${API}/migrations`, () => HttpResponse.json({ code: 'CONNECTOR_UPDATING', message: 'The connector is updating.' }, { status: 503 })));
     renderModal();
-    await waitFor(() => expect((begin() as HTMLButtonElement).disabled).toBe(false));
+    await waitFor(() => expect(begin().disabled).toBe(false));
     fireEvent.click(begin());
     expect(await screen.findByText(/can't create a migration task while the connector is updating/)).toBeTruthy();
     expect(screen.getByRole('combobox', { name: 'Subnet' })).toBeTruthy();
   });
 
   it('shows the connector error message and code when the VM cannot be read', async () => {
-    server.use(http.get(`${API}/vms/vm-42`, () => HttpResponse.json({ code: 'VCENTER_UNREACHABLE', message: 'vCenter did not answer.' }, { status: 502 })));
+    fx.server.use(http.get(`${API}/vms/vm-42`, () => HttpResponse.json({ code: 'VCENTER_UNREACHABLE', message: 'vCenter did not answer.' }, { status: 502 })));
     renderModal();
     const alert = await screen.findByRole('alert');
     expect(alert.textContent).toContain('vCenter did not answer.');

@@ -59,6 +59,10 @@ describe('the API description', () => {
       'GET /vms/{vmId}/preflight',
       'GET /audit',
       'POST /dynamic-items/vm/actions',
+      'POST /waves',
+      'GET /waves',
+      'GET /waves/{id}',
+      'POST /waves/{id}/cancel',
     ];
     const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
     expect(documented).toEqual(expect.arrayContaining(expected));

@@ -6,6 +6,7 @@ import { checkImportRole } from '../../connector/doctor/checks.ts';
 import { licenseChecks, mergeImportOptions, tagChecks, uefiChecks, windowsEdition } from '../../connector/preflight/import-option-rules.ts';
 import { resourceTags } from '../../connector/engine/import-options.ts';
 import { licenseOfUsage } from '../../connector/engine/instances.ts';
+import { enUS } from '../../ui/i18n/en-US.ts';
 
 const defaults = EnvironmentImportDefaults.parse({
   licenseType: 'AWS',
@@ -77,6 +78,20 @@ describe('licence rules', () => {
     expect(licenseChecks('BYOL', true, 'Windows', 'windows2019srv_64Guest').checks[0]?.code).toBe('BYOL_NEEDS_DEDICATED_HOST');
     expect(licenseChecks('AWS', true, 'Windows', 'windows2019srv_64Guest').checks).toEqual([]);
     expect(licenseChecks('BYOL', true, 'Linux', 'rhel8_64Guest').checks).toEqual([]);
+  });
+
+  it("words its messages as the seed guide and the form do ('license'), and its fixes name the form's own choices", () => {
+    const checks = [
+      ...licenseChecks('AWS', true, 'Linux', 'ubuntu64Guest').checks,
+      ...licenseChecks('AWS', false, 'Windows', 'windows11_64Guest').checks,
+      ...licenseChecks('BYOL', true, 'Windows', 'windows2019srv_64Guest').checks,
+      ...licenseChecks('BYOL', false, 'Windows', 'windows2019srv_64Guest').checks,
+    ];
+    expect(checks).toHaveLength(4);
+    for (const c of checks) expect(`${c.message} ${c.fix ?? ''}`).not.toMatch(/licence/i);
+    expect(checks[0]?.fix).toContain(enUS['migrate.license.BYOL']);
+    expect(checks[2]?.fix).toContain(enUS['migrate.license.AWS']);
+    expect(checks[3]?.fix).toContain(enUS['migrate.license.AWS']);
   });
 });
 

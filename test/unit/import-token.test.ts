@@ -6,7 +6,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { ImportTokenService, IMPORT_TOKEN_TYPE } from '../../connector/auth/import-token.ts';
 import { loadOrCreateSigningKey, signingKeyPath } from '../../connector/auth/signing-key.ts';
 import { AppError } from '../../connector/errors.ts';
-import { SqliteStore } from '../../connector/store/index.ts';
+import type { Store } from '../../connector/store/index.ts';
+import { BACKENDS } from '../support/backends.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -45,13 +46,13 @@ describe('import-token signing key', () => {
   });
 });
 
-describe('ImportTokenService', () => {
-  let store: SqliteStore;
+describe.each(BACKENDS)('ImportTokenService ($name store)', (backend) => {
+  let store: Store;
   let now: Date;
   let service: ImportTokenService;
   const dataDir = () => join(dir, 'service');
-  beforeEach(() => {
-    store = new SqliteStore(':memory:', { defaultRegion: 'us-east-1' });
+  beforeEach(async () => {
+    store = await backend.openStore();
     now = new Date('2030-01-01T12:00:00Z');
     service = new ImportTokenService({ dataDir: dataDir(), ttlSeconds: 300, store, now: () => now });
   });
@@ -114,7 +115,7 @@ describe('ImportTokenService', () => {
     expect((await rejection(service.redeem('not a token', binding))).code).toBe('TOKEN_INVALID');
 
     // Same key, other connector: a connector's tokens are bound to it by audience.
-    const otherStore = new SqliteStore(':memory:', { defaultRegion: 'us-east-1' });
+    const otherStore = await backend.openStore();
     const other = new ImportTokenService({ dataDir: dataDir(), ttlSeconds: 300, store: otherStore, now: () => now });
     expect((await rejection(other.redeem((await service.issue(binding)).token, binding))).code).toBe('TOKEN_INVALID');
     await otherStore.close();

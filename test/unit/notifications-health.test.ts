@@ -1,7 +1,9 @@
 // The connector.unhealthy transition: two failed probes in a row open an incident (one notice), more failures add
 // nothing, a passing probe closes it (one recovered notice with the same start), and the outbox subject is per incident.
 import { describe, expect, it } from 'vitest';
-import { HEALTHY, healthEvent, nextHealth, type HealthState } from '../../connector/notifications/health.ts';
+import { hostname } from 'node:os';
+import { findCommand } from '../../connector/cli/commands.ts';
+import { DOCTOR_COMMAND, HEALTHY, healthEvent, nextHealth, type HealthState } from '../../connector/notifications/health.ts';
 
 const at = (s: number) => new Date(Date.UTC(2026, 11, 3, 17, 0, s)).toISOString();
 
@@ -38,5 +40,14 @@ describe('connector health transitions', () => {
     expect(p).toMatchObject({ kind: 'connector.unhealthy', connector: { state: 'unhealthy', since: at(0), problems: ['a'] }, test: false });
     expect(p.environment).toBeUndefined();
     expect(healthEvent(notices[0]!).environmentId).toBeUndefined();
+  });
+
+  it('the unhealthy notice names the command that diagnoses it, as the CLI spells it; the recovery does not', () => {
+    const doctor = findCommand('doctor');
+    expect(DOCTOR_COMMAND).toBe(`vm2ec2 ${doctor?.name} --config ${doctor?.options['config']?.value}`);
+    const { notices } = run([['vCenter did not answer.'], ['vCenter did not answer.'], []]);
+    const [down, up] = notices.map((n) => healthEvent(n).build('ntf-1', undefined).text);
+    expect(down).toBe(`The connector on ${hostname()} is unhealthy since ${at(0)}: vCenter did not answer. To diagnose it, run "vm2ec2 doctor --config <connector.yaml>" on ${hostname()}.`);
+    expect(up).not.toContain('doctor');
   });
 });

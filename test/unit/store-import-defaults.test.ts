@@ -2,9 +2,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteStore } from '../../connector/store/index.ts';
+import { PgStore, SqliteStore } from '../../connector/store/index.ts';
+import { PgDatabase } from '../../connector/store/postgres/database.ts';
+import { PG_MIGRATIONS } from '../../connector/store/postgres/migrations/index.ts';
+import { pgConfigFromUrl } from '../../connector/store/postgres/url.ts';
 import { openSqlite } from '../../connector/store/sqlite/database.ts';
 import { MIGRATIONS } from '../../connector/store/sqlite/migrations/index.ts';
+import { BACKENDS } from '../support/backends.ts';
+import { freshDatabase } from '../support/postgres.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -41,8 +46,26 @@ describe('environment import defaults (schema step 6)', () => {
     await store.close();
   });
 
+  it('on PostgreSQL too: environments stored before the step read with the documented defaults', async () => {
+    const url = await freshDatabase();
+    const old = new PgDatabase(pgConfigFromUrl(url));
+    await old.migrate(PG_MIGRATIONS.filter((m) => m.version <= 5));
+    await old.query(
+      `INSERT INTO environments (id, name, description, is_default, region, vpc_id, subnet_ids, security_group_ids, instance_types, created_at, updated_at)
+       VALUES ('env-old', 'Old', '', 0, 'us-east-1', NULL, '[]', '[]', '[]', 'x', 'x')`,
+    );
+    await old.close();
+
+    const store = PgStore.create(pgConfigFromUrl(url), { defaultRegion: 'us-east-1' });
+    expect((await store.environments.get('env-old'))?.importDefaults).toEqual({ licenseType: 'AWS', encryption: { encrypted: false }, tags: [] });
+    expect((await store.environments.get('env-default'))?.importDefaults).toEqual({ licenseType: 'AWS', encryption: { encrypted: false }, tags: [] });
+    await store.close();
+  });
+});
+
+describe.each(BACKENDS)('environment import defaults ($name)', (backend) => {
   it('stores, replaces and returns the defaults an administrator sets', async () => {
-    const store = new SqliteStore(':memory:', { defaultRegion: 'us-east-1' });
+    const store = await backend.openStore();
     const chosen = {
       licenseType: 'BYOL' as const,
       encryption: { encrypted: true, kmsKeyId: 'alias/migration' },

@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createStore, DEFAULT_ENVIRONMENT_ID, SqliteStore, StoreConflictError } from '../../connector/store/index.ts';
+import { createStore, DEFAULT_ENVIRONMENT_ID, StoreConflictError, type Store } from '../../connector/store/index.ts';
 import { migrate, openSqlite } from '../../connector/store/sqlite/database.ts';
 import { MIGRATIONS } from '../../connector/store/sqlite/migrations/index.ts';
 import { AppError } from '../../connector/errors.ts';
+import { BACKENDS, closeAll } from '../support/backends.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -79,10 +80,10 @@ describe('an unusable data directory', () => {
   });
 });
 
-describe('SqliteStore repositories', () => {
-  let store: SqliteStore;
-  beforeEach(() => {
-    store = new SqliteStore(':memory:', { defaultRegion: 'eu-west-1' });
+describe.each(BACKENDS)('store repositories ($name)', (backend) => {
+  let store: Store;
+  beforeEach(async () => {
+    store = await backend.openStore({ defaultRegion: 'eu-west-1' });
   });
   afterEach(async () => store.close());
 
@@ -155,5 +156,62 @@ describe('SqliteStore repositories', () => {
     expect(await store.settings.get('k')).toBeUndefined();
     expect(await store.settings.getOrInit('k', 'one')).toBe('one');
     expect(await store.settings.getOrInit('k', 'two')).toBe('one');
+  });
+
+  describe('several connectors on one store, in parallel', () => {
+    let peers: Store[] = [];
+    beforeEach(async () => {
+      peers = await backend.openStores(4, { defaultRegion: 'eu-west-1' });
+    });
+    afterEach(async () => closeAll(peers));
+    const each = <T>(n: number, fn: (s: Store, i: number) => Promise<T>) => Promise.allSettled(Array.from({ length: n }, (_, i) => fn(peers[i % peers.length]!, i)));
+
+    it('starting together, they create one default environment', async () => {
+      const lists = await Promise.all(peers.map((p) => p.environments.list()));
+      for (const l of lists) expect(l.map((e) => e.id)).toEqual([DEFAULT_ENVIRONMENT_ID]);
+    });
+
+    it('of 8 creates of one name (any case), exactly one succeeds and the others get a name conflict', async () => {
+      const results = await each(8, (s, i) => s.environments.create(fields(i % 2 ? 'Wave-1' : 'WAVE-1')));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of results.filter((r) => r.status === 'rejected')) {
+        expect((r as PromiseRejectedResult).reason).toBeInstanceOf(StoreConflictError);
+        expect((r as PromiseRejectedResult).reason).toMatchObject({ field: 'name' });
+      }
+      expect((await peers[0]!.environments.list()).filter((e) => e.name.toLowerCase() === 'wave-1')).toHaveLength(1);
+    });
+
+    it('getOrInit: the first writer wins and every caller reads its value', async () => {
+      const results = await each(12, (s, i) => s.settings.getOrInit('fleet.secret', `value-${i}`));
+      const values = results.map((r) => (r as PromiseFulfilledResult<string>).value);
+      expect(results.every((r) => r.status === 'fulfilled')).toBe(true);
+      expect(new Set(values).size).toBe(1);
+      expect(values[0]).toMatch(/^value-\d+$/);
+      expect(await peers[3]!.settings.get('fleet.secret')).toBe(values[0]);
+    });
+
+    it('an import token presented 12 times at once is accepted once', async () => {
+      const exp = new Date(Date.now() + 60_000);
+      const results = await each(12, (s) => s.usedTokens.consume('jti-replayed', exp));
+      expect(results.map((r) => (r as PromiseFulfilledResult<boolean>).value).filter(Boolean)).toHaveLength(1);
+    });
+
+    it('permission lists replaced at once end as one of them, and each caller gets back the list it replaced', async () => {
+      const env = await peers[0]!.environments.create(fields('Prod'));
+      const lists = Array.from({ length: 6 }, (_, i) => [
+        { principal: `user${i}@x`, role: 'General' as const },
+        { principal: `shared@x`, role: i % 2 ? ('Owner' as const) : ('ReadOnly' as const) },
+      ]);
+      const results = await Promise.all(lists.map((l, i) => peers[i % peers.length]!.permissions.replace(env.id, l)));
+      const key = (l: { principal: string; role: string }[]) => l.map((p) => `${p.principal}:${p.role}`).sort().join(',');
+      const final = key(await peers[1]!.permissions.list(env.id));
+      expect(lists.map(key)).toContain(final);
+      // The replaced lists chain: exactly one caller replaced the empty list, and every other caller replaced a list one
+      // of the others wrote (never a mix of two).
+      const befores = results.map(key);
+      expect(befores.filter((b) => b === '')).toHaveLength(1);
+      for (const b of befores.filter((b) => b !== '')) expect(lists.map(key)).toContain(b);
+      expect(new Set([...befores, final]).size).toBe(lists.length + 1);
+    });
   });
 });

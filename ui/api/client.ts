@@ -3,6 +3,9 @@ import type { infer as Infer } from 'zod';
 import type {
   AuditPage,
   AuditQuery,
+  BandwidthSettingInput,
+  BandwidthSettingView,
+  FleetConnectorList,
   BootMode,
   ConnectorStatus,
   Environment,
@@ -42,6 +45,10 @@ import type {
   VmMigrateAccess,
   VpcList,
   WarmTestRequest,
+  Wave,
+  WaveCreateInput,
+  WaveList,
+  WaveListQuery,
 } from '../../connector/contract/index.ts';
 
 const enc = encodeURIComponent;
@@ -90,6 +97,11 @@ export function createApi(http: AxiosInstance) {
     finishTestInstance: async (id: string): Promise<MigrationTask> => (await http.post<MigrationTask>(`/migrations/${enc(id)}/test-instance/finish`)).data,
     cutOver: async (id: string): Promise<MigrationTask> => (await http.post<MigrationTask>(`/migrations/${enc(id)}/cutover`)).data,
 
+    // Waves (issue 14): many VMs as one planned unit.
+    createWave: async (body: WaveCreateInput): Promise<Wave> => (await http.post<Wave>('/waves', body)).data,
+    waves: async (q: Partial<WaveListQuery>): Promise<WaveList> => (await http.get<WaveList>('/waves', { params: q })).data,
+    cancelWave: async (id: string): Promise<Wave> => (await http.post<Wave>(`/waves/${enc(id)}/cancel`)).data,
+
     instances: async (environmentId: string): Promise<Infer<typeof InstanceList>> =>
       (await http.get<Infer<typeof InstanceList>>('/instances', { params: { environmentId } })).data,
     instanceAction: async (id: string, action: 'start' | 'stop', environmentId: string): Promise<ImportedInstance> =>
@@ -104,6 +116,10 @@ export function createApi(http: AxiosInstance) {
     setExportSettings: async (body: Infer<typeof InstanceExportSettings>): Promise<Infer<typeof InstanceExportSettingsView>> =>
       (await http.put<Infer<typeof InstanceExportSettingsView>>('/settings/instance-export', body)).data,
     connectorStatus: async (): Promise<ConnectorStatus> => (await http.get<ConnectorStatus>('/connector/status')).data,
+    fleetConnectors: async (): Promise<FleetConnectorList> => (await http.get<FleetConnectorList>('/fleet/connectors')).data,
+    connectorBandwidth: async (id: string): Promise<BandwidthSettingView> => (await http.get<BandwidthSettingView>(`/fleet/connectors/${enc(id)}/bandwidth`)).data,
+    setConnectorBandwidth: async (id: string, body: BandwidthSettingInput): Promise<BandwidthSettingView> =>
+      (await http.put<BandwidthSettingView>(`/fleet/connectors/${enc(id)}/bandwidth`, body)).data,
     audit: async (q: Partial<AuditQuery>): Promise<AuditPage> => (await http.get<AuditPage>('/audit', { params: q })).data,
     notificationTargets: async (): Promise<NotificationTargetList> => (await http.get<NotificationTargetList>('/notifications/targets')).data,
     createNotificationTarget: async (body: NotificationTargetInput): Promise<Infer<typeof NotificationTargetCreated>> =>

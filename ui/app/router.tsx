@@ -1,7 +1,7 @@
 import type { ComponentType } from 'react';
 import type { QueryClient } from '@tanstack/react-query';
 import type { Api } from '../api/client.ts';
-import { contextVm, type Host } from '../host/host.ts';
+import { contextVm, contextVms, type Host } from '../host/host.ts';
 import { environmentQueries, regionQueries, vmQueries } from '../features/migrate/migrate.queries.ts';
 import { ROUTES } from './routes.ts';
 
@@ -25,6 +25,16 @@ export const routes: RouteDef[] = [
       if (!('vmId' in vm)) return; // the page shows the host problem
       void queryClient.prefetchQuery(vmQueries.detail(api, vm.vmId));
       void queryClient.prefetchQuery(vmQueries.migrateAccess(api, vm.vmId));
+      void queryClient.prefetchQuery(environmentQueries.list(api));
+    },
+  },
+  {
+    path: ROUTES.migrateWave,
+    load: async () => (await import('../features/wave/WavePage.tsx')).WavePage,
+    prefetch: (host, api, queryClient) => {
+      const vms = contextVms(host);
+      if (!('vmIds' in vms)) return;
+      for (const id of vms.vmIds) void queryClient.prefetchQuery(vmQueries.detail(api, id));
       void queryClient.prefetchQuery(environmentQueries.list(api));
     },
   },

@@ -150,6 +150,15 @@ export async function connectHost(apiPath: string): Promise<Host> {
 }
 
 /** The VM a VM view was opened on; a HostProblem when the vSphere Client did not say. */
+/** Every VM the action was invoked on (an action with acceptsMultipleTargets gets all selected objects). */
+export function contextVms(host: Host): { vmIds: string[] } | { problem: HostProblem } {
+  try {
+    return { vmIds: [...new Set(host.contextObjects().filter((o) => o.type === 'VirtualMachine').map((o) => o.id))] };
+  } catch (err) {
+    return { problem: err instanceof HostProblem ? err : new HostProblem('context', `htmlClientSdk getContextObjects failed: ${describe(err)}`) };
+  }
+}
+
 export function contextVm(host: Host): { vmId: string } | { problem: HostProblem } {
   try {
     const vm = host.contextObjects().find((o) => o.type === 'VirtualMachine');

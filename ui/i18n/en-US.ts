@@ -1,5 +1,10 @@
 // English strings. Labels a user meets follow the words of the AWS Connector for vCenter migration guide.
+import { enUSWaves } from './en-US-waves.ts';
+import { enUSFleet } from './en-US-fleet.ts';
+
 export const enUS = {
+  ...enUSWaves,
+  ...enUSFleet,
   'app.loading': 'Loading…',
   'app.unexpected': 'Something went wrong in the plugin.',
   'app.retry': 'Try again',
@@ -313,6 +318,7 @@ export const enUS = {
   'admin.tab.status': 'Connector status',
   'admin.tab.audit': 'Audit log',
   'admin.tab.notifications': 'Notifications',
+  'admin.tab.bandwidth': 'Bandwidth',
   'admin.notify.intro': 'Targets are told when migrations and exports end, when a warm migration is ready to cut over, and when the connector is unhealthy (whatever environments a target chose). Webhooks receive a signed JSON body; e-mail goes through the SMTP relay in the connector configuration.',
   'admin.notify.addWebhook': 'Add webhook…',
   'admin.notify.addEmail': 'Add e-mail…',

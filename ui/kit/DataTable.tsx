@@ -24,6 +24,11 @@ export interface Column<Row> {
   wrap?: boolean;
   /** Stays visible at the right edge while the grid scrolls sideways (row actions). */
   sticky?: boolean;
+  /**
+   * Every text the column can show, when that is a closed set (states): the column is never narrower than the
+   * longest of them needs in the grid's font, whatever the other columns take, so none is cut.
+   */
+  values?: readonly string[];
 }
 
 interface Props<Row> {
@@ -42,6 +47,30 @@ interface Props<Row> {
 
 const DEFAULT_MIN = 110;
 const CARET = 36;
+
+/** Width each `values` column needs for its longest text in a body cell's font and padding (nothing where there is no layout, as in jsdom). */
+function measureValues(table: HTMLTableElement, columns: readonly { id: string; values?: readonly string[] }[]): Record<string, number> {
+  const cell = table.querySelector<HTMLElement>('tbody tr:not(.vsp-grid-detail) > td.left:not(.vsp-wrap)');
+  if (!cell) return {};
+  const style = getComputedStyle(cell);
+  const probe = document.createElement('span');
+  probe.style.cssText = 'position:absolute;visibility:hidden;white-space:nowrap';
+  probe.style.font = style.font;
+  cell.appendChild(probe);
+  const pad = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight) + parseFloat(style.borderLeftWidth) + parseFloat(style.borderRightWidth);
+  const out: Record<string, number> = {};
+  for (const c of columns) {
+    if (!c.values?.length) continue;
+    let widest = 0;
+    for (const v of c.values) {
+      probe.textContent = v;
+      widest = Math.max(widest, probe.getBoundingClientRect().width);
+    }
+    if (widest > 0) out[c.id] = Math.ceil(widest + (Number.isFinite(pad) ? pad : 0));
+  }
+  probe.remove();
+  return out;
+}
 
 /** The columns that fit `width`: drop the highest priority number (rightmost first) until the minimum widths fit. */
 export function fitColumns<C extends { priority?: number; minWidth?: number }>(columns: C[], width: number): { shown: C[]; hidden: C[] } {
@@ -91,6 +120,29 @@ export function DataTable<Row>(props: Props<Row>) {
   const [open, setOpen] = useState<Set<string>>(() => new Set());
   const [width, setWidth] = useState(0);
   const host = useRef<HTMLDivElement>(null);
+  const [needed, setNeeded] = useState<Record<string, number>>({});
+  const valuesKey = props.columns.map((c) => (c.values ? `${c.id}=${c.values.join('|')}` : '')).join(';');
+  const hasRows = props.rows.length > 0;
+  // Measured when the first rows arrive, when the texts change (another language) and once the web fonts are in.
+  useLayoutEffect(() => {
+    if (!hasRows) return;
+    let live = true;
+    const measure = () => {
+      const table = host.current?.querySelector('table');
+      if (!live || !table) return;
+      const next = measureValues(table, props.columns);
+      setNeeded((prev) => (JSON.stringify(prev) === JSON.stringify(next) ? prev : next));
+    };
+    measure();
+    void document.fonts?.ready.then(measure);
+    return () => {
+      live = false;
+    };
+  }, [valuesKey, hasRows]);
+  const columns = props.columns.map((c) => {
+    const need = needed[c.id] ?? 0;
+    return need > (c.minWidth ?? DEFAULT_MIN) ? { ...c, minWidth: need } : c;
+  });
   useLayoutEffect(() => {
     const el = host.current;
     if (!el) return;
@@ -101,7 +153,7 @@ export function DataTable<Row>(props: Props<Row>) {
     return () => ro.disconnect();
   }, []);
   // The table's own left and right borders take 2 px of the grid.
-  const { shown, hidden } = fitColumns(props.columns, width - 2);
+  const { shown, hidden } = fitColumns(columns, width - 2);
   const expandable = hidden.length > 0;
   const sortCol = props.columns.find((c) => c.id === sort?.id);
   const rows = sortCol?.sortValue

@@ -3,6 +3,7 @@
 // Range) and write them into a new EBS snapshot whose parent is the last cycle's, then remove the vCenter snapshot.
 // Every step is recorded in the WarmRecord (deps.checkpoint persists it), so a connector killed at any point resumes
 // the cycle: same vCenter snapshot, same EBS snapshot (ClientToken), blocks EBS acknowledged are not sent again.
+import { acquire, type ByteThrottle } from '../../bandwidth/limiter.ts';
 import { randomUUID } from 'node:crypto';
 import { DeleteSnapshotCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import type { EBSClient } from '@aws-sdk/client-ebs';
@@ -45,6 +46,8 @@ export interface CycleDeps {
   concurrency?: number;
   /** abandonCycle deletes the cycle's EBS snapshots with it; without it they go to w.supersededSnapshots. */
   ec2?: EC2Client;
+  /** The connector's bandwidth cap (issue 14): each block waits for its bytes before it is read. */
+  throttle?: ByteThrottle;
 }
 
 const CHECKPOINT_EVERY_MS = 1000;
@@ -311,6 +314,7 @@ async function syncDisk(
     const offset = block * EBS_BLOCK_BYTES;
     const length = Math.min(EBS_BLOCK_BYTES, wd.capacityBytes - offset);
     const buf = buffers[lane]!;
+    if (deps.throttle) await acquire(deps.throttle, length, deps.signal);
     const got = await reader.readRange(file, offset, length, { signal: deps.signal, into: buf });
     // The flat file ends at the capacity; anything short of it (and the tail of the last block) reads as zeros.
     buf.fill(0, got.length);

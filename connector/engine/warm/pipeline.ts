@@ -149,6 +149,14 @@ export class WarmPipeline {
       signal,
       now: () => this.ctx.opts.now(),
       checkpoint: () => this.ctx.save(t),
+      ...(this.ctx.opts.bandwidth
+        ? {
+            throttle: this.ctx.opts.bandwidth.forTask(t.id, (capMBps) => {
+              t.throttle = { capMBps, at: this.ctx.iso() };
+              this.ctx.saveThrottled(t);
+            }),
+          }
+        : {}),
     };
   }
 

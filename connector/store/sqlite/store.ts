@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
-import { EnvironmentImportDefaults, type EnvironmentRole } from '../../contract/index.ts';
+import type { EnvironmentRole } from '../../contract/index.ts';
 import { AppError } from '../../errors.ts';
 import {
   DEFAULT_ENVIRONMENT_ID,
@@ -18,74 +17,12 @@ import {
   type Store,
   type UsedTokenRepository,
 } from '../types.ts';
+import { DEFAULT_ENVIRONMENT, importDefaultsJson, newEnvironmentId, toAudit, toEnvironment, type AuditRow, type EnvironmentRow } from '../rows.ts';
 import { openSqlite, prepareCached } from './database.ts';
-
-interface EnvironmentRow {
-  id: string;
-  name: string;
-  description: string;
-  is_default: number;
-  region: string;
-  vpc_id: string | null;
-  subnet_ids: string;
-  security_group_ids: string;
-  instance_types: string;
-  import_defaults: string;
-  created_at: string;
-  updated_at: string;
-}
-
-interface AuditRow {
-  id: number;
-  at: string;
-  actor: string;
-  action: AuditRecord['action'];
-  outcome: AuditRecord['outcome'];
-  environment_id: string | null;
-  vm_id: string | null;
-  vm_name: string | null;
-  code: string | null;
-  message: string;
-  details: string | null;
-}
-
-const toEnvironment = (r: EnvironmentRow): EnvironmentRecord => ({
-  id: r.id,
-  name: r.name,
-  description: r.description,
-  isDefault: r.is_default === 1,
-  region: r.region,
-  vpcId: r.vpc_id,
-  subnetIds: JSON.parse(r.subnet_ids) as string[],
-  securityGroupIds: JSON.parse(r.security_group_ids) as string[],
-  instanceTypes: JSON.parse(r.instance_types) as string[],
-  // Parsed through the contract so a row written by an older connector still reads with every default filled in.
-  importDefaults: EnvironmentImportDefaults.parse(JSON.parse(r.import_defaults)),
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-});
-
-const toAudit = (r: AuditRow): AuditRecord => ({
-  id: r.id,
-  at: r.at,
-  actor: r.actor,
-  action: r.action,
-  outcome: r.outcome,
-  ...(r.environment_id !== null ? { environmentId: r.environment_id } : {}),
-  ...(r.vm_id !== null ? { vmId: r.vm_id } : {}),
-  ...(r.vm_name !== null ? { vmName: r.vm_name } : {}),
-  ...(r.code !== null ? { code: r.code } : {}),
-  message: r.message,
-  ...(r.details !== null ? { details: JSON.parse(r.details) as Record<string, unknown> } : {}),
-});
 
 function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' || (err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
-
-const importDefaultsJson = (f: EnvironmentFields) => JSON.stringify(EnvironmentImportDefaults.parse(f.importDefaults ?? {}));
-
-const newEnvironmentId = () => `env-${randomBytes(6).toString('hex')}`;
 
 /**
  * The SQLite store. The file is opened on first use, not at construction, so building the app never touches
@@ -100,6 +37,7 @@ export class SqliteStore implements Store {
   readonly audit: AuditRepository;
   readonly usedTokens: UsedTokenRepository;
   readonly settings: SettingsRepository;
+  readonly backend: { kind: 'sqlite'; file: string };
 
   private readonly now: () => Date;
   private readonly defaultRegion: string;
@@ -111,6 +49,7 @@ export class SqliteStore implements Store {
   ) {
     this.now = opts.now ?? (() => new Date());
     this.defaultRegion = opts.defaultRegion;
+    this.backend = { kind: 'sqlite', file };
     const db = () => this.db();
     const now_ = () => this.now().toISOString();
     this.environments = new SqliteEnvironments(db, now_);
@@ -148,9 +87,9 @@ export class SqliteStore implements Store {
       const at = this.now().toISOString();
       db.prepare(
         `INSERT INTO environments (id, name, description, is_default, region, created_at, updated_at)
-         VALUES (?, 'Default', 'The environment every connector starts with.', 1, ?, ?, ?)
+         VALUES (?, ?, ?, 1, ?, ?, ?)
          ON CONFLICT DO NOTHING`,
-      ).run(DEFAULT_ENVIRONMENT_ID, this.defaultRegion, at, at);
+      ).run(DEFAULT_ENVIRONMENT_ID, DEFAULT_ENVIRONMENT.name, DEFAULT_ENVIRONMENT.description, this.defaultRegion, at, at);
       this.handle = db;
     }
     return this.handle;
@@ -309,5 +248,9 @@ class SqliteSettings implements SettingsRepository {
     const db = this.db();
     db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING').run(key, value);
     return (db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string }).value;
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    this.db().prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 }

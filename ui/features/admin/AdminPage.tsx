@@ -16,9 +16,11 @@ import { auditQueries, statusQueries } from './admin.queries.ts';
 import { EnvironmentForm } from './EnvironmentForm.tsx';
 import { InstanceExportPanel } from './InstanceExportPanel.tsx';
 import { NotificationsPanel } from './NotificationsPanel.tsx';
+import { BandwidthPanel } from './BandwidthPanel.tsx';
+import { FleetConnectors } from './FleetConnectors.tsx';
 import { PermissionsPanel } from './PermissionsPanel.tsx';
 
-type AdminTab = 'environments' | 'permissions' | 'export' | 'notifications' | 'status' | 'audit';
+type AdminTab = 'environments' | 'permissions' | 'export' | 'notifications' | 'bandwidth' | 'status' | 'audit';
 
 function EnvironmentsPanel({ environments }: { environments: Environment[] }) {
   const t = useT();
@@ -112,6 +114,7 @@ function StatusPanel() {
         <dt>{t('admin.status.checkedAt')}</dt>
         <dd>{new Date(s.checkedAt).toLocaleString()}</dd>
       </dl>
+      <FleetConnectors />
     </>
   );
 }
@@ -164,7 +167,7 @@ export function AdminPage() {
         label={t('admin.title')}
         active={tab}
         onChange={setTab}
-        tabs={(['environments', 'permissions', 'export', 'notifications', 'status', 'audit'] as const).map((id) => ({ id, label: t(`admin.tab.${id}`), testId: testIds.portal.tab(id) }))}
+        tabs={(['environments', 'permissions', 'export', 'notifications', 'bandwidth', 'status', 'audit'] as const).map((id) => ({ id, label: t(`admin.tab.${id}`), testId: testIds.portal.tab(id) }))}
       >
         {envs.isPending && <Spinner label={t('app.loading')} />}
         {envs.isError && <ApiErrorAlert error={envs.error} />}
@@ -172,6 +175,7 @@ export function AdminPage() {
         {tab === 'permissions' && envs.data && <PermissionsPanel environments={list} />}
         {tab === 'export' && <InstanceExportPanel regions={[...new Set(list.map((e) => e.region))].sort()} />}
         {tab === 'notifications' && envs.data && <NotificationsPanel environments={list} />}
+        {tab === 'bandwidth' && <BandwidthPanel />}
         {tab === 'status' && <StatusPanel />}
         {tab === 'audit' && <AuditPanel />}
       </Tabs>

@@ -12,6 +12,7 @@ import { Spinner } from '../../kit/Spinner.tsx';
 import { testIds } from '../../testIds.ts';
 import { MigrationForm } from './MigrationForm.tsx';
 import { environmentQueries, vmQueries } from './migrate.queries.ts';
+import { migratableEnvironments } from './TargetFields.tsx';
 
 /** The "Migrate VM to EC2" action's modal: the VM, then the seed's form. Two calls in parallel before the form shows. */
 export function MigrateVmPage() {
@@ -80,7 +81,7 @@ export function MigrateVmPage() {
     </section>
   );
 
-  const migratable = (envs.data?.environments ?? []).filter((e) => (e.myRole === 'General' || e.myRole === 'Owner') && e.vpcId !== null);
+  const migratable = migratableEnvironments(envs.data?.environments ?? []);
   return (
     <MigrationForm
       vm={vm.data}

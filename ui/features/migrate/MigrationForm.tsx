@@ -15,26 +15,16 @@ import { choicesFromDefaults, importOptionsOf, type AdvancedChoices } from './im
 import { firstTagProblem } from './TagsEditor.tsx';
 import { defaultModeChoices, intervalProblem, MigrationModeFields, modePreflightFields, modeRequestFields, nitroReady, type ModeChoices } from './MigrationModeFields.tsx';
 import { PreflightChecks } from './PreflightChecks.tsx';
-import { environmentQueries, regionQueries, vmQueries } from './migrate.queries.ts';
+import { environmentQueries, vmQueries } from './migrate.queries.ts';
+import { TargetFields, useTargetChoices } from './TargetFields.tsx';
 import { platformFromGuestId, privateIpProblem } from './privateIp.ts';
 
 interface Choices {
   platform: GuestPlatform | '';
-  region: string;
-  environmentId: string;
-  subnetId: string;
-  instanceType: string;
-  securityGroupId: string;
   privateIp: string;
 }
 
-const empty: Choices = { platform: '', region: '', environmentId: '', subnetId: '', instanceType: '', securityGroupId: '', privateIp: '' };
-
-/** The only option when there is exactly one, else the user's choice if still offered. */
-function pick(chosen: string, offered: string[]): string {
-  if (offered.includes(chosen)) return chosen;
-  return offered.length === 1 ? offered[0]! : '';
-}
+const empty: Choices = { platform: '', privateIp: '' };
 
 interface Props {
   vm: VmDetail;
@@ -60,27 +50,13 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
   const fieldIds = { region: `${fid}region`, environment: `${fid}env`, subnet: `${fid}subnet`, instanceType: `${fid}type`, securityGroup: `${fid}sg`, privateIp: `${fid}ip`, interval: `${fid}interval` };
   const set = (patch: Partial<Choices>) => setChoices((c) => ({ ...c, ...patch }));
 
-  const regions = useQuery(regionQueries.list(api));
-  const regionNames = [...new Set(environments.map((e) => e.region))].sort();
-  const region = pick(choices.region, regionNames);
-  const envsInRegion = environments.filter((e) => e.region === region);
-  const environmentId = pick(choices.environmentId, envsInRegion.map((e) => e.id));
-  const envReady = environmentId !== '';
-  const env = envsInRegion.find((e) => e.id === environmentId);
+  const target = useTargetChoices(environments, bootMode);
+  const { region, environmentId, envReady, env, subnets, groups, types, subnetId, subnet, instanceType, securityGroupId } = target;
   const adv = env ? (advanced?.envId === env.id ? advanced.c : choicesFromDefaults(env.importDefaults)) : undefined;
   const setAdv = (patch: Partial<AdvancedChoices>) => adv && env && setAdvanced({ envId: env.id, c: { ...adv, ...patch } });
   const kmsKeys = useQuery({ ...environmentQueries.kmsKeys(api, environmentId), enabled: envReady && adv?.encrypted === true });
   const importOptions = env && adv ? importOptionsOf(adv, env.importDefaults) : undefined;
 
-  const subnets = useQuery({ ...environmentQueries.subnets(api, environmentId), enabled: envReady });
-  const groups = useQuery({ ...environmentQueries.securityGroups(api, environmentId), enabled: envReady });
-  const types = useQuery({ ...environmentQueries.instanceTypes(api, environmentId, bootMode === 'uefi' ? 'uefi' : undefined), enabled: envReady });
-
-  const subnetList = subnets.data?.subnets ?? [];
-  const subnetId = pick(choices.subnetId, subnetList.map((s) => s.id));
-  const subnet = subnetList.find((s) => s.id === subnetId);
-  const instanceType = pick(choices.instanceType, types.data?.instanceTypes.map((i) => i.name) ?? []);
-  const securityGroupId = pick(choices.securityGroupId, groups.data?.securityGroups.map((g) => g.id) ?? []);
   const platform: GuestPlatform = choices.platform || platformFromGuestId(vm.guestId);
   const ipProblem = privateIpProblem(choices.privateIp, subnet?.cidrBlock);
   const privateIp = choices.privateIp.trim();
@@ -134,7 +110,7 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
       ? { fieldId: `${fid}adv-kms`, text: t('migrate.problem', { label: t('migrate.kmsKey.short'), problem: t('migrate.kmsKey.problem', kmsProblem) }) }
       : undefined;
   const complete =
-    envReady && subnetId !== '' && instanceType !== '' && securityGroupId !== '' && ipProblem === null && intervalError === undefined && advancedProblem === undefined;
+    target.complete && ipProblem === null && intervalError === undefined && advancedProblem === undefined;
   // The first problem in form order, named in the footer: the field itself may be scrolled out of the modal.
   const missing = (fieldId: string, label: string): FieldProblem => ({ fieldId, text: t('migrate.problem', { label, problem: t('migrate.problem.select') }) });
   // What the user typed wrong, in form order: the interval (first in the form), then the private IP.
@@ -196,10 +172,6 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
       </Alert>
     );
   } else {
-    const regionLabel = (name: string) => {
-      const r = regions.data?.regions.find((x) => x.name === name);
-      return r && r.displayName !== name ? `${r.displayName} (${name})` : name;
-    };
     formBody = (
       <Form label={t('migrate.formLabel')} testId={testIds.migrate.form} onSubmit={() => canSubmit && begin.mutate()}>
         <MigrationModeFields
@@ -221,67 +193,7 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
           ]}
           help={t('migrate.os.help', { guest: vm.guestFullName })}
         />
-        <SelectField
-          label={t('migrate.region')}
-          testId={testIds.migrate.region}
-          id={fieldIds.region}
-          value={region}
-          placeholder={t('migrate.choose')}
-          onChange={(v) => {
-            set({ region: v, environmentId: '', subnetId: '', instanceType: '', securityGroupId: '' });
-            setAdvanced(null);
-          }}
-          options={regionNames.map((r) => ({ value: r, label: regionLabel(r) }))}
-        />
-        <SelectField
-          label={t('migrate.environment')}
-          testId={testIds.migrate.environment}
-          id={fieldIds.environment}
-          value={environmentId}
-          placeholder={t('migrate.choose')}
-          disabled={!region}
-          onChange={(v) => {
-            set({ environmentId: v, subnetId: '', instanceType: '', securityGroupId: '' });
-            setAdvanced(null);
-          }}
-          options={envsInRegion.map((e) => ({ value: e.id, label: e.name }))}
-          help={t('migrate.environment.help')}
-        />
-        {envReady && (subnets.isError || groups.isError || types.isError) && <ApiErrorAlert error={subnets.error ?? groups.error ?? types.error} />}
-        <SelectField
-          label={t('migrate.subnet')}
-          testId={testIds.migrate.subnet}
-          id={fieldIds.subnet}
-          value={subnetId}
-          placeholder={subnets.isLoading ? t('app.loading') : t('migrate.choose')}
-          disabled={!envReady || subnets.isLoading}
-          onChange={(v) => set({ subnetId: v })}
-          options={subnetList.map((s) => ({
-            value: s.id,
-            label: t('migrate.subnet.option', { name: s.name ?? s.id, cidr: s.cidrBlock, free: s.availableIpAddressCount, az: s.availabilityZone }),
-          }))}
-        />
-        <SelectField
-          label={t('migrate.instanceType')}
-          testId={testIds.migrate.instanceType}
-          id={fieldIds.instanceType}
-          value={instanceType}
-          placeholder={types.isLoading ? t('app.loading') : t('migrate.choose')}
-          disabled={!envReady || types.isLoading}
-          onChange={(v) => set({ instanceType: v })}
-          options={(types.data?.instanceTypes ?? []).map((i) => ({ value: i.name, label: i.name }))}
-        />
-        <SelectField
-          label={t('migrate.securityGroup')}
-          testId={testIds.migrate.securityGroup}
-          id={fieldIds.securityGroup}
-          value={securityGroupId}
-          placeholder={groups.isLoading ? t('app.loading') : t('migrate.choose')}
-          disabled={!envReady || groups.isLoading}
-          onChange={(v) => set({ securityGroupId: v })}
-          options={(groups.data?.securityGroups ?? []).map((g) => ({ value: g.id, label: `${g.name} (${g.id})` }))}
-          help={t('migrate.securityGroup.help')}
-        />
+        <TargetFields target={target} ids={fieldIds} onEnvironmentChanged={() => setAdvanced(null)} t={t} />
         <InputField
           label={t('migrate.privateIp')}
           testId={testIds.migrate.privateIp}

@@ -158,6 +158,12 @@ export function MigrationProgress({ task, t }: { task: MigrationTask; t: Transla
               : t('migrations.ec2Status', { status: task.importStatus })
           }`}
         {task.throughputBps !== undefined && task.throughputBps > 0 && ` · ${formatBytes(task.throughputBps)}/s`}
+        {task.throttled && (
+          <>
+            {' · '}
+            <span data-test={testIds.fleet.throttled}>{t('migrations.throttled', { cap: task.throttled.capMBps })}</span>
+          </>
+        )}
         {task.etaSeconds !== undefined && task.state === 'running' && ` · ${t('migrations.eta', { eta: formatEta(task.etaSeconds) })}`}
         {importing && task.importEtaSeconds !== undefined && ` · ${t('migrations.eta', { eta: formatEta(task.importEtaSeconds) })}`}
       </div>

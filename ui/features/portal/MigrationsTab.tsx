@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { normalizeUserName, type MigrationTask } from '../../../connector/contract/index.ts';
+import { MigrationState, normalizeUserName, type MigrationTask, type Wave } from '../../../connector/contract/index.ts';
 import { useApi } from '../../api/ApiContext.tsx';
 import { useHost } from '../../host/HostContext.tsx';
 import { useT } from '../../i18n/i18n.ts';
@@ -15,8 +15,12 @@ import { AppliedList } from './AppliedOptions.tsx';
 import { MigrationProgress } from './MigrationProgress.tsx';
 import { meQuery, migrationQueries } from './portal.queries.ts';
 import { TestInstanceDialog, useWarmMutations, WarmActionsMenu } from './WarmActions.tsx';
+import { WavesPanel } from './WavesPanel.tsx';
 
 export { formatEta, MigrationProgress } from './MigrationProgress.tsx';
+
+/** The connector running the task (issue 14). */
+const runsOn = (m: MigrationTask): string | undefined => m.connectorId;
 
 /** Seed: "select the environment, and then click the VM-to-EC2 Migrations tab". */
 export function MigrationsTab({ environmentId }: { environmentId: string }) {
@@ -31,6 +35,8 @@ export function MigrationsTab({ environmentId }: { environmentId: string }) {
   const warm = useWarmMutations();
   const host = useHost();
   const [testFor, setTestFor] = useState<string | null>(null);
+  // A wave's "Show migrations" narrows this list to its tasks (issue 14).
+  const [wave, setWave] = useState<Wave | null>(null);
   const me = useQuery(meQuery(api));
   const envs = useQuery(environmentQueries.list(api));
   const myRole = envs.data?.environments.find((e) => e.id === environmentId)?.myRole;
@@ -41,9 +47,22 @@ export function MigrationsTab({ environmentId }: { environmentId: string }) {
   const columns: Column<MigrationTask>[] = [
     { id: 'id', label: t('migrations.taskId'), cell: (m) => <CellId id={m.id} />, sortValue: (m) => m.id, minWidth: 100 },
     { id: 'vm', label: t('migrations.vm'), cell: (m) => <CellVm name={m.vmName} id={m.vmId} />, sortValue: (m) => m.vmName ?? m.vmId, minWidth: 110 },
-    { id: 'state', label: t('migrations.state'), cell: (m) => <CellText text={t(`migrations.state.${m.state}`)} testId="migration-state" />, sortValue: (m) => m.state, minWidth: 80 },
-    // A warm task's replication facts need a little more room than a cold task's progress line.
-    { id: 'progress', label: t('migrations.progress'), cell: (m) => <MigrationProgress task={m} t={t} />, minWidth: anyWarm ? 200 : 170, wrap: true },
+    {
+      id: 'state',
+      label: t('migrations.state'),
+      cell: (m) => <CellText text={t(`migrations.state.${m.state}`)} testId="migration-state" />,
+      sortValue: (m) => m.state,
+      minWidth: 80,
+      // Never "Comple…": the column fits the longest state, however much room warm rows' columns take.
+      values: MigrationState.options.map((s) => t(`migrations.state.${s}`)),
+    },
+    // A warm task's replication facts need a little more room than a cold task's progress line (they wrap; at
+    // 1280×720 the State column's whole words and the actions come first).
+    { id: 'progress', label: t('migrations.progress'), cell: (m) => <MigrationProgress task={m} t={t} />, minWidth: anyWarm ? 190 : 170, wrap: true },
+    // Shown once tasks say which connector of the fleet runs them.
+    ...(list.data?.items.some((m) => runsOn(m) !== undefined)
+      ? [{ id: 'runsOn', label: t('migrations.runsOn'), cell: (m: MigrationTask) => <CellId id={runsOn(m) ?? t('common.none')} testId={testIds.fleet.runsOn} />, sortValue: (m: MigrationTask) => runsOn(m) ?? '', minWidth: 130, priority: 3 }]
+      : []),
     { id: 'instance', label: t('migrations.instanceId'), cell: (m) => <CellId id={m.instanceId ?? t('common.none')} testId="migration-instance" />, minWidth: 150, priority: 2 },
     { id: 'requestedBy', label: t('migrations.requestedBy'), cell: (m) => m.requestedBy, sortValue: (m) => m.requestedBy, minWidth: 140, priority: 4 },
     { id: 'created', label: t('migrations.created'), cell: (m) => new Date(m.createdAt).toLocaleString(), sortValue: (m) => m.createdAt, minWidth: 150, priority: 3 },
@@ -87,15 +106,25 @@ export function MigrationsTab({ environmentId }: { environmentId: string }) {
   if (list.isPending) return <Spinner label={t('app.loading')} />;
   if (list.isError && !list.data) return <ApiErrorAlert error={list.error} />;
   const testTask = list.data.items.find((m) => m.id === testFor);
+  const rows = wave ? list.data.items.filter((m) => wave.taskIds.includes(m.id)) : list.data.items;
   const actionError = [cancel, warm.finishTest, warm.cutover].find((mu) => mu.isError)?.error;
   return (
     <div data-test={testIds.portal.migrations}>
       {list.isRefetchError && <Alert kind="warning" compact>{t('error.refreshFailed')}</Alert>}
       {actionError !== undefined && actionError !== null && <ApiErrorAlert error={actionError} />}
+      <WavesPanel environmentId={environmentId} shown={wave} onShow={setWave} />
+      {wave && (
+        <Alert kind="info" compact testId={testIds.waves.filtered}>
+          {t('waves.filtered', { count: rows.length, name: wave.name })}{' '}
+          <Button variant="link" className="btn-sm" testId={testIds.waves.showAll} onClick={() => setWave(null)}>
+            {t('waves.showAll')}
+          </Button>
+        </Alert>
+      )}
       <DataTable
         label={t('portal.tab.migrations')}
         columns={columns}
-        rows={list.data.items}
+        rows={rows}
         rowKey={(m) => m.id}
         rowTestId={(m) => testIds.portal.migrationRow(m.id)}
         empty={t('migrations.empty')}

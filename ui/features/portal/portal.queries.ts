@@ -53,3 +53,17 @@ export const exportQueries = {
     }),
   settings: (api: Api) => queryOptions({ queryKey: [...exportQueries.all(), 'settings'] as const, queryFn: () => api.exportSettings() }),
 };
+
+const waveEnded = new Set(['completed', 'completed-with-failures', 'cancelled']);
+
+/** Waves of an environment: refreshed while any has not ended (counts, bytes left and ETA move with its tasks). */
+export const waveQueries = {
+  all: () => ['waves'] as const,
+  byEnvironment: (api: Api, environmentId: string) =>
+    queryOptions({
+      queryKey: [...waveQueries.all(), { environmentId }] as const,
+      queryFn: () => api.waves({ environmentId, limit: 50 }),
+      staleTime: 0,
+      refetchInterval: (q) => (q.state.data?.items.some((w) => !waveEnded.has(w.state)) ? 3000 : false),
+    }),
+};

@@ -10,11 +10,12 @@ import { useDismiss } from './useDismiss.ts';
 export interface ContextMenuProps {
   x: number;
   y: number;
-  vm: InventoryVmDto;
+  /** The targets: one VM, or the VMs selected in a list (Ctrl/Shift-click). */
+  vms: InventoryVmDto[];
   vcGuid: string;
   plugins: PluginDto[];
   onClose(): void;
-  onAction(plugin: PluginDto, action: ManifestAction, vm: InventoryVmDto): void;
+  onAction(plugin: PluginDto, action: ManifestAction, vms: InventoryVmDto[]): void;
   onUnauthorized(err: unknown): void;
 }
 
@@ -71,7 +72,10 @@ export function ContextMenu(props: ContextMenuProps) {
   const [openSub, setOpenSub] = useState<string | null>(null);
   const [pos, setPos] = useState({ left: props.x, top: props.y });
   const [dynamic, setDynamic] = useState<Record<string, DynamicState>>({});
-  const { onClose, onUnauthorized, vm, vcGuid, plugins } = props;
+  const { onClose, onUnauthorized, vms, vcGuid, plugins } = props;
+  const many = vms.length > 1;
+  const objectIds = vms.map((v) => vmUrn(v.id, vcGuid));
+  const idsKey = objectIds.join(' ');
   useDismiss(ref, true, useCallback(() => onClose(), [onClose]));
 
   // Ask each plugin server which of its dynamic actions apply, before they can be used (vsphere-ui does this server-side).
@@ -81,7 +85,7 @@ export function ContextMenu(props: ContextMenuProps) {
       if (!vmMenuItems(p).some((i) => 'id' in i && i.dynamic)) continue;
       setDynamic((d) => ({ ...d, [p.instanceId]: { loading: true } }));
       api
-        .dynamicItems(p.instanceId, { objectType: 'VirtualMachine', container: 'menu', objectIds: [vmUrn(vm.id, vcGuid)] })
+        .dynamicItems(p.instanceId, { objectType: 'VirtualMachine', container: 'menu', objectIds: idsKey.split(' ') })
         .catch((err: unknown): DynamicItemsDto => {
           onUnauthorized(err);
           return { items: {}, error: err instanceof Error ? err.message : String(err) };
@@ -94,7 +98,7 @@ export function ContextMenu(props: ContextMenuProps) {
     return () => {
       live = false;
     };
-  }, [plugins, vm.id, vcGuid, onUnauthorized]);
+  }, [plugins, idsKey, onUnauthorized]);
 
   // Keep the menu inside the window.
   useLayoutEffect(() => {
@@ -133,11 +137,12 @@ export function ContextMenu(props: ContextMenuProps) {
         return;
       }
       const label = pluginLabel(p, item.labelKey);
-      let disabled = false;
+      // Several targets: only actions declared with acceptsMultipleTargets apply (shown disabled otherwise).
+      let disabled = many && item.acceptsMultipleTargets !== true;
       if (item.dynamic && state && !state.loading) {
         const d = state.result.items[item.id];
         if (d && !d.relevant) return; // relevant:false removes the action
-        disabled = !!state.result.error || !d || !d.visible; // visible:false shows it disabled (8.0U3)
+        disabled ||= !!state.result.error || !d || !d.visible; // visible:false shows it disabled (8.0U3)
       }
       actions++;
       entries.push(
@@ -148,7 +153,7 @@ export function ContextMenu(props: ContextMenuProps) {
           className="dropdown-item"
           disabled={disabled}
           data-test={testIds.contextMenu.pluginAction(label)}
-          onClick={() => props.onAction(p, item, vm)}
+          onClick={() => props.onAction(p, item, vms)}
         >
           {label}
         </button>,
@@ -162,13 +167,15 @@ export function ContextMenu(props: ContextMenuProps) {
     );
   };
 
+  // The vSphere Client names the count when several objects are selected.
+  const title = many ? `${vms.length} Objects` : (vms[0]?.name ?? '');
   const pluginMenus = plugins.filter((p) => vmMenuItems(p).length > 0).map(pluginSubmenu).filter(Boolean);
 
   return (
     <div ref={ref} className="dropdown open vsc-context-menu" style={{ left: `${pos.left}px`, top: `${pos.top}px` }} data-test={testIds.contextMenu.root}>
-      <div className="dropdown-menu" role="menu" aria-label={`Actions - ${vm.name}`}>
+      <div className="dropdown-menu" role="menu" aria-label={`Actions - ${title}`}>
         <h4 className="dropdown-header" aria-hidden="true">
-          <Icon shape="vm" /> Actions - {vm.name}
+          <Icon shape="vm" /> Actions - {title}
         </h4>
         {STANDARD.map((entry, i) => {
           if (entry === null) return <div key={`d${i}`} className="dropdown-divider" role="separator" />;

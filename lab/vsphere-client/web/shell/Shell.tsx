@@ -9,11 +9,12 @@ import { frameHub, type FrameContext } from './frameHub.ts';
 import { Header } from './Header.tsx';
 import { Icon } from './Icon.tsx';
 import { ModalStack, type ConfirmModalEntry, type ModalEntry } from './Modals.tsx';
-import { datacenterKey, findFolder, findVm, parseUrn, pluginLabel, pluginUrl, readyPlugins, vmViews } from './model.ts';
+import { datacenterKey, findFolder, findVm, parseUrn, pluginLabel, pluginUrl, readyPlugins, vmUrn, vmViews } from './model.ts';
 import { Navigator } from './Navigator.tsx';
 import { formatRoute, parseRoute, type ObjectTab, type Route } from './route.ts';
 import { RecentTasks } from './TasksEvents.tsx';
-import { FolderView, GlobalView, HomeView, VmView } from './Views.tsx';
+import { FolderView } from './FolderView.tsx';
+import { GlobalView, HomeView, VmView } from './Views.tsx';
 
 export interface ShellProps {
   session: SessionDto;
@@ -50,7 +51,7 @@ export function Shell({ session, theme, onToggleTheme, onLoggedOut }: ShellProps
   const [itemsEpoch, setItemsEpoch] = useState(0);
   const [frameNonce, setFrameNonce] = useState(0);
   const [navigationData, setNavigationData] = useState<unknown>(undefined);
-  const [menu, setMenu] = useState<{ x: number; y: number; vm: InventoryVmDto } | null>(null);
+  const [menu, setMenu] = useState<{ x: number; y: number; vms: InventoryVmDto[] } | null>(null);
   const [modals, setModals] = useState<ModalEntry[]>([]);
   const modalKey = useRef(0);
   const vcGuid = session.vcenter.instanceUuid;
@@ -156,10 +157,10 @@ export function Shell({ session, theme, onToggleTheme, onLoggedOut }: ShellProps
     [closeModal],
   );
 
-  const runAction = (p: PluginDto, action: ManifestAction, vm: InventoryVmDto) => {
+  const runAction = (p: PluginDto, action: ManifestAction, vms: InventoryVmDto[]) => {
     setMenu(null);
     if (action.trigger.type === 'navigation') {
-      navigateToView(p, action.trigger.targetViewId, `urn:vmomi:VirtualMachine:${vm.id}:${vcGuid}`, undefined);
+      navigateToView(p, action.trigger.targetViewId, vms[0] ? vmUrn(vms[0].id, vcGuid) : undefined, undefined);
       return;
     }
     const t = action.trigger;
@@ -175,7 +176,8 @@ export function Shell({ session, theme, onToggleTheme, onLoggedOut }: ShellProps
         width: t.size.width,
         height: t.size.height,
         closable: t.closable !== false,
-        contextObjects: [{ id: `urn:vmomi:VirtualMachine:${vm.id}:${vcGuid}` }],
+        // Every target, in selection order (getContextObjects() of an acceptsMultipleTargets action).
+        contextObjects: vms.map((v) => ({ id: vmUrn(v.id, vcGuid) })),
         customData: null,
       },
     ]);
@@ -331,14 +333,14 @@ export function Shell({ session, theme, onToggleTheme, onLoggedOut }: ShellProps
         onRefresh={refresh}
         onTab={(tab) => selectVm(vmLoc.vm, tab)}
         onView={(tab, id) => selectVm(vmLoc.vm, tab, id)}
-        onActions={(x, y) => setMenu({ x, y, vm: vmLoc.vm })}
+        onActions={(x, y) => setMenu({ x, y, vms: [vmLoc.vm] })}
         onUnauthorized={onUnauthorized}
       />
     ) : inventory ? (
       <HomeView userName={session.userName} />
     ) : null;
   } else if (route.kind === 'folder') {
-    content = folder ? <FolderView folder={folder} onSelectVm={(vm) => selectVm(vm)} /> : null;
+    content = folder ? <FolderView key={folder.id} folder={folder} onSelectVm={(vm) => selectVm(vm)} onContextMenu={(vms, x, y) => setMenu({ x, y, vms })} /> : null;
   } else if (route.kind === 'plugin') {
     const p = ready.find((x) => x.instanceId === route.instanceId);
     content = p ? <GlobalView plugin={p} navigationData={navigationData} nonce={frameNonce} /> : null;
@@ -395,17 +397,17 @@ export function Shell({ session, theme, onToggleTheme, onLoggedOut }: ShellProps
           onSelectVm={(vm) => selectVm(vm)}
           onSelectFolder={(f) => navigate({ kind: 'folder', id: f.id })}
           onSelectHome={() => navigate({ kind: 'home' })}
-          onVmContextMenu={(vm, x, y) => setMenu({ x, y, vm })}
+          onVmContextMenu={(vm, x, y) => setMenu({ x, y, vms: [vm] })}
         />
         <main className="content-area vsc-content">{content}</main>
       </div>
       <RecentTasks tick={refreshTick} onUnauthorized={onUnauthorized} />
       {menu ? (
         <ContextMenu
-          key={`${menu.vm.id}/${menu.x}/${menu.y}/${itemsEpoch}`}
+          key={`${menu.vms.map((v) => v.id).join(',')}/${menu.x}/${menu.y}/${itemsEpoch}`}
           x={menu.x}
           y={menu.y}
-          vm={menu.vm}
+          vms={menu.vms}
           vcGuid={vcGuid}
           plugins={ready}
           onClose={() => setMenu(null)}

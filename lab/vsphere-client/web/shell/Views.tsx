@@ -1,12 +1,12 @@
 import { useEffect, useMemo, useState, type ReactNode } from 'react';
-import type { DynamicItemsDto, InventoryFolderDto, InventoryVmDto, PluginDto, VmDetailsDto } from '../../api-types.ts';
+import type { DynamicItemsDto, InventoryVmDto, PluginDto, VmDetailsDto } from '../../api-types.ts';
 import type { ManifestTabView } from '../../manifest-schema.ts';
 import { testIds } from '../../test-ids.ts';
 import { api } from './api.ts';
 import type { FrameContext } from './frameHub.ts';
 import { Icon } from './Icon.tsx';
 import { LabDiskWriteCard } from './LabDiskWrite.tsx';
-import { folderVms, formatBytes, pluginLabel, pluginUrl, powerBadge, powerLabel, readyPlugins, vmUrn, vmViews } from './model.ts';
+import { formatBytes, pluginLabel, pluginUrl, powerBadge, powerLabel, readyPlugins, vmUrn, vmViews } from './model.ts';
 import { PluginFrame } from './PluginFrame.tsx';
 import { VmEvents } from './TasksEvents.tsx';
 import { OBJECT_TABS, type ObjectTab } from './route.ts';
@@ -321,49 +321,6 @@ export function VmView(p: VmViewProps) {
           <NotEmulated what={`The ${p.tab} tab`} />
         )}
       </div>
-    </div>
-  );
-}
-
-export function FolderView({ folder, onSelectVm }: { folder: InventoryFolderDto; onSelectVm(vm: InventoryVmDto): void }) {
-  const vms = folderVms(folder);
-  return (
-    <div className="vsc-object">
-      <div className="vsc-object-header">
-        <Icon shape="folder" size="md" />
-        <h2 className="vsc-object-title" data-test={testIds.object.title}>
-          {folder.name}
-        </h2>
-      </div>
-      <ul className="nav vsc-tabs" role="tablist">
-        <li role="presentation" className="nav-item">
-          <button type="button" role="tab" aria-selected className="btn btn-link nav-link active">
-            VMs
-          </button>
-        </li>
-      </ul>
-      <table className="table table-compact vsc-table">
-        <thead>
-          <tr>
-            <th>Name</th>
-            <th>State</th>
-            <th>Guest OS</th>
-          </tr>
-        </thead>
-        <tbody>
-          {vms.map((vm) => (
-            <tr key={vm.id}>
-              <td>
-                <button type="button" className="btn btn-link btn-sm vsc-cell-link" onClick={() => onSelectVm(vm)} data-test={testIds.object.vmLink(vm.name)}>
-                  <Icon shape="vm" badge={powerBadge(vm.powerState)} /> {vm.name}
-                </button>
-              </td>
-              <td>{powerLabel(vm.powerState)}</td>
-              <td>{vm.guestFullName}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
     </div>
   );
 }

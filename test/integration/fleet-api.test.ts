@@ -1,0 +1,126 @@
+// The fleet's connectors and the bandwidth cap through the lab connector's API over real HTTPS: administrators only
+// (a refusal audited), clear refusals of a bad cap, the change audited, and a migration under the cap showing as
+// throttled in its task view while its disk copy waits on the cap.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_PREFIX, AuditPage, BandwidthSettingView, Environment, FleetConnectorList, ImportAuthorization, MigrationTask } from '../../connector/contract/index.ts';
+import { PACKAGE_ROOT } from '../../connector/paths.ts';
+import { Vim25Client } from '../../connector/vsphere/vim25.ts';
+import { startLab, type LabHandle } from '../../lab/index.ts';
+import { httpsJson, regionNetwork, type ApiUser } from '../support/api-lab.ts';
+
+let lab: LabHandle;
+let admin: ApiUser;
+let operator: ApiUser;
+const version = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+async function user(name: string): Promise<ApiUser> {
+  const token = await lab.pluginSessionToken(name);
+  return {
+    userName: name,
+    token,
+    call: (method, path, body) =>
+      httpsJson(`${lab.connector.origin}${API_PREFIX}${path}`, { ca: lab.connector.certPem, method, headers: { 'vmware-api-session-id': token }, ...(body !== undefined ? { body } : {}) }),
+  };
+}
+
+beforeAll(async () => {
+  lab = await startLab({ stageMs: 50, buildUi: false, importRoleReady: true, connector: { engine: { leaseKeepAliveMs: 50, pollMs: 20, pollMaxMs: 100 }, fleet: { connectorId: 'lab-conn-1', heartbeatMs: 100, leaseMs: 1_000 } } });
+  [admin, operator] = await Promise.all([user('administrator@vsphere.local'), user('operator@vsphere.local')]);
+}, 180_000);
+afterAll(async () => {
+  await lab?.stop();
+});
+
+describe('fleet connectors and bandwidth through the API', { timeout: 240_000 }, () => {
+  it("lists this connector, alive, with its version and vCenter; others are refused and the refusal audited", async () => {
+    const res = await admin.call('GET', '/fleet/connectors');
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const list = FleetConnectorList.parse(res.body);
+    expect(list.leaseMs).toBe(1_000);
+    expect(list.connectors).toHaveLength(1);
+    expect(list.connectors[0]).toMatchObject({ id: 'lab-conn-1', self: true, health: 'alive', version, vcenterId: lab.vcsim.instanceUuid, effectiveCapMBps: null });
+    // The heartbeat keeps it younger than the lease.
+    await new Promise((r) => setTimeout(r, 1_500));
+    const later = FleetConnectorList.parse((await admin.call('GET', '/fleet/connectors')).body).connectors[0]!;
+    expect(later.health).toBe('alive');
+    expect(Date.parse(later.heartbeatAt)).toBeGreaterThan(Date.parse(list.connectors[0]!.heartbeatAt));
+
+    expect((await operator.call('GET', '/fleet/connectors')).status).toBe(403);
+    expect((await operator.call('PUT', '/fleet/connectors/lab-conn-1/bandwidth', { capMBps: 1 })).status).toBe(403);
+    const audit = AuditPage.parse((await admin.call('GET', '/audit?action=admin.access&limit=20')).body).entries;
+    expect(audit.some((e) => e.actor.toLowerCase().includes('operator') && e.outcome === 'denied' && e.message.includes('/fleet/connectors/:connectorId/bandwidth'))).toBe(true);
+  });
+
+  it('refuses a bad cap saying what to fix, and an unknown connector', async () => {
+    const zero = await admin.call('PUT', '/fleet/connectors/lab-conn-1/bandwidth', { capMBps: 0 });
+    expect(zero.status).toBe(400);
+    expect(JSON.stringify(zero.body)).toContain('capMBps must be at least 1 MB/s; use null for unlimited');
+    const overlap = await admin.call('PUT', '/fleet/connectors/lab-conn-1/bandwidth', {
+      capMBps: null,
+      schedule: [
+        { from: '08:00', to: '18:00', capMBps: 50 },
+        { from: '17:00', to: '19:00', capMBps: 10 },
+      ],
+    });
+    expect(overlap.status).toBe(400);
+    expect(JSON.stringify(overlap.body)).toContain('the window 17:00–19:00 overlaps 08:00–18:00');
+    const unknown = await admin.call('PUT', '/fleet/connectors/nobody/bandwidth', { capMBps: 5 });
+    expect(unknown.status).toBe(404);
+    expect((unknown.body as { message: string }).message).toContain('There is no connector nobody in this fleet');
+  });
+
+  it('a migration under a 1 MB/s cap shows as throttled; the change is audited', async () => {
+    const set = await admin.call('PUT', '/fleet/connectors/lab-conn-1/bandwidth', { capMBps: 1, schedule: [] });
+    expect(set.status, JSON.stringify(set.body)).toBe(200);
+    expect(BandwidthSettingView.parse(set.body)).toMatchObject({ connectorId: 'lab-conn-1', capMBps: 1, effectiveCapMBps: 1, updatedBy: 'administrator@vsphere.local' });
+    const audit = AuditPage.parse((await admin.call('GET', '/audit?action=settings.bandwidth&limit=5')).body).entries;
+    expect(audit[0]).toMatchObject({ outcome: 'changed', actor: 'administrator@vsphere.local' });
+    expect(audit[0]!.message).toContain('Set the bandwidth cap of connector lab-conn-1 to 1 MB/s');
+
+    const { vpcId, subnets, groups } = await regionNetwork(admin);
+    const subnetId = subnets[0]!.id;
+    const groupId = groups[0]!.id;
+    const env = Environment.parse((await admin.call('POST', '/environments', { name: 'Capped', region: 'us-east-1', vpcId, subnetIds: [subnetId], securityGroupIds: [groupId] })).body);
+    const vim = await Vim25Client.connect({ sdkUrl: lab.vcsim.sdkUrl, ca: lab.vcsim.certPem });
+    const admUser = lab.users.find((u) => u.name === 'administrator@vsphere.local')!;
+    await vim.login(admUser.name, admUser.password);
+    const vmId = (await vim.listVirtualMachines()).find((v) => v.name === 'ubuntu-web-01')!.id;
+    await vim.logout();
+    vim.close();
+    const auth = await admin.call('POST', '/import-authorizations', { environmentId: env.id, vmId });
+    expect(auth.status, JSON.stringify(auth.body)).toBe(201);
+    const started = await admin.call('POST', '/migrations', {
+      token: ImportAuthorization.parse(auth.body).token,
+      environmentId: env.id,
+      vmId,
+      platform: 'Linux',
+      subnetId,
+      instanceType: 'm5.large',
+      securityGroupIds: [groupId],
+    });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    const id = (started.body as { id: string }).id;
+    let task: MigrationTask | undefined;
+    for (const end = Date.now() + 60_000; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) {
+      task = MigrationTask.parse((await admin.call('GET', `/migrations/${id}`)).body);
+      if (task.throttled || ['completed', 'failed', 'cancelled'].includes(task.state)) break;
+    }
+    expect(task?.phase).toBe('uploading');
+    expect(task?.throttled).toEqual({ capMBps: 1 });
+    // 1 GiB at 1 MB/s: nowhere near done.
+    expect(task!.disks[0]!.bytesUploaded).toBeLessThan(64 * 1024 * 1024);
+    const listed = FleetConnectorList.parse((await admin.call('GET', '/fleet/connectors')).body);
+    expect(listed.connectors[0]!.effectiveCapMBps).toBe(1);
+
+    expect((await admin.call('POST', `/migrations/${id}/cancel`)).status).toBeLessThan(300);
+    for (const end = Date.now() + 60_000; Date.now() < end && task?.state !== 'cancelled'; await new Promise((r) => setTimeout(r, 200))) {
+      task = MigrationTask.parse((await admin.call('GET', `/migrations/${id}`)).body);
+    }
+    expect(task?.state).toBe('cancelled');
+    expect(task?.throttled).toBeUndefined();
+    const lifted = await admin.call('PUT', '/fleet/connectors/lab-conn-1/bandwidth', { capMBps: null });
+    expect(BandwidthSettingView.parse(lifted.body).effectiveCapMBps).toBeNull();
+  });
+});
