@@ -5,7 +5,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { Environment, SecurityGroupList, SubnetList, VpcList } from '../connector/contract/index.ts';
-import { SqliteMigrationTasks } from '../connector/engine/task-store.ts';
+import { SqliteMigrationTasks } from '../connector/store/sqlite/migration-tasks.ts';
 import type { SessionStats } from '../connector/vcenter/gateway.ts';
 import type { MigrationRecord } from '../connector/engine/types.ts';
 import { generateSelfSigned } from '../connector/tls.ts';
@@ -196,8 +196,8 @@ export async function benchApiPolling(opts: ApiPollingOptions, log: (line: strin
     const t0 = performance.now();
     const repo = new SqliteMigrationTasks(join(lab.dataDir, 'connector.sqlite'));
     const ids: string[] = [];
-    for (let i = 0; i < opts.tasks; i++) ids.push(repo.insert(record(i, env.id, `vm-${i % 50}`)).id);
-    repo.close();
+    for (let i = 0; i < opts.tasks; i++) ids.push((await repo.insert(record(i, env.id, `vm-${i % 50}`))).id);
+    await repo.close();
     const insertSeconds = (performance.now() - t0) / 1000;
     log(`  ${opts.tasks} tasks inserted in ${insertSeconds.toFixed(1)} s`);
 

@@ -12,7 +12,8 @@ import { ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aw
 import { ConnectorConfig, type ConnectorConfigInput } from '../connector/config.ts';
 import { TASK_TAG } from '../connector/engine/engine.ts';
 import { createEngine } from '../connector/engine/factory.ts';
-import { SqliteMigrationTasks, type MigrationTaskRepository, type TaskFilter } from '../connector/engine/task-store.ts';
+import { SqliteMigrationTasks } from '../connector/store/sqlite/migration-tasks.ts';
+import type { MigrationTaskRepository, TaskFilter } from '../connector/engine/task-store.ts';
 import type { MigrationRecord, MigrationSubmission } from '../connector/engine/types.ts';
 import type { MigrationState } from '../connector/contract/index.ts';
 import { Vim25Client } from '../connector/vsphere/vim25.ts';
@@ -120,26 +121,30 @@ class ObservedTasks implements MigrationTaskRepository {
     private readonly inner: MigrationTaskRepository,
     private readonly onWrite: (t: MigrationRecord) => void,
   ) {}
-  insert(task: MigrationRecord): MigrationRecord {
-    const rec = this.inner.insert(task);
+  async insert(task: MigrationRecord): Promise<MigrationRecord> {
+    const rec = await this.inner.insert(task);
     this.onWrite(rec);
     return rec;
   }
-  save(task: MigrationRecord): void {
-    this.inner.save(task);
+  async save(task: MigrationRecord): Promise<boolean> {
+    const ok = await this.inner.save(task);
     this.onWrite(task);
+    return ok;
   }
-  get(id: string): MigrationRecord | undefined {
+  get(id: string): Promise<MigrationRecord | undefined> {
     return this.inner.get(id);
   }
-  list(filter: TaskFilter): { items: MigrationRecord[]; total: number } {
+  list(filter: TaskFilter): Promise<{ items: MigrationRecord[]; total: number }> {
     return this.inner.list(filter);
   }
-  byStates(states: readonly MigrationState[]): MigrationRecord[] {
+  byStates(states: readonly MigrationState[]): Promise<MigrationRecord[]> {
     return this.inner.byStates(states);
   }
-  close(): void {
-    this.inner.close();
+  setVcenterTask(id: string, moRef: string): Promise<void> {
+    return this.inner.setVcenterTask(id, moRef);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
   }
 }
 
@@ -333,7 +338,7 @@ export async function benchScheduler(input: SchedulerOptions, log: (line: string
     } satisfies ConnectorConfigInput;
     const config = ConnectorConfig.parse(configInput);
     const store = new SqliteMigrationTasks(join(dir, 'connector.sqlite'));
-    stops.push(async () => store.close());
+    stops.push(async () => await store.close());
     const tasks = new ObservedTasks(store, (t) => observer.write(t));
     const built = createEngine(config, { vcenter: { sdkUrl: vcsim.sdkUrl, caPem: vcsim.certPem }, ec2: ec2For }, { tasks });
     stops.push(() => built.close());
@@ -381,14 +386,14 @@ export async function benchScheduler(input: SchedulerOptions, log: (line: string
     const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
     loop.enable();
     stops.push(async () => loop.disable());
-    built.engine.start();
+    await built.engine.start();
     log(`  submitting ${opts.migrations} migrations over ${opts.regions.join(', ')} (maxRunning ${opts.maxRunning}, maxImportsPerRegion ${opts.maxImportsPerRegion})`);
     const ids: string[] = [];
     const submitTimes: number[] = [];
     const t0 = performance.now();
     for (let i = 0; i < opts.migrations; i++) {
       const s = performance.now();
-      ids.push(built.engine.submit(request(i)).id);
+      ids.push((await built.engine.submit(request(i))).id);
       submitTimes.push(performance.now() - s);
     }
     const submitTotalMs = performance.now() - t0;
@@ -409,7 +414,7 @@ export async function benchScheduler(input: SchedulerOptions, log: (line: string
     const cpu = process.cpuUsage(cpu0);
     const cpuSeconds = { bench: (cpu.user + cpu.system) / 1e6, vcsim: processCpuSeconds(vcsim.pid) - vcsimCpu0 };
 
-    const records = ids.map((id) => store.get(id));
+    const records = await Promise.all(ids.map((id) => store.get(id)));
     const count = (s: MigrationState) => records.filter((r) => r?.state === s).length;
     const errors = new Map<string, number>();
     for (const r of records) if (r?.error) errors.set(r.error, (errors.get(r.error) ?? 0) + 1);

@@ -16,7 +16,8 @@ import { createInterface } from 'node:readline';
 import { DescribeSecurityGroupsCommand, DescribeSubnetsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { ConnectorConfig, type ConnectorConfigInput } from '../connector/config.ts';
 import { createEngine } from '../connector/engine/factory.ts';
-import { SqliteMigrationTasks, type MigrationTaskRepository, type TaskFilter } from '../connector/engine/task-store.ts';
+import { SqliteMigrationTasks } from '../connector/store/sqlite/migration-tasks.ts';
+import type { MigrationTaskRepository, TaskFilter } from '../connector/engine/task-store.ts';
 import type { MigrationRecord, MigrationSubmission } from '../connector/engine/types.ts';
 import type { MigrationPhase, MigrationState } from '../connector/contract/index.ts';
 import { powerOff } from '../connector/vsphere/cbt.ts';
@@ -113,26 +114,30 @@ class TimedTasks implements MigrationTaskRepository {
     if (!phases.has(t.phase)) phases.set(t.phase, now);
     if (t.instanceId && !this.instanceAt.has(t.id)) this.instanceAt.set(t.id, now);
   }
-  insert(task: MigrationRecord): MigrationRecord {
-    const rec = this.inner.insert(task);
+  async insert(task: MigrationRecord): Promise<MigrationRecord> {
+    const rec = await this.inner.insert(task);
     this.seen(rec);
     return rec;
   }
-  save(task: MigrationRecord): void {
-    this.inner.save(task);
+  async save(task: MigrationRecord): Promise<boolean> {
+    const ok = await this.inner.save(task);
     this.seen(task);
+    return ok;
   }
-  get(id: string): MigrationRecord | undefined {
+  get(id: string): Promise<MigrationRecord | undefined> {
     return this.inner.get(id);
   }
-  list(filter: TaskFilter): { items: MigrationRecord[]; total: number } {
+  list(filter: TaskFilter): Promise<{ items: MigrationRecord[]; total: number }> {
     return this.inner.list(filter);
   }
-  byStates(states: readonly MigrationState[]): MigrationRecord[] {
+  byStates(states: readonly MigrationState[]): Promise<MigrationRecord[]> {
     return this.inner.byStates(states);
   }
-  close(): void {
-    this.inner.close();
+  setVcenterTask(id: string, moRef: string): Promise<void> {
+    return this.inner.setVcenterTask(id, moRef);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
   }
 }
 
@@ -253,7 +258,7 @@ export async function benchWarm(input: WarmBenchOptions, log: (line: string) => 
     } satisfies ConnectorConfigInput;
     const config = ConnectorConfig.parse(configInput);
     const store = new SqliteMigrationTasks(join(dir, 'connector.sqlite'));
-    stops.push(async () => store.close());
+    stops.push(async () => await store.close());
     const tasks = new TimedTasks(store);
     const built = createEngine(config, { vcenter: { sdkUrl: vcsim.sdkUrl, caPem: vcsim.certPem }, ec2: () => ec2, awsCredentials: { ...CREDENTIALS } }, { tasks });
     stops.push(() => built.close());
@@ -277,7 +282,7 @@ export async function benchWarm(input: WarmBenchOptions, log: (line: string) => 
     const deadline = Date.now() + opts.timeoutMs;
     const waitFor = async (id: string, what: string, ok: (r: MigrationRecord) => boolean): Promise<MigrationRecord> => {
       for (;;) {
-        const r = store.get(id);
+        const r = await store.get(id);
         if (r && ok(r)) return r;
         if (r && TERMINAL.includes(r.state)) throw new Error(`${what}: the migration ended ${r.state}${r.error ? `: ${r.error}` : ''}`);
         if (Date.now() > deadline) throw new Error(`${what}: not reached within ${opts.timeoutMs / 1000} s (phase ${r?.phase}, state ${r?.state})`);
@@ -289,7 +294,7 @@ export async function benchWarm(input: WarmBenchOptions, log: (line: string) => 
       return perCycle * BLOCK;
     };
 
-    built.engine.start();
+    await built.engine.start();
     const base: MigrationSubmission = {
       environmentId: 'env-bench',
       region: REGION,
@@ -309,7 +314,7 @@ export async function benchWarm(input: WarmBenchOptions, log: (line: string) => 
     const syncStart = Date.now();
     // The lab's VMs run no VMware Tools, so the cutover is the form's "I will power off the VM myself": the benchmark powers
     // it off right after asking for the cutover, and the downtime counts from that request to vCenter.
-    const warmId = built.engine.submit({ ...base, mode: 'warm', replicationIntervalMinutes: 5, cutoverShutdown: 'user' }).id;
+    const warmId = (await built.engine.submit({ ...base, mode: 'warm', replicationIntervalMinutes: 5, cutoverShutdown: 'user' })).id;
     let rec = await waitFor(warmId, 'initial sync', (r) => (r.warm?.cycles ?? 0) >= 1 && !r.warm?.cycle);
     const put1 = (await aws.stats()).putBlockCalls;
     const initialSync = { seconds: (Date.now() - syncStart) / 1000, sentBytes: rec.warm?.lastCycleSentBytes ?? 0, putCalls: put1 - put0, peakRssMiB: (peaks.get('initial-sync') ?? 0) / MiB };
@@ -344,7 +349,7 @@ export async function benchWarm(input: WarmBenchOptions, log: (line: string) => 
     const finalChanged = await changeBlocks(9999);
     const putBeforeCutover = (await aws.stats()).putBlockCalls;
     const cyclesBeforeCutover = rec.warm?.cycles ?? 0;
-    built.engine.cutover(warmId, admin.name);
+    await built.engine.cutover(warmId, admin.name);
     const powerOffAt = Date.now();
     await powerOff(vim, vm.id);
     rec = await waitFor(warmId, 'warm cutover', (r) => {
@@ -370,9 +375,9 @@ export async function benchWarm(input: WarmBenchOptions, log: (line: string) => 
     // ---- cold: Migrate now on the same VM (now powered off by the cutover) ----
     log(`  cold: Migrate now of the same ${opts.diskGiB} GiB disk`);
     stage = 'cold';
-    const coldId = built.engine.submit({ ...base, mode: 'cold' }).id;
+    const coldId = (await built.engine.submit({ ...base, mode: 'cold' })).id;
     let coldRec = await waitFor(coldId, 'cold migration', (r) => TERMINAL.includes(r.state));
-    coldRec = store.get(coldId) ?? coldRec;
+    coldRec = await store.get(coldId) ?? coldRec;
     const coldStart = coldRec.startedAt ? Date.parse(coldRec.startedAt) : (tasks.phaseAt.get(coldId)?.get('exporting') ?? Number.NaN);
     const cold = { ...downtime(tasks, coldRec, coldStart), state: coldRec.state, ...(coldRec.error ? { error: coldRec.error } : {}) };
     log(`  cold ${coldRec.state}: ${(cold.totalMs / 1000).toFixed(2)} s, of it importing ${(cold.importMs / 1000).toFixed(2)} s`);

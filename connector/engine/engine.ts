@@ -13,7 +13,7 @@ import type { MigrationBefore } from './observer.ts';
 import { AwsSteps } from './aws-steps.ts';
 import { ColdPipeline } from './cold.ts';
 import { WarmPipeline } from './warm/pipeline.ts';
-import { CANCEL, SHUTDOWN, sleep, type EngineContext, type EngineSettings, type MigrationEngineOptions } from './runtime.ts';
+import { CANCEL, SHUTDOWN, TAKEN_OVER, sleep, type EngineContext, type EngineSettings, type MigrationEngineOptions } from './runtime.ts';
 
 const TERMINAL: readonly MigrationState[] = ['completed', 'failed', 'cancelled'];
 
@@ -37,11 +37,15 @@ export class MigrationEngine {
   private readonly opts: EngineSettings;
   private readonly running = new Map<string, Running>();
   /** Queued task ids in FIFO order, read from the store once; see queued(). */
-  private queue: Set<string> | undefined;
+  private queue: Promise<Set<string>> | undefined;
   /** Each queued task's priority and start (waves, issue 14); tasks without them are priority 0, due at once. */
   private readonly order = new Map<string, QueueOrder>();
   /** Wakes the pump when the earliest start window of a waiting task opens. */
   private windowTimer: NodeJS.Timeout | undefined;
+  /** Each task's store writes, one at a time in order (see persist()). */
+  private readonly writers = new Map<string, { done: Promise<void>; again: boolean }>();
+  private pumping = false;
+  private pumpAgain = false;
   private readonly lastSave = new Map<string, number>();
   /** State and phase as last persisted by this process, for the observers' `before`. */
   private readonly persisted = new Map<string, MigrationBefore>();
@@ -102,10 +106,11 @@ export class MigrationEngine {
   }
 
   /** Resumes every non-terminal task from its last persisted step, then fills free slots from the queue. */
-  start(): void {
+  async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    for (const t of this.opts.tasks.byStates(['running', 'cancelling'])) {
+    for (const t of await this.opts.tasks.byStates(['running', 'cancelling'])) {
+      this.persisted.set(t.id, { state: t.state, phase: t.phase });
       // A warm task between cycles waits for its next one; one with a cycle or cutover in flight resumes at once.
       if (t.mode === 'warm' && t.state === 'running' && t.phase === 'replicating' && !t.warm?.cycle) this.park(t);
       else this.launch(t);
@@ -121,6 +126,7 @@ export class MigrationEngine {
     clearTimeout(this.windowTimer);
     for (const r of [...this.running.values(), ...this.sideJobs.values()]) r.abort.abort(SHUTDOWN);
     await Promise.allSettled([...this.running.values(), ...this.sideJobs.values()].map((r) => r.done));
+    await Promise.allSettled([...this.writers.values()].map((w) => w.done));
   }
 
   /** A new task id (callers that must prepare something for the task before submitting it). */
@@ -132,12 +138,13 @@ export class MigrationEngine {
    * Records and schedules a migration. A VM has at most one active migration: the store refuses a second one in
    * the statement that would record it, answered here as 409 MIGRATION_ALREADY_RUNNING naming the running one.
    */
-  submit(sub: MigrationSubmission, id: string = MigrationEngine.newId()): MigrationTask {
+  async submit(sub: MigrationSubmission, id: string = MigrationEngine.newId()): Promise<MigrationTask> {
     const now = this.iso();
-    const queue = this.queued();
+    const queue = await this.queued();
     const due = sub.notBefore === undefined || Date.parse(sub.notBefore) <= this.opts.now().getTime();
-    const startsNow = this.running.size < this.opts.maxRunning && queue.size === 0 && due;
-    const record = this.insertExclusive({
+    // Tasks in the queue are not launched yet: this one starts at once only if they and it fit in the free slots.
+    const startsNow = this.running.size + queue.size < this.opts.maxRunning && due;
+    const record = await this.insertExclusive({
       id,
       seq: 0,
       idKind: startsNow ? 'import' : 'queued',
@@ -157,57 +164,59 @@ export class MigrationEngine {
     queue.add(record.id);
     this.order.set(record.id, queueOrder(record));
     this.pump();
-    return this.view(this.opts.tasks.get(record.id) ?? record);
+    return this.view(this.live(record.id) ?? record, await this.queuePositions());
   }
 
-  private insertExclusive(record: MigrationRecord): MigrationRecord {
+  private async insertExclusive(record: MigrationRecord): Promise<MigrationRecord> {
     try {
-      const inserted = this.opts.tasks.insert(record);
+      const inserted = await this.opts.tasks.insert(record);
       this.observe(inserted, undefined);
       return inserted;
     } catch (err) {
       if (!(err instanceof ActiveTaskConflict)) throw err;
       const holder = err.holder as MigrationRecord | undefined;
       const live = holder ? (this.live(holder.id) ?? holder) : undefined;
-      throw migrationAlreadyRunning(record.vmId, live ? this.view(live) : undefined);
+      throw migrationAlreadyRunning(record.vmId, live ? this.view(live, await this.queuePositions()) : undefined);
     }
   }
 
   /** The VM's active migration, if any. Advisory (pre-flight): submit() is where one per VM is enforced. */
-  activeFor(vmId: string): MigrationTask | undefined {
+  async activeFor(vmId: string): Promise<MigrationTask | undefined> {
     for (const state of ['running', 'cancelling', 'queued'] as const) {
-      const [t] = this.opts.tasks.list({ vmId, state, limit: 1, offset: 0 }).items;
-      if (t) return this.view(this.live(t.id) ?? t);
+      const [t] = (await this.opts.tasks.list({ vmId, state, limit: 1, offset: 0 })).items;
+      if (t) return this.view(this.live(t.id) ?? t, await this.queuePositions());
     }
     return undefined;
   }
 
-  get(id: string): MigrationTask | undefined {
-    const t = this.live(id) ?? this.opts.tasks.get(id);
-    return t ? this.view(t) : undefined;
+  async get(id: string): Promise<MigrationTask | undefined> {
+    const t = this.live(id) ?? (await this.opts.tasks.get(id));
+    return t ? this.view(t, await this.queuePositions()) : undefined;
   }
 
-  list(filter: TaskFilter): { items: MigrationTask[]; total: number } {
-    const page = this.opts.tasks.list(filter);
-    const positions = this.queuePositions();
+  async list(filter: TaskFilter): Promise<{ items: MigrationTask[]; total: number }> {
+    const page = await this.opts.tasks.list(filter);
+    const positions = await this.queuePositions();
     return { items: page.items.map((t) => this.view(this.live(t.id) ?? t, positions)), total: page.total };
   }
 
   /** GET /migrations as sent: a page's JSON, most of it kept from earlier polls (task-json.ts). */
-  listJson(filter: TaskFilter): Buffer {
-    return pageJson(this.opts.tasks.list(filter), this.jsonSource());
+  async listJson(filter: TaskFilter): Promise<Buffer> {
+    const page = await this.opts.tasks.list(filter);
+    return pageJson(page, await this.jsonSource());
   }
 
   /** GET /migrations/{id} as sent, with the task's environment for the caller's permission check. */
-  getJson(id: string): { environmentId: string; json: string } | undefined {
-    const shared = this.opts.tasks.peek?.(id);
-    const stored = shared ?? this.opts.tasks.get(id);
-    return stored ? { environmentId: stored.environmentId, json: taskJson(stored, this.jsonSource(), shared !== undefined) } : undefined;
+  async getJson(id: string): Promise<{ environmentId: string; json: string } | undefined> {
+    const shared = await this.opts.tasks.peek?.(id);
+    const stored = shared ?? (await this.opts.tasks.get(id));
+    return stored ? { environmentId: stored.environmentId, json: taskJson(stored, await this.jsonSource(), shared !== undefined) } : undefined;
   }
 
-  private jsonSource(): TaskJsonSource {
+  private async jsonSource(): Promise<TaskJsonSource> {
+    const queue = await this.queued();
     let positions: Map<string, number> | undefined;
-    return { live: (id) => this.live(id), view: (t) => this.view(t, t.state === 'queued' ? (positions ??= this.queuePositions()) : undefined) };
+    return { live: (id) => this.live(id), view: (t) => this.view(t, t.state === 'queued' ? (positions ??= this.positionsOf(queue)) : undefined) };
   }
 
   /** The in-memory record of a running or parked task (the one its pipeline writes). */
@@ -216,23 +225,23 @@ export class MigrationEngine {
   }
 
   /** Launch test instance (warm): from the latest completed cycle, in `req.subnetId`; replication continues. */
-  launchTest(id: string, req: { subnetId: string }, by: string): MigrationTask {
+  launchTest(id: string, req: { subnetId: string }, by: string): Promise<MigrationTask> {
     return this.request(id, (t) => this.warm.requestTest(t, req.subnetId, by));
   }
 
   /** Finish test (warm): terminates the test instance, deregisters its AMI and deletes the AMI's snapshots. */
-  finishTest(id: string, by: string): MigrationTask {
+  finishTest(id: string, by: string): Promise<MigrationTask> {
     return this.request(id, (t) => this.warm.requestFinishTest(t, by));
   }
 
   /** Cut over (warm): finishes a running test, powers the source off, runs a final cycle, imports and launches. */
-  cutover(id: string, by: string): MigrationTask {
+  cutover(id: string, by: string): Promise<MigrationTask> {
     return this.request(id, (t) => this.warm.requestCutover(t, by));
   }
 
   /** Records a warm request on the live record (409 when not available) and wakes a parked task; returns at once. */
-  private request(id: string, apply: (t: MigrationRecord) => void): MigrationTask {
-    const t = this.live(id) ?? this.opts.tasks.get(id);
+  private async request(id: string, apply: (t: MigrationRecord) => void): Promise<MigrationTask> {
+    const t = this.live(id) ?? (await this.stored(id));
     if (!t) throw new AppError(404, 'NOT_FOUND', `No migration task ${id}.`);
     apply(t);
     this.save(t);
@@ -246,18 +255,21 @@ export class MigrationEngine {
   }
 
   /** Cancels a task in any non-terminal phase, recording who asked; a terminal or cancelling task is returned unchanged. */
-  cancel(id: string, cancelledBy: string): MigrationTask | undefined {
-    const live = this.running.get(id);
-    const t = this.live(id) ?? this.opts.tasks.get(id);
+  async cancel(id: string, cancelledBy: string): Promise<MigrationTask | undefined> {
+    const t = this.live(id) ?? (await this.stored(id));
     if (!t) return undefined;
-    if (TERMINAL.includes(t.state) || t.state === 'cancelling') return this.view(t);
+    // Looked up after the read: the task may have started meanwhile.
+    const live = this.running.get(id);
+    if (TERMINAL.includes(t.state) || t.state === 'cancelling') return this.view(t, await this.queuePositions());
     t.cancelRequested = true;
     t.cancelledBy = cancelledBy;
     t.cancelledAt = this.iso();
     if (t.state === 'queued') {
-      this.queue?.delete(t.id);
+      (await this.queued()).delete(t.id);
       this.order.delete(t.id);
       this.finish(t, 'cancelled');
+      await this.flush(t.id);
+      this.persisted.delete(t.id);
       return this.view(t);
     }
     t.state = 'cancelling';
@@ -275,22 +287,51 @@ export class MigrationEngine {
     return this.view(t);
   }
 
-  /** Resolves when no task is running or queued (tests). */
+  /** A stored task this process is about to change: its state as stored is the observers' `before`. */
+  private async stored(id: string): Promise<MigrationRecord | undefined> {
+    const t = await this.opts.tasks.get(id);
+    // A task that started while it was read is changed through its live record.
+    const live = this.live(id);
+    if (live) return live;
+    if (t && !this.persisted.has(id)) this.persisted.set(id, { state: t.state, phase: t.phase });
+    return t;
+  }
+
+  /** Resolves when no task is running or queued and every write is done (tests). */
   async idle(): Promise<void> {
     for (;;) {
       const busy = [...this.running.values()];
-      if (busy.length === 0 && this.opts.tasks.byStates(['queued']).length === 0) return;
-      await Promise.allSettled(busy.map((r) => r.done));
+      const writes = [...this.writers.values()].map((w) => w.done);
+      if (busy.length === 0 && writes.length === 0 && !this.pumping && (await this.opts.tasks.byStates(['queued'])).length === 0) return;
+      await Promise.allSettled([...busy.map((r) => r.done), ...writes]);
       if (busy.length === 0) await sleep(20);
     }
   }
 
   // ---------- scheduling ----------
 
+  /** Fills free slots; one fill at a time (a call during one makes it look again when it ends). */
   private pump(): void {
     if (!this.started || this.stopping) return;
-    const queue = this.queued();
-    while (this.running.size < this.opts.maxRunning) {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    this.fill()
+      .catch((err: unknown) => this.opts.log(`engine: could not start queued migrations: ${String(err)}`))
+      .finally(() => {
+        this.pumping = false;
+        if (this.pumpAgain) {
+          this.pumpAgain = false;
+          this.pump();
+        }
+      });
+  }
+
+  private async fill(): Promise<void> {
+    const queue = await this.queued();
+    while (this.running.size < this.opts.maxRunning && !this.stopping) {
       const [dueId] = this.due;
       if (dueId !== undefined) {
         this.due.delete(dueId);
@@ -306,8 +347,9 @@ export class MigrationEngine {
       queue.delete(id);
       this.order.delete(id);
       // The store stays the truth: a task that left the queue some other way is skipped.
-      const next = this.opts.tasks.get(id);
-      if (next?.state !== 'queued') continue;
+      const next = await this.opts.tasks.get(id);
+      if (next?.state !== 'queued' || this.live(id)) continue;
+      this.persisted.set(id, { state: next.state, phase: next.phase });
       next.state = 'running';
       next.startedAt = this.iso();
       next.phase = next.mode === 'warm' ? 'initial-sync' : 'exporting';
@@ -320,10 +362,13 @@ export class MigrationEngine {
     const abort = new AbortController();
     const entry: Running = { task, abort, done: Promise.resolve() };
     this.running.set(task.id, entry);
-    entry.done = this.run(task, abort.signal).finally(() => {
+    entry.done = this.run(task, abort.signal).finally(async () => {
+      // The slot is free once the task's last write is in the store.
+      await this.flush(task.id);
       this.running.delete(task.id);
       this.lastSave.delete(task.id);
-      if (task.mode === 'warm' && task.state === 'running' && !this.stopping) this.park(task);
+      if (abort.signal.reason === TAKEN_OVER || TERMINAL.includes(task.state)) this.persisted.delete(task.id);
+      else if (task.mode === 'warm' && task.state === 'running' && !this.stopping) this.park(task);
       this.pump();
     });
   }
@@ -363,12 +408,11 @@ export class MigrationEngine {
    * The queue in memory: reading it from the store on every submit, start and list parsed every queued record
    * (~10 ms at 1,000 queued), which made a burst of 1,000 submits quadratic (bench/scheduler.ts).
    */
-  private queued(): Set<string> {
-    if (!this.queue) {
-      const records = this.opts.tasks.byStates(['queued']);
-      this.queue = new Set(records.map((t) => t.id));
+  private queued(): Promise<Set<string>> {
+    this.queue ??= this.opts.tasks.byStates(['queued']).then((records) => {
       for (const t of records) this.order.set(t.id, queueOrder(t));
-    }
+      return new Set(records.map((t) => t.id));
+    });
     return this.queue;
   }
 
@@ -401,14 +445,23 @@ export class MigrationEngine {
     return best;
   }
 
-  /** Queue positions in start order: priority first, FIFO within a priority (start windows aside). */
-  private queuePositions(): Map<string, number> {
-    const ids = [...this.queued()];
+  private async queuePositions(): Promise<Map<string, number>> {
+    return this.positionsOf(await this.queued());
+  }
+
+  /**
+   * Queue positions in start order: priority first, FIFO within a priority (start windows aside), counted after the
+   * tasks that take the free slots as the pump runs.
+   */
+  private positionsOf(queue: Set<string>): Map<string, number> {
+    const ids = [...queue];
     const index = new Map(ids.map((id, i) => [id, i]));
     const priority = (id: string): number => (this.order.get(id) ?? NO_ORDER).priority;
     ids.sort((a, b) => priority(b) - priority(a) || (index.get(a) ?? 0) - (index.get(b) ?? 0));
-    let position = 0;
-    return new Map(ids.map((id) => [id, ++position]));
+    let position = -Math.max(0, this.opts.maxRunning - this.running.size);
+    const out = new Map<string, number>();
+    for (const id of ids) if (++position > 0) out.set(id, position);
+    return out;
   }
 
   // ---------- the step machine ----------
@@ -422,7 +475,7 @@ export class MigrationEngine {
       // would stay 'cancelling' for good, so it is undone now.
       else if (t.cancelRequested) throw new MigrationError('cancelled');
     } catch (err) {
-      if (signal.reason === SHUTDOWN) return;
+      if (signal.reason === SHUTDOWN || signal.reason === TAKEN_OVER) return;
       if (t.cancelRequested) {
         await this.sideJobs.get(t.id)?.done;
         await (t.mode === 'warm' ? this.warm : this.cold).undo(t, true);
@@ -447,20 +500,74 @@ export class MigrationEngine {
     this.opts.onTaskEnd?.(t);
   }
 
+  /**
+   * Records the task: the write is queued behind the task's earlier ones (persist()), so pipelines call this without
+   * waiting; the observers are told once it is stored, with the state stored before (`persisted`).
+   */
   private save(t: MigrationRecord): void {
     t.updatedAt = this.iso();
     this.lastSave.set(t.id, Date.now());
-    // A task this process has not saved yet (resumed, or read back from the queue): the store holds its before.
-    const stored = this.persisted.has(t.id) ? undefined : this.opts.tasks.get(t.id);
-    const before = this.persisted.get(t.id) ?? (stored ? { state: stored.state, phase: stored.phase } : undefined);
-    this.opts.tasks.save(t);
-    this.observe(t, before);
+    this.persist(t);
+  }
+
+  /**
+   * One write at a time per task, in order: a save while one is in flight marks the task dirty and the next write
+   * takes its latest state (writes of one task never overtake each other; several saves may become one write).
+   */
+  private persist(t: MigrationRecord): void {
+    const w = this.writers.get(t.id);
+    if (w) {
+      w.again = true;
+      return;
+    }
+    const entry = { done: Promise.resolve(), again: true };
+    this.writers.set(t.id, entry);
+    entry.done = (async () => {
+      try {
+        while (entry.again) {
+          entry.again = false;
+          // A save that came during the write is observed after the next one (observers see what the store holds).
+          if ((await this.write(t)) && !entry.again) this.observe(t, this.persisted.get(t.id));
+        }
+      } finally {
+        this.writers.delete(t.id);
+      }
+    })();
+  }
+
+  /**
+   * A write the store refused is retried with backoff; if it keeps failing, the run stops where it is (its last
+   * stored step is resumed on restart or by a peer): a task never runs on with its steps unrecorded. A write that
+   * found the task owned by someone else stops the run at once.
+   */
+  private async write(t: MigrationRecord): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (await this.opts.tasks.save(t)) return true;
+        this.opts.log(`migration ${t.id}: another connector has taken this task over; this connector stops working on it`);
+        this.running.get(t.id)?.abort.abort(TAKEN_OVER);
+        this.sideJobs.get(t.id)?.abort.abort(TAKEN_OVER);
+        return false;
+      } catch (err) {
+        if (attempt >= STORE_WRITE_ATTEMPTS) {
+          this.opts.log(`migration ${t.id}: the task store refused ${attempt} writes (${String(err)}); the migration stops at its last recorded step and resumes when the connector restarts`);
+          this.running.get(t.id)?.abort.abort(SHUTDOWN);
+          return false;
+        }
+        this.opts.log(`migration ${t.id}: writing the task failed (${String(err)}); retrying`);
+        await sleep(100 * 2 ** attempt);
+      }
+    }
+  }
+
+  /** Resolves once the task's queued writes are in the store. */
+  private async flush(id: string): Promise<void> {
+    while (this.writers.has(id)) await this.writers.get(id)?.done;
   }
 
   /** Tells every observer about a persisted save; an observer's failure is logged, never the task's. */
   private observe(t: MigrationRecord, before: MigrationBefore | undefined): void {
-    if (TERMINAL.includes(t.state)) this.persisted.delete(t.id);
-    else this.persisted.set(t.id, { state: t.state, phase: t.phase });
+    this.persisted.set(t.id, { state: t.state, phase: t.phase });
     for (const o of this.opts.observers) {
       try {
         o.migrationSaved?.(t, before);
@@ -479,10 +586,13 @@ export class MigrationEngine {
   }
 
   private view(t: MigrationRecord, positions?: Map<string, number>): MigrationTask {
-    const queuePosition = t.state === 'queued' ? (positions ?? this.queuePositions()).get(t.id) : undefined;
+    const queuePosition = t.state === 'queued' ? positions?.get(t.id) : undefined;
     return taskView(t, this.opts.now(), queuePosition);
   }
 }
+
+/** Attempts at one task write before its run stops (about 3 s of backoff). */
+const STORE_WRITE_ATTEMPTS = 5;
 
 interface QueueOrder {
   priority: number;

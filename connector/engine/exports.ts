@@ -10,7 +10,7 @@ import {
 import { CreateBucketCommand, GetBucketAclCommand, HeadBucketCommand, PutBucketAclCommand, type S3Client } from '@aws-sdk/client-s3';
 import { AppError } from '../errors.ts';
 import type { ExportBefore, TaskObserver } from './observer.ts';
-import { ActiveTaskConflict, type ExportRecord, type SqliteExportTasks } from './task-store.ts';
+import { ActiveTaskConflict, type ExportRecord, type ExportTaskRepository, type SettingsSwap } from './task-store.ts';
 
 /** VM Import/Export's canonical user for "all other Regions" (AWS user guide, vmexport.md); regional ids differ. */
 export const VM_EXPORT_GRANTEE = 'c4d8eabf8db69dbe46bfe0e517100c554f01200b104d59cd408e777ba442a322';
@@ -73,7 +73,7 @@ export function exportFailureText(instanceId: string, statusMessage: string | un
 }
 
 export interface ExportServiceOptions {
-  store: SqliteExportTasks;
+  store: ExportTaskRepository;
   ec2(region: string): EC2Client;
   s3(region: string): S3Client;
   maxExportsPerRegion: number;
@@ -91,19 +91,19 @@ export class ExportService {
     this.now = opts.now ?? (() => new Date());
   }
 
-  bucketName(): string | undefined {
+  bucketName(): Promise<string | undefined> {
     return this.opts.store.getSetting(BUCKET_SETTING);
   }
 
-  setBucketName(name: string): void {
-    this.opts.store.setSetting(BUCKET_SETTING, name, this.now().toISOString());
+  setBucketName(name: string): Promise<void> {
+    return this.opts.store.setSetting(BUCKET_SETTING, name, this.now().toISOString());
   }
 
   /** The configured bucket name with who set it and when (absent for a name set before that was recorded). */
-  bucketSetting(): { bucketName: string; updatedAt: string; updatedBy?: string } | undefined {
-    const rec = this.opts.store.getSettingRecord(BUCKET_SETTING);
+  async bucketSetting(): Promise<{ bucketName: string; updatedAt: string; updatedBy?: string } | undefined> {
+    const rec = await this.opts.store.getSettingRecord(BUCKET_SETTING);
     if (!rec) return undefined;
-    const by = this.opts.store.getSetting(BUCKET_SETTING_BY);
+    const by = await this.opts.store.getSetting(BUCKET_SETTING_BY);
     return { bucketName: rec.value, updatedAt: rec.updatedAt, ...(by ? { updatedBy: by } : {}) };
   }
 
@@ -111,13 +111,13 @@ export class ExportService {
    * Sets the bucket name only if the current one is still `expected` (undefined: none configured yet).
    * Running exports keep the bucket recorded on their task; only later exports use the new name.
    */
-  replaceBucketName(expected: string | undefined, name: string, by: string): { ok: true } | { ok: false; current: string | undefined } {
+  replaceBucketName(expected: string | undefined, name: string, by: string): Promise<SettingsSwap> {
     return this.opts.store.replaceSettings(BUCKET_SETTING, expected, { [BUCKET_SETTING]: name, [BUCKET_SETTING_BY]: by }, this.now().toISOString());
   }
 
   /** `export-to-s3-<name>-<region>` (seed naming). */
-  bucketFor(region: string): string {
-    const name = this.bucketName();
+  async bucketFor(region: string): Promise<string> {
+    const name = await this.bucketName();
     if (!name) {
       throw new AppError(409, 'EXPORT_NOT_CONFIGURED', 'Instance export is not configured. An administrator must set the export bucket name (Settings > Instance export) first.');
     }
@@ -130,13 +130,13 @@ export class ExportService {
    * the export once EC2 accepts it, and is dropped if EC2 refuses.
    */
   async start(input: { environmentId: string; region: string; instanceId: string; s3Prefix: string; requestedBy: string }): Promise<ExportRecord> {
-    const bucket = this.bucketFor(input.region);
+    const bucket = await this.bucketFor(input.region);
     await this.refresh();
     const id = `exp-${randomUUID()}`;
     const at = this.now().toISOString();
     let rec: ExportRecord | undefined;
     try {
-      rec = this.opts.store.insert(
+      rec = await this.opts.store.insert(
         { id, state: 'active', environmentId: input.environmentId, region: input.region, instanceId: input.instanceId, exportTaskId: '', bucket, s3Prefix: input.s3Prefix, requestedBy: input.requestedBy, createdAt: at, updatedAt: at },
         this.opts.maxExportsPerRegion,
       );
@@ -158,10 +158,10 @@ export class ExportService {
       rec.exportTaskId = task.ExportTaskId;
       if (task.ExportToS3Task?.S3Key) rec.s3Key = task.ExportToS3Task.S3Key;
       rec.updatedAt = this.now().toISOString();
-      this.save(rec, undefined);
+      await this.save(rec, undefined);
       return rec;
     } catch (err) {
-      this.opts.store.remove(id);
+      await this.opts.store.remove(id);
       throw err;
     } finally {
       this.starting.delete(id);
@@ -196,17 +196,17 @@ export class ExportService {
   /** Exports created in the last `days` days, newest first, with fresh states. */
   async list(days: number): Promise<ExportRecord[]> {
     await this.refresh();
-    return this.opts.store.since(new Date(this.now().getTime() - days * 86_400_000).toISOString());
+    return await this.opts.store.since(new Date(this.now().getTime() - days * 86_400_000).toISOString());
   }
 
   async get(id: string): Promise<ExportRecord | undefined> {
     await this.refresh();
-    return this.opts.store.get(id);
+    return await this.opts.store.get(id);
   }
 
   /** Asks EC2 to cancel an active export and records who asked; an export that already ended is returned unchanged. */
   async cancel(id: string, cancelledBy: string): Promise<ExportRecord | undefined> {
-    const rec = this.opts.store.get(id);
+    const rec = await this.opts.store.get(id);
     if (!rec) return undefined;
     if (rec.state !== 'active') return rec;
     if (!rec.exportTaskId) throw new AppError(409, 'EXPORT_IN_PROGRESS', `EC2 has not confirmed export ${id} yet. Try to cancel it again in a few seconds.`);
@@ -220,14 +220,14 @@ export class ExportService {
     rec.cancelledBy = cancelledBy;
     rec.cancelledAt = this.now().toISOString();
     rec.updatedAt = rec.cancelledAt;
-    this.save(rec, before);
+    await this.save(rec, before);
     await this.refresh();
-    return this.opts.store.get(id);
+    return await this.opts.store.get(id);
   }
 
   /** Brings active records up to date from DescribeExportTasks; a throttled or failing refresh keeps the last known states. */
   async refresh(): Promise<void> {
-    const all = this.opts.store.active();
+    const all = await this.opts.store.active();
     const stale = this.now().getTime() - RESERVATION_GRACE_MS;
     for (const r of all) if (!r.exportTaskId && !this.starting.has(r.id) && Date.parse(r.createdAt) < stale) await this.settleReservation(r);
     const active = all.filter((r) => r.exportTaskId);
@@ -255,7 +255,7 @@ export class ExportService {
           else delete rec.statusMessage;
           if (t.ExportToS3Task?.S3Key) rec.s3Key = t.ExportToS3Task.S3Key;
           rec.updatedAt = this.now().toISOString();
-          this.save(rec, before);
+          await this.save(rec, before);
         }
       }
     }
@@ -272,19 +272,19 @@ export class ExportService {
     );
     if (!started) return;
     if (!started.task?.ExportTaskId) {
-      this.opts.store.remove(rec.id);
+      await this.opts.store.remove(rec.id);
       return;
     }
     rec.exportTaskId = started.task.ExportTaskId;
     if (started.task.ExportToS3Task?.S3Key) rec.s3Key = started.task.ExportToS3Task.S3Key;
     rec.updatedAt = this.now().toISOString();
     // The adopted reservation becomes an export here.
-    this.save(rec, undefined);
+    await this.save(rec, undefined);
   }
 
   /** Persists, then tells every observer; an observer's failure never fails the export. */
-  private save(rec: ExportRecord, before: ExportBefore | undefined): void {
-    this.opts.store.save(rec);
+  private async save(rec: ExportRecord, before: ExportBefore | undefined): Promise<void> {
+    await this.opts.store.save(rec);
     for (const o of this.opts.observers ?? []) {
       try {
         o.exportSaved?.(rec, before);

@@ -10,7 +10,8 @@ import { AwsRetryError, awsRetryText, isRetryableAwsError, MigrationEngine, Migr
 import type { TaskObserver } from './observer.ts';
 import { createVcenterReporter } from '../vcenter-tasks/wiring.ts';
 import type { VcenterReporter } from '../vcenter-tasks/reporter.ts';
-import { SqliteMigrationTasks, type SqliteExportTasks } from './task-store.ts';
+import type { ExportTaskRepository, MigrationTaskRepository } from './task-store.ts';
+import { SqliteMigrationTasks } from '../store/sqlite/migration-tasks.ts';
 import type { MigrationRecord } from './types.ts';
 
 export interface EngineEndpoints {
@@ -22,7 +23,7 @@ export interface EngineEndpoints {
   /** Show migrations in vCenter (Recent Tasks, events, custom attributes; vcenter-tasks/). Default true. */
   vcenterReporting?: boolean | undefined;
   /** The export records' store, so reported exports keep their vCenter task across restarts. */
-  exportTasks?: SqliteExportTasks | undefined;
+  exportTasks?: ExportTaskRepository | undefined;
 }
 
 /**
@@ -202,7 +203,7 @@ export function createEngine(
   engine: MigrationEngine;
   sessions: EngineVcenterSessions;
   observers: TaskObserver[];
-  tasks: SqliteMigrationTasks;
+  tasks: MigrationTaskRepository;
   /** Reports migrations (and, once the export service joins, exports) into vCenter; absent when turned off. */
   reporter: VcenterReporter | undefined;
   close(): Promise<void>;
@@ -252,7 +253,7 @@ export function createEngine(
       // The last reports get a moment; a vCenter that does not answer must not hold the shutdown.
       await Promise.race([reporter?.idle(), new Promise((r) => setTimeout(r, 10_000).unref())]);
       await sessions.close();
-      tasks.close();
+      await tasks.close();
     },
   };
 }

@@ -8,7 +8,7 @@ import { ExportService } from './exports.ts';
 import { InstanceService } from './instances.ts';
 import type { TaskObserver } from './observer.ts';
 import { sweepGoneInstances } from '../vcenter-tasks/instance-sweep.ts';
-import { SqliteExportTasks } from './task-store.ts';
+import { SqliteExportTasks } from '../store/sqlite/export-tasks.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -13,6 +13,8 @@ import type { MigrationRecord } from './types.ts';
 /** Abort reasons: the connector stops (tasks resume later) or the user cancelled. */
 export const SHUTDOWN = 'connector-shutdown';
 export const CANCEL = 'migration-cancelled';
+/** A peer connector took the task over (its owner in the store is no longer this connector): stop without a write. */
+export const TAKEN_OVER = 'migration-taken-over';
 
 /** A vCenter session the engine may use for one task; `release` ends it. */
 export interface EngineVcenterSession {

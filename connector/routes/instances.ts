@@ -23,7 +23,7 @@ export const instanceRoutes: FastifyPluginAsyncZod = async (app) => {
       const { env } = await environmentFor(app, request, request.query.environmentId, false);
       const items = await app.instancesService.list(env.id, env.region);
       // Instances launched before the name tag existed: the migration that made them knows the VM's name.
-      return { items: items.map((i) => (i.sourceVmName || !i.migrationId ? i : withTaskVmName(i, app.engine.get(i.migrationId)?.vmName))) };
+      return { items: await Promise.all(items.map(async (i) => (i.sourceVmName || !i.migrationId ? i : withTaskVmName(i, (await app.engine.get(i.migrationId))?.vmName)))) };
     },
   );
   for (const action of ['start', 'stop'] as const) {

@@ -44,7 +44,7 @@ async function authorizeTaskAction(
   action: TaskAction,
   visible: (caller: Caller) => Promise<Set<string> | undefined>,
 ): Promise<{ task: MigrationTask; base: AuditBase }> {
-  const task = app.engine.get(id);
+  const task = await app.engine.get(id);
   const envs = await visible(caller);
   const own = task?.requestedBy === caller.principal;
   if (!task || (envs && !envs.has(task.environmentId) && !own)) {
@@ -91,7 +91,7 @@ export const migrationTaskRoutes: FastifyPluginAsyncZod = async (app) => {
       if (envs && q.environmentId && !envs.has(q.environmentId)) return { items: [], total: 0 };
       // Non-administrators without an environment: only environments they hold a role in (sorted: one page key per set).
       const filter = envs && !q.environmentId ? { ...q, environmentIds: [...envs].sort() } : q;
-      return sendJson(reply, app.engine.listJson(filter));
+      return sendJson(reply, await app.engine.listJson(filter));
     },
   );
 
@@ -100,7 +100,7 @@ export const migrationTaskRoutes: FastifyPluginAsyncZod = async (app) => {
     { ...plainJson, schema: { operationId: 'getMigration', tags: ['migrations'], summary: 'One migration task', params: TaskIdParams, response: { 200: MigrationTask, 401: ApiErrorBody, 404: ApiErrorBody } } },
     async (request, reply) => {
       const caller = await request.caller();
-      const task = app.engine.getJson(request.params.id);
+      const task = await app.engine.getJson(request.params.id);
       const envs = await visible(caller);
       if (!task || (envs && !envs.has(task.environmentId))) throw notFound(request.params.id);
       return sendJson(reply, task.json);
@@ -122,7 +122,7 @@ export const migrationTaskRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const caller = await request.caller();
       const { task, base } = await authorizeTaskAction(app, caller, request.params.id, CANCEL, visible);
-      const after = app.engine.cancel(task.id, caller.principal)!;
+      const after = (await app.engine.cancel(task.id, caller.principal))!;
       const message =
         task.state === 'queued' || task.state === 'running'
           ? `Cancelled migration ${task.id} (requested by ${task.requestedBy}; it was ${task.state}).`
@@ -133,10 +133,10 @@ export const migrationTaskRoutes: FastifyPluginAsyncZod = async (app) => {
   );
 
   /** Runs a warm action the caller may take; the engine's refusal (409 WARM_ACTION_NOT_AVAILABLE, saying why) is audited too. */
-  const warmAction = async (caller: Caller, base: AuditBase, run: () => MigrationTask, granted: (t: MigrationTask) => string): Promise<MigrationTask> => {
+  const warmAction = async (caller: Caller, base: AuditBase, run: () => Promise<MigrationTask>, granted: (t: MigrationTask) => string): Promise<MigrationTask> => {
     let after: MigrationTask;
     try {
-      after = run();
+      after = await run();
     } catch (err) {
       if (err instanceof AppError && err.statusCode < 500) {
         await audit(app, caller, { ...base, outcome: 'denied', code: err.code, message: err.message });

@@ -59,7 +59,7 @@ export const migrationRoutes: FastifyPluginAsyncZod = async (app) => {
       /** The engine refuses a second active migration of the VM atomically (409, audited); the session handed over for it is ended. */
       const refusedIfRunning = async <T>(taskId: string, submit: () => T): Promise<T> => {
         try {
-          return submit();
+          return await submit();
         } catch (err) {
           if (!(err instanceof AppError) || err.statusCode >= 500) throw err;
           await app.engineSessions.end(taskId);

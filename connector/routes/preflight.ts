@@ -40,7 +40,7 @@ export const preflightRoutes: FastifyPluginAsyncZod = async (app) => {
         fix: 'Try again when the update has finished. Migrations already running continue.',
       };
       // Also said before Begin: a second migration of the VM would be refused (409) after spending the authorization.
-      const active = app.engine.activeFor(request.params.vmId);
+      const active = await app.engine.activeFor(request.params.vmId);
       const running = active && {
         code: 'MIGRATION_ALREADY_RUNNING' as const,
         severity: 'blocker' as const,

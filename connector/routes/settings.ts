@@ -9,7 +9,7 @@ type View = Infer<typeof InstanceExportSettingsView>;
 
 /** The configured name, who set it when, and the bucket of every region an environment uses. */
 async function exportSettingsView(app: FastifyInstance): Promise<View> {
-  const setting = app.exportsService.bucketSetting();
+  const setting = await app.exportsService.bucketSetting();
   const regions = [...new Set((await app.store.environments.list()).map((e) => e.region))].sort();
   if (!setting) return { bucketName: null, buckets: [] };
   return {
@@ -42,10 +42,10 @@ export const settingsRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const caller = await requireAdministrator(app, request);
       const { bucketName, expectedBucketName } = request.body;
-      if (app.exportsService.bucketName() === bucketName) return exportSettingsView(app);
+      if ((await app.exportsService.bucketName()) === bucketName) return exportSettingsView(app);
       // Omitted is "I saw none": it can create the first name, never replace one.
       const expected = expectedBucketName ?? undefined;
-      const result = app.exportsService.replaceBucketName(expected, bucketName, caller.principal);
+      const result = await app.exportsService.replaceBucketName(expected, bucketName, caller.principal);
       if (!result.ok) {
         const message =
           result.current === undefined

@@ -72,7 +72,7 @@ export const statusRoutes: FastifyPluginAsyncZod<{ config: ConnectorConfig; time
         }
       })();
 
-      const depth = app.hasDecorator('engine') ? app.engine.list({ state: 'queued', limit: 1, offset: 0 }).total : null;
+      const depth = app.hasDecorator('engine') ? (await app.engine.list({ state: 'queued', limit: 1, offset: 0 })).total : null;
 
       const warnings = opts.config.trust.allowedCertificates.map((a) => ({
         code: 'CERTIFICATE_ALLOWED_BY_THUMBPRINT',
@@ -138,7 +138,7 @@ export const statusRoutes: FastifyPluginAsyncZod<{ config: ConnectorConfig; time
           { name: 'vm2ec2/versions.json', data: JSON.stringify({ connector: CONNECTOR_VERSION, node: process.version, createdAt: now.toISOString() }, null, 2) + '\n' },
           { name: 'vm2ec2/history/audit.json', data: scrubSecrets(JSON.stringify(audit, null, 2)) + '\n' },
           ...(app.hasDecorator('engine')
-            ? [{ name: 'vm2ec2/history/tasks.json', data: scrubSecrets(JSON.stringify(app.engine.list({ limit: 200, offset: 0 }).items, null, 2)) + '\n' }]
+            ? [{ name: 'vm2ec2/history/tasks.json', data: scrubSecrets(JSON.stringify((await app.engine.list({ limit: 200, offset: 0 })).items, null, 2)) + '\n' }]
             : []),
         ],
         now,

@@ -22,7 +22,7 @@ export interface SweepDeps {
 
 /** One sweep; returns the VMs whose attributes were cleared. */
 export async function sweepGoneInstances(deps: SweepDeps): Promise<string[]> {
-  const migrated = deps.migrations.byStates(['completed']).filter((t) => t.instanceId && !deps.cleared.has(t.instanceId));
+  const migrated = (await deps.migrations.byStates(['completed'])).filter((t) => t.instanceId && !deps.cleared.has(t.instanceId));
   if (migrated.length === 0) return [];
   const vc = await deps.session();
   if (!vc) return [];

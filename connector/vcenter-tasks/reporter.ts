@@ -21,9 +21,9 @@ export interface VcenterReporterOptions {
   /** Keeps the task's own vCenter session open until `work` settles (a handed-over session ends with its task). */
   hold?(taskId: string, work: Promise<void>): void;
   /** Persists the vCenter task's moRef in the task record, so a restarted connector updates the same task. */
-  remember(kind: ReportedKind, taskId: string, moRef: string): void;
+  remember(kind: ReportedKind, taskId: string, moRef: string): void | Promise<void>;
   /** The source VM of a migrated instance: exports are shown on it. */
-  sourceVm(instanceId: string): { vmId: string; vmName?: string } | undefined;
+  sourceVm(instanceId: string): { vmId: string; vmName?: string } | undefined | Promise<{ vmId: string; vmName?: string } | undefined>;
   log(msg: string): void;
   /** At most one UpdateProgress per task per this many ms (default 2,000). */
   progressMs?: number;
@@ -64,6 +64,8 @@ const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 
 export class VcenterReporter implements TaskObserver {
   private readonly tracked = new Map<string, Tracked>();
+  /** Per export, its saves waiting for the source VM lookup. */
+  private readonly exportLookups = new Map<string, Promise<void>>();
   private readonly fieldKeys = new Map<string, number>();
   private readonly progressMs: number;
   private readonly attempts: number;
@@ -127,7 +129,18 @@ export class VcenterReporter implements TaskObserver {
   }
 
   exportSaved(e: Readonly<ExportRecord>, before: ExportBefore | undefined): void {
-    const vm = this.opts.sourceVm(e.instanceId);
+    // The source VM is looked up in the store first: each export's saves are reported in the order they came.
+    const saved = { ...e };
+    const next = (this.exportLookups.get(e.id) ?? Promise.resolve())
+      .then(async () => this.reportExport(saved, before, await this.opts.sourceVm(saved.instanceId)))
+      .catch((err: unknown) => this.opts.log(`vCenter: export ${saved.id} is not shown in vCenter: ${String(err)}`));
+    this.exportLookups.set(e.id, next);
+    void next.then(() => {
+      if (this.exportLookups.get(e.id) === next) this.exportLookups.delete(e.id);
+    });
+  }
+
+  private reportExport(e: Readonly<ExportRecord>, before: ExportBefore | undefined, vm: { vmId: string; vmName?: string } | undefined): void {
     if (!vm) {
       if (!before) this.opts.log(`vCenter: export ${e.id} of ${e.instanceId} is not shown in vCenter: no migration of this connector launched that instance`);
       return;
@@ -155,6 +168,7 @@ export class VcenterReporter implements TaskObserver {
 
   /** Resolves when every queued report has been sent or given up (tests, shutdown). */
   async idle(): Promise<void> {
+    await Promise.allSettled([...this.exportLookups.values()]);
     for (;;) {
       const chains = [...this.tracked.values()].map((t) => t.chain);
       if (chains.length === 0) return;
@@ -219,7 +233,7 @@ export class VcenterReporter implements TaskObserver {
       return false;
     }
     if (tr.record) tr.record.vcenterTask = tr.ref.value;
-    this.opts.remember(tr.kind, tr.id, tr.ref.value);
+    await this.opts.remember(tr.kind, tr.id, tr.ref.value);
     return true;
   }
 

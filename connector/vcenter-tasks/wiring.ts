@@ -1,13 +1,13 @@
 // Builds the vCenter reporter from the engine's pieces: its vCenter sessions, and the task stores that keep each
 // task's vCenter task (so a restarted connector updates the same one).
 import type { EngineVcenterSessions } from '../engine/factory.ts';
-import type { SqliteExportTasks, SqliteMigrationTasks } from '../engine/task-store.ts';
+import type { ExportTaskRepository, MigrationTaskRepository } from '../engine/task-store.ts';
 import { VcenterReporter } from './reporter.ts';
 
 export function createVcenterReporter(deps: {
   sessions: EngineVcenterSessions;
-  migrations: SqliteMigrationTasks;
-  exports?: SqliteExportTasks | undefined;
+  migrations: MigrationTaskRepository;
+  exports?: ExportTaskRepository | undefined;
   log: (msg: string) => void;
 }): VcenterReporter {
   return new VcenterReporter({
@@ -15,8 +15,8 @@ export function createVcenterReporter(deps: {
     hold: (taskId, work) => deps.sessions.hold(taskId, work),
     remember: (kind, taskId, moRef) => (kind === 'migration' ? deps.migrations.setVcenterTask(taskId, moRef) : deps.exports?.setVcenterTask(taskId, moRef)),
     // Exports are rare: the completed migration that launched the instance is looked up when one starts.
-    sourceVm: (instanceId) => {
-      const m = deps.migrations.byStates(['completed']).find((t) => t.instanceId === instanceId);
+    sourceVm: async (instanceId) => {
+      const m = (await deps.migrations.byStates(['completed'])).find((t) => t.instanceId === instanceId);
       return m ? { vmId: m.vmId, ...(m.vmName ? { vmName: m.vmName } : {}) } : undefined;
     },
     log: deps.log,

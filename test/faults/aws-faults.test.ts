@@ -25,7 +25,7 @@ import type { MigrationTask } from '../../connector/contract/index.ts';
 import { AWS_CALL_ROUNDS, TASK_TAG, type MigrationEngine } from '../../connector/engine/engine.ts';
 import { ExportService } from '../../connector/engine/exports.ts';
 import { createEngine } from '../../connector/engine/factory.ts';
-import { SqliteExportTasks } from '../../connector/engine/task-store.ts';
+import { SqliteExportTasks } from '../../connector/store/sqlite/export-tasks.ts';
 import { AppError } from '../../connector/errors.ts';
 import { PACKAGE_ROOT } from '../../connector/paths.ts';
 import { Vim25Client } from '../../connector/vsphere/vim25.ts';
@@ -116,7 +116,7 @@ function buildEngine(opts: { bucket?: string; keepStaging?: boolean } = {}): Bui
     },
     { log: (msg) => engineLog.push(msg) },
   );
-  built.engine.start();
+  void built.engine.start();
   const handle: BuiltEngine = { engine: built.engine, bucket, keepStaging: opts.keepStaging ?? false, close: () => built.close() };
   engines.push(handle);
   return handle;
@@ -165,8 +165,8 @@ afterAll(async () => {
 
 // ---------- helpers ----------
 
-function submit(vm: VmKey, want: 'completed' | 'failed', on: BuiltEngine = main): string {
-  const task = on.engine.submit({
+async function submit(vm: VmKey, want: 'completed' | 'failed', on: BuiltEngine = main): Promise<string> {
+  const task = await on.engine.submit({
     environmentId: 'env-default',
     region: REGION,
     vmId: vmIds.get(VMS[vm].name)!,
@@ -180,9 +180,10 @@ function submit(vm: VmKey, want: 'completed' | 'failed', on: BuiltEngine = main)
   return task.id;
 }
 
-function finished(id: string, on: BuiltEngine = main): Promise<MigrationTask> {
-  return waitFor(() => {
-    const t = on.engine.get(id);
+async function finished(pending: string | Promise<string>, on: BuiltEngine = main): Promise<MigrationTask> {
+  const id = await pending;
+  return waitFor(async () => {
+    const t = await on.engine.get(id);
     return t && ['completed', 'failed', 'cancelled'].includes(t.state) ? t : undefined;
   }, `task ${id} to finish`);
 }
@@ -267,7 +268,7 @@ describe('EC2 throttling and 500s, a few at a time', { timeout: 120_000 }, () =>
         const before = ec2!.emulator.calls(action);
         const faultsBefore = ec2!.emulator.faultsInjected;
         injectEc2(kind, action, FEW);
-        const id = submit('one', 'completed');
+        const id = await submit('one', 'completed');
         await finished(id);
         expect(ec2!.emulator.pendingFaults(action)).toBe(0);
         expect(ec2!.emulator.faultsInjected - faultsBefore).toBe(FEW);
@@ -294,7 +295,7 @@ describe('S3 SlowDown and 500s, a few at a time', { timeout: 120_000 }, () => {
       const before = s3!.faults.calls(c.op);
       const injectedBefore = s3!.faults.injected;
       s3!.faults.inject(c.op, c.fault, c.count);
-      const id = submit(c.op === 'CreateBucket' ? 'one' : 'parts', 'completed', on);
+      const id = await submit(c.op === 'CreateBucket' ? 'one' : 'parts', 'completed', on);
       await finished(id, on);
       expect(s3!.faults.remaining(c.op)).toBe(0);
       expect(s3!.faults.injected - injectedBefore).toBe(c.count);
@@ -318,16 +319,16 @@ describe('persistent throttling and 500s beyond the retry budget', { timeout: 12
       let id: string;
       if (c.action === 'DescribeImportImageTasks') {
         // Fail the polling of an import that is surely still running: EC2 holds it at "converting" meanwhile.
-        id = submit('one', 'failed');
+        id = await submit('one', 'failed');
         const mine = id;
         ec2!.emulator.holdImportAt({ match: (task) => task.description?.startsWith(`vm2ec2 ${mine} `) === true, stage: 'converting' });
-        await waitFor(() => main.engine.get(mine)?.importStatus === 'converting', 'the import to convert');
+        await waitFor(async () => (await main.engine.get(mine))?.importStatus === 'converting', 'the import to convert');
         before = ec2!.emulator.calls(c.action);
         faultsBefore = ec2!.emulator.faultsInjected;
         injectEc2(c.kind, c.action, 10_000);
       } else {
         injectEc2(c.kind, c.action, 10_000);
-        id = submit('one', 'failed');
+        id = await submit('one', 'failed');
       }
       const t = await finished(id);
       const calls = ec2!.emulator.calls(c.action) - before;
@@ -361,7 +362,7 @@ describe('persistent throttling and 500s beyond the retry budget', { timeout: 12
     const on = buildEngine({ bucket: `vm2ec2-fault-slow-${REGION}` });
     const before = s3!.faults.calls('CreateBucket');
     s3!.slowDown('CreateBucket', 10_000);
-    const id = submit('one', 'failed', on);
+    const id = await submit('one', 'failed', on);
     const t = await finished(id, on);
     const calls = s3!.faults.calls('CreateBucket') - before;
     s3!.faults.clear();
@@ -424,7 +425,7 @@ describe('connections reset during S3 part uploads', { timeout: 120_000 }, () =>
     const injectedBefore = s3!.faults.injected;
     const before = s3!.faults.calls('UploadPart');
     s3!.resetUploadParts(3);
-    const id = submit('parts', 'completed', keep);
+    const id = await submit('parts', 'completed', keep);
     const t = await expectCleanSuccess(id, keep);
     expect(s3!.faults.remaining('UploadPart')).toBe(0);
     expect(s3!.faults.injected - injectedBefore).toBe(3);
@@ -440,7 +441,7 @@ describe('connections reset during S3 part uploads', { timeout: 120_000 }, () =>
   it('resets on every part: failed with a clear message and the multipart upload aborted', async () => {
     const before = s3!.faults.calls('UploadPart');
     s3!.resetUploadParts(10_000);
-    const id = submit('parts', 'failed');
+    const id = await submit('parts', 'failed');
     const t = await finished(id);
     const calls = s3!.faults.calls('UploadPart') - before;
     s3!.faults.clear();
@@ -472,7 +473,7 @@ describe('an import that fails at each stage', { timeout: 120_000 }, () => {
   for (const { message: stage } of IMPORT_STAGES) {
     const m = messages[stage];
     it(`fails at "${stage}": failed with the mapped message, import not active, no instance, staging removed`, async () => {
-      const id = submit(m.vm, 'failed');
+      const id = await submit(m.vm, 'failed');
       const remove = ec2!.emulator.failImportAt({ match: (task) => task.description?.startsWith(`vm2ec2 ${id} `) === true, stage, message: m.status });
       let t: MigrationTask;
       try {
@@ -506,9 +507,9 @@ describe('instance export faults', { timeout: 120_000 }, () => {
   beforeAll(async () => {
     store = new SqliteExportTasks(join(dir, 'exports.sqlite'));
     svc = new ExportService({ store, ec2: () => ec2Client, s3: () => s3Client, maxExportsPerRegion: 5 });
-    svc.setBucketName('awsfaults');
+    await svc.setBucketName('awsfaults');
     // Instances of migrations completed above (every one is stopped and exportable).
-    instanceIds = [...submitted.keys()].map((id) => main.engine.get(id)).filter((t) => t?.state === 'completed').map((t) => t!.instanceId!);
+    instanceIds = (await Promise.all([...submitted.keys()].map((id) => main.engine.get(id)))).filter((t) => t?.state === 'completed').map((t) => t!.instanceId!);
     expect(instanceIds.length).toBeGreaterThanOrEqual(3);
   });
   afterAll(() => store?.close());
@@ -548,7 +549,7 @@ describe('instance export faults', { timeout: 120_000 }, () => {
     expect((refusal as AppError).message).toContain("raise the account's EC2 API rate limit");
     expect(ec2!.emulator.calls('CreateInstanceExportTask') - before).toBe(EC2_ATTEMPTS);
     expect(await exportsOf(id)).toEqual([]);
-    expect(store.active().filter((r) => r.instanceId === id)).toEqual([]);
+    expect((await store.active()).filter((r) => r.instanceId === id)).toEqual([]);
   });
 
   it('an export EC2 fails: the record ends failed with EC2 StatusMessage and what to check; throttled refreshes keep the last state', async () => {
@@ -589,7 +590,7 @@ async function tally(): Promise<void> {
   let duplicates = 0;
   let orphans = 0;
   for (const [id, { on, want }] of submitted) {
-    const t = on.engine.get(id);
+    const t = await on.engine.get(id);
     if (!t || t.state !== want) lost += 1;
     if (t?.state === 'completed') completed += 1;
     const imports = await importTasksOf(id);

@@ -20,7 +20,7 @@ import { ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aw
 import { IMPORT_ROLE_POLICY_NAME, importRolePolicies } from '../../connector/aws/vmimport-role.ts';
 import { API_PREFIX, PLUGIN_KEY, type MigrationPhase, type MigrationTask } from '../../connector/contract/index.ts';
 import { TASK_TAG } from '../../connector/engine/engine.ts';
-import { SqliteMigrationTasks } from '../../connector/engine/task-store.ts';
+import { SqliteMigrationTasks } from '../../connector/store/sqlite/migration-tasks.ts';
 import type { MigrationRecord } from '../../connector/engine/types.ts';
 import { PACKAGE_ROOT } from '../../connector/paths.ts';
 import { generateSelfSigned } from '../../connector/tls.ts';
@@ -185,8 +185,8 @@ const phaseMs = new Map<string, number>();
 const lastSeen = new Map<string, { phase: string; at: number }>();
 
 /** Collects the lease URLs the connector persisted; called often while it runs. */
-function harvest(): MigrationRecord[] {
-  const live = tasks?.byStates(['running', 'cancelling']) ?? [];
+async function harvest(): Promise<MigrationRecord[]> {
+  const live = (await tasks?.byStates(['running', 'cancelling'])) ?? [];
   const now = Date.now();
   for (const t of live) {
     for (const d of t.disks) leaseUrls.add(d.url);
@@ -213,8 +213,9 @@ function isAt(t: MigrationRecord, phase: MigrationPhase): boolean {
   return true;
 }
 
-function allEnded(): boolean {
-  return ids.every((id) => ['completed', 'failed', 'cancelled'].includes(tasks!.get(id)?.state ?? 'missing'));
+async function allEnded(): Promise<boolean> {
+  const states = await Promise.all(ids.map(async (id) => (await tasks!.get(id))?.state ?? 'missing'));
+  return states.every((s) => ['completed', 'failed', 'cancelled'].includes(s));
 }
 
 /** Is this lease still open in vCenter (initializing or ready)? A lease vCenter no longer knows is not. */
@@ -307,7 +308,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  const survived = ids.map((id) => tasks?.get(id)).filter((t): t is MigrationRecord => Boolean(t));
+  const survived = (await Promise.all(ids.map((id) => tasks?.get(id)))).filter((t): t is MigrationRecord => Boolean(t));
   recordFaultTally({
     suite: 'crash',
     faultsInjected: kills,
@@ -392,28 +393,28 @@ describe('SIGKILL of the connector during 20 concurrent migrations', { timeout: 
     const vim = await Vim25Client.connect({ sdkUrl: vcsim.sdkUrl, ca: vcsim.certPem });
     await vim.login(adminUser.name, adminUser.password);
     const poweredOn = VMS.filter((v) => v.powerState === 'poweredOn').map((v) => vmIds.get(v.name)!);
-    const recorded = (vmId: string): number => harvest().filter((t) => t.vmId === vmId && t.snapshotId).length;
+    const recorded = async (vmId: string): Promise<number> => (await harvest()).filter((t) => t.vmId === vmId && t.snapshotId).length;
     /** A powered-on VM with more snapshots in vCenter than its running tasks have recorded (vCenter read first). */
     const snapshotCreatedNotRecorded = async (): Promise<string | undefined> => {
-      const exporting = harvest().filter((t) => t.phase === 'exporting' && !t.snapshotId && t.updatedAt >= startedAt);
+      const exporting = (await harvest()).filter((t) => t.phase === 'exporting' && !t.snapshotId && t.updatedAt >= startedAt);
       for (const vmId of poweredOn.filter((id) => exporting.some((t) => t.vmId === id))) {
-        if ((await vim.getVirtualMachine(vmId)).snapshotCount > recorded(vmId)) return vmId;
+        if ((await vim.getVirtualMachine(vmId)).snapshotCount > (await recorded(vmId))) return vmId;
       }
       return undefined;
     };
     /** A powered-on VM with fewer snapshots in vCenter than its running tasks still record (store read after vCenter). */
     const snapshotRemovedNotRecorded = async (): Promise<string | undefined> => {
       // The engine records phase importing (disks in S3) before it removes the snapshot, then clears snapshotId.
-      const removing = harvest().filter((t) => t.phase === 'importing' && t.snapshotId && t.updatedAt >= startedAt);
+      const removing = (await harvest()).filter((t) => t.phase === 'importing' && t.snapshotId && t.updatedAt >= startedAt);
       for (const vmId of poweredOn.filter((id) => removing.some((t) => t.vmId === id))) {
-        if ((await vim.getVirtualMachine(vmId)).snapshotCount < recorded(vmId)) return vmId;
+        if ((await vim.getVirtualMachine(vmId)).snapshotCount < (await recorded(vmId))) return vmId;
       }
       return undefined;
     };
     const covered = new Set<MigrationPhase>();
     const t0 = Date.now();
     for (let i = 0; kills < plan.length || (![...PHASES].every((p) => covered.has(p)) && kills < plan.length + 3); i++) {
-      if (allEnded()) break;
+      if ((await allEnded())) break;
       const target: Target = plan[i] ?? PHASES.find((p) => !covered.has(p)) ?? 'exporting';
       const c = connector!;
       if (target === 'blind') {
@@ -421,34 +422,34 @@ describe('SIGKILL of the connector during 20 concurrent migrations', { timeout: 
       } else if (target === 'snapshot-created' || target === 'snapshot-removed') {
         const probe = target === 'snapshot-created' ? snapshotCreatedNotRecorded : snapshotRemovedNotRecorded;
         // Narrow windows: look for a few seconds, then kill anyway so every planned kill still lands.
-        const seen = await waitUntil(async () => (await probe()) ?? (allEnded() ? 'over' : false), `a ${target} window`, 5_000).catch(() => 'late');
+        const seen = await waitUntil(async () => (await probe()) ?? ((await allEnded()) ? 'over' : false), `a ${target} window`, 5_000).catch(() => 'late');
         if (seen === 'over') break;
         if (seen !== 'late') snapshotWindowHits.push(target);
       } else {
         // Wait for a task in the target phase (or give up on it once no task can reach it any more), then a random delay.
         const seen = await waitUntil(
-          () => {
-            const live = harvest();
+          async () => {
+            const live = await harvest();
             if (live.some((t) => isAt(t, target))) return 'hit';
-            return allEnded() ? 'over' : false;
+            return (await allEnded()) ? 'over' : false;
           },
           `a task in ${target}`,
           60_000,
         ).catch(() => 'late');
         if (seen === 'over') break;
-        for (const t of harvest()) {
+        for (const t of await harvest()) {
           const d = t.phase === 'uploading' && t.leaseId && t.updatedAt >= startedAt ? t.disks.find((x) => !x.done) : undefined;
           if (d && t.leaseId) liveLeaseProbes.push((await leaseOpen(d.url)) && (await leaseIdOpen(vim, t.leaseId)));
         }
         await new Promise((r) => setTimeout(r, between(0, target === 'cleaning-up' ? 60 : 150)));
       }
-      harvest();
+      await harvest();
       await killConnector(c);
       // What the data directory holds at the moment of death.
-      const live = harvest();
+      const live = await harvest();
       const phases = phaseCounts(live);
       for (const p of Object.keys(phases) as MigrationPhase[]) covered.add(p);
-      const states = ids.map((id) => tasks!.get(id)?.state ?? 'missing');
+      const states = await Promise.all(ids.map(async (id) => (await tasks!.get(id))?.state ?? 'missing'));
       killLog.push({ at: `kill ${kills} at +${Math.round((Date.now() - t0) / 1000)} s`, target, phases, states: `${states.filter((s) => s === 'completed').length} completed, ${states.filter((s) => s === 'queued').length} queued` });
       const s0 = Date.now();
       connector = await startConnector();
@@ -457,7 +458,7 @@ describe('SIGKILL of the connector during 20 concurrent migrations', { timeout: 
     await vim.logout();
     vim.close();
     console.log(`crash suite seed ${SEED}: ${kills} SIGKILLs (in snapshot windows: ${snapshotWindowHits.join(', ') || 'none'}), ${starts} starts; live lease probes ${JSON.stringify(liveLeaseProbes)}; at each kill:\n${killLog.map((k) => `  ${k.at} (aimed at ${k.target}): ${JSON.stringify(k.phases)}; ${k.states}`).join('\n')}`);
-    await waitUntil(() => (harvest(), allEnded()), 'every migration to end', 300_000, 50);
+    await waitUntil(async () => (await harvest(), (await allEnded())), 'every migration to end', 300_000, 50);
     console.log(`all ended at +${Math.round((Date.now() - t0) / 1000)} s; task-seconds per phase: ${JSON.stringify(Object.fromEntries([...phaseMs].map(([p, ms]) => [p, Math.round(ms / 1000)])))}`);
     expect(kills).toBeGreaterThanOrEqual(5);
     // Every phase of the step machine was interrupted at least once.

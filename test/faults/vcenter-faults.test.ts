@@ -97,7 +97,7 @@ beforeAll(async () => {
   );
   engine = built.engine;
   closeEngine = () => built.close();
-  engine.start();
+  await engine.start();
 });
 
 afterAll(async () => {
@@ -128,8 +128,8 @@ async function vim(): Promise<Vim25Client> {
   return c;
 }
 
-function submit(vm: VmKey, want: 'completed' | 'failed'): string {
-  const task = engine.submit({
+async function submit(vm: VmKey, want: 'completed' | 'failed'): Promise<string> {
+  const task = await engine.submit({
     environmentId: 'env-default',
     region: REGION,
     vmId: vmIds.get(VMS[vm].name)!,
@@ -143,9 +143,10 @@ function submit(vm: VmKey, want: 'completed' | 'failed'): string {
   return task.id;
 }
 
-function finished(id: string): Promise<MigrationTask> {
-  return waitFor(() => {
-    const t = engine.get(id);
+async function finished(pending: string | Promise<string>): Promise<MigrationTask> {
+  const id = await pending;
+  return waitFor(async () => {
+    const t = await engine.get(id);
     return t && ['completed', 'failed', 'cancelled'].includes(t.state) ? t : undefined;
   }, `task ${id} to finish`);
 }
@@ -235,7 +236,7 @@ async function tally(): Promise<void> {
   let duplicates = 0;
   let orphans = (await vcsim!.faultStatus()).openLeases + (await snapshotsTotal()) + (await multipartUploads('vm2ec2/'));
   for (const [id, want] of expected) {
-    const t = engine.get(id);
+    const t = await engine.get(id);
     if (t?.state === 'completed') completed++;
     else if (t?.state === 'failed') failed++;
     if (!t || t.state !== want) lost++;
@@ -340,7 +341,7 @@ describe('vCenter faults', { timeout: 120_000 }, () => {
       const refused = await Vim25Client.connect({ sdkUrl: vcsim!.sdkUrl, ca: vcsim!.certPem }).then(() => undefined, (e: unknown) => e);
       expect(refused).toBeInstanceOf(VcenterNetworkError);
       expect((refused as VcenterNetworkError).code).toBe('ECONNREFUSED');
-      const id = submit('off', 'completed');
+      const id = await submit('off', 'completed');
       // Bring vCenter back as soon as the engine has met the outage once.
       await waitFor(() => retriesOf(id).some((l) => l.includes('unable to reach vCenter')), 'a refused attempt');
       await vcsim!.setReachable(true);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { DescribeImagesCommand, DescribeImportImageTasksCommand, DescribeInstancesCommand, DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TASK_TAG } from '../../connector/engine/engine.ts';
-import { SqliteMigrationTasks } from '../../connector/engine/task-store.ts';
+import { SqliteMigrationTasks } from '../../connector/store/sqlite/migration-tasks.ts';
 import { powerOff } from '../../connector/vsphere/cbt.ts';
 import type { MigrationRecord, MigrationSubmission } from '../../connector/engine/types.ts';
 import { admin, startEngineLab, waitFor, type EngineLab } from '../integration/engine-helpers.ts';
@@ -41,10 +41,10 @@ afterAll(async () => {
 const startChild = (submit: MigrationSubmission[] = []) => children.start(submit, { ipc: true });
 const kill = (child: ChildProcess) => children.kill(child);
 
-const rec = (id: string): MigrationRecord => tasks.get(id)!;
+const rec = async (id: string): Promise<MigrationRecord> => (await tasks.get(id))!;
 const until = (id: string, ok: (t: MigrationRecord) => boolean, what: string, ms = 300_000) =>
-  waitFor(() => {
-    const t = rec(id);
+  waitFor(async () => {
+    const t = (await rec(id));
     if (t.state === 'failed') throw new Error(`${what}: the migration failed: ${t.error}`);
     return ok(t) && t;
   }, what, ms);
@@ -56,7 +56,7 @@ const until = (id: string, ok: (t: MigrationRecord) => boolean, what: string, ms
 async function killMidCycle(id: string, child: ChildProcess, n: number, minBlocks: number): Promise<{ child: ChildProcess; sentAfter: number; left: number; snapshot: string }> {
   const at = await until(id, (t) => t.warm?.cycle?.n === n && (t.warm.cycle.disks[0]?.blocksWritten ?? 0) >= minBlocks && !!t.warm.cycle.disks[0]?.ebsSnapshotId, `cycle ${n} under way`);
   await kill(child);
-  const d = rec(id).warm!.cycle!.disks[0]!;
+  const d = (await rec(id)).warm!.cycle!.disks[0]!;
   const left = d.changedBlocks! - d.blocksWritten;
   expect(d.changedBlocks! - left).toBeGreaterThanOrEqual(minBlocks);
   void at;
@@ -85,11 +85,11 @@ describe('warm migration under SIGKILL', () => {
     expect(lab.ec2.ebs.blocksWritten(r.snapshot)).toBe(total);
 
     // 2. Killed during a later cycle's upload: 400 changed blocks.
-    const key = rec(id).warm!.disks[0]!.deviceKey;
+    const key = (await rec(id)).warm!.disks[0]!.deviceKey;
     await until(id, (t) => t.warm!.cycles >= 1 && !t.warm!.cycle, 'between cycles');
     const changed = 400;
     for (let b = 0; b < changed; b++) await lab.vcsim.writeDisk(lab.vmIds.get(VM)!, key, { offset: (b * 2 + 1) * BLOCK, length: 64 * 1024, seed: 5000 + b });
-    const n = rec(id).warm!.cycles + 1;
+    const n = (await rec(id)).warm!.cycles + 1;
     r = await killMidCycle(id, child, n, 40);
     child = r.child;
     expect(r.sentAfter).toBeLessThanOrEqual(r.left + 4);

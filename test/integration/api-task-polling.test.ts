@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiErrorBody, Environment, MigrationList, MigrationTask } from '../../connector/contract/index.ts';
-import { SqliteMigrationTasks } from '../../connector/engine/task-store.ts';
+import { SqliteMigrationTasks } from '../../connector/store/sqlite/migration-tasks.ts';
 import type { MigrationRecord } from '../../connector/engine/types.ts';
 import { loginLabUsers, regionNetwork, startApiLab, type ApiLab, type ApiUser } from '../support/api-lab.ts';
 
@@ -44,8 +44,8 @@ beforeAll(async () => {
   expect(perms.status, JSON.stringify(perms.body)).toBe(200);
   // A second connection to the connector's file, as the benchmark and a second connector process write.
   tasks = new SqliteMigrationTasks(join(lab.dataDir, 'connector.sqlite'));
-  for (let i = 1; i <= 3; i++) tasks.insert(ended(i, envA.id));
-  tasks.insert(ended(4, envB.id));
+  for (let i = 1; i <= 3; i++) await tasks.insert(ended(i, envA.id));
+  await tasks.insert(ended(4, envB.id));
 }, 120_000);
 afterAll(async () => {
   tasks?.close();
@@ -80,13 +80,13 @@ describe('polled task lists', { timeout: 120_000 }, () => {
     expect(before.total).toBe(3);
     expect(MigrationTask.parse((await admin.call('GET', '/migrations/mig-poll-3')).body).state).toBe('completed');
 
-    tasks.save({ ...tasks.get('mig-poll-3')!, state: 'failed', error: 'EC2 import failed: ClientError: Disk validation failed' });
+    await tasks.save({ ...(await tasks.get('mig-poll-3'))!, state: 'failed', error: 'EC2 import failed: ClientError: Disk validation failed' });
     const after = await list(admin, `?environmentId=${envA.id}&limit=2`);
     expect(after.items[0]).toMatchObject({ id: 'mig-poll-3', state: 'failed', error: 'EC2 import failed: ClientError: Disk validation failed' });
     expect(after.items[1]).toEqual(before.items[1]);
     expect(MigrationTask.parse((await admin.call('GET', '/migrations/mig-poll-3')).body).state).toBe('failed');
 
-    tasks.insert(ended(5, envA.id));
+    await tasks.insert(ended(5, envA.id));
     const grown = await list(admin, `?environmentId=${envA.id}&limit=2`);
     expect({ ids: ids(grown), total: grown.total }).toEqual({ ids: ['mig-poll-5', 'mig-poll-3'], total: 4 });
   });

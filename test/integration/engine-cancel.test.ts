@@ -18,18 +18,18 @@ afterAll(async () => {
   await lab?.stop();
 });
 
-async function cancelIn(vmName: string, phase: MigrationPhase, ready: (t: ReturnType<EngineLab['engine']['get']>) => boolean = () => true) {
-  const accepted = lab.engine.submit(lab.request(vmName));
-  await waitFor(() => {
-    const t = lab.engine.get(accepted.id)!;
+async function cancelIn(vmName: string, phase: MigrationPhase, ready: (t: Awaited<ReturnType<EngineLab['engine']['get']>>) => boolean = () => true) {
+  const accepted = await lab.engine.submit(lab.request(vmName));
+  await waitFor(async () => {
+    const t = (await lab.engine.get(accepted.id))!;
     if (t.state !== 'running') throw new Error(`task ended ${t.state} before reaching ${phase}: ${t.error ?? ''}`);
     return t.phase === phase && ready(t);
   }, `phase ${phase}`);
-  const answer = lab.engine.cancel(accepted.id, 'administrator@vsphere.local')!;
+  const answer = (await lab.engine.cancel(accepted.id, 'administrator@vsphere.local'))!;
   expect(answer.state).toBe('cancelling');
   expect(answer.phase).toBe(phase);
-  const end = await waitFor(() => {
-    const t = lab.engine.get(accepted.id)!;
+  const end = await waitFor(async () => {
+    const t = (await lab.engine.get(accepted.id))!;
     return t.state === 'cancelled' || t.state === 'failed' || t.state === 'completed' ? t : undefined;
   }, 'the cancel to finish');
   expect(end.state).toBe('cancelled');
@@ -52,9 +52,9 @@ describe('failure', { timeout: 300_000 }, () => {
   it('ends failed with an actionable message when EC2 cannot read a multi-disk upload, and cleans up', async () => {
     const remove = lab.ec2.emulator.failImportAt({ match: /vm2ec2\//, stage: 'converting', message: DISK_VALIDATION_FAILED });
     try {
-      const accepted = lab.engine.submit(lab.request('app-multidisk-01'));
-      const end = await waitFor(() => {
-        const t = lab.engine.get(accepted.id)!;
+      const accepted = await lab.engine.submit(lab.request('app-multidisk-01'));
+      const end = await waitFor(async () => {
+        const t = (await lab.engine.get(accepted.id))!;
         return ['completed', 'failed', 'cancelled'].includes(t.state) ? t : undefined;
       }, 'the failure');
       expect(end.state).toBe('failed');

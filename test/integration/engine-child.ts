@@ -25,9 +25,9 @@ const { engine, close } = createEngine(config, {
     return c;
   },
 });
-engine.start();
+await engine.start();
 for (const sub of input.submit ?? []) {
-  const t = engine.submit(sub);
+  const t = await engine.submit(sub);
   process.stdout.write(`${JSON.stringify({ id: t.id })}\n`);
 }
 process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
@@ -39,8 +39,8 @@ process.on('message', (msg) => {
   if (msg === 'maxrss') process.send?.({ maxRssBytes: peakRssBytes() });
 });
 // Warm requests from the parent (test/faults/warm-crash.test.ts): { cutover: taskId, by }.
-process.on('message', (msg) => {
+process.on('message', async (msg) => {
   const m = msg as { cutover?: string; by?: string };
-  if (m && typeof m === 'object' && m.cutover) engine.cutover(m.cutover, m.by ?? 'administrator@vsphere.local');
+  if (m && typeof m === 'object' && m.cutover) await engine.cutover(m.cutover, m.by ?? 'administrator@vsphere.local');
 });
 setInterval(() => {}, 60_000);

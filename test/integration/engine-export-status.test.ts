@@ -6,7 +6,8 @@ import { DescribeExportTasksCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { labS3ClientConfig } from '../../lab/s3/index.ts';
 import { ExportService } from '../../connector/engine/exports.ts';
-import { SqliteExportTasks, type ExportRecord } from '../../connector/engine/task-store.ts';
+import { SqliteExportTasks } from '../../connector/store/sqlite/export-tasks.ts';
+import type { ExportRecord } from '../../connector/engine/task-store.ts';
 import { AWS_CREDENTIALS, REGION, startEngineLab, waitFor, type EngineLab } from './engine-helpers.ts';
 
 let lab: EngineLab;
@@ -22,10 +23,10 @@ beforeAll(async () => {
   s3 = new S3Client(labS3ClientConfig(lab.s3, REGION));
   store = new SqliteExportTasks(join(lab.dataDir, 'connector.sqlite'));
   exportsSvc = new ExportService({ store, ec2: () => ec2, s3: () => s3, maxExportsPerRegion: 5 });
-  exportsSvc.setBucketName('lab');
-  const { id } = lab.engine.submit(lab.request('bsd-firewall-01'));
+  await exportsSvc.setBucketName('lab');
+  const { id } = await lab.engine.submit(lab.request('bsd-firewall-01'));
   await lab.engine.idle();
-  const done = lab.engine.get(id)!;
+  const done = (await lab.engine.get(id))!;
   expect(done.state).toBe('completed');
   instanceId = done.instanceId!;
 }, 300_000);

@@ -7,7 +7,7 @@ import { HeadBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-
 import { labS3ClientConfig } from '../../lab/s3/index.ts';
 import { ExportService } from '../../connector/engine/exports.ts';
 import { InstanceService } from '../../connector/engine/instances.ts';
-import { SqliteExportTasks } from '../../connector/engine/task-store.ts';
+import { SqliteExportTasks } from '../../connector/store/sqlite/export-tasks.ts';
 import { AppError } from '../../connector/errors.ts';
 import { AWS_CREDENTIALS, REGION, startEngineLab, waitFor, type EngineLab } from './engine-helpers.ts';
 
@@ -43,16 +43,16 @@ beforeAll(async () => {
     ec2: () => ec2,
     s3: () => s3,
     maxExportsPerRegion: 1,
-    observers: [{ exportSaved: (e, before) => observed.push({ id: e.id, before: before?.state, state: e.state, stored: store.get(e.id)?.state }) }],
+    observers: [{ exportSaved: async (e, before) => observed.push({ id: e.id, before: before?.state, state: e.state, stored: (await store.get(e.id))?.state }) }],
   });
   instances = new InstanceService(() => ec2);
   // Two instances of one VM: one migration after the other (a VM has one active migration at a time).
-  const a = lab.engine.submit(lab.request('bsd-firewall-01'));
+  const a = await lab.engine.submit(lab.request('bsd-firewall-01'));
   await lab.engine.idle();
-  const b = lab.engine.submit(lab.request('bsd-firewall-01'));
+  const b = await lab.engine.submit(lab.request('bsd-firewall-01'));
   await lab.engine.idle();
   for (const t of [a, b]) {
-    const done = lab.engine.get(t.id)!;
+    const done = (await lab.engine.get(t.id))!;
     expect(done.state).toBe('completed');
     instanceIds.push(done.instanceId!);
   }
@@ -86,8 +86,8 @@ describe('instance export', { timeout: 300_000 }, () => {
   it('needs the bucket setting, creates the bucket, refuses a second export and the per-region excess, and writes the OVA', async () => {
     const [first, second] = instanceIds as [string, string];
     expect(await codeOf(exportsSvc.start(req(first)))).toBe('409 EXPORT_NOT_CONFIGURED');
-    exportsSvc.setBucketName('lab');
-    expect(exportsSvc.bucketName()).toBe('lab');
+    await exportsSvc.setBucketName('lab');
+    expect(await exportsSvc.bucketName()).toBe('lab');
 
     const exp = await exportsSvc.start(req(first));
     expect(exp.bucket).toBe(`export-to-s3-lab-${REGION}`);
@@ -120,7 +120,7 @@ describe('instance export', { timeout: 300_000 }, () => {
 
   it('lists the last seven days by default', async () => {
     const old = new Date(Date.now() - 8 * 86_400_000).toISOString();
-    store.insert({ id: 'exp-old-000000', state: 'completed', environmentId: 'env-default', region: REGION, instanceId: 'i-0000000000000000a', exportTaskId: 'export-i-old', bucket: 'b', s3Prefix: '', requestedBy: 'x', createdAt: old, updatedAt: old });
+    await store.insert({ id: 'exp-old-000000', state: 'completed', environmentId: 'env-default', region: REGION, instanceId: 'i-0000000000000000a', exportTaskId: 'export-i-old', bucket: 'b', s3Prefix: '', requestedBy: 'x', createdAt: old, updatedAt: old });
     const week = await exportsSvc.list(7);
     expect(week.map((e) => e.id)).not.toContain('exp-old-000000');
     expect(week).toHaveLength(2);
@@ -130,8 +130,8 @@ describe('instance export', { timeout: 300_000 }, () => {
   it('settles reservations a stopped connector left: adopts the export EC2 started for one, drops one EC2 never started', async () => {
     const [first, second] = instanceIds as [string, string];
     const bucket = `export-to-s3-lab-${REGION}`;
-    const reservation = (id: string, instanceId: string, createdAt: string) =>
-      store.insert({ id, state: 'active', environmentId: 'env-default', region: REGION, instanceId, exportTaskId: '', bucket, s3Prefix: 'orphans/', requestedBy: 'administrator@vsphere.local', createdAt, updatedAt: createdAt });
+    const reservation = async (id: string, instanceId: string, createdAt: string) =>
+      await store.insert({ id, state: 'active', environmentId: 'env-default', region: REGION, instanceId, exportTaskId: '', bucket, s3Prefix: 'orphans/', requestedBy: 'administrator@vsphere.local', createdAt, updatedAt: createdAt });
     const longAgo = new Date(Date.now() - 10 * 60_000).toISOString();
     reservation('exp-orphan-none', first, longAgo);
     // EC2 accepted this one just before the connector stopped: it carries the reservation's tag.
@@ -146,14 +146,14 @@ describe('instance export', { timeout: 300_000 }, () => {
     reservation('exp-orphan-started', second, longAgo);
     // Not shown until EC2's task is known; and while it exists, the instance is held.
     expect((await exportsSvc.list(1)).map((e) => e.id)).not.toContain('exp-orphan-none');
-    expect(store.get('exp-orphan-none')).toBeUndefined();
-    expect(store.holderOf(first)).toBeUndefined();
-    expect(store.get('exp-orphan-started')).toMatchObject({ state: 'active', exportTaskId: started.ExportTask!.ExportTaskId });
+    expect(await store.get('exp-orphan-none')).toBeUndefined();
+    expect(await store.holderOf(first)).toBeUndefined();
+    expect(await store.get('exp-orphan-started')).toMatchObject({ state: 'active', exportTaskId: started.ExportTask!.ExportTaskId });
     expect(await codeOf(exportsSvc.start(req(second)))).toBe('409 EXPORT_ALREADY_RUNNING');
     // A recent reservation may still be in flight in another process: left alone.
     reservation('exp-orphan-recent', first, new Date().toISOString());
     await exportsSvc.refresh();
-    expect(store.get('exp-orphan-recent')?.exportTaskId).toBe('');
-    store.remove('exp-orphan-recent');
+    expect((await store.get('exp-orphan-recent'))?.exportTaskId).toBe('');
+    await store.remove('exp-orphan-recent');
   });
 });

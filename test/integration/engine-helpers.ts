@@ -148,7 +148,7 @@ export async function startEngineLab(opts: EngineLabOptions = {}): Promise<Engin
       for (const c of ec2Clients.values()) c.destroy();
     });
     const engine = newEngine();
-    if (opts.startEngine !== false) engine.start();
+    if (opts.startEngine !== false) await engine.start();
 
     return {
       vcsim,

@@ -18,11 +18,11 @@ afterAll(async () => {
 
 describe('import progress', { timeout: 300_000 }, () => {
   it('shows EC2 Progress as it rises, an ETA only after two observations, and none once completed', async () => {
-    const { id } = lab.engine.submit(lab.request('bsd-firewall-01'));
+    const { id } = await lab.engine.submit(lab.request('bsd-firewall-01'));
     const stagePercents = IMPORT_STAGES.map((s) => Number(s.progress));
     const seen: MigrationTask[] = [];
-    const done = await waitFor(() => {
-      const t = lab.engine.get(id)!;
+    const done = await waitFor(async () => {
+      const t = (await lab.engine.get(id))!;
       if (t.phase === 'importing' && t.importProgress !== undefined) seen.push(t);
       return ['completed', 'failed', 'cancelled'].includes(t.state) ? t : undefined;
     }, `migration ${id} to finish`);

@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startS3, type S3SinkHandle } from '../../lab/s3/index.ts';
-import { SqliteMigrationTasks } from '../../connector/engine/task-store.ts';
+import { SqliteMigrationTasks } from '../../connector/store/sqlite/migration-tasks.ts';
 import { startEngineLab, waitFor, type EngineLab } from './engine-helpers.ts';
 
 const MiB = 1024 * 1024;
@@ -44,8 +44,8 @@ async function streamOnce(vmName: string): Promise<{ maxRssBytes: number; bytes:
       if (msg.ready) resolve();
     });
   });
-  const uploaded = await waitFor(() => {
-    const t = tasks.get(id);
+  const uploaded = await waitFor(async () => {
+    const t = await tasks.get(id);
     if (t && t.state !== 'running' && t.state !== 'queued' && !t.disks[0]?.done) throw new Error(`ended ${t.state}: ${t.error ?? ''}`);
     return t?.disks[0]?.done ? t : undefined;
   }, `${vmName} streamed`, 900_000);

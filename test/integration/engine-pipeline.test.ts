@@ -24,8 +24,8 @@ function ipIn(cidr: string, host: number): string {
 }
 
 async function finished(id: string): Promise<MigrationTask> {
-  return waitFor(() => {
-    const t = lab.engine.get(id);
+  return waitFor(async () => {
+    const t = await lab.engine.get(id);
     return t && ['completed', 'failed', 'cancelled'].includes(t.state) ? t : undefined;
   }, `task ${id} to finish`);
 }
@@ -69,7 +69,7 @@ async function expectMigrated(vmName: string, task: MigrationTask, ip: string): 
 describe('migration pipeline', { timeout: 300_000 }, () => {
   it('migrates a powered-off single-disk VM to a stopped instance with the chosen subnet, IP and security group', async () => {
     const ip = ipIn(lab.subnetCidr, 21);
-    const accepted = lab.engine.submit(lab.request('bsd-firewall-01', { privateIpAddress: ip }));
+    const accepted = await lab.engine.submit(lab.request('bsd-firewall-01', { privateIpAddress: ip }));
     expect(accepted.idKind).toBe('import');
     expect(accepted.id).toMatch(/^mig-/);
     await expectMigrated('bsd-firewall-01', await finished(accepted.id), ip);
@@ -80,8 +80,8 @@ describe('migration pipeline', { timeout: 300_000 }, () => {
     const vmId = lab.vmIds.get('debian-tools-01')!;
     const vim = await lab.vim();
     const before = (await vim.getVirtualMachine(vmId)).snapshotCount;
-    const accepted = lab.engine.submit(lab.request('debian-tools-01', { privateIpAddress: ip }));
-    const during = await waitFor(async () => ((await vim.getVirtualMachine(vmId)).snapshotCount > before ? true : lab.engine.get(accepted.id)?.state !== 'running' ? 'ended' : undefined), 'the snapshot');
+    const accepted = await lab.engine.submit(lab.request('debian-tools-01', { privateIpAddress: ip }));
+    const during = await waitFor(async () => ((await vim.getVirtualMachine(vmId)).snapshotCount > before ? true : (await lab.engine.get(accepted.id))?.state !== 'running' ? 'ended' : undefined), 'the snapshot');
     expect(during).toBe(true);
     await expectMigrated('debian-tools-01', await finished(accepted.id), ip);
     expect((await vim.getVirtualMachine(vmId)).snapshotCount).toBe(before);
@@ -90,16 +90,16 @@ describe('migration pipeline', { timeout: 300_000 }, () => {
 
   it('migrates the 3-disk VM with every disk in one import', async () => {
     const ip = ipIn(lab.subnetCidr, 23);
-    const accepted = lab.engine.submit(lab.request('app-multidisk-01', { privateIpAddress: ip }));
+    const accepted = await lab.engine.submit(lab.request('app-multidisk-01', { privateIpAddress: ip }));
     await expectMigrated('app-multidisk-01', await finished(accepted.id), ip);
   });
 
-  it('lists tasks newest first with filters and paging', () => {
-    const all = lab.engine.list({ limit: 50, offset: 0 });
+  it('lists tasks newest first with filters and paging', async () => {
+    const all = await lab.engine.list({ limit: 50, offset: 0 });
     expect(all.total).toBe(3);
     expect(all.items.map((t) => t.vmName)).toEqual(['app-multidisk-01', 'debian-tools-01', 'bsd-firewall-01']);
-    const page = lab.engine.list({ limit: 1, offset: 1, state: 'completed' });
+    const page = await lab.engine.list({ limit: 1, offset: 1, state: 'completed' });
     expect(page.items.map((t) => t.vmName)).toEqual(['debian-tools-01']);
-    expect(lab.engine.list({ limit: 10, offset: 0, vmId: lab.vmIds.get('bsd-firewall-01') }).total).toBe(1);
+    expect((await lab.engine.list({ limit: 10, offset: 0, vmId: lab.vmIds.get('bsd-firewall-01') })).total).toBe(1);
   });
 });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import type { MigrationPhase } from '../../connector/contract/index.ts';
-import { SqliteMigrationTasks } from '../../connector/engine/task-store.ts';
+import { SqliteMigrationTasks } from '../../connector/store/sqlite/migration-tasks.ts';
 import { TASK_TAG } from '../../connector/engine/engine.ts';
 import { startEngineLab, waitFor, type EngineLab } from './engine-helpers.ts';
 import { engineChildren, type EngineChildren } from '../support/engine-child.ts';
@@ -26,20 +26,20 @@ afterAll(async () => {
   await lab?.stop();
 });
 
-async function crashIn(vmName: string, phase: MigrationPhase, ready: (t: NonNullable<ReturnType<SqliteMigrationTasks['get']>>) => boolean = () => true): Promise<string> {
+async function crashIn(vmName: string, phase: MigrationPhase, ready: (t: NonNullable<Awaited<ReturnType<SqliteMigrationTasks['get']>>>) => boolean = () => true): Promise<string> {
   const first = await children.start([lab.request(vmName)]);
   const id = first.ids[0]!;
-  await waitFor(() => {
-    const t = tasks.get(id);
+  await waitFor(async () => {
+    const t = await tasks.get(id);
     if (t && t.state !== 'running' && t.state !== 'queued') throw new Error(`task ended ${t.state} before ${phase}: ${t.error ?? ''}`);
     return t?.phase === phase && ready(t);
   }, `phase ${phase}`);
   await children.kill(first.child);
-  expect(tasks.get(id)!.phase).toBe(phase);
+  expect((await tasks.get(id))!.phase).toBe(phase);
 
   const second = await children.start();
-  const end = await waitFor(() => {
-    const t = tasks.get(id);
+  const end = await waitFor(async () => {
+    const t = await tasks.get(id);
     return t && ['completed', 'failed', 'cancelled'].includes(t.state) ? t : undefined;
   }, 'the resumed task to finish', 180_000);
   await children.kill(second.child);

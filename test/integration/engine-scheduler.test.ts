@@ -20,7 +20,8 @@ afterAll(async () => {
 
 describe('scheduler', { timeout: 300_000 }, () => {
   it('runs at most 4 at once, queues the rest in FIFO order with moving positions, and keeps 2 imports per region', async () => {
-    const accepted = VMS.map((vm) => lab.engine.submit(lab.request(vm)));
+    const accepted: Awaited<ReturnType<typeof lab.engine.submit>>[] = [];
+    for (const vm of VMS) accepted.push(await lab.engine.submit(lab.request(vm)));
     expect(accepted.slice(0, 4).map((a) => a.idKind)).toEqual(['import', 'import', 'import', 'import']);
     expect(accepted.slice(4).map((a) => a.idKind)).toEqual(Array(6).fill('queued'));
     expect(accepted.slice(4).map((a) => a.queuePosition)).toEqual([1, 2, 3, 4, 5, 6]);
@@ -30,8 +31,8 @@ describe('scheduler', { timeout: 300_000 }, () => {
     const positionsOfLast = new Set<number>();
     const startOrder: string[] = [];
     const region = lab.ec2.emulator.region('us-east-1')!;
-    await waitFor(() => {
-      const { items } = lab.engine.list({ limit: 50, offset: 0 });
+    await waitFor(async () => {
+      const { items } = await lab.engine.list({ limit: 50, offset: 0 });
       maxRunning = Math.max(maxRunning, items.filter((t) => t.state === 'running').length);
       const active = [...region.imports.values()].filter((i) => i.status === 'active').length;
       maxActiveImports = Math.max(maxActiveImports, active);
@@ -41,7 +42,7 @@ describe('scheduler', { timeout: 300_000 }, () => {
       return items.every((t) => t.state === 'completed' || t.state === 'failed') ? true : undefined;
     }, 'all ten migrations', 240_000);
 
-    const done = lab.engine.list({ limit: 50, offset: 0 }).items;
+    const done = (await lab.engine.list({ limit: 50, offset: 0 })).items;
     expect(done.map((t) => t.error).filter(Boolean)).toEqual([]);
     expect(done.every((t) => t.state === 'completed')).toBe(true);
     expect(maxRunning).toBeGreaterThan(1);
@@ -61,19 +62,22 @@ describe('scheduler', { timeout: 300_000 }, () => {
 
   it('starts higher-priority waves first, FIFO within a priority, and holds a task until its start window opens', async () => {
     // Four fill the slots; then a priority-0 task, a priority-50 task whose window opens in 3 s, and two priority-50 tasks.
-    const fillers = VMS.slice(0, 4).map((vm) => lab.engine.submit(lab.request(vm)));
+    const fillers: Awaited<ReturnType<typeof lab.engine.submit>>[] = [];
+    for (const vm of VMS.slice(0, 4)) fillers.push(await lab.engine.submit(lab.request(vm)));
     const opensAt = new Date(Date.now() + 3_000).toISOString();
-    const low = lab.engine.submit(lab.request(VMS[4]!));
-    const later = lab.engine.submit({ ...lab.request(VMS[5]!), priority: 50, notBefore: opensAt });
-    const highA = lab.engine.submit({ ...lab.request(VMS[6]!), priority: 50 });
-    const highB = lab.engine.submit({ ...lab.request(VMS[7]!), priority: 50 });
-    expect(fillers.map((f) => f.state)).toEqual(['running', 'running', 'running', 'running']);
+    const low = await lab.engine.submit(lab.request(VMS[4]!));
+    const later = await lab.engine.submit({ ...lab.request(VMS[5]!), priority: 50, notBefore: opensAt });
+    const highA = await lab.engine.submit({ ...lab.request(VMS[6]!), priority: 50 });
+    const highB = await lab.engine.submit({ ...lab.request(VMS[7]!), priority: 50 });
+    expect(fillers.map((f) => f.idKind)).toEqual(['import', 'import', 'import', 'import']);
+    await waitFor(async () => (await Promise.all(fillers.map((f) => lab.engine.get(f.id)))).every((t) => t?.state === 'running'), 'the four to start');
     // Positions follow the start order: priority first, then FIFO.
-    expect([later, highA, highB, low].map((t) => lab.engine.get(t.id)!.queuePosition)).toEqual([1, 2, 3, 4]);
+    expect(await Promise.all([later, highA, highB, low].map(async (t) => (await lab.engine.get(t.id))!.queuePosition))).toEqual([1, 2, 3, 4]);
 
     await lab.engine.idle();
-    const started = (id: string): number => Date.parse(lab.engine.get(id)!.startedAt!);
-    expect([low, later, highA, highB].every((t) => lab.engine.get(t.id)!.state === 'completed')).toBe(true);
+    const after = new Map((await Promise.all([low, later, highA, highB].map((t) => lab.engine.get(t.id)))).map((t) => [t!.id, t!]));
+    const started = (id: string): number => Date.parse(after.get(id)!.startedAt!);
+    expect([...after.values()].every((t) => t.state === 'completed')).toBe(true);
     expect(started(highA.id)).toBeLessThanOrEqual(started(highB.id));
     expect(started(highB.id)).toBeLessThanOrEqual(started(low.id));
     // Never before its window, whatever slots were free.
@@ -81,13 +85,14 @@ describe('scheduler', { timeout: 300_000 }, () => {
   });
 
   it('cancels a queued migration before it starts', async () => {
-    const first = VMS.slice(0, 5).map((vm) => lab.engine.submit(lab.request(vm)));
+    const first: Awaited<ReturnType<typeof lab.engine.submit>>[] = [];
+    for (const vm of VMS.slice(0, 5)) first.push(await lab.engine.submit(lab.request(vm)));
     const queued = first[4]!;
     expect(queued.state).toBe('queued');
-    const cancelled = lab.engine.cancel(queued.id, 'administrator@vsphere.local')!;
+    const cancelled = (await lab.engine.cancel(queued.id, 'administrator@vsphere.local'))!;
     expect(cancelled.state).toBe('cancelled');
     await lab.engine.idle();
-    const after = lab.engine.get(queued.id)!;
+    const after = (await lab.engine.get(queued.id))!;
     expect(after.state).toBe('cancelled');
     expect(after.startedAt).toBeUndefined();
     expect([...lab.ec2.emulator.region('us-east-1')!.imports.values()].some((i) => i.clientToken === queued.id)).toBe(false);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MigrationPhase, MigrationTask } from '../../connector/contract/index.ts';
 import { TASK_TAG } from '../../connector/engine/engine.ts';
-import { SqliteMigrationTasks } from '../../connector/engine/task-store.ts';
+import { SqliteMigrationTasks } from '../../connector/store/sqlite/migration-tasks.ts';
 import { CBT_RESET_REASON } from '../../connector/engine/warm/cycle.ts';
 import { changeTrackingEnabled, objectProps, powerOff, powerState } from '../../connector/vsphere/cbt.ts';
 import { text } from '../../connector/vsphere/soap.ts';
@@ -45,11 +45,11 @@ afterAll(async () => {
 });
 
 const vmId = (name: string) => lab.vmIds.get(name)!;
-const view = (id: string) => lab.engine.get(id)!;
-const record = (id: string) => store.get(id)!;
+const view = async (id: string) => (await lab.engine.get(id))!;
+const record = async (id: string) => (await store.get(id))!;
 const until = (id: string, ok: (t: MigrationTask) => boolean, what: string, ms = 300_000) =>
-  waitFor(() => {
-    const t = view(id);
+  waitFor(async () => {
+    const t = (await view(id));
     if (t.state === 'failed') throw new Error(`${what}: the migration failed: ${t.error}`);
     return ok(t) && t;
   }, what, ms);
@@ -62,14 +62,15 @@ function blocksOf(writes: [number, number][]): number {
 }
 
 /** The replicated disk's vim25 device key. */
-const diskKey = (id: string) => record(id).warm!.disks[0]!.deviceKey;
+const diskKey = async (id: string) => (await record(id)).warm!.disks[0]!.deviceKey;
 
 async function write(id: string, vm: string, writes: [number, number][], seed: number): Promise<void> {
-  for (const [offset, length] of writes) await lab.vcsim.writeDisk(vmId(vm), diskKey(id), { offset, length, seed: seed++ });
+  for (const [offset, length] of writes) await lab.vcsim.writeDisk(vmId(vm), await diskKey(id), { offset, length, seed: seed++ });
 }
 
 /** What the task left on either side: vCenter snapshots, EBS snapshots, live instances and AMIs tagged with it. */
-async function leftovers(id: string, vm: string, rec: { imageId?: string | undefined; warm?: { test?: { imageId?: string | undefined } | undefined } | undefined } = record(id)) {
+async function leftovers(id: string, vm: string, rec?: { imageId?: string | undefined; warm?: { test?: { imageId?: string | undefined } | undefined } | undefined }) {
+  rec ??= await record(id);
   const snapshots = (await vc.getVirtualMachine(vmId(vm))).snapshots.map((s) => s.name);
   const ebs = (await lab.ec2Client.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: `tag:${TASK_TAG}`, Values: [id] }] }))).Snapshots ?? [];
   const instances = ((await lab.ec2Client.send(new DescribeInstancesCommand({ Filters: [{ Name: `tag:${TASK_TAG}`, Values: [id] }] }))).Reservations ?? [])
@@ -87,18 +88,18 @@ describe('Cut over with guest shutdown', () => {
     const vm = 'no-tools';
     const tools = text((await objectProps(vc, { type: 'VirtualMachine', value: vmId(vm) }, ['guest.toolsRunningStatus'])).get('guest.toolsRunningStatus'));
     expect(tools, 'precondition: the lab VM runs no VMware Tools').not.toBe('guestToolsRunning');
-    const id = lab.engine.submit(lab.request(vm, { mode: 'warm', replicationIntervalMinutes: 5 })).id;
-    await until(id, (t) => t.phase === 'replicating' && !t.warm!.cycleRunning, 'the initial sync', 150_000).catch((err: unknown) => {
-      throw new Error(`${String(err)}: ${JSON.stringify(record(id))}`);
+    const id = (await lab.engine.submit(lab.request(vm, { mode: 'warm', replicationIntervalMinutes: 5 }))).id;
+    await until(id, (t) => t.phase === 'replicating' && !t.warm!.cycleRunning, 'the initial sync', 150_000).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}: ${JSON.stringify(await record(id))}`);
     });
-    lab.engine.cutover(id, admin.name);
+    await lab.engine.cutover(id, admin.name);
     const t = await until(id, (t) => !!t.warning, 'the refusal');
     expect(t.warning).toMatch(/VMware Tools is not running in no-tools.*power off no-tools yourself.*Replication continues/);
     expect(t.phase).toBe('replicating');
     expect(t.warm!.cutover).toBeUndefined();
     expect(await powerState(vc, vmId(vm))).toBe('poweredOn');
     await until(id, (t) => t.warm!.cycles >= 2, 'the next cycle');
-    lab.engine.cancel(id, admin.name);
+    await lab.engine.cancel(id, admin.name);
     await until(id, (t) => t.state === 'cancelled', 'Stop replication');
   }, 300_000);
 });
@@ -107,16 +108,16 @@ describe('warm migration of a powered-on 2 GiB VM', () => {
   it('syncs, sends exactly the changed blocks per cycle, runs a test instance, and cuts over to the disk content at power-off', async () => {
     const vm = 'warm-2g';
     // The lab's VMs run no VMware Tools (no guest shutdown): the user powers the VM off at cutover.
-    const id = lab.engine.submit(lab.request(vm, { mode: 'warm', replicationIntervalMinutes: 5, cutoverShutdown: 'user', leaveRunning: false })).id;
-    expect(view(id)).toMatchObject({ mode: 'warm', warm: { intervalMinutes: 5, shutdown: 'user', cycles: 0 } });
+    const id = (await lab.engine.submit(lab.request(vm, { mode: 'warm', replicationIntervalMinutes: 5, cutoverShutdown: 'user', leaveRunning: false }))).id;
+    expect((await view(id))).toMatchObject({ mode: 'warm', warm: { intervalMinutes: 5, shutdown: 'user', cycles: 0 } });
 
     // Initial sync: every allocated block once, progress by blocks written.
     const syncing = await until(id, (t) => t.phase === 'initial-sync' && (t.warm?.cycleRunning ?? false) && t.disks.length > 0, 'the initial sync');
     expect(syncing.warm?.fullSync).toBe(true);
     await until(id, (t) => t.phase === 'replicating' && t.warm!.cycles === 1 && !t.warm!.cycleRunning, 'the first cycle');
-    const first = record(id).warm!.disks[0]!.ebsSnapshotId!;
+    const first = (await record(id)).warm!.disks[0]!.ebsSnapshotId!;
     expect(lab.ec2.ebs.blocksWritten(first)).toBe(2048 * MiB / BLOCK);
-    expect(view(id).warm!.lastCycleSentBytes).toBe(2048 * MiB);
+    expect((await view(id)).warm!.lastCycleSentBytes).toBe(2048 * MiB);
     expect(await changeTrackingEnabled(vc, vmId(vm))).toBe(true);
 
     // Three cycles with known changed grains: each sends exactly the blocks those grains touch, once.
@@ -133,7 +134,7 @@ describe('warm migration of a powered-on 2 GiB VM', () => {
       const t = await until(id, (t) => t.warm!.cycles >= n && !t.warm!.cycleRunning, `cycle ${n}`);
       // A cycle that started before the write finished would send a part now and the rest in the next: not allowed here.
       expect(t.warm!.cycles, 'no cycle may start while the test writes').toBe(n);
-      const head = record(id).warm!.disks[0]!.ebsSnapshotId!;
+      const head = (await record(id)).warm!.disks[0]!.ebsSnapshotId!;
       expect(lab.ec2.ebs.blocksWritten(head)).toBe(blocksOf(writes));
       expect(lab.ec2.ebs.putCallsFor(head)).toBe(blocksOf(writes));
       expect(t.warm!.lastCycleSentBytes).toBe(blocksOf(writes) * BLOCK);
@@ -145,12 +146,12 @@ describe('warm migration of a powered-on 2 GiB VM', () => {
     }
 
     // Test instance: launched from the latest cycle while replication goes on, then finished.
-    lab.engine.launchTest(id, { subnetId: lab.subnetId }, admin.name);
+    await lab.engine.launchTest(id, { subnetId: lab.subnetId }, admin.name);
     const tested = await until(id, (t) => t.warm?.test?.state === 'running' || t.warm?.test?.state === 'failed', 'the test instance');
     expect(tested.warm!.test).toMatchObject({ state: 'running', subnetId: lab.subnetId, requestedBy: admin.name });
     const testInstance = tested.warm!.test!.instanceId!;
-    expect(() => lab.engine.launchTest(id, { subnetId: lab.subnetId }, admin.name)).toThrow(/already running/);
-    lab.engine.finishTest(id, admin.name);
+    expect(async () => await lab.engine.launchTest(id, { subnetId: lab.subnetId }, admin.name)).toThrow(/already running/);
+    await lab.engine.finishTest(id, admin.name);
     await until(id, (t) => !t.warm!.test, 'Finish test');
     // Terminated: EC2 passes through shutting-down first (the lab's stage is 30 ms, so a fast run can still see it).
     const testState = async () => (await lab.ec2Client.send(new DescribeInstancesCommand({ InstanceIds: [testInstance] }))).Reservations?.[0]?.Instances?.[0]?.State?.Name;
@@ -159,7 +160,7 @@ describe('warm migration of a powered-on 2 GiB VM', () => {
 
     // Last writes, then cutover: the user powers off, one final cycle, import from the snapshots, launch (stopped per the form).
     await write(id, vm, [[1536 * MiB + 7 * GRAIN, GRAIN]], seed);
-    lab.engine.cutover(id, admin.name);
+    await lab.engine.cutover(id, admin.name);
     await until(id, (t) => t.phase === 'cutting-over', 'cutting over');
     await write(id, vm, [[1800 * MiB, GRAIN]], seed + 1);
     await powerOff(vc, vmId(vm));
@@ -168,7 +169,7 @@ describe('warm migration of a powered-on 2 GiB VM', () => {
     expect(done.warm!.imagePath).toBe('import-image');
     expect(done.warm!.cutover!.downtimeSeconds).toBeGreaterThanOrEqual(0);
     expect(await powerState(vc, vmId(vm))).toBe('poweredOff');
-    const expected = await lab.vcsim.diskSha256(vmId(vm), diskKey(id));
+    const expected = await lab.vcsim.diskSha256(vmId(vm), await diskKey(id));
     const image = (await lab.ec2Client.send(new DescribeImagesCommand({ ImageIds: [done.imageId!] }))).Images![0]!;
     const amiSnapshot = image.BlockDeviceMappings!.find((m) => m.Ebs?.SnapshotId)!.Ebs!.SnapshotId!;
     expect(lab.ec2.ebs.snapshotSha256(amiSnapshot)).toBe(expected);
@@ -186,17 +187,17 @@ describe('warm migration of a powered-on 2 GiB VM', () => {
 describe('warm migration of a Nitro-ready guest (imagePath register-image)', () => {
   it('registers the test instance\'s and the cutover\'s images straight from the replicated snapshots, without VM Import', async () => {
     const vm = 'nitro-rhel';
-    const id = lab.engine.submit(lab.request(vm, { mode: 'warm', replicationIntervalMinutes: 5, cutoverShutdown: 'user', imagePath: 'register-image' })).id;
+    const id = (await lab.engine.submit(lab.request(vm, { mode: 'warm', replicationIntervalMinutes: 5, cutoverShutdown: 'user', imagePath: 'register-image' }))).id;
     await until(id, (t) => t.phase === 'replicating' && !t.warm!.cycleRunning, 'the initial sync');
     // The path is said once it is taken, not before.
-    expect(view(id).warm!.imagePath).toBeUndefined();
+    expect((await view(id)).warm!.imagePath).toBeUndefined();
     const describe = async (imageId: string) => (await lab.ec2Client.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images?.[0];
 
     // Test instance: RegisterImage from the pinned chain heads (ENA, hvm, x86_64, the VM's BIOS firmware), then launched.
-    lab.engine.launchTest(id, { subnetId: lab.subnetId }, admin.name);
+    await lab.engine.launchTest(id, { subnetId: lab.subnetId }, admin.name);
     const tested = await until(id, (t) => t.warm?.test?.state === 'running' || t.warm?.test?.state === 'failed', 'the test instance');
     expect(tested.warm!.test, tested.warm!.test?.error).toMatchObject({ state: 'running' });
-    const testRec = record(id).warm!.test!;
+    const testRec = (await record(id)).warm!.test!;
     expect(testRec.importTaskId).toBeUndefined();
     const testImage = (await describe(testRec.imageId!))!;
     expect(testImage).toMatchObject({ State: 'available', EnaSupport: true, BootMode: 'legacy-bios', Architecture: 'x86_64', VirtualizationType: 'hvm', RootDeviceName: '/dev/sda1' });
@@ -210,26 +211,26 @@ describe('warm migration of a Nitro-ready guest (imagePath register-image)', () 
     expect(testInst?.ImageId).toBe(testRec.imageId);
 
     // Finish test: the AMI is deregistered before its snapshots (still the chain's heads) are touched; replication goes on.
-    lab.engine.finishTest(id, admin.name);
+    await lab.engine.finishTest(id, admin.name);
     await until(id, (t) => !t.warm!.test, 'Finish test');
     expect(await describe(testRec.imageId!).catch(() => undefined)).toBeUndefined();
     await write(id, vm, [[3 * BLOCK, GRAIN]], 5000);
-    const n = view(id).warm!.cycles;
+    const n = (await view(id)).warm!.cycles;
     await until(id, (t) => t.warm!.cycles > n && !t.warm!.cycleRunning, 'a cycle after the test');
 
     // Cutover: the final snapshots become the AMI's own; nothing goes through VM Import.
-    lab.engine.cutover(id, admin.name);
+    await lab.engine.cutover(id, admin.name);
     await until(id, (t) => t.phase === 'cutting-over', 'cutting over');
     await write(id, vm, [[40 * MiB, GRAIN]], 5001);
     await powerOff(vc, vmId(vm));
     const done = await until(id, (t) => t.state === 'completed', 'the cutover', 600_000);
     expect(done.warm!.imagePath).toBe('register-image');
-    const finals = record(id).warm!.cutover!.finalSnapshotIds!;
+    const finals = (await record(id)).warm!.cutover!.finalSnapshotIds!;
     const image = (await describe(done.imageId!))!;
     expect(image).toMatchObject({ Name: `vm2ec2-${id}-cutover`, State: 'available', EnaSupport: true, BootMode: 'legacy-bios', VirtualizationType: 'hvm' });
     expect(image.BlockDeviceMappings!.map((m) => m.Ebs?.SnapshotId)).toEqual(finals);
     // The boot disk's content at power-off (a whole 1 GiB volume, so the EBS emulator's hash compares directly).
-    expect(lab.ec2.ebs.snapshotSha256(finals[0]!)).toBe(await lab.vcsim.diskSha256(vmId(vm), record(id).warm!.disks[0]!.deviceKey));
+    expect(lab.ec2.ebs.snapshotSha256(finals[0]!)).toBe(await lab.vcsim.diskSha256(vmId(vm), (await record(id)).warm!.disks[0]!.deviceKey));
     const inst = (await lab.ec2Client.send(new DescribeInstancesCommand({ InstanceIds: [done.instanceId!] }))).Reservations?.[0]?.Instances?.[0];
     expect(inst?.ImageId).toBe(done.imageId);
     const imports = (await lab.ec2Client.send(new DescribeImportImageTasksCommand({}))).ImportImageTasks ?? [];
@@ -244,10 +245,10 @@ describe('warm migration of a Nitro-ready guest (imagePath register-image)', () 
 
 describe('Stop replication', () => {
   const stopIn = async (vm: string, phase: MigrationPhase | 'test', arrange: (id: string) => Promise<unknown>) => {
-    const id = lab.engine.submit(lab.request(vm, { mode: 'warm', replicationIntervalMinutes: 5, cutoverShutdown: 'user' })).id;
+    const id = (await lab.engine.submit(lab.request(vm, { mode: 'warm', replicationIntervalMinutes: 5, cutoverShutdown: 'user' }))).id;
     await arrange(id);
-    if (phase !== 'test') expect(view(id).phase).toBe(phase);
-    lab.engine.cancel(id, admin.name);
+    if (phase !== 'test') expect((await view(id)).phase).toBe(phase);
+    await lab.engine.cancel(id, admin.name);
     const t = await until(id, (t) => t.state === 'cancelled', `Stop replication in ${phase}`);
     expect(t.cancelledBy).toBe(admin.name);
     expect(await leftovers(id, vm)).toEqual(nothing);
@@ -260,19 +261,19 @@ describe('Stop replication', () => {
   it('with a test instance running', () =>
     stopIn('stop-test', 'test', async (id) => {
       await replicating(id);
-      lab.engine.launchTest(id, { subnetId: lab.subnetId }, admin.name);
+      await lab.engine.launchTest(id, { subnetId: lab.subnetId }, admin.name);
       await until(id, (t) => t.warm?.test?.state === 'running', 'the test instance');
     }), 300_000);
   it('while cutover waits for the user to power off the VM', () =>
     stopIn('stop-cutover', 'cutting-over', async (id) => {
       await replicating(id);
-      lab.engine.cutover(id, admin.name);
+      await lab.engine.cutover(id, admin.name);
       await until(id, (t) => t.phase === 'cutting-over', 'cutting over');
     }), 300_000);
   it('during the import after the final sync', () =>
     stopIn('stop-import', 'importing', async (id) => {
       await replicating(id);
-      lab.engine.cutover(id, admin.name);
+      await lab.engine.cutover(id, admin.name);
       await until(id, (t) => t.phase === 'cutting-over', 'cutting over');
       await powerOff(vc, vmId('stop-import'));
       await until(id, (t) => t.phase === 'importing' && !!t.importTaskId, 'the import');
@@ -290,19 +291,19 @@ describe('Stop replication', () => {
           migrationSaved: (t) => {
             if (asked || t.id !== id || t.state !== 'running' || t.phase !== 'replicating' || t.warm?.cycle || !t.warm?.nextCycleAt) return;
             asked = true;
-            queueMicrotask(() => built.engine.cancel(id, admin.name));
+            queueMicrotask(async () => await built.engine.cancel(id, admin.name));
           },
         },
       ],
     });
     try {
-      built.engine.start();
-      id = built.engine.submit(lab.request(vm, { mode: 'warm', replicationIntervalMinutes: 5 })).id;
-      const t = await waitFor(() => {
-        const t = built.engine.get(id)!;
+      await built.engine.start();
+      id = (await built.engine.submit(lab.request(vm, { mode: 'warm', replicationIntervalMinutes: 5 }))).id;
+      const t = await waitFor(async () => {
+        const t = (await built.engine.get(id))!;
         return (t.state === 'cancelled' || t.state === 'failed') && t;
-      }, 'Stop replication asked as the initial sync ended', 60_000).catch((err: unknown) => {
-        throw new Error(`${String(err)}: ${JSON.stringify(built.engine.get(id))}`);
+      }, 'Stop replication asked as the initial sync ended', 60_000).catch(async (err: unknown) => {
+        throw new Error(`${String(err)}: ${JSON.stringify(await built.engine.get(id))}`);
       });
       expect(asked).toBe(true);
       expect(t.state).toBe('cancelled');
@@ -319,10 +320,10 @@ describe('Changed Block Tracking reset', () => {
     const vm = 'cbt-reset';
     // 30 "minutes" (30 s here) between cycles: the reset lands before cycle 2 even when this loaded process sees the
     // initial sync's end late, and no third cycle can slip in before the full sync is checked.
-    const id = lab.engine.submit(lab.request(vm, { mode: 'warm', replicationIntervalMinutes: 30 })).id;
+    const id = (await lab.engine.submit(lab.request(vm, { mode: 'warm', replicationIntervalMinutes: 30 }))).id;
     // A wait that gives up says where the task stood and where the lab vCenter's goroutines were.
     const dump = async (err: unknown) => {
-      throw new Error(`${String(err)}: ${JSON.stringify(record(id))}; the lab vCenter: ${await lab.vcsim.dumpGoroutines()}`);
+      throw new Error(`${String(err)}: ${JSON.stringify((await record(id)))}; the lab vCenter: ${await lab.vcsim.dumpGoroutines()}`);
     };
     await until(id, (t) => t.phase === 'replicating' && !t.warm!.cycleRunning, 'the initial sync', 120_000).catch(dump);
     await lab.vcsim.resetChangeTracking(vmId(vm));
@@ -336,7 +337,7 @@ describe('Changed Block Tracking reset', () => {
     expect(full.warm!.fullSync).toBe(true);
     const after = await until(id, (t) => t.warm!.cycles > full.warm!.cycles && !t.warm!.cycleRunning, 'the cycle after the reset', 60_000).catch(dump);
     expect(after.warm!.lastCycleSentBytes).toBe(256 * MiB);
-    lab.engine.cancel(id, admin.name);
+    await lab.engine.cancel(id, admin.name);
     await until(id, (t) => t.state === 'cancelled', 'Stop replication', 30_000).catch(dump);
     expect(await leftovers(id, vm)).toEqual(nothing);
   }, 300_000);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectorConfig } from '../../connector/config.ts';
 import { NotificationPayload, WEBHOOK_HEADERS, type NotificationTargetInput } from '../../connector/contract/index.ts';
-import { SqliteMigrationTasks } from '../../connector/engine/task-store.ts';
+import { SqliteMigrationTasks } from '../../connector/store/sqlite/migration-tasks.ts';
 import type { MigrationRecord } from '../../connector/engine/types.ts';
 import { NotificationService } from '../../connector/notifications/service.ts';
 import { NotificationStore } from '../../connector/notifications/store.ts';
@@ -56,7 +56,7 @@ afterAll(async () => {
 });
 afterEach(async () => {
   await Promise.all(services.splice(0).map((s) => s.stop()));
-  stores.splice(0).forEach((s) => s.close());
+  stores.splice(0).forEach(async (s) => await s.close());
   received = [];
   behave = (_r, res) => res.writeHead(204).end();
 });
@@ -202,8 +202,8 @@ describe('webhook notifications', () => {
     const target = store.createTarget(webhook(['migration.completed']), 'admin');
     const tasks = new SqliteMigrationTasks(file);
     const task = migration({ state: 'completed', phase: 'done', instanceId: 'i-0bbb' });
-    tasks.insert(task); // saved with no observer: as if the connector died right after the save
-    tasks.close();
+    await tasks.insert(task); // saved with no observer: as if the connector died right after the save
+    await tasks.close();
     service.start();
     await until('the swept delivery', () => store.deliveries(target.id)[0]?.outcome === 'delivered');
     expect(payloads()).toHaveLength(1);
@@ -214,8 +214,8 @@ describe('webhook notifications', () => {
     const { file, store } = setup();
     const target = store.createTarget(webhook(['migration.completed']), 'admin');
     const tasks = new SqliteMigrationTasks(file);
-    tasks.insert(migration({ state: 'completed', phase: 'done', instanceId: 'i-0ccc' }));
-    tasks.close();
+    await tasks.insert(migration({ state: 'completed', phase: 'done', instanceId: 'i-0ccc' }));
+    await tasks.close();
     const held: ServerResponse[] = [];
     behave = (_r, res) => held.push(res); // never answers: the worker is killed while waiting
     const child = startChild(file, { timeoutMs: 60_000 });

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerPlugin } from '../../connector/cli/registration.ts';
 import { ExportService } from '../../connector/engine/exports.ts';
 import { EngineVcenterSessions } from '../../connector/engine/factory.ts';
-import { SqliteExportTasks, SqliteMigrationTasks } from '../../connector/engine/task-store.ts';
+import { SqliteExportTasks } from '../../connector/store/sqlite/export-tasks.ts';
+import { SqliteMigrationTasks } from '../../connector/store/sqlite/migration-tasks.ts';
 import { createVcenterReporter } from '../../connector/vcenter-tasks/wiring.ts';
 import { sweepGoneInstances } from '../../connector/vcenter-tasks/instance-sweep.ts';
 import { DescribeInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
@@ -71,7 +72,7 @@ async function watchTask(vmName: string): Promise<{ progress: number[]; states: 
 describe('migrations in vCenter', { timeout: 300_000 }, () => {
   it('a completed migration: one task by the requester with rising progress, its events, the EC2 attributes and a notes line', async () => {
     const sub = lab.request('bsd-firewall-01', { requestedBy: OPERATOR });
-    const task = lab.engine.submit(sub);
+    const task = await lab.engine.submit(sub);
     const seen = await watchTask('bsd-firewall-01');
     expect(seen.count).toBe(1);
     expect(seen.final).toMatchObject({ state: 'success', initiatedBy: OPERATOR, cancelable: false, entityName: 'bsd-firewall-01', progress: 100 });
@@ -81,10 +82,10 @@ describe('migrations in vCenter', { timeout: 300_000 }, () => {
     expect(seen.progress.some((p) => p > 0 && p < 100)).toBe(true);
 
     await lab.engine.idle();
-    const done = lab.engine.get(task.id)!;
+    const done = (await lab.engine.get(task.id))!;
     expect(done.state).toBe('completed');
     migratedInstance = done.instanceId;
-    expect(tasks.get(task.id)?.vcenterTask).toBe(seen.final.task.value);
+    expect((await tasks.get(task.id))?.vcenterTask).toBe(seen.final.task.value);
 
     const ids = [EVENT_TYPES.requested, EVENT_TYPES.disksCopied, EVENT_TYPES.imported, EVENT_TYPES.launched].map((t) => t.id);
     const events = await waitFor(async () => {
@@ -116,10 +117,10 @@ describe('migrations in vCenter', { timeout: 300_000 }, () => {
 
   it('a failed migration: the task ends in error with our message, and an error event says why', async () => {
     await lab.vcsim.injectFault({ kind: 'lease-error', when: 'initializing', message: 'Lab: the datastore is unavailable', count: 1 });
-    const task = lab.engine.submit(lab.request('rhel-db-01'));
+    const task = await lab.engine.submit(lab.request('rhel-db-01'));
     const seen = await watchTask('rhel-db-01');
     await lab.engine.idle();
-    const failed = lab.engine.get(task.id)!;
+    const failed = (await lab.engine.get(task.id))!;
     expect(failed.state).toBe('failed');
     expect(seen.count).toBe(1);
     expect(seen.final.state).toBe('error');
@@ -130,12 +131,12 @@ describe('migrations in vCenter', { timeout: 300_000 }, () => {
   });
 
   it('a cancelled migration: the task ends in error "Cancelled by …", and a warning event names who', async () => {
-    const task = lab.engine.submit(lab.request('ubuntu-web-01'));
+    const task = await lab.engine.submit(lab.request('ubuntu-web-01'));
     await waitFor(async () => (await migrateTasks('ubuntu-web-01')).find((t) => t.state === 'running'), 'the vCenter task to run');
-    lab.engine.cancel(task.id, admin.name);
+    await lab.engine.cancel(task.id, admin.name);
     const seen = await watchTask('ubuntu-web-01');
     await lab.engine.idle();
-    expect(lab.engine.get(task.id)!.state).toBe('cancelled');
+    expect((await lab.engine.get(task.id))!.state).toBe('cancelled');
     expect(seen.count).toBe(1);
     expect(seen.final).toMatchObject({ state: 'error', error: `Cancelled by ${admin.name}.` });
     const ev = await waitFor(async () => (await eventsOf('ubuntu-web-01')).find((e) => e.eventTypeId === EVENT_TYPES.cancelled.id && e.arguments.migrationId === task.id), 'the cancelled event');
@@ -153,7 +154,7 @@ describe('exports in vCenter', { timeout: 300_000 }, () => {
     const reporter = createVcenterReporter({ sessions, migrations: tasks, exports: store, log: () => {} });
     const svc = new ExportService({ store, ec2: () => lab.ec2Client, s3: () => lab.s3Client, maxExportsPerRegion: 5, observers: [reporter] });
     try {
-      svc.setBucketName('lab');
+      await svc.setBucketName('lab');
       const exp = await svc.start({ environmentId: 'env-default', region: REGION, instanceId: migratedInstance!, s3Prefix: 'exports/', requestedBy: OPERATOR });
       const done = await waitFor(async () => {
         const r = await svc.get(exp.id);
@@ -165,12 +166,12 @@ describe('exports in vCenter', { timeout: 300_000 }, () => {
       const exportTasks = (await recentTasks(vim)).filter((t) => t.entity?.value === vmId && t.descriptionId === TASK_TYPES.export.id);
       expect(exportTasks).toHaveLength(1);
       expect(exportTasks[0]).toMatchObject({ state: 'success', initiatedBy: OPERATOR });
-      expect(store.get(exp.id)?.vcenterTask).toBe(exportTasks[0]!.task.value);
+      expect((await store.get(exp.id))?.vcenterTask).toBe(exportTasks[0]!.task.value);
       const ev = (await eventsOf('bsd-firewall-01')).find((e) => e.eventTypeId === EVENT_TYPES.exportCompleted.id && e.arguments.exportId === exp.id);
       expect(ev).toMatchObject({ severity: 'info', arguments: { bucket: done.bucket, key: done.s3Key, instanceId: migratedInstance } });
     } finally {
       await sessions.close();
-      store.close();
+      await store.close();
     }
   });
 });
@@ -231,15 +232,15 @@ describe('a connector SIGKILLed mid-migration', { timeout: 300_000 }, () => {
     const first = await startChild([lab.request('app-multidisk-01')]);
     const id = first.ids[0]!;
     // Killed once the vCenter task is recorded and the disk is on its way.
-    const recorded = await waitFor(() => {
-      const t = tasks.get(id);
+    const recorded = await waitFor(async () => {
+      const t = await tasks.get(id);
       return t?.vcenterTask && (t.phase === 'uploading' || t.phase === 'importing') ? t.vcenterTask : undefined;
     }, 'the vCenter task to be recorded');
     await kill(first.child);
 
     const second = await startChild();
-    const end = await waitFor(() => {
-      const t = tasks.get(id);
+    const end = await waitFor(async () => {
+      const t = await tasks.get(id);
       return t && ['completed', 'failed', 'cancelled'].includes(t.state) ? t : undefined;
     }, 'the resumed migration to end', 240_000);
     expect(end.state).toBe('completed');
@@ -248,6 +249,6 @@ describe('a connector SIGKILLed mid-migration', { timeout: 300_000 }, () => {
     expect(seen.count).toBe(1);
     expect(seen.final.task.value).toBe(recorded);
     expect(seen.final.state).toBe('success');
-    expect(tasks.get(id)?.vcenterTask).toBe(recorded);
+    expect((await tasks.get(id))?.vcenterTask).toBe(recorded);
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MigrationList, MigrationTask } from '../../connector/contract/index.ts';
 import { pageJson, taskJson, type TaskJsonSource } from '../../connector/engine/task-json.ts';
-import { SqliteMigrationTasks } from '../../connector/engine/task-store.ts';
+import { SqliteMigrationTasks } from '../../connector/store/sqlite/migration-tasks.ts';
 import { taskView, viewIsSettled } from '../../connector/engine/task-view.ts';
 import type { MigrationRecord } from '../../connector/engine/types.ts';
 
@@ -47,88 +47,88 @@ describe('kept JSON of polled task lists', () => {
     a = new SqliteMigrationTasks(join(dir, 'connector.sqlite'));
     b = new SqliteMigrationTasks(join(dir, 'connector.sqlite'));
   });
-  afterEach(() => {
-    a.close();
-    b.close();
+  afterEach(async () => {
+    await a.close();
+    await b.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('serialises a page of ended tasks once, and again after any write to the table', () => {
-    for (let i = 1; i <= 3; i++) a.insert(task(i));
+  it('serialises a page of ended tasks once, and again after any write to the table', async () => {
+    for (let i = 1; i <= 3; i++) await a.insert(task(i));
     const src = source();
-    const first = pageJson(a.list(page), src);
+    const first = pageJson(await a.list(page), src);
     expect(src.built).toBe(3);
-    expect(pageJson(a.list(page), src)).toBe(first);
+    expect(pageJson(await a.list(page), src)).toBe(first);
     expect(src.built).toBe(3);
     expect(parsed(first).items.map((t) => t.id)).toEqual(['mig-3', 'mig-2', 'mig-1']);
 
     // Another connection (another connector process, a CLI) changes one row: only that task is serialised again.
-    b.save({ ...b.get('mig-2')!, error: 'EC2 import failed', state: 'failed' });
-    const second = parsed(pageJson(a.list(page), src));
+    await b.save({ ...(await b.get('mig-2'))!, error: 'EC2 import failed', state: 'failed' });
+    const second = parsed(pageJson(await a.list(page), src));
     expect(second.items[1]).toMatchObject({ id: 'mig-2', state: 'failed', error: 'EC2 import failed' });
     expect(src.built).toBe(4);
 
     // A write through the same connection, and an insert.
-    a.save({ ...a.get('mig-1')!, vmName: 'renamed' });
-    a.insert(task(4));
-    const third = parsed(pageJson(a.list(page), src));
+    await a.save({ ...(await a.get('mig-1'))!, vmName: 'renamed' });
+    await a.insert(task(4));
+    const third = parsed(pageJson(await a.list(page), src));
     expect(third.total).toBe(4);
     expect(third.items.map((t) => [t.id, t.vmName])).toEqual([['mig-4', undefined], ['mig-3', undefined], ['mig-2', undefined], ['mig-1', 'renamed']]);
   });
 
-  it('builds a moving task from the engine’s memory on every poll, and keeps the ended ones around it', () => {
-    a.insert(task(1));
+  it('builds a moving task from the engine’s memory on every poll, and keeps the ended ones around it', async () => {
+    await a.insert(task(1));
     const running = task(2, { state: 'running', phase: 'uploading', finishedAt: undefined, disks: [disk(10, 5)] });
-    a.insert(running);
+    await a.insert(running);
     const memory = { ...running, disks: [{ ...running.disks[0]!, bytesUploaded: 60 }] };
     const src = source(new Map([[memory.id, memory]]));
-    const one = parsed(pageJson(a.list(page), src));
+    const one = parsed(pageJson(await a.list(page), src));
     expect(one.items[0]).toMatchObject({ id: 'mig-2', percent: 30, etaSeconds: 8 });
     memory.disks[0]!.bytesUploaded = 90;
-    const two = parsed(pageJson(a.list(page), src));
+    const two = parsed(pageJson(await a.list(page), src));
     expect(two.items[0]).toMatchObject({ id: 'mig-2', percent: 45, etaSeconds: 2 });
     // The ended task was serialised once; the running one at each poll.
     expect(src.built).toBe(3);
     expect(two.items[1]).toEqual(one.items[1]);
   });
 
-  it('counts a warm task’s replication lag to the poll, never from a kept body', () => {
+  it('counts a warm task’s replication lag to the poll, never from a kept body', async () => {
     const warm = task(1, {
       state: 'running', phase: 'replicating', mode: 'warm', finishedAt: undefined, disks: [],
       warm: { intervalMinutes: 30, shutdown: 'user', disks: [], cycles: 2, lastSyncAt: new Date(T0).toISOString(), supersededSnapshots: [] },
     });
-    a.insert(warm);
+    await a.insert(warm);
     const src = source();
-    const lag = () => parsed(pageJson(a.list(page), src)).items[0]!.warm!.lagSeconds;
-    expect(lag()).toBe(3600);
+    const lag = async () => parsed(pageJson(await a.list(page), src)).items[0]!.warm!.lagSeconds;
+    expect(await lag()).toBe(3600);
     src.now = new Date(T0 + 3_660_000);
-    expect(lag()).toBe(3660);
+    expect(await lag()).toBe(3660);
   });
 
-  it('serves one task from the shared record while its row is unchanged', () => {
-    a.insert(task(1));
+  it('serves one task from the shared record while its row is unchanged', async () => {
+    await a.insert(task(1));
     const src = source();
-    const text = taskJson(a.peek('mig-1')!, src, true);
-    expect(a.peek('mig-1')).toBe(a.peek('mig-1'));
-    expect(taskJson(a.peek('mig-1')!, src, true)).toBe(text);
+    const text = taskJson((await a.peek('mig-1'))!, src, true);
+    expect(await a.peek('mig-1')).toBe(await a.peek('mig-1'));
+    expect(taskJson((await a.peek('mig-1'))!, src, true)).toBe(text);
     expect(src.built).toBe(1);
-    b.save({ ...b.get('mig-1')!, state: 'cancelled', cancelledBy: 'administrator@vsphere.local' });
-    expect(MigrationTask.parse(JSON.parse(taskJson(a.peek('mig-1')!, src, true)))).toMatchObject({ state: 'cancelled', cancelledBy: 'administrator@vsphere.local' });
-    a.save({ ...a.get('mig-1')!, vmName: 'renamed' });
-    expect(JSON.parse(taskJson(a.peek('mig-1')!, src, true))).toMatchObject({ state: 'cancelled', vmName: 'renamed' });
+    await b.save({ ...(await b.get('mig-1'))!, state: 'cancelled', cancelledBy: 'administrator@vsphere.local' });
+    expect(MigrationTask.parse(JSON.parse(taskJson((await a.peek('mig-1'))!, src, true)))).toMatchObject({ state: 'cancelled', cancelledBy: 'administrator@vsphere.local' });
+    await a.save({ ...(await a.get('mig-1'))!, vmName: 'renamed' });
+    expect(JSON.parse(taskJson((await a.peek('mig-1'))!, src, true))).toMatchObject({ state: 'cancelled', vmName: 'renamed' });
     // A record that is not shared (get() hands out one to mutate) is never kept.
-    const own = a.get('mig-1')!;
+    const own = (await a.get('mig-1'))!;
     taskJson(own, src, false);
     own.vmName = 'changed';
     expect(JSON.parse(taskJson(own, src, false))).toMatchObject({ vmName: 'changed' });
   });
 
-  it('limits a list to the given environments in the query itself', () => {
-    a.insert(task(1));
-    a.insert(task(2, { environmentId: 'env-b' }));
-    a.insert(task(3, { environmentId: 'env-c' }));
-    expect(a.list({ environmentIds: ['env-a', 'env-c'], limit: 1, offset: 0 })).toMatchObject({ total: 2, items: [{ id: 'mig-3' }] });
-    expect(a.list({ environmentIds: [], limit: 10, offset: 0 })).toEqual({ total: 0, items: [] });
+  it('limits a list to the given environments in the query itself', async () => {
+    await a.insert(task(1));
+    await a.insert(task(2, { environmentId: 'env-b' }));
+    await a.insert(task(3, { environmentId: 'env-c' }));
+    expect(await a.list({ environmentIds: ['env-a', 'env-c'], limit: 1, offset: 0 })).toMatchObject({ total: 2, items: [{ id: 'mig-3' }] });
+    expect(await a.list({ environmentIds: [], limit: 10, offset: 0 })).toEqual({ total: 0, items: [] });
   });
 
   it('treats as settled only views that no longer change with the clock', () => {

@@ -6,7 +6,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { MigrationEngine, MigrationError } from '../../connector/engine/engine.ts';
 import type { MigrationBefore, TaskObserver } from '../../connector/engine/observer.ts';
-import { SqliteMigrationTasks } from '../../connector/engine/task-store.ts';
+import { SqliteMigrationTasks } from '../../connector/store/sqlite/migration-tasks.ts';
 import type { MigrationRecord } from '../../connector/engine/types.ts';
 
 // The engine tells its observers about every persisted save, with the state and phase the store held before it,
@@ -31,7 +31,7 @@ describe('MigrationEngine observers', () => {
   let s3: S3Client;
   const seen: Seen[] = [];
   const recorder: TaskObserver = {
-    migrationSaved: (t, before) => seen.push({ id: t.id, before, state: t.state, phase: t.phase, stored: tasks.get(t.id)?.state }),
+    migrationSaved: (t, before) => seen.push({ id: t.id, before, state: t.state, phase: t.phase, stored: tasks.peekNow(t.id)?.state }),
   };
 
   function engine(observers: TaskObserver[]): MigrationEngine {
@@ -62,8 +62,8 @@ describe('MigrationEngine observers', () => {
     s3 = new S3Client(AWS);
     seen.length = 0;
   });
-  afterEach(() => {
-    tasks.close();
+  afterEach(async () => {
+    await tasks.close();
     ec2.destroy();
     s3.destroy();
     rmSync(dir, { recursive: true, force: true });
@@ -71,11 +71,11 @@ describe('MigrationEngine observers', () => {
 
   it('sees the insert, every transition with the state before it, and only what the store holds', async () => {
     const e = engine([recorder]);
-    e.start();
-    const t = e.submit(sub);
+    await e.start();
+    const t = await e.submit(sub);
     await e.idle();
     await e.stop();
-    expect(e.get(t.id)?.state).toBe('failed');
+    expect((await e.get(t.id))?.state).toBe('failed');
     expect(seen[0]).toMatchObject({ id: t.id, before: undefined, state: 'queued', phase: 'queued' });
     expect(seen[1]).toMatchObject({ before: { state: 'queued', phase: 'queued' }, state: 'running', phase: 'exporting' });
     expect(seen.at(-1)).toMatchObject({ state: 'failed' });
@@ -90,9 +90,9 @@ describe('MigrationEngine observers', () => {
       ...sub, id: 'mig-resumed', seq: 0, idKind: 'import', state: 'running', phase: 'exporting', mode: 'cold', bucket: 'staging',
       prefix: 'vm2ec2/mig-resumed/', exportAttempts: 1, disks: [], createdAt: at, startedAt: at, updatedAt: at,
     };
-    tasks.insert(running);
+    await tasks.insert(running);
     const e = engine([recorder]);
-    e.start();
+    await e.start();
     await e.idle();
     const resumed = seen.filter((s) => s.id === 'mig-resumed');
     expect(resumed[0]?.before).toEqual({ state: 'running', phase: 'exporting' });
@@ -100,8 +100,8 @@ describe('MigrationEngine observers', () => {
 
     await e.stop();
     const paused = engine([recorder]); // not started: the submitted task stays queued
-    const q = paused.submit({ ...sub, vmId: 'vm-2' });
-    paused.cancel(q.id, 'administrator@vsphere.local');
+    const q = await paused.submit({ ...sub, vmId: 'vm-2' });
+    await paused.cancel(q.id, 'administrator@vsphere.local');
     expect(seen.filter((s) => s.id === q.id).map((s) => [s.before?.state, s.state])).toEqual([
       [undefined, 'queued'],
       ['queued', 'cancelled'],
@@ -110,11 +110,11 @@ describe('MigrationEngine observers', () => {
 
   it('keeps running when an observer throws', async () => {
     const e = engine([{ migrationSaved: () => { throw new Error('observer broke'); } }, recorder]);
-    e.start();
-    const t = e.submit(sub);
+    await e.start();
+    const t = await e.submit(sub);
     await e.idle();
     await e.stop();
-    expect(e.get(t.id)?.state).toBe('failed');
+    expect((await e.get(t.id))?.state).toBe('failed');
     expect(seen.at(-1)).toMatchObject({ id: t.id, state: 'failed' });
   });
 });

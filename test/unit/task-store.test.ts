@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SqliteMigrationTasks } from '../../connector/engine/task-store.ts';
+import { SqliteMigrationTasks } from '../../connector/store/sqlite/migration-tasks.ts';
 import type { MigrationRecord } from '../../connector/engine/types.ts';
 
 // The list page cache must never serve a page older than the table, whichever connection wrote last.
@@ -24,40 +24,40 @@ describe('SqliteMigrationTasks list pages', () => {
     a = new SqliteMigrationTasks(join(dir, 'connector.sqlite'));
     b = new SqliteMigrationTasks(join(dir, 'connector.sqlite'));
   });
-  afterEach(() => {
-    a.close();
-    b.close();
+  afterEach(async () => {
+    await a.close();
+    await b.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('reflects inserts and saves made through the same repository', () => {
-    for (let i = 1; i <= 3; i++) a.insert(task(i));
+  it('reflects inserts and saves made through the same repository', async () => {
+    for (let i = 1; i <= 3; i++) await a.insert(task(i));
     const page = { environmentId: 'env-a', limit: 2, offset: 0 };
-    expect(a.list(page).items.map((t) => t.id)).toEqual(['mig-3', 'mig-2']);
-    a.insert(task(4));
-    expect(a.list(page)).toMatchObject({ total: 4, items: [{ id: 'mig-4' }, { id: 'mig-3' }] });
-    const t3 = a.get('mig-3')!;
-    a.save({ ...t3, state: 'running', phase: 'exporting' });
-    expect(a.list(page).items[1]).toMatchObject({ id: 'mig-3', state: 'running', phase: 'exporting' });
-    expect(a.list({ state: 'queued', limit: 10, offset: 0 }).total).toBe(3);
+    expect((await a.list(page)).items.map((t) => t.id)).toEqual(['mig-3', 'mig-2']);
+    await a.insert(task(4));
+    expect(await a.list(page)).toMatchObject({ total: 4, items: [{ id: 'mig-4' }, { id: 'mig-3' }] });
+    const t3 = (await a.get('mig-3'))!;
+    await a.save({ ...t3, state: 'running', phase: 'exporting' });
+    expect((await a.list(page)).items[1]).toMatchObject({ id: 'mig-3', state: 'running', phase: 'exporting' });
+    expect((await a.list({ state: 'queued', limit: 10, offset: 0 })).total).toBe(3);
   });
 
-  it('reflects writes committed by another connection to the same file', () => {
-    a.insert(task(1));
-    expect(a.list({ environmentId: 'env-a', limit: 10, offset: 0 }).total).toBe(1);
-    b.insert(task(2));
-    b.insert(task(3, 'env-b'));
-    expect(a.list({ environmentId: 'env-a', limit: 10, offset: 0 }).items.map((t) => t.id)).toEqual(['mig-2', 'mig-1']);
-    b.save({ ...b.get('mig-1')!, state: 'failed', phase: 'done', error: 'x' });
-    expect(a.list({ environmentId: 'env-a', limit: 10, offset: 0 }).items[1]).toMatchObject({ id: 'mig-1', state: 'failed' });
+  it('reflects writes committed by another connection to the same file', async () => {
+    await a.insert(task(1));
+    expect((await a.list({ environmentId: 'env-a', limit: 10, offset: 0 })).total).toBe(1);
+    await b.insert(task(2));
+    await b.insert(task(3, 'env-b'));
+    expect((await a.list({ environmentId: 'env-a', limit: 10, offset: 0 })).items.map((t) => t.id)).toEqual(['mig-2', 'mig-1']);
+    await b.save({ ...(await b.get('mig-1'))!, state: 'failed', phase: 'done', error: 'x' });
+    expect((await a.list({ environmentId: 'env-a', limit: 10, offset: 0 })).items[1]).toMatchObject({ id: 'mig-1', state: 'failed' });
   });
 
-  it('keeps pages of different filters apart', () => {
+  it('keeps pages of different filters apart', async () => {
     // Two tasks per VM: the older one ended (a VM has one active migration at a time).
-    for (let i = 1; i <= 6; i++) a.insert({ ...task(i, i % 2 ? 'env-a' : 'env-b'), vmId: `vm-${i % 3}`, ...(i <= 3 ? { state: 'completed' as const } : {}) });
-    expect(a.list({ environmentId: 'env-a', limit: 10, offset: 0 }).items.map((t) => t.id)).toEqual(['mig-5', 'mig-3', 'mig-1']);
-    expect(a.list({ environmentId: 'env-b', limit: 10, offset: 0 }).items.map((t) => t.id)).toEqual(['mig-6', 'mig-4', 'mig-2']);
-    expect(a.list({ environmentId: 'env-b', limit: 1, offset: 1 }).items.map((t) => t.id)).toEqual(['mig-4']);
-    expect(a.list({ vmId: 'vm-0', limit: 10, offset: 0 }).items.map((t) => t.id)).toEqual(['mig-6', 'mig-3']);
+    for (let i = 1; i <= 6; i++) await a.insert({ ...task(i, i % 2 ? 'env-a' : 'env-b'), vmId: `vm-${i % 3}`, ...(i <= 3 ? { state: 'completed' as const } : {}) });
+    expect((await a.list({ environmentId: 'env-a', limit: 10, offset: 0 })).items.map((t) => t.id)).toEqual(['mig-5', 'mig-3', 'mig-1']);
+    expect((await a.list({ environmentId: 'env-b', limit: 10, offset: 0 })).items.map((t) => t.id)).toEqual(['mig-6', 'mig-4', 'mig-2']);
+    expect((await a.list({ environmentId: 'env-b', limit: 1, offset: 1 })).items.map((t) => t.id)).toEqual(['mig-4']);
+    expect((await a.list({ vmId: 'vm-0', limit: 10, offset: 0 })).items.map((t) => t.id)).toEqual(['mig-6', 'mig-3']);
   });
 });

@@ -1,0 +1,159 @@
+// Migration tasks in the connector's SQLite file (schema step 0002). Every write is one statement, so a SIGKILL
+// leaves either the previous or the next version of a task, never half of one. better-sqlite3 is synchronous: the
+// async methods answer from the same tick's statement.
+import type { Database, Statement } from 'better-sqlite3';
+import { openSqlite, prepareCached } from './database.ts';
+import type { MigrationState } from '../../contract/index.ts';
+import type { MigrationRecord } from '../../engine/types.ts';
+import { ActiveTaskConflict, holds, type MigrationTaskRepository, type TaskFilter } from '../../engine/task-store.ts';
+import { isTargetConflict, SAVE_SQL } from './task-sql.ts';
+
+/** Distinct list pages kept between writes (a page per environment, VM and filter the portal polls). */
+const PAGE_CACHE_ENTRIES = 256;
+/** Parsed rows kept for reuse by list() and peek() (about 1 KiB each). */
+const ROW_CACHE_ENTRIES = 20_000;
+
+export class SqliteMigrationTasks implements MigrationTaskRepository {
+  private handle: Database | undefined;
+  /** Bumped by every write through this connection; SQLite's data_version covers writes by other connections. */
+  private writes = 0;
+  private readonly pages = new Map<string, { version: string; page: { items: MigrationRecord[]; total: number } }>();
+  /**
+   * The last parsed record of each row read for list() or peek(), with the text it was parsed from: a row that has
+   * not changed keeps its object across writes to other rows (and so whatever task-json.ts serialised from it).
+   */
+  private readonly rows = new Map<string, { data: string; rec: MigrationRecord; version: string }>();
+
+  /** The file is opened on first use, so building the connector touches no disk. */
+  constructor(private readonly file: string) {}
+
+  private get db(): Database {
+    this.handle ??= openSqlite(this.file).db;
+    return this.handle;
+  }
+
+  private stmt(sql: string): Statement {
+    return prepareCached(this.db, sql);
+  }
+
+  private version(): string {
+    return `${this.writes}:${String(this.stmt('PRAGMA data_version').pluck().get())}`;
+  }
+
+  async insert(task: MigrationRecord): Promise<MigrationRecord> {
+    const seq = (this.stmt('SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM engine_tasks').get() as { n: number }).n;
+    const rec = { ...task, seq };
+    this.writes += 1;
+    try {
+      this.stmt(
+        `INSERT INTO engine_tasks (id, kind, seq, state, environment_id, vm_id, active_target, created_at, updated_at, data)
+         VALUES (?, 'migration', ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(rec.id, seq, rec.state, rec.environmentId, rec.vmId, holds(rec.state) ? rec.vmId : null, rec.createdAt, rec.updatedAt, JSON.stringify(rec));
+    } catch (err) {
+      if (!isTargetConflict(err)) throw err;
+      throw new ActiveTaskConflict(rec.vmId, this.holderNow(rec.vmId));
+    }
+    return rec;
+  }
+
+  /** Records the vCenter task that shows this migration (vcenter-tasks/): only that field of the JSON changes. */
+  async setVcenterTask(id: string, moRef: string): Promise<void> {
+    this.writes += 1;
+    this.stmt(`UPDATE engine_tasks SET data = json_set(data, '$.vcenterTask', ?) WHERE id = ? AND kind = 'migration'`).run(moRef, id);
+  }
+
+  /** The active migration of a VM, if any. */
+  async holderOf(vmId: string): Promise<MigrationRecord | undefined> {
+    return this.holderNow(vmId);
+  }
+
+  private holderNow(vmId: string): MigrationRecord | undefined {
+    const row = this.stmt(`SELECT data FROM engine_tasks WHERE kind = 'migration' AND active_target = ?`).get(vmId) as { data: string } | undefined;
+    return row ? (JSON.parse(row.data) as MigrationRecord) : undefined;
+  }
+
+  /** See SAVE_SQL: an ended task gives its VM up in the same statement that records the end. */
+  async save(task: MigrationRecord): Promise<boolean> {
+    this.writes += 1;
+    return this.stmt(SAVE_SQL).run(
+      task.state,
+      task.updatedAt,
+      JSON.stringify(task),
+      task.state,
+      task.id,
+    ).changes > 0;
+  }
+
+  async get(id: string): Promise<MigrationRecord | undefined> {
+    const row = this.stmt(`SELECT data FROM engine_tasks WHERE id = ? AND kind = 'migration'`).get(id) as { data: string } | undefined;
+    return row ? (JSON.parse(row.data) as MigrationRecord) : undefined;
+  }
+
+  async peek(id: string): Promise<MigrationRecord | undefined> {
+    return this.peekNow(id);
+  }
+
+  /** peek() without the promise (the list and poll paths). */
+  peekNow(id: string): MigrationRecord | undefined {
+    // Read at this version of the table: the row cannot have changed.
+    const version = this.version();
+    const kept = this.rows.get(id);
+    if (kept?.version === version) return kept.rec;
+    const row = this.stmt(`SELECT id, data FROM engine_tasks WHERE id = ? AND kind = 'migration'`).get(id) as { id: string; data: string } | undefined;
+    return row ? this.shared(row, version) : undefined;
+  }
+
+  /** The row's record, reused while its stored text is the same. */
+  private shared(row: { id: string; data: string }, version: string): MigrationRecord {
+    const kept = this.rows.get(row.id);
+    if (kept && kept.data === row.data) {
+      kept.version = version;
+      return kept.rec;
+    }
+    const rec = JSON.parse(row.data) as MigrationRecord;
+    if (this.rows.size >= ROW_CACHE_ENTRIES) this.rows.clear();
+    this.rows.set(row.id, { data: row.data, rec, version });
+    return rec;
+  }
+
+  async list(f: TaskFilter): Promise<{ items: MigrationRecord[]; total: number }> {
+    return this.listNow(f);
+  }
+
+  /** list() without the promise. */
+  listNow(f: TaskFilter): { items: MigrationRecord[]; total: number } {
+    // Many open portal tabs poll the same page; it is read from SQLite once per change of the table.
+    const key = JSON.stringify([f.environmentId, f.environmentIds, f.vmId, f.state, f.limit, f.offset]);
+    const version = this.version();
+    const hit = this.pages.get(key);
+    if (hit && hit.version === version) return hit.page;
+    const where = [`kind = 'migration'`];
+    const args: string[] = [];
+    if (f.environmentId) (where.push('environment_id = ?'), args.push(f.environmentId));
+    // One statement whatever the number of environments.
+    if (f.environmentIds) (where.push('environment_id IN (SELECT value FROM json_each(?))'), args.push(JSON.stringify(f.environmentIds)));
+    if (f.vmId) (where.push('vm_id = ?'), args.push(f.vmId));
+    if (f.state) (where.push('state = ?'), args.push(f.state));
+    const clause = where.join(' AND ');
+    const total = (this.stmt(`SELECT COUNT(*) AS n FROM engine_tasks WHERE ${clause}`).get(...args) as { n: number }).n;
+    const rows = this.stmt(`SELECT id, data FROM engine_tasks WHERE ${clause} ORDER BY seq DESC LIMIT ? OFFSET ?`).all(...args, f.limit, f.offset) as { id: string; data: string }[];
+    const page = { items: rows.map((r) => this.shared(r, version)), total };
+    if (this.pages.size >= PAGE_CACHE_ENTRIES) this.pages.clear();
+    this.pages.set(key, { version, page });
+    return page;
+  }
+
+  async byStates(states: readonly MigrationState[]): Promise<MigrationRecord[]> {
+    if (states.length === 0) return [];
+    const rows = this.stmt(`SELECT data FROM engine_tasks WHERE kind = 'migration' AND state IN (${states.map(() => '?').join(',')}) ORDER BY seq`).all(...states) as { data: string }[];
+    return rows.map((r) => JSON.parse(r.data) as MigrationRecord);
+  }
+
+  async close(): Promise<void> {
+    this.pages.clear();
+    this.rows.clear();
+    if (this.handle?.open) this.handle.close();
+    this.handle = undefined;
+  }
+}
+
