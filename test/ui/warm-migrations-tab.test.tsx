@@ -60,6 +60,8 @@ const record = async (request: Request) => {
 };
 const server = setupServer(
   http.get(`${API}/migrations`, () => HttpResponse.json({ items, total: items.length })),
+  // The tab also lists the environment's waves (issue 14): none here.
+  http.get(`${API}/waves`, () => HttpResponse.json({ items: [], total: 0 })),
   http.get(`${API}/me`, () => HttpResponse.json(me)),
   http.get(`${API}/environments`, () => HttpResponse.json({ environments: [env] })),
   http.get(`${API}/environments/env-prod/subnets`, () =>
