@@ -58,6 +58,8 @@ export class MigrationEngine {
   private readonly sideJobs = new Map<string, { abort: AbortController; done: Promise<void> }>();
   /** Parked warm tasks whose work is due, in order: they take free slots ahead of the queue. */
   private readonly due = new Set<string>();
+  /** This connector's fleet id (options.connectorId), read once by start(). */
+  private me: string | undefined;
   private started = false;
   private stopping = false;
   private updatingFlag = false;
@@ -109,8 +111,10 @@ export class MigrationEngine {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
+    this.me = await this.opts.connectorId?.();
     for (const t of await this.opts.tasks.byStates(['running', 'cancelling'])) {
       this.persisted.set(t.id, { state: t.state, phase: t.phase });
+      if (this.me) t.connectorId = this.me;
       // A warm task between cycles waits for its next one; one with a cycle or cutover in flight resumes at once.
       if (t.mode === 'warm' && t.state === 'running' && t.phase === 'replicating' && !t.warm?.cycle) this.park(t);
       else this.launch(t);
@@ -352,6 +356,7 @@ export class MigrationEngine {
       this.persisted.set(id, { state: next.state, phase: next.phase });
       next.state = 'running';
       next.startedAt = this.iso();
+      if (this.me) next.connectorId = this.me;
       next.phase = next.mode === 'warm' ? 'initial-sync' : 'exporting';
       this.save(next);
       this.launch(next);

@@ -36,7 +36,7 @@ export const enginePlugin = fp(
         awsCredentials: awsCreds,
         exportTasks: exportStore,
       },
-      { log: (msg) => app.log.warn(msg), bandwidth: app.fleet.bandwidth },
+      { log: (msg) => app.log.warn(msg), bandwidth: app.fleet.bandwidth, connectorId: () => app.fleet.connectorId() },
     );
     app.decorate('engine', built.engine);
     app.decorate(

@@ -70,12 +70,14 @@ export interface MigrationEngineOptions {
   onTaskEnd?: (task: MigrationRecord) => void;
   /** The connector's bandwidth cap shared by every disk copy (issue 14); absent: unlimited. */
   bandwidth?: BandwidthLimiter;
+  /** This connector's fleet id, recorded on every task it starts or resumes (the task view's connectorId). */
+  connectorId?: () => Promise<string>;
   /** Told after every persisted save (vCenter tasks and events, notifications); the array may grow until start(). */
   observers?: TaskObserver[];
 }
 
-export type EngineSettings = Required<Omit<MigrationEngineOptions, 'log' | 'onTaskEnd' | 'ebs' | 'bandwidth'>> &
-  Pick<MigrationEngineOptions, 'onTaskEnd' | 'ebs' | 'bandwidth'> & { log: (msg: string) => void };
+export type EngineSettings = Required<Omit<MigrationEngineOptions, 'log' | 'onTaskEnd' | 'ebs' | 'bandwidth' | 'connectorId'>> &
+  Pick<MigrationEngineOptions, 'onTaskEnd' | 'ebs' | 'bandwidth' | 'connectorId'> & { log: (msg: string) => void };
 
 /** What the scheduler hands a pipeline: the settings and the ways to persist a task. */
 export interface EngineContext {

@@ -29,6 +29,7 @@ export function taskView(t: MigrationRecord, now: Date, queuePosition: number | 
     vmId: t.vmId,
     ...(t.vmName ? { vmName: t.vmName } : {}),
     ...(t.waveId ? { waveId: t.waveId } : {}),
+    ...(t.connectorId ? { connectorId: t.connectorId } : {}),
     platform: t.platform,
     subnetId: t.subnetId,
     instanceType: t.instanceType,

@@ -68,6 +68,8 @@ export interface MigrationRecord {
   cancelledAt?: string;
   /** The vCenter task (moRef value) that shows this migration in Recent Tasks; kept so a restart updates the same one. */
   vcenterTask?: string;
+  /** The connector running (or last running) the task (issue 14, fleet). */
+  connectorId?: string;
   /** Issue 14: the wave this migration belongs to, its priority (higher first; default 0) and start window (ISO instants). */
   waveId?: string;
   priority?: number;

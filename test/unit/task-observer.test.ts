@@ -34,8 +34,9 @@ describe('MigrationEngine observers', () => {
     migrationSaved: (t, before) => seen.push({ id: t.id, before, state: t.state, phase: t.phase, stored: tasks.peekNow(t.id)?.state }),
   };
 
-  function engine(observers: TaskObserver[]): MigrationEngine {
+  function engine(observers: TaskObserver[], connectorId?: string): MigrationEngine {
     return new MigrationEngine({
+      ...(connectorId ? { connectorId: async () => connectorId } : {}),
       tasks,
       // vCenter refuses at once: the task fails at its first step, as a real one does with a refused login.
       openVcenter: () => Promise.reject(new MigrationError('The connector could not log in to vCenter.')),
@@ -116,5 +117,26 @@ describe('MigrationEngine observers', () => {
     await e.stop();
     expect((await e.get(t.id))?.state).toBe('failed');
     expect(seen.at(-1)).toMatchObject({ id: t.id, state: 'failed' });
+  });
+
+  it('records the connector that starts a task, and the one that resumes it, on the stored task and its view', async () => {
+    const a = engine([recorder], 'conn-a');
+    await a.start();
+    const t = await a.submit(sub);
+    await a.idle();
+    await a.stop();
+    expect((await tasks.get(t.id))?.connectorId).toBe('conn-a');
+    expect((await a.get(t.id))?.connectorId).toBe('conn-a');
+
+    const at = new Date().toISOString();
+    await tasks.insert({
+      ...sub, vmId: 'vm-2', id: 'mig-resumed', seq: 0, idKind: 'import', state: 'running', phase: 'exporting', mode: 'cold', bucket: 'staging',
+      prefix: 'vm2ec2/mig-resumed/', exportAttempts: 1, disks: [], createdAt: at, startedAt: at, updatedAt: at, connectorId: 'conn-a',
+    });
+    const b = engine([recorder], 'conn-b');
+    await b.start();
+    await b.idle();
+    await b.stop();
+    expect((await tasks.get('mig-resumed'))?.connectorId).toBe('conn-b');
   });
 });
