@@ -66,6 +66,23 @@ async function expectTruncatedId(cell: Locator, full: string) {
 
 const GLOBAL = `[data-test="${client.globalView.iframe}"]`;
 
+/** The form's first subnet and instance type, then Begin: returns the task ID the form shows and closes it. */
+async function beginWithFirstChoices(modal: FrameLocator): Promise<string> {
+  const subnet = modal.getByRole('combobox', { name: 'Subnet' });
+  await expect(subnet.locator('option')).not.toHaveCount(1);
+  await subnet.selectOption({ index: 1 });
+  const types = modal.getByRole('combobox', { name: 'Instance type' });
+  await expect(types.locator('option')).not.toHaveCount(1);
+  await types.selectOption({ index: 1 });
+  const begin = modal.getByRole('button', { name: 'Begin migration to Amazon EC2' });
+  await expect(begin, (await modal.locator('section').last().textContent()) ?? '').toBeEnabled();
+  await begin.click();
+  const taskId = (await modal.getByTestId(testIds.migrate.taskId).textContent()) ?? '';
+  expect(taskId).toMatch(/^mig-/);
+  await modal.getByTestId(testIds.migrate.close).click();
+  return taskId;
+}
+
 async function openEnvironment(portal: FrameLocator) {
   await portal.getByRole('button', { name: /Expand .*us-east-1/ }).click();
   await portal.getByRole('button', { name: ENV_NAME }).click();
@@ -140,18 +157,7 @@ test.describe.serial('tables fit and name VMs', () => {
     await vsphere.loginAs('operator');
     const modal = await vsphere.runPluginAction('ubuntu-web-01', 'Migrate VM to EC2');
     await modal.getByRole('combobox', { name: 'Environment' }).selectOption({ label: ENV_NAME });
-    const subnet = modal.getByRole('combobox', { name: 'Subnet' });
-    await expect(subnet.locator('option')).not.toHaveCount(1);
-    await subnet.selectOption({ index: 1 });
-    const types = modal.getByRole('combobox', { name: 'Instance type' });
-    await expect(types.locator('option')).not.toHaveCount(1);
-    await types.selectOption({ index: 1 });
-    const begin = modal.getByRole('button', { name: 'Begin migration to Amazon EC2' });
-    await expect(begin).toBeEnabled();
-    await begin.click();
-    const taskId = (await modal.getByTestId(testIds.migrate.taskId).textContent()) ?? '';
-    expect(taskId).toMatch(/^mig-/);
-    await modal.getByTestId(testIds.migrate.close).click();
+    const taskId = await beginWithFirstChoices(modal);
 
     const portal = await vsphere.openPortal();
     await openEnvironment(portal);
@@ -267,18 +273,7 @@ test.describe.serial('tables fit and name VMs', () => {
     await modal.getByRole('radio', { name: 'Replicate, then cut over' }).check();
     // The lab's VMs run no VMware Tools: the user powers the VM off at cutover.
     await modal.getByRole('radio', { name: 'I will power off the VM myself' }).check();
-    const subnet = modal.getByRole('combobox', { name: 'Subnet' });
-    await expect(subnet.locator('option')).not.toHaveCount(1);
-    await subnet.selectOption({ index: 1 });
-    const types = modal.getByRole('combobox', { name: 'Instance type' });
-    await expect(types.locator('option')).not.toHaveCount(1);
-    await types.selectOption({ index: 1 });
-    const begin = modal.getByRole('button', { name: 'Begin migration to Amazon EC2' });
-    await expect(begin, (await modal.locator('section').last().textContent()) ?? '').toBeEnabled();
-    await begin.click();
-    const warmId = (await modal.getByTestId(testIds.migrate.taskId).textContent()) ?? '';
-    expect(warmId).toMatch(/^mig-/);
-    await modal.getByTestId(testIds.migrate.close).click();
+    const warmId = await beginWithFirstChoices(modal);
 
     const portal = await vsphere.openPortal();
     await openEnvironment(portal);
