@@ -150,7 +150,7 @@ describe('warm migration of a powered-on 2 GiB VM', () => {
     const tested = await until(id, (t) => t.warm?.test?.state === 'running' || t.warm?.test?.state === 'failed', 'the test instance');
     expect(tested.warm!.test).toMatchObject({ state: 'running', subnetId: lab.subnetId, requestedBy: admin.name });
     const testInstance = tested.warm!.test!.instanceId!;
-    expect(async () => await lab.engine.launchTest(id, { subnetId: lab.subnetId }, admin.name)).toThrow(/already running/);
+    await expect(lab.engine.launchTest(id, { subnetId: lab.subnetId }, admin.name)).rejects.toThrow(/already running/);
     await lab.engine.finishTest(id, admin.name);
     await until(id, (t) => !t.warm!.test, 'Finish test');
     // Terminated: EC2 passes through shutting-down first (the lab's stage is 30 ms, so a fast run can still see it).
