@@ -1,6 +1,6 @@
 // The migration engine: a durable FIFO of migrations with a fixed number of running slots. Each task is a
 // resumable step machine run by its pipeline (cold.ts: export → S3 → import → launch; warm/: replicate → cut over);
-// this file schedules them, persists them and answers the API.
+// this file schedules them and answers the API; start-queue.ts orders the waiting ones, task-writer.ts records them.
 import { randomUUID } from 'node:crypto';
 import type { MigrationTask, MigrationState } from '../contract/index.ts';
 import { failureMessage, MigrationError } from './failures.ts';
@@ -9,10 +9,11 @@ import { AppError } from '../errors.ts';
 import type { MigrationRecord, MigrationSubmission } from './types.ts';
 import { taskView } from './task-view.ts';
 import { pageJson, taskJson, type TaskJsonSource } from './task-json.ts';
-import type { MigrationBefore } from './observer.ts';
 import { AwsSteps } from './aws-steps.ts';
 import { ColdPipeline } from './cold.ts';
 import { WarmPipeline } from './warm/pipeline.ts';
+import { StartQueue } from './start-queue.ts';
+import { TaskWriter } from './task-writer.ts';
 import { CANCEL, SHUTDOWN, TAKEN_OVER, sleep, type EngineContext, type EngineSettings, type MigrationEngineOptions } from './runtime.ts';
 
 const TERMINAL: readonly MigrationState[] = ['completed', 'failed', 'cancelled'];
@@ -36,19 +37,10 @@ interface Parked {
 export class MigrationEngine {
   private readonly opts: EngineSettings;
   private readonly running = new Map<string, Running>();
-  /** Queued task ids in FIFO order, read from the store once; see queued(). */
-  private queue: Promise<Set<string>> | undefined;
-  /** Each queued task's priority and start (waves, issue 14); tasks without them are priority 0, due at once. */
-  private readonly order = new Map<string, QueueOrder>();
-  /** Wakes the pump when the earliest start window of a waiting task opens. */
-  private windowTimer: NodeJS.Timeout | undefined;
-  /** Each task's store writes, one at a time in order (see persist()). */
-  private readonly writers = new Map<string, { done: Promise<void>; again: boolean }>();
+  private readonly queue: StartQueue;
   private pumping = false;
   private pumpAgain = false;
-  private readonly lastSave = new Map<string, number>();
-  /** State and phase as last persisted by this process, for the observers' `before`. */
-  private readonly persisted = new Map<string, MigrationBefore>();
+  private readonly writer: TaskWriter;
   private readonly ctx: EngineContext;
   private readonly aws: AwsSteps;
   private readonly cold: ColdPipeline;
@@ -87,12 +79,24 @@ export class MigrationEngine {
       observers: [],
       ...options,
     };
+    this.writer = new TaskWriter({
+      tasks: this.opts.tasks,
+      observers: this.opts.observers,
+      progressSaveMs: this.opts.progressSaveMs,
+      now: () => this.opts.now(),
+      log: (line) => this.opts.log(line),
+      stopRun: (id, reason) => {
+        this.running.get(id)?.abort.abort(reason);
+        if (reason === TAKEN_OVER) this.sideJobs.get(id)?.abort.abort(reason);
+      },
+    });
     this.ctx = {
       opts: this.opts,
       save: (t) => this.save(t),
-      saveThrottled: (t) => this.saveThrottled(t),
+      saveThrottled: (t) => this.writer.saveThrottled(t),
       iso: () => this.iso(),
     };
+    this.queue = new StartQueue({ load: () => this.opts.tasks.byStates(['queued']), now: () => this.opts.now(), wake: () => this.pump() });
     this.aws = new AwsSteps(this.ctx);
     this.cold = new ColdPipeline(this.ctx, this.aws);
     this.warm = new WarmPipeline(this.ctx, this.aws);
@@ -113,7 +117,7 @@ export class MigrationEngine {
     this.started = true;
     this.me = await this.opts.connectorId?.();
     for (const t of await this.opts.tasks.byStates(['running', 'cancelling'])) {
-      this.persisted.set(t.id, { state: t.state, phase: t.phase });
+      this.writer.remember(t);
       if (this.me) t.connectorId = this.me;
       // A warm task between cycles waits for its next one; one with a cycle or cutover in flight resumes at once.
       if (t.mode === 'warm' && t.state === 'running' && t.phase === 'replicating' && !t.warm?.cycle) this.park(t);
@@ -127,10 +131,10 @@ export class MigrationEngine {
   async stop(): Promise<void> {
     this.stopping = true;
     for (const p of this.parked.values()) clearTimeout(p.timer);
-    clearTimeout(this.windowTimer);
+    this.queue.stop();
     for (const r of [...this.running.values(), ...this.sideJobs.values()]) r.abort.abort(SHUTDOWN);
     await Promise.allSettled([...this.running.values(), ...this.sideJobs.values()].map((r) => r.done));
-    await Promise.allSettled([...this.writers.values()].map((w) => w.done));
+    await Promise.allSettled(this.writer.pending());
   }
 
   /** A new task id (callers that must prepare something for the task before submitting it). */
@@ -144,7 +148,7 @@ export class MigrationEngine {
    */
   async submit(sub: MigrationSubmission, id: string = MigrationEngine.newId()): Promise<MigrationTask> {
     const now = this.iso();
-    const queue = await this.queued();
+    const queue = await this.queue.ready();
     const due = sub.notBefore === undefined || Date.parse(sub.notBefore) <= this.opts.now().getTime();
     // Tasks in the queue are not launched yet: this one starts at once only if they and it fit in the free slots.
     const startsNow = this.running.size + queue.size < this.opts.maxRunning && due;
@@ -165,8 +169,7 @@ export class MigrationEngine {
       createdAt: now,
       updatedAt: now,
     } as MigrationRecord);
-    queue.add(record.id);
-    this.order.set(record.id, queueOrder(record));
+    queue.add(record);
     this.pump();
     return this.view(this.live(record.id) ?? record, await this.queuePositions());
   }
@@ -174,7 +177,7 @@ export class MigrationEngine {
   private async insertExclusive(record: MigrationRecord): Promise<MigrationRecord> {
     try {
       const inserted = await this.opts.tasks.insert(record);
-      this.observe(inserted, undefined);
+      this.writer.inserted(inserted);
       return inserted;
     } catch (err) {
       if (!(err instanceof ActiveTaskConflict)) throw err;
@@ -218,9 +221,9 @@ export class MigrationEngine {
   }
 
   private async jsonSource(): Promise<TaskJsonSource> {
-    const queue = await this.queued();
+    const queue = await this.queue.ready();
     let positions: Map<string, number> | undefined;
-    return { live: (id) => this.live(id), view: (t) => this.view(t, t.state === 'queued' ? (positions ??= this.positionsOf(queue)) : undefined) };
+    return { live: (id) => this.live(id), view: (t) => this.view(t, t.state === 'queued' ? (positions ??= queue.positions(this.freeSlots())) : undefined) };
   }
 
   /** The in-memory record of a running or parked task (the one its pipeline writes). */
@@ -269,11 +272,10 @@ export class MigrationEngine {
     t.cancelledBy = cancelledBy;
     t.cancelledAt = this.iso();
     if (t.state === 'queued') {
-      (await this.queued()).delete(t.id);
-      this.order.delete(t.id);
+      (await this.queue.ready()).remove(t.id);
       this.finish(t, 'cancelled');
-      await this.flush(t.id);
-      this.persisted.delete(t.id);
+      await this.writer.flush(t.id);
+      this.writer.forget(t.id);
       return this.view(t);
     }
     t.state = 'cancelling';
@@ -297,7 +299,7 @@ export class MigrationEngine {
     // A task that started while it was read is changed through its live record.
     const live = this.live(id);
     if (live) return live;
-    if (t && !this.persisted.has(id)) this.persisted.set(id, { state: t.state, phase: t.phase });
+    if (t) this.writer.remember(t, true);
     return t;
   }
 
@@ -305,7 +307,7 @@ export class MigrationEngine {
   async idle(): Promise<void> {
     for (;;) {
       const busy = [...this.running.values()];
-      const writes = [...this.writers.values()].map((w) => w.done);
+      const writes = this.writer.pending();
       if (busy.length === 0 && writes.length === 0 && !this.pumping && (await this.opts.tasks.byStates(['queued'])).length === 0) return;
       await Promise.allSettled([...busy.map((r) => r.done), ...writes]);
       if (busy.length === 0) await sleep(20);
@@ -334,7 +336,7 @@ export class MigrationEngine {
   }
 
   private async fill(): Promise<void> {
-    const queue = await this.queued();
+    const queue = await this.queue.ready();
     while (this.running.size < this.opts.maxRunning && !this.stopping) {
       const [dueId] = this.due;
       if (dueId !== undefined) {
@@ -346,14 +348,12 @@ export class MigrationEngine {
         }
         continue;
       }
-      const id = this.nextQueued(queue);
+      const id = queue.take();
       if (id === undefined) return;
-      queue.delete(id);
-      this.order.delete(id);
       // The store stays the truth: a task that left the queue some other way is skipped.
       const next = await this.opts.tasks.get(id);
       if (next?.state !== 'queued' || this.live(id)) continue;
-      this.persisted.set(id, { state: next.state, phase: next.phase });
+      this.writer.remember(next);
       next.state = 'running';
       next.startedAt = this.iso();
       if (this.me) next.connectorId = this.me;
@@ -369,10 +369,10 @@ export class MigrationEngine {
     this.running.set(task.id, entry);
     entry.done = this.run(task, abort.signal).finally(async () => {
       // The slot is free once the task's last write is in the store.
-      await this.flush(task.id);
+      await this.writer.flush(task.id);
       this.running.delete(task.id);
-      this.lastSave.delete(task.id);
-      if (abort.signal.reason === TAKEN_OVER || TERMINAL.includes(task.state)) this.persisted.delete(task.id);
+      this.writer.released(task.id);
+      if (abort.signal.reason === TAKEN_OVER || TERMINAL.includes(task.state)) this.writer.forget(task.id);
       else if (task.mode === 'warm' && task.state === 'running' && !this.stopping) this.park(task);
       this.pump();
     });
@@ -409,64 +409,13 @@ export class MigrationEngine {
     this.pump();
   }
 
-  /**
-   * The queue in memory: reading it from the store on every submit, start and list parsed every queued record
-   * (~10 ms at 1,000 queued), which made a burst of 1,000 submits quadratic (bench/scheduler.ts).
-   */
-  private queued(): Promise<Set<string>> {
-    this.queue ??= this.opts.tasks.byStates(['queued']).then((records) => {
-      for (const t of records) this.order.set(t.id, queueOrder(t));
-      return new Set(records.map((t) => t.id));
-    });
-    return this.queue;
-  }
-
-  /**
-   * The queued task to start next: the highest priority whose start window is open, FIFO within a priority. When only
-   * tasks waiting for their window remain, the pump is woken as the earliest one opens.
-   */
-  private nextQueued(queue: Set<string>): string | undefined {
-    const now = this.opts.now().getTime();
-    let best: string | undefined;
-    let bestPriority = -Infinity;
-    let earliest = Infinity;
-    for (const id of queue) {
-      const o = this.order.get(id) ?? NO_ORDER;
-      if (o.notBefore > now) {
-        earliest = Math.min(earliest, o.notBefore);
-        continue;
-      }
-      if (o.priority > bestPriority) {
-        best = id;
-        bestPriority = o.priority;
-      }
-    }
-    if (best === undefined && earliest < Infinity) {
-      clearTimeout(this.windowTimer);
-      // Capped so a changed clock is noticed; an early wake finds nothing due and sets the timer again.
-      this.windowTimer = setTimeout(() => this.pump(), Math.min(Math.max(earliest - now, 10), 60_000));
-      this.windowTimer.unref?.();
-    }
-    return best;
-  }
-
   private async queuePositions(): Promise<Map<string, number>> {
-    return this.positionsOf(await this.queued());
+    return (await this.queue.ready()).positions(this.freeSlots());
   }
 
-  /**
-   * Queue positions in start order: priority first, FIFO within a priority (start windows aside), counted after the
-   * tasks that take the free slots as the pump runs.
-   */
-  private positionsOf(queue: Set<string>): Map<string, number> {
-    const ids = [...queue];
-    const index = new Map(ids.map((id, i) => [id, i]));
-    const priority = (id: string): number => (this.order.get(id) ?? NO_ORDER).priority;
-    ids.sort((a, b) => priority(b) - priority(a) || (index.get(a) ?? 0) - (index.get(b) ?? 0));
-    let position = -Math.max(0, this.opts.maxRunning - this.running.size);
-    const out = new Map<string, number>();
-    for (const id of ids) if (++position > 0) out.set(id, position);
-    return out;
+  /** Slots the next fill gives to queued tasks. */
+  private freeSlots(): number {
+    return this.opts.maxRunning - this.running.size;
   }
 
   // ---------- the step machine ----------
@@ -505,85 +454,8 @@ export class MigrationEngine {
     this.opts.onTaskEnd?.(t);
   }
 
-  /**
-   * Records the task: the write is queued behind the task's earlier ones (persist()), so pipelines call this without
-   * waiting; the observers are told once it is stored, with the state stored before (`persisted`).
-   */
   private save(t: MigrationRecord): void {
-    t.updatedAt = this.iso();
-    this.lastSave.set(t.id, Date.now());
-    this.persist(t);
-  }
-
-  /**
-   * One write at a time per task, in order: a save while one is in flight marks the task dirty and the next write
-   * takes its latest state (writes of one task never overtake each other; several saves may become one write).
-   */
-  private persist(t: MigrationRecord): void {
-    const w = this.writers.get(t.id);
-    if (w) {
-      w.again = true;
-      return;
-    }
-    const entry = { done: Promise.resolve(), again: true };
-    this.writers.set(t.id, entry);
-    entry.done = (async () => {
-      try {
-        while (entry.again) {
-          entry.again = false;
-          // A save that came during the write is observed after the next one (observers see what the store holds).
-          if ((await this.write(t)) && !entry.again) this.observe(t, this.persisted.get(t.id));
-        }
-      } finally {
-        this.writers.delete(t.id);
-      }
-    })();
-  }
-
-  /**
-   * A write the store refused is retried with backoff; if it keeps failing, the run stops where it is (its last
-   * stored step is resumed on restart or by a peer): a task never runs on with its steps unrecorded. A write that
-   * found the task owned by someone else stops the run at once.
-   */
-  private async write(t: MigrationRecord): Promise<boolean> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        if (await this.opts.tasks.save(t)) return true;
-        this.opts.log(`migration ${t.id}: another connector has taken this task over; this connector stops working on it`);
-        this.running.get(t.id)?.abort.abort(TAKEN_OVER);
-        this.sideJobs.get(t.id)?.abort.abort(TAKEN_OVER);
-        return false;
-      } catch (err) {
-        if (attempt >= STORE_WRITE_ATTEMPTS) {
-          this.opts.log(`migration ${t.id}: the task store refused ${attempt} writes (${String(err)}); the migration stops at its last recorded step and resumes when the connector restarts`);
-          this.running.get(t.id)?.abort.abort(SHUTDOWN);
-          return false;
-        }
-        this.opts.log(`migration ${t.id}: writing the task failed (${String(err)}); retrying`);
-        await sleep(100 * 2 ** attempt);
-      }
-    }
-  }
-
-  /** Resolves once the task's queued writes are in the store. */
-  private async flush(id: string): Promise<void> {
-    while (this.writers.has(id)) await this.writers.get(id)?.done;
-  }
-
-  /** Tells every observer about a persisted save; an observer's failure is logged, never the task's. */
-  private observe(t: MigrationRecord, before: MigrationBefore | undefined): void {
-    this.persisted.set(t.id, { state: t.state, phase: t.phase });
-    for (const o of this.opts.observers) {
-      try {
-        o.migrationSaved?.(t, before);
-      } catch (err) {
-        this.opts.log(`migration ${t.id}: an observer failed: ${String(err)}`);
-      }
-    }
-  }
-
-  private saveThrottled(t: MigrationRecord): void {
-    if (Date.now() - (this.lastSave.get(t.id) ?? 0) >= this.opts.progressSaveMs) this.save(t);
+    this.writer.save(t);
   }
 
   private iso(): string {
@@ -594,21 +466,6 @@ export class MigrationEngine {
     const queuePosition = t.state === 'queued' ? positions?.get(t.id) : undefined;
     return taskView(t, this.opts.now(), queuePosition);
   }
-}
-
-/** Attempts at one task write before its run stops (about 3 s of backoff). */
-const STORE_WRITE_ATTEMPTS = 5;
-
-interface QueueOrder {
-  priority: number;
-  /** Epoch ms; 0 when the task may start at once. */
-  notBefore: number;
-}
-const NO_ORDER: QueueOrder = { priority: 0, notBefore: 0 };
-
-function queueOrder(t: Pick<MigrationRecord, 'priority' | 'notBefore'>): QueueOrder {
-  const start = t.notBefore === undefined ? 0 : Date.parse(t.notBefore);
-  return { priority: t.priority ?? 0, notBefore: Number.isFinite(start) ? start : 0 };
 }
 
 const STATE_WORDS: Partial<Record<MigrationState, string>> = { queued: 'queued', running: 'running', cancelling: 'being cancelled' };
