@@ -26,7 +26,9 @@ beforeAll(async () => {
   lab = await startEngineLab({
     startEngine: false,
     vms: [{ name: VM, powerState: 'poweredOn', disks: [{ capacityMiB: 1024, seed: 91 }] }],
-    engine: { warmMinuteMs: 1000, powerOffPollMs: 50 },
+    // A 5-minute interval lasts 15 s: the 400 lab disk writes of step 2 must land between two cycles (at 5 s, under
+    // CI's load, a cycle began before the last of them and took only 378).
+    engine: { warmMinuteMs: 3000, powerOffPollMs: 50 },
   });
   tasks = new SqliteMigrationTasks(join(lab.dataDir, 'connector.sqlite'));
   children = engineChildren(lab);
