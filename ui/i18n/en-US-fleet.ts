@@ -1,7 +1,7 @@
 // English strings of the fleet's connectors (Connector status), the bandwidth cap and "Runs on" (issue 14).
 export const enUSFleet = {
   'fleet.title': 'Connectors',
-  'fleet.intro': 'Every connector that shares this task store. A connector that has not sent a heartbeat for {lease} is not responding; its migration tasks are taken over by another connector of the same vCenter.',
+  'fleet.intro': 'Every connector that shares this store. A connector that has not sent a heartbeat for {lease} is not responding; its migrations resume when it is back.',
   'fleet.name': 'Connector',
   'fleet.thisOne': '{id} (this connector)',
   'fleet.vcenter': 'vCenter Server',
