@@ -112,29 +112,41 @@ async function pluginSessionToken(client: { origin: string; certPem: string }, u
   return token;
 }
 
+const STOP_PART_MS = 30_000;
+
 /** Start vcsim, S3, the EC2 emulator, the connector and the vSphere Client stand-in, all on 127.0.0.1. */
 export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
   const log = opts.log ?? (() => {});
   const stageMs = opts.stageMs ?? 10_000;
-  const stops: (() => Promise<void>)[] = [];
+  const stops: { name: string; stop: () => Promise<void> }[] = [];
+  // Each part gets a bounded time: one that hangs (a task that ignores its abort, a socket left open) is named on
+  // stderr and the rest still stop, so a test run never waits forever on its teardown.
   const stopAll = async () => {
-    for (const stop of stops.reverse()) await stop().catch(() => {});
+    for (const { name, stop } of stops.reverse()) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), STOP_PART_MS)));
+      const began = Date.now();
+      const outcome = await Promise.race([stop().then(() => 'stopped' as const, () => 'stopped' as const), late]);
+      clearTimeout(timer);
+      if (outcome === 'late') process.stderr.write(`lab: ${name} did not stop within ${STOP_PART_MS / 1000} s; stopping the rest\n`);
+      else if (Date.now() - began > 5_000) process.stderr.write(`lab: ${name} took ${Math.round((Date.now() - began) / 1000)} s to stop\n`);
+    }
   };
   try {
     if (opts.buildUi !== false) await ensureUiBuilt(log);
     log('Starting the lab vCenter (vcsim)…');
     const vcsim = await startVcsim();
-    stops.push(() => vcsim.stop());
+    stops.push({ name: 'vcsim', stop: () => vcsim.stop() });
 
     const s3 = await startS3(opts.buckets ? { buckets: opts.buckets } : {});
-    stops.push(() => s3.stop());
+    stops.push({ name: 'S3', stop: () => s3.stop() });
     const ec2 = await startEc2Emulator({
       s3: { endpoint: s3.url, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
       stageMs,
       ...(opts.exportStageMs ? { exportStageMs: opts.exportStageMs } : {}),
       regions: LAB_REGIONS,
     });
-    stops.push(() => ec2.stop());
+    stops.push({ name: 'the EC2 emulator', stop: () => ec2.stop() });
 
     if (opts.importRoleReady) {
       const iam = new IAMClient({ endpoint: ec2.url, region: LAB_REGIONS[0], credentials: labAwsCredentials() });
@@ -148,7 +160,7 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
     const clientPort = await reservePort();
     const clientTls = await generateSelfSigned(['127.0.0.1', 'localhost']);
     const dataDir = await mkdtemp(join(tmpdir(), 'vm2ec2-lab-'));
-    stops.push(() => rm(dataDir, { recursive: true, force: true }));
+    stops.push({ name: "the connector's data folder", stop: () => rm(dataDir, { recursive: true, force: true }) });
 
     const users = await labUsers();
     const serviceAccount = users.find((u) => u.name.startsWith('administrator@'));
@@ -161,7 +173,7 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
       // A password as in production; each connector reads it from a 0600 file in its data dir, never from the URL.
       const password = randomBytes(12).toString('base64url');
       const cluster = await startPostgresCluster({ password });
-      stops.push(() => cluster.stop());
+      stops.push({ name: 'PostgreSQL', stop: () => cluster.stop() });
       const admin = new pg.Client(pgConfigFromUrl(cluster.url, password));
       await admin.connect();
       await admin.query('CREATE DATABASE vm2ec2').finally(() => admin.end());
@@ -197,14 +209,14 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
     });
     log('Starting the connector…');
     const connector = await startConnector(await connectorConfig(dataDir, 'lab-connector-1'));
-    stops.push(() => connector.stop());
+    stops.push({ name: 'the connector', stop: () => connector.stop() });
     let fleet: LabHandle['fleet'];
     if (store) {
       log('Starting a second connector of the same vCenter on the shared store…');
       const peerDataDir = await mkdtemp(join(tmpdir(), 'vm2ec2-lab-peer-'));
-      stops.push(() => rm(peerDataDir, { recursive: true, force: true }));
+      stops.push({ name: "the peer connector's data folder", stop: () => rm(peerDataDir, { recursive: true, force: true }) });
       const peer = await startConnector(await connectorConfig(peerDataDir, 'lab-connector-2'));
-      stops.push(() => peer.stop());
+      stops.push({ name: 'the peer connector', stop: () => peer.stop() });
       fleet = { storeUrl: store.url, peer, peerDataDir };
     }
 
@@ -247,7 +259,7 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
         }
       },
     });
-    stops.push(() => client.stop());
+    stops.push({ name: 'the vSphere Client stand-in', stop: () => client.stop() });
 
     return {
       clientUrl: `${client.origin}/ui/`,

@@ -16,6 +16,8 @@ import { StartQueue } from './start-queue.ts';
 import { TaskWriter } from './task-writer.ts';
 import { CANCEL, SHUTDOWN, TAKEN_OVER, sleep, type EngineContext, type EngineSettings, type MigrationEngineOptions } from './runtime.ts';
 
+/** How long stop() waits for running tasks to unwind after their abort. */
+const STOP_WAIT_MS = 20_000;
 const TERMINAL: readonly MigrationState[] = ['completed', 'failed', 'cancelled'];
 
 export { ENVIRONMENT_TAG, SOURCE_VM_NAME_TAG, SOURCE_VM_TAG, TASK_TAG } from './aws-steps.ts';
@@ -132,8 +134,16 @@ export class MigrationEngine {
     this.stopping = true;
     for (const p of this.parked.values()) clearTimeout(p.timer);
     this.queue.stop();
-    for (const r of [...this.running.values(), ...this.sideJobs.values()]) r.abort.abort(SHUTDOWN);
-    await Promise.allSettled([...this.running.values(), ...this.sideJobs.values()].map((r) => r.done));
+    const runs = [...this.running.entries(), ...this.sideJobs.entries()];
+    for (const [, r] of runs) r.abort.abort(SHUTDOWN);
+    // Bounded: a run that does not honour its abort must not hold the shutdown (systemd would kill it anyway); its
+    // task stays where the store has it and resumes on the next start, as after a SIGKILL.
+    const still = new Set(runs.map(([id]) => id));
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((r) => (timer = setTimeout(r, STOP_WAIT_MS)));
+    await Promise.race([Promise.allSettled(runs.map(([id, r]) => r.done.finally(() => still.delete(id)))), bound]);
+    clearTimeout(timer);
+    if (still.size > 0) this.opts.log(`Stopping: ${[...still].join(', ')} did not stop within ${STOP_WAIT_MS / 1000} s; they resume on the next start.`);
     await Promise.allSettled(this.writer.pending());
   }
 

@@ -274,9 +274,24 @@ export function createS3Shim(directory: string, s3rverPort: number, accessKeyId:
     );
   }
 
+  // Part and complete requests still inside s3rver, per upload folder: s3rver opens its part files asynchronously, so
+  // removing the folder under an in-flight part made s3rver throw ENOENT out of its own code (an uncaught exception).
+  const writing = new Map<string, number>();
+  const retired = new Set<string>();
+  const removeWhenIdle = (dir: string): void => {
+    if ((writing.get(dir) ?? 0) > 0) return;
+    retired.delete(dir);
+    // A short grace: a request s3rver is still unwinding after its client dropped may yet open a file there.
+    setTimeout(() => void rm(dir, { recursive: true, force: true }).catch(() => undefined), 1_000).unref();
+  };
+
+  /** Aborted at once for every client (no key file: NoSuchUpload, not listed); the folder goes once no part is being written. */
   async function abort(res: ServerResponse, bucket: string, key: string, uploadId: string): Promise<void> {
     if ((await uploadKey(bucket, uploadId)) !== key) return noSuchUpload(res, uploadId);
-    await rm(uploadDir(bucket, uploadId), { recursive: true, force: true });
+    const dir = uploadDir(bucket, uploadId);
+    await rm(join(dir, 'key'), { force: true });
+    retired.add(dir);
+    removeWhenIdle(dir);
     res.writeHead(204).end();
   }
 
@@ -359,6 +374,14 @@ export function createS3Shim(directory: string, s3rverPort: number, accessKeyId:
       req.resume();
       return noSuchUpload(res, uploadId);
     }
+    const dir = uploadDir(bucket, uploadId);
+    writing.set(dir, (writing.get(dir) ?? 0) + 1);
+    res.once('close', () => {
+      const left = (writing.get(dir) ?? 1) - 1;
+      if (left > 0) writing.set(dir, left);
+      else writing.delete(dir);
+      if (retired.has(dir)) removeWhenIdle(dir);
+    });
     proxy(req, res);
   }
 
