@@ -63,6 +63,24 @@ export interface FleetTaskClaims {
   cancelRequests(me: string): Promise<CancelRequest[]>;
 }
 
+/**
+ * EC2's per-region limits counted in the store, so they hold across every connector sharing it (issue 14). A slot
+ * belongs to a task (`taskId`; `holder` is the task or one of its imports): a connector that takes the task over finds
+ * the slot already held, and slots of tasks no longer running are dropped when a slot is next taken.
+ */
+export interface RegionSlots {
+  /** Takes a slot for `holder` if fewer than `max` are held in `scope`; true also when `holder` holds one already. */
+  takeSlot(kind: 'import' | 'export', scope: string, holder: string, taskId: string, max: number, at: string): Promise<boolean>;
+  releaseSlot(kind: 'import' | 'export', holder: string): Promise<void>;
+  /** Slots held now in `scope` (tests, status). */
+  slotsHeld(kind: 'import' | 'export', scope: string): Promise<number>;
+}
+
+export function regionSlots(repo: MigrationTaskRepository): RegionSlots | undefined {
+  const r = repo as MigrationTaskRepository & Partial<RegionSlots>;
+  return r.takeSlot && r.releaseSlot && r.slotsHeld ? (r as RegionSlots) : undefined;
+}
+
 /** The repository's fleet claims, when it has them (bench wrappers may not). */
 export function fleetClaims(repo: MigrationTaskRepository): FleetTaskClaims | undefined {
   const r = repo as MigrationTaskRepository & Partial<FleetTaskClaims>;

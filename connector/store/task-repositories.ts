@@ -1,6 +1,6 @@
 // The engine's task repositories on the store's database: the connector's SQLite file, or the fleet's PostgreSQL.
 import { resolve } from 'node:path';
-import type { ExportTaskRepository, FleetTaskClaims, MigrationTaskRepository } from '../engine/task-store.ts';
+import type { ExportTaskRepository, FleetTaskClaims, MigrationTaskRepository, RegionSlots } from '../engine/task-store.ts';
 import { PgExportTasks } from './postgres/export-tasks.ts';
 import { PgMigrationTasks } from './postgres/migration-tasks.ts';
 import { SqliteExportTasks } from './sqlite/export-tasks.ts';
@@ -9,8 +9,8 @@ import type { StoreBackend } from './types.ts';
 
 const sqlitePath = (file: string) => (file === ':memory:' ? file : resolve(file));
 
-/** Migration tasks, with the fleet claims, on the store's database (each SQLite repository opens its own handle). */
-export function migrationTasksOn(backend: StoreBackend): MigrationTaskRepository & FleetTaskClaims {
+/** Migration tasks, with the fleet claims and region slots, on the store's database (each SQLite repository opens its own handle). */
+export function migrationTasksOn(backend: StoreBackend): MigrationTaskRepository & FleetTaskClaims & RegionSlots {
   return backend.kind === 'postgres' ? new PgMigrationTasks(backend.db) : new SqliteMigrationTasks(sqlitePath(backend.file));
 }
 

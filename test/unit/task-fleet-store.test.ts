@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ActiveTaskConflict, type ExportRecord, type ExportTaskRepository, type FleetTaskClaims, type MigrationTaskRepository } from '../../connector/engine/task-store.ts';
+import { ActiveTaskConflict, type ExportRecord, type ExportTaskRepository, type FleetTaskClaims, type MigrationTaskRepository, type RegionSlots } from '../../connector/engine/task-store.ts';
 import type { MigrationRecord } from '../../connector/engine/types.ts';
 import { PgConnectorRegistry, SqliteConnectorRegistry, type ConnectorRegistry } from '../../connector/fleet/registry.ts';
 import { exportTasksOn, migrationTasksOn } from '../../connector/store/task-repositories.ts';
@@ -23,7 +23,7 @@ function exportOf(id: string, instanceId: string, over: Partial<ExportRecord> = 
   };
 }
 
-type Tasks = MigrationTaskRepository & FleetTaskClaims;
+type Tasks = MigrationTaskRepository & FleetTaskClaims & RegionSlots;
 
 describe.each(BACKENDS)('task repositories shared by a fleet ($name)', (backend) => {
   let stores: Store[] = [];
@@ -165,5 +165,28 @@ describe.each(BACKENDS)('task repositories shared by a fleet ($name)', (backend)
     await f[0]!.tasks.insert(migration('m-2', 'vm-2'));
     await f[1]!.tasks.requestCancel('m-2', 'operator@vsphere.local', at);
     expect(await f[0]!.tasks.claimNext('c-a', 'vc-1', at)).toBeUndefined();
+  });
+
+  it('import slots: at most 5 per region across connectors taking them at once; a task keeps its slot when taken over', async () => {
+    const f = await fleet(3);
+    for (let i = 0; i < 12; i++) await f[0]!.tasks.insert(migration(`m-${i}`, `vm-${i}`, { state: 'running', phase: 'importing', connectorId: `c${i % 3}` }));
+    const took = await Promise.all(Array.from({ length: 12 }, (_, i) => f[i % 3]!.tasks.takeSlot('import', 'us-east-1', `m-${i}`, `m-${i}`, 5, at)));
+    expect(took.filter(Boolean)).toHaveLength(5);
+    expect(await f[1]!.tasks.slotsHeld('import', 'us-east-1')).toBe(5);
+    const holder = took.indexOf(true);
+    // Whoever runs the task now (a peer after a takeover) finds its slot held; another region is counted apart.
+    expect(await f[(holder + 1) % 3]!.tasks.takeSlot('import', 'us-east-1', `m-${holder}`, `m-${holder}`, 5, at)).toBe(true);
+    const waiting = took.indexOf(false);
+    expect(await f[2]!.tasks.takeSlot('import', 'us-east-1', `m-${waiting}`, `m-${waiting}`, 5, at)).toBe(false);
+    expect(await f[2]!.tasks.takeSlot('import', 'eu-west-1', `m-${waiting}`, `m-${waiting}`, 5, at)).toBe(true);
+    await f[2]!.tasks.releaseSlot('import', `m-${waiting}`);
+    // A released slot, or one whose task ended without releasing it, is free for the next import.
+    await f[0]!.tasks.releaseSlot('import', `m-${holder}`);
+    expect(await f[2]!.tasks.takeSlot('import', 'us-east-1', `m-${waiting}`, `m-${waiting}`, 5, at)).toBe(true);
+    const other = took.findIndex((t, i) => t && i !== holder);
+    expect(await f[0]!.tasks.save({ ...(await f[0]!.tasks.get(`m-${other}`))!, state: 'failed' })).toBe(true);
+    const next = took.findIndex((t, i) => !t && i !== waiting);
+    expect(await f[1]!.tasks.takeSlot('import', 'us-east-1', `m-${next}`, `m-${next}`, 5, at)).toBe(true);
+    expect(await f[1]!.tasks.slotsHeld('import', 'us-east-1')).toBe(5);
   });
 });

@@ -4,15 +4,17 @@
 // claiming at once each get a different task and none waits for another.
 import type { MigrationState } from '../../contract/index.ts';
 import type { MigrationRecord } from '../../engine/types.ts';
-import { ActiveTaskConflict, holds, type CancelRequest, type FleetTaskClaims, type MigrationTaskRepository, type TaskFilter } from '../../engine/task-store.ts';
+import { ActiveTaskConflict, holds, type CancelRequest, type FleetTaskClaims, type MigrationTaskRepository, type RegionSlots, type TaskFilter } from '../../engine/task-store.ts';
 import { insertOwner } from '../sqlite/migration-tasks.ts';
 import type { PgDatabase } from './database.ts';
 import { isPgTargetConflict, pgSaveSql } from './task-sql.ts';
 
 const SAVE_OWNED_SQL = pgSaveSql(true);
+/** Namespace of the advisory locks on region slot scopes (see export-tasks.ts for the others). */
+const SLOTS_LOCK = 1_014_003;
 const parse = (r: { data: string }): MigrationRecord => JSON.parse(r.data) as MigrationRecord;
 
-export class PgMigrationTasks implements MigrationTaskRepository, FleetTaskClaims {
+export class PgMigrationTasks implements MigrationTaskRepository, FleetTaskClaims, RegionSlots {
   /** The pool belongs to the store, which closes it. */
   constructor(private readonly db: PgDatabase) {}
 
@@ -123,6 +125,31 @@ export class PgMigrationTasks implements MigrationTaskRepository, FleetTaskClaim
       [me],
     );
     return rows.map((r) => ({ id: r.id, ...(JSON.parse(r.cancel_requested) as { by: string; at: string }) }));
+  }
+
+  async takeSlot(kind: 'import' | 'export', scope: string, holder: string, taskId: string, max: number, at: string): Promise<boolean> {
+    // Takers of one scope's slots take turns on an advisory lock: the count and the insert see each other's commits.
+    return this.db.tx(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [SLOTS_LOCK, `${kind}:${scope}`]);
+      await c.query(
+        `DELETE FROM region_slots s WHERE s.kind = $1 AND s.scope = $2 AND NOT EXISTS
+           (SELECT 1 FROM engine_tasks t WHERE t.id = s.task_id AND t.state IN ('running', 'cancelling'))`,
+        [kind, scope],
+      );
+      if ((await c.query('SELECT 1 FROM region_slots WHERE kind = $1 AND holder = $2', [kind, holder])).rows.length > 0) return true;
+      const held = (await c.query<{ n: number }>('SELECT COUNT(*)::bigint AS n FROM region_slots WHERE kind = $1 AND scope = $2', [kind, scope])).rows[0]!.n;
+      if (held >= max) return false;
+      await c.query('INSERT INTO region_slots (kind, scope, holder, task_id, taken_at) VALUES ($1, $2, $3, $4, $5)', [kind, scope, holder, taskId, at]);
+      return true;
+    });
+  }
+
+  async releaseSlot(kind: 'import' | 'export', holder: string): Promise<void> {
+    await this.db.query('DELETE FROM region_slots WHERE kind = $1 AND holder = $2', [kind, holder]);
+  }
+
+  async slotsHeld(kind: 'import' | 'export', scope: string): Promise<number> {
+    return (await this.db.query<{ n: number }>('SELECT COUNT(*)::bigint AS n FROM region_slots WHERE kind = $1 AND scope = $2', [kind, scope])).rows[0]!.n;
   }
 
   async close(): Promise<void> {}

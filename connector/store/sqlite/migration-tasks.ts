@@ -5,17 +5,20 @@ import type { Database, Statement } from 'better-sqlite3';
 import { openSqlite, prepareCached } from './database.ts';
 import type { MigrationState } from '../../contract/index.ts';
 import type { MigrationRecord } from '../../engine/types.ts';
-import { ActiveTaskConflict, holds, type CancelRequest, type FleetTaskClaims, type MigrationTaskRepository, type TaskFilter } from '../../engine/task-store.ts';
+import { ActiveTaskConflict, holds, type CancelRequest, type FleetTaskClaims, type MigrationTaskRepository, type RegionSlots, type TaskFilter } from '../../engine/task-store.ts';
 import { isTargetConflict, saveSql } from './task-sql.ts';
 
 const SAVE_OWNED_SQL = saveSql(true);
+/** Slots whose task no longer runs (it ended, or was undone after a takeover without releasing them) are dropped. */
+const SLOTS_GC_SQL = `DELETE FROM region_slots WHERE kind = ? AND scope = ? AND NOT EXISTS
+  (SELECT 1 FROM engine_tasks t WHERE t.id = region_slots.task_id AND t.state IN ('running', 'cancelling'))`;
 
 /** Distinct list pages kept between writes (a page per environment, VM and filter the portal polls). */
 const PAGE_CACHE_ENTRIES = 256;
 /** Parsed rows kept for reuse by list() and peek() (about 1 KiB each). */
 const ROW_CACHE_ENTRIES = 20_000;
 
-export class SqliteMigrationTasks implements MigrationTaskRepository, FleetTaskClaims {
+export class SqliteMigrationTasks implements MigrationTaskRepository, FleetTaskClaims, RegionSlots {
   private handle: Database | undefined;
   /** Bumped by every write through this connection; SQLite's data_version covers writes by other connections. */
   private writes = 0;
@@ -182,6 +185,26 @@ export class SqliteMigrationTasks implements MigrationTaskRepository, FleetTaskC
     if (states.length === 0) return [];
     const rows = this.stmt(`SELECT data FROM engine_tasks WHERE kind = 'migration' AND state IN (${states.map(() => '?').join(',')}) ORDER BY seq`).all(...states) as { data: string }[];
     return rows.map((r) => JSON.parse(r.data) as MigrationRecord);
+  }
+
+  async takeSlot(kind: 'import' | 'export', scope: string, holder: string, taskId: string, max: number, at: string): Promise<boolean> {
+    return this.db
+      .transaction((): boolean => {
+        this.stmt(SLOTS_GC_SQL).run(kind, scope);
+        if (this.stmt('SELECT 1 FROM region_slots WHERE kind = ? AND holder = ?').get(kind, holder)) return true;
+        if ((this.stmt('SELECT COUNT(*) AS n FROM region_slots WHERE kind = ? AND scope = ?').get(kind, scope) as { n: number }).n >= max) return false;
+        this.stmt('INSERT INTO region_slots (kind, scope, holder, task_id, taken_at) VALUES (?, ?, ?, ?, ?)').run(kind, scope, holder, taskId, at);
+        return true;
+      })
+      .immediate();
+  }
+
+  async releaseSlot(kind: 'import' | 'export', holder: string): Promise<void> {
+    this.stmt('DELETE FROM region_slots WHERE kind = ? AND holder = ?').run(kind, holder);
+  }
+
+  async slotsHeld(kind: 'import' | 'export', scope: string): Promise<number> {
+    return (this.stmt('SELECT COUNT(*) AS n FROM region_slots WHERE kind = ? AND scope = ?').get(kind, scope) as { n: number }).n;
   }
 
   async close(): Promise<void> {
