@@ -15,6 +15,7 @@ import { createEngine } from '../connector/engine/factory.ts';
 import { SqliteMigrationTasks } from '../connector/store/sqlite/migration-tasks.ts';
 import type { MigrationTaskRepository, TaskFilter } from '../connector/engine/task-store.ts';
 import type { MigrationRecord, MigrationSubmission } from '../connector/engine/types.ts';
+import type { RollbackRecord } from '../connector/engine/rollback.ts';
 import type { MigrationState } from '../connector/contract/index.ts';
 import { Vim25Client } from '../connector/vsphere/vim25.ts';
 import { startEc2Emulator, type ImportTask } from '../lab/ec2/index.ts';
@@ -142,6 +143,12 @@ class ObservedTasks implements MigrationTaskRepository {
   }
   setVcenterTask(id: string, moRef: string): Promise<void> {
     return this.inner.setVcenterTask(id, moRef);
+  }
+  claimRollback(id: string, mark: RollbackRecord): Promise<boolean> {
+    return this.inner.claimRollback(id, mark);
+  }
+  setRollback(id: string, mark: RollbackRecord): Promise<void> {
+    return this.inner.setRollback(id, mark);
   }
   close(): Promise<void> {
     return this.inner.close();

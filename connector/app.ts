@@ -22,6 +22,7 @@ import { regionRoutes } from './routes/regions.ts';
 import { importAuthorizationRoutes } from './routes/import-authorizations.ts';
 import { migrationRoutes } from './routes/migrations.ts';
 import { migrationTaskRoutes } from './routes/migrations-tasks.ts';
+import { migrationRollbackRoutes } from './routes/migration-rollback.ts';
 import { instanceRoutes } from './routes/instances.ts';
 import { exportRoutes } from './routes/exports.ts';
 import { settingsRoutes } from './routes/settings.ts';
@@ -134,6 +135,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(preflightRoutes);
       await api.register(migrationRoutes);
       await api.register(migrationTaskRoutes);
+      await api.register(migrationRollbackRoutes);
       await api.register(instanceRoutes);
       await api.register(exportRoutes);
       await api.register(settingsRoutes);

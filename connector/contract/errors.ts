@@ -34,9 +34,13 @@ export const ErrorCode = z.enum([
   'MIGRATION_ACTION_NOT_ALLOWED',
   /** The migration is not in a state that allows this warm action (e.g. a cold migration, or no replicated point yet); the message says why and what to do. */
   'WARM_ACTION_NOT_AVAILABLE',
+  /** Roll back refused: not completed, already rolled back, the window closed or the source VM is gone (the message says which). */
+  'ROLLBACK_NOT_AVAILABLE',
   /** A subnet that is not one of the environment's (the message lists them). */
   'SUBNET_NOT_IN_ENVIRONMENT',
   'EXPORT_LIMIT_REACHED',
+  /** EC2 refuses to export the instance (VM Export's limits: encrypted or several volumes, AWS-provided software); the message says which. */
+  'INSTANCE_NOT_EXPORTABLE',
   'EXPORT_NOT_CONFIGURED',
   'SETTINGS_CHANGED',
   'NOTIFICATION_TARGET_NOT_FOUND',

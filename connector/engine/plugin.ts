@@ -7,6 +7,8 @@ import { createEngine, s3ClientFactory, type EngineVcenterSessions } from './fac
 import { ExportService } from './exports.ts';
 import { InstanceService } from './instances.ts';
 import type { TaskObserver } from './observer.ts';
+import type { MigrationTaskRepository } from './task-store.ts';
+import { setRollbackWindow } from './rollback.ts';
 import { sweepGoneInstances } from '../vcenter-tasks/instance-sweep.ts';
 import { SqliteExportTasks } from '../store/sqlite/export-tasks.ts';
 
@@ -19,6 +21,8 @@ declare module 'fastify' {
     taskObservers: TaskObserver[];
     exportsService: ExportService;
     instancesService: InstanceService;
+    /** The engine's migration repository (the rollback route claims and records rollbacks through it). */
+    migrationTasks: MigrationTaskRepository;
   }
 }
 
@@ -39,6 +43,8 @@ export const enginePlugin = fp(
       { log: (msg) => app.log.warn(msg), bandwidth: app.fleet.bandwidth, connectorId: () => app.fleet.connectorId() },
     );
     app.decorate('engine', built.engine);
+    app.decorate('migrationTasks', built.tasks);
+    setRollbackWindow(opts.config.engine.rollbackWindowMs);
     app.decorate(
       'exportsService',
       new ExportService({

@@ -5,6 +5,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import { openSqlite, prepareCached } from './database.ts';
 import type { MigrationState } from '../../contract/index.ts';
 import type { MigrationRecord } from '../../engine/types.ts';
+import type { RollbackRecord } from '../../engine/rollback.ts';
 import { ActiveTaskConflict, holds, type MigrationTaskRepository, type TaskFilter } from '../../engine/task-store.ts';
 import { isTargetConflict, SAVE_SQL } from './task-sql.ts';
 
@@ -60,6 +61,22 @@ export class SqliteMigrationTasks implements MigrationTaskRepository {
   async setVcenterTask(id: string, moRef: string): Promise<void> {
     this.writes += 1;
     this.stmt(`UPDATE engine_tasks SET data = json_set(data, '$.vcenterTask', ?) WHERE id = ? AND kind = 'migration'`).run(moRef, id);
+  }
+
+  /** One UPDATE: a second request finds the claim in the row and changes nothing. */
+  async claimRollback(id: string, mark: RollbackRecord): Promise<boolean> {
+    this.writes += 1;
+    return (
+      this.stmt(
+        `UPDATE engine_tasks SET data = json_set(data, '$.rollback', json(?)) WHERE id = ? AND kind = 'migration' AND state = 'completed'
+           AND (json_extract(data, '$.rollback') IS NULL OR json_extract(data, '$.rollback.state') = 'failed')`,
+      ).run(JSON.stringify(mark), id).changes > 0
+    );
+  }
+
+  async setRollback(id: string, mark: RollbackRecord): Promise<void> {
+    this.writes += 1;
+    this.stmt(`UPDATE engine_tasks SET data = json_set(data, '$.rollback', json(?)) WHERE id = ? AND kind = 'migration'`).run(JSON.stringify(mark), id);
   }
 
   /** The active migration of a VM, if any. */
