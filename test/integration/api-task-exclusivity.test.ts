@@ -209,3 +209,25 @@ describe('who may cancel a migration', { timeout: 300_000 }, () => {
     expect(audit.every((e) => e.environmentId === env.id)).toBe(true);
   });
 });
+
+describe('an instance VM Export cannot export', { timeout: 300_000 }, () => {
+  it('is refused with 422 INSTANCE_NOT_EXPORTABLE saying why and what can be exported, and the refusal is audited', async () => {
+    // app-multidisk-01 has three disks, so its instance has three EBS volumes: VM Export exports one virtual disk only.
+    const done = await until(await started(admin, 'app-multidisk-01'), ['completed', 'failed']);
+    expect([done.state, done.error]).toEqual(['completed', undefined]);
+    const multi = done.instanceId!;
+    const res = await admin.call('POST', '/exports', { environmentId: env.id, instanceId: multi, s3Prefix: 'refused/' });
+    expect(res.status, JSON.stringify(res.body)).toBe(422);
+    const body = errorOf(res.body);
+    expect(body.code).toBe('INSTANCE_NOT_EXPORTABLE');
+    expect(body.message).toBe(
+      `EC2 cannot export ${multi}: Instance ${multi} has 3 EBS volumes (/dev/sda1, /dev/sdb, /dev/sdc). VM Export can export an instance with one virtual disk only. ` +
+        'Only an instance with one unencrypted EBS volume of at most 1 TiB and no software provided by AWS (license-included Windows or SQL Server, AWS Marketplace) can be exported to S3.',
+    );
+    const onEc2 = ((await lab.ec2Client('us-east-1').send(new DescribeExportTasksCommand({}))).ExportTasks ?? []).filter((t) => t.InstanceExportDetails?.InstanceId === multi);
+    expect(onEc2).toEqual([]);
+    const denied = (await auditOf('export.request')).filter((e) => e.details?.instanceId === multi);
+    expect(denied.map((e) => `${e.actor} ${e.outcome} ${e.code ?? ''}`)).toEqual(['administrator@vsphere.local denied INSTANCE_NOT_EXPORTABLE']);
+    expect(denied[0]?.message).toBe(body.message);
+  });
+});
