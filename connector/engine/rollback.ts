@@ -84,10 +84,10 @@ export function rollbackView(t: MigrationRecord, now: Date): MigrationRollback |
   };
 }
 
-/** When a settled task's view changes with the clock alone (its rollback window closes); Infinity: never. */
-export function viewChangesAt(t: MigrationRecord): number {
+/** When a settled task's view next changes with the clock alone (its rollback window closes); Infinity: never again. */
+export function viewChangesAt(t: MigrationRecord, now = Date.now()): number {
   const until = rollbackUntil(t);
-  return until !== undefined && !t.rollback && t.instanceId ? until : Infinity;
+  return until !== undefined && until > now && !t.rollback && t.instanceId ? until : Infinity;
 }
 
 /** Stops (or terminates) the migrated instance; an instance already gone is reported, not an error. */

@@ -37,6 +37,6 @@ export function pageJson(page: { items: readonly MigrationRecord[]; total: numbe
   const kept = pageBodies.get(page);
   if (kept && Date.now() < kept.until) return kept.body;
   const body = Buffer.from(`{"items":[${page.items.map((t) => taskJson(t, src, true)).join(',')}],"total":${page.total}}`);
-  if (page.items.every((t) => viewIsSettled(t) && !src.live(t.id))) pageBodies.set(page, { body, until: Math.min(...page.items.map(viewChangesAt)) });
+  if (page.items.every((t) => viewIsSettled(t) && !src.live(t.id))) pageBodies.set(page, { body, until: Math.min(...page.items.map((t) => viewChangesAt(t))) });
   return body;
 }
