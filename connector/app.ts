@@ -35,6 +35,8 @@ import { fleetPlugin } from './fleet/plugin.ts';
 import { notificationRoutes, notificationWebhooks } from './routes/notifications.ts';
 import { waveRoutes } from './routes/waves.ts';
 import { wavesPlugin } from './waves/plugin.ts';
+import { returnRoutes } from './routes/returns.ts';
+import { returnsPlugin } from './roundtrip/plugin.ts';
 import { notificationsPlugin } from './notifications/plugin.ts';
 import { createStore, type Store } from './store/index.ts';
 import { storePlugin } from './store/plugin.ts';
@@ -121,6 +123,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(enginePlugin, { config, sdkUrl: gateway.sdkUrl });
   await app.register(notificationsPlugin, { config });
   await app.register(wavesPlugin, { config });
+  await app.register(returnsPlugin, { config });
 
   await app.register(
     async (api) => {
@@ -144,6 +147,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(fleetRoutes);
       await api.register(notificationRoutes);
       await api.register(waveRoutes);
+      await api.register(returnRoutes);
       api.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
     },
     { prefix: API_PREFIX },

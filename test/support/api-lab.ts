@@ -3,7 +3,7 @@
 import { request } from 'node:https';
 import { DescribeImportImageTasksCommand, EC2Client, ImportImageCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { labS3ClientConfig } from '../../lab/s3/index.ts';
+import { labS3ClientConfig, type S3Handle } from '../../lab/s3/index.ts';
 import { IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import type { ConnectorHandle } from '../../connector/server.ts';
 import { API_PREFIX, Environment, SecurityGroupList, SubnetList, VpcList } from '../../connector/contract/index.ts';
@@ -72,6 +72,8 @@ export interface ApiLab {
   dataDir: string;
   vcsim: VcsimHandle;
   ec2: Ec2EmulatorHandle;
+  /** The lab S3 (exports' OVAs, staging objects). */
+  s3: S3Handle;
   /** SDK clients against the emulator, for arranging AWS state the way an AWS administrator would. */
   ec2Client(region: string): EC2Client;
   iamClient(): IAMClient;
@@ -130,6 +132,7 @@ export async function startApiLab(opts: { tokenTtlSeconds?: number; maxRunning?:
       dataDir: lab.dataDir,
       vcsim,
       ec2,
+      s3,
       ec2Client(region) {
         const c = new EC2Client({ region, ...sdk });
         awsClients.push(c);
