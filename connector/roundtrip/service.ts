@@ -24,6 +24,8 @@ export interface ReturnServiceOptions {
 interface Running {
   abort: AbortController;
   done: Promise<void>;
+  /** The record the run writes: a cancel marks this one, so the run's next save cannot undo the mark. */
+  rec: ReturnRecord;
 }
 
 const RESTART_TEXT =
@@ -78,7 +80,7 @@ export class ReturnService {
       this.running.delete(rec.id);
       return client.logout().catch(() => undefined);
     });
-    this.running.set(rec.id, { abort, done });
+    this.running.set(rec.id, { abort, done, rec });
   }
 
   private async execute(rec: ReturnRecord, client: Vim25Client, signal: AbortSignal): Promise<void> {
@@ -149,11 +151,12 @@ export class ReturnService {
       await this.recover(rec);
       return this.opts.repo.get(id);
     }
-    rec.state = 'cancelling';
-    rec.cancelledBy = by;
-    rec.cancelledAt = this.now().toISOString();
-    rec.updatedAt = rec.cancelledAt;
-    await this.opts.repo.save(rec);
+    const live = run.rec;
+    live.state = 'cancelling';
+    live.cancelledBy = by;
+    live.cancelledAt = this.now().toISOString();
+    live.updatedAt = live.cancelledAt;
+    await this.opts.repo.save(live);
     run.abort.abort('cancel' satisfies StopReason);
     await run.done;
     return this.opts.repo.get(id);
