@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute, join, sep } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
@@ -167,7 +167,17 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     reply.type('application/json').header('cache-control', 'no-cache').send(manifest),
   );
 
-  await app.register(fastifyStatic, { root: uiRoot, prefix: `${PLUGIN_CONTEXT_PATH}/`, index: ['index.html'], wildcard: true });
+  // The build names every file under assets/ by its content: a browser keeps those for good, and a reopened view
+  // asks only for index.html (revalidated, it names the current ones) instead of revalidating a dozen scripts on
+  // the vSphere Client's proxy connections its first API calls need.
+  const uiAssets = join(uiRoot, 'assets') + sep;
+  await app.register(fastifyStatic, {
+    root: uiRoot,
+    prefix: `${PLUGIN_CONTEXT_PATH}/`,
+    index: ['index.html'],
+    wildcard: true,
+    setHeaders: (reply, path) => void reply.header('cache-control', path.startsWith(uiAssets) ? 'public, max-age=31536000, immutable' : 'no-cache'),
+  });
 
   return app;
 }
