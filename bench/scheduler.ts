@@ -13,14 +13,14 @@ import { ConnectorConfig, type ConnectorConfigInput } from '../connector/config.
 import { TASK_TAG } from '../connector/engine/engine.ts';
 import { createEngine } from '../connector/engine/factory.ts';
 import { SqliteMigrationTasks } from '../connector/store/sqlite/migration-tasks.ts';
-import type { MigrationTaskRepository, TaskFilter } from '../connector/engine/task-store.ts';
-import type { MigrationRecord, MigrationSubmission } from '../connector/engine/types.ts';
+import type { MigrationSubmission } from '../connector/engine/types.ts';
 import type { MigrationState } from '../connector/contract/index.ts';
 import { Vim25Client } from '../connector/vsphere/vim25.ts';
 import { startEc2Emulator, type ImportTask } from '../lab/ec2/index.ts';
 import { labS3ClientConfig, startS3 } from '../lab/s3/index.ts';
 import { startVcsim } from '../lab/vcsim/index.ts';
 import { machine } from './machine.ts';
+import { ObservedTasks, Observer, TERMINAL } from './scheduler-observer.ts';
 
 export interface SchedulerOptions {
   migrations: number;
@@ -94,7 +94,6 @@ export interface SchedulerResult {
 const ALL_REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1'];
 const LOOP_RESOLUTION_MS = 10;
 const lag = (ns: number) => Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS);
-const TERMINAL: readonly MigrationState[] = ['completed', 'failed', 'cancelled'];
 const CREDENTIALS = { accessKeyId: 'lab', secretAccessKey: 'lab' };
 const ADMIN = { name: 'administrator@vsphere.local', password: 'Bench!23' };
 
@@ -113,118 +112,6 @@ function distribution(xs: number[]): Distribution {
   const s = [...xs].sort((a, b) => a - b);
   const at = (q: number) => (s.length ? s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]! : 0);
   return { samples: s.length, p50: at(0.5), p99: at(0.99), max: s.length ? s[s.length - 1]! : 0 };
-}
-
-/** The task store, unchanged, reporting every write to the observer as it happens. */
-class ObservedTasks implements MigrationTaskRepository {
-  constructor(
-    private readonly inner: MigrationTaskRepository,
-    private readonly onWrite: (t: MigrationRecord) => void,
-  ) {}
-  async insert(task: MigrationRecord): Promise<MigrationRecord> {
-    const rec = await this.inner.insert(task);
-    this.onWrite(rec);
-    return rec;
-  }
-  async save(task: MigrationRecord): Promise<boolean> {
-    const ok = await this.inner.save(task);
-    this.onWrite(task);
-    return ok;
-  }
-  get(id: string): Promise<MigrationRecord | undefined> {
-    return this.inner.get(id);
-  }
-  list(filter: TaskFilter): Promise<{ items: MigrationRecord[]; total: number }> {
-    return this.inner.list(filter);
-  }
-  byStates(states: readonly MigrationState[]): Promise<MigrationRecord[]> {
-    return this.inner.byStates(states);
-  }
-  setVcenterTask(id: string, moRef: string): Promise<void> {
-    return this.inner.setVcenterTask(id, moRef);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
-
-interface Seen {
-  state: MigrationState;
-  region: string;
-  waitingForImport: boolean;
-  holdsImport: boolean;
-}
-
-/** Reconstructs the scheduler's occupancy from task writes and times slot releases against the next start. */
-class Observer {
-  readonly seen = new Map<string, Seen>();
-  running = 0;
-  queued = 0;
-  maxRunning = 0;
-  runningViolations = 0;
-  private readonly freeSlots: number[] = [];
-  private lastRelease: number | undefined;
-  readonly slotDelays: number[] = [];
-  readonly slotDelaysRecent: number[] = [];
-  private readonly freeImportSlots = new Map<string, number[]>();
-  readonly importSlotDelays: number[] = [];
-  terminal = 0;
-  lastTerminalAt = 0;
-
-  constructor(private readonly limit: number) {}
-
-  write(t: MigrationRecord): void {
-    const now = performance.now();
-    const before = this.seen.get(t.id);
-    const holdsImport = t.phase === 'importing' && t.importTaskId !== undefined && t.imageId === undefined && !TERMINAL.includes(t.state);
-    const waitingForImport = t.phase === 'importing' && !t.importTaskId && t.importStatus === 'waiting for import capacity in the region' && !TERMINAL.includes(t.state);
-    this.seen.set(t.id, { state: t.state, region: t.region, waitingForImport, holdsImport });
-    if (before?.state === t.state && before.holdsImport === holdsImport) return;
-    const wasRunning = before?.state === 'running' || before?.state === 'cancelling';
-    const isRunning = t.state === 'running' || t.state === 'cancelling';
-    if (!before && t.state === 'queued') this.queued += 1;
-    if (before?.state === 'queued' && t.state !== 'queued') this.queued -= 1;
-    if (!wasRunning && isRunning) {
-      this.running += 1;
-      if (before?.state === 'queued') {
-        const freed = this.freeSlots.shift();
-        if (freed !== undefined) this.slotDelays.push(now - freed);
-        if (this.lastRelease !== undefined) this.slotDelaysRecent.push(now - this.lastRelease);
-      }
-    }
-    if (wasRunning && !isRunning) {
-      this.running -= 1;
-      // Only a slot some queued task can take is a scheduling delay (not one freed while nothing waits).
-      if (this.queued > this.freeSlots.length) this.freeSlots.push(now);
-      this.lastRelease = now;
-    }
-    if (before?.holdsImport && !holdsImport) {
-      let q = this.freeImportSlots.get(t.region);
-      if (!q) this.freeImportSlots.set(t.region, (q = []));
-      if (this.waitingIn(t.region) > q.length) q.push(now);
-    }
-    if (TERMINAL.includes(t.state) && !TERMINAL.includes(before?.state ?? 'queued')) {
-      this.terminal += 1;
-      this.lastTerminalAt = now;
-    }
-    this.maxRunning = Math.max(this.maxRunning, this.running);
-    if (this.running > this.limit) this.runningViolations += 1;
-  }
-
-  /** The engine sent ImportImage for `region` (seen by the SDK client, before the emulator's own latency). */
-  importSent(region: string, taskId: string | undefined): void {
-    // The sender no longer waits, although its record says so until ImportImage returns.
-    const s = taskId === undefined ? undefined : this.seen.get(taskId);
-    if (s) s.waitingForImport = false;
-    const freed = this.freeImportSlots.get(region)?.shift();
-    if (freed !== undefined) this.importSlotDelays.push(performance.now() - freed);
-  }
-
-  private waitingIn(region: string): number {
-    let n = 0;
-    for (const s of this.seen.values()) if (s.region === region && s.waitingForImport) n += 1;
-    return n;
-  }
 }
 
 /** A vcsim inventory of small powered-off VMs (no snapshots needed), written to a temp dir. */

@@ -63,11 +63,12 @@ function trackCode(page: Page, frameOf: () => Frame | undefined) {
 }
 const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
 
-/** Where one load's time went, from the frame's resource timing (connector calls are the `/api/v1/` fetches). */
+/** Where one load's time went, from the frame's resource timing (connector calls are the `/api/v1/` requests). */
 async function phasesOf(frame: Frame, ready: number): Promise<Phases> {
   return frame.evaluate((readyMs) => {
     const entries = performance.getEntriesByType('resource') as PerformanceResourceTiming[];
-    const api = entries.filter((e) => e.name.includes('/api/v1/') && e.initiatorType === 'fetch' && e.startTime <= readyMs);
+    // The UI's HTTP client is axios, whose browser adapter is XMLHttpRequest.
+    const api = entries.filter((e) => e.name.includes('/api/v1/') && ['fetch', 'xmlhttprequest'].includes(e.initiatorType) && e.startTime <= readyMs);
     const code = entries.filter((e) => /\.(js|css)(\?|$)/.test(new URL(e.name).pathname) && e.startTime <= readyMs);
     return {
       codeLoadedMs: Math.max(0, ...code.map((e) => e.responseEnd)),

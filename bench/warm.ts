@@ -19,6 +19,7 @@ import { createEngine } from '../connector/engine/factory.ts';
 import { SqliteMigrationTasks } from '../connector/store/sqlite/migration-tasks.ts';
 import type { MigrationTaskRepository, TaskFilter } from '../connector/engine/task-store.ts';
 import type { MigrationRecord, MigrationSubmission } from '../connector/engine/types.ts';
+import type { RollbackRecord } from '../connector/engine/rollback.ts';
 import type { MigrationPhase, MigrationState } from '../connector/contract/index.ts';
 import { powerOff } from '../connector/vsphere/cbt.ts';
 import { Vim25Client } from '../connector/vsphere/vim25.ts';
@@ -135,6 +136,12 @@ class TimedTasks implements MigrationTaskRepository {
   }
   setVcenterTask(id: string, moRef: string): Promise<void> {
     return this.inner.setVcenterTask(id, moRef);
+  }
+  claimRollback(id: string, mark: RollbackRecord): Promise<boolean> {
+    return this.inner.claimRollback(id, mark);
+  }
+  setRollback(id: string, mark: RollbackRecord): Promise<void> {
+    return this.inner.setRollback(id, mark);
   }
   close(): Promise<void> {
     return this.inner.close();

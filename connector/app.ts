@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute, join, sep } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
@@ -22,6 +22,7 @@ import { regionRoutes } from './routes/regions.ts';
 import { importAuthorizationRoutes } from './routes/import-authorizations.ts';
 import { migrationRoutes } from './routes/migrations.ts';
 import { migrationTaskRoutes } from './routes/migrations-tasks.ts';
+import { migrationRollbackRoutes } from './routes/migration-rollback.ts';
 import { instanceRoutes } from './routes/instances.ts';
 import { exportRoutes } from './routes/exports.ts';
 import { settingsRoutes } from './routes/settings.ts';
@@ -34,6 +35,8 @@ import { fleetPlugin } from './fleet/plugin.ts';
 import { notificationRoutes, notificationWebhooks } from './routes/notifications.ts';
 import { waveRoutes } from './routes/waves.ts';
 import { wavesPlugin } from './waves/plugin.ts';
+import { returnRoutes } from './routes/returns.ts';
+import { returnsPlugin } from './roundtrip/plugin.ts';
 import { notificationsPlugin } from './notifications/plugin.ts';
 import { createStore, type Store } from './store/index.ts';
 import { storePlugin } from './store/plugin.ts';
@@ -120,6 +123,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(enginePlugin, { config, sdkUrl: gateway.sdkUrl });
   await app.register(notificationsPlugin, { config });
   await app.register(wavesPlugin, { config });
+  await app.register(returnsPlugin, { config });
 
   await app.register(
     async (api) => {
@@ -134,6 +138,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(preflightRoutes);
       await api.register(migrationRoutes);
       await api.register(migrationTaskRoutes);
+      await api.register(migrationRollbackRoutes);
       await api.register(instanceRoutes);
       await api.register(exportRoutes);
       await api.register(settingsRoutes);
@@ -142,6 +147,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(fleetRoutes);
       await api.register(notificationRoutes);
       await api.register(waveRoutes);
+      await api.register(returnRoutes);
       api.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
     },
     { prefix: API_PREFIX },
@@ -161,7 +167,17 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     reply.type('application/json').header('cache-control', 'no-cache').send(manifest),
   );
 
-  await app.register(fastifyStatic, { root: uiRoot, prefix: `${PLUGIN_CONTEXT_PATH}/`, index: ['index.html'], wildcard: true });
+  // The build names every file under assets/ by its content: a browser keeps those for good, and a reopened view
+  // asks only for index.html (revalidated, it names the current ones) instead of revalidating a dozen scripts on
+  // the vSphere Client's proxy connections its first API calls need.
+  const uiAssets = join(uiRoot, 'assets') + sep;
+  await app.register(fastifyStatic, {
+    root: uiRoot,
+    prefix: `${PLUGIN_CONTEXT_PATH}/`,
+    index: ['index.html'],
+    wildcard: true,
+    setHeaders: (reply, path) => void reply.header('cache-control', path.startsWith(uiAssets) ? 'public, max-age=31536000, immutable' : 'no-cache'),
+  });
 
   return app;
 }

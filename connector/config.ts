@@ -106,8 +106,10 @@ export const ConnectorConfig = z
         guestShutdownTimeoutMs: z.number().int().min(100).default(600_000),
         /** Warm cutover: wait between checks of the source VM's power state. */
         powerOffPollMs: z.number().int().min(5).default(2_000),
+        /** How long after it completed a migration may be rolled back (default 7 days). */
+        rollbackWindowMs: z.number().int().min(1_000).default(604_800_000),
       })
-      .default({ maxRunning: 4, maxImportsPerRegion: 5, maxExportsPerRegion: 5, stagingBucket: 'vm2ec2-staging-{region}', leaseKeepAliveMs: 10_000, pollMs: 5_000, pollMaxMs: 30_000, maxExportAttempts: 3, vcenterConnectAttempts: 6, retryDelayMs: 2_000, retryMaxDelayMs: 30_000, keepStagingObjects: false, updating: false, warmMinuteMs: 60_000, guestShutdownTimeoutMs: 600_000, powerOffPollMs: 2_000 }),
+      .default({ maxRunning: 4, maxImportsPerRegion: 5, maxExportsPerRegion: 5, stagingBucket: 'vm2ec2-staging-{region}', leaseKeepAliveMs: 10_000, pollMs: 5_000, pollMaxMs: 30_000, maxExportAttempts: 3, vcenterConnectAttempts: 6, retryDelayMs: 2_000, retryMaxDelayMs: 30_000, keepStagingObjects: false, updating: false, warmMinuteMs: 60_000, guestShutdownTimeoutMs: 600_000, powerOffPollMs: 2_000, rollbackWindowMs: 604_800_000 }),
     /**
      * This connector as one of a fleet sharing a PostgreSQL store (issue 14). `connectorId` names it in the portal and in
      * the store's task ownership; default: generated once and kept in `<dataDir>/connector-id`. A peer's tasks are taken

@@ -168,5 +168,13 @@ export const testIds = {
     filtered: 'waves-filtered',
     showAll: 'waves-show-all',
   },
+  rollback: {
+    menu: (id: string) => `rollback-menu-${id}`,
+    dialog: 'rollback-dialog',
+    steps: 'rollback-steps',
+    terminate: 'rollback-terminate',
+    confirm: 'rollback-confirm',
+    status: 'rollback-status',
+  },
   apiError: 'api-error',
 } as const;

@@ -330,7 +330,9 @@ export class AwsGateway {
       ...(endpoint ? { endpoint } : {}),
       ...(credentials ? { credentials } : {}),
       maxAttempts: 3,
-      requestHandler: { connectionTimeout: 5_000, requestTimeout: requestTimeoutMs },
+      // The SDK only warns when requestTimeout passes unless told to throw: a control-plane call that never answers
+      // would otherwise hold its task (and the connector's shutdown) for ever.
+      requestHandler: { connectionTimeout: 5_000, requestTimeout: requestTimeoutMs, throwOnRequestTimeout: true },
     };
   }
 }

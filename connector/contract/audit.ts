@@ -14,6 +14,7 @@ export const AuditAction = z.enum([
   'migration.test-launch',
   'migration.test-finish',
   'migration.cutover',
+  'migration.rollback',
   'export.request',
   'export.cancel',
   'admin.access',
@@ -23,6 +24,8 @@ export const AuditAction = z.enum([
   'wave.create',
   'wave.cancel',
   'settings.bandwidth',
+  'return.request',
+  'return.cancel',
 ]);
 export type AuditAction = z.infer<typeof AuditAction>;
 

@@ -34,10 +34,24 @@ export const ErrorCode = z.enum([
   'MIGRATION_ACTION_NOT_ALLOWED',
   /** The migration is not in a state that allows this warm action (e.g. a cold migration, or no replicated point yet); the message says why and what to do. */
   'WARM_ACTION_NOT_AVAILABLE',
+  /** Roll back refused: not completed, already rolled back, the window closed or the source VM is gone (the message says which). */
+  'ROLLBACK_NOT_AVAILABLE',
   /** A subnet that is not one of the environment's (the message lists them). */
   'SUBNET_NOT_IN_ENVIRONMENT',
   'EXPORT_LIMIT_REACHED',
+  /** EC2 refuses to export the instance (VM Export's limits: encrypted or several volumes, AWS-provided software); the message says which. */
+  'INSTANCE_NOT_EXPORTABLE',
   'EXPORT_NOT_CONFIGURED',
+  /** Bring back to vCenter: the user lacks a vCenter privilege on the target (details.checks list every blocker). */
+  'PRIVILEGE_MISSING',
+  /** Bring back to vCenter: the pre-flight found blockers (details.checks lists them all). */
+  'RETURN_BLOCKED',
+  /** Bring back to vCenter needs General or Owner in the export's environment. */
+  'RETURN_NOT_ALLOWED',
+  /** A VM of that name is already being brought back into that folder (details name the task). */
+  'RETURN_ALREADY_RUNNING',
+  /** The task runs on another connector of the fleet. */
+  'RETURN_ON_OTHER_CONNECTOR',
   'SETTINGS_CHANGED',
   'NOTIFICATION_TARGET_NOT_FOUND',
   'NOTIFICATION_TARGET_INVALID',

@@ -13,10 +13,12 @@ export * from './import-options.ts';
 export * from './migrations.ts';
 export * from './audit.ts';
 export * from './tasks.ts';
+export * from './rollback.ts';
 export * from './status.ts';
 export * from './notifications.ts';
 export * from './fleet.ts';
 export * from './waves.ts';
+export * from './returns.ts';
 
 /** Where the connector serves the plugin (manifest, UI, API): one context path, as the platform recommends. */
 export const PLUGIN_CONTEXT_PATH = '/vm2ec2';

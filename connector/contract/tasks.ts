@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SubnetId } from './aws-ids.ts';
 import { AppliedImportOptions, EffectiveImportOptions } from './import-options.ts';
+import { MigrationRollback } from './rollback.ts';
 
 /** Where a migration stands. `queued` waits for a slot; `cancelling` is undoing what was done. */
 export const MigrationState = z.enum(['queued', 'running', 'cancelling', 'completed', 'failed', 'cancelled']);
@@ -152,6 +153,8 @@ export const MigrationTask = z.object({
   error: z.string().optional(),
   /** Something the migration could not tidy up (e.g. staging objects), with what to do; the migration itself succeeded. */
   warning: z.string().optional(),
+  /** Completed migrations: whether Roll back is possible now, and the rollback once done (issue 16). */
+  rollback: MigrationRollback.optional(),
   createdAt: z.string(),
   startedAt: z.string().optional(),
   updatedAt: z.string(),

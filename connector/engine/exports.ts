@@ -29,6 +29,13 @@ function exportRefusal(err: unknown, instanceId: string, region: string): AppErr
   if (name === 'IncorrectState') return new AppError(409, 'EXPORT_IN_PROGRESS', `EC2 refused the export of ${instanceId}: ${text}.`);
   if (name === 'ResourceLimitExceeded') return new AppError(429, 'EXPORT_LIMIT_REACHED', `EC2 refused the export: ${text}. Try again when a running export has finished.`);
   if (name === 'InvalidInstanceID.NotFound') return new AppError(404, 'INSTANCE_NOT_FOUND', `There is no instance ${instanceId} in ${region}.`);
+  if (name === 'NotExportable') {
+    return new AppError(
+      422,
+      'INSTANCE_NOT_EXPORTABLE',
+      `EC2 cannot export ${instanceId}: ${text}. Only an instance with one unencrypted EBS volume of at most 1 TiB and no software provided by AWS (license-included Windows or SQL Server, AWS Marketplace) can be exported to S3.`,
+    );
+  }
   const attempts = e.$metadata?.attempts ?? 1;
   if (THROTTLING.has(name ?? '')) {
     return new AppError(

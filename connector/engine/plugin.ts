@@ -6,6 +6,8 @@ import { createEngine, s3ClientFactory, type EngineVcenterSessions } from './fac
 import { ExportService } from './exports.ts';
 import { InstanceService } from './instances.ts';
 import type { TaskObserver } from './observer.ts';
+import type { MigrationTaskRepository } from './task-store.ts';
+import { setRollbackWindow } from './rollback.ts';
 import { sweepGoneInstances } from '../vcenter-tasks/instance-sweep.ts';
 import { exportTasksOn } from '../store/task-repositories.ts';
 
@@ -18,6 +20,8 @@ declare module 'fastify' {
     taskObservers: TaskObserver[];
     exportsService: ExportService;
     instancesService: InstanceService;
+    /** The engine's migration repository (the rollback route claims and records rollbacks through it). */
+    migrationTasks: MigrationTaskRepository;
   }
 }
 
@@ -45,6 +49,8 @@ export const enginePlugin = fp(
       },
     );
     app.decorate('engine', built.engine);
+    app.decorate('migrationTasks', built.tasks);
+    setRollbackWindow(opts.config.engine.rollbackWindowMs);
     app.decorate(
       'exportsService',
       new ExportService({

@@ -4,11 +4,12 @@
 import type { MigrationTask } from '../contract/index.ts';
 import type { MigrationRecord } from './types.ts';
 import { viewIsSettled } from './task-view.ts';
+import { viewChangesAt } from './rollback.ts';
 
-/** JSON of settled tasks, by shared stored record. */
-const settledJson = new WeakMap<MigrationRecord, string>();
+/** JSON of settled tasks, by shared stored record, until the clock changes the view (a rollback window closing). */
+const settledJson = new WeakMap<MigrationRecord, { text: string; until: number }>();
 /** Bodies of list pages whose tasks are all settled, by the page object the repository keeps until the table changes. */
-const pageBodies = new WeakMap<object, Buffer>();
+const pageBodies = new WeakMap<object, { body: Buffer; until: number }>();
 
 /** What the engine lends to serialise its tasks. */
 export interface TaskJsonSource {
@@ -24,16 +25,18 @@ export interface TaskJsonSource {
 export function taskJson(stored: MigrationRecord, src: TaskJsonSource, shared: boolean): string {
   const live = src.live(stored.id);
   if (live || !shared || !viewIsSettled(stored)) return JSON.stringify(src.view(live ?? stored));
-  let text = settledJson.get(stored);
-  if (text === undefined) settledJson.set(stored, (text = JSON.stringify(src.view(stored))));
+  const kept = settledJson.get(stored);
+  if (kept && Date.now() < kept.until) return kept.text;
+  const text = JSON.stringify(src.view(stored));
+  settledJson.set(stored, { text, until: viewChangesAt(stored) });
   return text;
 }
 
 /** A MigrationList body from a page of the repository's list() (its records are shared). */
 export function pageJson(page: { items: readonly MigrationRecord[]; total: number }, src: TaskJsonSource): Buffer {
   const kept = pageBodies.get(page);
-  if (kept) return kept;
+  if (kept && Date.now() < kept.until) return kept.body;
   const body = Buffer.from(`{"items":[${page.items.map((t) => taskJson(t, src, true)).join(',')}],"total":${page.total}}`);
-  if (page.items.every((t) => viewIsSettled(t) && !src.live(t.id))) pageBodies.set(page, body);
+  if (page.items.every((t) => viewIsSettled(t) && !src.live(t.id))) pageBodies.set(page, { body, until: Math.min(...page.items.map((t) => viewChangesAt(t))) });
   return body;
 }

@@ -2,6 +2,7 @@
 // SQLite file (store/sqlite/) or on a PostgreSQL database shared by a fleet of connectors (store/postgres/).
 import type { MigrationState } from '../contract/index.ts';
 import type { MigrationRecord } from './types.ts';
+import type { RollbackRecord } from './rollback.ts';
 
 /** States in which a task holds its VM (migrations) or instance (exports); every other state frees it. */
 export const HOLDING_STATES = ['queued', 'running', 'cancelling', 'active'] as const;
@@ -107,6 +108,13 @@ export interface MigrationTaskRepository {
   byStates(states: readonly MigrationState[]): Promise<MigrationRecord[]>;
   /** Records the vCenter task that shows this migration (vcenter-tasks/): only that field changes. */
   setVcenterTask(id: string, moRef: string): Promise<void>;
+  /**
+   * Issue 16: marks a completed migration as rolling back, atomically: only if it is completed and has no rollback
+   * (or only a failed one). false: another request holds or made it. Only the `rollback` field changes.
+   */
+  claimRollback(id: string, mark: RollbackRecord): Promise<boolean>;
+  /** Records how the claimed rollback ended (only the `rollback` field changes). */
+  setRollback(id: string, mark: RollbackRecord): Promise<void>;
   close(): Promise<void>;
 }
 

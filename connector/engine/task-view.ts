@@ -4,6 +4,7 @@ import type { DiskProgress, MigrationTask, WarmReplication } from '../contract/i
 import type { MigrationRecord } from './types.ts';
 import { EBS_BLOCK_BYTES } from './warm/types.ts';
 import { WINDOW_SWEEPER, windowClosedReason } from '../waves/window.ts';
+import { rollbackView } from './rollback.ts';
 
 /** A copy waiting on the cap renews its mark every second; an older mark means it no longer waits (or no longer copies). */
 const THROTTLE_SHOWN_MS = 15_000;
@@ -64,6 +65,7 @@ export function taskView(t: MigrationRecord, now: Date, queuePosition: number | 
     // Cancelled by the wave's start-window sweeper: say why (the engine's cancel records only who).
     ...(!t.error && t.state === 'cancelled' && t.cancelledBy === WINDOW_SWEEPER && t.notAfter ? { error: windowClosedReason(t.notAfter) } : {}),
     ...(t.warning ? { warning: t.warning } : {}),
+    ...rollbackField(t, now),
     createdAt: t.createdAt,
     ...(t.startedAt ? { startedAt: t.startedAt } : {}),
     updatedAt: t.updatedAt,
@@ -73,11 +75,17 @@ export function taskView(t: MigrationRecord, now: Date, queuePosition: number | 
 
 /**
  * Whether a task's view is final: it has ended and no replication cycle is left on it, so its view depends neither on
- * the clock, the queue nor the engine's memory. task-json.ts keeps the JSON of such a task while its row is unchanged;
+ * the queue nor the engine's memory, and on the clock only at rollback.ts's viewChangesAt (its rollback window
+ * closing). task-json.ts keeps the JSON of such a task while its row is unchanged and that instant has not passed;
  * a field added to taskView that changes after the end must make this false.
  */
 export function viewIsSettled(t: MigrationRecord): boolean {
   return (t.state === 'completed' || t.state === 'failed' || t.state === 'cancelled') && !t.warm?.cycle;
+}
+
+function rollbackField(t: MigrationRecord, now: Date): { rollback?: MigrationTask['rollback'] } {
+  const rollback = rollbackView(t, now);
+  return rollback ? { rollback } : {};
 }
 
 /** Export+upload 0–50 %, import 50–90 %, launch and cleanup up to 100 %. */

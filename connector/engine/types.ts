@@ -1,5 +1,6 @@
 import type { AppliedImportOptions, CutoverShutdown, DiskProgress, EffectiveImportOptions, MigrationIdKind, MigrationMode, MigrationPhase, MigrationState, WarmImagePath } from '../contract/index.ts';
 import type { WarmRecord } from './warm/types.ts';
+import type { RollbackRecord } from './rollback.ts';
 
 /** A staged disk: where its stream goes in S3, and how far it got. */
 export interface StagedDisk extends DiskProgress {
@@ -79,6 +80,8 @@ export interface MigrationRecord {
   notAfter?: string;
   /** Issue 14: the copy last waited on the connector's bandwidth cap at `at`, held to capMBps. */
   throttle?: { capMBps: number; at: string };
+  /** Issue 16: the rollback of this completed migration (written only by the repository's rollback methods). */
+  rollback?: RollbackRecord;
   createdAt: string;
   startedAt?: string;
   updatedAt: string;

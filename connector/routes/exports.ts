@@ -16,9 +16,9 @@ export const exportRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['exports'],
         summary: 'Export an imported instance to S3 as OVA',
         description:
-          'An instance has at most one active export: a second request while one is in progress or being cancelled is refused with 409 EXPORT_ALREADY_RUNNING, naming that export (details: exportId, exportTaskId, requestedBy, state). At most the configured number of exports run per region (429 EXPORT_LIMIT_REACHED). Every request, started or refused, is in the audit log (action export.request).',
+          'An instance has at most one active export: a second request while one is in progress or being cancelled is refused with 409 EXPORT_ALREADY_RUNNING, naming that export (details: exportId, exportTaskId, requestedBy, state). At most the configured number of exports run per region (429 EXPORT_LIMIT_REACHED). An instance VM Export cannot export (encrypted or several EBS volumes, a volume over 1 TiB, AWS-provided software) is refused with 422 INSTANCE_NOT_EXPORTABLE, saying why. Every request, started or refused, is in the audit log (action export.request).',
         body: ExportRequest,
-        response: { 202: ExportTask, 401: ApiErrorBody, 403: ApiErrorBody, 404: ApiErrorBody, 409: ApiErrorBody, 429: ApiErrorBody },
+        response: { 202: ExportTask, 401: ApiErrorBody, 403: ApiErrorBody, 404: ApiErrorBody, 409: ApiErrorBody, 422: ApiErrorBody, 429: ApiErrorBody },
       },
     },
     async (request, reply) => {

@@ -31,6 +31,7 @@ export const EVENT_TYPES = {
   cutoverDone: eventType('migration.cutoverDone', 'info', 'Cutover to Amazon EC2 done', ['migrationId', 'instanceId', 'downtimeSeconds'], 'Cutover to Amazon EC2 done: instance {instanceId}, downtime {downtimeSeconds} s'),
   failed: eventType('migration.failed', 'error', 'Migration to Amazon EC2 failed', ['migrationId', 'reason'], 'Migration to Amazon EC2 failed: {reason}'),
   cancelled: eventType('migration.cancelled', 'warning', 'Migration to Amazon EC2 cancelled', ['migrationId', 'cancelledBy'], 'Migration to Amazon EC2 cancelled by {cancelledBy}'),
+  rolledBack: eventType('migration.rolledBack', 'warning', 'Migration to Amazon EC2 rolled back', ['migrationId', 'instanceId', 'instanceAction', 'rolledBackBy'], 'Migration to Amazon EC2 rolled back by {rolledBackBy}: EC2 instance {instanceId} {instanceAction}, virtual machine powered on'),
   exportCompleted: eventType('export.completed', 'info', 'Instance exported to Amazon S3', ['exportId', 'instanceId', 'bucket', 'key'], 'EC2 instance {instanceId} exported to s3://{bucket}/{key}'),
   exportFailed: eventType('export.failed', 'error', 'Instance export to Amazon S3 failed', ['exportId', 'instanceId', 'reason'], 'Export of EC2 instance {instanceId} to Amazon S3 failed: {reason}'),
   exportCancelled: eventType('export.cancelled', 'warning', 'Instance export to Amazon S3 cancelled', ['exportId', 'instanceId', 'cancelledBy'], 'Export of EC2 instance {instanceId} to Amazon S3 cancelled by {cancelledBy}'),

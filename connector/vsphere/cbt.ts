@@ -180,6 +180,12 @@ export async function powerOff(vc: Vim25Client, vmId: string): Promise<void> {
   if (task) await vc.waitForTask(task);
 }
 
+/** PowerOnVM_Task on the VM's current host (roll back a cutover). */
+export async function powerOn(vc: Vim25Client, vmId: string): Promise<void> {
+  const task = toMoRef(await vc.invoke('PowerOnVM_Task', vmRef(vmId)));
+  if (task) await vc.waitForTask(task);
+}
+
 /** RemoveSnapshot_Task(removeChildren=false, consolidate=true); an already removed snapshot is fine. */
 export async function removeSnapshotIfPresent(vc: Vim25Client, snapshot: string | MoRef): Promise<boolean> {
   try {

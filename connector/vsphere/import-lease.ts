@@ -109,7 +109,7 @@ export interface UploadOptions {
 
 /**
  * Streams one stream-optimized VMDK to its lease URL (POST, as ovftool and govmomi do), with the lease's thumbprint
- * pinned. Resolves with the bytes sent; an HTTP error or a short body rejects.
+ * pinned for an ESXi host URL. Resolves with the bytes sent; an HTTP error or a short body rejects.
  */
 export function uploadLeaseDisk(
   client: Vim25Client,
@@ -118,7 +118,10 @@ export function uploadLeaseDisk(
   opts: UploadOptions,
 ): Promise<number> {
   const url = new URL(client.resolveDeviceUrl(device.url));
-  const trust = device.sslThumbprint ? { thumbprint: device.sslThumbprint } : (opts.trust ?? client.connection.trust);
+  // A `*` host is the vCenter this client reached (through whatever front door): trusted as that connection is. A named
+  // host (an ESXi) is pinned to the lease's thumbprint.
+  const viaVcenter = /^https?:\/\/\*(?=[:/])/i.test(device.url);
+  const trust = device.sslThumbprint && !viaVcenter ? { thumbprint: device.sslThumbprint } : (opts.trust ?? client.connection.trust);
   const agent = createTrustedAgent(trust, { keepAlive: false });
   return new Promise<number>((resolve, reject) => {
     let sent = 0;

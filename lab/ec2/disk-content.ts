@@ -97,8 +97,11 @@ export async function convertDisk(core: Core, disk: ImportDisk): Promise<Convert
     return { capacityBytes: header.capacityBytes, blocks: blocks.blocks };
   } catch (err) {
     blocks.release();
-    (body as { destroy?: () => void }).destroy?.();
     throw new DiskImageError(`ClientError: Disk validation failed [Unsupported VMDK File Format: ${(err as Error).message}]`);
+  } finally {
+    // Always: the VMDK reader stops at the end-of-stream marker, and an S3 body left unread holds its socket (and
+    // s3rver's response) open for ever; after ~50 imports the emulator's S3 pool had no socket left and its calls hung.
+    (body as { destroy?: () => void }).destroy?.();
   }
 }
 

@@ -1,9 +1,10 @@
 // CreateInstanceExportTask / DescribeExportTasks / CancelExportTask and the export state machine.
 import { Ec2Error } from './errors.ts';
 import { findInstance } from './instances.ts';
+import { USAGE_OPERATIONS } from './licensing.ts';
 import { exportArtifact } from './ova.ts';
 import { applyFilters, readFilters, readTagSpecifications } from './query.ts';
-import { newId, tagsXml, type Core, type ExportTask, type Handler, type RegionState } from './state.ts';
+import { newId, tagsXml, type Core, type ExportTask, type Handler, type Instance, type RegionState } from './state.ts';
 import type { XmlObject } from './xml.ts';
 
 /** Stages an export spends `active` before the object is written. */
@@ -12,6 +13,30 @@ const RETENTION_MS = 7 * 24 * 3600 * 1000;
 /** Canonical ID VM Import/Export uses for "all other Regions" (reference §7). */
 export const VM_EXPORT_CANONICAL_ID = 'c4d8eabf8db69dbe46bfe0e517100c554f01200b104d59cd408e777ba442a322';
 export const DEFAULT_EXPORT_FAILURE = 'ClientError: Export of the instance failed: the root volume could not be read.';
+/** VM Export's volume size limit ("Considerations for instance export"). */
+const MAX_EXPORT_VOLUME_GIB = 1024;
+
+/**
+ * Why VM Export refuses this instance at call time, from the user guide's "Considerations for instance export":
+ * encrypted EBS volumes, more than one virtual disk, a volume over 1 TiB, AWS-provided software (licence-included
+ * Windows or SQL Server). AWS documents the limits, not the code: `NotExportable` is what it answers in public reports.
+ */
+function notExportable(inst: Instance): string | undefined {
+  const encrypted = inst.volumes.filter((v) => v.encrypted).map((v) => v.volumeId);
+  if (encrypted.length > 0) {
+    return `Instance ${inst.id} has encrypted EBS volumes (${encrypted.join(', ')}). VM Export cannot export an instance with encrypted EBS volumes or snapshots.`;
+  }
+  if (inst.volumes.length > 1) {
+    return `Instance ${inst.id} has ${inst.volumes.length} EBS volumes (${inst.volumes.map((v) => v.deviceName).join(', ')}). VM Export can export an instance with one virtual disk only.`;
+  }
+  const big = inst.volumes.find((v) => v.sizeGiB > MAX_EXPORT_VOLUME_GIB);
+  if (big) return `Volume ${big.volumeId} of instance ${inst.id} is ${big.sizeGiB} GiB. VM Export supports volumes up to 1 TiB.`;
+  const billing = USAGE_OPERATIONS[inst.usageOperation];
+  if (billing?.licenseType === 'AWS') {
+    return `Instance ${inst.id} contains software provided by AWS (${billing.platformDetails}, usage operation ${inst.usageOperation}). VM Export cannot export it.`;
+  }
+  return undefined;
+}
 
 function exportTaskXml(t: ExportTask): XmlObject {
   return {
@@ -55,6 +80,8 @@ export const exportHandlers: Record<string, Handler> = {
     if (inst.state !== 'running' && inst.state !== 'stopped') {
       throw new Ec2Error('IncorrectInstanceState', `Instance ${inst.id} is ${inst.state}; only running or stopped instances can be exported.`);
     }
+    const refusal = notExportable(inst);
+    if (refusal) throw new Ec2Error('NotExportable', refusal);
     const busy = [...region.exports.values()].find((t) => t.instanceId === inst.id && (t.state === 'active' || t.state === 'cancelling'));
     if (busy) throw new Ec2Error('IncorrectState', `Instance ${inst.id} is already being exported by ${busy.id}. Wait for it to finish or cancel it.`);
     const active = [...region.exports.values()].filter((t) => t.state === 'active').length;

@@ -101,7 +101,10 @@ export async function startS3(opts: StartS3Options | { sink: true; hash?: boolea
       slowDown: (op, count) => faults.inject(op, 'slow-down', count),
       async stop() {
         await close(shim);
-        await s3rver.close();
+        // Like the other lab servers: connections still open (a client that never read its body) must not hold the stop.
+        const closing = s3rver.close();
+        s3rver.httpServer?.closeAllConnections();
+        await closing;
         if (options.directory === undefined) await rm(directory, { recursive: true, force: true });
       },
     };

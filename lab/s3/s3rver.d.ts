@@ -17,5 +17,7 @@ declare module 's3rver' {
     constructor(options?: S3rverOptions);
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
+    /** The listening server while running (s3rver sets it in run()). */
+    httpServer?: import('node:http').Server;
   }
 }

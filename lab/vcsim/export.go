@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
-	"strings"
 	"sync"
 	"time"
 
@@ -57,15 +56,14 @@ type exportRegistry struct {
 	thumbprint string
 	inj        *injector // fault injection (fault suite); nil disables it
 
-	mu     sync.Mutex
-	leases map[string]*exportLease // by URL token
+	leases *nfcLeases[*exportLease]
 
 	sumMu sync.Mutex
 	sums  map[string]string // manifest SHA-1 cache: "<capacity>/<seed>" → hex
 }
 
 func newExportRegistry(seeds map[string]diskSeed) *exportRegistry {
-	return &exportRegistry{ps: newPatterns(), seeds: seeds, leases: map[string]*exportLease{}, sums: map[string]string{}}
+	return &exportRegistry{ps: newPatterns(), seeds: seeds, leases: newNFCLeases[*exportLease](), sums: map[string]string{}}
 }
 
 // exportLease wraps the simulator's lease (embedded by value so the PropertyCollector serves it).
@@ -178,10 +176,9 @@ func (r *exportRegistry) seedOf(d *types.VirtualDisk) int64 {
 func (r *exportRegistry) newLease(ctx *simulator.Context, entity types.ManagedObjectReference, snap *types.ManagedObjectReference, vmName string, devices object.VirtualDeviceList) *exportLease {
 	stock := simulator.NewHttpNfcLease(ctx, entity)
 	lease := &exportLease{HttpNfcLease: *stock, reg: r, token: newToken()}
-	// The stock moref embeds the session key, which the simulator also uses as the session cookie:
-	// retire it and register the lease under a vCenter-looking reference that reveals nothing.
+	// Retire the stock lease (its moref embeds the session key) and register this one under a fresh reference.
 	stock.HttpNfcLeaseComplete(ctx, &types.HttpNfcLeaseComplete{This: stock.Self})
-	lease.Self = types.ManagedObjectReference{Type: "HttpNfcLease", Value: fmt.Sprintf("session[%s]%s", newUUID(), newUUID())}
+	lease.Self = newLeaseRef()
 
 	info := lease.Info
 	info.Lease = lease.Self
@@ -215,9 +212,7 @@ func (r *exportRegistry) newLease(ctx *simulator.Context, entity types.ManagedOb
 	// Registered globally, as in vCenter: the lease outlives the session that asked for it (re-login, cleanup
 	// from another session).
 	simulator.Map.Put(lease)
-	r.mu.Lock()
-	r.leases[lease.token] = lease
-	r.mu.Unlock()
+	r.leases.add(lease.token, lease)
 	if msg := r.inj.leaseInitFault(); msg != "" {
 		// Injected: the lease never becomes ready; it goes from initializing to error shortly after.
 		lease.State = types.HttpNfcLeaseStateInitializing
@@ -237,27 +232,15 @@ func newToken() string {
 	return hex.EncodeToString(b)
 }
 
-func (r *exportRegistry) revoke(token string) {
-	r.mu.Lock()
-	delete(r.leases, token)
-	r.mu.Unlock()
-}
-
 // serve answers GET/HEAD /nfc/<token>/<file> for live export leases; false means "not ours".
 func (r *exportRegistry) serve(w http.ResponseWriter, req *http.Request) bool {
-	parts := strings.Split(strings.TrimPrefix(req.URL.Path, "/nfc/"), "/")
-	if len(parts) != 2 {
-		return false
-	}
-	r.mu.Lock()
-	lease, ok := r.leases[parts[0]]
-	r.mu.Unlock()
+	lease, file, ok := r.leases.find(req.URL.Path)
 	if !ok {
 		return false
 	}
 	var disk *exportDisk
 	for _, d := range lease.disks {
-		if d.name == parts[1] {
+		if d.name == file {
 			disk = d
 		}
 	}
@@ -279,35 +262,23 @@ func (r *exportRegistry) serve(w http.ResponseWriter, req *http.Request) bool {
 	return true
 }
 
-// leaseFault is the fault of a lease in state error (nil otherwise): vCenter refuses progress and completion then.
-func (l *exportLease) leaseFault() *soap.Fault {
-	if l.State != types.HttpNfcLeaseStateError || l.Error == nil {
-		return nil
-	}
-	return soapFault(l.Error.LocalizedMessage, l.Error.Fault)
-}
-
 func (l *exportLease) HttpNfcLeaseComplete(ctx *simulator.Context, req *types.HttpNfcLeaseComplete) soap.HasFault {
-	if f := l.leaseFault(); f != nil {
+	if f := leaseFault(&l.HttpNfcLease); f != nil {
 		return &methods.HttpNfcLeaseCompleteBody{Fault_: f}
 	}
-	l.reg.revoke(l.token)
+	l.reg.leases.revoke(l.token)
 	l.State = types.HttpNfcLeaseStateDone
 	return l.HttpNfcLease.HttpNfcLeaseComplete(ctx, req)
 }
 
 func (l *exportLease) HttpNfcLeaseAbort(ctx *simulator.Context, req *types.HttpNfcLeaseAbort) soap.HasFault {
-	l.reg.revoke(l.token)
+	l.reg.leases.revoke(l.token)
 	l.State = types.HttpNfcLeaseStateError
 	return l.HttpNfcLease.HttpNfcLeaseAbort(ctx, req)
 }
 
 func (l *exportLease) HttpNfcLeaseProgress(ctx *simulator.Context, req *types.HttpNfcLeaseProgress) soap.HasFault {
-	if req.Percent < 0 || req.Percent > 100 {
-		return &methods.HttpNfcLeaseProgressBody{Fault_: soapFault(
-			fmt.Sprintf("percent must be between 0 and 100, got %d", req.Percent), &types.InvalidArgument{InvalidProperty: "percent"})}
-	}
-	if f := l.leaseFault(); f != nil {
+	if f := progressFault(&l.HttpNfcLease, req.Percent); f != nil {
 		return &methods.HttpNfcLeaseProgressBody{Fault_: f}
 	}
 	return l.HttpNfcLease.HttpNfcLeaseProgress(ctx, req)

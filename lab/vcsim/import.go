@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/vmware/govmomi/object"
@@ -60,13 +59,12 @@ type importLease struct {
 }
 
 type importRegistry struct {
-	lab *lab
-	mu  sync.Mutex
-	all map[string]*importLease // by URL token
+	lab    *lab
+	leases *nfcLeases[*importLease]
 }
 
 func newImportRegistry(l *lab) *importRegistry {
-	return &importRegistry{lab: l, all: map[string]*importLease{}}
+	return &importRegistry{lab: l, leases: newNFCLeases[*importLease]()}
 }
 
 func (x *vappImporter) ImportVApp(ctx *simulator.Context, req *types.ImportVApp) soap.HasFault {
@@ -157,7 +155,7 @@ func (r *importRegistry) newLease(ctx *simulator.Context, stock *simulator.HttpN
 		return nil, fmt.Errorf("the imported VM %s does not exist", vmRef.Value)
 	}
 	lease := &importLease{HttpNfcLease: *stock, reg: r, token: newToken(), vm: vmRef}
-	lease.Self = types.ManagedObjectReference{Type: "HttpNfcLease", Value: fmt.Sprintf("session[%s]%s", newUUID(), newUUID())}
+	lease.Self = newLeaseRef()
 	info := *stock.Info
 	info.Lease = lease.Self
 	info.LeaseTimeout = leaseTimeoutSecs
@@ -203,33 +201,19 @@ func (r *importRegistry) newLease(ctx *simulator.Context, stock *simulator.HttpN
 	}
 	info.TotalDiskCapacityInKB = total
 	simulator.Map.Put(lease)
-	r.mu.Lock()
-	r.all[lease.token] = lease
-	r.mu.Unlock()
+	r.leases.add(lease.token, lease)
 	return lease, nil
-}
-
-func (r *importRegistry) revoke(token string) {
-	r.mu.Lock()
-	delete(r.all, token)
-	r.mu.Unlock()
 }
 
 // serve answers PUT/POST /nfc/<token>/<disk> for live import leases; false means "not ours".
 func (r *importRegistry) serve(w http.ResponseWriter, req *http.Request) bool {
-	parts := strings.Split(strings.TrimPrefix(req.URL.Path, "/nfc/"), "/")
-	if len(parts) != 2 {
-		return false
-	}
-	r.mu.Lock()
-	lease, ok := r.all[parts[0]]
-	r.mu.Unlock()
+	lease, file, ok := r.leases.find(req.URL.Path)
 	if !ok {
 		return false
 	}
 	var disk *importDisk
 	for _, d := range lease.disks {
-		if d.name == parts[1] {
+		if d.name == file {
 			disk = d
 		}
 	}
@@ -372,19 +356,8 @@ func receiveStreamVMDK(body io.Reader, path string, capacity int64) error {
 	}
 }
 
-func (l *importLease) leaseFault() *soap.Fault {
-	if l.State != types.HttpNfcLeaseStateError || l.Error == nil {
-		return nil
-	}
-	return soapFault(l.Error.LocalizedMessage, l.Error.Fault)
-}
-
 func (l *importLease) HttpNfcLeaseProgress(ctx *simulator.Context, req *types.HttpNfcLeaseProgress) soap.HasFault {
-	if req.Percent < 0 || req.Percent > 100 {
-		return &methods.HttpNfcLeaseProgressBody{Fault_: soapFault(
-			fmt.Sprintf("percent must be between 0 and 100, got %d", req.Percent), &types.InvalidArgument{InvalidProperty: "percent"})}
-	}
-	if f := l.leaseFault(); f != nil {
+	if f := progressFault(&l.HttpNfcLease, req.Percent); f != nil {
 		return &methods.HttpNfcLeaseProgressBody{Fault_: f}
 	}
 	l.TransferProgress = req.Percent
@@ -394,7 +367,7 @@ func (l *importLease) HttpNfcLeaseProgress(ctx *simulator.Context, req *types.Ht
 // HttpNfcLeaseComplete ends the import: the VM's disks now read what was uploaded (a disk never uploaded reads as
 // zeros). An upload still running is refused, as its disk would be half-written.
 func (l *importLease) HttpNfcLeaseComplete(ctx *simulator.Context, req *types.HttpNfcLeaseComplete) soap.HasFault {
-	if f := l.leaseFault(); f != nil {
+	if f := leaseFault(&l.HttpNfcLease); f != nil {
 		return &methods.HttpNfcLeaseCompleteBody{Fault_: f}
 	}
 	if l.State != types.HttpNfcLeaseStateReady {
@@ -409,7 +382,7 @@ func (l *importLease) HttpNfcLeaseComplete(ctx *simulator.Context, req *types.Ht
 				fmt.Sprintf("The upload of %s is still in progress; complete the lease after it ends, or abort it.", d.name), &types.InvalidState{})}
 		}
 	}
-	l.reg.revoke(l.token)
+	l.reg.leases.revoke(l.token)
 	for _, d := range l.disks {
 		if err := l.reg.lab.disks.setImported(l.vm, d.disk, d.path); err != nil {
 			return &methods.HttpNfcLeaseCompleteBody{Fault_: soapFault(err.Error(), &types.RuntimeFault{})}
@@ -424,7 +397,7 @@ func (l *importLease) HttpNfcLeaseAbort(ctx *simulator.Context, req *types.HttpN
 	if l.State == types.HttpNfcLeaseStateDone {
 		return &methods.HttpNfcLeaseAbortBody{Fault_: soapFault("The import lease is already complete.", &types.InvalidState{})}
 	}
-	l.reg.revoke(l.token)
+	l.reg.leases.revoke(l.token)
 	l.State = types.HttpNfcLeaseStateError
 	msg := "Operation aborted by the client."
 	if req.Fault != nil {

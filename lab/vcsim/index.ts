@@ -60,6 +60,8 @@ export interface VcsimHandle {
   diskSha256(vmId: string, deviceKey: number, opts?: { snapshot?: string }): Promise<string>;
   /** Resets Changed Block Tracking of every disk of the VM: every changeId handed out before is refused (FileFault). */
   resetChangeTracking(vmId: string): Promise<void>;
+  /** The datastore (by name) reports this much free space from now on, as a datastore filling up would. */
+  setDatastoreFree(datastore: string, freeBytes: number): Promise<void>;
   /** Body bytes served from VM disks over /folder (datastore file access) since the lab vCenter started. */
   folderReadBytes(): Promise<number>;
   /** Writes every goroutine's stack to a file; returns where, with the goroutines waiting on a lock (for a test that waited too long). */
@@ -334,6 +336,9 @@ export async function startVcsim(opts: StartVcsimOptions = {}): Promise<VcsimHan
     },
     async resetChangeTracking(vmId) {
       await lab('POST', '/lab/reset-change-tracking', { vm: vmId });
+    },
+    async setDatastoreFree(datastore, freeBytes) {
+      await lab('POST', '/lab/datastore-free', { datastore, freeBytes });
     },
     async folderReadBytes() {
       return Number((await lab('GET', '/lab/folder-reads')).bytes);

@@ -229,13 +229,9 @@ func (inj *injector) status(reg *exportRegistry) faultStatus {
 		st.Armed = append(st.Armed, *a)
 	}
 	inj.mu.Unlock()
-	reg.mu.Lock()
-	st.OpenLeases = len(reg.leases)
-	reg.mu.Unlock()
+	st.OpenLeases = reg.leases.open()
 	if inj.imports != nil {
-		inj.imports.mu.Lock()
-		st.OpenImportLeases = len(inj.imports.all)
-		inj.imports.mu.Unlock()
+		st.OpenImportLeases = inj.imports.leases.open()
 	}
 	st.Sessions = len(sessionKeys())
 	return st
@@ -341,7 +337,7 @@ func (l *exportLease) fail(msg string) {
 		l.State = types.HttpNfcLeaseStateError
 		l.Error = &types.LocalizedMethodFault{Fault: &types.SystemError{Reason: msg}, LocalizedMessage: msg}
 	})
-	l.reg.revoke(l.token)
+	l.reg.leases.revoke(l.token)
 }
 
 type controlRequest struct {

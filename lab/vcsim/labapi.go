@@ -20,6 +20,7 @@ import (
 //	GET  /lab/disk-sha256?vm=vm-57&deviceKey=2000[&snapshot=snapshot-80]
 //	POST /lab/reset-change-tracking  {"vm":"vm-57"}
 //	GET  /lab/folder-reads           → {"bytes":…, "requests":…} served from disks over /folder so far
+//	POST /lab/datastore-free         {"datastore":"LocalDS_0","freeBytes":1048576} (a datastore filling up)
 func (g *gate) serveLab(w http.ResponseWriter, r *http.Request) {
 	reg := g.lab.disks
 	switch {
@@ -113,6 +114,31 @@ func (g *gate) serveLab(w http.ResponseWriter, r *http.Request) {
 
 	case r.URL.Path == "/lab/folder-reads" && r.Method == http.MethodGet:
 		labJSON(w, map[string]any{"bytes": reg.folderBytes.Load(), "requests": reg.folderRequests.Load()})
+
+	case r.URL.Path == "/lab/datastore-free" && r.Method == http.MethodPost:
+		var req struct {
+			Datastore string `json:"datastore"`
+			FreeBytes *int64 `json:"freeBytes"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil || req.FreeBytes == nil || *req.FreeBytes < 0 {
+			labError(w, http.StatusBadRequest, "the body must be JSON {\"datastore\": \"LocalDS_0\", \"freeBytes\": 1048576}")
+			return
+		}
+		var ds *simulator.Datastore
+		for _, e := range simulator.Map.All("Datastore") {
+			if d := e.(*simulator.Datastore); d.Name == req.Datastore {
+				ds = d
+			}
+		}
+		if ds == nil {
+			labError(w, http.StatusNotFound, "no datastore %q", req.Datastore)
+			return
+		}
+		simulator.Map.WithLock(ds, func() {
+			ds.Summary.FreeSpace = *req.FreeBytes
+			ds.Info.GetDatastoreInfo().FreeSpace = *req.FreeBytes
+		})
+		labJSON(w, map[string]any{"freeBytes": *req.FreeBytes})
 
 	default:
 		labError(w, http.StatusNotFound, "no lab endpoint %s %s (see docs/vcsim.md)", r.Method, r.URL.Path)

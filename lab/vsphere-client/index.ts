@@ -356,6 +356,8 @@ export async function startVsphereClient(opts: VsphereClientOptions): Promise<Vs
     scope.all('/sdk/*', sdk);
     // Datastore file access (warm migration reads disk byte ranges), with the vim25 session cookie, as vCenter serves it.
     scope.all('/folder/*', sdk);
+    // NFC import uploads to lease URLs whose host is `*` (the address the client reached vCenter by), as vCenter serves them.
+    scope.all('/nfc/*', sdk);
   });
 
   try {

@@ -1,10 +1,19 @@
 import { DescribeExportTasksCommand, DescribeImportImageTasksCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import { PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiErrorBody, AuditPage, Environment, ExportTask, ImportAuthorization, MigrationTask, type AuditEntry } from '../../connector/contract/index.ts';
-import { importRolePolicies, IMPORT_ROLE_POLICY_NAME } from '../../connector/aws/vmimport-role.ts';
+import { ApiErrorBody, Environment, ExportTask, MigrationTask } from '../../connector/contract/index.ts';
 import { SOURCE_VM_TAG } from '../../connector/engine/engine.ts';
-import { loginLabUsers, regionNetwork, startApiLab, type ApiLab, type ApiUser } from '../support/api-lab.ts';
+import {
+  allowImports,
+  auditOf,
+  authorizeImport,
+  loginLabUsers,
+  migrationEnvironment,
+  migrationUntil,
+  requestMigration,
+  startApiLab,
+  type ApiLab,
+  type ApiUser,
+} from '../support/api-lab.ts';
 
 // Issue 12 items 2 and 3 through real HTTPS against the lab connector: parallel requests for one VM or one
 // instance get exactly one task (the others 409, naming it), and who may cancel a migration or an export.
@@ -26,49 +35,23 @@ beforeAll(async () => {
   lab = await startApiLab({ exportStageMs: 3_000 });
   ({ admin, operator, readonly } = await loginLabUsers(lab));
   vms = await lab.vmIds();
-  const { vpcId, subnets, groups } = await regionNetwork(admin);
-  subnetId = subnets.find((s) => s.name === 'lab-app-a')!.id;
-  groupId = groups.find((g) => g.name === 'web')!.id;
-  env = Environment.parse((await admin.call('POST', '/environments', { name: 'Migration', region: 'us-east-1', vpcId, subnetIds: [subnetId], securityGroupIds: [groupId] })).body);
-  const perms = await admin.call('PUT', `/environments/${env.id}/permissions`, {
-    permissions: [
-      { userName: 'operator@vsphere.local', role: 'General' },
-      { userName: 'readonly@vsphere.local', role: 'Owner' },
-    ],
-  });
-  expect(perms.status, JSON.stringify(perms.body)).toBe(200);
-  await lab.iamClient().send(
-    new PutRolePolicyCommand({ RoleName: 'vmimport', PolicyName: IMPORT_ROLE_POLICY_NAME, PolicyDocument: JSON.stringify(importRolePolicies().permissions) }),
-  );
+  // The operator has General, the read-only user Owner.
+  ({ env, subnetId, groupId } = await migrationEnvironment(admin, 'Migration'));
+  await allowImports(lab);
   const bucket = await admin.call('PUT', '/settings/instance-export', { bucketName: 'lab', expectedBucketName: null });
   expect(bucket.status, JSON.stringify(bucket.body)).toBe(200);
 }, 120_000);
 afterAll(async () => lab?.stop());
 
-async function authorize(user: ApiUser, vmName: string): Promise<string> {
-  const res = await user.call('POST', '/import-authorizations', { environmentId: env.id, vmId: vm(vmName) });
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  return ImportAuthorization.parse(res.body).token;
-}
-const migrate = (user: ApiUser, token: string, vmName: string) =>
-  user.call('POST', '/migrations', { token, environmentId: env.id, vmId: vm(vmName), platform: 'Linux', subnetId, instanceType: 'm5.large', securityGroupIds: [groupId] });
+const authorize = (user: ApiUser, vmName: string) => authorizeImport(user, env.id, vm(vmName));
+const migrate = (user: ApiUser, token: string, vmName: string) => requestMigration(user, { environmentId: env.id, vmId: vm(vmName), subnetId, groupId, token });
 
 async function started(user: ApiUser, vmName: string): Promise<string> {
   const res = await migrate(user, await authorize(user, vmName), vmName);
   expect(res.status, JSON.stringify(res.body)).toBe(202);
   return (res.body as { id: string }).id;
 }
-async function until(id: string, states: string[], ms = 180_000): Promise<MigrationTask> {
-  for (const end = Date.now() + ms; Date.now() < end; ) {
-    const t = MigrationTask.parse((await admin.call('GET', `/migrations/${id}`)).body);
-    if (states.includes(t.state)) return t;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`migration ${id} did not reach ${states.join('/')}`);
-}
-async function auditOf(action: string): Promise<AuditEntry[]> {
-  return AuditPage.parse((await admin.call('GET', `/audit?action=${action}&limit=200`)).body).entries;
-}
+const until = (id: string, states: string[]) => migrationUntil(admin, id, (t) => states.includes(t.state));
 
 describe('one active migration per VM', { timeout: 300_000 }, () => {
   it('accepts exactly one of three parallel migrations of a VM and refuses the others with 409 naming it', async () => {
@@ -110,7 +93,7 @@ describe('one active migration per VM', { timeout: 300_000 }, () => {
     expect(instances.map((i) => i.InstanceId)).toEqual([instanceId]);
 
     // Both refusals are audited, naming the running task.
-    const denied = (await auditOf('migration.request')).filter((e) => e.code === 'MIGRATION_ALREADY_RUNNING');
+    const denied = (await auditOf(admin, 'migration.request')).filter((e) => e.code === 'MIGRATION_ALREADY_RUNNING');
     expect(denied).toHaveLength(2);
     expect(denied.every((e) => e.outcome === 'denied' && e.message.includes(id))).toBe(true);
 
@@ -141,7 +124,7 @@ describe('one active export per instance', { timeout: 300_000 }, () => {
     const listed = (await admin.call<{ items: ExportTask[] }>('GET', '/exports')).body.items;
     expect(listed.map((e) => e.id)).toEqual([exp.id]);
     // Every request is audited: one start, five refusals naming it.
-    const requests = await auditOf('export.request');
+    const requests = await auditOf(admin, 'export.request');
     expect(requests.map((e) => `${e.outcome} ${e.code ?? ''}`).sort()).toEqual(['denied EXPORT_ALREADY_RUNNING', 'denied EXPORT_ALREADY_RUNNING', 'denied EXPORT_ALREADY_RUNNING', 'denied EXPORT_ALREADY_RUNNING', 'denied EXPORT_ALREADY_RUNNING', 'granted ']);
     expect(requests.every((e) => e.details?.instanceId === instanceId && (e.message.includes(exp.exportTaskId) || e.message.includes(exp.id)))).toBe(true);
 
@@ -160,7 +143,7 @@ describe('one active export per instance', { timeout: 300_000 }, () => {
     expect(next.status, JSON.stringify(next.body)).toBe(202);
     expect((await admin.call('POST', `/exports/${ExportTask.parse(next.body).id}/cancel`)).status).toBe(200);
 
-    const audit = await auditOf('export.cancel');
+    const audit = await auditOf(admin, 'export.cancel');
     const first = audit.filter((e) => e.details?.exportId === exp.id);
     expect(first.map((e) => `${e.actor} ${e.outcome} ${e.code ?? ''}`).sort()).toEqual(['administrator@vsphere.local granted ', 'operator@vsphere.local denied CANCEL_NOT_ALLOWED']);
     expect(audit.every((e) => e.environmentId === env.id)).toBe(true);
@@ -195,7 +178,7 @@ describe('who may cancel a migration', { timeout: 300_000 }, () => {
     const late = await admin.call('POST', `/migrations/${own}/cancel`);
     expect(MigrationTask.parse(late.body)).toMatchObject({ state: 'cancelled', cancelledBy: 'operator@vsphere.local' });
 
-    const audit = (await auditOf('migration.cancel')).filter((e) => [byAdmin, own, byOperator].includes(String(e.details?.migrationId)));
+    const audit = (await auditOf(admin, 'migration.cancel')).filter((e) => [byAdmin, own, byOperator].includes(String(e.details?.migrationId)));
     expect(audit.map((e) => `${String(e.details?.migrationId)} ${e.actor} ${e.outcome} ${e.code ?? ''}`).sort()).toEqual(
       [
         `${byAdmin} operator@vsphere.local denied CANCEL_NOT_ALLOWED`,
@@ -207,5 +190,27 @@ describe('who may cancel a migration', { timeout: 300_000 }, () => {
     );
     expect(audit.find((e) => e.actor === 'administrator@vsphere.local' && e.details?.migrationId === own)?.message).toMatch(/already cancelled: nothing changed/);
     expect(audit.every((e) => e.environmentId === env.id)).toBe(true);
+  });
+});
+
+describe('an instance VM Export cannot export', { timeout: 300_000 }, () => {
+  it('is refused with 422 INSTANCE_NOT_EXPORTABLE saying why and what can be exported, and the refusal is audited', async () => {
+    // app-multidisk-01 has three disks, so its instance has three EBS volumes: VM Export exports one virtual disk only.
+    const done = await until(await started(admin, 'app-multidisk-01'), ['completed', 'failed']);
+    expect([done.state, done.error]).toEqual(['completed', undefined]);
+    const multi = done.instanceId!;
+    const res = await admin.call('POST', '/exports', { environmentId: env.id, instanceId: multi, s3Prefix: 'refused/' });
+    expect(res.status, JSON.stringify(res.body)).toBe(422);
+    const body = errorOf(res.body);
+    expect(body.code).toBe('INSTANCE_NOT_EXPORTABLE');
+    expect(body.message).toBe(
+      `EC2 cannot export ${multi}: Instance ${multi} has 3 EBS volumes (/dev/sda1, /dev/sdb, /dev/sdc). VM Export can export an instance with one virtual disk only. ` +
+        'Only an instance with one unencrypted EBS volume of at most 1 TiB and no software provided by AWS (license-included Windows or SQL Server, AWS Marketplace) can be exported to S3.',
+    );
+    const onEc2 = ((await lab.ec2Client('us-east-1').send(new DescribeExportTasksCommand({}))).ExportTasks ?? []).filter((t) => t.InstanceExportDetails?.InstanceId === multi);
+    expect(onEc2).toEqual([]);
+    const denied = (await auditOf(admin, 'export.request')).filter((e) => e.details?.instanceId === multi);
+    expect(denied.map((e) => `${e.actor} ${e.outcome} ${e.code ?? ''}`)).toEqual(['administrator@vsphere.local denied INSTANCE_NOT_EXPORTABLE']);
+    expect(denied[0]?.message).toBe(body.message);
   });
 });

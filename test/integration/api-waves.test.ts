@@ -1,8 +1,6 @@
-import { PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiErrorBody, AuditPage, Environment, ImportAuthorization, MigrationList, MigrationTask, Wave, WaveBlocked, WaveList, type AuditEntry, type WaveCreateInput } from '../../connector/contract/index.ts';
-import { importRolePolicies, IMPORT_ROLE_POLICY_NAME } from '../../connector/aws/vmimport-role.ts';
-import { loginLabUsers, regionNetwork, startApiLab, type ApiLab, type ApiUser } from '../support/api-lab.ts';
+import { ApiErrorBody, Environment, MigrationList, MigrationTask, Wave, WaveBlocked, WaveList, type WaveCreateInput } from '../../connector/contract/index.ts';
+import { allowImports, auditOf, authorizeImport, loginLabUsers, migrationEnvironment, startApiLab, type ApiLab, type ApiUser } from '../support/api-lab.ts';
 
 // Issue 14, waves through real HTTPS against the lab connector: a wave is admitted row by row exactly like POST
 // /migrations (its own import authorization per VM, the pre-flight of both ends), refused as a whole with every blocked
@@ -23,33 +21,15 @@ beforeAll(async () => {
   lab = await startApiLab();
   ({ admin, operator, readonly } = await loginLabUsers(lab));
   vms = await lab.vmIds();
-  const { vpcId, subnets, groups } = await regionNetwork(admin);
-  subnetId = subnets.find((s) => s.name === 'lab-app-a')!.id;
-  groupId = groups.find((g) => g.name === 'web')!.id;
-  env = Environment.parse((await admin.call('POST', '/environments', { name: 'Waves', region: 'us-east-1', vpcId, subnetIds: [subnetId], securityGroupIds: [groupId] })).body);
-  const perms = await admin.call('PUT', `/environments/${env.id}/permissions`, {
-    permissions: [
-      { userName: 'operator@vsphere.local', role: 'General' },
-      { userName: 'readonly@vsphere.local', role: 'General' },
-    ],
-  });
-  expect(perms.status, JSON.stringify(perms.body)).toBe(200);
-  await lab.iamClient().send(
-    new PutRolePolicyCommand({ RoleName: 'vmimport', PolicyName: IMPORT_ROLE_POLICY_NAME, PolicyDocument: JSON.stringify(importRolePolicies().permissions) }),
-  );
+  // The operator and the read-only user both have General.
+  ({ env, subnetId, groupId } = await migrationEnvironment(admin, 'Waves', 'General'));
+  await allowImports(lab);
 }, 120_000);
 afterAll(async () => lab?.stop());
 
-async function authorize(user: ApiUser, vmName: string): Promise<string> {
-  const res = await user.call('POST', '/import-authorizations', { environmentId: env.id, vmId: vm(vmName) });
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  return ImportAuthorization.parse(res.body).token;
-}
+const authorize = (user: ApiUser, vmName: string) => authorizeImport(user, env.id, vm(vmName));
 const common = () => ({ environmentId: env.id, platform: 'Linux' as const, subnetId, instanceType: 'm5.large', securityGroupIds: [groupId] });
 const createWave = (user: ApiUser, body: WaveCreateInput) => user.call('POST', '/waves', body);
-async function auditOf(action: string): Promise<AuditEntry[]> {
-  return AuditPage.parse((await admin.call('GET', `/audit?action=${action}&limit=200`)).body).entries;
-}
 async function migrationsOf(vmName: string): Promise<MigrationTask[]> {
   return MigrationList.parse((await admin.call('GET', `/migrations?vmId=${vm(vmName)}`)).body).items;
 }
@@ -96,7 +76,7 @@ describe('waves', { timeout: 300_000 }, () => {
     // Nothing was created: no wave, no migration of the one clean VM.
     expect(WaveList.parse((await admin.call('GET', '/waves')).body).total).toBe(before);
     expect(await migrationsOf('ubuntu-web-01')).toEqual([]);
-    const [denied] = (await auditOf('wave.create')).filter((e) => e.outcome === 'denied');
+    const [denied] = (await auditOf(admin, 'wave.create')).filter((e) => e.outcome === 'denied');
     expect(denied).toMatchObject({ actor: 'operator@vsphere.local', environmentId: env.id, code: 'PREFLIGHT_BLOCKED' });
 
     // The clean row's authorization was not used up: the same token begins a wave of that VM alone.
@@ -138,7 +118,7 @@ describe('waves', { timeout: 300_000 }, () => {
     const err = ApiErrorBody.parse(res.body);
     expect(err.code).toBe('VALIDATION_FAILED');
     expect(err.message).toContain(`The VM ${vm('warehouse-01')} is in the wave twice (rows 1 and 2)`);
-    const [entry] = (await auditOf('wave.create')).filter((e) => e.code === 'VALIDATION_FAILED');
+    const [entry] = (await auditOf(admin, 'wave.create')).filter((e) => e.code === 'VALIDATION_FAILED');
     expect(entry).toMatchObject({ actor: 'operator@vsphere.local', outcome: 'denied', environmentId: env.id });
     expect(await migrationsOf('warehouse-01')).toEqual([]);
   });
@@ -193,9 +173,9 @@ describe('waves', { timeout: 300_000 }, () => {
       ['rhel-db-01', wave.id, 'm5.large', 'operator@vsphere.local'],
       ['app-multidisk-01', wave.id, 'm5.xlarge', 'operator@vsphere.local'],
     ]);
-    const granted = (await auditOf('migration.request')).filter((e) => (e.details as { waveId?: string } | undefined)?.waveId === wave.id);
+    const granted = (await auditOf(admin, 'migration.request')).filter((e) => (e.details as { waveId?: string } | undefined)?.waveId === wave.id);
     expect(granted.map((e) => e.vmName).sort()).toEqual(['app-multidisk-01', 'rhel-db-01']);
-    const [created] = (await auditOf('wave.create')).filter((e) => e.outcome === 'granted' && (e.details as { waveId?: string }).waveId === wave.id);
+    const [created] = (await auditOf(admin, 'wave.create')).filter((e) => e.outcome === 'granted' && (e.details as { waveId?: string }).waveId === wave.id);
     expect(created?.message).toContain('Created the wave "Data centre A, wave 1"');
 
     // Listed (newest first) for users of the environment.
@@ -220,7 +200,7 @@ describe('waves', { timeout: 300_000 }, () => {
     const twice = await admin.call('POST', `/waves/${wave.id}/cancel`);
     expect(twice.status).toBe(200);
     expect(Wave.parse(twice.body)).toMatchObject({ state: 'cancelled', cancelledBy: 'operator@vsphere.local', cancelledAt: ended.cancelledAt });
-    const entries = (await auditOf('wave.cancel')).filter((e) => (e.details as { waveId?: string }).waveId === wave.id);
+    const entries = (await auditOf(admin, 'wave.cancel')).filter((e) => (e.details as { waveId?: string }).waveId === wave.id);
     expect(entries.map((e) => [e.actor, e.outcome])).toEqual([
       ['administrator@vsphere.local', 'granted'],
       ['operator@vsphere.local', 'granted'],

@@ -22,8 +22,10 @@ import {
   ImportImageCommand,
   RunInstancesCommand,
   type ExportTask,
+  type ImportImageCommandInput,
   type ImportImageTask,
 } from '@aws-sdk/client-ec2';
+import { CompleteSnapshotCommand, EBSClient, StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEc2Emulator, type Ec2EmulatorHandle } from '../../lab/ec2/index.ts';
@@ -103,9 +105,12 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 
 async function importDisk(key: string, body: Buffer): Promise<ImportImageTask> {
   await s3c.send(new PutObjectCommand({ Bucket: IMPORTS, Key: key, Body: body }));
-  const started = await ec2.send(
-    new ImportImageCommand({ Platform: 'Linux', LicenseType: 'BYOL', DiskContainers: [{ Format: 'VMDK', UserBucket: { S3Bucket: IMPORTS, S3Key: key } }] }),
-  );
+  return importImage({ DiskContainers: [{ Format: 'VMDK', UserBucket: { S3Bucket: IMPORTS, S3Key: key } }] });
+}
+
+/** ImportImage (a BYOL Linux unless `input` says otherwise), awaited to its end. */
+async function importImage(input: Partial<ImportImageCommandInput>): Promise<ImportImageTask> {
+  const started = await ec2.send(new ImportImageCommand({ Platform: 'Linux', LicenseType: 'BYOL', ...input }));
   return until(`import ${started.ImportTaskId}`, async () => {
     const t = (await ec2.send(new DescribeImportImageTasksCommand({ ImportTaskIds: [started.ImportTaskId ?? ''] }))).ImportImageTasks?.[0];
     return t?.Status === 'active' ? undefined : t;
@@ -202,5 +207,65 @@ describe('VM Export of an imported instance', () => {
     const failed = await exportOva(instanceId);
     expect(failed.State).toBe('cancelled');
     expect(failed.StatusMessage).toMatch(/snapshot .* no longer exists\. Create an AMI from the instance and export that/);
+  });
+});
+
+describe("VM Export's documented refusals (user guide, \"Considerations for instance export\")", () => {
+  /** What CreateInstanceExportTask answers for an instance launched from the image `input` imports. */
+  async function refusalFor(input: Partial<ImportImageCommandInput>): Promise<{ instanceId: string; name?: string; message?: string }> {
+    const imported = await importImage(input);
+    expect([imported.Status, imported.StatusMessage]).toEqual(['completed', undefined]);
+    const instanceId = await launch(imported.ImageId ?? '');
+    try {
+      await exportOva(instanceId);
+    } catch (err) {
+      const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+      expect(e.$metadata?.httpStatusCode).toBe(400);
+      return { instanceId, name: e.name, message: e.message };
+    }
+    throw new Error(`the export of ${instanceId} was accepted`);
+  }
+
+  it('refuses encrypted volumes, more than one disk, a volume over 1 TiB and licence-included Windows with NotExportable, starting no task', async () => {
+    const raw = join(dir, 'refused.raw');
+    const vmdk = join(dir, 'refused.vmdk');
+    sourceDisk(raw, 8 * MiB);
+    qemuImg('convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=streamOptimized', raw, vmdk);
+    const body = readFileSync(vmdk);
+    await Promise.all(['refused/disk-1.vmdk', 'refused/disk-2.vmdk'].map((Key) => s3c.send(new PutObjectCommand({ Bucket: IMPORTS, Key, Body: body }))));
+    const disk = (key: string) => ({ Format: 'VMDK', UserBucket: { S3Bucket: IMPORTS, S3Key: key } });
+    // A 1,025 GiB disk without data: an EBS direct APIs snapshot that VM Import takes as the disk.
+    const ebs = new EBSClient({ region: 'us-east-1', endpoint: lab.ebsUrl, credentials: creds });
+    const big = (await ebs.send(new StartSnapshotCommand({ VolumeSize: 1025, ClientToken: randomBytes(8).toString('hex') }))).SnapshotId ?? '';
+    await ebs.send(new CompleteSnapshotCommand({ SnapshotId: big, ChangedBlocksCount: 0 }));
+    ebs.destroy();
+    const before = (await ec2.send(new DescribeExportTasksCommand({}))).ExportTasks?.length ?? 0;
+
+    const [encrypted, twoDisks, tooBig, windows, byol] = await Promise.all([
+      refusalFor({ Encrypted: true, DiskContainers: [disk('refused/disk-1.vmdk')] }),
+      refusalFor({ DiskContainers: [disk('refused/disk-1.vmdk'), disk('refused/disk-2.vmdk')] }),
+      refusalFor({ DiskContainers: [{ SnapshotId: big }] }),
+      // Left unset, a Windows Server import is licence-included (AWS): AWS-provided software.
+      refusalFor({ Platform: 'Windows', LicenseType: undefined, DiskContainers: [disk('refused/disk-1.vmdk')] }),
+      // The same Windows Server with its own licence (BYOL) is exportable.
+      importImage({ Platform: 'Windows', LicenseType: 'BYOL', DiskContainers: [disk('refused/disk-1.vmdk')] }).then(async (t) => exportOva(await launch(t.ImageId ?? ''))),
+    ]);
+    expect(encrypted).toEqual({
+      instanceId: encrypted.instanceId,
+      name: 'NotExportable',
+      message: expect.stringMatching(/^Instance i-\w+ has encrypted EBS volumes \(vol-\w+\)\. VM Export cannot export an instance with encrypted EBS volumes or snapshots\.$/),
+    });
+    expect(twoDisks).toMatchObject({ name: 'NotExportable', message: `Instance ${twoDisks.instanceId} has 2 EBS volumes (/dev/sda1, /dev/sdb). VM Export can export an instance with one virtual disk only.` });
+    expect(tooBig).toMatchObject({ name: 'NotExportable', message: expect.stringMatching(/^Volume vol-\w+ of instance i-\w+ is 1025 GiB\. VM Export supports volumes up to 1 TiB\.$/) });
+    expect(windows).toMatchObject({
+      name: 'NotExportable',
+      message: `Instance ${windows.instanceId} contains software provided by AWS (Windows, usage operation RunInstances:0002). VM Export cannot export it.`,
+    });
+    expect([byol.State, byol.StatusMessage]).toEqual(['completed', undefined]);
+    // Refused at the call: no export task exists for any of them (only the BYOL one's).
+    const after = (await ec2.send(new DescribeExportTasksCommand({}))).ExportTasks ?? [];
+    expect(after).toHaveLength(before + 1);
+    const refused = new Set([encrypted, twoDisks, tooBig, windows].map((r) => r.instanceId));
+    expect(after.filter((t) => refused.has(t.InstanceExportDetails?.InstanceId ?? ''))).toEqual([]);
   });
 });

@@ -4,30 +4,18 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_PREFIX, AuditPage, BandwidthSettingView, Environment, FleetConnectorList, ImportAuthorization, MigrationTask } from '../../connector/contract/index.ts';
+import { BandwidthSettingView, FleetConnectorList } from '../../connector/contract/index.ts';
 import { PACKAGE_ROOT } from '../../connector/paths.ts';
-import { Vim25Client } from '../../connector/vsphere/vim25.ts';
-import { startLab, type LabHandle } from '../../lab/index.ts';
-import { httpsJson, regionNetwork, type ApiUser } from '../support/api-lab.ts';
+import { auditOf, loginLabUsers, migrationEnvironment, migrationUntil, requestMigration, startApiLab, type ApiLab, type ApiUser } from '../support/api-lab.ts';
 
-let lab: LabHandle;
+let lab: ApiLab;
 let admin: ApiUser;
 let operator: ApiUser;
 const version = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
-async function user(name: string): Promise<ApiUser> {
-  const token = await lab.pluginSessionToken(name);
-  return {
-    userName: name,
-    token,
-    call: (method, path, body) =>
-      httpsJson(`${lab.connector.origin}${API_PREFIX}${path}`, { ca: lab.connector.certPem, method, headers: { 'vmware-api-session-id': token }, ...(body !== undefined ? { body } : {}) }),
-  };
-}
-
 beforeAll(async () => {
-  lab = await startLab({ stageMs: 50, buildUi: false, importRoleReady: true, connector: { engine: { leaseKeepAliveMs: 50, pollMs: 20, pollMaxMs: 100 }, fleet: { connectorId: 'lab-conn-1', heartbeatMs: 100, leaseMs: 1_000 } } });
-  [admin, operator] = await Promise.all([user('administrator@vsphere.local'), user('operator@vsphere.local')]);
+  lab = await startApiLab({ importRoleReady: true, connector: { fleet: { connectorId: 'lab-conn-1', heartbeatMs: 100, leaseMs: 1_000 } } });
+  ({ admin, operator } = await loginLabUsers(lab));
 }, 180_000);
 afterAll(async () => {
   await lab?.stop();
@@ -49,7 +37,7 @@ describe('fleet connectors and bandwidth through the API', { timeout: 240_000 },
 
     expect((await operator.call('GET', '/fleet/connectors')).status).toBe(403);
     expect((await operator.call('PUT', '/fleet/connectors/lab-conn-1/bandwidth', { capMBps: 1 })).status).toBe(403);
-    const audit = AuditPage.parse((await admin.call('GET', '/audit?action=admin.access&limit=20')).body).entries;
+    const audit = await auditOf(admin, 'admin.access', 20);
     expect(audit.some((e) => e.actor.toLowerCase().includes('operator') && e.outcome === 'denied' && e.message.includes('/fleet/connectors/:connectorId/bandwidth'))).toBe(true);
   });
 
@@ -75,51 +63,27 @@ describe('fleet connectors and bandwidth through the API', { timeout: 240_000 },
     const set = await admin.call('PUT', '/fleet/connectors/lab-conn-1/bandwidth', { capMBps: 1, schedule: [] });
     expect(set.status, JSON.stringify(set.body)).toBe(200);
     expect(BandwidthSettingView.parse(set.body)).toMatchObject({ connectorId: 'lab-conn-1', capMBps: 1, effectiveCapMBps: 1, updatedBy: 'administrator@vsphere.local' });
-    const audit = AuditPage.parse((await admin.call('GET', '/audit?action=settings.bandwidth&limit=5')).body).entries;
+    const audit = await auditOf(admin, 'settings.bandwidth', 5);
     expect(audit[0]).toMatchObject({ outcome: 'changed', actor: 'administrator@vsphere.local' });
     expect(audit[0]!.message).toContain('Set the bandwidth cap of connector lab-conn-1 to 1 MB/s');
 
-    const { vpcId, subnets, groups } = await regionNetwork(admin);
-    const subnetId = subnets[0]!.id;
-    const groupId = groups[0]!.id;
-    const env = Environment.parse((await admin.call('POST', '/environments', { name: 'Capped', region: 'us-east-1', vpcId, subnetIds: [subnetId], securityGroupIds: [groupId] })).body);
-    const vim = await Vim25Client.connect({ sdkUrl: lab.vcsim.sdkUrl, ca: lab.vcsim.certPem });
-    const admUser = lab.users.find((u) => u.name === 'administrator@vsphere.local')!;
-    await vim.login(admUser.name, admUser.password);
-    const vmId = (await vim.listVirtualMachines()).find((v) => v.name === 'ubuntu-web-01')!.id;
-    await vim.logout();
-    vim.close();
-    const auth = await admin.call('POST', '/import-authorizations', { environmentId: env.id, vmId });
-    expect(auth.status, JSON.stringify(auth.body)).toBe(201);
-    const started = await admin.call('POST', '/migrations', {
-      token: ImportAuthorization.parse(auth.body).token,
-      environmentId: env.id,
-      vmId,
-      platform: 'Linux',
-      subnetId,
-      instanceType: 'm5.large',
-      securityGroupIds: [groupId],
-    });
+    const { env, subnetId, groupId } = await migrationEnvironment(admin, 'Capped');
+    const vmId = (await lab.vmIds()).get('ubuntu-web-01')!;
+    const started = await requestMigration(admin, { environmentId: env.id, vmId, subnetId, groupId });
     expect(started.status, JSON.stringify(started.body)).toBe(202);
     const id = (started.body as { id: string }).id;
-    let task: MigrationTask | undefined;
-    for (const end = Date.now() + 60_000; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) {
-      task = MigrationTask.parse((await admin.call('GET', `/migrations/${id}`)).body);
-      if (task.throttled || ['completed', 'failed', 'cancelled'].includes(task.state)) break;
-    }
-    expect(task?.phase).toBe('uploading');
-    expect(task?.throttled).toEqual({ capMBps: 1 });
+    let task = await migrationUntil(admin, id, (t) => !!t.throttled || ['completed', 'failed', 'cancelled'].includes(t.state), 60_000);
+    expect(task.phase).toBe('uploading');
+    expect(task.throttled).toEqual({ capMBps: 1 });
     // 1 GiB at 1 MB/s: nowhere near done.
     expect(task!.disks[0]!.bytesUploaded).toBeLessThan(64 * 1024 * 1024);
     const listed = FleetConnectorList.parse((await admin.call('GET', '/fleet/connectors')).body);
     expect(listed.connectors[0]!.effectiveCapMBps).toBe(1);
 
     expect((await admin.call('POST', `/migrations/${id}/cancel`)).status).toBeLessThan(300);
-    for (const end = Date.now() + 60_000; Date.now() < end && task?.state !== 'cancelled'; await new Promise((r) => setTimeout(r, 200))) {
-      task = MigrationTask.parse((await admin.call('GET', `/migrations/${id}`)).body);
-    }
-    expect(task?.state).toBe('cancelled');
-    expect(task?.throttled).toBeUndefined();
+    task = await migrationUntil(admin, id, (t) => t.state === 'cancelled', 60_000);
+    expect(task.state).toBe('cancelled');
+    expect(task.throttled).toBeUndefined();
     const lifted = await admin.call('PUT', '/fleet/connectors/lab-conn-1/bandwidth', { capMBps: null });
     expect(BandwidthSettingView.parse(lifted.body).effectiveCapMBps).toBeNull();
   });

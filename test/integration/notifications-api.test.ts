@@ -6,37 +6,20 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  API_PREFIX,
-  AuditPage,
-  Environment,
-  ImportAuthorization,
-  MigrationTask,
   NotificationDeliveryLog,
   NotificationPayload,
   NotificationTargetCreated,
   NotificationTargetList,
 } from '../../connector/contract/index.ts';
 import { generateSelfSigned } from '../../connector/tls.ts';
-import { Vim25Client } from '../../connector/vsphere/vim25.ts';
-import { startLab, type LabHandle } from '../../lab/index.ts';
-import { httpsJson, regionNetwork, type ApiUser } from '../support/api-lab.ts';
+import { auditOf, loginLabUsers, migrationEnvironment, migrationUntil, requestMigration, startApiLab, type ApiLab, type ApiUser } from '../support/api-lab.ts';
 
-let lab: LabHandle;
+let lab: ApiLab;
 let server: Server;
 let url = '';
 const received: { signature: string; idempotency: string; body: string; path: string }[] = [];
 let admin: ApiUser;
 let operator: ApiUser;
-
-async function user(name: string): Promise<ApiUser> {
-  const token = await lab.pluginSessionToken(name);
-  return {
-    userName: name,
-    token,
-    call: (method, path, body) =>
-      httpsJson(`${lab.connector.origin}${API_PREFIX}${path}`, { ca: lab.connector.certPem, method, headers: { 'vmware-api-session-id': token }, ...(body !== undefined ? { body } : {}) }),
-  };
-}
 
 beforeAll(async () => {
   const tls = await generateSelfSigned(['127.0.0.1']);
@@ -50,16 +33,8 @@ beforeAll(async () => {
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  lab = await startLab({
-    stageMs: 50,
-    buildUi: false,
-    importRoleReady: true,
-    connector: {
-      engine: { leaseKeepAliveMs: 50, pollMs: 20, pollMaxMs: 100 },
-      notifications: { webhookCaPem: tls.certPem, retryDelayMs: 50, pollMs: 50 },
-    },
-  });
-  [admin, operator] = await Promise.all([user('administrator@vsphere.local'), user('operator@vsphere.local')]);
+  lab = await startApiLab({ importRoleReady: true, connector: { notifications: { webhookCaPem: tls.certPem, retryDelayMs: 50, pollMs: 50 } } });
+  ({ admin, operator } = await loginLabUsers(lab));
 }, 180_000);
 afterAll(async () => {
   await lab?.stop();
@@ -72,7 +47,7 @@ describe('notification targets through the API', { timeout: 240_000 }, () => {
     const res = await operator.call('POST', '/notifications/targets', { kind: 'webhook', name: 'x', url: `${url}/x`, events: [], environmentIds: [] });
     expect(res.status).toBe(403);
     expect((await operator.call('GET', '/notifications/targets')).status).toBe(403);
-    const audit = AuditPage.parse((await admin.call('GET', '/audit?action=admin.access&limit=20')).body).entries;
+    const audit = await auditOf(admin, 'admin.access', 20);
     expect(audit.some((e) => e.actor.toLowerCase().includes('operator') && e.outcome === 'denied' && e.message.includes('/notifications/targets'))).toBe(true);
   });
 
@@ -86,11 +61,8 @@ describe('notification targets through the API', { timeout: 240_000 }, () => {
   });
 
   it('a completed lab migration: one delivery per subscribed target with the right kind; the secret is shown once', async () => {
-    const { vpcId, subnets, groups } = await regionNetwork(admin);
-    const subnetId = subnets.find((s) => s.name === 'lab-app-a')!.id;
-    const groupId = groups.find((g) => g.name === 'web')!.id;
-    const env = Environment.parse((await admin.call('POST', '/environments', { name: 'Notify', region: 'us-east-1', vpcId, subnetIds: [subnetId], securityGroupIds: [groupId] })).body);
-    const other = Environment.parse((await admin.call('POST', '/environments', { name: 'Elsewhere', region: 'us-east-1', vpcId, subnetIds: [subnetId], securityGroupIds: [groupId] })).body);
+    const { env, subnetId, groupId } = await migrationEnvironment(admin, 'Notify');
+    const { env: other } = await migrationEnvironment(admin, 'Elsewhere');
 
     const add = async (name: string, events: string[], environmentIds: string[]) => {
       const res = await admin.call('POST', '/notifications/targets', { kind: 'webhook', name, url: `${url}/${name}`, events, environmentIds });
@@ -106,31 +78,12 @@ describe('notification targets through the API', { timeout: 240_000 }, () => {
     expect(JSON.stringify(listed)).not.toContain(a.secret!);
     expect(listed.targets).toHaveLength(4);
 
-    const vim = await Vim25Client.connect({ sdkUrl: lab.vcsim.sdkUrl, ca: lab.vcsim.certPem });
-    const admUser = lab.users.find((u) => u.name === 'administrator@vsphere.local')!;
-    await vim.login(admUser.name, admUser.password);
-    const vmId = (await vim.listVirtualMachines()).find((v) => v.name === 'ubuntu-web-01')!.id;
-    await vim.logout();
-    vim.close();
-    const auth = await admin.call('POST', '/import-authorizations', { environmentId: env.id, vmId });
-    expect(auth.status, JSON.stringify(auth.body)).toBe(201);
-    const started = await admin.call('POST', '/migrations', {
-      token: ImportAuthorization.parse(auth.body).token,
-      environmentId: env.id,
-      vmId,
-      platform: 'Linux',
-      subnetId,
-      instanceType: 'm5.large',
-      securityGroupIds: [groupId],
-    });
+    const vmId = (await lab.vmIds()).get('ubuntu-web-01')!;
+    const started = await requestMigration(admin, { environmentId: env.id, vmId, subnetId, groupId });
     expect(started.status, JSON.stringify(started.body)).toBe(202);
     const id = (started.body as { id: string }).id;
-    let task: MigrationTask | undefined;
-    for (const end = Date.now() + 180_000; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) {
-      task = MigrationTask.parse((await admin.call('GET', `/migrations/${id}`)).body);
-      if (['completed', 'failed', 'cancelled'].includes(task.state)) break;
-    }
-    expect(task?.state).toBe('completed');
+    const task = await migrationUntil(admin, id, (t) => ['completed', 'failed', 'cancelled'].includes(t.state));
+    expect(task.state).toBe('completed');
     for (const end = Date.now() + 10_000; received.length < 2 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 500)); // anything extra would arrive now
     expect(received.map((r) => r.path).sort()).toEqual(['/a', '/b']);
@@ -147,8 +100,8 @@ describe('notification targets through the API', { timeout: 240_000 }, () => {
     const test = await admin.call('POST', `/notifications/targets/${b.id}/test`);
     expect(test.status).toBe(200);
     expect(test.body).toMatchObject({ event: 'test', outcome: 'delivered', statusCode: 200 });
-    const audit = AuditPage.parse((await admin.call('GET', '/audit?action=notification.test&limit=5')).body).entries;
+    const audit = await auditOf(admin, 'notification.test', 5);
     expect(audit[0]?.message).toContain('"b"');
-    expect(JSON.stringify(AuditPage.parse((await admin.call('GET', '/audit?action=notification.target&limit=20')).body))).not.toContain(a.secret!);
+    expect(JSON.stringify(await auditOf(admin, 'notification.target', 20))).not.toContain(a.secret!);
   });
 });

@@ -3,10 +3,11 @@
 import { request } from 'node:https';
 import { DescribeImportImageTasksCommand, EC2Client, ImportImageCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { labS3ClientConfig } from '../../lab/s3/index.ts';
+import { labS3ClientConfig, type S3Handle } from '../../lab/s3/index.ts';
 import { IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import type { ConnectorHandle } from '../../connector/server.ts';
-import { API_PREFIX, Environment, SecurityGroupList, SubnetList, VpcList } from '../../connector/contract/index.ts';
+import { API_PREFIX, AuditPage, Environment, ImportAuthorization, MigrationTask, SecurityGroupList, SubnetList, VpcList, type AuditEntry } from '../../connector/contract/index.ts';
+import type { ConnectorConfigInput } from '../../connector/config.ts';
 import { importRolePolicies, IMPORT_ROLE_POLICY_NAME } from '../../connector/aws/vmimport-role.ts';
 import type { VcsimHandle } from '../../lab/vcsim/index.ts';
 import type { Ec2EmulatorHandle } from '../../lab/ec2/index.ts';
@@ -72,6 +73,8 @@ export interface ApiLab {
   dataDir: string;
   vcsim: VcsimHandle;
   ec2: Ec2EmulatorHandle;
+  /** The lab S3 (exports' OVAs, staging objects). */
+  s3: S3Handle;
   /** SDK clients against the emulator, for arranging AWS state the way an AWS administrator would. */
   ec2Client(region: string): EC2Client;
   iamClient(): IAMClient;
@@ -91,14 +94,26 @@ export interface ApiLab {
   stop(): Promise<void>;
 }
 
-export async function startApiLab(opts: { tokenTtlSeconds?: number; maxRunning?: number; exportStageMs?: number } = {}): Promise<ApiLab> {
+export interface ApiLabOptions {
+  tokenTtlSeconds?: number;
+  maxRunning?: number;
+  exportStageMs?: number;
+  /** The vmimport role has the connector's policies from the start (else: allowImports). */
+  importRoleReady?: boolean;
+  /** More connector configuration (fleet, notifications, …); its `engine` adds to the fast-polling defaults. */
+  connector?: Partial<ConnectorConfigInput>;
+}
+
+export async function startApiLab(opts: ApiLabOptions = {}): Promise<ApiLab> {
   const lab = await startLab({
     stageMs: 50,
     buildUi: false,
     buckets: ['lab-images'],
     ...(opts.exportStageMs ? { exportStageMs: opts.exportStageMs } : {}),
+    ...(opts.importRoleReady ? { importRoleReady: true } : {}),
     connector: {
-      engine: { leaseKeepAliveMs: 50, pollMs: 20, pollMaxMs: 100, ...(opts.maxRunning ? { maxRunning: opts.maxRunning } : {}) },
+      ...opts.connector,
+      engine: { leaseKeepAliveMs: 50, pollMs: 20, pollMaxMs: 100, ...(opts.maxRunning ? { maxRunning: opts.maxRunning } : {}), ...opts.connector?.engine },
       ...(opts.tokenTtlSeconds ? { importTokens: { ttlSeconds: opts.tokenTtlSeconds } } : {}),
     },
   });
@@ -130,6 +145,7 @@ export async function startApiLab(opts: { tokenTtlSeconds?: number; maxRunning?:
       dataDir: lab.dataDir,
       vcsim,
       ec2,
+      s3,
       ec2Client(region) {
         const c = new EC2Client({ region, ...sdk });
         awsClients.push(c);
@@ -215,7 +231,7 @@ export async function allowImports(lab: ApiLab): Promise<void> {
  * Where the migration API tests start: an environment in us-east-1 with the subnet lab-app-a and the security group
  * web, created by the administrator, in which the operator has General and the read-only user Owner.
  */
-export async function migrationEnvironment(admin: ApiUser, name: string) {
+export async function migrationEnvironment(admin: ApiUser, name: string, readonlyRole: 'Owner' | 'General' = 'Owner') {
   const network = await regionNetwork(admin);
   const subnetId = network.subnets.find((s) => s.name === 'lab-app-a')!.id;
   const groupId = network.groups.find((g) => g.name === 'web')!.id;
@@ -225,9 +241,48 @@ export async function migrationEnvironment(admin: ApiUser, name: string) {
   const perms = await admin.call('PUT', `/environments/${env.id}/permissions`, {
     permissions: [
       { userName: 'operator@vsphere.local', role: 'General' },
-      { userName: 'readonly@vsphere.local', role: 'Owner' },
+      { userName: 'readonly@vsphere.local', role: readonlyRole },
     ],
   });
   if (perms.status !== 200) throw new Error(`granting roles in ${name}: HTTP ${perms.status} ${JSON.stringify(perms.body)}`);
   return { env, subnetId, groupId, network };
+}
+
+/** An import authorization for the VM in the environment, as the migrate form gets one before Begin. */
+export async function authorizeImport(user: ApiUser, environmentId: string, vmId: string): Promise<string> {
+  const res = await user.call('POST', '/import-authorizations', { environmentId, vmId });
+  if (res.status !== 201) throw new Error(`authorizing ${vmId} for ${user.userName}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+  return ImportAuthorization.parse(res.body).token;
+}
+
+/** POST /migrations of a Linux VM to an m5.large in the subnet and group, with a fresh authorization unless given one. */
+export async function requestMigration(
+  user: ApiUser,
+  m: { environmentId: string; vmId: string; subnetId: string; groupId: string; token?: string },
+): Promise<HttpResult> {
+  const token = m.token ?? (await authorizeImport(user, m.environmentId, m.vmId));
+  return await user.call('POST', '/migrations', {
+    token,
+    environmentId: m.environmentId,
+    vmId: m.vmId,
+    platform: 'Linux',
+    subnetId: m.subnetId,
+    instanceType: 'm5.large',
+    securityGroupIds: [m.groupId],
+  });
+}
+
+/** The migration's view once `done` holds, polled as the portal does; fails with the last view after `ms`. */
+export async function migrationUntil(user: ApiUser, id: string, done: (t: MigrationTask) => boolean, ms = 180_000): Promise<MigrationTask> {
+  let last: MigrationTask | undefined;
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+    last = MigrationTask.parse((await user.call('GET', `/migrations/${id}`)).body);
+    if (done(last)) return last;
+  }
+  throw new Error(`migration ${id} did not get there within ${ms / 1000} s: ${JSON.stringify(last)}`);
+}
+
+/** The audit log's entries of one action, newest first (as an administrator reads them). */
+export async function auditOf(admin: ApiUser, action: string, limit = 200): Promise<AuditEntry[]> {
+  return AuditPage.parse((await admin.call('GET', `/audit?action=${action}&limit=${limit}`)).body).entries;
 }

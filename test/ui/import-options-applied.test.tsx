@@ -52,6 +52,8 @@ const server = setupServer(
   http.get(`${API}/instances`, () => HttpResponse.json({ items: instances })),
   http.get(`${API}/me`, () => HttpResponse.json({ userName: 'operator@vsphere.local', isAdministrator: false })),
   http.get(`${API}/environments`, () => HttpResponse.json({ environments: [] })),
+  // The Migrations tab also lists the environment's waves: none here.
+  http.get(`${API}/waves`, () => HttpResponse.json({ items: [], total: 0 })),
 );
 beforeAll(() => server.listen({ onUnhandledFrame: 'error' }));
 afterEach(() => {

@@ -2,7 +2,8 @@
 import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import type { EnvironmentImportDefaults, KmsKeyOption } from '../../connector/contract/index.ts';
-import { importOptionsOf, newTagRow, tagProblems } from '../../ui/features/migrate/importOptions.ts';
+import { tagProblems } from '../../ui/features/migrate/formRules.ts';
+import { importOptionsOf, newTagRow } from '../../ui/features/migrate/importOptions.ts';
 import { begin, env, noDefaults, renderModal, useMigrateFormConnector } from './migrate-fixture.tsx';
 
 // The migration form's Advanced section (issue 18): licence type, encryption with a KMS key, boot mode, tags.

@@ -41,6 +41,10 @@ const server = setupServer(
     const body: MigrationList = { items, total: items.length };
     return HttpResponse.json(body);
   }),
+  // What the portal asks besides the list: who the user is, the environments, the environment's waves (none here).
+  http.get(`${API}/me`, () => HttpResponse.json({ userName: 'operator@vsphere.local', isAdministrator: false })),
+  http.get(`${API}/environments`, () => HttpResponse.json({ environments: [] })),
+  http.get(`${API}/waves`, () => HttpResponse.json({ items: [], total: 0 })),
 );
 beforeAll(() => server.listen({ onUnhandledFrame: 'error' }));
 afterEach(() => {

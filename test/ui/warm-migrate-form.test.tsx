@@ -2,7 +2,7 @@
 import { cleanup, fireEvent, screen, waitFor } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import type { PreflightResult } from '../../connector/contract/index.ts';
-import { intervalProblem } from '../../ui/features/migrate/MigrationModeFields.tsx';
+import { intervalProblem } from '../../ui/features/migrate/formRules.ts';
 import { createTranslator } from '../../ui/i18n/i18n.ts';
 import { begin, env, renderModal, useMigrateFormConnector } from './migrate-fixture.tsx';
 

@@ -2,6 +2,7 @@ import type { AxiosInstance } from 'axios';
 import type { infer as Infer } from 'zod';
 import type {
   AuditPage,
+  RollbackRequest,
   AuditQuery,
   BandwidthSettingInput,
   BandwidthSettingView,
@@ -96,6 +97,8 @@ export function createApi(http: AxiosInstance) {
       (await http.post<MigrationTask>(`/migrations/${enc(id)}/test-instance`, body)).data,
     finishTestInstance: async (id: string): Promise<MigrationTask> => (await http.post<MigrationTask>(`/migrations/${enc(id)}/test-instance/finish`)).data,
     cutOver: async (id: string): Promise<MigrationTask> => (await http.post<MigrationTask>(`/migrations/${enc(id)}/cutover`)).data,
+    // Roll back a completed migration (issue 16): instance stopped or terminated, source VM powered on.
+    rollBack: async (id: string, body: RollbackRequest): Promise<MigrationTask> => (await http.post<MigrationTask>(`/migrations/${enc(id)}/rollback`, body)).data,
 
     // Waves (issue 14): many VMs as one planned unit.
     createWave: async (body: WaveCreateInput): Promise<Wave> => (await http.post<Wave>('/waves', body)).data,

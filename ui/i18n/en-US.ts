@@ -1,10 +1,12 @@
 // English strings. Labels a user meets follow the words of the AWS Connector for vCenter migration guide.
 import { enUSWaves } from './en-US-waves.ts';
 import { enUSFleet } from './en-US-fleet.ts';
+import { enUSRollback } from './en-US-rollback.ts';
 
 export const enUS = {
   ...enUSWaves,
   ...enUSFleet,
+  ...enUSRollback,
   'app.loading': 'Loading…',
   'app.unexpected': 'Something went wrong in the plugin.',
   'app.retry': 'Try again',

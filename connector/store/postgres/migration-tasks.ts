@@ -4,6 +4,7 @@
 // claiming at once each get a different task and none waits for another.
 import type { MigrationState } from '../../contract/index.ts';
 import type { MigrationRecord } from '../../engine/types.ts';
+import type { RollbackRecord } from '../../engine/rollback.ts';
 import { ActiveTaskConflict, holds, type CancelRequest, type FleetTaskClaims, type MigrationTaskRepository, type RegionSlots, type TaskFilter } from '../../engine/task-store.ts';
 import { insertOwner } from '../sqlite/migration-tasks.ts';
 import type { PgDatabase } from './database.ts';
@@ -39,6 +40,20 @@ export class PgMigrationTasks implements MigrationTaskRepository, FleetTaskClaim
 
   async setVcenterTask(id: string, moRef: string): Promise<void> {
     await this.db.query(`UPDATE engine_tasks SET data = jsonb_set(data::jsonb, '{vcenterTask}', to_jsonb($1::text))::text WHERE id = $2 AND kind = 'migration'`, [moRef, id]);
+  }
+
+  /** One UPDATE: a second request finds the claim in the row and changes nothing (the row lock orders them). */
+  async claimRollback(id: string, mark: RollbackRecord): Promise<boolean> {
+    const r = await this.db.query(
+      `UPDATE engine_tasks SET data = jsonb_set(data::jsonb, '{rollback}', $1::jsonb)::text WHERE id = $2 AND kind = 'migration' AND state = 'completed'
+         AND (COALESCE(jsonb_typeof(data::jsonb -> 'rollback'), 'null') = 'null' OR data::jsonb -> 'rollback' ->> 'state' = 'failed')`,
+      [JSON.stringify(mark), id],
+    );
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  async setRollback(id: string, mark: RollbackRecord): Promise<void> {
+    await this.db.query(`UPDATE engine_tasks SET data = jsonb_set(data::jsonb, '{rollback}', $1::jsonb)::text WHERE id = $2 AND kind = 'migration'`, [JSON.stringify(mark), id]);
   }
 
   /** The active migration of a VM, if any. */

@@ -5,6 +5,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import { openSqlite, prepareCached } from './database.ts';
 import type { MigrationState } from '../../contract/index.ts';
 import type { MigrationRecord } from '../../engine/types.ts';
+import type { RollbackRecord } from '../../engine/rollback.ts';
 import { ActiveTaskConflict, holds, type CancelRequest, type FleetTaskClaims, type MigrationTaskRepository, type RegionSlots, type TaskFilter } from '../../engine/task-store.ts';
 import { isTargetConflict, saveSql } from './task-sql.ts';
 
@@ -70,6 +71,22 @@ export class SqliteMigrationTasks implements MigrationTaskRepository, FleetTaskC
     this.stmt(`UPDATE engine_tasks SET data = json_set(data, '$.vcenterTask', ?) WHERE id = ? AND kind = 'migration'`).run(moRef, id);
   }
 
+  /** One UPDATE: a second request finds the claim in the row and changes nothing. */
+  async claimRollback(id: string, mark: RollbackRecord): Promise<boolean> {
+    this.writes += 1;
+    return (
+      this.stmt(
+        `UPDATE engine_tasks SET data = json_set(data, '$.rollback', json(?)) WHERE id = ? AND kind = 'migration' AND state = 'completed'
+           AND (json_extract(data, '$.rollback') IS NULL OR json_extract(data, '$.rollback.state') = 'failed')`,
+      ).run(JSON.stringify(mark), id).changes > 0
+    );
+  }
+
+  async setRollback(id: string, mark: RollbackRecord): Promise<void> {
+    this.writes += 1;
+    this.stmt(`UPDATE engine_tasks SET data = json_set(data, '$.rollback', json(?)) WHERE id = ? AND kind = 'migration'`).run(JSON.stringify(mark), id);
+  }
+
   /** The active migration of a VM, if any. */
   async holderOf(vmId: string): Promise<MigrationRecord | undefined> {
     return this.holderNow(vmId);
@@ -80,7 +97,7 @@ export class SqliteMigrationTasks implements MigrationTaskRepository, FleetTaskC
     return row ? (JSON.parse(row.data) as MigrationRecord) : undefined;
   }
 
-  /** See SAVE_SQL: an ended task gives its VM up in the same statement that records the end. */
+  /** See saveSql: an ended task gives its VM up in the same statement that records the end. */
   async save(task: MigrationRecord): Promise<boolean> {
     this.writes += 1;
     return this.stmt(SAVE_OWNED_SQL).run({ state: task.state, updatedAt: task.updatedAt, data: JSON.stringify(task), id: task.id, owner: task.connectorId ?? null }).changes > 0;

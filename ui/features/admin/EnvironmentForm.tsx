@@ -8,7 +8,8 @@ import { Button } from '../../kit/Button.tsx';
 import { Checkbox, Field, Form, InputField, SelectField } from '../../kit/Form.tsx';
 import { testIds } from '../../testIds.ts';
 import { environmentQueries, regionQueries } from '../migrate/migrate.queries.ts';
-import { newTagRow, tagProblems, tagsOf, type TagRow } from '../migrate/importOptions.ts';
+import { tagProblems } from '../migrate/formRules.ts';
+import { newTagRow, tagsOf, type TagRow } from '../migrate/importOptions.ts';
 import { awsLookupQueries } from './admin.queries.ts';
 import { ImportDefaultsFields } from './ImportDefaultsFields.tsx';
 

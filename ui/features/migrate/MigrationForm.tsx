@@ -11,9 +11,10 @@ import { Form, InputField, ProblemLink, SelectField, type FieldProblem } from '.
 import { Spinner } from '../../kit/Spinner.tsx';
 import { testIds } from '../../testIds.ts';
 import { AdvancedOptions, keyProblem } from './AdvancedOptions.tsx';
-import { choicesFromDefaults, importOptionsOf, type AdvancedChoices } from './importOptions.ts';
+import { choicesFromDefaults, importOptionsOf, isBlankTag, type AdvancedChoices } from './importOptions.ts';
 import { firstTagProblem } from './TagsEditor.tsx';
-import { defaultModeChoices, intervalProblem, MigrationModeFields, modePreflightFields, modeRequestFields, nitroReady, type ModeChoices } from './MigrationModeFields.tsx';
+import { useFormRules } from './useFormRules.ts';
+import { defaultModeChoices, MigrationModeFields, modePreflightFields, modeRequestFields, nitroReady, type ModeChoices } from './MigrationModeFields.tsx';
 import { PreflightChecks } from './PreflightChecks.tsx';
 import { environmentQueries, vmQueries } from './migrate.queries.ts';
 import { TargetFields, useTargetChoices } from './TargetFields.tsx';
@@ -100,9 +101,13 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
   });
 
   const warm = modeChoices.mode === 'warm';
-  const intervalError = warm ? intervalProblem(modeChoices.interval, t) : undefined;
+  // The contract's rules for the interval and tags arrive with the first of those fields (zod stays out of the first
+  // render); until then what the user typed is not yet checked and Begin waits for it.
+  const rules = useFormRules(warm || advancedOpen || (adv?.tags.length ?? 0) > 0);
+  const rulesPending = !rules && (warm || (adv?.tags.some((r) => !isBlankTag(r)) ?? false));
+  const intervalError = warm && rules ? rules.intervalProblem(modeChoices.interval, t) : undefined;
   const ipError = ipProblem ? t(ipProblem, { cidr: subnet?.cidrBlock ?? '', ip: privateIp }) : undefined;
-  const tagProblem = adv ? firstTagProblem(adv.tags, `${fid}adv-tag`) : undefined;
+  const tagProblem = adv && rules ? firstTagProblem(adv.tags, rules.tagProblems(adv.tags), `${fid}adv-tag`) : undefined;
   const kmsProblem = adv && env ? keyProblem(adv, env, kmsKeys.data?.keys) : undefined;
   const advancedProblem: FieldProblem | undefined = tagProblem
     ? { fieldId: tagProblem.fieldId, text: t('migrate.problem', { label: t('migrate.tags.problem', { n: tagProblem.n }), problem: tagProblem.problem }) }
@@ -130,7 +135,7 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
           : !securityGroupId && groups.isSuccess
             ? missing(fieldIds.securityGroup, t('migrate.securityGroup'))
             : typedProblem;
-  const canSubmit = complete && checksCurrent && preflight.data.ready && !preflight.isFetching && !begin.isPending;
+  const canSubmit = complete && !rulesPending && checksCurrent && preflight.data.ready && !preflight.isFetching && !begin.isPending;
 
   if (begin.isSuccess) {
     const task = begin.data;
@@ -161,7 +166,7 @@ export function MigrationForm({ vm, summary, environments, environmentsState, cl
   // import), then the first field still to fill, in form order.
   const blocked = checksCurrent && !preflight.data.ready;
   const shownProblem = complete ? undefined : (typedProblem ?? (blocked ? undefined : firstProblem));
-  const waitingFor = shownProblem ? shownProblem.text : blocked ? t('migrate.begin.blocked') : !complete ? t('migrate.begin.incomplete') : !checksCurrent || preflight.isFetching ? t('migrate.preflight.running') : null;
+  const waitingFor = shownProblem ? shownProblem.text : blocked ? t('migrate.begin.blocked') : !complete ? t('migrate.begin.incomplete') : !checksCurrent || preflight.isFetching || rulesPending ? t('migrate.preflight.running') : null;
   let formBody: ReactNode;
   if (environmentsState === 'loading') formBody = <Spinner label={t('app.loading')} />;
   else if (typeof environmentsState === 'object') formBody = <ApiErrorAlert error={environmentsState.error} />;

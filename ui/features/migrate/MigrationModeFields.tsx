@@ -1,11 +1,11 @@
-import { MigrationRequest, type CutoverShutdown, type MigrationMode, type PreflightResult, type WarmImagePath } from '../../../connector/contract/index.ts';
+import type { CutoverShutdown, MigrationMode, MigrationRequest, PreflightResult, WarmImagePath } from '../../../connector/contract/index.ts';
 import type { Translate } from '../../i18n/i18n.ts';
 import { InputField, RadioGroup } from '../../kit/Form.tsx';
 import { testIds } from '../../testIds.ts';
 
 export interface ModeChoices {
   mode: MigrationMode;
-  /** As typed; checked with the contract's own rule. */
+  /** As typed; checked with the contract's own rule (formRules.ts). */
   interval: string;
   shutdown: CutoverShutdown;
   /** Offered only while the pre-flight says the guest is Nitro-ready. */
@@ -22,16 +22,6 @@ export function nitroReady(checks: PreflightResult['checks'] | undefined): boole
 /** register-image when chosen; the default (VM Import) is not sent. */
 function imagePathField(c: ModeChoices): Pick<MigrationRequest, 'imagePath'> {
   return c.mode === 'warm' && c.image === 'register-image' ? { imagePath: 'register-image' } : {};
-}
-
-const intervalRule = MigrationRequest.shape.replicationIntervalMinutes.unwrap();
-
-/** What is wrong with the typed interval, in the contract's words (the server says the same); undefined when valid. */
-export function intervalProblem(typed: string, t: Translate): string | undefined {
-  const text = typed.trim();
-  if (!/^-?\d+(\.\d+)?$/.test(text)) return t('migrate.interval.notNumber');
-  const checked = intervalRule.safeParse(Number(text));
-  return checked.success ? undefined : checked.error.issues[0]?.message;
 }
 
 /** The request fields of the chosen mode: none for Migrate now, so a cold request stays as it was. */

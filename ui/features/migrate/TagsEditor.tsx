@@ -1,7 +1,9 @@
 import type { AwsTag } from '../../../connector/contract/index.ts';
 import { useT } from '../../i18n/i18n.ts';
 import { Button } from '../../kit/Button.tsx';
-import { newTagRow, tagProblems, type TagRow } from './importOptions.ts';
+import type { TagProblems } from './formRules.ts';
+import { newTagRow, type TagRow } from './importOptions.ts';
+import { useFormRules } from './useFormRules.ts';
 
 interface Props {
   label: string;
@@ -18,10 +20,13 @@ interface Props {
 
 export const tagFieldId = (idPrefix: string, rowId: number, part: 'key' | 'value') => `${idPrefix}-${rowId}-${part}`;
 
+/** Before the contract's rules have arrived (a few milliseconds after the first row shows): nothing checked yet. */
+export const noTagProblems: TagProblems = { rows: new Map() };
+
 /** Key/value rows, checked as EC2 checks tags while the user types. */
 export function TagsEditor({ label, rows, onChange, inherited = [], idPrefix, testIdPrefix, help }: Props) {
   const t = useT();
-  const problems = tagProblems(rows);
+  const problems = useFormRules(rows.length > 0)?.tagProblems(rows) ?? noTagProblems;
   const own = new Set(rows.map((r) => r.key));
   const setRow = (id: number, patch: Partial<TagRow>) => onChange(rows.map((r) => (r.id === id ? { ...r, ...patch } : r)));
   return (
@@ -113,8 +118,7 @@ export function TagsEditor({ label, rows, onChange, inherited = [], idPrefix, te
 }
 
 /** The first tag problem as the form's footer names it, with the input to take the user to. */
-export function firstTagProblem(rows: TagRow[], idPrefix: string): { fieldId: string; problem: string; n: number } | undefined {
-  const problems = tagProblems(rows);
+export function firstTagProblem(rows: TagRow[], problems: TagProblems, idPrefix: string): { fieldId: string; problem: string; n: number } | undefined {
   for (const [i, r] of rows.entries()) {
     const p = problems.rows.get(r.id);
     if (p?.key) return { fieldId: tagFieldId(idPrefix, r.id, 'key'), problem: p.key, n: i + 1 };

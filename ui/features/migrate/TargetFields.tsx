@@ -95,6 +95,36 @@ export function TargetFields({ target: g, ids, onEnvironmentChanged, t }: Props)
     const r = g.regions.data?.regions.find((x) => x.name === name);
     return r && r.displayName !== name ? `${r.displayName} (${name})` : name;
   };
+  // Listed from the chosen environment: off until there is one, "Loading…" while its list loads.
+  const fromEnvironment = [
+    {
+      field: 'subnet',
+      choice: 'subnetId',
+      list: g.subnets,
+      value: g.subnetId,
+      options: g.subnetList.map((s) => ({
+        value: s.id,
+        label: t('migrate.subnet.option', { name: s.name ?? s.id, cidr: s.cidrBlock, free: s.availableIpAddressCount, az: s.availabilityZone }),
+      })),
+      help: undefined,
+    },
+    {
+      field: 'instanceType',
+      choice: 'instanceType',
+      list: g.types,
+      value: g.instanceType,
+      options: (g.types.data?.instanceTypes ?? []).map((i) => ({ value: i.name, label: i.name })),
+      help: undefined,
+    },
+    {
+      field: 'securityGroup',
+      choice: 'securityGroupId',
+      list: g.groups,
+      value: g.securityGroupId,
+      options: (g.groups.data?.securityGroups ?? []).map((gr) => ({ value: gr.id, label: `${gr.name} (${gr.id})` })),
+      help: t('migrate.securityGroup.help'),
+    },
+  ] as const;
   return (
     <>
       <SelectField
@@ -124,40 +154,20 @@ export function TargetFields({ target: g, ids, onEnvironmentChanged, t }: Props)
         help={t('migrate.environment.help')}
       />
       {g.envReady && (g.subnets.isError || g.groups.isError || g.types.isError) && <ApiErrorAlert error={g.subnets.error ?? g.groups.error ?? g.types.error} />}
-      <SelectField
-        label={t('migrate.subnet')}
-        testId={testIds.migrate.subnet}
-        id={ids.subnet}
-        value={g.subnetId}
-        placeholder={g.subnets.isLoading ? t('app.loading') : t('migrate.choose')}
-        disabled={!g.envReady || g.subnets.isLoading}
-        onChange={(v) => g.set({ subnetId: v })}
-        options={g.subnetList.map((s) => ({
-          value: s.id,
-          label: t('migrate.subnet.option', { name: s.name ?? s.id, cidr: s.cidrBlock, free: s.availableIpAddressCount, az: s.availabilityZone }),
-        }))}
-      />
-      <SelectField
-        label={t('migrate.instanceType')}
-        testId={testIds.migrate.instanceType}
-        id={ids.instanceType}
-        value={g.instanceType}
-        placeholder={g.types.isLoading ? t('app.loading') : t('migrate.choose')}
-        disabled={!g.envReady || g.types.isLoading}
-        onChange={(v) => g.set({ instanceType: v })}
-        options={(g.types.data?.instanceTypes ?? []).map((i) => ({ value: i.name, label: i.name }))}
-      />
-      <SelectField
-        label={t('migrate.securityGroup')}
-        testId={testIds.migrate.securityGroup}
-        id={ids.securityGroup}
-        value={g.securityGroupId}
-        placeholder={g.groups.isLoading ? t('app.loading') : t('migrate.choose')}
-        disabled={!g.envReady || g.groups.isLoading}
-        onChange={(v) => g.set({ securityGroupId: v })}
-        options={(g.groups.data?.securityGroups ?? []).map((gr) => ({ value: gr.id, label: `${gr.name} (${gr.id})` }))}
-        help={t('migrate.securityGroup.help')}
-      />
+      {fromEnvironment.map((c) => (
+        <SelectField
+          key={c.field}
+          label={t(`migrate.${c.field}`)}
+          testId={testIds.migrate[c.field]}
+          id={ids[c.field]}
+          value={c.value}
+          placeholder={c.list.isLoading ? t('app.loading') : t('migrate.choose')}
+          disabled={!g.envReady || c.list.isLoading}
+          onChange={(v) => g.set({ [c.choice]: v })}
+          options={c.options}
+          help={c.help}
+        />
+      ))}
     </>
   );
 }

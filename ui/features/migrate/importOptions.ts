@@ -1,11 +1,6 @@
-import {
-  AwsTag,
-  AwsTagList,
-  type EnvironmentImportDefaults,
-  type ImportOptions,
-  type KmsKeyOption,
-  type LicenseType,
-} from '../../../connector/contract/index.ts';
+import type { AwsTag, EnvironmentImportDefaults, ImportOptions, KmsKeyOption, LicenseType } from '../../../connector/contract/index.ts';
+
+// No zod here: the tag rules are in formRules.ts, loaded when a tag row first shows.
 
 /** A tag row as typed; `id` keeps React keys and field ids stable while rows are added and removed. */
 export interface TagRow {
@@ -32,51 +27,11 @@ let nextRowId = 1;
 export const newTagRow = (key = '', value = ''): TagRow => ({ id: nextRowId++, key, value });
 
 /** A row left entirely empty is not a tag (the user added it and typed nothing). */
-const blank = (r: TagRow) => r.key.trim() === '' && r.value === '';
-
-export interface TagRowProblem {
-  key?: string;
-  value?: string;
-}
-
-/**
- * What is wrong with each row, in the contract's words (the server checks the same): per row the AwsTag rules, then
- * a key repeated in a later row; `list` for a rule of the whole list (EC2's tag limit).
- */
-export function tagProblems(rows: TagRow[]): { rows: Map<number, TagRowProblem>; list?: string } {
-  const out = new Map<number, TagRowProblem>();
-  const seen = new Set<string>();
-  const kept: TagRow[] = [];
-  for (const r of rows) {
-    if (blank(r)) continue;
-    kept.push(r);
-    const checked = AwsTag.safeParse({ key: r.key, value: r.value });
-    const p: TagRowProblem = {};
-    if (!checked.success) {
-      for (const issue of checked.error.issues) {
-        const field = issue.path[0] === 'value' ? 'value' : 'key';
-        p[field] ??= issue.message;
-      }
-    }
-    if (p.key === undefined && seen.has(r.key)) p.key = duplicateMessage;
-    seen.add(r.key);
-    if (p.key !== undefined || p.value !== undefined) out.set(r.id, p);
-  }
-  const listCheck = AwsTagList.safeParse(kept.map((r) => ({ key: r.key, value: r.value })));
-  const list = listCheck.success ? undefined : listCheck.error.issues.find((i) => i.code === 'too_big')?.message;
-  return list === undefined ? { rows: out } : { rows: out, list };
-}
-
-// The contract's own message for a repeated key (its refine on the whole list).
-const duplicateMessage =
-  AwsTagList.safeParse([
-    { key: 'k', value: '' },
-    { key: 'k', value: '' },
-  ]).error?.issues[0]?.message ?? 'Each tag key may appear only once.';
+export const isBlankTag = (r: TagRow) => r.key.trim() === '' && r.value === '';
 
 /** The tags to send: rows that are not blank, as typed. */
 export function tagsOf(rows: TagRow[]): AwsTag[] {
-  return rows.filter((r) => !blank(r)).map((r) => ({ key: r.key, value: r.value }));
+  return rows.filter((r) => !isBlankTag(r)).map((r) => ({ key: r.key, value: r.value }));
 }
 
 /**

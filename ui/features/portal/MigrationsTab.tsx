@@ -15,6 +15,7 @@ import { AppliedList } from './AppliedOptions.tsx';
 import { MigrationProgress } from './MigrationProgress.tsx';
 import { meQuery, migrationQueries } from './portal.queries.ts';
 import { TestInstanceDialog, useWarmMutations, WarmActionsMenu } from './WarmActions.tsx';
+import { RollbackDialog, RollbackMenu, RollbackStatus } from './Rollback.tsx';
 import { WavesPanel } from './WavesPanel.tsx';
 
 export { formatEta, MigrationProgress } from './MigrationProgress.tsx';
@@ -35,6 +36,7 @@ export function MigrationsTab({ environmentId }: { environmentId: string }) {
   const warm = useWarmMutations();
   const host = useHost();
   const [testFor, setTestFor] = useState<string | null>(null);
+  const [rollbackFor, setRollbackFor] = useState<string | null>(null);
   // A wave's "Show migrations" narrows this list to its tasks (issue 14).
   const [wave, setWave] = useState<Wave | null>(null);
   const me = useQuery(meQuery(api));
@@ -58,7 +60,18 @@ export function MigrationsTab({ environmentId }: { environmentId: string }) {
     },
     // A warm task's replication facts need a little more room than a cold task's progress line (they wrap; at
     // 1280×720 the State column's whole words and the actions come first).
-    { id: 'progress', label: t('migrations.progress'), cell: (m) => <MigrationProgress task={m} t={t} />, minWidth: anyWarm ? 190 : 170, wrap: true },
+    {
+      id: 'progress',
+      label: t('migrations.progress'),
+      cell: (m) => (
+        <>
+          <MigrationProgress task={m} t={t} />
+          <RollbackStatus task={m} t={t} />
+        </>
+      ),
+      minWidth: anyWarm ? 190 : 170,
+      wrap: true,
+    },
     // Shown once tasks say which connector of the fleet runs them.
     ...(list.data?.items.some((m) => runsOn(m) !== undefined)
       ? [{ id: 'runsOn', label: t('migrations.runsOn'), cell: (m: MigrationTask) => <CellId id={runsOn(m) ?? t('common.none')} testId={testIds.fleet.runsOn} />, sortValue: (m: MigrationTask) => runsOn(m) ?? '', minWidth: 130, priority: 3 }]
@@ -78,10 +91,12 @@ export function MigrationsTab({ environmentId }: { environmentId: string }) {
     {
       id: 'actions',
       label: t('migrations.actions'),
-      // Warm rows hold an Actions menu button, wider than Cancel.
-      minWidth: anyWarm ? 115 : 90,
+      // Warm and completed rows hold an Actions menu button, wider than Cancel.
+      minWidth: anyWarm || list.data?.items.some((m) => m.rollback) ? 115 : 90,
       sticky: true,
       cell: (m) => {
+        // Completed: Roll back, when the server reports it (issue 16).
+        if (m.state === 'completed') return <RollbackMenu task={m} t={t} open={setRollbackFor} />;
         if (m.state !== 'queued' && m.state !== 'running') return null;
         const allowed = mayCancel(m);
         if (m.mode === 'warm') {
@@ -106,6 +121,7 @@ export function MigrationsTab({ environmentId }: { environmentId: string }) {
   if (list.isPending) return <Spinner label={t('app.loading')} />;
   if (list.isError && !list.data) return <ApiErrorAlert error={list.error} />;
   const testTask = list.data.items.find((m) => m.id === testFor);
+  const rollbackTask = list.data.items.find((m) => m.id === rollbackFor);
   const rows = wave ? list.data.items.filter((m) => wave.taskIds.includes(m.id)) : list.data.items;
   const actionError = [cancel, warm.finishTest, warm.cutover].find((mu) => mu.isError)?.error;
   return (
@@ -129,6 +145,7 @@ export function MigrationsTab({ environmentId }: { environmentId: string }) {
         rowTestId={(m) => testIds.portal.migrationRow(m.id)}
         empty={t('migrations.empty')}
       />
+      {rollbackTask && <RollbackDialog key={rollbackTask.id} task={rollbackTask} t={t} onClose={() => setRollbackFor(null)} />}
       {testTask && <TestInstanceDialog key={testTask.id} task={testTask} environmentId={environmentId} mutations={warm} t={t} onClose={() => setTestFor(null)} />}
     </div>
   );

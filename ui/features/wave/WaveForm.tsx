@@ -12,7 +12,8 @@ import { Form, InputField, ProblemLink, type FieldProblem } from '../../kit/Form
 import { Spinner } from '../../kit/Spinner.tsx';
 import { testIds } from '../../testIds.ts';
 import { vmQueries } from '../migrate/migrate.queries.ts';
-import { defaultModeChoices, intervalProblem, MigrationModeFields, modePreflightFields, modeRequestFields, nitroReady, type ModeChoices } from '../migrate/MigrationModeFields.tsx';
+import { intervalProblem } from '../migrate/formRules.ts';
+import { defaultModeChoices, MigrationModeFields, modePreflightFields, modeRequestFields, nitroReady, type ModeChoices } from '../migrate/MigrationModeFields.tsx';
 import { platformFromGuestId, privateIpProblem } from '../migrate/privateIp.ts';
 import { TargetFields, useTargetChoices } from '../migrate/TargetFields.tsx';
 import { checkWindow, formatInZone, userZone } from './startWindow.ts';
