@@ -14,7 +14,8 @@ import { machine } from './machine.ts';
 import { renderReport } from './report.ts';
 import { benchScheduler, renderSchedulerSection, type SchedulerResult } from './scheduler.ts';
 import { benchUi, type UiResult } from './ui.ts';
-import { renderWarmSection, warmHeadline, type WarmResult } from './warm.ts';
+import type { WarmResult } from './warm.ts';
+import { renderWarmSection, warmHeadline } from './warm-report.ts';
 
 const small = process.argv.includes('--small');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
