@@ -16,6 +16,7 @@ export interface ReportInput {
   scheduler?: string;
   warm?: string;
   bandwidth?: string;
+  roundtrip?: string;
   /** One line per benchmark for the headline list (the README quotes it). */
   headlines?: string[];
 }
@@ -69,5 +70,6 @@ export function renderReport(input: ReportInput): string {
   lines.push(input.scheduler ?? '## Scheduler at scale\n\nNot run (--only).\n');
   lines.push(input.warm ?? '## Warm migration\n\nNot run (--only).\n');
   lines.push(input.bandwidth ?? '## Bandwidth cap\n\nNot run (--only).\n');
+  lines.push(input.roundtrip ?? '## Bring back to vCenter: S3 → vCenter\n\nNot run (--only).\n');
   return lines.join('\n');
 }

@@ -1,6 +1,6 @@
 // `npm run bench`: runs the benchmarks side by side with their baselines and writes docs/benchmarks.md.
 // --small: short durations and small sizes, to prove the harness works (numbers are then not representative).
-// --only=api|ui|disk|scheduler|warm|bandwidth (comma-separated): run some benchmarks (the report marks the others as not run).
+// --only=api|ui|disk|scheduler|warm|bandwidth|roundtrip (comma-separated): run some benchmarks (the report marks the others as not run).
 import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,9 +12,11 @@ import { BANDWIDTH_BENCH_FULL, BANDWIDTH_BENCH_SMALL, bandwidthHeadline, benchBa
 import { benchDisk, DISK_BENCH_FULL, DISK_BENCH_SMALL, renderDiskSection, type DiskResult } from './disk.ts';
 import { machine } from './machine.ts';
 import { renderReport } from './report.ts';
+import { benchRoundtrip, renderRoundtripSection, ROUNDTRIP_BENCH_FULL, ROUNDTRIP_BENCH_SMALL, roundtripHeadline } from './roundtrip.ts';
 import { benchScheduler, renderSchedulerSection, type SchedulerResult } from './scheduler.ts';
 import { benchUi, type UiResult } from './ui.ts';
-import { renderWarmSection, warmHeadline, type WarmResult } from './warm.ts';
+import type { WarmResult } from './warm.ts';
+import { renderWarmSection, warmHeadline } from './warm-report.ts';
 
 const small = process.argv.includes('--small');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
@@ -34,6 +36,7 @@ const BENCHES = {
   disk: () => benchDisk(small ? DISK_BENCH_SMALL : DISK_BENCH_FULL, log),
   scheduler: () => benchScheduler({ migrations: small ? 100 : 1_000 }, log),
   bandwidth: () => benchBandwidth(small ? BANDWIDTH_BENCH_SMALL : BANDWIDTH_BENCH_FULL, log),
+  roundtrip: () => benchRoundtrip(small ? ROUNDTRIP_BENCH_SMALL : ROUNDTRIP_BENCH_FULL, log),
 };
 type Results = { [K in keyof typeof BENCHES]: Awaited<ReturnType<(typeof BENCHES)[K]>> };
 
@@ -136,7 +139,15 @@ async function main(): Promise<void> {
     if (!failed(r)) headlines.push(bandwidthHeadline(r));
   }
 
-  const report = renderReport({ started, finished: new Date(), small, machineBefore: before, machineAfter: machine(), api, ui, disk, scheduler, warm, bandwidth, headlines });
+  let roundtrip = '## Bring back to vCenter: S3 → vCenter\n\nNot run (--only).\n';
+  if (wanted('roundtrip')) {
+    log('Bring back to vCenter: S3 → vCenter');
+    const r = await attempt('round trip', () => isolated('roundtrip'));
+    roundtrip = failed(r) ? `## Bring back to vCenter: S3 → vCenter\n\nNot measured: ${r.benchFailed}.\n` : renderRoundtripSection(r);
+    if (!failed(r)) headlines.push(roundtripHeadline(r));
+  }
+
+  const report = renderReport({ started, finished: new Date(), small, machineBefore: before, machineAfter: machine(), api, ui, disk, scheduler, warm, bandwidth, roundtrip, headlines });
   await writeFile(new URL('../docs/benchmarks.md', import.meta.url), report);
   log(report.slice(report.indexOf('## Headlines'), report.indexOf('## Machine')).trim());
   log('wrote docs/benchmarks.md');

@@ -4,7 +4,8 @@
 import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { missingNodeFlags } from '../connector/node-flags.ts';
-import { benchWarm, renderWarmSection, WARM_BENCH_FULL, WARM_BENCH_SMALL, warmHeadline, type WarmResult } from './warm.ts';
+import { benchWarm, WARM_BENCH_FULL, WARM_BENCH_SMALL, type WarmResult } from './warm.ts';
+import { renderWarmSection, warmHeadline } from './warm-report.ts';
 
 const args = process.argv.slice(2);
 // The connector's memory is measured under the V8 flags it runs with: without them, start again with them.

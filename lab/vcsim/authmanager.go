@@ -103,6 +103,18 @@ func (m *authManager) AddAuthorizationRole(ctx *simulator.Context, req *types.Ad
 	return body
 }
 
+// customRole is the role an update or removal changes: it must exist and not be a system role (`refused` says why).
+func (p *policy) customRole(id int32, refused string) (*types.AuthorizationRole, *soap.Fault) {
+	role, ok := p.roleByID(id)
+	if !ok {
+		return nil, soapFault(fmt.Sprintf("role %d does not exist", id), &types.NotFound{})
+	}
+	if role.System {
+		return nil, soapFault(fmt.Sprintf("system role %s %s", role.Name, refused), &types.InvalidArgument{InvalidProperty: "roleId"})
+	}
+	return role, nil
+}
+
 func (m *authManager) UpdateAuthorizationRole(ctx *simulator.Context, req *types.UpdateAuthorizationRole) soap.HasFault {
 	body := &methods.UpdateAuthorizationRoleBody{}
 	if f := m.policy.check(ctx, m.policy.root, "Authorization.ModifyRoles"); f != nil {
@@ -112,12 +124,9 @@ func (m *authManager) UpdateAuthorizationRole(ctx *simulator.Context, req *types
 	p := m.policy
 	p.mu.Lock()
 	fault := func() *soap.Fault {
-		role, ok := p.roleByID(req.RoleId)
-		if !ok {
-			return soapFault(fmt.Sprintf("role %d does not exist", req.RoleId), &types.NotFound{})
-		}
-		if role.System {
-			return soapFault(fmt.Sprintf("system role %s cannot be modified; create a custom role instead", role.Name), &types.InvalidArgument{InvalidProperty: "roleId"})
+		role, f := p.customRole(req.RoleId, "cannot be modified; create a custom role instead")
+		if f != nil {
+			return f
 		}
 		if other, exists := p.roleByName(req.NewName); exists && other.RoleId != req.RoleId {
 			return soapFault(fmt.Sprintf("a role named %q already exists", req.NewName), &types.AlreadyExists{Name: req.NewName})
@@ -154,12 +163,9 @@ func (m *authManager) RemoveAuthorizationRole(ctx *simulator.Context, req *types
 	p := m.policy
 	p.mu.Lock()
 	fault := func() *soap.Fault {
-		role, ok := p.roleByID(req.RoleId)
-		if !ok {
-			return soapFault(fmt.Sprintf("role %d does not exist", req.RoleId), &types.NotFound{})
-		}
-		if role.System {
-			return soapFault(fmt.Sprintf("system role %s cannot be removed", role.Name), &types.InvalidArgument{InvalidProperty: "roleId"})
+		role, f := p.customRole(req.RoleId, "cannot be removed")
+		if f != nil {
+			return f
 		}
 		for ref, list := range p.perms {
 			kept := list[:0]
