@@ -15,7 +15,8 @@ import {
   type Instance,
 } from '@aws-sdk/client-ec2';
 import { AWS_CALL_ROUNDS, AwsRetryError, awsRetryText, errorName, importFailureText, isRetryableAwsError, MigrationError, sdkAttempts } from './failures.ts';
-import { checkAbort, jittered, sleep, type EngineContext } from './runtime.ts';
+import { checkAbort, jittered, sleep, TAKEN_OVER, type EngineContext } from './runtime.ts';
+import { regionSlots } from './task-store.ts';
 import type { MigrationRecord } from './types.ts';
 import { afterImport, importImageOptions, readAppliedAfterLaunch, resourceTags } from './import-options.ts';
 
@@ -159,6 +160,12 @@ export class AwsSteps {
       }
     } finally {
       this.importSlots.get(t.region)?.delete(spec.slotKey);
+      // A task taken over keeps its slot: the peer now running it holds it.
+      if (signal.reason !== TAKEN_OVER) {
+        await regionSlots(opts.tasks)
+          ?.releaseSlot('import', spec.slotKey)
+          .catch((err: unknown) => opts.log(`migration ${t.id}: could not free its import slot (${String(err)}); it is freed when the next import of ${t.region} starts`));
+      }
     }
   }
 
@@ -186,12 +193,21 @@ export class AwsSteps {
     return true;
   }
 
-  /** At most maxImportsPerRegion of our imports run at once (EC2's limit error is the second guard). */
+  /**
+   * At most maxImportsPerRegion imports run at once in a region: counted in the store when it keeps slots, so the limit
+   * holds across every connector sharing it (a fleet), and in this process (its waiters are woken at once when a slot
+   * frees). EC2's limit error is the second guard. The scope is the region: a store serves one AWS account.
+   */
   private async acquireImportSlot(t: MigrationRecord, into: ImportHolder, key: string, signal: AbortSignal): Promise<void> {
     const { opts } = this.ctx;
     let slots = this.importSlots.get(t.region);
     if (!slots) this.importSlots.set(t.region, (slots = new ImportSlots()));
-    while (!slots.has(key) && slots.size >= opts.maxImportsPerRegion) {
+    const local = slots;
+    const shared = regionSlots(opts.tasks);
+    const free = async (): Promise<boolean> =>
+      (local.has(key) || local.size < opts.maxImportsPerRegion) &&
+      (!shared || (await shared.takeSlot('import', t.region, key, t.id, opts.maxImportsPerRegion, opts.now().toISOString())));
+    while (!(await free())) {
       if (into.importStatus !== WAITING_FOR_CAPACITY) {
         into.importStatus = WAITING_FOR_CAPACITY;
         this.ctx.save(t);

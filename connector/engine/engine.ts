@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { MigrationTask, MigrationState } from '../contract/index.ts';
 import { failureMessage, MigrationError } from './failures.ts';
-import { ActiveTaskConflict, type TaskFilter } from './task-store.ts';
+import { ActiveTaskConflict, fleetClaims, type FleetTaskClaims, type TaskFilter } from './task-store.ts';
 import { AppError } from '../errors.ts';
 import type { MigrationRecord, MigrationSubmission } from './types.ts';
 import { taskView } from './task-view.ts';
@@ -14,6 +14,7 @@ import { ColdPipeline } from './cold.ts';
 import { WarmPipeline } from './warm/pipeline.ts';
 import { StartQueue } from './start-queue.ts';
 import { TaskWriter } from './task-writer.ts';
+import { FleetPoll } from './fleet-poll.ts';
 import { CANCEL, SHUTDOWN, TAKEN_OVER, sleep, type EngineContext, type EngineSettings, type MigrationEngineOptions } from './runtime.ts';
 
 /** How long stop() waits for running tasks to unwind after their abort. */
@@ -54,6 +55,9 @@ export class MigrationEngine {
   private readonly due = new Set<string>();
   /** This connector's fleet id (options.connectorId), read once by start(). */
   private me: string | undefined;
+  /** The store's claims when this connector takes its work from the store (it has a fleet id): see fleet-poll.ts. */
+  private claims: FleetTaskClaims | undefined;
+  private fleet: FleetPoll | undefined;
   private started = false;
   private stopping = false;
   private updatingFlag = false;
@@ -76,6 +80,8 @@ export class MigrationEngine {
       minuteMs: 60_000,
       powerOffPollMs: 2_000,
       guestShutdownTimeoutMs: 600_000,
+      leaseMs: 30_000,
+      fleetPollMs: 1_000,
       now: () => new Date(),
       log: () => {},
       observers: [],
@@ -118,20 +124,62 @@ export class MigrationEngine {
     if (this.started) return;
     this.started = true;
     this.me = await this.opts.connectorId?.();
-    for (const t of await this.opts.tasks.byStates(['running', 'cancelling'])) {
-      this.writer.remember(t);
-      if (this.me) t.connectorId = this.me;
-      // A warm task between cycles waits for its next one; one with a cycle or cutover in flight resumes at once.
-      if (t.mode === 'warm' && t.state === 'running' && t.phase === 'replicating' && !t.warm?.cycle) this.park(t);
-      else this.launch(t);
-      if (t.mode === 'warm') this.startTestWork(t);
+    this.claims = this.me ? fleetClaims(this.opts.tasks) : undefined;
+    if (this.claims && this.me) {
+      const me = this.me;
+      this.fleet = new FleetPoll({
+        claims: this.claims,
+        me,
+        vcenterId: () => this.vcenterId(),
+        leaseMs: this.opts.leaseMs,
+        pollMs: this.opts.fleetPollMs,
+        now: () => this.opts.now(),
+        log: (line) => this.opts.log(line),
+        resume: (t) => this.resume(t),
+        cancel: async (req) => void (await this.cancel(req.id, req.by)),
+        pump: async () => {
+          await (await this.queue.ready()).reload();
+          this.pump();
+        },
+      });
     }
+    // In a fleet: what this connector owns, and what lost peers of its vCenter left running; alone: every running task.
+    const resumable = this.claims && this.me ? await this.claims.adopt(this.me, this.vcenterId(), this.fleet!.staleBefore(), true) : await this.opts.tasks.byStates(['running', 'cancelling']);
+    for (const t of resumable) this.resume(t);
+    this.fleet?.start();
     this.pump();
+  }
+
+  /** Runs a task from its recorded step (a restart, or a takeover from a lost peer). */
+  private resume(t: MigrationRecord): void {
+    if (this.live(t.id) || this.stopping) return;
+    this.writer.remember(t);
+    if (this.me) t.connectorId = this.me;
+    // Claimed, then the claimer stopped before starting it.
+    if (t.phase === 'queued') this.begin(t);
+    // A warm task between cycles waits for its next one; one with a cycle or cutover in flight resumes at once.
+    if (t.mode === 'warm' && t.state === 'running' && t.phase === 'replicating' && !t.warm?.cycle) this.park(t);
+    else this.launch(t);
+    if (t.mode === 'warm') this.startTestWork(t);
+  }
+
+  /** The fleet vCenter id this connector serves ('' alone). */
+  private vcenterId(): string {
+    return this.opts.vcenterId?.() ?? '';
+  }
+
+  /** A task leaves the queue for its first step. */
+  private begin(t: MigrationRecord): void {
+    t.state = 'running';
+    t.startedAt ??= this.iso();
+    if (this.me) t.connectorId = this.me;
+    t.phase = t.mode === 'warm' ? 'initial-sync' : 'exporting';
   }
 
   /** Stops working without changing any task: a later start() resumes them. */
   async stop(): Promise<void> {
     this.stopping = true;
+    await this.fleet?.stop();
     for (const p of this.parked.values()) clearTimeout(p.timer);
     this.queue.stop();
     const runs = [...this.running.entries(), ...this.sideJobs.entries()];
@@ -171,6 +219,7 @@ export class MigrationEngine {
       ...sub,
       ...(sub.privateIpAddress === undefined ? { privateIpAddress: undefined } : {}),
       mode: sub.mode ?? 'cold',
+      ...(this.claims ? { vcenterId: this.vcenterId() } : {}),
       ...(sub.mode === 'warm' ? { warm: WarmPipeline.initial(sub.replicationIntervalMinutes, sub.cutoverShutdown, sub.imagePath) } : {}),
       bucket: this.opts.stagingBucket(sub.region),
       prefix: `vm2ec2/${id}/`,
@@ -278,6 +327,11 @@ export class MigrationEngine {
     // Looked up after the read: the task may have started meanwhile.
     const live = this.running.get(id);
     if (TERMINAL.includes(t.state) || t.state === 'cancelling') return this.view(t, await this.queuePositions());
+    if (this.claims && !live && !this.parked.has(id)) {
+      // Run by a peer (or claimed by one meanwhile): its owner carries the cancel out at its next poll.
+      if (!(await this.claims.requestCancel(id, cancelledBy, this.iso()))) return this.view(t);
+      if (t.state !== 'queued') return this.view({ ...t, state: 'cancelling', cancelRequested: true, cancelledBy, cancelledAt: this.iso() });
+    }
     t.cancelRequested = true;
     t.cancelledBy = cancelledBy;
     t.cancelledAt = this.iso();
@@ -358,16 +412,25 @@ export class MigrationEngine {
         }
         continue;
       }
+      if (this.claims && this.me) {
+        const claimed = await this.claims.claimNext(this.me, this.vcenterId(), this.iso());
+        if (!claimed) return;
+        queue.remove(claimed.id);
+        // Observers see it leave the queue, as when this process starts its own.
+        this.writer.remember({ id: claimed.id, state: 'queued', phase: claimed.phase });
+        this.begin(claimed);
+        this.save(claimed);
+        this.launch(claimed);
+        continue;
+      }
       const id = queue.take();
       if (id === undefined) return;
       // The store stays the truth: a task that left the queue some other way is skipped.
       const next = await this.opts.tasks.get(id);
       if (next?.state !== 'queued' || this.live(id)) continue;
       this.writer.remember(next);
-      next.state = 'running';
+      this.begin(next);
       next.startedAt = this.iso();
-      if (this.me) next.connectorId = this.me;
-      next.phase = next.mode === 'warm' ? 'initial-sync' : 'exporting';
       this.save(next);
       this.launch(next);
     }

@@ -12,6 +12,8 @@ import { createVcenterReporter } from '../vcenter-tasks/wiring.ts';
 import type { VcenterReporter } from '../vcenter-tasks/reporter.ts';
 import type { ExportTaskRepository, MigrationTaskRepository } from './task-store.ts';
 import { SqliteMigrationTasks } from '../store/sqlite/migration-tasks.ts';
+import { migrationTasksOn } from '../store/task-repositories.ts';
+import type { StoreBackend } from '../store/types.ts';
 import type { MigrationRecord } from './types.ts';
 
 export interface EngineEndpoints {
@@ -24,6 +26,8 @@ export interface EngineEndpoints {
   vcenterReporting?: boolean | undefined;
   /** The export records' store, so reported exports keep their vCenter task across restarts. */
   exportTasks?: ExportTaskRepository | undefined;
+  /** The connector store's database: the tasks live there (a fleet's PostgreSQL shares them); else config's SQLite file. */
+  store?: StoreBackend | undefined;
 }
 
 /**
@@ -209,7 +213,7 @@ export function createEngine(
   close(): Promise<void>;
 } {
   const file = config.store.sqliteFile ?? join(config.dataDir, 'connector.sqlite');
-  const tasks = new SqliteMigrationTasks(file === ':memory:' ? file : resolve(file));
+  const tasks = endpoints.store ? migrationTasksOn(endpoints.store) : new SqliteMigrationTasks(file === ':memory:' ? file : resolve(file));
   const sessions = new EngineVcenterSessions(endpoints.vcenter, config.engine.vcenterAccount);
   const s3 = s3ClientFactory(config.engine, endpoints.awsCredentials, endpoints.s3Retry);
   // One list for the engine and whoever else saves tasks (the export service); observers join it before start().

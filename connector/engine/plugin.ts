@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { ConnectorConfig } from '../config.ts';
 import type { MigrationEngine } from './engine.ts';
-import { join, resolve } from 'node:path';
 import { createEngine, s3ClientFactory, type EngineVcenterSessions } from './factory.ts';
 import { ExportService } from './exports.ts';
 import { InstanceService } from './instances.ts';
@@ -10,7 +9,7 @@ import type { TaskObserver } from './observer.ts';
 import type { MigrationTaskRepository } from './task-store.ts';
 import { setRollbackWindow } from './rollback.ts';
 import { sweepGoneInstances } from '../vcenter-tasks/instance-sweep.ts';
-import { SqliteExportTasks } from '../store/sqlite/export-tasks.ts';
+import { exportTasksOn } from '../store/task-repositories.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -30,8 +29,8 @@ declare module 'fastify' {
 export const enginePlugin = fp(
   async (app: FastifyInstance, opts: { config: ConnectorConfig; sdkUrl: string }) => {
     const awsCreds = opts.config.aws.credentials;
-    const file = opts.config.store.sqliteFile ?? join(opts.config.dataDir, 'connector.sqlite');
-    const exportStore = new SqliteExportTasks(file === ':memory:' ? file : resolve(file));
+    // On the store's database: the connector's SQLite file, or the fleet's PostgreSQL (tasks shared by the fleet).
+    const exportStore = exportTasksOn(app.store.backend);
     const built = createEngine(
       opts.config,
       {
@@ -39,8 +38,15 @@ export const enginePlugin = fp(
         ec2: (region) => app.aws.ec2(region),
         awsCredentials: awsCreds,
         exportTasks: exportStore,
+        store: app.store.backend,
       },
-      { log: (msg) => app.log.warn(msg), bandwidth: app.fleet.bandwidth, connectorId: () => app.fleet.connectorId() },
+      {
+        log: (msg) => app.log.warn(msg),
+        bandwidth: app.fleet.bandwidth,
+        connectorId: () => app.fleet.connectorId(),
+        vcenterId: () => app.fleet.vcenterId(),
+        leaseMs: app.fleet.leaseMs,
+      },
     );
     app.decorate('engine', built.engine);
     app.decorate('migrationTasks', built.tasks);

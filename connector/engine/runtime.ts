@@ -72,12 +72,21 @@ export interface MigrationEngineOptions {
   bandwidth?: BandwidthLimiter;
   /** This connector's fleet id, recorded on every task it starts or resumes (the task view's connectorId). */
   connectorId?: () => Promise<string>;
+  /**
+   * The vCenter this connector serves (fleet vCenter id): its tasks are recorded with it and it claims only tasks of
+   * it. With connectorId, the engine claims its work from the store (a fleet shares the tasks); default ''.
+   */
+  vcenterId?: () => string;
+  /** A connector whose heartbeat is older than this is lost: its running tasks are taken over (fleet.leaseMs). */
+  leaseMs?: number;
+  /** How often a connector of a fleet looks for lost peers' tasks, peers' cancels and queued work. */
+  fleetPollMs?: number;
   /** Told after every persisted save (vCenter tasks and events, notifications); the array may grow until start(). */
   observers?: TaskObserver[];
 }
 
-export type EngineSettings = Required<Omit<MigrationEngineOptions, 'log' | 'onTaskEnd' | 'ebs' | 'bandwidth' | 'connectorId'>> &
-  Pick<MigrationEngineOptions, 'onTaskEnd' | 'ebs' | 'bandwidth' | 'connectorId'> & { log: (msg: string) => void };
+export type EngineSettings = Required<Omit<MigrationEngineOptions, 'log' | 'onTaskEnd' | 'ebs' | 'bandwidth' | 'connectorId' | 'vcenterId'>> &
+  Pick<MigrationEngineOptions, 'onTaskEnd' | 'ebs' | 'bandwidth' | 'connectorId' | 'vcenterId'> & { log: (msg: string) => void };
 
 /** What the scheduler hands a pipeline: the settings and the ways to persist a task. */
 export interface EngineContext {

@@ -40,6 +40,14 @@ export class StartQueue {
     return this.loaded;
   }
 
+  /** Reads the queue from the store again (a fleet: peers claim and submit tasks this process never sees). */
+  async reload(): Promise<void> {
+    const records = await this.opts.load();
+    this.order.clear();
+    for (const t of records) this.order.set(t.id, queueOrder(t));
+    this.loaded = Promise.resolve(this);
+  }
+
   get size(): number {
     return this.order.size;
   }

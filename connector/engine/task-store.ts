@@ -34,12 +34,66 @@ export interface TaskFilter {
   offset: number;
 }
 
+/** A cancel asked on a connector that does not run the task; its owner carries it out at its next poll. */
+export interface CancelRequest {
+  id: string;
+  by: string;
+  at: string;
+}
+
+/**
+ * Tasks shared by the connectors of a fleet (issue 14): who runs which is decided by the store, each decision in one
+ * statement, so two connectors never both take a task. Times are ISO-8601 UTC.
+ */
+export interface FleetTaskClaims {
+  /**
+   * Takes the next queued migration of `vcenterId` (or recorded before tasks had a vCenter) for connector `me`:
+   * priority DESC, then FIFO, skipping tasks whose start window has not opened at `now`. It is running and owned by
+   * `me` when returned (its phase is still 'queued': the caller starts it).
+   */
+  claimNext(me: string, vcenterId: string, now: string): Promise<MigrationRecord | undefined>;
+  /**
+   * Takes over, for `me`, the running and cancelling migrations of `vcenterId` whose owner is lost: unowned, or a
+   * connector whose heartbeat is older than `staleBefore` (or that has none), and with `mine` (a start) those `me` owns.
+   * Owner swapped in the same statement; the records are returned, oldest first, to be resumed from their recorded step.
+   */
+  adopt(me: string, vcenterId: string, staleBefore: string, mine?: boolean): Promise<MigrationRecord[]>;
+  /** Records a cancel for the task's owner; false when the task is not queued, running or cancelling. */
+  requestCancel(id: string, by: string, at: string): Promise<boolean>;
+  /** Cancels asked for tasks `me` owns. */
+  cancelRequests(me: string): Promise<CancelRequest[]>;
+}
+
+/**
+ * EC2's per-region limits counted in the store, so they hold across every connector sharing it (issue 14). A slot
+ * belongs to a task (`taskId`; `holder` is the task or one of its imports): a connector that takes the task over finds
+ * the slot already held, and slots of tasks no longer running are dropped when a slot is next taken.
+ */
+export interface RegionSlots {
+  /** Takes a slot for `holder` if fewer than `max` are held in `scope`; true also when `holder` holds one already. */
+  takeSlot(kind: 'import' | 'export', scope: string, holder: string, taskId: string, max: number, at: string): Promise<boolean>;
+  releaseSlot(kind: 'import' | 'export', holder: string): Promise<void>;
+  /** Slots held now in `scope` (tests, status). */
+  slotsHeld(kind: 'import' | 'export', scope: string): Promise<number>;
+}
+
+export function regionSlots(repo: MigrationTaskRepository): RegionSlots | undefined {
+  const r = repo as MigrationTaskRepository & Partial<RegionSlots>;
+  return r.takeSlot && r.releaseSlot && r.slotsHeld ? (r as RegionSlots) : undefined;
+}
+
+/** The repository's fleet claims, when it has them (bench wrappers may not). */
+export function fleetClaims(repo: MigrationTaskRepository): FleetTaskClaims | undefined {
+  const r = repo as MigrationTaskRepository & Partial<FleetTaskClaims>;
+  return r.claimNext && r.adopt && r.requestCancel && r.cancelRequests ? (r as FleetTaskClaims) : undefined;
+}
+
 export interface MigrationTaskRepository {
   /** Records a new task; throws ActiveTaskConflict when its VM already has an active migration. */
   insert(task: MigrationRecord): Promise<MigrationRecord>;
   /**
-   * Writes the task. false: no row was written because the task is no longer this connector's (a peer took it
-   * over, fleet.ts): its run must stop at once so there are never two writers.
+   * Writes the task. false: no row was written because the task is owned by another connector than the record's
+   * `connectorId` (a peer took it over): its run must stop at once so there are never two writers.
    */
   save(task: MigrationRecord): Promise<boolean>;
   get(id: string): Promise<MigrationRecord | undefined>;

@@ -71,6 +71,8 @@ export interface MigrationRecord {
   vcenterTask?: string;
   /** The connector running (or last running) the task (issue 14, fleet). */
   connectorId?: string;
+  /** The vCenter (fleet vCenter id) whose connectors may run this task; absent on tasks recorded before fleets. */
+  vcenterId?: string;
   /** Issue 14: the wave this migration belongs to, its priority (higher first; default 0) and start window (ISO instants). */
   waveId?: string;
   priority?: number;

@@ -57,6 +57,8 @@ export class Ec2Emulator implements Core {
   readonly iam: IamState;
   /** EBS snapshots (EBS direct APIs, DescribeSnapshots, AMIs from snapshots) and their content-addressed blocks. */
   readonly ebs = new EbsStore();
+  /** Fleet tests read it: the most import tasks active at once in a region, and the refusals for the limit. */
+  readonly importLoad = { peakActive: 0, limitRefusals: 0 };
   /** KMS keys and aliases (served by the KMS endpoint; ImportImage and RunInstances check encryption keys here). */
   readonly kms: KmsStore;
   readonly importFailures: ImportFailureRule[] = [];

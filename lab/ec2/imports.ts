@@ -136,6 +136,7 @@ export const importHandlers: Record<string, Handler> = {
     if (core.enforceServiceRole) assertServiceRoleUsable(core.iam, roleName);
     const active = [...region.imports.values()].filter(isActive).length;
     if (active >= core.maxActiveImports) {
+      core.importLoad.limitRefusals += 1;
       throw new Ec2Error(
         'ResourceLimitExceeded',
         `You have reached the limit of ${core.maxActiveImports} active import tasks in ${region.name}. Wait for a task to finish or cancel one, then retry.`,
@@ -176,6 +177,7 @@ export const importHandlers: Record<string, Handler> = {
       nextAt: now + core.stageMs,
     };
     region.imports.set(task.id, task);
+    core.importLoad.peakActive = Math.max(core.importLoad.peakActive, [...region.imports.values()].filter(isActive).length);
     if (clientToken !== undefined) region.importTokens.set(clientToken, task.id);
     if (validationError === undefined) startConversions(core, task);
     return importTaskXml(task);

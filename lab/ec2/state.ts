@@ -262,6 +262,8 @@ export interface Core {
   readonly importHolds: readonly ImportHoldRule[];
   readonly guestOsRules: readonly GuestOsRule[];
   readonly exportFailures: readonly ExportFailureRule[];
+  /** What the limit saw: the most import tasks active at once in any region, and ImportImage calls refused for the limit. */
+  readonly importLoad: { peakActive: number; limitRefusals: number };
   now(): number;
   /** Work that outlives a transition (VM Export writing its object): advance() and idle() wait for it. */
   background(work: Promise<void>): void;

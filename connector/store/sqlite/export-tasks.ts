@@ -2,7 +2,9 @@
 import type { Database } from 'better-sqlite3';
 import { openSqlite, prepareCached } from './database.ts';
 import { ActiveTaskConflict, holds, type ExportRecord, type ExportTaskRepository, type SettingsSwap } from '../../engine/task-store.ts';
-import { isTargetConflict, SAVE_SQL } from './task-sql.ts';
+import { isTargetConflict, saveSql } from './task-sql.ts';
+
+const SAVE_SQL = saveSql(false);
 
 export class SqliteExportTasks implements ExportTaskRepository {
   private handle: Database | undefined;
@@ -63,13 +65,7 @@ export class SqliteExportTasks implements ExportTaskRepository {
 
   /** See SAVE_SQL: an ended export gives its instance up in the same statement that records the end. */
   async save(rec: ExportRecord): Promise<void> {
-    prepareCached(this.db, SAVE_SQL).run(
-      rec.state,
-      rec.updatedAt,
-      JSON.stringify(rec),
-      rec.state,
-      rec.id,
-    );
+    prepareCached(this.db, SAVE_SQL).run({ state: rec.state, updatedAt: rec.updatedAt, data: JSON.stringify(rec), id: rec.id });
   }
 
   /** Drops a reservation EC2 never accepted (nothing was exported). */

@@ -6,15 +6,20 @@ import { openSqlite, prepareCached } from './database.ts';
 import type { MigrationState } from '../../contract/index.ts';
 import type { MigrationRecord } from '../../engine/types.ts';
 import type { RollbackRecord } from '../../engine/rollback.ts';
-import { ActiveTaskConflict, holds, type MigrationTaskRepository, type TaskFilter } from '../../engine/task-store.ts';
-import { isTargetConflict, SAVE_SQL } from './task-sql.ts';
+import { ActiveTaskConflict, holds, type CancelRequest, type FleetTaskClaims, type MigrationTaskRepository, type RegionSlots, type TaskFilter } from '../../engine/task-store.ts';
+import { isTargetConflict, saveSql } from './task-sql.ts';
+
+const SAVE_OWNED_SQL = saveSql(true);
+/** Slots whose task no longer runs (it ended, or was undone after a takeover without releasing them) are dropped. */
+const SLOTS_GC_SQL = `DELETE FROM region_slots WHERE kind = ? AND scope = ? AND NOT EXISTS
+  (SELECT 1 FROM engine_tasks t WHERE t.id = region_slots.task_id AND t.state IN ('running', 'cancelling'))`;
 
 /** Distinct list pages kept between writes (a page per environment, VM and filter the portal polls). */
 const PAGE_CACHE_ENTRIES = 256;
 /** Parsed rows kept for reuse by list() and peek() (about 1 KiB each). */
 const ROW_CACHE_ENTRIES = 20_000;
 
-export class SqliteMigrationTasks implements MigrationTaskRepository {
+export class SqliteMigrationTasks implements MigrationTaskRepository, FleetTaskClaims, RegionSlots {
   private handle: Database | undefined;
   /** Bumped by every write through this connection; SQLite's data_version covers writes by other connections. */
   private writes = 0;
@@ -47,9 +52,12 @@ export class SqliteMigrationTasks implements MigrationTaskRepository {
     this.writes += 1;
     try {
       this.stmt(
-        `INSERT INTO engine_tasks (id, kind, seq, state, environment_id, vm_id, active_target, created_at, updated_at, data)
-         VALUES (?, 'migration', ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(rec.id, seq, rec.state, rec.environmentId, rec.vmId, holds(rec.state) ? rec.vmId : null, rec.createdAt, rec.updatedAt, JSON.stringify(rec));
+        `INSERT INTO engine_tasks (id, kind, seq, state, environment_id, vm_id, active_target, created_at, updated_at, data, owner, vcenter_id, priority, not_before)
+         VALUES (?, 'migration', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        rec.id, seq, rec.state, rec.environmentId, rec.vmId, holds(rec.state) ? rec.vmId : null, rec.createdAt, rec.updatedAt, JSON.stringify(rec),
+        insertOwner(rec), rec.vcenterId ?? '', Math.trunc(rec.priority ?? 0), rec.notBefore ?? null,
+      );
     } catch (err) {
       if (!isTargetConflict(err)) throw err;
       throw new ActiveTaskConflict(rec.vmId, this.holderNow(rec.vmId));
@@ -89,16 +97,46 @@ export class SqliteMigrationTasks implements MigrationTaskRepository {
     return row ? (JSON.parse(row.data) as MigrationRecord) : undefined;
   }
 
-  /** See SAVE_SQL: an ended task gives its VM up in the same statement that records the end. */
+  /** See saveSql: an ended task gives its VM up in the same statement that records the end. */
   async save(task: MigrationRecord): Promise<boolean> {
     this.writes += 1;
-    return this.stmt(SAVE_SQL).run(
-      task.state,
-      task.updatedAt,
-      JSON.stringify(task),
-      task.state,
-      task.id,
-    ).changes > 0;
+    return this.stmt(SAVE_OWNED_SQL).run({ state: task.state, updatedAt: task.updatedAt, data: JSON.stringify(task), id: task.id, owner: task.connectorId ?? null }).changes > 0;
+  }
+
+  // Fleet claims: SQLite has one writer at a time, so each UPDATE … RETURNING decides alone (any number of handles).
+
+  async claimNext(me: string, vcenterId: string, now: string): Promise<MigrationRecord | undefined> {
+    this.writes += 1;
+    const row = this.stmt(
+      `UPDATE engine_tasks SET state = 'running', owner = @me, updated_at = @now, data = json_set(data, '$.state', 'running', '$.connectorId', @me)
+       WHERE id = (SELECT id FROM engine_tasks WHERE kind = 'migration' AND state = 'queued' AND vcenter_id IN (@vc, '')
+                   AND (not_before IS NULL OR not_before <= @now) AND cancel_requested IS NULL
+                   ORDER BY priority DESC, seq LIMIT 1)
+       RETURNING data`,
+    ).get({ me, vc: vcenterId, now }) as { data: string } | undefined;
+    return row ? (JSON.parse(row.data) as MigrationRecord) : undefined;
+  }
+
+  async adopt(me: string, vcenterId: string, staleBefore: string, mine = true): Promise<MigrationRecord[]> {
+    this.writes += 1;
+    const rows = this.stmt(
+      `UPDATE engine_tasks SET owner = @me, data = json_set(data, '$.connectorId', @me)
+       WHERE kind = 'migration' AND state IN ('running', 'cancelling') AND vcenter_id IN (@vc, '')
+         AND (owner IS NULL OR (@mine AND owner = @me)
+              OR owner <> @me AND NOT EXISTS (SELECT 1 FROM connectors c WHERE c.id = engine_tasks.owner AND c.heartbeat_at >= @stale))
+       RETURNING seq, data`,
+    ).all({ me, vc: vcenterId, stale: staleBefore, mine: mine ? 1 : 0 }) as { seq: number; data: string }[];
+    return rows.sort((a, b) => a.seq - b.seq).map((r) => JSON.parse(r.data) as MigrationRecord);
+  }
+
+  async requestCancel(id: string, by: string, at: string): Promise<boolean> {
+    this.writes += 1;
+    return this.stmt(`UPDATE engine_tasks SET cancel_requested = ? WHERE id = ? AND kind = 'migration' AND state IN ('queued', 'running', 'cancelling')`).run(JSON.stringify({ by, at }), id).changes > 0;
+  }
+
+  async cancelRequests(me: string): Promise<CancelRequest[]> {
+    const rows = this.stmt(`SELECT id, cancel_requested FROM engine_tasks WHERE owner = ? AND cancel_requested IS NOT NULL AND kind = 'migration'`).all(me) as { id: string; cancel_requested: string }[];
+    return rows.map((r) => ({ id: r.id, ...(JSON.parse(r.cancel_requested) as { by: string; at: string }) }));
   }
 
   async get(id: string): Promise<MigrationRecord | undefined> {
@@ -166,6 +204,26 @@ export class SqliteMigrationTasks implements MigrationTaskRepository {
     return rows.map((r) => JSON.parse(r.data) as MigrationRecord);
   }
 
+  async takeSlot(kind: 'import' | 'export', scope: string, holder: string, taskId: string, max: number, at: string): Promise<boolean> {
+    return this.db
+      .transaction((): boolean => {
+        this.stmt(SLOTS_GC_SQL).run(kind, scope);
+        if (this.stmt('SELECT 1 FROM region_slots WHERE kind = ? AND holder = ?').get(kind, holder)) return true;
+        if ((this.stmt('SELECT COUNT(*) AS n FROM region_slots WHERE kind = ? AND scope = ?').get(kind, scope) as { n: number }).n >= max) return false;
+        this.stmt('INSERT INTO region_slots (kind, scope, holder, task_id, taken_at) VALUES (?, ?, ?, ?, ?)').run(kind, scope, holder, taskId, at);
+        return true;
+      })
+      .immediate();
+  }
+
+  async releaseSlot(kind: 'import' | 'export', holder: string): Promise<void> {
+    this.stmt('DELETE FROM region_slots WHERE kind = ? AND holder = ?').run(kind, holder);
+  }
+
+  async slotsHeld(kind: 'import' | 'export', scope: string): Promise<number> {
+    return (this.stmt('SELECT COUNT(*) AS n FROM region_slots WHERE kind = ? AND scope = ?').get(kind, scope) as { n: number }).n;
+  }
+
   async close(): Promise<void> {
     this.pages.clear();
     this.rows.clear();
@@ -174,3 +232,7 @@ export class SqliteMigrationTasks implements MigrationTaskRepository {
   }
 }
 
+/** The owner of a task recorded already started (imports, tests); a queued task is nobody's until claimed. */
+export function insertOwner(rec: MigrationRecord): string | null {
+  return rec.state !== 'queued' && holds(rec.state) ? (rec.connectorId ?? null) : null;
+}

@@ -13,9 +13,10 @@ import { environmentImportDefaults } from './0006-environment-import-defaults.ts
 import { notifications } from './0007-notifications.ts';
 import { fleetConnectors } from './0008-fleet-connectors.ts';
 import { waves } from './0009-waves.ts';
+import { fleetTasks } from './0010-fleet-tasks.ts';
 import type { PgMigration } from './types.ts';
 
 /** Every schema step, oldest first. */
-export const PG_MIGRATIONS: readonly PgMigration[] = [initial, engineTasks, taskListIndexes, oneActiveTaskPerTarget, auditVmName, environmentImportDefaults, notifications, fleetConnectors, waves];
+export const PG_MIGRATIONS: readonly PgMigration[] = [initial, engineTasks, taskListIndexes, oneActiveTaskPerTarget, auditVmName, environmentImportDefaults, notifications, fleetConnectors, waves, fleetTasks];
 
 export type { PgMigration } from './types.ts';

@@ -1,0 +1,171 @@
+// Migration tasks on the fleet's PostgreSQL (schema steps 0002, 0004, 0010): the same behaviour as the SQLite
+// repository. What SQLite got from its single writer is explicit here: the unique partial index decides a race for a
+// VM, a sequence numbers the tasks, and a claim locks the row it takes (FOR UPDATE SKIP LOCKED), so connectors
+// claiming at once each get a different task and none waits for another.
+import type { MigrationState } from '../../contract/index.ts';
+import type { MigrationRecord } from '../../engine/types.ts';
+import type { RollbackRecord } from '../../engine/rollback.ts';
+import { ActiveTaskConflict, holds, type CancelRequest, type FleetTaskClaims, type MigrationTaskRepository, type RegionSlots, type TaskFilter } from '../../engine/task-store.ts';
+import { insertOwner } from '../sqlite/migration-tasks.ts';
+import type { PgDatabase } from './database.ts';
+import { isPgTargetConflict, pgSaveSql } from './task-sql.ts';
+
+const SAVE_OWNED_SQL = pgSaveSql(true);
+/** Namespace of the advisory locks on region slot scopes (see export-tasks.ts for the others). */
+const SLOTS_LOCK = 1_014_003;
+const parse = (r: { data: string }): MigrationRecord => JSON.parse(r.data) as MigrationRecord;
+
+export class PgMigrationTasks implements MigrationTaskRepository, FleetTaskClaims, RegionSlots {
+  /** The pool belongs to the store, which closes it. */
+  constructor(private readonly db: PgDatabase) {}
+
+  async insert(task: MigrationRecord): Promise<MigrationRecord> {
+    const { rows } = await this.db.query<{ seq: number }>(`SELECT nextval('engine_tasks_seq') AS seq`);
+    const rec = { ...task, seq: rows[0]!.seq };
+    try {
+      await this.db.query(
+        `INSERT INTO engine_tasks (id, kind, seq, state, environment_id, vm_id, active_target, created_at, updated_at, data, owner, vcenter_id, priority, not_before)
+         VALUES ($1, 'migration', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+        [
+          rec.id, rec.seq, rec.state, rec.environmentId, rec.vmId, holds(rec.state) ? rec.vmId : null, rec.createdAt, rec.updatedAt, JSON.stringify(rec),
+          insertOwner(rec), rec.vcenterId ?? '', Math.trunc(rec.priority ?? 0), rec.notBefore ?? null,
+        ],
+      );
+    } catch (err) {
+      if (!isPgTargetConflict(err)) throw err;
+      throw new ActiveTaskConflict(rec.vmId, await this.holderOf(rec.vmId));
+    }
+    return rec;
+  }
+
+  async setVcenterTask(id: string, moRef: string): Promise<void> {
+    await this.db.query(`UPDATE engine_tasks SET data = jsonb_set(data::jsonb, '{vcenterTask}', to_jsonb($1::text))::text WHERE id = $2 AND kind = 'migration'`, [moRef, id]);
+  }
+
+  /** One UPDATE: a second request finds the claim in the row and changes nothing (the row lock orders them). */
+  async claimRollback(id: string, mark: RollbackRecord): Promise<boolean> {
+    const r = await this.db.query(
+      `UPDATE engine_tasks SET data = jsonb_set(data::jsonb, '{rollback}', $1::jsonb)::text WHERE id = $2 AND kind = 'migration' AND state = 'completed'
+         AND (COALESCE(jsonb_typeof(data::jsonb -> 'rollback'), 'null') = 'null' OR data::jsonb -> 'rollback' ->> 'state' = 'failed')`,
+      [JSON.stringify(mark), id],
+    );
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  async setRollback(id: string, mark: RollbackRecord): Promise<void> {
+    await this.db.query(`UPDATE engine_tasks SET data = jsonb_set(data::jsonb, '{rollback}', $1::jsonb)::text WHERE id = $2 AND kind = 'migration'`, [JSON.stringify(mark), id]);
+  }
+
+  /** The active migration of a VM, if any. */
+  async holderOf(vmId: string): Promise<MigrationRecord | undefined> {
+    const { rows } = await this.db.query<{ data: string }>(`SELECT data FROM engine_tasks WHERE kind = 'migration' AND active_target = $1`, [vmId]);
+    return rows[0] && parse(rows[0]);
+  }
+
+  async save(task: MigrationRecord): Promise<boolean> {
+    const r = await this.db.query(SAVE_OWNED_SQL, [task.state, task.updatedAt, JSON.stringify(task), task.id, task.connectorId ?? null]);
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  async get(id: string): Promise<MigrationRecord | undefined> {
+    const { rows } = await this.db.query<{ data: string }>(`SELECT data FROM engine_tasks WHERE id = $1 AND kind = 'migration'`, [id]);
+    return rows[0] && parse(rows[0]);
+  }
+
+  async list(f: TaskFilter): Promise<{ items: MigrationRecord[]; total: number }> {
+    const where = [`kind = 'migration'`];
+    const args: unknown[] = [];
+    const add = (clause: string, value: unknown) => {
+      args.push(value);
+      where.push(clause.replace('?', `$${args.length}`));
+    };
+    if (f.environmentId) add('environment_id = ?', f.environmentId);
+    if (f.environmentIds) add('environment_id = ANY(?::text[])', [...f.environmentIds]);
+    if (f.vmId) add('vm_id = ?', f.vmId);
+    if (f.state) add('state = ?', f.state);
+    const clause = where.join(' AND ');
+    const total = (await this.db.query<{ n: number }>(`SELECT COUNT(*)::bigint AS n FROM engine_tasks WHERE ${clause}`, args)).rows[0]!.n;
+    const { rows } = await this.db.query<{ data: string }>(
+      `SELECT data FROM engine_tasks WHERE ${clause} ORDER BY seq DESC LIMIT $${args.length + 1} OFFSET $${args.length + 2}`,
+      [...args, f.limit, f.offset],
+    );
+    return { items: rows.map(parse), total };
+  }
+
+  async byStates(states: readonly MigrationState[]): Promise<MigrationRecord[]> {
+    if (states.length === 0) return [];
+    const { rows } = await this.db.query<{ data: string }>(`SELECT data FROM engine_tasks WHERE kind = 'migration' AND state = ANY($1::text[]) ORDER BY seq`, [[...states]]);
+    return rows.map(parse);
+  }
+
+  async claimNext(me: string, vcenterId: string, now: string): Promise<MigrationRecord | undefined> {
+    const { rows } = await this.db.query<{ data: string }>(
+      `UPDATE engine_tasks SET state = 'running', owner = $1, updated_at = $3,
+         data = (data::jsonb || jsonb_build_object('state', 'running', 'connectorId', $1::text))::text
+       WHERE id = (SELECT id FROM engine_tasks WHERE kind = 'migration' AND state = 'queued' AND vcenter_id IN ($2, '')
+                   AND (not_before IS NULL OR not_before <= $3) AND cancel_requested IS NULL
+                   ORDER BY priority DESC, seq LIMIT 1 FOR UPDATE SKIP LOCKED)
+       RETURNING data`,
+      [me, vcenterId, now],
+    );
+    return rows[0] && parse(rows[0]);
+  }
+
+  async adopt(me: string, vcenterId: string, staleBefore: string, mine = true): Promise<MigrationRecord[]> {
+    // Rows a live owner is writing right now are skipped (SKIP LOCKED): the next poll sees them again.
+    const { rows } = await this.db.query<{ seq: number; data: string }>(
+      `UPDATE engine_tasks SET owner = $1, data = (data::jsonb || jsonb_build_object('connectorId', $1::text))::text
+       WHERE id IN (SELECT e.id FROM engine_tasks e
+                    WHERE e.kind = 'migration' AND e.state IN ('running', 'cancelling') AND e.vcenter_id IN ($2, '')
+                      AND (e.owner IS NULL OR ($4 AND e.owner = $1)
+                           OR e.owner <> $1 AND NOT EXISTS (SELECT 1 FROM connectors c WHERE c.id = e.owner AND c.heartbeat_at >= $3))
+                    FOR UPDATE OF e SKIP LOCKED)
+       RETURNING seq, data`,
+      [me, vcenterId, staleBefore, mine],
+    );
+    return rows.sort((a, b) => a.seq - b.seq).map(parse);
+  }
+
+  async requestCancel(id: string, by: string, at: string): Promise<boolean> {
+    const r = await this.db.query(
+      `UPDATE engine_tasks SET cancel_requested = $1 WHERE id = $2 AND kind = 'migration' AND state IN ('queued', 'running', 'cancelling')`,
+      [JSON.stringify({ by, at }), id],
+    );
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  async cancelRequests(me: string): Promise<CancelRequest[]> {
+    const { rows } = await this.db.query<{ id: string; cancel_requested: string }>(
+      `SELECT id, cancel_requested FROM engine_tasks WHERE owner = $1 AND cancel_requested IS NOT NULL AND kind = 'migration'`,
+      [me],
+    );
+    return rows.map((r) => ({ id: r.id, ...(JSON.parse(r.cancel_requested) as { by: string; at: string }) }));
+  }
+
+  async takeSlot(kind: 'import' | 'export', scope: string, holder: string, taskId: string, max: number, at: string): Promise<boolean> {
+    // Takers of one scope's slots take turns on an advisory lock: the count and the insert see each other's commits.
+    return this.db.tx(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [SLOTS_LOCK, `${kind}:${scope}`]);
+      await c.query(
+        `DELETE FROM region_slots s WHERE s.kind = $1 AND s.scope = $2 AND NOT EXISTS
+           (SELECT 1 FROM engine_tasks t WHERE t.id = s.task_id AND t.state IN ('running', 'cancelling'))`,
+        [kind, scope],
+      );
+      if ((await c.query('SELECT 1 FROM region_slots WHERE kind = $1 AND holder = $2', [kind, holder])).rows.length > 0) return true;
+      const held = (await c.query<{ n: number }>('SELECT COUNT(*)::bigint AS n FROM region_slots WHERE kind = $1 AND scope = $2', [kind, scope])).rows[0]!.n;
+      if (held >= max) return false;
+      await c.query('INSERT INTO region_slots (kind, scope, holder, task_id, taken_at) VALUES ($1, $2, $3, $4, $5)', [kind, scope, holder, taskId, at]);
+      return true;
+    });
+  }
+
+  async releaseSlot(kind: 'import' | 'export', holder: string): Promise<void> {
+    await this.db.query('DELETE FROM region_slots WHERE kind = $1 AND holder = $2', [kind, holder]);
+  }
+
+  async slotsHeld(kind: 'import' | 'export', scope: string): Promise<number> {
+    return (await this.db.query<{ n: number }>('SELECT COUNT(*)::bigint AS n FROM region_slots WHERE kind = $1 AND scope = $2', [kind, scope])).rows[0]!.n;
+  }
+
+  async close(): Promise<void> {}
+}
