@@ -40,6 +40,10 @@ export interface RoundtripWorkerResult {
   uploadMs?: number;
   cpuMs: number;
   maxRssBytes: number;
+  /** Resident set just before the measured window (the process with its modules loaded and logged in). */
+  rssBeforeBytes: number;
+  /** When the high-water mark last rose, in ms from the window's start (sampled every 250 ms): early means flat. */
+  peakAtMs: number;
   /** The VM the import created (moRef value), for the parent to remove. */
   vmId?: string;
 }
@@ -68,6 +72,12 @@ async function drain(body: Readable): Promise<number> {
   let n = 0;
   for await (const c of body as AsyncIterable<Buffer>) n += c.length;
   return n;
+}
+
+/** VmRSS now (Linux). */
+function residentBytes(): number {
+  const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) * 1024 : process.memoryUsage.rss();
 }
 
 async function main(): Promise<void> {
@@ -147,17 +157,30 @@ async function main(): Promise<void> {
     };
   }
 
+  const rssBeforeBytes = residentBytes();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const r = await measure();
+  let hwm = peakRssBytes();
+  let peakAtMs = 0;
+  const sampler = setInterval(() => {
+    const now = peakRssBytes();
+    if (now > hwm) [hwm, peakAtMs] = [now, performance.now() - t0];
+  }, 250);
+  let r: Awaited<ReturnType<typeof measure>>;
+  try {
+    r = await measure();
+  } finally {
+    clearInterval(sampler);
+  }
   const ms = performance.now() - t0;
+  if (peakRssBytes() > hwm) peakAtMs = ms;
   const cpu = process.cpuUsage(cpu0);
   s3c?.destroy();
   if (client) {
     await client.logout().catch(() => undefined);
     client.close();
   }
-  const result: RoundtripWorkerResult = { ...r, ms, cpuMs: (cpu.user + cpu.system) / 1000, maxRssBytes: peakRssBytes() };
+  const result: RoundtripWorkerResult = { ...r, ms, cpuMs: (cpu.user + cpu.system) / 1000, maxRssBytes: peakRssBytes(), rssBeforeBytes, peakAtMs };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

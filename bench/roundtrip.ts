@@ -35,6 +35,9 @@ export interface RoundtripContender {
   /** Connector only: the upload phase alone (first to last VMDK byte). */
   uploadMs?: number;
   maxRssBytes: number;
+  rssBeforeBytes: number;
+  /** When the high-water mark last rose, ms into the run. */
+  peakAtMs: number;
   /** CPU seconds of the contender, of the lab vCenter and of the lab S3 (this process). */
   cpuS: number;
   vcenterCpuS: number;
@@ -186,6 +189,8 @@ export async function benchRoundtrip(opts: RoundtripBenchOptions, log: (line: st
             mbps: r.bytes / 1e6 / (r.ms / 1000),
             ...(r.uploadMs !== undefined ? { uploadMs: r.uploadMs } : {}),
             maxRssBytes: r.maxRssBytes,
+            rssBeforeBytes: r.rssBeforeBytes,
+            peakAtMs: r.peakAtMs,
             cpuS: r.cpuMs / 1000,
             vcenterCpuS,
             s3CpuS,
@@ -193,7 +198,7 @@ export async function benchRoundtrip(opts: RoundtripBenchOptions, log: (line: st
           };
           size.contenders.push(c);
           log(
-            `  ${sizeGiB} GiB ${mode}: ${c.mbps.toFixed(0)} MB/s, ${(c.ms / 1000).toFixed(1)} s, peak RSS ${(c.maxRssBytes / MiB).toFixed(0)} MiB, ` +
+            `  ${sizeGiB} GiB ${mode}: ${c.mbps.toFixed(0)} MB/s, ${(c.ms / 1000).toFixed(1)} s, peak RSS ${(c.maxRssBytes / MiB).toFixed(0)} MiB (${(c.rssBeforeBytes / MiB).toFixed(0)} before, peak at ${(c.peakAtMs / 1000).toFixed(1)} s), ` +
               `CPU ${c.cpuS.toFixed(1)} s (vCenter ${vcenterCpuS.toFixed(1)} s, S3 ${s3CpuS.toFixed(1)} s), load ${loadAverage()}`,
           );
         }
@@ -239,16 +244,17 @@ export function renderRoundtripSection(result: RoundtripResult): string {
       `CreateImportSpec, ImportVApp, the disk streamed into the lease with HttpNfcLeaseProgress every ${result.keepAliveMs / 1000} s, HttpNfcLeaseComplete; its rate is the VMDK's bytes ` +
       `over that whole run. Row (b) sends the same VMDK bytes, produced in memory by the lab's writer as they are sent, with the connector's uploader ` +
       `(\`uploadLeaseDisk\`). Peak RSS is each process's high-water mark (VmHWM); CPU is user+system seconds of the contender, ` +
-      `of the vCenter process and of the S3 process. Load average before → after: ${result.loadBefore} → ${result.loadAfter}; took ${f0(result.tookMs / 1000)} s.`,
+      `of the vCenter process and of the S3 process. *RSS before* is the process's resident set just before its measured window (modules loaded, logged in); ` +
+      `*peak reached at* is when its high-water mark last rose (sampled every 250 ms): a peak reached in the first seconds and never passed means memory does not grow with the bytes moved. Load average before → after: ${result.loadBefore} → ${result.loadAfter}; took ${f0(result.tookMs / 1000)} s.`,
     '',
   );
   const rss: number[] = [];
   for (const size of result.sizes) {
     lines.push(`### ${size.sizeGiB} GiB disk (${(size.ovaBytes / GiB).toFixed(2)} GiB OVA, put into S3 in ${f1(size.putMs / 1000)} s)`, '');
-    lines.push('| Contender | MB/s | Time (s) | Peak RSS (MiB) | CPU s: contender / vCenter / S3 |', '|---|---:|---:|---:|---|');
+    lines.push('| Contender | MB/s | Time (s) | Peak RSS (MiB) | RSS before (MiB) | Peak reached at (s) | CPU s: contender / vCenter / S3 |', '|---|---:|---:|---:|---:|---:|---|');
     for (const c of size.contenders) {
       const up = c.uploadMs !== undefined ? ` (upload ${f1(c.uploadMs / 1000)})` : '';
-      lines.push(`| ${ROUNDTRIP_CONTENDERS[c.id]} | ${f0(c.mbps)} | ${f1(c.ms / 1000)}${up} | ${f0(c.maxRssBytes / MiB)} | ${f1(c.cpuS)} / ${f1(c.vcenterCpuS)} / ${f1(c.s3CpuS)} |`);
+      lines.push(`| ${ROUNDTRIP_CONTENDERS[c.id]} | ${f0(c.mbps)} | ${f1(c.ms / 1000)}${up} | ${f0(c.maxRssBytes / MiB)} | ${f0(c.rssBeforeBytes / MiB)} | ${f1(c.peakAtMs / 1000)} | ${f1(c.cpuS)} / ${f1(c.vcenterCpuS)} / ${f1(c.s3CpuS)} |`);
     }
     lines.push('');
     const get = (id: RoundtripMode) => size.contenders.find((c) => c.id === id);

@@ -3,50 +3,9 @@
 // and the delay from a freed slot to the next start are measured without asking the engine.
 import { performance } from 'node:perf_hooks';
 import type { MigrationState } from '../connector/contract/index.ts';
-import type { RollbackRecord } from '../connector/engine/rollback.ts';
-import type { MigrationTaskRepository, TaskFilter } from '../connector/engine/task-store.ts';
 import type { MigrationRecord } from '../connector/engine/types.ts';
 
 export const TERMINAL: readonly MigrationState[] = ['completed', 'failed', 'cancelled'];
-
-/** The task store, unchanged, reporting every write to the observer as it happens. */
-export class ObservedTasks implements MigrationTaskRepository {
-  constructor(
-    private readonly inner: MigrationTaskRepository,
-    private readonly onWrite: (t: MigrationRecord) => void,
-  ) {}
-  async insert(task: MigrationRecord): Promise<MigrationRecord> {
-    const rec = await this.inner.insert(task);
-    this.onWrite(rec);
-    return rec;
-  }
-  async save(task: MigrationRecord): Promise<boolean> {
-    const ok = await this.inner.save(task);
-    this.onWrite(task);
-    return ok;
-  }
-  get(id: string): Promise<MigrationRecord | undefined> {
-    return this.inner.get(id);
-  }
-  list(filter: TaskFilter): Promise<{ items: MigrationRecord[]; total: number }> {
-    return this.inner.list(filter);
-  }
-  byStates(states: readonly MigrationState[]): Promise<MigrationRecord[]> {
-    return this.inner.byStates(states);
-  }
-  setVcenterTask(id: string, moRef: string): Promise<void> {
-    return this.inner.setVcenterTask(id, moRef);
-  }
-  claimRollback(id: string, mark: RollbackRecord): Promise<boolean> {
-    return this.inner.claimRollback(id, mark);
-  }
-  setRollback(id: string, mark: RollbackRecord): Promise<void> {
-    return this.inner.setRollback(id, mark);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
 
 interface Seen {
   state: MigrationState;

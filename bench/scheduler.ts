@@ -20,7 +20,8 @@ import { startEc2Emulator, type ImportTask } from '../lab/ec2/index.ts';
 import { labS3ClientConfig, startS3 } from '../lab/s3/index.ts';
 import { startVcsim } from '../lab/vcsim/index.ts';
 import { machine } from './machine.ts';
-import { ObservedTasks, Observer, TERMINAL } from './scheduler-observer.ts';
+import { ObservedTasks } from './observed-tasks.ts';
+import { Observer, TERMINAL } from './scheduler-observer.ts';
 
 export interface SchedulerOptions {
   migrations: number;

@@ -17,14 +17,13 @@ import { DescribeSecurityGroupsCommand, DescribeSubnetsCommand, EC2Client } from
 import { ConnectorConfig, type ConnectorConfigInput } from '../connector/config.ts';
 import { createEngine } from '../connector/engine/factory.ts';
 import { SqliteMigrationTasks } from '../connector/store/sqlite/migration-tasks.ts';
-import type { MigrationTaskRepository, TaskFilter } from '../connector/engine/task-store.ts';
 import type { MigrationRecord, MigrationSubmission } from '../connector/engine/types.ts';
-import type { RollbackRecord } from '../connector/engine/rollback.ts';
 import type { MigrationPhase, MigrationState } from '../connector/contract/index.ts';
 import { powerOff } from '../connector/vsphere/cbt.ts';
 import { Vim25Client } from '../connector/vsphere/vim25.ts';
 import { startVcsim } from '../lab/vcsim/index.ts';
 import { machine } from './machine.ts';
+import { ObservedTasks } from './observed-tasks.ts';
 import { peakRssBytes } from './peak-rss.ts';
 import type { WarmAwsReady, WarmAwsStats } from './warm-aws.ts';
 
@@ -103,48 +102,16 @@ export interface WarmResult {
   tookSeconds: number;
 }
 
-/** The task store, unchanged, timing every write as it happens. */
-class TimedTasks implements MigrationTaskRepository {
+/** When each task first reached each phase and first held its instance ID, from the task store's writes. */
+class WriteTimes {
   readonly phaseAt = new Map<string, Map<MigrationPhase, number>>();
   readonly instanceAt = new Map<string, number>();
-  constructor(private readonly inner: MigrationTaskRepository) {}
-  private seen(t: MigrationRecord): void {
+  seen(t: MigrationRecord): void {
     const now = Date.now();
     let phases = this.phaseAt.get(t.id);
     if (!phases) this.phaseAt.set(t.id, (phases = new Map()));
     if (!phases.has(t.phase)) phases.set(t.phase, now);
     if (t.instanceId && !this.instanceAt.has(t.id)) this.instanceAt.set(t.id, now);
-  }
-  async insert(task: MigrationRecord): Promise<MigrationRecord> {
-    const rec = await this.inner.insert(task);
-    this.seen(rec);
-    return rec;
-  }
-  async save(task: MigrationRecord): Promise<boolean> {
-    const ok = await this.inner.save(task);
-    this.seen(task);
-    return ok;
-  }
-  get(id: string): Promise<MigrationRecord | undefined> {
-    return this.inner.get(id);
-  }
-  list(filter: TaskFilter): Promise<{ items: MigrationRecord[]; total: number }> {
-    return this.inner.list(filter);
-  }
-  byStates(states: readonly MigrationState[]): Promise<MigrationRecord[]> {
-    return this.inner.byStates(states);
-  }
-  setVcenterTask(id: string, moRef: string): Promise<void> {
-    return this.inner.setVcenterTask(id, moRef);
-  }
-  claimRollback(id: string, mark: RollbackRecord): Promise<boolean> {
-    return this.inner.claimRollback(id, mark);
-  }
-  setRollback(id: string, mark: RollbackRecord): Promise<void> {
-    return this.inner.setRollback(id, mark);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
 
@@ -196,7 +163,7 @@ function pick(total: number, count: number): number[] {
   return [...s].sort((a, b) => a - b);
 }
 
-function downtime(tasks: TimedTasks, rec: MigrationRecord, startMs: number): DowntimeResult {
+function downtime(tasks: WriteTimes, rec: MigrationRecord, startMs: number): DowntimeResult {
   const phases = [...(tasks.phaseAt.get(rec.id) ?? new Map<MigrationPhase, number>())].sort((a, b) => a[1] - b[1]);
   const end = tasks.instanceAt.get(rec.id) ?? Number.NaN;
   const importStart = tasks.phaseAt.get(rec.id)?.get('importing');
@@ -266,8 +233,8 @@ export async function benchWarm(input: WarmBenchOptions, log: (line: string) => 
     const config = ConnectorConfig.parse(configInput);
     const store = new SqliteMigrationTasks(join(dir, 'connector.sqlite'));
     stops.push(async () => await store.close());
-    const tasks = new TimedTasks(store);
-    const built = createEngine(config, { vcenter: { sdkUrl: vcsim.sdkUrl, caPem: vcsim.certPem }, ec2: () => ec2, awsCredentials: { ...CREDENTIALS } }, { tasks });
+    const times = new WriteTimes();
+    const built = createEngine(config, { vcenter: { sdkUrl: vcsim.sdkUrl, caPem: vcsim.certPem }, ec2: () => ec2, awsCredentials: { ...CREDENTIALS } }, { tasks: new ObservedTasks(store, (t) => times.seen(t)) });
     stops.push(() => built.close());
 
     // RSS samples, labelled with what the engine is doing.
@@ -365,7 +332,7 @@ export async function benchWarm(input: WarmBenchOptions, log: (line: string) => 
     });
     const putAfterCutover = (await aws.stats()).putBlockCalls;
     const warm = {
-      ...downtime(tasks, rec, powerOffAt),
+      ...downtime(times, rec, powerOffAt),
       state: rec.state,
       ...(rec.error ? { error: rec.error } : {}),
       ...(rec.warm?.imagePath ? { imagePath: rec.warm.imagePath } : {}),
@@ -385,8 +352,8 @@ export async function benchWarm(input: WarmBenchOptions, log: (line: string) => 
     const coldId = (await built.engine.submit({ ...base, mode: 'cold' })).id;
     let coldRec = await waitFor(coldId, 'cold migration', (r) => TERMINAL.includes(r.state));
     coldRec = await store.get(coldId) ?? coldRec;
-    const coldStart = coldRec.startedAt ? Date.parse(coldRec.startedAt) : (tasks.phaseAt.get(coldId)?.get('exporting') ?? Number.NaN);
-    const cold = { ...downtime(tasks, coldRec, coldStart), state: coldRec.state, ...(coldRec.error ? { error: coldRec.error } : {}) };
+    const coldStart = coldRec.startedAt ? Date.parse(coldRec.startedAt) : (times.phaseAt.get(coldId)?.get('exporting') ?? Number.NaN);
+    const cold = { ...downtime(times, coldRec, coldStart), state: coldRec.state, ...(coldRec.error ? { error: coldRec.error } : {}) };
     log(`  cold ${coldRec.state}: ${(cold.totalMs / 1000).toFixed(2)} s, of it importing ${(cold.importMs / 1000).toFixed(2)} s`);
 
     const cpu = process.cpuUsage(cpu0);

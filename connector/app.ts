@@ -36,6 +36,7 @@ import { notificationRoutes, notificationWebhooks } from './routes/notifications
 import { waveRoutes } from './routes/waves.ts';
 import { wavesPlugin } from './waves/plugin.ts';
 import { returnRoutes } from './routes/returns.ts';
+import { returnChoiceRoutes } from './routes/return-choices.ts';
 import { returnsPlugin } from './roundtrip/plugin.ts';
 import { notificationsPlugin } from './notifications/plugin.ts';
 import { createStore, type Store } from './store/index.ts';
@@ -148,6 +149,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(notificationRoutes);
       await api.register(waveRoutes);
       await api.register(returnRoutes);
+      await api.register(returnChoiceRoutes);
       api.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
     },
     { prefix: API_PREFIX },

@@ -19,6 +19,7 @@ export * from './notifications.ts';
 export * from './fleet.ts';
 export * from './waves.ts';
 export * from './returns.ts';
+export * from './return-choices.ts';
 
 /** Where the connector serves the plugin (manifest, UI, API): one context path, as the platform recommends. */
 export const PLUGIN_CONTEXT_PATH = '/vm2ec2';

@@ -15,6 +15,7 @@ export const PRIVILEGE_LABELS: Record<string, string> = {
   'VApp.Import': 'vApp > Import',
   'Datastore.AllocateSpace': 'Datastore > Allocate space',
   'Network.Assign': 'Network > Assign network',
+  'VirtualMachine.Interact.PowerOn': 'Virtual machine > Interaction > Power on',
 };
 
 const GiB = 1024 ** 3;
@@ -87,6 +88,8 @@ export async function returnPreflight(
   const wanted: { entity: MoRef; name: string; privilege: string }[] = [];
   if (target) wanted.push({ entity: target.pool, name: (await entityName(client, target.pool)) ?? target.pool.value, privilege: 'VApp.Import' });
   if (folderName !== undefined) wanted.push({ entity: folder, name: folderName, privilege: 'VApp.Import' });
+  // Power on after import: the new VM inherits the folder's permissions.
+  if (folderName !== undefined && req.powerOn) wanted.push({ entity: folder, name: folderName, privilege: 'VirtualMachine.Interact.PowerOn' });
   if (ds) wanted.push({ entity: datastore, name: ds.name, privilege: 'Datastore.AllocateSpace' });
   req.networkMappings.forEach((m, i) => {
     if (networkNames[i] !== undefined) wanted.push({ entity: { type: m.network.type, value: m.network.id }, name: networkNames[i], privilege: 'Network.Assign' });

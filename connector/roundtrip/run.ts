@@ -141,7 +141,8 @@ export async function runReturn(rec: ReturnRecord, ctx: RunContext): Promise<voi
     if (rec.powerOn && vmRef) {
       checkAborted(signal);
       await set({ phase: 'powering-on' });
-      await powerOn(client, vmRef);
+      // The VM is whole: a refused power-on is said, never a reason to remove it.
+      await powerOn(client, vmRef).catch((err: unknown) => warnings.push(`The VM was brought back but could not be powered on (${(err as Error).message}): power it on in the vSphere Client.`));
     }
     const at = ctx.now().toISOString();
     await set({

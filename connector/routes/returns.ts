@@ -16,7 +16,7 @@ import { audit } from './access-helpers.ts';
 const CANCEL_RULE = 'The user who requested it or an administrator can cancel it.';
 
 /** The export, if the caller may bring it back; refusals are audited. */
-async function exportFor(app: FastifyInstance, caller: Caller, exportId: string): Promise<ExportRecord> {
+export async function exportFor(app: FastifyInstance, caller: Caller, exportId: string): Promise<ExportRecord> {
   const exp = await app.exportsService.get(exportId);
   const allowed = exp && (caller.isAdministrator || canMigrate(await app.access.roleIn(caller.principal, exp.environmentId)));
   if (!exp || !allowed) {
@@ -51,7 +51,7 @@ export const returnRoutes: FastifyPluginAsyncZod = async (app) => {
         operationId: 'preflightReturn',
         tags: ['returns'],
         summary: 'Check a Bring back to vCenter request before starting it',
-        description: 'Every blocker at once: the export is completed, the target exists, your vCenter privileges on it (vApp > Import on the resource pool and folder, Datastore > Allocate space, Network > Assign network), free space on the datastore for the disks\' capacity, the name is free in the folder, every source network is mapped to an existing network.',
+        description: 'Every blocker at once: the export is completed, the target exists, your vCenter privileges on it (vApp > Import on the resource pool and folder, Datastore > Allocate space, Network > Assign network, and Virtual machine > Interaction > Power on on the folder when powerOn), free space on the datastore for the disks\' capacity, the name is free in the folder, every source network is mapped to an existing network.',
         body: ReturnRequest,
         response: { 200: ReturnPreflight, 401: ApiErrorBody, 403: ApiErrorBody, 404: ApiErrorBody },
       },

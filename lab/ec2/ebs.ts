@@ -3,107 +3,17 @@
 // Exercise it only through @aws-sdk/client-ebs. Behaviour and what is uncertain: docs/ec2-emulator.md.
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
-import { applyFault, createAwsServer, readBody, sigV4Scope, type AwsReply } from '../aws-http.ts';
+import { applyFault, createAwsServer, sigV4Scope, type AwsReply } from '../aws-http.ts';
 import { BLOCKS_PER_GIB, EBS_BLOCK_SIZE, type EbsSnapshot } from './ebs-store.ts';
+import { blockToken, bodyOf, EbsError, header, integer, invalid, notFound, optionalInt, pageStart, pageToken, readTags, route, type Route } from './ebs-wire.ts';
 import type { Ec2Emulator } from './emulator.ts';
-import type { Tag } from './query.ts';
 
 const MAX_JSON = 64 * 1024;
 const MAX_VOLUME_GIB = 65_536;
 const DEFAULT_TIMEOUT_MINUTES = 60;
 const BLOCK_TOKEN_TTL_MS = 7 * 24 * 3600 * 1000;
 
-/** An error in the EBS direct APIs' REST-JSON envelope; `code` becomes the SDK exception name. */
-export class EbsError extends Error {
-  constructor(
-    readonly code: string,
-    readonly status: number,
-    message: string,
-    readonly reason?: string,
-  ) {
-    super(message);
-  }
-}
-
-const invalid = (reason: string, message: string) => new EbsError('ValidationException', 400, message, reason);
-const notFound = (id: string) =>
-  new EbsError('ResourceNotFoundException', 404, `The snapshot '${id}' does not exist in this Region.`, 'SNAPSHOT_NOT_FOUND');
-
-type Route =
-  | { action: 'StartSnapshot' }
-  | { action: 'PutSnapshotBlock' | 'GetSnapshotBlock'; snapshotId: string; blockIndex: string }
-  | { action: 'CompleteSnapshot' | 'ListSnapshotBlocks' | 'ListChangedBlocks'; snapshotId: string };
-
-function route(method: string, path: string): Route | undefined {
-  let parts: string[];
-  try {
-    parts = path.split('/').filter((p) => p !== '').map(decodeURIComponent);
-  } catch {
-    return undefined;
-  }
-  if (parts[0] !== 'snapshots') return undefined;
-  if (method === 'POST' && parts.length === 1) return { action: 'StartSnapshot' };
-  if (method === 'POST' && parts.length === 3 && parts[1] === 'completion') return { action: 'CompleteSnapshot', snapshotId: parts[2] ?? '' };
-  const [, snapshotId = '', kind, blockIndex] = parts;
-  if (kind === 'blocks' && parts.length === 4 && (method === 'PUT' || method === 'GET')) {
-    return { action: method === 'PUT' ? 'PutSnapshotBlock' : 'GetSnapshotBlock', snapshotId, blockIndex: blockIndex ?? '' };
-  }
-  if (method === 'GET' && parts.length === 3 && kind === 'blocks') return { action: 'ListSnapshotBlocks', snapshotId };
-  if (method === 'GET' && parts.length === 3 && kind === 'changedblocks') return { action: 'ListChangedBlocks', snapshotId };
-  return undefined;
-}
-
-function bodyOf(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return readBody(req, limit, () => invalid('INVALID_PARAMETER_VALUE', `The request body is larger than ${limit} bytes.`));
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name.toLowerCase()];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-function integer(value: unknown, name: string, min: number, max: number): number {
-  const n = typeof value === 'string' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-    throw invalid('INVALID_PARAMETER_VALUE', `${name} must be an integer from ${min} to ${max}; got ${String(value)}.`);
-  }
-  return n;
-}
-
-function optionalInt(value: string | null | undefined, name: string, min: number, max: number): number | undefined {
-  return value === null || value === undefined || value === '' ? undefined : integer(value, name, min, max);
-}
-
-/** Opaque page token: the next block index. */
-function pageStart(token: string | null): number | undefined {
-  if (token === null || token === '') return undefined;
-  const m = /^next:(\d+)$/.exec(Buffer.from(token, 'base64url').toString('utf8'));
-  if (!m) throw invalid('INVALID_PAGE_TOKEN', 'The NextToken is not valid; pass the NextToken of the previous page unchanged.');
-  return Number(m[1]);
-}
-
-const pageToken = (next: number) => Buffer.from(`next:${next}`).toString('base64url');
-
-function blockToken(snapshotId: string, index: number, key: string | undefined): string {
-  return Buffer.from(`${snapshotId}/${index}/${(key ?? 'zero').slice(0, 16)}`).toString('base64url');
-}
-
 const epochSeconds = (ms: number) => ms / 1000;
-
-function readTags(value: unknown): Tag[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value)) throw invalid('INVALID_TAG', 'Tags must be a list of {Key, Value}.');
-  return value.map((t: unknown) => {
-    const tag = t as { Key?: unknown; Value?: unknown };
-    if (typeof tag.Key !== 'string' || tag.Key === '' || tag.Key.length > 127 || tag.Key.startsWith('aws:')) {
-      throw invalid('INVALID_TAG', `Tag keys must be 1-127 characters and must not start with aws:; got ${JSON.stringify(tag.Key)}.`);
-    }
-    if (tag.Value !== undefined && (typeof tag.Value !== 'string' || tag.Value.length > 255)) {
-      throw invalid('INVALID_TAG', `Tag values must be at most 255 characters (tag ${tag.Key}).`);
-    }
-    return { key: tag.Key, value: typeof tag.Value === 'string' ? tag.Value : '' };
-  });
-}
 
 function startSnapshotView(emu: Ec2Emulator, s: EbsSnapshot): Record<string, unknown> {
   return {

@@ -76,6 +76,15 @@ function sourceDisk(path: string, bytes: number): void {
   }
 }
 
+/** A sparse source disk of `bytes` (sourceDisk) and the stream-optimized VMDK qemu-img makes of it, named `name`. */
+function sourceVmdk(name: string, bytes: number): { raw: string; vmdk: string } {
+  const raw = join(dir, `${name}.raw`);
+  const vmdk = join(dir, `${name}.vmdk`);
+  sourceDisk(raw, bytes);
+  qemuImg('convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=streamOptimized', raw, vmdk);
+  return { raw, vmdk };
+}
+
 /** SHA-256 of a file's bytes followed by zeros up to `paddedTo`. */
 async function sha256Padded(path: string, paddedTo: number): Promise<string> {
   const h = createHash('sha256');
@@ -146,10 +155,7 @@ describe('VM Export of an imported instance', () => {
   it("writes an OVA (descriptor first) whose stream-optimized VMDK passes qemu-img check and holds the source disk's content", async () => {
     // 96 MiB + 1 sector: not a whole GiB, so the volume (and the exported disk) is the capacity rounded up to 1 GiB.
     const capacity = 96 * MiB + 512;
-    const raw = join(dir, 'source.raw');
-    const vmdk = join(dir, 'source.vmdk');
-    sourceDisk(raw, capacity);
-    qemuImg('convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=streamOptimized', raw, vmdk);
+    const { raw, vmdk } = sourceVmdk('source', capacity);
 
     const imported = await importDisk('vms/round-trip/disk-1.vmdk', readFileSync(vmdk));
     expect([imported.Status, imported.StatusMessage]).toEqual(['completed', undefined]);
@@ -188,10 +194,7 @@ describe('VM Export of an imported instance', () => {
   });
 
   it('fails the import of a damaged VMDK, and an export whose AMI snapshot was deleted, each saying why', async () => {
-    const raw = join(dir, 'small.raw');
-    const vmdk = join(dir, 'small.vmdk');
-    sourceDisk(raw, 64 * MiB);
-    qemuImg('convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=streamOptimized', raw, vmdk);
+    const { vmdk } = sourceVmdk('small', 64 * MiB);
     const whole = readFileSync(vmdk);
 
     // Cut inside the first grain record (after the 64 KiB header area qemu-img writes).
@@ -227,10 +230,7 @@ describe("VM Export's documented refusals (user guide, \"Considerations for inst
   }
 
   it('refuses encrypted volumes, more than one disk, a volume over 1 TiB and licence-included Windows with NotExportable, starting no task', async () => {
-    const raw = join(dir, 'refused.raw');
-    const vmdk = join(dir, 'refused.vmdk');
-    sourceDisk(raw, 8 * MiB);
-    qemuImg('convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=streamOptimized', raw, vmdk);
+    const { vmdk } = sourceVmdk('refused', 8 * MiB);
     const body = readFileSync(vmdk);
     await Promise.all(['refused/disk-1.vmdk', 'refused/disk-2.vmdk'].map((Key) => s3c.send(new PutObjectCommand({ Bucket: IMPORTS, Key, Body: body }))));
     const disk = (key: string) => ({ Format: 'VMDK', UserBucket: { S3Bucket: IMPORTS, S3Key: key } });

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { CreateTagsCommand } from '@aws-sdk/client-ec2';
+import { CreateTagsCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExportTask } from '../../connector/contract/index.ts';
@@ -47,6 +47,11 @@ beforeAll(async () => {
   // An instance of the environment (a small imported image), exported to an OVA by the connector.
   const instanceId = await lab.runInstanceAt('us-east-1', subnetId, '10.0.1.91');
   await lab.ec2Client('us-east-1').send(new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: ENVIRONMENT_TAG, Value: env.id }] }));
+  // EC2 exports only running or stopped instances; a loaded machine leaves it pending a while.
+  for (const end = Date.now() + 60_000; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+    const out = await lab.ec2Client('us-east-1').send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+    if (out.Reservations?.[0]?.Instances?.[0]?.State?.Name === 'running') break;
+  }
   const started = await admin.call('POST', '/exports', { environmentId: env.id, instanceId, s3Prefix: 'crash/' });
   expect(started.status, JSON.stringify(started.body)).toBe(202);
   let exp: ExportTask | undefined;
