@@ -138,7 +138,8 @@ export class MigrationEngine {
         resume: (t) => this.resume(t),
         cancel: async (req) => void (await this.cancel(req.id, req.by)),
         pump: async () => {
-          await (await this.queue.ready()).reload();
+          const claims = this.claims;
+          await (await this.queue.ready()).reload(claims && (() => claims.queuedOrder()));
           this.pump();
         },
       });

@@ -15,6 +15,9 @@ function queueOrder(t: Pick<MigrationRecord, 'priority' | 'notBefore'>): QueueOr
   return { priority: t.priority ?? 0, notBefore: Number.isFinite(start) ? start : 0 };
 }
 
+/** What the queue keeps of a queued task. */
+export type QueuedOrder = Pick<MigrationRecord, 'id' | 'priority' | 'notBefore'>;
+
 export interface StartQueueOptions {
   /** The queued tasks in the store, oldest first. */
   load(): Promise<MigrationRecord[]>;
@@ -40,9 +43,12 @@ export class StartQueue {
     return this.loaded;
   }
 
-  /** Reads the queue from the store again (a fleet: peers claim and submit tasks this process never sees). */
-  async reload(): Promise<void> {
-    const records = await this.opts.load();
+  /**
+   * Reads the queue from the store again (a fleet: peers claim and submit tasks this process never sees), from
+   * `order` when given (the claim columns only, no record parsed).
+   */
+  async reload(order?: () => Promise<QueuedOrder[]>): Promise<void> {
+    const records = await (order ?? this.opts.load)();
     this.order.clear();
     for (const t of records) this.order.set(t.id, queueOrder(t));
     this.loaded = Promise.resolve(this);

@@ -62,6 +62,8 @@ export interface FleetTaskClaims {
   requestCancel(id: string, by: string, at: string): Promise<boolean>;
   /** Cancels asked for tasks `me` owns. */
   cancelRequests(me: string): Promise<CancelRequest[]>;
+  /** The queued migrations' ids, priorities and start windows, oldest first (from columns: no record is parsed). */
+  queuedOrder(): Promise<Pick<MigrationRecord, 'id' | 'priority' | 'notBefore'>[]>;
 }
 
 /**
@@ -85,7 +87,7 @@ export function regionSlots(repo: MigrationTaskRepository): RegionSlots | undefi
 /** The repository's fleet claims, when it has them (bench wrappers may not). */
 export function fleetClaims(repo: MigrationTaskRepository): FleetTaskClaims | undefined {
   const r = repo as MigrationTaskRepository & Partial<FleetTaskClaims>;
-  return r.claimNext && r.adopt && r.requestCancel && r.cancelRequests ? (r as FleetTaskClaims) : undefined;
+  return r.claimNext && r.adopt && r.requestCancel && r.cancelRequests && r.queuedOrder ? (r as FleetTaskClaims) : undefined;
 }
 
 export interface MigrationTaskRepository {

@@ -100,6 +100,14 @@ describe.each(BACKENDS)('task repositories shared by a fleet ($name)', (backend)
     await c.insert(migration('high-1', 'vm-3', { priority: 5 }));
     await c.insert(migration('low-2', 'vm-4'));
     await c.insert(migration('other-vc', 'vm-5', { vcenterId: 'vc-2', priority: 9 }));
+    // The queue's order as the engine reloads it each poll, from the columns.
+    expect((await f[1]!.tasks.queuedOrder()).map((q) => [q.id, q.priority, q.notBefore])).toEqual([
+      ['low-1', 0, undefined],
+      ['high-later', 5, '2026-01-01T01:00:00.000Z'],
+      ['high-1', 5, undefined],
+      ['low-2', 0, undefined],
+      ['other-vc', 9, undefined],
+    ]);
     const order: string[] = [];
     for (let t; (t = await c.claimNext('c1', 'vc-1', '2026-01-01T00:30:00.000Z')); ) order.push(t.id);
     expect(order).toEqual(['high-1', 'low-1', 'low-2']);

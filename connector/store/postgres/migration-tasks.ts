@@ -142,6 +142,13 @@ export class PgMigrationTasks implements MigrationTaskRepository, FleetTaskClaim
     return rows.map((r) => ({ id: r.id, ...(JSON.parse(r.cancel_requested) as { by: string; at: string }) }));
   }
 
+  async queuedOrder(): Promise<Pick<MigrationRecord, 'id' | 'priority' | 'notBefore'>[]> {
+    const { rows } = await this.db.query<{ id: string; priority: number; not_before: string | null }>(
+      `SELECT id, priority, not_before FROM engine_tasks WHERE kind = 'migration' AND state = 'queued' ORDER BY seq`,
+    );
+    return rows.map((r) => ({ id: r.id, priority: r.priority, ...(r.not_before ? { notBefore: r.not_before } : {}) }));
+  }
+
   async takeSlot(kind: 'import' | 'export', scope: string, holder: string, taskId: string, max: number, at: string): Promise<boolean> {
     // Takers of one scope's slots take turns on an advisory lock: the count and the insert see each other's commits.
     return this.db.tx(async (c) => {

@@ -204,6 +204,11 @@ export class SqliteMigrationTasks implements MigrationTaskRepository, FleetTaskC
     return rows.map((r) => JSON.parse(r.data) as MigrationRecord);
   }
 
+  async queuedOrder(): Promise<Pick<MigrationRecord, 'id' | 'priority' | 'notBefore'>[]> {
+    const rows = this.stmt(`SELECT id, priority, not_before FROM engine_tasks WHERE kind = 'migration' AND state = 'queued' ORDER BY seq`).all() as { id: string; priority: number; not_before: string | null }[];
+    return rows.map((r) => ({ id: r.id, priority: r.priority, ...(r.not_before ? { notBefore: r.not_before } : {}) }));
+  }
+
   async takeSlot(kind: 'import' | 'export', scope: string, holder: string, taskId: string, max: number, at: string): Promise<boolean> {
     return this.db
       .transaction((): boolean => {
