@@ -169,10 +169,11 @@ describe.each(BACKENDS)('task repositories shared by a fleet ($name)', (backend)
     expect(await f[0]!.tasks.cancelRequests('c-a')).toEqual([]);
     expect(await f[0]!.tasks.save({ ...t, state: 'cancelled' })).toBe(true);
     expect(await f[1]!.tasks.requestCancel('m-1', 'operator@vsphere.local', at)).toBe(false);
-    // A queued task with a cancel pending is never claimed.
+    // A queued task's cancel (its requester stopped before recording it) goes to whoever claims it.
     await f[0]!.tasks.insert(migration('m-2', 'vm-2'));
     await f[1]!.tasks.requestCancel('m-2', 'operator@vsphere.local', at);
-    expect(await f[0]!.tasks.claimNext('c-a', 'vc-1', at)).toBeUndefined();
+    expect((await f[0]!.tasks.claimNext('c-a', 'vc-1', at))?.id).toBe('m-2');
+    expect(await f[0]!.tasks.cancelRequests('c-a')).toEqual([{ id: 'm-2', by: 'operator@vsphere.local', at }]);
   });
 
   it('import slots: at most 5 per region across connectors taking them at once; a task keeps its slot when taken over', async () => {

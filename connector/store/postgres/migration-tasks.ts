@@ -103,7 +103,7 @@ export class PgMigrationTasks implements MigrationTaskRepository, FleetTaskClaim
       `UPDATE engine_tasks SET state = 'running', owner = $1, updated_at = $3,
          data = (data::jsonb || jsonb_build_object('state', 'running', 'connectorId', $1::text))::text
        WHERE id = (SELECT id FROM engine_tasks WHERE kind = 'migration' AND state = 'queued' AND vcenter_id IN ($2, '')
-                   AND (not_before IS NULL OR not_before <= $3) AND cancel_requested IS NULL
+                   AND (not_before IS NULL OR not_before <= $3)
                    ORDER BY priority DESC, seq LIMIT 1 FOR UPDATE SKIP LOCKED)
        RETURNING data`,
       [me, vcenterId, now],

@@ -110,7 +110,7 @@ export class SqliteMigrationTasks implements MigrationTaskRepository, FleetTaskC
     const row = this.stmt(
       `UPDATE engine_tasks SET state = 'running', owner = @me, updated_at = @now, data = json_set(data, '$.state', 'running', '$.connectorId', @me)
        WHERE id = (SELECT id FROM engine_tasks WHERE kind = 'migration' AND state = 'queued' AND vcenter_id IN (@vc, '')
-                   AND (not_before IS NULL OR not_before <= @now) AND cancel_requested IS NULL
+                   AND (not_before IS NULL OR not_before <= @now)
                    ORDER BY priority DESC, seq LIMIT 1)
        RETURNING data`,
     ).get({ me, vc: vcenterId, now }) as { data: string } | undefined;
