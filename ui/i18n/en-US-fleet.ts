@@ -1,7 +1,7 @@
 // English strings of the fleet's connectors (Connector status), the bandwidth cap and "Runs on" (issue 14).
 export const enUSFleet = {
   'fleet.title': 'Connectors',
-  'fleet.intro': 'Every connector that shares this store. A connector that has not sent a heartbeat for {lease} is not responding; its migrations resume when it is back.',
+  'fleet.intro': 'Every connector that shares this store. A connector that has not sent a heartbeat for {lease} is not responding; another connector of the same vCenter takes over its running migrations and resumes them from their last step.',
   'fleet.name': 'Connector',
   'fleet.thisOne': '{id} (this connector)',
   'fleet.vcenter': 'vCenter Server',
