@@ -26,14 +26,16 @@ export interface BenchOva {
 /** Pseudo-random (xorshift32) block content: incompressible, so every grain is stored at full size. */
 function block(seed: number): Buffer {
   const out = Buffer.alloc(EBS_BLOCK_SIZE);
+  const words = new Uint32Array(out.buffer, out.byteOffset, out.length / 4);
   let x = (0x9e3779b9 ^ (seed * 0x85ebca6b)) >>> 0 || 1;
-  for (let off = 0; off < out.length; off += 4) {
+  for (let i = 0; i < words.length; i += 1) {
     x ^= x << 13;
     x ^= x >>> 17;
     x ^= x << 5;
-    x >>>= 0;
-    out.writeUInt32LE(x, off);
+    words[i] = x >>> 0;
   }
+  // Byte order fixed (little-endian), whatever the host's.
+  if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) out.swap32();
   return out;
 }
 

@@ -4,7 +4,8 @@
 // memory, to an import lease URL (the sink's limit), and the connector's runReturn (connector/roundtrip/run.ts) from
 // S3 into a lease. Each contender runs in its own process (bench/roundtrip-worker.ts) with the connector's Node flags.
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector';
 import os from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -118,6 +119,27 @@ async function find(client: Vim25Client, path: string): Promise<MoRef> {
   return { type: ref['@_type'], value: ref['#text'] };
 }
 
+/**
+ * ROUNDTRIP_S3_CPU_PROF=<dir>: a CPU profile of this process (the lab S3) while each contender runs, to find where the
+ * S3 side's CPU goes.
+ */
+async function profiled<T>(mode: RoundtripMode, sizeGiB: number, run: () => Promise<T>): Promise<T> {
+  const dir = process.env.ROUNDTRIP_S3_CPU_PROF;
+  if (!dir) return run();
+  const session = new Session();
+  session.connect();
+  const post = (method: string) => new Promise<unknown>((resolve, reject) => session.post(method, (err, res) => (err ? reject(err) : resolve(res))));
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  try {
+    return await run();
+  } finally {
+    const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+    await writeFile(join(dir, `roundtrip-s3-${label(sizeGiB)}-${mode}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
+}
+
 const label = (g: number): string => `${String(g).replace('.', '_')}g`;
 
 export async function benchRoundtrip(opts: RoundtripBenchOptions, log: (line: string) => void): Promise<RoundtripResult> {
@@ -174,7 +196,7 @@ export async function benchRoundtrip(opts: RoundtripBenchOptions, log: (line: st
           };
           const vc0 = await processCpuS(vcsim.pid);
           const s30 = selfCpuS();
-          const r = await runWorker(job);
+          const r = await profiled(mode, sizeGiB, () => runWorker(job));
           const vcenterCpuS = mode === 's3-read' ? 0 : (await processCpuS(vcsim.pid)) - vc0;
           // s3rver runs in this process, which only waits for the worker meanwhile.
           const s3CpuS = mode === 'lease-upload' ? 0 : selfCpuS() - s30;

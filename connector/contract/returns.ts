@@ -142,3 +142,13 @@ export const ReturnListQuery = z.strictObject({
 });
 export const ReturnList = z.object({ items: z.array(ReturnTask), total: z.number().int().nonnegative() }).meta({ id: 'ReturnList' });
 export type ReturnList = z.infer<typeof ReturnList>;
+
+/** What the Bring back to vCenter form can choose from: what the user's vCenter session can see. */
+export const ReturnTargets = z.object({
+  /** VM folders, with their path from the datacenter (e.g. DC0/Production). */
+  folders: z.array(z.object({ id: z.string(), name: z.string(), path: z.string() })),
+  computeResources: z.array(z.object({ type: ComputeResourceRef.shape.type, id: z.string(), name: z.string() })),
+  datastores: z.array(z.object({ id: z.string(), name: z.string(), freeBytes: z.number().int().nonnegative(), capacityBytes: z.number().int().nonnegative(), accessible: z.boolean() })),
+  networks: z.array(z.object({ type: ReturnNetworkMapping.shape.network.shape.type, id: z.string(), name: z.string() })),
+}).meta({ id: 'ReturnTargets' });
+export type ReturnTargets = z.infer<typeof ReturnTargets>;

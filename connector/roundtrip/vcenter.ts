@@ -91,3 +91,49 @@ export async function destroyVm(client: Vim25Client, vm: MoRef): Promise<void> {
     throw err;
   }
 }
+
+export interface InventoryObject {
+  type: string;
+  id: string;
+  name: string;
+  props: Map<string, XmlValue>;
+}
+
+/** Every object of these types the session can see, with the given properties (a ContainerView on the root folder). */
+export async function listInventory(client: Vim25Client, specs: { type: string; paths: string[] }[]): Promise<InventoryObject[]> {
+  const view = toMoRef(
+    await client.invoke(
+      'CreateContainerView',
+      client.serviceContent.viewManager!,
+      moRefXml('container', client.serviceContent.rootFolder!) + specs.map((s) => el('type', s.type)).join('') + el('recursive', true),
+    ),
+  );
+  if (!view) throw new Error('vCenter did not return a ContainerView');
+  try {
+    const propSets = specs.map((s) => wrap('propSet', el('type', s.type) + el('all', false) + s.paths.map((p) => el('pathSet', p)).join(''))).join('');
+    const objectSet = wrap(
+      'objectSet',
+      moRefXml('obj', view) + el('skip', true) + wrap('selectSet', el('name', 'view') + el('type', 'ContainerView') + el('path', 'view') + el('skip', false), 'TraversalSpec'),
+    );
+    const pc = client.serviceContent.propertyCollector!;
+    const out: InventoryObject[] = [];
+    let r = await client.invoke('RetrievePropertiesEx', pc, wrap('specSet', propSets + objectSet) + wrap('options', ''));
+    for (;;) {
+      for (const o of arr(child(r, 'objects'))) {
+        const obj = toMoRef(child(o, 'obj'));
+        if (!obj) continue;
+        const props = new Map<string, XmlValue>();
+        for (const p of arr(child(o, 'propSet'))) {
+          const name = str(p, 'name');
+          if (name) props.set(name, child(p, 'val'));
+        }
+        out.push({ type: obj.type, id: obj.value, name: text(props.get('name')) ?? obj.value, props });
+      }
+      const token = str(r, 'token');
+      if (!token) return out;
+      r = await client.invoke('ContinueRetrievePropertiesEx', pc, el('token', token));
+    }
+  } finally {
+    await client.invoke('DestroyView', view).catch(() => undefined);
+  }
+}

@@ -3,12 +3,13 @@
 // vCenter's own privileges of that user on the target (checked here before anything starts, and again by vCenter).
 import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { ApiErrorBody, ReturnList, ReturnListQuery, ReturnPreflight, ReturnRequest, ReturnTask, TaskIdParams } from '../contract/index.ts';
+import { ApiErrorBody, ReturnList, ReturnListQuery, ReturnPreflight, ReturnRequest, ReturnTargets, ReturnTask, TaskIdParams } from '../contract/index.ts';
 import type { Caller } from '../auth/plugin.ts';
 import { canMigrate } from '../auth/access.ts';
 import { AppError } from '../errors.ts';
 import type { ExportRecord } from '../engine/task-store.ts';
 import { returnPreflight, type ReturnPreflightOutcome } from '../roundtrip/preflight.ts';
+import { returnTargets } from '../roundtrip/targets.ts';
 import { Vim25Client } from '../vsphere/vim25.ts';
 import { audit } from './access-helpers.ts';
 
@@ -44,6 +45,20 @@ function preflightView(p: ReturnPreflightOutcome) {
 }
 
 export const returnRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.get(
+    '/returns/targets',
+    {
+      schema: {
+        operationId: 'listReturnTargets',
+        tags: ['returns'],
+        summary: 'What a Bring back to vCenter request can choose from',
+        description: "VM folders, clusters, hosts and resource pools, datastores (with free space) and networks, as the caller's own vCenter session sees them.",
+        response: { 200: ReturnTargets, 401: ApiErrorBody },
+      },
+    },
+    async (request) => returnTargets((await request.caller()).vcenter.client),
+  );
+
   app.post(
     '/returns/preflight',
     {

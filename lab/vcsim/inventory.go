@@ -82,13 +82,17 @@ func buildInventory(m *simulator.Model, cfg *Config) (map[string]diskSeed, error
 	for _, e := range simulator.Map.All("DistributedVirtualPortgroup") {
 		pg := e.(*simulator.DistributedVirtualPortgroup)
 		if strings.Contains(pg.Name, "DVUplinks") {
+			// vCenter marks a switch's uplink port group (config.uplink); stock vcsim does not.
+			pg.Config.Uplink = types.NewBool(true)
+			continue
+		}
+		if nicBacking != nil {
 			continue
 		}
 		nicBacking, err = object.NewDistributedVirtualPortgroup(c, pg.Self).EthernetCardBackingInfo(ctx)
 		if err != nil {
 			return nil, err
 		}
-		break
 	}
 	if nicBacking == nil {
 		return nil, fmt.Errorf("the model has no VM portgroup")

@@ -29,6 +29,8 @@ let items: ExportTask[] = [];
 const cancelled: string[] = [];
 const server = setupServer(
   http.get(`${API}/exports`, () => HttpResponse.json({ items })),
+  // Bring back to vCenter tasks are listed under the exports.
+  http.get(`${API}/returns`, () => HttpResponse.json({ items: [], total: 0 })),
   // The tab is the administrator's (the portal asks who the user is).
   http.get(`${API}/me`, () => HttpResponse.json({ userName: 'administrator@vsphere.local', isAdministrator: true })),
   http.post(`${API}/exports/:id/cancel`, ({ params }) => {

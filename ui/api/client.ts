@@ -40,6 +40,11 @@ import type {
   PreflightQuery,
   PreflightResult,
   RegionList,
+  ReturnChoices,
+  ReturnList,
+  ReturnPreflight,
+  ReturnRequestInput,
+  ReturnTask,
   SecurityGroupList,
   SubnetList,
   VmDetail,
@@ -114,6 +119,12 @@ export function createApi(http: AxiosInstance) {
     exports: async (days = 7): Promise<Infer<typeof ExportList>> => (await http.get<Infer<typeof ExportList>>('/exports', { params: { days } })).data,
     startExport: async (body: Infer<typeof ExportRequest>): Promise<ExportTask> => (await http.post<ExportTask>('/exports', body)).data,
     cancelExport: async (id: string): Promise<ExportTask> => (await http.post<ExportTask>(`/exports/${enc(id)}/cancel`)).data,
+    // Bring back to vCenter (issue 16): a completed export's OVA imported as a new VM.
+    returnChoices: async (exportId: string): Promise<ReturnChoices> => (await http.get<ReturnChoices>('/returns/choices', { params: { exportId } })).data,
+    returnPreflight: async (body: ReturnRequestInput): Promise<ReturnPreflight> => (await http.post<ReturnPreflight>('/returns/preflight', body)).data,
+    startReturn: async (body: ReturnRequestInput): Promise<ReturnTask> => (await http.post<ReturnTask>('/returns', body)).data,
+    returns: async (): Promise<ReturnList> => (await http.get<ReturnList>('/returns', { params: { limit: 200 } })).data,
+    cancelReturn: async (id: string): Promise<ReturnTask> => (await http.post<ReturnTask>(`/returns/${enc(id)}/cancel`)).data,
     exportSettings: async (): Promise<Infer<typeof InstanceExportSettingsView>> =>
       (await http.get<Infer<typeof InstanceExportSettingsView>>('/settings/instance-export')).data,
     setExportSettings: async (body: Infer<typeof InstanceExportSettings>): Promise<Infer<typeof InstanceExportSettingsView>> =>

@@ -2,11 +2,13 @@
 import { enUSWaves } from './en-US-waves.ts';
 import { enUSFleet } from './en-US-fleet.ts';
 import { enUSRollback } from './en-US-rollback.ts';
+import { enUSReturn } from './en-US-return.ts';
 
 export const enUS = {
   ...enUSWaves,
   ...enUSFleet,
   ...enUSRollback,
+  ...enUSReturn,
   'app.loading': 'Loading…',
   'app.unexpected': 'Something went wrong in the plugin.',
   'app.retry': 'Try again',

@@ -10,6 +10,8 @@ import { ContextMenu } from '../../kit/ContextMenu.tsx';
 import { CellId, CellText, DataTable, type Column } from '../../kit/DataTable.tsx';
 import { Spinner } from '../../kit/Spinner.tsx';
 import { testIds } from '../../testIds.ts';
+import { ReturnForm } from '../return/ReturnForm.tsx';
+import { ReturnTasks } from '../return/ReturnTasks.tsx';
 import { exportQueries, meQuery } from './portal.queries.ts';
 
 /** The wall clock, ticking while `on` (elapsed times of running exports). */
@@ -56,6 +58,7 @@ export function ExportsTab({ environmentId }: { environmentId: string }) {
   const list = useQuery(exportQueries.lastWeek(api));
   const now = useNow(list.data?.items.some((e) => e.state === 'active' || e.state === 'cancelling') ?? false);
   const [menu, setMenu] = useState<{ row: ExportTask; at: { x: number; y: number } } | null>(null);
+  const [bringing, setBringing] = useState<ExportTask | null>(null);
   const cancel = useMutation({ mutationFn: (id: string) => api.cancelExport(id), onSettled: () => qc.invalidateQueries({ queryKey: exportQueries.all() }) });
   const me = useQuery(meQuery(api));
   // The server decides; the menu says in advance who may (the requester or an administrator).
@@ -101,9 +104,14 @@ export function ExportsTab({ environmentId }: { environmentId: string }) {
           label={menu.row.exportTaskId}
           at={menu.at}
           onClose={() => setMenu(null)}
-          items={[{ label: t('exports.cancel'), disabled: menu.row.state !== 'active' || !mayCancel(menu.row), title: mayCancel(menu.row) ? t('exports.cancelRule') : t('exports.cancelNotAllowed', { rule: t('exports.cancelRule') }), onSelect: () => confirmCancel(menu.row) }]}
+          items={[
+            { label: t('exports.cancel'), disabled: menu.row.state !== 'active' || !mayCancel(menu.row), title: mayCancel(menu.row) ? t('exports.cancelRule') : t('exports.cancelNotAllowed', { rule: t('exports.cancelRule') }), onSelect: () => confirmCancel(menu.row) },
+            { label: t('return.action'), testId: testIds.returns.open, disabled: menu.row.state !== 'completed', title: t(menu.row.state === 'completed' ? 'return.actionRule' : 'return.notCompleted'), onSelect: () => setBringing(menu.row) },
+          ]}
         />
       )}
+      {bringing && <ReturnForm key={bringing.id} exp={bringing} onClose={() => setBringing(null)} />}
+      <ReturnTasks environmentId={environmentId} />
     </div>
   );
 }
