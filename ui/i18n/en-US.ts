@@ -283,7 +283,7 @@ export const enUS = {
   'exports.status': 'Status',
   'exports.file': 'OVA file',
   'exports.empty': 'No instance export tasks in the last seven days.',
-  'exports.hint': 'All instance export tasks from the last seven days. Right-click a row to cancel an export task in progress.',
+  'exports.hint': 'All instance export tasks from the last seven days. Right-click a row to cancel an export task in progress, or to bring a completed one back to vCenter.',
   'exports.cancel': 'Cancel Export Task',
   'exports.cancelRule': 'The user who requested it or an administrator can cancel it.',
   'exports.cancel.confirm': 'Cancel the export task {id} of instance {instance}? The OVA file will not be created.',
