@@ -29,6 +29,7 @@ declare module 'fastify' {
 export const enginePlugin = fp(
   async (app: FastifyInstance, opts: { config: ConnectorConfig; sdkUrl: string }) => {
     const awsCreds = opts.config.aws.credentials;
+    const vcenterOrigin = new URL(opts.config.vcenter.url).origin;
     // On the store's database: the connector's SQLite file, or the fleet's PostgreSQL (tasks shared by the fleet).
     const exportStore = exportTasksOn(app.store.backend);
     const built = createEngine(
@@ -44,7 +45,10 @@ export const enginePlugin = fp(
         log: (msg) => app.log.warn(msg),
         bandwidth: app.fleet.bandwidth,
         connectorId: () => app.fleet.connectorId(),
-        vcenterId: () => app.fleet.vcenterId(),
+        // Tasks are stamped and claimed by the configured vCenter URL's origin, fixed for the process's whole life and
+        // across restarts: the instance UUID the fleet registry learns at a heartbeat (or not, within its 5 s) would
+        // strand every task recorded before it was learned, or by a run that did not learn it in time.
+        vcenterId: () => vcenterOrigin,
         leaseMs: app.fleet.leaseMs,
       },
     );
