@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONNECTOR_NODE_FLAGS } from '../../connector/node-flags.ts';
 import { startS3, type S3SinkHandle } from '../../lab/s3/index.ts';
 import { SqliteMigrationTasks } from '../../connector/store/sqlite/migration-tasks.ts';
 import { startEngineLab, waitFor, type EngineLab } from './engine-helpers.ts';
@@ -29,7 +30,8 @@ afterAll(async () => {
 /** Runs one migration's export+upload in a fresh engine process; returns its peak RSS and the streamed size. */
 async function streamOnce(vmName: string): Promise<{ maxRssBytes: number; bytes: number; expected: number }> {
   const config = { ...lab.configInput, engine: { ...lab.configInput.engine, s3Endpoint: sink.url, s3Credentials: { accessKeyId: sink.accessKeyId, secretAccessKey: sink.secretAccessKey }, stagingBucket: 'sink-{region}' } };
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'engine-child.ts')], {
+  // With the Node.js flags the connector ships with (its young generation capped): the memory users get.
+  const child = spawn(process.execPath, [...CONNECTOR_NODE_FLAGS, '--import', 'tsx', join(import.meta.dirname, 'engine-child.ts')], {
     env: { ...process.env, ENGINE_CHILD: JSON.stringify({ config, sdkUrl: lab.vcsim.sdkUrl, caPem: lab.vcsim.certPem, ec2Url: lab.ec2.url, submit: [lab.request(vmName)] }) },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
