@@ -76,7 +76,7 @@ export function MigrationsTab({ environmentId }: { environmentId: string }) {
     ...(list.data?.items.some((m) => runsOn(m) !== undefined)
       ? [{ id: 'runsOn', label: t('migrations.runsOn'), cell: (m: MigrationTask) => <CellId id={runsOn(m) ?? t('common.none')} testId={testIds.fleet.runsOn} />, sortValue: (m: MigrationTask) => runsOn(m) ?? '', minWidth: 130, priority: 3 }]
       : []),
-    { id: 'instance', label: t('migrations.instanceId'), cell: (m) => <CellId id={m.instanceId ?? t('common.none')} testId="migration-instance" />, minWidth: 150, priority: 2 },
+    { id: 'instance', label: t('migrations.instanceId'), cell: (m) => <CellId id={m.instanceId ?? t('common.none')} testId="migration-instance" />, minWidth: 125, priority: 2 },
     { id: 'requestedBy', label: t('migrations.requestedBy'), cell: (m) => m.requestedBy, sortValue: (m) => m.requestedBy, minWidth: 140, priority: 4 },
     { id: 'created', label: t('migrations.created'), cell: (m) => new Date(m.createdAt).toLocaleString(), sortValue: (m) => m.createdAt, minWidth: 150, priority: 3 },
     // Read back from AWS (licence, encryption key, boot mode): first to move into the row's detail.
