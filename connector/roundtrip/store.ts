@@ -5,6 +5,7 @@ import type { Database } from 'better-sqlite3';
 import type { ReturnState, ReturnTask } from '../contract/index.ts';
 import { ActiveTaskConflict } from '../engine/task-store.ts';
 import { openSqlite, prepareCached } from '../store/sqlite/database.ts';
+import type { PgQueryable } from '../store/postgres/database.ts';
 import type { Store } from '../store/index.ts';
 
 /** A return task as stored: the API's view plus what the run needs and the API does not show. */
@@ -113,33 +114,38 @@ export class SqliteReturnTasks implements ReturnTaskRepository {
   }
 }
 
-/** What the PostgreSQL store hands out (its pool). */
-export interface PgQuery {
-  query<R extends object = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: R[]; rowCount?: number | null }>;
+// PostgreSQL's dialect of the statements above: numbered placeholders, a boolean where SQLite takes 0/1.
+const PG_INSERT = `INSERT INTO return_tasks (id, seq, state, environment_id, export_id, requested_by, active_target, created_at, updated_at, data)
+  VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM return_tasks), $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq`;
+const PG_SAVE = `UPDATE return_tasks SET state = $1, updated_at = $2, data = $3, active_target = CASE WHEN $4::boolean THEN NULL ELSE active_target END WHERE id = $5`;
+
+function pgWhere(f: ReturnFilter): { sql: string; params: unknown[] } {
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  if (f.exportId !== undefined) (params.push(f.exportId), parts.push(`export_id = $${params.length}`));
+  if (f.requestedBy !== undefined) (params.push(f.requestedBy), parts.push(`requested_by = $${params.length}`));
+  return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
 }
 
-const numbered = (sql: string) => {
-  let n = 0;
-  return sql.replace(/\?/g, () => `$${++n}`);
-};
-
 export class PgReturnTasks implements ReturnTaskRepository {
-  constructor(private readonly db: PgQuery) {}
+  /** The pool belongs to the store, which closes it. */
+  constructor(private readonly db: PgQueryable) {}
 
-  private async rows(sql: string, params: unknown[]): Promise<{ data: string }[]> {
-    return (await this.db.query<{ data: string }>(numbered(sql), params)).rows;
+  private async rows(sql: string, params: unknown[]): Promise<ReturnRecord[]> {
+    return (await this.db.query<{ data: string }>(sql, params)).rows.map((r) => JSON.parse(r.data) as ReturnRecord);
   }
 
   async insert(rec: Omit<ReturnRecord, 'seq'>): Promise<ReturnRecord> {
     let seq: number;
     try {
       // The seq sub-select may collide under parallel inserts (primary key on id, not seq): seq only orders the list.
-      const r = await this.db.query<{ seq: string }>(numbered(`${INSERT} RETURNING seq`), [...insertParams(rec), '{}']);
+      const r = await this.db.query<{ seq: number }>(PG_INSERT, [...insertParams(rec), '{}']);
       seq = Number(r.rows[0]!.seq);
     } catch (err) {
-      if ((err as { code?: string }).code === '23505') {
-        const [row] = await this.rows('SELECT data FROM return_tasks WHERE active_target = ?', [returnTarget(rec)]);
-        throw new ActiveTaskConflict(returnTarget(rec), row ? (JSON.parse(row.data) as ReturnRecord) : undefined);
+      const e = err as { code?: string; constraint?: string };
+      if (e.code === '23505' && e.constraint === 'return_tasks_one_per_target') {
+        const [holder] = await this.rows('SELECT data FROM return_tasks WHERE active_target = $1', [returnTarget(rec)]);
+        throw new ActiveTaskConflict(returnTarget(rec), holder);
       }
       throw err;
     }
@@ -149,25 +155,24 @@ export class PgReturnTasks implements ReturnTaskRepository {
   }
 
   async save(rec: ReturnRecord): Promise<void> {
-    await this.db.query(numbered(SAVE), [rec.state, rec.updatedAt, JSON.stringify(rec), ended(rec.state), rec.id]);
+    await this.db.query(PG_SAVE, [rec.state, rec.updatedAt, JSON.stringify(rec), ended(rec.state), rec.id]);
   }
 
   async get(id: string): Promise<ReturnRecord | undefined> {
-    const [row] = await this.rows('SELECT data FROM return_tasks WHERE id = ?', [id]);
-    return row ? (JSON.parse(row.data) as ReturnRecord) : undefined;
+    return (await this.rows('SELECT data FROM return_tasks WHERE id = $1', [id]))[0];
   }
 
   async list(f: ReturnFilter): Promise<{ items: ReturnRecord[]; total: number }> {
-    const w = where(f);
-    const count = (await this.db.query<{ n: number }>(numbered(`SELECT COUNT(*)::int AS n FROM return_tasks ${w.sql}`), w.params)).rows[0];
-    const rows = await this.rows(`SELECT data FROM return_tasks ${w.sql} ORDER BY seq DESC LIMIT ? OFFSET ?`, [...w.params, f.limit, f.offset]);
-    return { items: rows.map((r) => JSON.parse(r.data) as ReturnRecord), total: Number(count?.n ?? 0) };
+    const w = pgWhere(f);
+    const count = (await this.db.query<{ n: number }>(`SELECT COUNT(*)::int AS n FROM return_tasks ${w.sql}`, w.params)).rows[0];
+    const n = w.params.length;
+    const items = await this.rows(`SELECT data FROM return_tasks ${w.sql} ORDER BY seq DESC LIMIT $${n + 1} OFFSET $${n + 2}`, [...w.params, f.limit, f.offset]);
+    return { items, total: Number(count?.n ?? 0) };
   }
 
   async byStates(states: readonly ReturnState[]): Promise<ReturnRecord[]> {
     if (states.length === 0) return [];
-    const rows = await this.rows(`SELECT data FROM return_tasks WHERE state IN (${states.map(() => '?').join(', ')}) ORDER BY seq`, [...states]);
-    return rows.map((r) => JSON.parse(r.data) as ReturnRecord);
+    return this.rows('SELECT data FROM return_tasks WHERE state = ANY($1::text[]) ORDER BY seq', [[...states]]);
   }
 
   async close(): Promise<void> {
@@ -177,7 +182,7 @@ export class PgReturnTasks implements ReturnTaskRepository {
 
 /** The return tasks on the store's own database: PostgreSQL when the store is, else the SQLite file. */
 export function openReturnTasks(store: Store, fallback: { dataDir: string; sqliteFile?: string | undefined }): ReturnTaskRepository {
-  const backend = (store as { backend?: { kind: 'sqlite'; file: string } | { kind: 'postgres'; db: PgQuery } }).backend;
+  const backend = (store as Partial<Pick<Store, 'backend'>>).backend;
   if (backend?.kind === 'postgres') return new PgReturnTasks(backend.db);
   const file = backend?.kind === 'sqlite' ? backend.file : (fallback.sqliteFile ?? join(fallback.dataDir, 'connector.sqlite'));
   return new SqliteReturnTasks(file === ':memory:' ? file : resolve(file));
