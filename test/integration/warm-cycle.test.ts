@@ -9,7 +9,8 @@ import { startEc2Emulator, type Ec2EmulatorHandle } from '../../lab/ec2/index.ts
 import { startS3, type S3Handle } from '../../lab/s3/index.ts';
 import { startVcsim, type VcsimHandle } from '../../lab/vcsim/index.ts';
 import { createEbsClient } from '../../connector/aws/ebs-writer.ts';
-import { abandonCycle, blockRuns, CBT_RESET_REASON, deleteEbsSnapshots, ensureChangeTracking, INITIAL_SYNC_REASON, runCycle, type CycleDeps } from '../../connector/engine/warm/cycle.ts';
+import { abandonCycle, CBT_RESET_REASON, ensureChangeTracking, INITIAL_SYNC_REASON, runCycle, type CycleDeps } from '../../connector/engine/warm/cycle.ts';
+import { blockRuns, deleteEbsSnapshots } from '../../connector/engine/warm/ebs.ts';
 import { EBS_BLOCK_BYTES, type WarmRecord } from '../../connector/engine/warm/types.ts';
 import { changeTrackingEnabled, datacenterPathOf, vmDisks } from '../../connector/vsphere/cbt.ts';
 import { DatastoreReader, flatExtentPath, parseDatastorePath } from '../../connector/vsphere/datastore-http.ts';

@@ -5,7 +5,7 @@
 // the cycle: same vCenter snapshot, same EBS snapshot (ClientToken), blocks EBS acknowledged are not sent again.
 import { acquire, type ByteThrottle } from '../../bandwidth/limiter.ts';
 import { randomUUID } from 'node:crypto';
-import { DeleteSnapshotCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { EBSClient } from '@aws-sdk/client-ebs';
 import { boundedEach, completeEbsSnapshot, putEbsBlock, startEbsSnapshot } from '../../aws/ebs-writer.ts';
 import {
@@ -17,11 +17,11 @@ import {
   setChangeTracking,
   snapshotDisks,
   vmDisks,
-  type ChangedArea,
   type CbtDisk,
 } from '../../vsphere/cbt.ts';
 import { DatastoreReader, DatastoreReadError, flatExtentPath, parseDatastorePath, type DatastoreFile } from '../../vsphere/datastore-http.ts';
 import { VcenterNetworkError, type Vim25Client } from '../../vsphere/vim25.ts';
+import { blockRuns, countBelow, deleteEbsSnapshots } from './ebs.ts';
 import { EBS_BLOCK_BYTES, type WarmCycle, type WarmCycleDisk, type WarmDisk, type WarmRecord } from './types.ts';
 
 export const CBT_RESET_REASON =
@@ -137,29 +137,6 @@ export async function abandonCycle(w: WarmRecord, deps: CycleDeps): Promise<void
   else w.supersededSnapshots.push(...ids.filter((id) => !w.supersededSnapshots.includes(id)));
   delete w.cycle;
   deps.checkpoint();
-}
-
-/** Deletes EBS snapshots; one already gone is fine. A snapshot still sealing is retried for a while. */
-export async function deleteEbsSnapshots(ec2: EC2Client, ids: string[]): Promise<void> {
-  for (const id of new Set(ids)) {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await ec2.send(new DeleteSnapshotCommand({ SnapshotId: id }));
-        break;
-      } catch (err) {
-        const name = (err as { name?: string; Code?: string }).name ?? '';
-        if (name === 'InvalidSnapshot.NotFound' || name === 'InvalidSnapshotID.NotFound') break;
-        if ((name === 'IncorrectState' || name === 'InvalidSnapshot.InUse') && attempt < 10) {
-          await new Promise((r) => setTimeout(r, 500 * attempt));
-          continue;
-        }
-        const why = err instanceof Error ? err.message : String(err);
-        throw new Error(`The connector could not delete the EBS snapshot ${id}: ${why}. Delete it in the EC2 console (Snapshots) once nothing uses it.`, {
-          cause: err,
-        });
-      }
-    }
-  }
 }
 
 // ---------- the cycle's steps ----------
@@ -381,31 +358,6 @@ function fold(w: WarmRecord, c: WarmCycle): void {
   w.lastCycleSentBytes = sent;
   delete w.fullSyncReason;
   delete w.cycle;
-}
-
-/** Changed areas → sorted, merged runs [first, last] of 512 KiB block indexes within the disk. */
-export function blockRuns(areas: ChangedArea[], capacityBytes: number): [number, number][] {
-  const lastBlock = Math.ceil(capacityBytes / EBS_BLOCK_BYTES) - 1;
-  const runs: [number, number][] = [];
-  for (const a of [...areas].sort((x, y) => x.start - y.start)) {
-    if (a.length <= 0) continue;
-    const first = Math.floor(a.start / EBS_BLOCK_BYTES);
-    const last = Math.min(lastBlock, Math.floor((a.start + a.length - 1) / EBS_BLOCK_BYTES));
-    if (first > last) continue;
-    const prev = runs[runs.length - 1];
-    if (prev && first <= prev[1] + 1) prev[1] = Math.max(prev[1], last);
-    else runs.push([first, last]);
-  }
-  return runs;
-}
-
-function countBelow(runs: [number, number][], block: number): number {
-  let n = 0;
-  for (const [a, b] of runs) {
-    if (a >= block) break;
-    n += Math.min(b, block - 1) - a + 1;
-  }
-  return n;
 }
 
 /** Removes the VM's snapshots named deps.snapshotName, except `keep`. */
