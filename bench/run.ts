@@ -13,7 +13,8 @@ import { benchDisk, DISK_BENCH_FULL, DISK_BENCH_SMALL, renderDiskSection, type D
 import { machine } from './machine.ts';
 import { renderReport } from './report.ts';
 import { benchRoundtrip, renderRoundtripSection, ROUNDTRIP_BENCH_FULL, ROUNDTRIP_BENCH_SMALL, roundtripHeadline } from './roundtrip.ts';
-import { benchScheduler, renderSchedulerSection, type SchedulerResult } from './scheduler.ts';
+import { benchScheduler } from './scheduler.ts';
+import { renderSchedulerSection, schedulerHeadline } from './scheduler-report.ts';
 import { benchUi, type UiResult } from './ui.ts';
 import type { WarmResult } from './warm.ts';
 import { renderWarmSection, warmHeadline } from './warm-report.ts';
@@ -168,11 +169,6 @@ function diskHeadline(r: DiskResult): string {
     return bits.join(', ');
   });
   return `Disk streaming vCenter → S3: ${parts.join('; ')}.`;
-}
-
-function schedulerHeadline(r: SchedulerResult): string {
-  const violations = r.runningViolations + r.importViolations;
-  return `Scheduler: ${r.submitted.toLocaleString('en-US')} migrations submitted at once, ${r.completed} completed, ${violations} limit violations, ${r.lost} lost, ${r.duplicateImports + r.duplicateInstances} duplicates; free slot → next start p99 ${r.slotDelayMs.p99.toFixed(1)} ms.`;
 }
 
 async function runChild(name: string): Promise<void> {

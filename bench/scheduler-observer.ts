@@ -1,61 +1,117 @@
-// The scheduler benchmark's outside view (bench/scheduler.ts): every write to the task store is reported as it
-// happens, and the observer rebuilds from them the running set, the queue and the import slots per region, so limits
-// and the delay from a freed slot to the next start are measured without asking the engine.
+// The scheduler benchmark's outside view (bench/scheduler.ts, bench/scheduler-fleet.ts): every write to the task store
+// is reported as it happens (in a fleet, by each connector process, replayed here in time order), and the observer
+// rebuilds from them the running set per connector, the queue and the import slots per region, so limits and the
+// delay from a freed slot to the next start are measured without asking the engine.
 import { performance } from 'node:perf_hooks';
 import type { MigrationState } from '../connector/contract/index.ts';
 import type { MigrationRecord } from '../connector/engine/types.ts';
 
 export const TERMINAL: readonly MigrationState[] = ['completed', 'failed', 'cancelled'];
 
+/** Milliseconds since the epoch with sub-millisecond resolution: comparable between processes of one machine. */
+export const clock = (): number => performance.timeOrigin + performance.now();
+
+/** What the observer reads of a task write (a fleet connector sends only this much to the benchmark). */
+export type ObservedWrite = Pick<MigrationRecord, 'id' | 'state' | 'phase' | 'region' | 'importTaskId' | 'imageId' | 'importStatus' | 'connectorId'>;
+
+export const observedWrite = (t: MigrationRecord): ObservedWrite => ({
+  id: t.id,
+  state: t.state,
+  phase: t.phase,
+  region: t.region,
+  ...(t.importTaskId === undefined ? {} : { importTaskId: t.importTaskId }),
+  ...(t.imageId === undefined ? {} : { imageId: t.imageId }),
+  ...(t.importStatus === undefined ? {} : { importStatus: t.importStatus }),
+  ...(t.connectorId === undefined ? {} : { connectorId: t.connectorId }),
+});
+
 interface Seen {
   state: MigrationState;
   region: string;
+  owner: string;
   waitingForImport: boolean;
   holdsImport: boolean;
 }
 
+const isRunningState = (s: MigrationState | undefined) => s === 'running' || s === 'cancelling';
+
 /** Reconstructs the scheduler's occupancy from task writes and times slot releases against the next start. */
 export class Observer {
   readonly seen = new Map<string, Seen>();
+  /** Running tasks per connector (the task's connectorId; '' for an engine without one). */
+  private readonly runningBy = new Map<string, number>();
   running = 0;
   queued = 0;
+  /** The most running at once on one connector. */
   maxRunning = 0;
   runningViolations = 0;
-  private readonly freeSlots: number[] = [];
-  private lastRelease: number | undefined;
+  /** Of those, the ones where a takeover put the new owner over its limit (it resumed more than it had free). */
+  takeoverViolations = 0;
+  private readonly freeSlots = new Map<string, number[]>();
+  private readonly lastRelease = new Map<string, number>();
   readonly slotDelays: number[] = [];
   readonly slotDelaysRecent: number[] = [];
   private readonly freeImportSlots = new Map<string, number[]>();
   readonly importSlotDelays: number[] = [];
+  /** Tasks that moved, running, from one connector to another (a takeover), with when the new owner first wrote. */
+  readonly moves: { id: string; from: string; to: string; at: number }[] = [];
   terminal = 0;
   lastTerminalAt = 0;
 
   constructor(private readonly limit: number) {}
 
-  write(t: MigrationRecord): void {
-    const now = performance.now();
+  /** Returns the owner's running count after the change. */
+  private bump(owner: string, by: number, takeover = false): number {
+    const n = (this.runningBy.get(owner) ?? 0) + by;
+    this.runningBy.set(owner, n);
+    this.running += by;
+    this.maxRunning = Math.max(this.maxRunning, n);
+    if (by > 0 && n > this.limit) {
+      this.runningViolations += 1;
+      if (takeover) this.takeoverViolations += 1;
+    }
+    return n;
+  }
+
+  write(t: ObservedWrite, now = clock()): void {
     const before = this.seen.get(t.id);
+    // A task never returns to the queue: a submitter's report of its insert that arrives after a peer's claim of the
+    // task (each stamps its own report once its statement returned) changes nothing.
+    if (before && before.state !== 'queued' && t.state === 'queued') return;
+    const owner = t.connectorId ?? '';
     const holdsImport = t.phase === 'importing' && t.importTaskId !== undefined && t.imageId === undefined && !TERMINAL.includes(t.state);
     const waitingForImport = t.phase === 'importing' && !t.importTaskId && t.importStatus === 'waiting for import capacity in the region' && !TERMINAL.includes(t.state);
-    this.seen.set(t.id, { state: t.state, region: t.region, waitingForImport, holdsImport });
+    this.seen.set(t.id, { state: t.state, region: t.region, owner, waitingForImport, holdsImport });
+    const wasRunning = isRunningState(before?.state);
+    const isRunning = isRunningState(t.state);
+    if (wasRunning && isRunning && before!.owner !== owner) {
+      // Taken over: the task leaves its lost owner's slots for its new owner's (no slot was freed or taken by choice).
+      this.bump(before!.owner, -1);
+      this.bump(owner, 1, true);
+      this.moves.push({ id: t.id, from: before!.owner, to: owner, at: now });
+    }
     if (before?.state === t.state && before.holdsImport === holdsImport) return;
-    const wasRunning = before?.state === 'running' || before?.state === 'cancelling';
-    const isRunning = t.state === 'running' || t.state === 'cancelling';
     if (!before && t.state === 'queued') this.queued += 1;
     if (before?.state === 'queued' && t.state !== 'queued') this.queued -= 1;
     if (!wasRunning && isRunning) {
-      this.running += 1;
+      this.bump(owner, 1);
       if (before?.state === 'queued') {
-        const freed = this.freeSlots.shift();
+        const freed = this.freeSlots.get(owner)?.shift();
         if (freed !== undefined) this.slotDelays.push(now - freed);
-        if (this.lastRelease !== undefined) this.slotDelaysRecent.push(now - this.lastRelease);
+        const recent = this.lastRelease.get(owner);
+        if (recent !== undefined) this.slotDelaysRecent.push(now - recent);
       }
     }
     if (wasRunning && !isRunning) {
-      this.running -= 1;
-      // Only a slot some queued task can take is a scheduling delay (not one freed while nothing waits).
-      if (this.queued > this.freeSlots.length) this.freeSlots.push(now);
-      this.lastRelease = now;
+      const left = this.bump(before!.owner, -1);
+      // Only a slot some queued task can take is a scheduling delay: not one freed while nothing waits, nor one
+      // ended while the connector still ran its limit or more (after a takeover).
+      if (left < this.limit) {
+        let free = this.freeSlots.get(before!.owner);
+        if (!free) this.freeSlots.set(before!.owner, (free = []));
+        if (this.queued > free.length) free.push(now);
+        this.lastRelease.set(before!.owner, now);
+      }
     }
     if (before?.holdsImport && !holdsImport) {
       let q = this.freeImportSlots.get(t.region);
@@ -66,17 +122,15 @@ export class Observer {
       this.terminal += 1;
       this.lastTerminalAt = now;
     }
-    this.maxRunning = Math.max(this.maxRunning, this.running);
-    if (this.running > this.limit) this.runningViolations += 1;
   }
 
   /** The engine sent ImportImage for `region` (seen by the SDK client, before the emulator's own latency). */
-  importSent(region: string, taskId: string | undefined): void {
+  importSent(region: string, taskId: string | undefined, now = clock()): void {
     // The sender no longer waits, although its record says so until ImportImage returns.
     const s = taskId === undefined ? undefined : this.seen.get(taskId);
     if (s) s.waitingForImport = false;
     const freed = this.freeImportSlots.get(region)?.shift();
-    if (freed !== undefined) this.importSlotDelays.push(performance.now() - freed);
+    if (freed !== undefined) this.importSlotDelays.push(now - freed);
   }
 
   private waitingIn(region: string): number {
