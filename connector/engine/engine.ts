@@ -12,6 +12,7 @@ import { pageJson, taskJson, type TaskJsonSource } from './task-json.ts';
 import { AwsSteps } from './aws-steps.ts';
 import { ColdPipeline } from './cold.ts';
 import { WarmPipeline } from './warm/pipeline.ts';
+import { WarmScheduling } from './warm/scheduling.ts';
 import { StartQueue } from './start-queue.ts';
 import { TaskWriter } from './task-writer.ts';
 import { FleetPoll } from './fleet-poll.ts';
@@ -31,12 +32,6 @@ interface Running {
   done: Promise<void>;
 }
 
-/** A warm task between work units: in state running, out of the slots, woken by its timer or a request. */
-interface Parked {
-  task: MigrationRecord;
-  timer: NodeJS.Timeout | undefined;
-}
-
 export class MigrationEngine {
   private readonly opts: EngineSettings;
   private readonly running = new Map<string, Running>();
@@ -48,9 +43,8 @@ export class MigrationEngine {
   private readonly aws: AwsSteps;
   private readonly cold: ColdPipeline;
   private readonly warm: WarmPipeline;
-  private readonly parked = new Map<string, Parked>();
-  /** Test instance launches and finishes, run beside replication (they hold no slot: mostly waiting on EC2). */
-  private readonly sideJobs = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  /** Parked warm tasks, their test instance work and the user's warm requests (warm/scheduling.ts). */
+  private readonly warmTasks: WarmScheduling;
   /** Parked warm tasks whose work is due, in order: they take free slots ahead of the queue. */
   private readonly due = new Set<string>();
   /** This connector's fleet id (options.connectorId), read once by start(). */
@@ -95,7 +89,7 @@ export class MigrationEngine {
       log: (line) => this.opts.log(line),
       stopRun: (id, reason) => {
         this.running.get(id)?.abort.abort(reason);
-        if (reason === TAKEN_OVER) this.sideJobs.get(id)?.abort.abort(reason);
+        if (reason === TAKEN_OVER) this.warmTasks.abortTestWork(id, reason);
       },
     });
     this.ctx = {
@@ -108,6 +102,15 @@ export class MigrationEngine {
     this.aws = new AwsSteps(this.ctx);
     this.cold = new ColdPipeline(this.ctx, this.aws);
     this.warm = new WarmPipeline(this.ctx, this.aws);
+    this.warmTasks = new WarmScheduling({
+      ctx: this.ctx,
+      pipeline: this.warm,
+      stopping: () => this.stopping,
+      running: (id) => this.running.get(id)?.task,
+      stored: (id) => this.stored(id),
+      view: (t) => this.view(t),
+      makeDue: (id) => this.makeDue(id),
+    });
   }
 
   /** Maintenance flag: while set, new migrations are refused (running ones continue). */
@@ -159,9 +162,9 @@ export class MigrationEngine {
     // Claimed, then the claimer stopped before starting it.
     if (t.phase === 'queued') this.begin(t);
     // A warm task between cycles waits for its next one; one with a cycle or cutover in flight resumes at once.
-    if (t.mode === 'warm' && t.state === 'running' && t.phase === 'replicating' && !t.warm?.cycle) this.park(t);
+    if (t.mode === 'warm' && t.state === 'running' && t.phase === 'replicating' && !t.warm?.cycle) this.warmTasks.park(t);
     else this.launch(t);
-    if (t.mode === 'warm') this.startTestWork(t);
+    if (t.mode === 'warm') this.warmTasks.startTestWork(t);
   }
 
   /** The fleet vCenter id this connector serves ('' alone). */
@@ -181,9 +184,9 @@ export class MigrationEngine {
   async stop(): Promise<void> {
     this.stopping = true;
     await this.fleet?.stop();
-    for (const p of this.parked.values()) clearTimeout(p.timer);
+    const sideJobs = this.warmTasks.stop();
     this.queue.stop();
-    const runs = [...this.running.entries(), ...this.sideJobs.entries()];
+    const runs = [...this.running.entries(), ...sideJobs];
     for (const [, r] of runs) r.abort.abort(SHUTDOWN);
     // Bounded: a run that does not honour its abort must not hold the shutdown (systemd would kill it anyway); its
     // task stays where the store has it and resumes on the next start, as after a SIGKILL.
@@ -288,37 +291,22 @@ export class MigrationEngine {
 
   /** The in-memory record of a running or parked task (the one its pipeline writes). */
   private live(id: string): MigrationRecord | undefined {
-    return this.running.get(id)?.task ?? this.parked.get(id)?.task;
+    return this.running.get(id)?.task ?? this.warmTasks.parkedTask(id);
   }
 
   /** Launch test instance (warm): from the latest completed cycle, in `req.subnetId`; replication continues. */
   launchTest(id: string, req: { subnetId: string }, by: string): Promise<MigrationTask> {
-    return this.request(id, (t) => this.warm.requestTest(t, req.subnetId, by));
+    return this.warmTasks.launchTest(id, req, by);
   }
 
   /** Finish test (warm): terminates the test instance, deregisters its AMI and deletes the AMI's snapshots. */
   finishTest(id: string, by: string): Promise<MigrationTask> {
-    return this.request(id, (t) => this.warm.requestFinishTest(t, by));
+    return this.warmTasks.finishTest(id, by);
   }
 
   /** Cut over (warm): finishes a running test, powers the source off, runs a final cycle, imports and launches. */
   cutover(id: string, by: string): Promise<MigrationTask> {
-    return this.request(id, (t) => this.warm.requestCutover(t, by));
-  }
-
-  /** Records a warm request on the live record (409 when not available) and wakes a parked task; returns at once. */
-  private async request(id: string, apply: (t: MigrationRecord) => void): Promise<MigrationTask> {
-    const t = this.live(id) ?? (await this.stored(id));
-    if (!t) throw new AppError(404, 'NOT_FOUND', `No migration task ${id}.`);
-    apply(t);
-    this.save(t);
-    this.startTestWork(t);
-    const p = this.parked.get(id);
-    if (p) {
-      clearTimeout(p.timer);
-      this.makeDue(id);
-    }
-    return this.view(t);
+    return this.warmTasks.cutover(id, by);
   }
 
   /** Cancels a task in any non-terminal phase, recording who asked; a terminal or cancelling task is returned unchanged. */
@@ -328,7 +316,7 @@ export class MigrationEngine {
     // Looked up after the read: the task may have started meanwhile.
     const live = this.running.get(id);
     if (TERMINAL.includes(t.state) || t.state === 'cancelling') return this.view(t, await this.queuePositions());
-    if (this.claims && !live && !this.parked.has(id)) {
+    if (this.claims && !live && !this.warmTasks.parkedTask(id)) {
       // Run by a peer (or claimed by one meanwhile): its owner carries the cancel out at its next poll.
       if (!(await this.claims.requestCancel(id, cancelledBy, this.iso()))) return this.view(t);
       if (t.state !== 'queued') return this.view({ ...t, state: 'cancelling', cancelRequested: true, cancelledBy, cancelledAt: this.iso() });
@@ -346,12 +334,9 @@ export class MigrationEngine {
     t.state = 'cancelling';
     this.save(t);
     live?.abort.abort(CANCEL);
-    this.sideJobs.get(id)?.abort.abort(CANCEL);
-    const p = this.parked.get(id);
-    if (p) {
+    this.warmTasks.abortTestWork(id, CANCEL);
+    if (this.warmTasks.unpark(id)) {
       // Stop replication between cycles: the undo starts now, without waiting for a slot.
-      clearTimeout(p.timer);
-      this.parked.delete(id);
       this.due.delete(id);
       this.launch(t);
     }
@@ -406,11 +391,8 @@ export class MigrationEngine {
       const [dueId] = this.due;
       if (dueId !== undefined) {
         this.due.delete(dueId);
-        const p = this.parked.get(dueId);
-        if (p) {
-          this.parked.delete(dueId);
-          this.launch(p.task);
-        }
+        const woken = this.warmTasks.unpark(dueId);
+        if (woken) this.launch(woken);
         continue;
       }
       if (this.claims && this.me) {
@@ -447,35 +429,9 @@ export class MigrationEngine {
       this.running.delete(task.id);
       this.writer.released(task.id);
       if (abort.signal.reason === TAKEN_OVER || TERMINAL.includes(task.state)) this.writer.forget(task.id);
-      else if (task.mode === 'warm' && task.state === 'running' && !this.stopping) this.park(task);
+      else if (task.mode === 'warm' && task.state === 'running' && !this.stopping) this.warmTasks.park(task);
       this.pump();
     });
-  }
-
-  /** A warm task leaves its slot until its next cycle is due (or a request wakes it). */
-  private park(task: MigrationRecord): void {
-    const wait = Math.max(0, this.warm.dueAt(task) - this.opts.now().getTime());
-    const p: Parked = { task, timer: undefined };
-    this.parked.set(task.id, p);
-    // Capped so a changed clock or interval is noticed; the task re-parks itself when woken early.
-    p.timer = setTimeout(() => this.makeDue(task.id), Math.min(wait, 2 ** 31 - 1));
-    p.timer.unref?.();
-  }
-
-  /** Runs a warm task's pending test launch or finish beside its replication (one at a time per task). */
-  private startTestWork(t: MigrationRecord): void {
-    const work = this.warm.testWork(t);
-    if (!work || this.sideJobs.has(t.id) || this.stopping) return;
-    const abort = new AbortController();
-    const job = { abort, done: Promise.resolve() };
-    this.sideJobs.set(t.id, job);
-    job.done = work(abort.signal)
-      .catch((err: unknown) => this.opts.log(`migration ${t.id}: test instance work stopped: ${String(err)}`))
-      .finally(() => {
-        this.sideJobs.delete(t.id);
-        // A finish asked for while the launch ran.
-        if (!abort.signal.aborted) this.startTestWork(t);
-      });
   }
 
   private makeDue(id: string): void {
@@ -505,15 +461,15 @@ export class MigrationEngine {
     } catch (err) {
       if (signal.reason === SHUTDOWN || signal.reason === TAKEN_OVER) return;
       if (t.cancelRequested) {
-        await this.sideJobs.get(t.id)?.done;
+        await this.warmTasks.testWorkDone(t.id);
         await (t.mode === 'warm' ? this.warm : this.cold).undo(t, true);
         this.finish(t, 'cancelled');
         return;
       }
       t.error = failureMessage(err, t);
       this.opts.log(`migration ${t.id} failed: ${t.error}`);
-      this.sideJobs.get(t.id)?.abort.abort(CANCEL);
-      await this.sideJobs.get(t.id)?.done;
+      this.warmTasks.abortTestWork(t.id, CANCEL);
+      await this.warmTasks.testWorkDone(t.id);
       await (t.mode === 'warm' ? this.warm : this.cold).undo(t, false);
       this.finish(t, 'failed');
     }
