@@ -170,6 +170,7 @@ export const testIds = {
   },
   returns: {
     open: 'return-open',
+    openInstance: 'return-open-instance',
     form: 'return-form',
     name: 'return-name',
     folder: 'return-folder',

@@ -1,11 +1,21 @@
 // What the "Bring back to vCenter" form offers (issue 16): the targets the user's own vCenter session sees, with
 // whether vCenter lets that user import there, and what the export's OVA needs (its networks, its disks' capacity).
 import { z } from 'zod';
-import { ComputeResourceRef } from './returns.ts';
+import { ComputeResourceRef, ReturnInstanceId } from './returns.ts';
 
-export const ReturnChoicesQuery = z.strictObject({
-  exportId: z.string().regex(/^exp-[0-9a-f-]{36}$/, 'Not an export id (exp-…).'),
-});
+/** A completed export, or an imported instance (exported first by the task). */
+export const ReturnChoicesQuery = z
+  .strictObject({
+    exportId: z.string().regex(/^exp-[0-9a-f-]{36}$/, 'Not an export id (exp-…).').optional(),
+    instanceId: ReturnInstanceId.optional(),
+    environmentId: z.string().min(1).max(64).optional(),
+  })
+  .refine((q) => (q.exportId !== undefined) !== (q.instanceId !== undefined && q.environmentId !== undefined) && (q.exportId === undefined || (q.instanceId === undefined && q.environmentId === undefined)), {
+    message: 'Give exportId, or instanceId and environmentId.',
+  });
+
+/** Where the form's OVA comes from: `{ exportId }` or `{ instanceId, environmentId }`. */
+export type ReturnSourceRef = z.input<typeof ReturnChoicesQuery>;
 
 /** One inventory object: its moRef value, its name and where it is (datacenter / folders). */
 const Choice = {
@@ -26,7 +36,9 @@ export const ReturnNetworkChoice = z.object({ ...Choice, type: z.enum(['Network'
 
 export const ReturnChoices = z
   .object({
-    exportId: z.string(),
+    /** The export (absent when the choices are for an imported instance, exported by the task). */
+    exportId: z.string().optional(),
+    instanceId: z.string().optional(),
     /** The networks the OVF names (its NetworkSection): one mapping each. */
     sourceNetworks: z.array(z.string()),
     /** The sum of the disks' capacities: what the datastore must have free. */

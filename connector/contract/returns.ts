@@ -36,9 +36,24 @@ export const VmNameInput = z
   .max(80, 'Use at most 80 characters: vCenter does not accept longer virtual machine names.')
   .refine((n) => !/[\u0000-\u001f\u007f]/.test(n), 'Use no control characters in the virtual machine name.');
 
+/** An imported instance (GET /environments/{id}/instances): i-…, 8 or 17 hex digits. */
+export const ReturnInstanceId = z.string().regex(/^i-[0-9a-f]{8}([0-9a-f]{9})?$/, 'Not an instance id (i-…).');
+
+/** Where the OVA comes from: a completed export, or an imported instance that the task exports first. */
+const oneSource = (r: { exportId?: string | undefined; instanceId?: string | undefined; environmentId?: string | undefined }, ctx: z.RefinementCtx) => {
+  const fromInstance = r.instanceId !== undefined || r.environmentId !== undefined;
+  if (r.exportId !== undefined && fromInstance) ctx.addIssue({ code: 'custom', message: 'Give either exportId (a completed export) or instanceId and environmentId (an imported instance), not both.' });
+  else if (r.exportId === undefined && (r.instanceId === undefined || r.environmentId === undefined)) {
+    ctx.addIssue({ code: 'custom', message: 'Give exportId (a completed export), or instanceId and environmentId (an imported instance, exported first).' });
+  }
+};
+
 export const ReturnRequest = z.strictObject({
-  /** A completed export (GET /exports). */
-  exportId: z.string().regex(/^exp-[0-9a-f-]{36}$/, 'Not an export id (exp-…).'),
+  /** A completed export (GET /exports)… */
+  exportId: z.string().regex(/^exp-[0-9a-f-]{36}$/, 'Not an export id (exp-…).').optional(),
+  /** …or an imported instance of this environment: the task exports it to S3 first (administrators). */
+  instanceId: ReturnInstanceId.optional(),
+  environmentId: z.string().min(1).max(64).optional(),
   name: VmNameInput,
   /** The VM folder the new VM goes to. */
   folderId: ManagedObjectId,
@@ -48,7 +63,7 @@ export const ReturnRequest = z.strictObject({
   networkMappings: z.array(ReturnNetworkMapping).max(10).default([]),
   diskProvisioning: ReturnDiskProvisioning.default('thin'),
   powerOn: z.boolean().default(false),
-}).meta({ id: 'ReturnRequest' });
+}).superRefine(oneSource).meta({ id: 'ReturnRequest' });
 export type ReturnRequest = z.infer<typeof ReturnRequest>;
 export type ReturnRequestInput = z.input<typeof ReturnRequest>;
 
@@ -65,6 +80,10 @@ export const ReturnCheckCode = z.enum([
   'TARGET_NOT_FOUND',
   /** The OVA in S3 cannot be read (missing, not an OVA). */
   'OVA_UNREADABLE',
+  /** From an imported instance: what VM Export would refuse, asked before anything starts. */
+  'INSTANCE_NOT_EXPORTABLE',
+  'EXPORT_NOT_CONFIGURED',
+  'EXPORT_ALREADY_RUNNING',
 ]);
 export type ReturnCheckCode = z.infer<typeof ReturnCheckCode>;
 
@@ -91,8 +110,11 @@ export type ReturnPreflight = z.infer<typeof ReturnPreflight>;
 export const ReturnState = z.enum(['running', 'cancelling', 'completed', 'failed', 'cancelled']);
 export type ReturnState = z.infer<typeof ReturnState>;
 
-/** reading-ova: the descriptor from S3; importing: CreateImportSpec and ImportVApp; uploading: the disks into the lease. */
-export const ReturnPhase = z.enum(['reading-ova', 'importing', 'uploading', 'completing', 'powering-on', 'cleaning-up', 'done']);
+/**
+ * exporting: (from an imported instance) VM Export writing the OVA to S3; reading-ova: the descriptor from S3;
+ * importing: CreateImportSpec and ImportVApp; uploading: the disks into the lease.
+ */
+export const ReturnPhase = z.enum(['exporting', 'reading-ova', 'importing', 'uploading', 'completing', 'powering-on', 'cleaning-up', 'done']);
 export type ReturnPhase = z.infer<typeof ReturnPhase>;
 
 export const ReturnTask = z.object({
@@ -101,9 +123,13 @@ export const ReturnTask = z.object({
   phase: ReturnPhase,
   environmentId: z.string(),
   region: z.string(),
+  /** `instance`: started from Imported Instances, the task exported the instance itself (absent: from an export). */
+  source: z.enum(['export', 'instance']).optional(),
   exportId: z.string(),
+  /** EC2's export task id (export-i-…), for a task that exports the instance itself. */
+  exportTaskId: z.string().optional(),
   instanceId: z.string(),
-  /** Where the OVA is read from. */
+  /** Where the OVA is read from (empty until EC2 names it, for a task that exports the instance itself). */
   bucket: z.string(),
   s3Key: z.string(),
   name: z.string(),
@@ -142,13 +168,3 @@ export const ReturnListQuery = z.strictObject({
 });
 export const ReturnList = z.object({ items: z.array(ReturnTask), total: z.number().int().nonnegative() }).meta({ id: 'ReturnList' });
 export type ReturnList = z.infer<typeof ReturnList>;
-
-/** What the Bring back to vCenter form can choose from: what the user's vCenter session can see. */
-export const ReturnTargets = z.object({
-  /** VM folders, with their path from the datacenter (e.g. DC0/Production). */
-  folders: z.array(z.object({ id: z.string(), name: z.string(), path: z.string() })),
-  computeResources: z.array(z.object({ type: ComputeResourceRef.shape.type, id: z.string(), name: z.string() })),
-  datastores: z.array(z.object({ id: z.string(), name: z.string(), freeBytes: z.number().int().nonnegative(), capacityBytes: z.number().int().nonnegative(), accessible: z.boolean() })),
-  networks: z.array(z.object({ type: ReturnNetworkMapping.shape.network.shape.type, id: z.string(), name: z.string() })),
-}).meta({ id: 'ReturnTargets' });
-export type ReturnTargets = z.infer<typeof ReturnTargets>;

@@ -26,6 +26,7 @@ export const returnsPlugin = fp(
       serviceSession: () => app.engineSessions.reporting(''),
       connectorId: () => app.fleet.connectorId(),
       keepAliveMs: opts.config.engine.leaseKeepAliveMs,
+      exports: () => app.exportsService,
       log: (m) => app.log.warn(m),
     });
     app.decorate('returns', service);

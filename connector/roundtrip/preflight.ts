@@ -6,6 +6,7 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ReturnCheck, ReturnPreflight, ReturnRequest } from '../contract/index.ts';
 import type { ExportRecord } from '../engine/task-store.ts';
 import type { MoRef, Vim25Client } from '../vsphere/vim25.ts';
+import { EXPORTED_OVF_NETWORKS } from './instance-source.ts';
 import { openOva } from './ova-read.ts';
 import { summarizeOvf, type OvfSummary } from './ovf.ts';
 import { datastoreFacts, entityName, findChild, resolvePool } from './vcenter.ts';
@@ -37,23 +38,30 @@ export async function readOvfSummary(s3: S3Client, bucket: string, key: string):
   }
 }
 
-export async function returnPreflight(
-  client: Vim25Client,
-  sessionKey: string,
-  req: ReturnRequest,
-  exp: ExportRecord,
-  s3: S3Client,
-): Promise<ReturnPreflightOutcome> {
-  const checks: ReturnCheck[] = [];
+/**
+ * Where the OVA comes from: a completed export's OVA in S3, or an imported instance the task will export first (its
+ * export checks already asked, its disks' capacity from its volumes, the networks VM Export's OVF names).
+ */
+export type PreflightSource =
+  | { kind: 'export'; exp: ExportRecord; s3: S3Client }
+  | { kind: 'instance'; checks: ReturnCheck[]; diskCapacityBytes?: number | undefined };
+
+export async function returnPreflight(client: Vim25Client, sessionKey: string, req: ReturnRequest, source: PreflightSource): Promise<ReturnPreflightOutcome> {
+  const checks: ReturnCheck[] = source.kind === 'instance' ? [...source.checks] : [];
   const blocker = (code: ReturnCheck['code'], message: string, extra: Partial<ReturnCheck> = {}) => checks.push({ code, severity: 'blocker', message, ...extra });
-  if (exp.state !== 'completed' || !exp.s3Key) {
+  const exp = source.kind === 'export' ? source.exp : undefined;
+  if (exp && (exp.state !== 'completed' || !exp.s3Key)) {
     blocker('EXPORT_NOT_COMPLETED', `Export ${exp.exportTaskId || exp.id} of ${exp.instanceId} is ${exp.state}: only a completed export can be brought back to vCenter.`);
     return { checks, sourceNetworks: [] };
   }
+  const ovfOf = async (): Promise<OvfSummary> =>
+    source.kind === 'export'
+      ? readOvfSummary(source.s3, source.exp.bucket, source.exp.s3Key!)
+      : { networks: EXPORTED_OVF_NETWORKS, diskCapacities: source.diskCapacityBytes !== undefined ? [source.diskCapacityBytes] : [] };
   const folder: MoRef = { type: 'Folder', value: req.folderId };
   const datastore: MoRef = { type: 'Datastore', value: req.datastoreId };
   const [ovf, target, folderName, ds, existing] = await Promise.all([
-    readOvfSummary(s3, exp.bucket, exp.s3Key).catch((err: unknown) => err as Error),
+    ovfOf().catch((err: unknown) => err as Error),
     resolvePool(client, req.computeResource),
     entityName(client, folder),
     datastoreFacts(client, req.datastoreId),
@@ -62,7 +70,7 @@ export async function returnPreflight(
   let capacity: number | undefined;
   let sourceNetworks: string[] = [];
   if (ovf instanceof Error) {
-    blocker('OVA_UNREADABLE', `The OVA s3://${exp.bucket}/${exp.s3Key} cannot be read: ${ovf.message.replace(/[.\s]+$/, '')}. Export the instance again.`);
+    blocker('OVA_UNREADABLE', `The OVA s3://${exp?.bucket}/${exp?.s3Key} cannot be read: ${ovf.message.replace(/[.\s]+$/, '')}. Export the instance again.`);
   } else {
     capacity = ovf.diskCapacities.reduce((a, b) => a + b, 0);
     sourceNetworks = ovf.networks;

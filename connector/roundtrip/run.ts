@@ -4,7 +4,9 @@
 // removes the half-made VM, so a run leaves one whole VM or none.
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { ReturnNetworkMapping } from '../contract/index.ts';
 import { openOva, type Ova } from './ova-read.ts';
+import { summarizeOvf } from './ovf.ts';
 import { createImportSpec, importVApp, uploadLeaseDisk, uploadTargets } from '../vsphere/import-lease.ts';
 import type { MoRef, Vim25Client } from '../vsphere/vim25.ts';
 import { destroyVm, findChild, powerOn, setAnnotation } from './vcenter.ts';
@@ -40,6 +42,16 @@ export class AbortRun extends Error {
   }
 }
 
+/**
+ * The mappings CreateImportSpec gets. A task that exported the instance itself was asked for the networks VM Export's
+ * OVF is known to name; a network its OVF names otherwise goes to the first destination chosen.
+ */
+function mappingsFor(rec: ReturnRecord, descriptor: string): ReturnNetworkMapping[] {
+  if (rec.source !== 'instance' || rec.networkMappings.length === 0) return rec.networkMappings;
+  const first = rec.networkMappings[0]!.network;
+  return summarizeOvf(descriptor).networks.map((n) => rec.networkMappings.find((m) => m.sourceNetwork === n) ?? { sourceNetwork: n, network: first });
+}
+
 /** Runs the task to completed; throws on failure or abort, with the record's leaseId / vmId telling what to clean up. */
 export async function runReturn(rec: ReturnRecord, ctx: RunContext): Promise<void> {
   const { client, signal } = ctx;
@@ -63,7 +75,7 @@ export async function runReturn(rec: ReturnRecord, ctx: RunContext): Promise<voi
       datastore: { type: 'Datastore', value: rec.datastoreId },
       entityName: rec.name,
       diskProvisioning: rec.diskProvisioning,
-      networkMapping: rec.networkMappings.map((m) => ({ name: m.sourceNetwork, network: { type: m.network.type, value: m.network.id } })),
+      networkMapping: mappingsFor(rec, ova.descriptor).map((m) => ({ name: m.sourceNetwork, network: { type: m.network.type, value: m.network.id } })),
       ...(rec.hostId ? { host: { type: 'HostSystem', value: rec.hostId } } : {}),
     });
     checkAborted(signal);
@@ -173,7 +185,7 @@ export async function undoRun(client: Vim25Client, rec: ReturnRecord, why: strin
   }
   let vm: MoRef | undefined = rec.vmId ? { type: 'VirtualMachine', value: rec.vmId } : undefined;
   // Created by ImportVApp before its id was recorded: the name in the folder is this task's (one running task per name).
-  if (!vm && rec.phase !== 'reading-ova') vm = await findChild(client, { type: 'Folder', value: rec.folderId }, rec.name).catch(() => undefined);
+  if (!vm && rec.phase !== 'reading-ova' && rec.phase !== 'exporting') vm = await findChild(client, { type: 'Folder', value: rec.folderId }, rec.name).catch(() => undefined);
   if (vm) {
     await destroyVm(client, vm).catch((err: unknown) => problems.push(`removing VM ${rec.name} (${vm.value}): ${(err as Error).message}`));
   }

@@ -7,6 +7,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { AppError } from '../errors.ts';
 import { ActiveTaskConflict } from '../engine/task-store.ts';
 import type { Vim25Client } from '../vsphere/vim25.ts';
+import { undoExport, waitForExport, type ExportsForReturn } from './instance-source.ts';
 import { AbortRun, runReturn, undoRun, type StopReason } from './run.ts';
 import type { ReturnFilter, ReturnRecord, ReturnTaskRepository } from './store.ts';
 
@@ -17,6 +18,8 @@ export interface ReturnServiceOptions {
   serviceSession(): Promise<Vim25Client | undefined>;
   connectorId(): Promise<string>;
   keepAliveMs: number;
+  /** The connector's exports, for tasks started from an imported instance (they export it first). */
+  exports?: () => ExportsForReturn;
   log(message: string): void;
   now?: () => Date;
 }
@@ -49,7 +52,8 @@ export class ReturnService {
         ...input,
         id: `ret-${randomUUID()}`,
         state: 'running',
-        phase: 'reading-ova',
+        // From an imported instance: the export the route started comes first.
+        phase: input.source === 'instance' ? 'exporting' : 'reading-ova',
         percent: 0,
         bytesUploaded: 0,
         connectorId: await this.opts.connectorId(),
@@ -85,6 +89,13 @@ export class ReturnService {
 
   private async execute(rec: ReturnRecord, client: Vim25Client, signal: AbortSignal): Promise<void> {
     try {
+      if (rec.phase === 'exporting') {
+        await waitForExport(rec, this.exports(), signal, async (patch) => {
+          Object.assign(rec, patch, { updatedAt: this.now().toISOString() });
+          await this.opts.repo.save(rec);
+        });
+        if (signal.aborted) throw new AbortRun((signal.reason as StopReason) ?? 'cancel');
+      }
       await runReturn(rec, {
         client,
         s3: this.opts.s3(rec.region),
@@ -109,7 +120,8 @@ export class ReturnService {
     const leftover = client
       ? await undoRun(client, { ...rec, phase: before }, why).catch((e: unknown) => `undoing the import: ${(e as Error).message}`)
       : `the connector has no vCenter account (engine.vcenterAccount) to undo the import with${rec.leaseId ? `: abort import lease ${rec.leaseId}` : ''}${rec.vmId || rec.leaseId ? ` and delete the VM "${rec.name}" if vCenter still lists it` : ''}`;
-    const undone = leftover ? ` Not everything could be undone — ${leftover}. Remove it in the vSphere Client.` : rec.leaseId || rec.vmId ? ' The import was aborted and the half-made VM removed.' : '';
+    let undone = leftover ? ` Not everything could be undone — ${leftover}. Remove it in the vSphere Client.` : rec.leaseId || rec.vmId ? ' The import was aborted and the half-made VM removed.' : '';
+    if (rec.source === 'instance') undone += await this.endExport(rec, reason).catch((e: unknown) => ` The export to S3 could not be undone — ${(e as Error).message}.`);
     delete rec.leaseId;
     if (!leftover) delete rec.vmId;
     delete rec.etaSeconds;
@@ -128,6 +140,28 @@ export class ReturnService {
       rec.message = `${failureText(err)}${undone}`;
     }
     await this.opts.repo.save(rec);
+  }
+
+  private exports(): ExportsForReturn {
+    const exports = this.opts.exports?.();
+    if (!exports) throw new Error('This connector has no export service to export the instance with.');
+    return exports;
+  }
+
+  /**
+   * A task that exported the instance itself: a cancel removes the export (cancelled, or its OVA deleted); any other
+   * end removes an export still running (nothing would use it) and keeps a completed one, saying where it is.
+   */
+  private async endExport(rec: ReturnRecord, reason: StopReason | undefined): Promise<string> {
+    const exports = this.exports();
+    const exp = await exports.get(rec.exportId).catch(() => undefined);
+    if (!exp) return '';
+    if (reason !== 'cancel' && exp.state === 'completed') {
+      return ` The export's OVA file stays in S3 (s3://${exp.bucket}/${exp.s3Key ?? ''}): bring it back from EC2-to-S3 Migrations, or delete it there.`;
+    }
+    const by = rec.cancelledBy ?? `Bring back to vCenter task ${rec.id}`;
+    const left = await undoExport(rec, exports, this.opts.s3(rec.region), by).catch((e: unknown) => `undoing the export: ${(e as Error).message}`);
+    return left ? ` The export to S3 could not be undone — ${left}.` : ` The export ${exp.exportTaskId || exp.id} was cancelled and its files removed from S3.`;
   }
 
   get(id: string): Promise<ReturnRecord | undefined> {

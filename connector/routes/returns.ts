@@ -1,39 +1,18 @@
 // "Bring back to vCenter" (issue 16): a completed export's OVA imported into vCenter as a new VM, in the user's own
 // vCenter session. Who may: a portal administrator, or a user with General or Owner in the export's environment; and
 // vCenter's own privileges of that user on the target (checked here before anything starts, and again by vCenter).
-import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { ApiErrorBody, ReturnList, ReturnListQuery, ReturnPreflight, ReturnRequest, ReturnTargets, ReturnTask, TaskIdParams } from '../contract/index.ts';
-import type { Caller } from '../auth/plugin.ts';
-import { canMigrate } from '../auth/access.ts';
+import { ApiErrorBody, ReturnList, ReturnListQuery, ReturnPreflight, ReturnRequest, ReturnTask, TaskIdParams } from '../contract/index.ts';
 import { AppError } from '../errors.ts';
 import type { ExportRecord } from '../engine/task-store.ts';
+import { RETURN_EXPORT_PREFIX } from '../roundtrip/instance-source.ts';
 import { returnPreflight, type ReturnPreflightOutcome } from '../roundtrip/preflight.ts';
-import { returnTargets } from '../roundtrip/targets.ts';
 import { Vim25Client } from '../vsphere/vim25.ts';
 import { audit } from './access-helpers.ts';
+import { preflightSource, returnSource } from './return-sources.ts';
 
 /** Who may cancel a task (also for the UI's tooltip). */
 const CANCEL_RULE = 'The user who requested it or an administrator can cancel it.';
-
-/** The export, if the caller may bring it back; refusals are audited. */
-export async function exportFor(app: FastifyInstance, caller: Caller, exportId: string): Promise<ExportRecord> {
-  const exp = await app.exportsService.get(exportId);
-  const allowed = exp && (caller.isAdministrator || canMigrate(await app.access.roleIn(caller.principal, exp.environmentId)));
-  if (!exp || !allowed) {
-    // Users without a role learn nothing about the export, not even whether it exists.
-    const err = new AppError(
-      exp ? 403 : 404,
-      exp ? 'RETURN_NOT_ALLOWED' : 'NOT_FOUND',
-      exp
-        ? `You cannot bring export ${exportId} back to vCenter: it needs the General or Owner role in the export's environment. Ask your administrator to grant you permission.`
-        : `There is no export ${exportId}.`,
-    );
-    await audit(app, caller, { action: 'return.request', outcome: 'denied', ...(exp ? { environmentId: exp.environmentId } : {}), code: err.code, message: err.message, details: { exportId } });
-    throw err;
-  }
-  return exp;
-}
 
 function preflightView(p: ReturnPreflightOutcome) {
   return {
@@ -45,20 +24,6 @@ function preflightView(p: ReturnPreflightOutcome) {
 }
 
 export const returnRoutes: FastifyPluginAsyncZod = async (app) => {
-  app.get(
-    '/returns/targets',
-    {
-      schema: {
-        operationId: 'listReturnTargets',
-        tags: ['returns'],
-        summary: 'What a Bring back to vCenter request can choose from',
-        description: "VM folders, clusters, hosts and resource pools, datastores (with free space) and networks, as the caller's own vCenter session sees them.",
-        response: { 200: ReturnTargets, 401: ApiErrorBody },
-      },
-    },
-    async (request) => returnTargets((await request.caller()).vcenter.client),
-  );
-
   app.post(
     '/returns/preflight',
     {
@@ -73,8 +38,8 @@ export const returnRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const caller = await request.caller();
-      const exp = await exportFor(app, caller, request.body.exportId);
-      const p = await returnPreflight(caller.vcenter.client, caller.vcenter.session.key, request.body, exp, app.returnsS3(exp.region));
+      const src = await returnSource(app, caller, request.body);
+      const p = await returnPreflight(caller.vcenter.client, caller.vcenter.session.key, request.body, await preflightSource(app, src));
       return preflightView(p);
     },
   );
@@ -85,9 +50,9 @@ export const returnRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         operationId: 'startReturn',
         tags: ['returns'],
-        summary: 'Bring an exported instance back to vCenter',
+        summary: 'Bring an exported or imported instance back to vCenter',
         description:
-          'Runs the pre-flight first: a missing vCenter privilege answers 403 PRIVILEGE_MISSING, any other blocker 422 RETURN_BLOCKED; both list every blocker in details.checks. The import runs in your own vCenter session. Every request, started or refused, is in the audit log (action return.request).',
+          'From a completed export (exportId), or from an imported instance (instanceId and environmentId; administrators): the task then exports the instance to S3 first (the export rules of POST /exports and what VM Export refuses are pre-flight blockers) and imports its OVA. Runs the pre-flight first: a missing vCenter privilege answers 403 PRIVILEGE_MISSING, any other blocker 422 RETURN_BLOCKED; both list every blocker in details.checks. The import runs in your own vCenter session. Every request, started or refused, is in the audit log (action return.request).',
         body: ReturnRequest,
         response: { 202: ReturnTask, 401: ApiErrorBody, 403: ApiErrorBody, 404: ApiErrorBody, 409: ApiErrorBody, 422: ApiErrorBody },
       },
@@ -95,12 +60,13 @@ export const returnRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const caller = await request.caller();
       const body = request.body;
-      const exp = await exportFor(app, caller, body.exportId);
-      const base = { action: 'return.request' as const, environmentId: exp.environmentId };
-      const details = { exportId: exp.id, instanceId: exp.instanceId, name: body.name, folderId: body.folderId, datastoreId: body.datastoreId, computeResource: body.computeResource };
+      const src = await returnSource(app, caller, body);
+      const base = { action: 'return.request' as const, environmentId: src.environmentId };
+      const details = { ...(src.kind === 'export' ? { exportId: src.exp.id } : {}), instanceId: src.instanceId, name: body.name, folderId: body.folderId, datastoreId: body.datastoreId, computeResource: body.computeResource };
       let rec;
+      let started: ExportRecord | undefined;
       try {
-        const p = await returnPreflight(caller.vcenter.client, caller.vcenter.session.key, body, exp, app.returnsS3(exp.region));
+        const p = await returnPreflight(caller.vcenter.client, caller.vcenter.session.key, body, await preflightSource(app, src));
         const blockers = p.checks.filter((c) => c.severity === 'blocker');
         const denied = blockers.filter((c) => c.code === 'PRIVILEGE_MISSING');
         if (denied.length) {
@@ -115,6 +81,18 @@ export const returnRoutes: FastifyPluginAsyncZod = async (app) => {
             { checks: blockers },
           );
         }
+        // From an imported instance: the connector's own export (its rules, EC2's refusals) is the task's first phase.
+        if (src.kind === 'instance') {
+          started = await app.exportsService.start({ environmentId: src.environmentId, region: src.region, instanceId: src.instanceId, s3Prefix: RETURN_EXPORT_PREFIX, requestedBy: caller.principal });
+          await audit(app, caller, {
+            action: 'export.request',
+            environmentId: src.environmentId,
+            outcome: 'granted',
+            message: `Export ${started.exportTaskId} of ${src.instanceId} started (${started.id}) to bring it back to vCenter as "${body.name}".`,
+            details: { instanceId: src.instanceId, exportId: started.id, exportTaskId: started.exportTaskId },
+          });
+        }
+        const exp = src.kind === 'export' ? src.exp : started!;
         // The import runs in a clone of the user's session: vCenter applies this user's privileges to it.
         const ticket = await caller.vcenter.client.acquireCloneTicket();
         const own = await Vim25Client.connect({ sdkUrl: caller.vcenter.client.sdkUrl, ...app.engineSessions.tls });
@@ -128,10 +106,11 @@ export const returnRoutes: FastifyPluginAsyncZod = async (app) => {
           {
             environmentId: exp.environmentId,
             region: exp.region,
+            ...(src.kind === 'instance' ? { source: 'instance' as const, exportTaskId: exp.exportTaskId } : {}),
             exportId: exp.id,
             instanceId: exp.instanceId,
             bucket: exp.bucket,
-            s3Key: exp.s3Key!,
+            s3Key: exp.s3Key ?? '',
             name: body.name,
             folderId: body.folderId,
             computeResource: body.computeResource,
@@ -146,12 +125,15 @@ export const returnRoutes: FastifyPluginAsyncZod = async (app) => {
           own,
         );
       } catch (err) {
+        // An export started for a task that never began is not left running.
+        if (started) await app.exportsService.cancel(started.id, caller.principal).catch(() => undefined);
         if (err instanceof AppError && err.statusCode < 500) {
           await audit(app, caller, { ...base, outcome: 'denied', code: err.code, message: err.message, details: { ...details, ...(err.details ?? {}) } });
         }
         throw err;
       }
-      await audit(app, caller, { ...base, outcome: 'granted', message: `Bringing ${exp.instanceId} (export ${exp.exportTaskId}) back to vCenter as "${body.name}" (${rec.id}).`, details: { ...details, returnId: rec.id } });
+      const from = src.kind === 'export' ? `${src.instanceId} (export ${src.exp.exportTaskId})` : `${src.instanceId} (exported first, ${rec.exportTaskId})`;
+      await audit(app, caller, { ...base, outcome: 'granted', message: `Bringing ${from} back to vCenter as "${body.name}" (${rec.id}).`, details: { ...details, exportId: rec.exportId, returnId: rec.id } });
       return reply.status(202).send(rec);
     },
   );

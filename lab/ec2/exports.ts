@@ -190,9 +190,11 @@ async function step(core: Core, region: RegionState, task: ExportTask, at: numbe
   task.writing = true;
   core.background(
     core.s3.putStream(task.bucket, task.key, artifact.chunks, artifact.contentType).then(
-      () => {
+      async () => {
         task.writing = false;
         if (task.state === 'active') finish(task, core.now(), 'completed');
+        // CancelExportTask "removes all artifacts of the export, including any partially-created Amazon S3 objects".
+        else await core.s3.deleteObject(task.bucket, task.key).catch(() => undefined);
       },
       (err: unknown) => {
         task.writing = false;

@@ -1,6 +1,6 @@
 // The emulator's view of S3: what VM Import/Export itself would read and write in the customer's bucket.
 import { Readable } from 'node:stream';
-import { GetBucketAclCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetBucketAclCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 
 export interface S3Endpoint {
@@ -21,6 +21,7 @@ export interface LabS3Access {
   getObject(bucket: string, key: string): Promise<AsyncIterable<Uint8Array>>;
   /** Writes an object of any size from a stream (multipart), never holding it whole. */
   putStream(bucket: string, key: string, body: Iterable<Buffer> | AsyncIterable<Buffer>, contentType: string): Promise<void>;
+  deleteObject(bucket: string, key: string): Promise<void>;
   destroy(): void;
 }
 
@@ -84,6 +85,9 @@ export function createS3Access(target: S3Endpoint): LabS3Access {
         leavePartsOnError: false,
       });
       await upload.done();
+    },
+    async deleteObject(bucket, key) {
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
     },
     destroy() {
       client.destroy();

@@ -1,6 +1,7 @@
 import type { AxiosInstance } from 'axios';
 import type { infer as Infer } from 'zod';
 import type {
+  ReturnSourceRef,
   AuditPage,
   RollbackRequest,
   AuditQuery,
@@ -120,7 +121,7 @@ export function createApi(http: AxiosInstance) {
     startExport: async (body: Infer<typeof ExportRequest>): Promise<ExportTask> => (await http.post<ExportTask>('/exports', body)).data,
     cancelExport: async (id: string): Promise<ExportTask> => (await http.post<ExportTask>(`/exports/${enc(id)}/cancel`)).data,
     // Bring back to vCenter (issue 16): a completed export's OVA imported as a new VM.
-    returnChoices: async (exportId: string): Promise<ReturnChoices> => (await http.get<ReturnChoices>('/returns/choices', { params: { exportId } })).data,
+    returnChoices: async (source: ReturnSourceRef): Promise<ReturnChoices> => (await http.get<ReturnChoices>('/returns/choices', { params: source })).data,
     returnPreflight: async (body: ReturnRequestInput): Promise<ReturnPreflight> => (await http.post<ReturnPreflight>('/returns/preflight', body)).data,
     startReturn: async (body: ReturnRequestInput): Promise<ReturnTask> => (await http.post<ReturnTask>('/returns', body)).data,
     returns: async (): Promise<ReturnList> => (await http.get<ReturnList>('/returns', { params: { limit: 200 } })).data,

@@ -6,12 +6,14 @@ import { useT } from '../../i18n/i18n.ts';
 import { Alert } from '../../kit/Alert.tsx';
 import { ApiErrorAlert } from '../../kit/ApiErrorAlert.tsx';
 import { Button } from '../../kit/Button.tsx';
+import { ContextMenu } from '../../kit/ContextMenu.tsx';
 import { CellId, CellText, CellVm, DataTable, type Column } from '../../kit/DataTable.tsx';
 import { Form, InputField } from '../../kit/Form.tsx';
 import { Spinner } from '../../kit/Spinner.tsx';
 import { Tabs } from '../../kit/Tabs.tsx';
 import { testIds } from '../../testIds.ts';
 import { environmentQueries } from '../migrate/migrate.queries.ts';
+import { ReturnForm } from '../return/ReturnForm.tsx';
 import { appliedFacts } from './AppliedOptions.tsx';
 import { exportQueries, instanceQueries, meQuery } from './portal.queries.ts';
 
@@ -90,6 +92,9 @@ export function InstancesTab({ environmentId }: { environmentId: string }) {
   const [selected, setSelected] = useState<string | null>(null);
   const [tab, setTab] = useState<InstanceTab>('summary');
   const [exporting, setExporting] = useState(false);
+  // Right-click → Bring back to vCenter: one task exports the instance, then imports it (administrators, as exports).
+  const [menu, setMenu] = useState<{ row: ImportedInstance; at: { x: number; y: number } } | null>(null);
+  const [bringing, setBringing] = useState<string | null>(null);
   const invalidate = () => qc.invalidateQueries({ queryKey: instanceQueries.all() });
   const start = useMutation({ mutationFn: (id: string) => api.instanceAction(id, 'start', environmentId), onSettled: invalidate });
   const backup = useMutation({ mutationFn: (id: string) => api.backupInstance(id, environmentId) });
@@ -118,8 +123,26 @@ export function InstancesTab({ environmentId }: { environmentId: string }) {
           setExporting(false);
         }}
         rowTestId={(i) => testIds.portal.instanceRow(i.instanceId)}
+        onRowContextMenu={(row, at) => setMenu({ row, at })}
         empty={t('instances.empty')}
       />
+      {menu && (
+        <ContextMenu
+          label={menu.row.instanceId}
+          at={menu.at}
+          onClose={() => setMenu(null)}
+          items={[
+            {
+              label: t('return.action'),
+              testId: testIds.returns.openInstance,
+              disabled: !mayExport,
+              title: mayExport ? t('return.instanceRule') : t('return.instanceAdminOnly'),
+              onSelect: () => setBringing(menu.row.instanceId),
+            },
+          ]}
+        />
+      )}
+      {bringing && mayExport && <ReturnForm key={bringing} instance={{ instanceId: bringing, environmentId }} onClose={() => setBringing(null)} />}
       {current && (
         <Tabs
           label={current.instanceId}

@@ -1,9 +1,9 @@
-// "Bring back to vCenter" (issue 16): a completed export's OVA imported as a new VM, chosen in the vSphere Client's
+// "Bring back to vCenter" (issue 16): a completed export's OVA (or an imported instance, exported first by the task) imported as a new VM, chosen in the vSphere Client's
 // terms (Deploy OVF Template's name and folder, compute resource, storage, disk format, networks). The server's
 // pre-flight runs as the choices change and shows every blocker at once, each under the field it belongs to.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useMemo, useState } from 'react';
-import { VmNameInput, type ExportTask, type ReturnCheck, type ReturnChoices, type ReturnRequestInput } from '../../../connector/contract/index.ts';
+import { VmNameInput, type ExportTask, type ReturnCheck, type ReturnChoices, type ReturnRequestInput, type ReturnSourceRef } from '../../../connector/contract/index.ts';
 import { useApi } from '../../api/ApiContext.tsx';
 import { formatBytes, useT, type Translate } from '../../i18n/i18n.ts';
 import { Alert } from '../../kit/Alert.tsx';
@@ -80,14 +80,19 @@ function initial(c: ReturnChoices) {
   return { name: c.suggestedName, folder: folder?.id ?? '', compute: compute ? refKey(compute) : '', datastore: ds?.id ?? '', networks };
 }
 
-export function ReturnForm({ exp, onClose }: { exp: ExportTask; onClose: () => void }) {
+/** What the form brings back: a completed export's OVA, or an imported instance the task exports first. */
+export type ReturnFormSource = { exp: ExportTask; instance?: undefined } | { exp?: undefined; instance: { instanceId: string; environmentId: string } };
+
+export function ReturnForm(props: ReturnFormSource & { onClose: () => void }) {
+  const { onClose } = props;
   const api = useApi();
   const t = useT();
-  const choices = useQuery(returnQueries.choices(api, exp.id));
+  const source: ReturnSourceRef = props.exp !== undefined ? { exportId: props.exp.id } : { instanceId: props.instance.instanceId, environmentId: props.instance.environmentId };
+  const choices = useQuery(returnQueries.choices(api, source));
   return (
     <div className="vsp-inline-dialog" role="dialog" aria-label={t('return.title')} data-test={testIds.returns.form}>
       <h4>{t('return.title')}</h4>
-      <p className="vsp-muted">{t('return.intro', { id: exp.exportTaskId, instance: exp.instanceId })}</p>
+      <p className="vsp-muted">{props.exp !== undefined ? t('return.intro', { id: props.exp.exportTaskId, instance: props.exp.instanceId }) : t('return.intro.instance', { instance: props.instance.instanceId })}</p>
       {choices.isPending && <Spinner label={t('return.loading')} />}
       {choices.isError && (
         <>
@@ -95,12 +100,12 @@ export function ReturnForm({ exp, onClose }: { exp: ExportTask; onClose: () => v
           <Button onClick={onClose}>{t('common.close')}</Button>
         </>
       )}
-      {choices.data && <ReturnFields exp={exp} choices={choices.data} onClose={onClose} />}
+      {choices.data && <ReturnFields source={source} choices={choices.data} onClose={onClose} />}
     </div>
   );
 }
 
-function ReturnFields({ exp, choices, onClose }: { exp: ExportTask; choices: ReturnChoices; onClose: () => void }) {
+function ReturnFields({ source, choices, onClose }: { source: ReturnSourceRef; choices: ReturnChoices; onClose: () => void }) {
   const api = useApi();
   const t = useT();
   const qc = useQueryClient();
@@ -118,7 +123,7 @@ function ReturnFields({ exp, choices, onClose }: { exp: ExportTask; choices: Ret
   const complete = nameCheck.success && folder !== '' && compute !== '' && datastore !== '' && choices.sourceNetworks.every((s) => networks[s]);
   const body: ReturnRequestInput | undefined = complete
     ? {
-        exportId: exp.id,
+        ...source,
         name: nameCheck.data,
         folderId: folder,
         computeResource: splitKey<'ClusterComputeResource' | 'HostSystem' | 'ResourcePool'>(compute),
@@ -144,7 +149,7 @@ function ReturnFields({ exp, choices, onClose }: { exp: ExportTask; choices: Ret
     return (
       <>
         <Alert kind="success" testId={testIds.returns.started}>
-          {t('return.started', { name: run.data.name })}
+          {t(source.exportId ? 'return.started' : 'return.started.instance', { name: run.data.name })}
         </Alert>
         <Button onClick={onClose}>{t('common.close')}</Button>
       </>

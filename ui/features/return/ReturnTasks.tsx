@@ -21,7 +21,9 @@ function ReturnProgress({ task, t }: { task: ReturnTask; t: Translate }) {
   const running = task.state === 'running' || task.state === 'cancelling';
   const facts = running
     ? [
-        t(`return.phase.${task.phase}`),
+        // From an imported instance: the export is step 1, the import step 2.
+        task.source === 'instance' ? t('return.step', { step: task.phase === 'exporting' ? 1 : 2 }) : null,
+        task.phase === 'exporting' ? t('return.phase.exporting', { id: task.exportTaskId ?? task.exportId }) : t(`return.phase.${task.phase}`),
         task.bytesTotal ? t('return.bytes', { done: formatBytes(task.bytesUploaded), total: formatBytes(task.bytesTotal) }) : null,
         task.throughputBps ? t('return.throughput', { rate: formatBytes(task.throughputBps) }) : null,
         task.etaSeconds !== undefined && task.phase === 'uploading' ? t('return.eta', { eta: formatEta(task.etaSeconds) }) : null,

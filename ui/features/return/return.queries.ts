@@ -1,5 +1,5 @@
 import { queryOptions } from '@tanstack/react-query';
-import type { ReturnList, ReturnRequestInput } from '../../../connector/contract/index.ts';
+import type { ReturnList, ReturnRequestInput, ReturnSourceRef } from '../../../connector/contract/index.ts';
 import type { Api } from '../../api/client.ts';
 
 const moving = new Set(['running', 'cancelling']);
@@ -12,8 +12,8 @@ export const returnQueries = {
   list: (api: Api) =>
     queryOptions({ queryKey: [...returnQueries.all(), 'list'] as const, queryFn: () => api.returns(), staleTime: 0, refetchInterval: (q) => refetchWhileMoving(q.state.data) }),
   // The inventory the user sees can change while the form is open; read it once per opening.
-  choices: (api: Api, exportId: string) =>
-    queryOptions({ queryKey: [...returnQueries.all(), 'choices', exportId] as const, queryFn: () => api.returnChoices(exportId), staleTime: 0, gcTime: 0, retry: false }),
+  choices: (api: Api, source: ReturnSourceRef) =>
+    queryOptions({ queryKey: [...returnQueries.all(), 'choices', source] as const, queryFn: () => api.returnChoices(source), staleTime: 0, gcTime: 0, retry: false }),
   preflight: (api: Api, body: ReturnRequestInput | undefined) =>
     queryOptions({ queryKey: [...returnQueries.all(), 'preflight', body] as const, queryFn: () => api.returnPreflight(body!), staleTime: 0, gcTime: 30_000, retry: false }),
 };
