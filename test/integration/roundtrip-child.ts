@@ -1,10 +1,14 @@
 // A process that only runs one "Bring back to vCenter" task (connector/roundtrip/service.ts), for the SIGKILL test.
 // Input in ROUNDTRIP_CHILD (JSON: { file, sdkUrl, caPem, user, password, s3, task, chunkDelayMs }); every save is
-// printed as a JSON line ({ phase, leaseId, bytesUploaded }). The OVA is read from S3 at a held pace (chunkDelayMs per
+// printed as a JSON line ({ phase, leaseId, bytesUploaded }). With `fromInstance` the task is started as from Imported
+// Instances: the connector's export of the instance (ExportService on the same file) first. The OVA is read from S3 at a held pace (chunkDelayMs per
 // chunk), as a slow link would deliver it, so the parent can kill the process in the middle of the upload.
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
+import { ExportService } from '../../connector/engine/exports.ts';
+import { SqliteExportTasks } from '../../connector/store/sqlite/export-tasks.ts';
 import { ReturnService } from '../../connector/roundtrip/service.ts';
 import { SqliteReturnTasks, type ReturnRecord } from '../../connector/roundtrip/store.ts';
 import { Vim25Client } from '../../connector/vsphere/vim25.ts';
@@ -18,6 +22,7 @@ interface ChildInput {
   s3: { endpoint: string; accessKeyId: string; secretAccessKey: string };
   task: Omit<ReturnRecord, 'id' | 'seq' | 'state' | 'phase' | 'percent' | 'bytesUploaded' | 'createdAt' | 'updatedAt'>;
   chunkDelayMs: number;
+  fromInstance?: { ec2Endpoint: string; bucketName: string };
 }
 
 const input = JSON.parse(process.env.ROUNDTRIP_CHILD ?? '{}') as ChildInput;
@@ -44,8 +49,15 @@ class TellingTasks extends SqliteReturnTasks {
     process.stdout.write(`${JSON.stringify({ id: rec.id, state: rec.state, phase: rec.phase, leaseId: rec.leaseId, vmId: rec.vmId, bytesUploaded: rec.bytesUploaded })}\n`);
   }
 }
+let exports: ExportService | undefined;
+if (input.fromInstance) {
+  const ec2 = new EC2Client({ region: 'us-east-1', endpoint: input.fromInstance.ec2Endpoint, credentials: { accessKeyId: 'lab', secretAccessKey: 'lab' } });
+  exports = new ExportService({ store: new SqliteExportTasks(input.file), ec2: () => ec2, s3: () => s3, maxExportsPerRegion: 5 });
+  await exports.setBucketName(input.fromInstance.bucketName);
+}
 const service = new ReturnService({
   repo: new TellingTasks(input.file),
+  ...(exports ? { exports: () => exports } : {}),
   s3: () => s3,
   serviceSession: async () => undefined,
   connectorId: async () => 'roundtrip-child',
@@ -54,4 +66,10 @@ const service = new ReturnService({
 });
 const client = await Vim25Client.connect({ sdkUrl: input.sdkUrl, ca: input.caPem });
 await client.login(input.user, input.password);
-await service.start(input.task, client);
+if (exports) {
+  const { task } = input;
+  const exp = await exports.start({ environmentId: task.environmentId, region: task.region, instanceId: task.instanceId, s3Prefix: 'bring-back/', requestedBy: task.requestedBy });
+  await service.start({ ...task, source: 'instance', exportId: exp.id, exportTaskId: exp.exportTaskId, bucket: exp.bucket, s3Key: exp.s3Key ?? '' }, client);
+} else {
+  await service.start(input.task, client);
+}

@@ -1,17 +1,20 @@
 // Issue 16: SIGKILL during "Bring back to vCenter"'s upload. The task runs in a child process (roundtrip-child.ts) on
 // its own SQLite file and is killed mid-upload; a connector starting on that file (ReturnService.resume with the
 // connector's vCenter account) aborts the old lease and removes the half-made VM: no VM, no open lease, the task
-// failed saying what happened and what to do. Then the same import runs to one whole VM.
+// failed saying what happened and what to do. Then the same import runs to one whole VM. A task started from Imported
+// Instances killed during its export phase: the restarted connector cancels the export and removes its files.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CreateTagsCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import { S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExportTask } from '../../connector/contract/index.ts';
 import { ENVIRONMENT_TAG } from '../../connector/engine/aws-steps.ts';
+import { ExportService } from '../../connector/engine/exports.ts';
+import { SqliteExportTasks } from '../../connector/store/sqlite/export-tasks.ts';
 import { ReturnService } from '../../connector/roundtrip/service.ts';
 import { SqliteReturnTasks, type ReturnRecord } from '../../connector/roundtrip/store.ts';
 import { el } from '../../connector/vsphere/soap.ts';
@@ -38,7 +41,8 @@ async function find(path: string): Promise<MoRef> {
 }
 
 beforeAll(async () => {
-  lab = await startApiLab();
+  // Export stages of 1.5 s: a task's export is still running when the restarted connector looks at it.
+  lab = await startApiLab({ exportStageMs: 1_500 });
   dir = await mkdtemp(join(tmpdir(), 'rt-crash-'));
   const admin = await lab.login(ADMIN.user);
   await allowImports(lab);
@@ -96,12 +100,15 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-/** Starts the child; resolves with its task id once it reports the upload under way, then SIGKILLs it. */
-async function killMidUpload(file: string): Promise<{ id: string; leaseId: string }> {
+type Seen = { id: string; phase: string; leaseId?: string; bytesUploaded: number };
+const midUpload = (m: Seen) => m.phase === 'uploading' && !!m.leaseId && m.bytesUploaded > 0;
+
+/** Starts the child; resolves with its task id once it reports the upload under way (or `at`), then SIGKILLs it. */
+async function killMidUpload(file: string, at: (m: Seen) => boolean = midUpload, extra: Record<string, unknown> = {}): Promise<{ id: string; leaseId: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
     env: {
       ...process.env,
-      ROUNDTRIP_CHILD: JSON.stringify({ file, sdkUrl: lab.vcsim.sdkUrl, caPem: lab.vcsim.certPem, ...ADMIN, s3: { endpoint: lab.s3.url, accessKeyId: lab.s3.accessKeyId, secretAccessKey: lab.s3.secretAccessKey }, task, chunkDelayMs: 100 }),
+      ROUNDTRIP_CHILD: JSON.stringify({ file, sdkUrl: lab.vcsim.sdkUrl, caPem: lab.vcsim.certPem, ...ADMIN, s3: { endpoint: lab.s3.url, accessKeyId: lab.s3.accessKeyId, secretAccessKey: lab.s3.secretAccessKey }, task, chunkDelayMs: 100, ...extra }),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -111,8 +118,8 @@ async function killMidUpload(file: string): Promise<{ id: string; leaseId: strin
   const seen = await new Promise<{ id: string; leaseId: string }>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the child exited early (${code})`)));
     lines.on('line', (line) => {
-      const m = JSON.parse(line) as { id: string; phase: string; leaseId?: string; bytesUploaded: number };
-      if (m.phase === 'uploading' && m.leaseId && m.bytesUploaded > 0) resolve({ id: m.id, leaseId: m.leaseId });
+      const m = JSON.parse(line) as Seen;
+      if (at(m)) resolve({ id: m.id, leaseId: m.leaseId ?? '' });
     });
   });
   child.kill('SIGKILL');
@@ -156,6 +163,35 @@ describe('SIGKILL during Bring back to vCenter', { timeout: 300_000 }, () => {
       expect((await repo.get(again.id))!.state).toBe('completed');
       expect((await vim.listVirtualMachines()).filter((v) => v.name === 'crash-back')).toHaveLength(1);
       expect((await lab.vcsim.faultStatus()).openImportLeases).toBe(0);
+    } finally {
+      await service.stop();
+      await repo.close();
+    }
+  });
+
+  it('killed during the export phase of a task from Imported Instances: the export is cancelled, its files removed, no VM', async () => {
+    const file = join(dir, 'connector-instance.sqlite');
+    const killed = await killMidUpload(file, (m) => m.phase === 'exporting', {
+      task: { ...task, name: 'crash-from-instance' },
+      fromInstance: { ec2Endpoint: lab.ec2.url, bucketName: 'lab' },
+    });
+    const exports = new ExportService({ store: new SqliteExportTasks(file), ec2: () => lab.ec2Client('us-east-1'), s3: () => s3, maxExportsPerRegion: 5 });
+    const repo = new SqliteReturnTasks(file);
+    const service = new ReturnService({ repo, s3: () => s3, serviceSession: async () => vim, connectorId: async () => 'roundtrip-child', keepAliveMs: 200, exports: () => exports, log: () => {} });
+    try {
+      const before = (await repo.get(killed.id))!;
+      expect([before.state, before.phase, before.source]).toEqual(['running', 'exporting', 'instance']);
+      expect((await exports.get(before.exportId))!.state).toBe('active');
+      await service.resume();
+      const rec = (await repo.get(killed.id))!;
+      expect(rec.state).toBe('failed');
+      expect(rec.message).toBe(
+        `The connector restarted while bringing the VM back; the user session the import ran in ended with it. The export ${before.exportTaskId} was cancelled and its files removed from S3. Start Bring back to vCenter again.`,
+      );
+      expect((await exports.get(before.exportId))!.state).toBe('cancelled');
+      const left = await s3.send(new ListObjectsV2Command({ Bucket: 'export-to-s3-lab-us-east-1', Prefix: 'bring-back/' }));
+      expect(left.Contents ?? []).toEqual([]);
+      expect((await vim.listVirtualMachines()).map((v) => v.name)).not.toContain('crash-from-instance');
     } finally {
       await service.stop();
       await repo.close();
