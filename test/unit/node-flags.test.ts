@@ -28,8 +28,17 @@ describe("the connector's Node.js flags", () => {
     for (const f of CONNECTOR_NODE_FLAGS) expect(words.slice(1, script), exec).toContain(f);
   });
 
-  it("hold V8's young generation to two 8 MiB semi-spaces under a burst of short-lived objects", () => {
-    expect(youngGenerationBytes(CONNECTOR_NODE_FLAGS)).toBeLessThanOrEqual(16 * MiB);
+  it("hold V8's young generation to two 4 MiB semi-spaces under a burst of short-lived objects", () => {
+    expect(youngGenerationBytes(CONNECTOR_NODE_FLAGS)).toBeLessThanOrEqual(8 * MiB);
+  });
+
+  it("set V8's heap limit whatever the host's RAM: an old generation of 1536 MiB, below the 2 GiB where V8 lets it grow 4x between full collections", () => {
+    const r = spawnSync(process.execPath, [...CONNECTOR_NODE_FLAGS, '-p', "require('node:v8').getHeapStatistics().heap_size_limit"], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+    expect(r.status, r.stderr).toBe(0);
+    const limit = Number(r.stdout.trim());
+    // The limit is the old generation's plus the young generation's (a few MiB).
+    expect(limit).toBeGreaterThanOrEqual(1536 * MiB);
+    expect(limit).toBeLessThan(2048 * MiB);
   });
 
   it('are found on the command line or in NODE_OPTIONS, and named when missing', () => {
