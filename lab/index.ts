@@ -15,7 +15,7 @@ import { startVcsim, type VcsimHandle } from './vcsim/index.ts';
 import { startS3, type S3Handle } from './s3/index.ts';
 import { startEc2Emulator, type Ec2EmulatorHandle } from './ec2/index.ts';
 import { startVsphereClient } from './vsphere-client/index.ts';
-import { powerOff } from '../connector/vsphere/cbt.ts';
+import { powerOff, powerOn } from '../connector/vsphere/cbt.ts';
 import { Vim25Client } from '../connector/vsphere/vim25.ts';
 import { reservePort } from './ports.ts';
 import { startPostgresCluster } from './postgres/cluster.ts';
@@ -253,6 +253,17 @@ export async function startLab(opts: LabOptions = {}): Promise<LabHandle> {
         try {
           await vc.login(serviceAccount.name, serviceAccount.password);
           await powerOff(vc, vmId);
+        } finally {
+          await vc.logout().catch(() => undefined);
+          vc.close();
+        }
+      },
+      // Lab only: and powers on again (the card's "Power on", after a shutdown or a cutover in the lab).
+      labPowerOn: async (vmId) => {
+        const vc = await Vim25Client.connect({ sdkUrl: vcsim.sdkUrl, ca: vcsim.certPem });
+        try {
+          await vc.login(serviceAccount.name, serviceAccount.password);
+          await powerOn(vc, vmId);
         } finally {
           await vc.logout().catch(() => undefined);
           vc.close();

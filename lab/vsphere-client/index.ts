@@ -34,6 +34,8 @@ export interface VsphereClientOptions {
   labDiskWriter?: (vmId: string, deviceKey: number, write: { offset: number; length: number; seed: number }) => Promise<unknown>;
   /** Lab only: the guest OS of a VM shuts itself down, as from inside the VM (the lab's VMs run no VMware Tools). */
   labGuestShutdown?: (vmId: string) => Promise<void>;
+  /** Lab only: powers a VM on again after the lab's guest shutdown (the journeys leave the lab as they found it). */
+  labPowerOn?: (vmId: string) => Promise<void>;
 }
 
 export interface VsphereClientHandle {
@@ -277,6 +279,27 @@ export async function startVsphereClient(opts: VsphereClientOptions): Promise<Vs
       return apiError(reply, 502, 'LabShutdownFailed', `The lab vCenter did not power off ${vm.name}: ${(err as Error).message}`);
     }
     return { poweredOffAt: new Date().toISOString() };
+  });
+
+  // Lab only: power the VM on again after a lab shutdown, so the lab can be used for the next warm migration.
+  app.post<{ Params: { id: string } }>('/ui/api/lab/vms/:id/power-on', async (request, reply) => {
+    const s = requireSession(request, reply);
+    if (!s) return reply;
+    const powerOn = opts.labPowerOn;
+    if (!powerOn) return apiError(reply, 404, 'NotFound', 'Powering a VM on from this card is a lab-only tool; this vSphere Client is not running in the lab.');
+    let vm;
+    try {
+      vm = await s.vim.getVirtualMachine(request.params.id);
+    } catch (err) {
+      return failed(reply, s, err);
+    }
+    if (vm.powerState === 'poweredOn') return apiError(reply, 409, 'PoweredOn', `${vm.name} is already powered on.`);
+    try {
+      await powerOn(vm.id);
+    } catch (err) {
+      return apiError(reply, 502, 'LabPowerOnFailed', `The lab vCenter did not power on ${vm.name}: ${(err as Error).message}`);
+    }
+    return { poweredOnAt: new Date().toISOString() };
   });
 
   // Recent Tasks and Monitor → Events.

@@ -75,6 +75,8 @@ export const testIds = {
     error: 'lab-disk-write-error',
     /** Shut the guest down from inside (for a cutover with "I will power off the VM"). */
     shutdown: 'lab-guest-shutdown',
+    /** Power the VM on again (after a lab shutdown or cutover). */
+    powerOn: 'lab-power-on',
   },
   /** The Recent Tasks pane at the bottom (TaskManager.recentTask). */
   recentTasks: {

@@ -2,7 +2,7 @@
 // click to give a warm migration changes to replicate.
 import { client, expect, test } from './fixtures.ts';
 
-test('The lab-only card writes blocks of a running VM, shuts its guest down, and says why it cannot for a powered-off VM', async ({ vsphere, page }) => {
+test('The lab-only card writes blocks of a running VM, shuts its guest down, powers it on again, and says why it cannot for a powered-off VM', async ({ vsphere, page }) => {
   await vsphere.loginAs('operator');
   // A VM no other journey migrates, so their block counts are not disturbed.
   await vsphere.openVm('debian-tools-01');
@@ -22,6 +22,12 @@ test('The lab-only card writes blocks of a running VM, shuts its guest down, and
   await expect(card).toContainText('The guest OS shut down at');
   await expect(page.getByTestId(client.object.powerState)).toHaveText(/Powered Off/);
   await expect(page.getByTestId(client.labDiskWrite.shutdown)).toBeDisabled();
+  // Power on again: the journeys after this one (rollback, layout's warm row) need debian-tools-01 running.
+  await page.getByTestId(client.labDiskWrite.powerOn).click();
+  await expect(card).toContainText('Powered on at');
+  await expect(page.getByTestId(client.object.powerState)).toHaveText(/Powered On/);
+  await expect(page.getByTestId(client.labDiskWrite.powerOn)).toBeDisabled();
+  await expect(page.getByTestId(client.labDiskWrite.shutdown)).toBeEnabled();
 
   await vsphere.openVm('ubuntu-web-01');
   await expect(page.getByTestId(client.labDiskWrite.submit)).toBeDisabled();

@@ -1,13 +1,13 @@
 // The lab-only "Change disk blocks" card of the vSphere Client stand-in: its endpoint writes whole 512 KiB blocks of a
 // running VM's first disk through the lab vCenter (what a warm migration's next cycle must send), its guest shutdown
-// powers the VM off (the lab's VMs run no VMware Tools), each refuses what it cannot do with a reason, and neither
-// exists outside the lab.
+// powers the VM off (the lab's VMs run no VMware Tools) and its Power on undoes that, each refuses what it cannot do
+// with a reason, and none exists outside the lab.
 import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startVcsim, type VcsimHandle } from '../../lab/vcsim/index.ts';
 import { startVsphereClient, type VsphereClientHandle } from '../../lab/vsphere-client/index.ts';
 import type { InventoryDto, InventoryFolderDto, LabDiskWriteDto, SessionDto } from '../../lab/vsphere-client/api-types.ts';
-import { powerOff, powerState } from '../../connector/vsphere/cbt.ts';
+import { powerOff, powerOn, powerState } from '../../connector/vsphere/cbt.ts';
 import { Vim25Client } from '../../connector/vsphere/vim25.ts';
 
 const ADMIN = { username: 'administrator@vsphere.local', password: 'Admin!23' };
@@ -77,6 +77,7 @@ beforeAll(async () => {
     plugins: [],
     labDiskWriter: (vmId, key, w) => vcsim.writeDisk(vmId, key, w),
     labGuestShutdown: (vmId) => asAdmin((vc) => powerOff(vc, vmId)),
+    labPowerOn: (vmId) => asAdmin((vc) => powerOn(vc, vmId)),
   });
   plain = await startVsphereClient({ vcenter, plugins: [] });
   const { cookie } = await login(lab);
@@ -150,6 +151,20 @@ describe('Change disk blocks (lab only)', () => {
     expect((again.json as { message: string }).message).toBe('lab-write-on is already powered off.');
     const plainLogin = await login(plain);
     const elsewhere = await call(plain, `/ui/api/lab/vms/${ids.off}/guest-shutdown`, { method: 'POST', cookie: plainLogin.cookie, body: {} });
+    expect(elsewhere.status).toBe(404);
+  });
+
+  it('powers the shut-down VM on again, and says so when it is already on', async () => {
+    const { cookie } = await login(lab);
+    expect(await state(ids.on)).toBe('poweredOff');
+    const r = await call(lab, `/ui/api/lab/vms/${ids.on}/power-on`, { method: 'POST', cookie, body: {} });
+    expect(r.status).toBe(200);
+    expect(await state(ids.on)).toBe('poweredOn');
+    const again = await call(lab, `/ui/api/lab/vms/${ids.on}/power-on`, { method: 'POST', cookie, body: {} });
+    expect(again.status).toBe(409);
+    expect((again.json as { message: string }).message).toBe('lab-write-on is already powered on.');
+    const plainLogin = await login(plain);
+    const elsewhere = await call(plain, `/ui/api/lab/vms/${ids.off}/power-on`, { method: 'POST', cookie: plainLogin.cookie, body: {} });
     expect(elsewhere.status).toBe(404);
   });
 });

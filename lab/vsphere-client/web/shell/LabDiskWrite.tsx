@@ -1,6 +1,7 @@
 // Lab only: a Summary card that overwrites random 512 KiB blocks of a running VM's first disk in the lab vCenter, so a
 // warm migration has changes to replicate, and shuts the guest down from inside (the lab's VMs run no VMware Tools, so a
-// cutover uses "I will power off the VM"). A real vSphere Client has no such card; it is marked as the lab's own.
+// cutover uses "I will power off the VM"), and powers it on again. A real vSphere Client has no such card; it is marked
+// as the lab's own.
 import { useState } from 'react';
 import type { LabDiskWriteDto, VmDetailsDto } from '../../api-types.ts';
 import { testIds } from '../../test-ids.ts';
@@ -16,7 +17,7 @@ export function LabDiskWriteCard({
   vmId: string;
   details: VmDetailsDto | null;
   onUnauthorized(err: unknown): void;
-  /** The guest shut down: the shell refreshes what it shows. */
+  /** The guest shut down or the VM powered on: the shell refreshes what it shows. */
   onPoweredOff(): void;
 }) {
   const [blocks, setBlocks] = useState('16');
@@ -35,6 +36,26 @@ export function LabDiskWriteCard({
     api.labGuestShutdown(vmId).then(
       (r) => {
         setShutdownAt(r.poweredOffAt);
+        setPoweredOnAt(null);
+        setBusy(false);
+        onPoweredOff();
+      },
+      (err: unknown) => {
+        onUnauthorized(err);
+        setError(err instanceof Error ? err.message : String(err));
+        setBusy(false);
+      },
+    );
+  };
+
+  const [poweredOnAt, setPoweredOnAt] = useState<string | null>(null);
+  const powerOn = () => {
+    setBusy(true);
+    setError(null);
+    api.labPowerOn(vmId).then(
+      (r) => {
+        setPoweredOnAt(r.poweredOnAt);
+        setShutdownAt(null);
         setBusy(false);
         onPoweredOff();
       },
@@ -109,10 +130,18 @@ export function LabDiskWriteCard({
         </p>
         <button type="button" className="btn btn-sm btn-outline vsc-lab-shutdown" disabled={busy || !poweredOn} onClick={shutdown} data-test={testIds.labDiskWrite.shutdown}>
           Shut down guest OS
+        </button>{' '}
+        <button type="button" className="btn btn-sm btn-outline" disabled={busy || !details || poweredOn} onClick={powerOn} data-test={testIds.labDiskWrite.powerOn}>
+          Power on
         </button>
         {shutdownAt ? (
           <p className="vsc-lab-text" role="status">
             The guest OS shut down at {new Date(shutdownAt).toLocaleTimeString()}.
+          </p>
+        ) : null}
+        {poweredOnAt ? (
+          <p className="vsc-lab-text" role="status">
+            Powered on at {new Date(poweredOnAt).toLocaleTimeString()}.
           </p>
         ) : null}
         {error ? (

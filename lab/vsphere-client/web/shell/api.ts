@@ -53,4 +53,5 @@ export const api = {
   /** Lab only (see LabDiskWriteCard). */
   labDiskWrite: (vmId: string, req: LabDiskWriteRequestDto) => call<LabDiskWriteDto>('POST', `lab/vms/${encodeURIComponent(vmId)}/disk-writes`, req),
   labGuestShutdown: (vmId: string) => call<{ poweredOffAt: string }>('POST', `lab/vms/${encodeURIComponent(vmId)}/guest-shutdown`, {}),
+  labPowerOn: (vmId: string) => call<{ poweredOnAt: string }>('POST', `lab/vms/${encodeURIComponent(vmId)}/power-on`, {}),
 };
