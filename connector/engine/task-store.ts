@@ -84,6 +84,11 @@ export function regionSlots(repo: MigrationTaskRepository): RegionSlots | undefi
   return r.takeSlot && r.releaseSlot && r.slotsHeld ? (r as RegionSlots) : undefined;
 }
 
+/** Tasks saved at or after `since` (ISO-8601), oldest first: what the notifications' startup sweep looks at. */
+export interface SavedSince<T> {
+  savedSince(since: string): Promise<T[]>;
+}
+
 /** The repository's fleet claims, when it has them (bench wrappers may not). */
 export function fleetClaims(repo: MigrationTaskRepository): FleetTaskClaims | undefined {
   const r = repo as MigrationTaskRepository & Partial<FleetTaskClaims>;

@@ -4,13 +4,22 @@
 import type { ConnectorConfig } from '../config.ts';
 import type { NotificationDelivery, NotificationPayload } from '../contract/index.ts';
 import type { TaskObserver } from '../engine/observer.ts';
-import type { ExportRecord } from '../engine/task-store.ts';
+import type { ExportRecord, SavedSince } from '../engine/task-store.ts';
 import type { MigrationRecord } from '../engine/types.ts';
 import { dedupeKey, exportEvents, migrationEvents, notificationId, testPayload, type TaskEvent } from './events.ts';
 import { sendEmail, sendWebhook, type SendResult } from './senders.ts';
 import { newId, type NotificationStore, type OutboxRow, type TargetRecord } from './store.ts';
 
 type Options = ConnectorConfig['notifications'];
+
+/**
+ * Where the startup sweep finds recent task saves: the engine's own repositories on the store's database (the
+ * connector's SQLite file, or the fleet's PostgreSQL), not the file that holds the outbox.
+ */
+export interface SweptTasks {
+  migrations: SavedSince<MigrationRecord>;
+  exports: SavedSince<ExportRecord>;
+}
 
 /** How far back the startup sweep looks, and how long finished outbox rows are kept (longer, so a sweep never re-adds one). */
 const SWEEP_HORIZON_MS = 7 * 86_400_000;
@@ -24,6 +33,7 @@ export class NotificationService {
 
   constructor(
     readonly store: NotificationStore,
+    private readonly tasks: SweptTasks,
     private readonly opts: Options,
     private readonly log: (msg: string) => void = () => undefined,
   ) {}
@@ -74,20 +84,26 @@ export class NotificationService {
   }
 
   /** Enqueues what recent task states imply; rows already in the outbox stay as they are. */
-  sweep(now = new Date()): number {
+  async sweep(now = new Date()): Promise<number> {
     this.store.prune(new Date(now.getTime() - KEEP_DONE_MS).toISOString());
-    const events: TaskEvent[] = [];
-    for (const row of this.store.tasksSince(new Date(now.getTime() - SWEEP_HORIZON_MS).toISOString())) {
-      const task = JSON.parse(row.data) as MigrationRecord & ExportRecord;
-      events.push(...(row.kind === 'migration' ? migrationEvents(task) : exportEvents(task)));
-    }
+    const since = new Date(now.getTime() - SWEEP_HORIZON_MS).toISOString();
+    const [migrations, exports] = await Promise.all([this.tasks.migrations.savedSince(since), this.tasks.exports.savedSince(since)]);
+    // In the order the tasks were recorded, as the outbox would have had them.
+    const events = [...migrations.map((t) => ({ seq: t.seq, events: migrationEvents(t) })), ...exports.map((t) => ({ seq: t.seq, events: exportEvents(t) }))]
+      .sort((a, b) => a.seq - b.seq)
+      .flatMap((t) => t.events);
     return this.enqueue(events, true);
   }
 
-  start(): void {
+  /** Sweeps, then starts the worker; a store that does not answer is logged (the worker starts regardless). */
+  async start(): Promise<void> {
     this.stopped = false;
-    const added = this.sweep();
-    if (added) this.log(`Notifications: the startup sweep queued ${added} notification(s) a restart had kept from the outbox.`);
+    try {
+      const added = await this.sweep();
+      if (added) this.log(`Notifications: the startup sweep queued ${added} notification(s) a restart had kept from the outbox.`);
+    } catch (err) {
+      this.log(`Notifications: the startup sweep could not read the tasks (${(err as Error).message}); the next start retries.`);
+    }
     this.wake();
   }
 

@@ -191,11 +191,6 @@ export class NotificationStore {
     return (this.stmt('SELECT name FROM environments WHERE id = ?').get(id) as { name: string } | undefined)?.name;
   }
 
-  /** Engine tasks (migrations and exports) saved since `since`: what the startup sweep looks at. */
-  tasksSince(since: string): { kind: 'migration' | 'export'; data: string }[] {
-    return this.stmt(`SELECT kind, data FROM engine_tasks WHERE updated_at >= ? ORDER BY seq`).all(since) as { kind: 'migration' | 'export'; data: string }[];
-  }
-
   /** The connector payload of the newest connector.unhealthy row: how the health monitor learns of an incident a restart interrupted. */
   lastHealthNotice(): NonNullable<NotificationPayload['connector']> | undefined {
     const row = this.stmt(`SELECT payload FROM notification_outbox WHERE event = 'connector.unhealthy' ORDER BY rowid DESC LIMIT 1`).get() as { payload: string } | undefined;

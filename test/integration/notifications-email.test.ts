@@ -10,6 +10,7 @@ import { ConnectorConfig } from '../../connector/config.ts';
 import type { MigrationRecord } from '../../connector/engine/types.ts';
 import { NotificationService } from '../../connector/notifications/service.ts';
 import { NotificationStore } from '../../connector/notifications/store.ts';
+import { exportTasksOn, migrationTasksOn } from '../../connector/store/task-repositories.ts';
 import { generateSelfSigned, type ServerTls } from '../../connector/tls.ts';
 
 interface Mail {
@@ -69,7 +70,7 @@ function service(email: Record<string, unknown>, file: string) {
     notifications: { timeoutMs: 3_000, retryDelayMs: 50, maxAttempts: 2, pollMs: 50, email: { host: '127.0.0.1', port, from: 'vm2ec2@example.com', caPem: tls.certPem, ...email } },
   }).notifications;
   const store = new NotificationStore(join(dir, file));
-  return { store, service: new NotificationService(store, opts) };
+  return { store, service: new NotificationService(store, { migrations: migrationTasksOn({ kind: 'sqlite', file: join(dir, file) }), exports: exportTasksOn({ kind: 'sqlite', file: join(dir, file) }) }, opts) };
 }
 
 describe('e-mail notifications', () => {

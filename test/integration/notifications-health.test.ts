@@ -15,6 +15,7 @@ import { NotificationPayload, WEBHOOK_HEADERS } from '../../connector/contract/i
 import { connectorHealthChecks, HealthMonitor, type HealthCheck } from '../../connector/notifications/health.ts';
 import { NotificationService } from '../../connector/notifications/service.ts';
 import { NotificationStore } from '../../connector/notifications/store.ts';
+import { exportTasksOn, migrationTasksOn } from '../../connector/store/task-repositories.ts';
 import { createStore, type SqliteStore } from '../../connector/store/index.ts';
 import { generateSelfSigned, type ServerTls } from '../../connector/tls.ts';
 import { startEc2Emulator, type Ec2EmulatorHandle } from '../../lab/ec2/index.ts';
@@ -101,7 +102,7 @@ function counted(notifications: NotificationStore) {
 
 function connector() {
   const notifications = new NotificationStore(join(dir, 'connector.sqlite'));
-  const service = new NotificationService(notifications, config.notifications);
+  const service = new NotificationService(notifications, { migrations: migrationTasksOn({ kind: 'sqlite', file: join(dir, 'connector.sqlite') }), exports: exportTasksOn({ kind: 'sqlite', file: join(dir, 'connector.sqlite') }) }, config.notifications);
   const { runs, checks } = counted(notifications);
   const monitor = new HealthMonitor(checks, service, config.notifications.healthIntervalMs);
   service.start();

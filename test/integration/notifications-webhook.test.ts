@@ -16,6 +16,7 @@ import { SqliteMigrationTasks } from '../../connector/store/sqlite/migration-tas
 import type { MigrationRecord } from '../../connector/engine/types.ts';
 import { NotificationService } from '../../connector/notifications/service.ts';
 import { NotificationStore } from '../../connector/notifications/store.ts';
+import { exportTasksOn, migrationTasksOn } from '../../connector/store/task-repositories.ts';
 import { PACKAGE_ROOT } from '../../connector/paths.ts';
 import { generateSelfSigned, type ServerTls } from '../../connector/tls.ts';
 
@@ -71,7 +72,7 @@ function options(extra: Record<string, unknown> = {}) {
 function setup(extra: Record<string, unknown> = {}) {
   const file = join(dir, `n${++fileNo}.sqlite`);
   const store = new NotificationStore(file);
-  const service = new NotificationService(store, options(extra));
+  const service = new NotificationService(store, { migrations: migrationTasksOn({ kind: 'sqlite', file: file }), exports: exportTasksOn({ kind: 'sqlite', file: file }) }, options(extra));
   stores.push(store);
   services.push(service);
   return { file, store, service };
@@ -189,7 +190,7 @@ describe('webhook notifications', () => {
     const done = { ...warm, state: 'completed' as const, phase: 'done' as const, instanceId: 'i-0aaa' };
     service.observer.migrationSaved!(done, { state: 'running', phase: 'cleaning-up' });
     service.observer.migrationSaved!(done, { state: 'running', phase: 'launching' });
-    expect(service.sweep()).toBe(0);
+    expect(await service.sweep()).toBe(0);
     await until('three deliveries', () => store.deliveries(all.id).length === 3);
     await new Promise((r) => setTimeout(r, 300));
     expect(payloads().map((p) => p.kind).sort()).toEqual(['cutover.done', 'cutover.ready', 'migration.completed']);

@@ -1,7 +1,7 @@
 // Export tasks and engine settings on the fleet's PostgreSQL: the same behaviour as the SQLite repository. The region
 // limit holds across the fleet: the count and the insert run in one transaction under an advisory lock on the region,
 // so two connectors exporting at once cannot both take the last place.
-import { ActiveTaskConflict, holds, type ExportRecord, type ExportTaskRepository, type SettingsSwap } from '../../engine/task-store.ts';
+import { ActiveTaskConflict, holds, type ExportRecord, type ExportTaskRepository, type SavedSince, type SettingsSwap } from '../../engine/task-store.ts';
 import type { PgDatabase, PgQueryable } from './database.ts';
 import { isPgTargetConflict, pgSaveSql } from './task-sql.ts';
 
@@ -13,7 +13,7 @@ const EXPORT_REGION_LOCK = 1_014_001;
 const SETTINGS_LOCK = 1_014_002;
 const PUT_SETTING = 'INSERT INTO engine_settings (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at';
 
-export class PgExportTasks implements ExportTaskRepository {
+export class PgExportTasks implements ExportTaskRepository, SavedSince<ExportRecord> {
   /** The pool belongs to the store, which closes it. */
   constructor(private readonly db: PgDatabase) {}
 
@@ -75,6 +75,11 @@ export class PgExportTasks implements ExportTaskRepository {
       `SELECT data FROM engine_tasks WHERE kind = 'export' AND created_at >= $1 AND data::jsonb ->> 'exportTaskId' <> '' ORDER BY seq DESC`,
       [since],
     );
+    return rows.map(parse);
+  }
+
+  async savedSince(since: string): Promise<ExportRecord[]> {
+    const { rows } = await this.db.query<{ data: string }>(`SELECT data FROM engine_tasks WHERE kind = 'export' AND updated_at >= $1 ORDER BY seq`, [since]);
     return rows.map(parse);
   }
 

@@ -5,7 +5,7 @@
 import type { MigrationState } from '../../contract/index.ts';
 import type { MigrationRecord } from '../../engine/types.ts';
 import type { RollbackRecord } from '../../engine/rollback.ts';
-import { ActiveTaskConflict, holds, type CancelRequest, type FleetTaskClaims, type MigrationTaskRepository, type RegionSlots, type TaskFilter } from '../../engine/task-store.ts';
+import { ActiveTaskConflict, holds, type CancelRequest, type FleetTaskClaims, type MigrationTaskRepository, type RegionSlots, type SavedSince, type TaskFilter } from '../../engine/task-store.ts';
 import { insertOwner } from '../sqlite/migration-tasks.ts';
 import type { PgDatabase } from './database.ts';
 import { isPgTargetConflict, pgSaveSql } from './task-sql.ts';
@@ -15,7 +15,7 @@ const SAVE_OWNED_SQL = pgSaveSql(true);
 const SLOTS_LOCK = 1_014_003;
 const parse = (r: { data: string }): MigrationRecord => JSON.parse(r.data) as MigrationRecord;
 
-export class PgMigrationTasks implements MigrationTaskRepository, FleetTaskClaims, RegionSlots {
+export class PgMigrationTasks implements MigrationTaskRepository, FleetTaskClaims, RegionSlots, SavedSince<MigrationRecord> {
   /** The pool belongs to the store, which closes it. */
   constructor(private readonly db: PgDatabase) {}
 
@@ -95,6 +95,11 @@ export class PgMigrationTasks implements MigrationTaskRepository, FleetTaskClaim
   async byStates(states: readonly MigrationState[]): Promise<MigrationRecord[]> {
     if (states.length === 0) return [];
     const { rows } = await this.db.query<{ data: string }>(`SELECT data FROM engine_tasks WHERE kind = 'migration' AND state = ANY($1::text[]) ORDER BY seq`, [[...states]]);
+    return rows.map(parse);
+  }
+
+  async savedSince(since: string): Promise<MigrationRecord[]> {
+    const { rows } = await this.db.query<{ data: string }>(`SELECT data FROM engine_tasks WHERE kind = 'migration' AND updated_at >= $1 ORDER BY seq`, [since]);
     return rows.map(parse);
   }
 

@@ -1,12 +1,12 @@
 // Export tasks and engine settings in the connector's SQLite file, in the same table family as migrations.
 import type { Database } from 'better-sqlite3';
 import { openSqlite, prepareCached } from './database.ts';
-import { ActiveTaskConflict, holds, type ExportRecord, type ExportTaskRepository, type SettingsSwap } from '../../engine/task-store.ts';
+import { ActiveTaskConflict, holds, type ExportRecord, type ExportTaskRepository, type SavedSince, type SettingsSwap } from '../../engine/task-store.ts';
 import { isTargetConflict, saveSql } from './task-sql.ts';
 
 const SAVE_SQL = saveSql(false);
 
-export class SqliteExportTasks implements ExportTaskRepository {
+export class SqliteExportTasks implements ExportTaskRepository, SavedSince<ExportRecord> {
   private handle: Database | undefined;
 
   constructor(private readonly file: string) {}
@@ -82,6 +82,11 @@ export class SqliteExportTasks implements ExportTaskRepository {
   async since(since: string): Promise<ExportRecord[]> {
     // Reservations EC2 has not accepted yet (no export task id) are not exports yet.
     const rows = this.db.prepare(`SELECT data FROM engine_tasks WHERE kind = 'export' AND created_at >= ? AND json_extract(data, '$.exportTaskId') <> '' ORDER BY seq DESC`).all(since) as { data: string }[];
+    return rows.map((r) => JSON.parse(r.data) as ExportRecord);
+  }
+
+  async savedSince(since: string): Promise<ExportRecord[]> {
+    const rows = prepareCached(this.db, `SELECT data FROM engine_tasks WHERE kind = 'export' AND updated_at >= ? ORDER BY seq`).all(since) as { data: string }[];
     return rows.map((r) => JSON.parse(r.data) as ExportRecord);
   }
 

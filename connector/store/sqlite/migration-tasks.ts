@@ -6,7 +6,7 @@ import { openSqlite, prepareCached } from './database.ts';
 import type { MigrationState } from '../../contract/index.ts';
 import type { MigrationRecord } from '../../engine/types.ts';
 import type { RollbackRecord } from '../../engine/rollback.ts';
-import { ActiveTaskConflict, holds, type CancelRequest, type FleetTaskClaims, type MigrationTaskRepository, type RegionSlots, type TaskFilter } from '../../engine/task-store.ts';
+import { ActiveTaskConflict, holds, type CancelRequest, type FleetTaskClaims, type MigrationTaskRepository, type RegionSlots, type SavedSince, type TaskFilter } from '../../engine/task-store.ts';
 import { isTargetConflict, saveSql } from './task-sql.ts';
 
 const SAVE_OWNED_SQL = saveSql(true);
@@ -19,7 +19,7 @@ const PAGE_CACHE_ENTRIES = 256;
 /** Parsed rows kept for reuse by list() and peek() (about 1 KiB each). */
 const ROW_CACHE_ENTRIES = 20_000;
 
-export class SqliteMigrationTasks implements MigrationTaskRepository, FleetTaskClaims, RegionSlots {
+export class SqliteMigrationTasks implements MigrationTaskRepository, FleetTaskClaims, RegionSlots, SavedSince<MigrationRecord> {
   private handle: Database | undefined;
   /** Bumped by every write through this connection; SQLite's data_version covers writes by other connections. */
   private writes = 0;
@@ -201,6 +201,11 @@ export class SqliteMigrationTasks implements MigrationTaskRepository, FleetTaskC
   async byStates(states: readonly MigrationState[]): Promise<MigrationRecord[]> {
     if (states.length === 0) return [];
     const rows = this.stmt(`SELECT data FROM engine_tasks WHERE kind = 'migration' AND state IN (${states.map(() => '?').join(',')}) ORDER BY seq`).all(...states) as { data: string }[];
+    return rows.map((r) => JSON.parse(r.data) as MigrationRecord);
+  }
+
+  async savedSince(since: string): Promise<MigrationRecord[]> {
+    const rows = this.stmt(`SELECT data FROM engine_tasks WHERE kind = 'migration' AND updated_at >= ? ORDER BY seq`).all(since) as { data: string }[];
     return rows.map((r) => JSON.parse(r.data) as MigrationRecord);
   }
 
