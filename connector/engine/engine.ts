@@ -110,6 +110,8 @@ export class MigrationEngine {
       stored: (id) => this.stored(id),
       view: (t) => this.view(t),
       makeDue: (id) => this.makeDue(id),
+      flush: (id) => this.writer.flush(id),
+      claims: () => this.claims,
     });
   }
 
@@ -140,6 +142,7 @@ export class MigrationEngine {
         log: (line) => this.opts.log(line),
         resume: (t) => this.resume(t),
         cancel: async (req) => void (await this.cancel(req.id, req.by)),
+        warm: (req) => this.warmTasks.carryOut(req),
         pump: async () => {
           const claims = this.claims;
           await (await this.queue.ready()).reload(claims && (() => claims.queuedOrder()));

@@ -1,5 +1,5 @@
 // This connector's part in a fleet that shares its tasks (issue 14). Every fleetPollMs it takes over the running
-// tasks of lost connectors of its vCenter, carries out the cancels asked on peers for tasks it runs, and looks for
+// tasks of lost connectors of its vCenter, carries out the cancels and warm actions asked on peers for tasks it runs, and looks for
 // queued work (peers' submissions, opened start windows). Each decision is one store statement (FleetTaskClaims).
 //
 // Written by hand rather than on pg-boss or graphile-worker: a migration runs for hours and must stay leased while its
@@ -8,7 +8,7 @@
 // graphile-worker (Node) treats a job as abandoned only after a fixed 4-hour lock; neither counts "5 active imports
 // per account and region across all workers" (see slots in aws-steps.ts), and both would need their own job tables
 // beside engine_tasks, which the portal, waves and the one-task-per-VM index already read.
-import type { CancelRequest, FleetTaskClaims } from './task-store.ts';
+import type { CancelRequest, FleetTaskClaims, WarmRequest } from './task-store.ts';
 import type { MigrationRecord } from './types.ts';
 
 export interface FleetPollOptions {
@@ -23,6 +23,8 @@ export interface FleetPollOptions {
   resume(t: MigrationRecord): void;
   /** A cancel asked on a peer for a task this connector owns. */
   cancel(req: CancelRequest): Promise<void>;
+  /** A warm action (test instance, cutover) asked on a peer for a task this connector owns. */
+  warm(req: WarmRequest): Promise<void>;
   /** Reads the queue again (queue positions) and looks for queued work. */
   pump(): Promise<void>;
 }
@@ -58,6 +60,7 @@ export class FleetPoll {
       this.opts.resume(t);
     }
     for (const req of await claims.cancelRequests(me)) await this.opts.cancel(req);
+    for (const req of await claims.warmRequests(me)) await this.opts.warm(req);
     await this.opts.pump();
   }
 

@@ -41,6 +41,21 @@ export interface CancelRequest {
   at: string;
 }
 
+/** Warm actions a user can ask of a replicating migration (Launch test instance, Finish test, Cut over). */
+export type WarmAction = 'launchTest' | 'finishTest' | 'cutover';
+
+/** A warm action asked on a connector that does not run the task; its owner carries it out at its next poll. */
+export interface WarmRequest {
+  taskId: string;
+  action: WarmAction;
+  /** Tells this request from a later one for the same action: the owner clears only the one it carried out. */
+  id: string;
+  by: string;
+  at: string;
+  /** Launch test instance: the subnet asked for. */
+  subnetId?: string;
+}
+
 /**
  * Tasks shared by the connectors of a fleet (issue 14): who runs which is decided by the store, each decision in one
  * statement, so two connectors never both take a task. Times are ISO-8601 UTC.
@@ -62,6 +77,15 @@ export interface FleetTaskClaims {
   requestCancel(id: string, by: string, at: string): Promise<boolean>;
   /** Cancels asked for tasks `me` owns. */
   cancelRequests(me: string): Promise<CancelRequest[]>;
+  /**
+   * Records a warm action for the task's owner in one statement: only while the task is running and no request for the
+   * same action waits (duplicates asked at once: one is recorded). false otherwise.
+   */
+  requestWarm(req: WarmRequest): Promise<boolean>;
+  /** Warm actions waiting for running tasks `me` owns, oldest first. */
+  warmRequests(me: string): Promise<WarmRequest[]>;
+  /** Drops a request its owner has acted on (only that one: a newer request for the same action stays). */
+  clearWarmRequest(req: Pick<WarmRequest, 'taskId' | 'action' | 'id'>): Promise<void>;
   /** The queued migrations' ids, priorities and start windows, oldest first (from columns: no record is parsed). */
   queuedOrder(): Promise<Pick<MigrationRecord, 'id' | 'priority' | 'notBefore'>[]>;
 }
@@ -92,7 +116,7 @@ export interface SavedSince<T> {
 /** The repository's fleet claims, when it has them (bench wrappers may not). */
 export function fleetClaims(repo: MigrationTaskRepository): FleetTaskClaims | undefined {
   const r = repo as MigrationTaskRepository & Partial<FleetTaskClaims>;
-  return r.claimNext && r.adopt && r.requestCancel && r.cancelRequests && r.queuedOrder ? (r as FleetTaskClaims) : undefined;
+  return r.claimNext && r.adopt && r.requestCancel && r.cancelRequests && r.requestWarm && r.warmRequests && r.clearWarmRequest && r.queuedOrder ? (r as FleetTaskClaims) : undefined;
 }
 
 export interface MigrationTaskRepository {

@@ -1,9 +1,13 @@
 // The engine's side of warm migrations: tasks parked between work units (out of the slots, woken by their timer or a
 // request), the test instance work run beside replication, and the user's requests (Launch test instance, Finish
 // test, Cut over). engine.ts keeps the slots and the queue; this file decides what a warm task does between its runs.
+// In a fleet, a request for a task another connector runs (or this one has not resumed yet) is checked against the
+// stored task and recorded in the store; the owner carries it out at its next poll (fleet-poll.ts), exactly once.
+import { randomUUID } from 'node:crypto';
 import type { MigrationTask } from '../../contract/index.ts';
 import { AppError } from '../../errors.ts';
 import type { EngineContext } from '../runtime.ts';
+import type { FleetTaskClaims, WarmAction, WarmRequest } from '../task-store.ts';
 import type { MigrationRecord } from '../types.ts';
 import type { WarmPipeline } from './pipeline.ts';
 
@@ -19,7 +23,13 @@ export interface WarmHost {
   view(t: MigrationRecord): MigrationTask;
   /** A parked task's work is due: it takes the next free slot. */
   makeDue(id: string): void;
+  /** Resolves once the task's queued writes are in the store. */
+  flush(id: string): Promise<void>;
+  /** The store's claims when this connector is part of a fleet. */
+  claims(): FleetTaskClaims | undefined;
 }
+
+const ACTION_WORDS: Record<WarmAction, string> = { launchTest: 'Launch test instance', finishTest: 'Finish test', cutover: 'Cut over' };
 
 /** A warm task between work units: in state running, out of the slots, woken by its timer or a request. */
 interface Parked {
@@ -110,27 +120,83 @@ export class WarmScheduling {
 
   /** Launch test instance (warm): from the latest completed cycle, in `req.subnetId`; replication continues. */
   launchTest(id: string, req: { subnetId: string }, by: string): Promise<MigrationTask> {
-    return this.request(id, (t) => this.host.pipeline.requestTest(t, req.subnetId, by));
+    return this.request({ taskId: id, action: 'launchTest', by, subnetId: req.subnetId });
   }
 
   /** Finish test (warm): terminates the test instance, deregisters its AMI and deletes the AMI's snapshots. */
   finishTest(id: string, by: string): Promise<MigrationTask> {
-    return this.request(id, (t) => this.host.pipeline.requestFinishTest(t, by));
+    return this.request({ taskId: id, action: 'finishTest', by });
   }
 
   /** Cut over (warm): finishes a running test, powers the source off, runs a final cycle, imports and launches. */
   cutover(id: string, by: string): Promise<MigrationTask> {
-    return this.request(id, (t) => this.host.pipeline.requestCutover(t, by));
+    return this.request({ taskId: id, action: 'cutover', by });
+  }
+
+  /** The request on a task's record (409 WARM_ACTION_NOT_AVAILABLE when not available now). */
+  private apply(t: MigrationRecord, req: Pick<WarmRequest, 'action' | 'by' | 'subnetId'>): void {
+    const p = this.host.pipeline;
+    if (req.action === 'launchTest') p.requestTest(t, req.subnetId ?? '', req.by);
+    else if (req.action === 'finishTest') p.requestFinishTest(t, req.by);
+    else p.requestCutover(t, req.by);
   }
 
   /** Records a warm request on the live record (409 when not available) and wakes a parked task; returns at once. */
-  private async request(id: string, apply: (t: MigrationRecord) => void): Promise<MigrationTask> {
-    const t = this.host.running(id) ?? this.parkedTask(id) ?? (await this.host.stored(id));
+  private async request(req: Omit<WarmRequest, 'id' | 'at'>): Promise<MigrationTask> {
+    const id = req.taskId;
+    const live = this.host.running(id) ?? this.parkedTask(id);
+    const claims = this.host.claims();
+    if (!live && claims) return this.forOwner(claims, req);
+    const t = live ?? (await this.host.stored(id));
     if (!t) throw new AppError(404, 'NOT_FOUND', `No migration task ${id}.`);
-    apply(t);
+    this.apply(t, req);
     this.host.ctx.save(t);
     this.startTestWork(t);
     this.wake(id);
     return this.host.view(t);
+  }
+
+  /**
+   * A task this connector does not run: checked against the stored task (the same 409s as on its owner, said at once),
+   * then recorded for the owner. This connector writes nothing of the task: its copy is older than the owner's.
+   */
+  private async forOwner(claims: FleetTaskClaims, req: Omit<WarmRequest, 'id' | 'at'>): Promise<MigrationTask> {
+    const tasks = this.host.ctx.opts.tasks;
+    const t = await tasks.get(req.taskId);
+    if (!t) throw new AppError(404, 'NOT_FOUND', `No migration task ${req.taskId}.`);
+    this.apply(t, req);
+    if (await claims.requestWarm({ ...req, id: randomUUID(), at: this.host.ctx.iso() })) return this.host.view(t);
+    // Not recorded: the task stopped running meanwhile, or the same action already waits for its owner.
+    const now = (await tasks.get(req.taskId)) ?? t;
+    const why = now.state === 'running' ? `${ACTION_WORDS[req.action]} was already asked for and waits for ${now.connectorId ? `connector ${now.connectorId}` : 'the connector'} running the task` : `it is ${now.state}`;
+    throw new AppError(409, 'WARM_ACTION_NOT_AVAILABLE', `Migration task ${now.id} of ${now.vmName ?? now.vmId} cannot do that now: ${why}.`, { migrationId: now.id, state: now.state, phase: now.phase });
+  }
+
+  /**
+   * A warm action asked on a peer for a task this connector runs: done as if asked here, then cleared. Cleared only
+   * once the change is in the store, so a crash in between repeats it on the next owner, where it is refused (the
+   * test or cutover it asked for is already recorded): carried out once. A request no longer possible is told on the task.
+   */
+  async carryOut(req: WarmRequest): Promise<void> {
+    const claims = this.host.claims();
+    const t = this.host.running(req.taskId) ?? this.parkedTask(req.taskId);
+    // Not resumed here (yet): the next poll looks again.
+    if (!t || !claims || this.host.stopping()) return;
+    let done = true;
+    try {
+      this.apply(t, req);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      done = false;
+      t.warning = `${ACTION_WORDS[req.action]}, asked by ${req.by} at ${req.at}, was not done: ${err.message}`;
+      this.host.ctx.opts.log(`migration ${t.id}: ${t.warning}`);
+    }
+    this.host.ctx.save(t);
+    if (done) {
+      this.startTestWork(t);
+      this.wake(t.id);
+    }
+    await this.host.flush(t.id);
+    await claims.clearWarmRequest(req);
   }
 }

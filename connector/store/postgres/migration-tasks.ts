@@ -5,8 +5,8 @@
 import type { MigrationState } from '../../contract/index.ts';
 import type { MigrationRecord } from '../../engine/types.ts';
 import type { RollbackRecord } from '../../engine/rollback.ts';
-import { ActiveTaskConflict, holds, type CancelRequest, type FleetTaskClaims, type MigrationTaskRepository, type RegionSlots, type SavedSince, type TaskFilter } from '../../engine/task-store.ts';
-import { insertOwner } from '../sqlite/migration-tasks.ts';
+import { ActiveTaskConflict, holds, type CancelRequest, type FleetTaskClaims, type MigrationTaskRepository, type RegionSlots, type SavedSince, type TaskFilter, type WarmRequest } from '../../engine/task-store.ts';
+import { insertOwner, warmRequestsOf } from '../sqlite/migration-tasks.ts';
 import type { PgDatabase } from './database.ts';
 import { isPgTargetConflict, pgSaveSql } from './task-sql.ts';
 
@@ -145,6 +145,33 @@ export class PgMigrationTasks implements MigrationTaskRepository, FleetTaskClaim
       [me],
     );
     return rows.map((r) => ({ id: r.id, ...(JSON.parse(r.cancel_requested) as { by: string; at: string }) }));
+  }
+
+  /** The row lock orders requests asked at once: the second finds the first's entry and changes nothing. */
+  async requestWarm(req: WarmRequest): Promise<boolean> {
+    const { taskId, action, ...rest } = req;
+    const r = await this.db.query(
+      `UPDATE engine_tasks SET warm_requests = (COALESCE(warm_requests, '{}')::jsonb || jsonb_build_object($2::text, $3::jsonb))::text
+       WHERE id = $1 AND kind = 'migration' AND state = 'running' AND COALESCE(warm_requests, '{}')::jsonb -> $2::text IS NULL`,
+      [taskId, action, JSON.stringify(rest)],
+    );
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  async warmRequests(me: string): Promise<WarmRequest[]> {
+    const { rows } = await this.db.query<{ id: string; warm_requests: string }>(
+      `SELECT id, warm_requests FROM engine_tasks WHERE owner = $1 AND state = 'running' AND warm_requests IS NOT NULL AND kind = 'migration'`,
+      [me],
+    );
+    return warmRequestsOf(rows);
+  }
+
+  async clearWarmRequest(req: Pick<WarmRequest, 'taskId' | 'action' | 'id'>): Promise<void> {
+    await this.db.query(
+      `UPDATE engine_tasks SET warm_requests = NULLIF((warm_requests::jsonb - $2::text)::text, '{}')
+       WHERE id = $1 AND kind = 'migration' AND warm_requests::jsonb -> $2::text ->> 'id' = $3`,
+      [req.taskId, req.action, req.id],
+    );
   }
 
   async queuedOrder(): Promise<Pick<MigrationRecord, 'id' | 'priority' | 'notBefore'>[]> {

@@ -6,7 +6,7 @@ import { openSqlite, prepareCached } from './database.ts';
 import type { MigrationState } from '../../contract/index.ts';
 import type { MigrationRecord } from '../../engine/types.ts';
 import type { RollbackRecord } from '../../engine/rollback.ts';
-import { ActiveTaskConflict, holds, type CancelRequest, type FleetTaskClaims, type MigrationTaskRepository, type RegionSlots, type SavedSince, type TaskFilter } from '../../engine/task-store.ts';
+import { ActiveTaskConflict, holds, type CancelRequest, type FleetTaskClaims, type MigrationTaskRepository, type RegionSlots, type SavedSince, type TaskFilter, type WarmRequest } from '../../engine/task-store.ts';
 import { isTargetConflict, saveSql } from './task-sql.ts';
 
 const SAVE_OWNED_SQL = saveSql(true);
@@ -139,6 +139,30 @@ export class SqliteMigrationTasks implements MigrationTaskRepository, FleetTaskC
     return rows.map((r) => ({ id: r.id, ...(JSON.parse(r.cancel_requested) as { by: string; at: string }) }));
   }
 
+  async requestWarm(req: WarmRequest): Promise<boolean> {
+    this.writes += 1;
+    const { taskId, action, ...rest } = req;
+    return (
+      this.stmt(
+        `UPDATE engine_tasks SET warm_requests = json_set(COALESCE(warm_requests, '{}'), '$.' || @action, json(@req))
+         WHERE id = @id AND kind = 'migration' AND state = 'running' AND json_extract(COALESCE(warm_requests, '{}'), '$.' || @action) IS NULL`,
+      ).run({ id: taskId, action, req: JSON.stringify(rest) }).changes > 0
+    );
+  }
+
+  async warmRequests(me: string): Promise<WarmRequest[]> {
+    const rows = this.stmt(`SELECT id, warm_requests FROM engine_tasks WHERE owner = ? AND state = 'running' AND warm_requests IS NOT NULL AND kind = 'migration'`).all(me) as { id: string; warm_requests: string }[];
+    return warmRequestsOf(rows);
+  }
+
+  async clearWarmRequest(req: Pick<WarmRequest, 'taskId' | 'action' | 'id'>): Promise<void> {
+    this.writes += 1;
+    this.stmt(
+      `UPDATE engine_tasks SET warm_requests = NULLIF(json_remove(warm_requests, '$.' || @action), '{}')
+       WHERE id = @id AND kind = 'migration' AND json_extract(warm_requests, '$.' || @action || '.id') = @rid`,
+    ).run({ id: req.taskId, action: req.action, rid: req.id });
+  }
+
   async get(id: string): Promise<MigrationRecord | undefined> {
     const row = this.stmt(`SELECT data FROM engine_tasks WHERE id = ? AND kind = 'migration'`).get(id) as { data: string } | undefined;
     return row ? (JSON.parse(row.data) as MigrationRecord) : undefined;
@@ -240,6 +264,13 @@ export class SqliteMigrationTasks implements MigrationTaskRepository, FleetTaskC
     if (this.handle?.open) this.handle.close();
     this.handle = undefined;
   }
+}
+
+/** The requests of `warm_requests` columns (schema step 0012), oldest first. */
+export function warmRequestsOf(rows: { id: string; warm_requests: string }[]): WarmRequest[] {
+  return rows
+    .flatMap((r) => Object.entries(JSON.parse(r.warm_requests) as Record<string, Omit<WarmRequest, 'taskId' | 'action'>>).map(([action, req]) => ({ ...req, taskId: r.id, action: action as WarmRequest['action'] })))
+    .sort((a, b) => a.at.localeCompare(b.at));
 }
 
 /** The owner of a task recorded already started (imports, tests); a queued task is nobody's until claimed. */
