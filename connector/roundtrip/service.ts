@@ -161,7 +161,8 @@ export class ReturnService {
     }
     const by = rec.cancelledBy ?? `Bring back to vCenter task ${rec.id}`;
     const left = await undoExport(rec, exports, this.opts.s3(rec.region), by).catch((e: unknown) => `undoing the export: ${(e as Error).message}`);
-    return left ? ` The export to S3 could not be undone — ${left}.` : ` The export ${exp.exportTaskId || exp.id} was cancelled and its files removed from S3.`;
+    if (left) return ` The export to S3 could not be undone — ${left}.`;
+    return exp.state === 'completed' ? ` The export's OVA file s3://${exp.bucket}/${exp.s3Key ?? ''} was deleted.` : ` The export ${exp.exportTaskId || exp.id} was cancelled and its files removed from S3.`;
   }
 
   get(id: string): Promise<ReturnRecord | undefined> {

@@ -171,4 +171,25 @@ describe('Bring back to vCenter from Imported Instances', { timeout: 600_000 }, 
     const returnAudit = AuditPage.parse((await admin.call('GET', '/audit?action=return.request&limit=50')).body).entries;
     expect(returnAudit.find((e) => e.outcome === 'granted' && (e.details as { returnId?: string }).returnId === id)).toBeDefined();
   });
+
+  it("cancel during the import phase removes the half-made VM and the export's OVA", async () => {
+    const res = await admin.call('POST', '/returns', request('from-instance-cancel-upload'));
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const id = ReturnTask.parse(res.body).id;
+    const uploading = await poll('the upload', async () => {
+      const t = await returnOf(id);
+      return t.phase === 'uploading' || t.state !== 'running' ? t : undefined;
+    });
+    expect(uploading.phase).toBe('uploading');
+    const cancel = await admin.call('POST', `/returns/${id}/cancel`);
+    expect(cancel.status, JSON.stringify(cancel.body)).toBe(200);
+    const after = ReturnTask.parse(cancel.body);
+    expect(after.state).toBe('cancelled');
+    expect(after.message).toBe(
+      `Cancelled by administrator@vsphere.local. The import was aborted and the half-made VM removed. The export's OVA file s3://${BUCKET}/${uploading.s3Key} was deleted.`,
+    );
+    expect(await objectsUnder(uploading.s3Key)).toEqual([]);
+    expect((await vim.listVirtualMachines()).map((v) => v.name)).not.toContain('from-instance-cancel-upload');
+    expect((await lab.vcsim.faultStatus()).openImportLeases).toBe(0);
+  });
 });
