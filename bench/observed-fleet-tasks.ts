@@ -1,49 +1,49 @@
 // The task store with its fleet claims and region slots, as the scheduler benchmark watches it: unchanged, reporting
-// every write (a claim is one: it starts the task), every takeover and every slot taken, as they happen. The engine
-// finds the claims on it (fleetClaims, regionSlots), so it schedules through the store exactly as the connector does.
-import type { CancelRequest, FleetTaskClaims, MigrationTaskRepository, RegionSlots } from '../connector/engine/task-store.ts';
+// every write (a claim is one: it starts the task) and every takeover as they happen. A proxy rather than a wrapper
+// class: every other method of the repository (claims, slots, and whatever the store gains) passes through untouched,
+// so the engine finds the same capabilities on it (fleetClaims, regionSlots) and schedules exactly as the connector does.
+import type { FleetTaskClaims, MigrationTaskRepository } from '../connector/engine/task-store.ts';
 import type { MigrationRecord } from '../connector/engine/types.ts';
-import { ObservedTasks } from './observed-tasks.ts';
 
 export interface FleetTaskEvents {
   write(t: MigrationRecord): void;
   /** Running tasks of a lost connector this connector took over (owner swapped in the store). */
   adopted(ts: MigrationRecord[]): void;
+  /** A queued task this connector claimed from the store (also reported as a write). */
+  claimed?(t: MigrationRecord): void;
 }
 
-export class ObservedFleetTasks extends ObservedTasks implements FleetTaskClaims, RegionSlots {
-  constructor(
-    private readonly repo: MigrationTaskRepository & FleetTaskClaims & RegionSlots,
-    private readonly events: FleetTaskEvents,
-  ) {
-    super(repo, (t) => events.write(t));
-  }
-  async claimNext(me: string, vcenterId: string, now: string): Promise<MigrationRecord | undefined> {
-    const t = await this.repo.claimNext(me, vcenterId, now);
-    if (t) this.events.write(t);
-    return t;
-  }
-  async adopt(me: string, vcenterId: string, staleBefore: string, mine?: boolean): Promise<MigrationRecord[]> {
-    const ts = await this.repo.adopt(me, vcenterId, staleBefore, mine);
-    if (ts.length > 0) this.events.adopted(ts);
-    return ts;
-  }
-  requestCancel(id: string, by: string, at: string): Promise<boolean> {
-    return this.repo.requestCancel(id, by, at);
-  }
-  cancelRequests(me: string): Promise<CancelRequest[]> {
-    return this.repo.cancelRequests(me);
-  }
-  queuedOrder(): Promise<Pick<MigrationRecord, 'id' | 'priority' | 'notBefore'>[]> {
-    return this.repo.queuedOrder();
-  }
-  takeSlot(kind: 'import' | 'export', scope: string, holder: string, taskId: string, max: number, at: string): Promise<boolean> {
-    return this.repo.takeSlot(kind, scope, holder, taskId, max, at);
-  }
-  releaseSlot(kind: 'import' | 'export', holder: string): Promise<void> {
-    return this.repo.releaseSlot(kind, holder);
-  }
-  slotsHeld(kind: 'import' | 'export', scope: string): Promise<number> {
-    return this.repo.slotsHeld(kind, scope);
-  }
+export function observeFleetTasks<T extends MigrationTaskRepository & FleetTaskClaims>(inner: T, events: FleetTaskEvents): T {
+  const observed: Record<string, unknown> = {
+    insert: async (task: MigrationRecord) => {
+      const rec = await inner.insert(task);
+      events.write(rec);
+      return rec;
+    },
+    save: async (task: MigrationRecord) => {
+      const ok = await inner.save(task);
+      events.write(task);
+      return ok;
+    },
+    claimNext: async (me: string, vcenterId: string, now: string) => {
+      const t = await inner.claimNext(me, vcenterId, now);
+      if (t) {
+        events.write(t);
+        events.claimed?.(t);
+      }
+      return t;
+    },
+    adopt: async (me: string, vcenterId: string, staleBefore: string, mine?: boolean) => {
+      const ts = await inner.adopt(me, vcenterId, staleBefore, mine);
+      if (ts.length > 0) events.adopted(ts);
+      return ts;
+    },
+  };
+  return new Proxy(inner, {
+    get(target, prop) {
+      if (typeof prop === 'string' && prop in observed) return observed[prop];
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }

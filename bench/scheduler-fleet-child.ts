@@ -12,7 +12,7 @@ import type { MigrationSubmission } from '../connector/engine/types.ts';
 import { PgConnectorRegistry } from '../connector/fleet/registry.ts';
 import { createStore } from '../connector/store/index.ts';
 import { migrationTasksOn } from '../connector/store/task-repositories.ts';
-import { ObservedFleetTasks } from './observed-fleet-tasks.ts';
+import { observeFleetTasks } from './observed-fleet-tasks.ts';
 import { clock, observedWrite, type ObservedWrite } from './scheduler-observer.ts';
 
 export interface FleetChildInput {
@@ -30,7 +30,7 @@ export type FleetChildMessage =
   | { kind: 'adopted'; at: number; ids: string[] }
   | { kind: 'import'; at: number; region: string; token: string | undefined }
   | { kind: 'submitted'; ids: string[]; times: number[] }
-  | { kind: 'stats'; rssMiB: number; loop: { p50: number; p99: number; max: number } };
+  | { kind: 'stats'; rssMiB: number; claims: number; loop: { p50: number; p99: number; max: number } };
 
 export type FleetParentMessage = { kind: 'input'; input: FleetChildInput } | { kind: 'submit'; subs: MigrationSubmission[] };
 
@@ -49,6 +49,7 @@ async function main(input: FleetChildInput): Promise<void> {
   await registry.heartbeat(entry, new Date());
   const beat = setInterval(() => void registry.heartbeat(entry, new Date()).catch(() => undefined), config.fleet.heartbeatMs);
 
+  let claims = 0;
   const clients = new Map<string, EC2Client>();
   const ec2 = (region: string) => {
     let c = clients.get(region);
@@ -65,9 +66,10 @@ async function main(input: FleetChildInput): Promise<void> {
     }
     return c;
   };
-  const tasks = new ObservedFleetTasks(migrationTasksOn(store.backend), {
+  const tasks = observeFleetTasks(migrationTasksOn(store.backend), {
     write: (t) => send({ kind: 'write', at: clock(), t: observedWrite(t) }),
     adopted: (ts) => send({ kind: 'adopted', at: clock(), ids: ts.map((t) => t.id) }),
+    claimed: () => (claims += 1),
   });
   const { engine, close } = createEngine(
     config,
@@ -79,7 +81,7 @@ async function main(input: FleetChildInput): Promise<void> {
   let peakRss = process.memoryUsage().rss;
   const stats = () => {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
-    send({ kind: 'stats', rssMiB: peakRss / 1024 ** 2, loop: { p50: lag(loop.percentile(50)), p99: lag(loop.percentile(99)), max: lag(loop.max) } });
+    send({ kind: 'stats', rssMiB: peakRss / 1024 ** 2, claims, loop: { p50: lag(loop.percentile(50)), p99: lag(loop.percentile(99)), max: lag(loop.max) } });
   };
   const statsTimer = setInterval(stats, 500);
 

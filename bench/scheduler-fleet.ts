@@ -17,7 +17,7 @@ import { machine } from './machine.ts';
 import type { FleetChildMessage, FleetParentMessage } from './scheduler-fleet-child.ts';
 import { clock, Observer, TERMINAL } from './scheduler-observer.ts';
 import { CREDENTIALS, distribution, processCpuSeconds, startSchedulerLab, type SchedulerLab } from './scheduler-lab.ts';
-import { outcome, schedulerOptions, type SchedulerOptions, type SchedulerResult, type Takeover } from './scheduler.ts';
+import { notThroughTheStore, outcome, schedulerOptions, type SchedulerOptions, type SchedulerResult, type Takeover } from './scheduler.ts';
 
 const CHILD = join(import.meta.dirname, 'scheduler-fleet-child.ts');
 type Timed = Extract<FleetChildMessage, { at: number }>;
@@ -153,6 +153,8 @@ export async function benchFleet(input: SchedulerOptions, log: (line: string) =>
     const times = conns.flatMap((c) => c.submitted?.times ?? []);
     const submitTotalMs = Math.max(0, ...conns.map((c) => (c.submitted?.at ?? t0) - t0));
     const ended = outcome(ids, await Promise.all(ids.map((id) => tasks.get(id))));
+    const claims = conns.reduce((n, c) => n + (c.stats?.claims ?? 0), 0);
+    notThroughTheStore(claims, ended.completed);
 
     // Replayed in time order: each connector's reports are ordered, between connectors only their clocks order them.
     const observer = new Observer(opts.maxRunning);
@@ -192,6 +194,7 @@ export async function benchFleet(input: SchedulerOptions, log: (line: string) =>
       backend: 'postgres',
       connectors: opts.connectors,
       opts,
+      claims,
       ...ended,
       maxRunningObserved: observer.maxRunning,
       runningViolations: observer.runningViolations,
