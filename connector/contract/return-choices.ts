@@ -10,8 +10,8 @@ export const ReturnChoicesQuery = z
     instanceId: ReturnInstanceId.optional(),
     environmentId: z.string().min(1).max(64).optional(),
   })
-  .refine((q) => (q.exportId !== undefined) !== (q.instanceId !== undefined && q.environmentId !== undefined) && (q.exportId === undefined || (q.instanceId === undefined && q.environmentId === undefined)), {
-    message: 'Give exportId, or instanceId and environmentId.',
+  .refine((q) => (q.exportId !== undefined ? q.instanceId === undefined && q.environmentId === undefined : q.instanceId !== undefined && q.environmentId !== undefined), {
+    message: 'Give exportId (a completed export), or instanceId and environmentId (an imported instance), not both.',
   });
 
 /** Where the form's OVA comes from: `{ exportId }` or `{ instanceId, environmentId }`. */

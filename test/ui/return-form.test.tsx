@@ -114,7 +114,8 @@ afterAll(() => server.close());
 describe('Bring back to vCenter', () => {
   it('shows every blocker under its field before submit, then submits a free target', async () => {
     renderWithProviders(<ExportsTab environmentId="env-prod" />);
-    fireEvent.contextMenu((await screen.findByText('export-i-0a1b2c3d4e5f67890')).closest('tr')!);
+    // The first render of a file loads the whole kit: on a busy machine that takes more than findBy's default second.
+    fireEvent.contextMenu((await screen.findByText('export-i-0a1b2c3d4e5f67890', {}, { timeout: 10_000 })).closest('tr')!);
     fireEvent.click(screen.getByRole('menuitem', { name: 'Bring back to vCenter' }));
     const form = within(await screen.findByRole('dialog', { name: 'Bring back to vCenter' }));
     const name = await form.findByRole('textbox', { name: 'Virtual machine name' });

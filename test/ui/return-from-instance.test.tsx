@@ -97,7 +97,8 @@ afterAll(() => server.close());
 
 async function openMenu() {
   renderWithProviders(<InstancesTab environmentId="env-prod" />);
-  fireEvent.contextMenu((await screen.findByText(INSTANCE)).closest('tr')!);
+  // The first render of a file loads the whole kit: on a busy machine that takes more than findBy's default second.
+  fireEvent.contextMenu((await screen.findByText(INSTANCE, {}, { timeout: 10_000 })).closest('tr')!);
   return screen.getByTestId(testIds.returns.openInstance) as HTMLButtonElement;
 }
 
