@@ -121,6 +121,8 @@ describe('warm migration under SIGKILL', () => {
     expect(imports.filter((i) => i.Description?.includes(id))).toHaveLength(1);
     const instances = ((await lab.ec2Client.send(new DescribeInstancesCommand({ Filters: [{ Name: `tag:${TASK_TAG}`, Values: [id] }] }))).Reservations ?? []).flatMap((x) => x.Instances ?? []);
     expect(instances.map((i) => i.InstanceId)).toEqual([done.instanceId]);
+    // The form asked to leave it running (engine-warm's cutover asks for a stopped one).
+    expect(instances[0]!.State?.Name).toMatch(/^(pending|running)$/);
     const left = (await lab.ec2Client.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: `tag:${TASK_TAG}`, Values: [id] }] }))).Snapshots ?? [];
     expect(left).toEqual([]);
     expect((await (await lab.vim()).getVirtualMachine(lab.vmIds.get(VM)!)).snapshots).toEqual([]);
