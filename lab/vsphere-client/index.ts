@@ -8,10 +8,11 @@ import fastifyStatic from '@fastify/static';
 import { Vim25Client, VimFault } from '../../connector/vsphere/vim25.ts';
 import { createTrustedAgent } from '../../connector/vsphere/tls.ts';
 import { generateSelfSigned } from '../../connector/tls.ts';
-import type { InventoryDto, LabDiskWriteDto, SessionDto, VcenterDto, VmDetailsDto } from './api-types.ts';
+import type { InventoryDto, SessionDto, VcenterDto, VmDetailsDto } from './api-types.ts';
 import { ensureClientAssets } from './build.ts';
 import { PluginHost, type RegisteredPlugin } from './plugins.ts';
 import { readCookie, SESSION_COOKIE, sessionCookie, SessionStore, type UiSession } from './sessions.ts';
+import { registerLabTools } from './lab-tools.ts';
 import { registerTasksEvents } from './tasks-events.ts';
 import { describeUpstreamError, proxyTo } from './upstream.ts';
 
@@ -50,15 +51,6 @@ export interface VsphereClientHandle {
 
 const LOCALE = 'en-US';
 /** The lab card changes whole EBS-sized blocks, so a replication cycle sends exactly what was written. */
-const LAB_BLOCK_BYTES = 512 * 1024;
-const LAB_MAX_BLOCKS = 1024;
-
-/** `count` distinct block indexes below `total`, ascending. */
-function randomBlocks(total: number, count: number): number[] {
-  const picked = new Set<number>();
-  while (picked.size < Math.min(count, total)) picked.add(Math.floor(Math.random() * total));
-  return [...picked].sort((a, b) => a - b);
-}
 
 function apiError(reply: FastifyReply, status: number, error: string, message: string): FastifyReply {
   return reply.code(status).type('application/json').send({ error, message });
@@ -227,80 +219,8 @@ export async function startVsphereClient(opts: VsphereClientOptions): Promise<Vs
     }
   });
 
-  // Lab only: overwrite random whole blocks of the VM's first disk, so a warm migration's next cycle has changes to send.
-  app.post<{ Params: { id: string }; Body: { blocks?: unknown } | undefined }>('/ui/api/lab/vms/:id/disk-writes', async (request, reply) => {
-    const s = requireSession(request, reply);
-    if (!s) return reply;
-    const write = opts.labDiskWriter;
-    if (!write) return apiError(reply, 404, 'NotFound', 'Changing disk blocks is a lab-only tool; this vSphere Client is not running in the lab.');
-    const blocks = request.body?.blocks;
-    if (typeof blocks !== 'number' || !Number.isInteger(blocks) || blocks < 1 || blocks > LAB_MAX_BLOCKS) {
-      return apiError(reply, 400, 'BadRequest', `Enter a whole number of blocks from 1 to ${LAB_MAX_BLOCKS}.`);
-    }
-    let vm;
-    try {
-      vm = await s.vim.getVirtualMachine(request.params.id);
-    } catch (err) {
-      return failed(reply, s, err);
-    }
-    const disk = vm.disks[0];
-    // Named as the Summary tab names it (vcsim's own device labels are not the vSphere Client's).
-    const label = 'Hard disk 1';
-    if (!disk) return apiError(reply, 409, 'NoDisk', `${vm.name} has no hard disk to change.`);
-    if (vm.powerState !== 'poweredOn') return apiError(reply, 409, 'PoweredOff', `${vm.name} is powered off: only a running VM writes to its disk. Power it on first.`);
-    const total = Math.floor(disk.capacityBytes / LAB_BLOCK_BYTES);
-    const seed = Math.floor(Math.random() * 2 ** 31);
-    const offsets = randomBlocks(total, blocks).map((b) => b * LAB_BLOCK_BYTES);
-    try {
-      for (const offset of offsets) await write(vm.id, disk.key, { offset, length: LAB_BLOCK_BYTES, seed });
-    } catch (err) {
-      return apiError(reply, 502, 'LabWriteFailed', `The lab vCenter did not write to ${label} of ${vm.name}: ${(err as Error).message}`);
-    }
-    const dto: LabDiskWriteDto = { disk: label, deviceKey: disk.key, blocks: offsets.length, bytes: offsets.length * LAB_BLOCK_BYTES, seed, offsets, at: new Date().toISOString() };
-    return dto;
-  });
-
-  // Lab only: the guest shuts itself down (what a user does inside the VM before a cutover with "I will power off the VM").
-  app.post<{ Params: { id: string } }>('/ui/api/lab/vms/:id/guest-shutdown', async (request, reply) => {
-    const s = requireSession(request, reply);
-    if (!s) return reply;
-    const shutdown = opts.labGuestShutdown;
-    if (!shutdown) return apiError(reply, 404, 'NotFound', 'Shutting a guest down from inside is a lab-only tool; this vSphere Client is not running in the lab.');
-    let vm;
-    try {
-      vm = await s.vim.getVirtualMachine(request.params.id);
-    } catch (err) {
-      return failed(reply, s, err);
-    }
-    if (vm.powerState !== 'poweredOn') return apiError(reply, 409, 'PoweredOff', `${vm.name} is already powered off.`);
-    try {
-      await shutdown(vm.id);
-    } catch (err) {
-      return apiError(reply, 502, 'LabShutdownFailed', `The lab vCenter did not power off ${vm.name}: ${(err as Error).message}`);
-    }
-    return { poweredOffAt: new Date().toISOString() };
-  });
-
-  // Lab only: power the VM on again after a lab shutdown, so the lab can be used for the next warm migration.
-  app.post<{ Params: { id: string } }>('/ui/api/lab/vms/:id/power-on', async (request, reply) => {
-    const s = requireSession(request, reply);
-    if (!s) return reply;
-    const powerOn = opts.labPowerOn;
-    if (!powerOn) return apiError(reply, 404, 'NotFound', 'Powering a VM on from this card is a lab-only tool; this vSphere Client is not running in the lab.');
-    let vm;
-    try {
-      vm = await s.vim.getVirtualMachine(request.params.id);
-    } catch (err) {
-      return failed(reply, s, err);
-    }
-    if (vm.powerState === 'poweredOn') return apiError(reply, 409, 'PoweredOn', `${vm.name} is already powered on.`);
-    try {
-      await powerOn(vm.id);
-    } catch (err) {
-      return apiError(reply, 502, 'LabPowerOnFailed', `The lab vCenter did not power on ${vm.name}: ${(err as Error).message}`);
-    }
-    return { poweredOnAt: new Date().toISOString() };
-  });
+  // Lab only: the Summary card's tools (absent outside the lab).
+  registerLabTools(app, { requireSession, failed, apiError, diskWriter: opts.labDiskWriter, guestShutdown: opts.labGuestShutdown, powerOn: opts.labPowerOn });
 
   // Recent Tasks and Monitor → Events.
   registerTasksEvents(app, { requireSession, failed, extensionKeys: () => (opts.plugins ?? []).map((p) => p.key) });
