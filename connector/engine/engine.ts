@@ -176,6 +176,11 @@ export class MigrationEngine {
     return this.opts.vcenterId?.() ?? '';
   }
 
+  /** A filter on a VM ID names this connector's vCenter's VM: other vCenters of the fleet number VMs alike. */
+  private scoped(filter: TaskFilter): TaskFilter {
+    return filter.vmId !== undefined && this.claims ? { ...filter, vcenterId: this.vcenterId() } : filter;
+  }
+
   /** A task leaves the queue for its first step. */
   private begin(t: MigrationRecord): void {
     t.state = 'running';
@@ -257,7 +262,7 @@ export class MigrationEngine {
   /** The VM's active migration, if any. Advisory (pre-flight): submit() is where one per VM is enforced. */
   async activeFor(vmId: string): Promise<MigrationTask | undefined> {
     for (const state of ['running', 'cancelling', 'queued'] as const) {
-      const [t] = (await this.opts.tasks.list({ vmId, state, limit: 1, offset: 0 })).items;
+      const [t] = (await this.opts.tasks.list(this.scoped({ vmId, state, limit: 1, offset: 0 }))).items;
       if (t) return this.view(this.live(t.id) ?? t, await this.queuePositions());
     }
     return undefined;
@@ -269,14 +274,14 @@ export class MigrationEngine {
   }
 
   async list(filter: TaskFilter): Promise<{ items: MigrationTask[]; total: number }> {
-    const page = await this.opts.tasks.list(filter);
+    const page = await this.opts.tasks.list(this.scoped(filter));
     const positions = await this.queuePositions();
     return { items: page.items.map((t) => this.view(this.live(t.id) ?? t, positions)), total: page.total };
   }
 
   /** GET /migrations as sent: a page's JSON, most of it kept from earlier polls (task-json.ts). */
   async listJson(filter: TaskFilter): Promise<Buffer> {
-    const page = await this.opts.tasks.list(filter);
+    const page = await this.opts.tasks.list(this.scoped(filter));
     return pageJson(page, await this.jsonSource());
   }
 

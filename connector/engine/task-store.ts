@@ -29,6 +29,8 @@ export interface TaskFilter {
   /** Only tasks of these environments (a user's visible ones); empty matches nothing. */
   environmentIds?: readonly string[] | undefined;
   vmId?: string | undefined;
+  /** Only tasks of this vCenter or recorded without one (''): VM IDs are unique only within a vCenter. */
+  vcenterId?: string | undefined;
   state?: MigrationState | undefined;
   limit: number;
   offset: number;

@@ -33,7 +33,7 @@ export class PgMigrationTasks implements MigrationTaskRepository, FleetTaskClaim
       );
     } catch (err) {
       if (!isPgTargetConflict(err)) throw err;
-      throw new ActiveTaskConflict(rec.vmId, await this.holderOf(rec.vmId));
+      throw new ActiveTaskConflict(rec.vmId, await this.holderOf(rec.vmId, rec.vcenterId ?? ''));
     }
     return rec;
   }
@@ -56,9 +56,9 @@ export class PgMigrationTasks implements MigrationTaskRepository, FleetTaskClaim
     await this.db.query(`UPDATE engine_tasks SET data = jsonb_set(data::jsonb, '{rollback}', $1::jsonb)::text WHERE id = $2 AND kind = 'migration'`, [JSON.stringify(mark), id]);
   }
 
-  /** The active migration of a VM, if any. */
-  async holderOf(vmId: string): Promise<MigrationRecord | undefined> {
-    const { rows } = await this.db.query<{ data: string }>(`SELECT data FROM engine_tasks WHERE kind = 'migration' AND active_target = $1`, [vmId]);
+  /** The active migration of a VM of vCenter `vcenterId` ('': tasks recorded without one), if any. */
+  async holderOf(vmId: string, vcenterId = ''): Promise<MigrationRecord | undefined> {
+    const { rows } = await this.db.query<{ data: string }>(`SELECT data FROM engine_tasks WHERE kind = 'migration' AND vcenter_id = $2 AND active_target = $1`, [vmId, vcenterId]);
     return rows[0] && parse(rows[0]);
   }
 
@@ -82,6 +82,7 @@ export class PgMigrationTasks implements MigrationTaskRepository, FleetTaskClaim
     if (f.environmentId) add('environment_id = ?', f.environmentId);
     if (f.environmentIds) add('environment_id = ANY(?::text[])', [...f.environmentIds]);
     if (f.vmId) add('vm_id = ?', f.vmId);
+    if (f.vcenterId !== undefined) add(`vcenter_id IN (?, '')`, f.vcenterId);
     if (f.state) add('state = ?', f.state);
     const clause = where.join(' AND ');
     const total = (await this.db.query<{ n: number }>(`SELECT COUNT(*)::bigint AS n FROM engine_tasks WHERE ${clause}`, args)).rows[0]!.n;

@@ -60,7 +60,7 @@ export class SqliteMigrationTasks implements MigrationTaskRepository, FleetTaskC
       );
     } catch (err) {
       if (!isTargetConflict(err)) throw err;
-      throw new ActiveTaskConflict(rec.vmId, this.holderNow(rec.vmId));
+      throw new ActiveTaskConflict(rec.vmId, this.holderNow(rec.vmId, rec.vcenterId ?? ''));
     }
     return rec;
   }
@@ -87,13 +87,13 @@ export class SqliteMigrationTasks implements MigrationTaskRepository, FleetTaskC
     this.stmt(`UPDATE engine_tasks SET data = json_set(data, '$.rollback', json(?)) WHERE id = ? AND kind = 'migration'`).run(JSON.stringify(mark), id);
   }
 
-  /** The active migration of a VM, if any. */
-  async holderOf(vmId: string): Promise<MigrationRecord | undefined> {
-    return this.holderNow(vmId);
+  /** The active migration of a VM of vCenter `vcenterId` ('': tasks recorded without one), if any. */
+  async holderOf(vmId: string, vcenterId = ''): Promise<MigrationRecord | undefined> {
+    return this.holderNow(vmId, vcenterId);
   }
 
-  private holderNow(vmId: string): MigrationRecord | undefined {
-    const row = this.stmt(`SELECT data FROM engine_tasks WHERE kind = 'migration' AND active_target = ?`).get(vmId) as { data: string } | undefined;
+  private holderNow(vmId: string, vcenterId: string): MigrationRecord | undefined {
+    const row = this.stmt(`SELECT data FROM engine_tasks WHERE kind = 'migration' AND vcenter_id = ? AND active_target = ?`).get(vcenterId, vmId) as { data: string } | undefined;
     return row ? (JSON.parse(row.data) as MigrationRecord) : undefined;
   }
 
@@ -204,7 +204,7 @@ export class SqliteMigrationTasks implements MigrationTaskRepository, FleetTaskC
   /** list() without the promise. */
   listNow(f: TaskFilter): { items: MigrationRecord[]; total: number } {
     // Many open portal tabs poll the same page; it is read from SQLite once per change of the table.
-    const key = JSON.stringify([f.environmentId, f.environmentIds, f.vmId, f.state, f.limit, f.offset]);
+    const key = JSON.stringify([f.environmentId, f.environmentIds, f.vmId, f.vcenterId, f.state, f.limit, f.offset]);
     const version = this.version();
     const hit = this.pages.get(key);
     if (hit && hit.version === version) return hit.page;
@@ -214,6 +214,7 @@ export class SqliteMigrationTasks implements MigrationTaskRepository, FleetTaskC
     // One statement whatever the number of environments.
     if (f.environmentIds) (where.push('environment_id IN (SELECT value FROM json_each(?))'), args.push(JSON.stringify(f.environmentIds)));
     if (f.vmId) (where.push('vm_id = ?'), args.push(f.vmId));
+    if (f.vcenterId !== undefined) (where.push(`vcenter_id IN (?, '')`), args.push(f.vcenterId));
     if (f.state) (where.push('state = ?'), args.push(f.state));
     const clause = where.join(' AND ');
     const total = (this.stmt(`SELECT COUNT(*) AS n FROM engine_tasks WHERE ${clause}`).get(...args) as { n: number }).n;

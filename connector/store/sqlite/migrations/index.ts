@@ -10,9 +10,10 @@ import { waves } from './0009-waves.ts';
 import { fleetTasks } from './0010-fleet-tasks.ts';
 import { returnTasks } from './0011-return-tasks.ts';
 import { warmRequests } from './0012-warm-requests.ts';
+import { activePerVcenterVm } from './0013-active-per-vcenter-vm.ts';
 import type { SqliteMigration } from './types.ts';
 
 /** Every schema step, oldest first. Append new steps; never edit or reorder a released one. */
-export const MIGRATIONS: readonly SqliteMigration[] = [initial, engineTasks, taskListIndexes, oneActiveTaskPerTarget, auditVmName, environmentImportDefaults, notifications, fleetConnectors, waves, fleetTasks, returnTasks, warmRequests];
+export const MIGRATIONS: readonly SqliteMigration[] = [initial, engineTasks, taskListIndexes, oneActiveTaskPerTarget, auditVmName, environmentImportDefaults, notifications, fleetConnectors, waves, fleetTasks, returnTasks, warmRequests, activePerVcenterVm];
 
 export type { SqliteMigration } from './types.ts';
