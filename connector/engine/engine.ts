@@ -140,7 +140,6 @@ export class MigrationEngine {
         pollMs: this.opts.fleetPollMs,
         now: () => this.opts.now(),
         log: (line) => this.opts.log(line),
-        free: () => this.freeSlots(),
         resume: (t) => this.resume(t),
         cancel: async (req) => void (await this.cancel(req.id, req.by)),
         warm: (req) => this.warmTasks.carryOut(req),
@@ -405,13 +404,6 @@ export class MigrationEngine {
         continue;
       }
       if (this.claims && this.me) {
-        // A lost peer's running task comes before new work: it has progress (maybe an import slot) to resume.
-        const [lost] = await this.claims.adopt(this.me, this.vcenterId(), this.fleet!.staleBefore(), false, 1);
-        if (lost) {
-          this.opts.log(`migration ${lost.id}: taken over from a connector that stopped answering; resuming at ${lost.phase}`);
-          this.resume(lost);
-          continue;
-        }
         const claimed = await this.claims.claimNext(this.me, this.vcenterId(), this.iso());
         if (!claimed) return;
         queue.remove(claimed.id);

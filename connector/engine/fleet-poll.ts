@@ -19,8 +19,6 @@ export interface FleetPollOptions {
   pollMs: number;
   now(): Date;
   log(line: string): void;
-  /** Slots free for work now (maxRunning less what runs): a takeover never runs more than maxRunning. */
-  free(): number;
   /** A task taken over from a lost peer, to be resumed. */
   resume(t: MigrationRecord): void;
   /** A cancel asked on a peer for a task this connector owns. */
@@ -57,9 +55,7 @@ export class FleetPoll {
 
   private async round(): Promise<void> {
     const { claims, me } = this.opts;
-    // The rest wait for slots, taken (before any queued task) as this connector's tasks end: see the engine's fill().
-    const free = this.opts.free();
-    for (const t of free > 0 ? await claims.adopt(me, this.opts.vcenterId(), this.staleBefore(), false, free) : []) {
+    for (const t of await claims.adopt(me, this.opts.vcenterId(), this.staleBefore(), false)) {
       this.opts.log(`migration ${t.id}: taken over from a connector that stopped answering; resuming at ${t.phase}`);
       this.opts.resume(t);
     }

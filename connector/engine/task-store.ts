@@ -73,9 +73,8 @@ export interface FleetTaskClaims {
    * Takes over, for `me`, the running and cancelling migrations of `vcenterId` whose owner is lost: unowned, or a
    * connector whose heartbeat is older than `staleBefore` (or that has none), and with `mine` (a start) those `me` owns.
    * Owner swapped in the same statement; the records are returned, oldest first, to be resumed from their recorded step.
-   * With `limit`, at most that many (the oldest): an adopter takes no more than its free slots.
    */
-  adopt(me: string, vcenterId: string, staleBefore: string, mine?: boolean, limit?: number): Promise<MigrationRecord[]>;
+  adopt(me: string, vcenterId: string, staleBefore: string, mine?: boolean): Promise<MigrationRecord[]>;
   /** Records a cancel for the task's owner; false when the task is not queued, running or cancelling. */
   requestCancel(id: string, by: string, at: string): Promise<boolean>;
   /** Cancels asked for tasks `me` owns. */

@@ -117,7 +117,7 @@ export class PgMigrationTasks implements MigrationTaskRepository, FleetTaskClaim
     return rows[0] && parse(rows[0]);
   }
 
-  async adopt(me: string, vcenterId: string, staleBefore: string, mine = true, limit?: number): Promise<MigrationRecord[]> {
+  async adopt(me: string, vcenterId: string, staleBefore: string, mine = true): Promise<MigrationRecord[]> {
     // Rows a live owner is writing right now are skipped (SKIP LOCKED): the next poll sees them again.
     const { rows } = await this.db.query<{ seq: number; data: string }>(
       `UPDATE engine_tasks SET owner = $1, data = (data::jsonb || jsonb_build_object('connectorId', $1::text))::text
@@ -125,10 +125,9 @@ export class PgMigrationTasks implements MigrationTaskRepository, FleetTaskClaim
                     WHERE e.kind = 'migration' AND e.state IN ('running', 'cancelling') AND e.vcenter_id IN ($2, '')
                       AND (e.owner IS NULL OR ($4 AND e.owner = $1)
                            OR e.owner <> $1 AND NOT EXISTS (SELECT 1 FROM connectors c WHERE c.id = e.owner AND c.heartbeat_at >= $3))
-                    ORDER BY e.seq LIMIT $5
                     FOR UPDATE OF e SKIP LOCKED)
        RETURNING seq, data`,
-      [me, vcenterId, staleBefore, mine, limit ?? null],
+      [me, vcenterId, staleBefore, mine],
     );
     return rows.sort((a, b) => a.seq - b.seq).map(parse);
   }

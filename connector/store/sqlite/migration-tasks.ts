@@ -117,17 +117,15 @@ export class SqliteMigrationTasks implements MigrationTaskRepository, FleetTaskC
     return row ? (JSON.parse(row.data) as MigrationRecord) : undefined;
   }
 
-  async adopt(me: string, vcenterId: string, staleBefore: string, mine = true, limit?: number): Promise<MigrationRecord[]> {
+  async adopt(me: string, vcenterId: string, staleBefore: string, mine = true): Promise<MigrationRecord[]> {
     this.writes += 1;
     const rows = this.stmt(
       `UPDATE engine_tasks SET owner = @me, data = json_set(data, '$.connectorId', @me)
-       WHERE id IN (SELECT id FROM engine_tasks
-                    WHERE kind = 'migration' AND state IN ('running', 'cancelling') AND vcenter_id IN (@vc, '')
-                      AND (owner IS NULL OR (@mine AND owner = @me)
-                           OR owner <> @me AND NOT EXISTS (SELECT 1 FROM connectors c WHERE c.id = engine_tasks.owner AND c.heartbeat_at >= @stale))
-                    ORDER BY seq LIMIT @limit)
+       WHERE kind = 'migration' AND state IN ('running', 'cancelling') AND vcenter_id IN (@vc, '')
+         AND (owner IS NULL OR (@mine AND owner = @me)
+              OR owner <> @me AND NOT EXISTS (SELECT 1 FROM connectors c WHERE c.id = engine_tasks.owner AND c.heartbeat_at >= @stale))
        RETURNING seq, data`,
-    ).all({ me, vc: vcenterId, stale: staleBefore, mine: mine ? 1 : 0, limit: limit ?? -1 }) as { seq: number; data: string }[];
+    ).all({ me, vc: vcenterId, stale: staleBefore, mine: mine ? 1 : 0 }) as { seq: number; data: string }[];
     return rows.sort((a, b) => a.seq - b.seq).map((r) => JSON.parse(r.data) as MigrationRecord);
   }
 
