@@ -9,6 +9,8 @@ export interface FleetTaskEvents {
   write(t: MigrationRecord): void;
   /** Running tasks of a lost connector this connector took over (owner swapped in the store). */
   adopted(ts: MigrationRecord[]): void;
+  /** A running task this connector handed back to the fleet (owner cleared, no write). */
+  released?(id: string): void;
   /** A queued task this connector claimed from the store (also reported as a write). */
   claimed?(t: MigrationRecord): void;
 }
@@ -33,10 +35,17 @@ export function observeFleetTasks<T extends MigrationTaskRepository & FleetTaskC
       }
       return t;
     },
-    adopt: async (me: string, vcenterId: string, staleBefore: string, mine?: boolean) => {
-      const ts = await inner.adopt(me, vcenterId, staleBefore, mine);
+    // Every argument passed on as given (this proxy once dropped adopt's limit: the engine resumed one task of the
+    // several the store gave it, and the rest stayed owned by a live connector and run by none).
+    adopt: async (...args: Parameters<FleetTaskClaims['adopt']>) => {
+      const ts = await (inner as FleetTaskClaims).adopt(...args);
       if (ts.length > 0) events.adopted(ts);
       return ts;
+    },
+    release: async (id: string, me: string) => {
+      const ok = await inner.release(id, me);
+      if (ok) events.released?.(id);
+      return ok;
     },
   };
   return new Proxy(inner, {

@@ -28,6 +28,7 @@ export type FleetChildMessage =
   | { kind: 'ready' }
   | { kind: 'write'; at: number; t: ObservedWrite }
   | { kind: 'adopted'; at: number; ids: string[] }
+  | { kind: 'released'; at: number; id: string }
   | { kind: 'import'; at: number; region: string; token: string | undefined }
   | { kind: 'submitted'; ids: string[]; times: number[] }
   | { kind: 'stats'; rssMiB: number; claims: number; loop: { p50: number; p99: number; max: number } };
@@ -69,6 +70,7 @@ async function main(input: FleetChildInput): Promise<void> {
   const tasks = observeFleetTasks(migrationTasksOn(store.backend), {
     write: (t) => send({ kind: 'write', at: clock(), t: observedWrite(t) }),
     adopted: (ts) => send({ kind: 'adopted', at: clock(), ids: ts.map((t) => t.id) }),
+    released: (id) => send({ kind: 'released', at: clock(), id }),
     claimed: () => (claims += 1),
   });
   const { engine, close } = createEngine(

@@ -4,6 +4,7 @@
 // takeovers and imports with its own timestamps; they are replayed here in time order into the same outside observer
 // as the SQLite run, and the takeover is timed from the killed connector's last heartbeat in the store.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
@@ -87,7 +88,11 @@ export async function benchFleet(input: SchedulerOptions, log: (line: string) =>
       const child = spawn(process.execPath, [...CONNECTOR_NODE_FLAGS, '--import', 'tsx', CHILD], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, NODE_NO_WARNINGS: '1' } });
       const c: Connector = { id, child, tail: [], cpu0: 0, cpu: 0 };
       conns.push(c);
+      // The whole log of each connector, where the run is to be examined (only the tail is kept otherwise).
+      const logDir = process.env.SCHEDULER_FLEET_LOG_DIR;
+      const logFile = logDir ? createWriteStream(join(logDir, `${id}.log`)) : undefined;
       createInterface({ input: child.stderr! }).on('line', (l) => {
+        logFile?.write(`${new Date().toISOString()} ${l}\n`);
         c.tail.push(l);
         if (c.tail.length > 20) c.tail.shift();
       });
@@ -162,6 +167,7 @@ export async function benchFleet(input: SchedulerOptions, log: (line: string) =>
     for (const e of events) {
       if (e.kind === 'write') observer.write(e.t, e.at);
       else if (e.kind === 'import') observer.importSent(e.region, e.token, e.at);
+      else if (e.kind === 'released') observer.released(e.id);
     }
     let takeover: Takeover | undefined;
     if (victim && killedAt) {

@@ -33,6 +33,9 @@ interface Seen {
   holdsImport: boolean;
 }
 
+/** The owner of a running task handed back to the fleet until a connector takes it over. */
+const UNOWNED = '(handed back)';
+
 const isRunningState = (s: MigrationState | undefined) => s === 'running' || s === 'cancelling';
 
 /** Reconstructs the scheduler's occupancy from task writes and times slot releases against the next start. */
@@ -60,11 +63,22 @@ export class Observer {
 
   constructor(private readonly limit: number) {}
 
+  /** A connector handed a running task back to its fleet (owner cleared): it leaves that connector's slots. */
+  released(id: string): void {
+    const s = this.seen.get(id);
+    if (!s || !isRunningState(s.state) || s.owner === UNOWNED) return;
+    this.bump(s.owner, -1);
+    s.owner = UNOWNED;
+    this.bump(UNOWNED, 1);
+  }
+
   /** Returns the owner's running count after the change. */
   private bump(owner: string, by: number, takeover = false): number {
     const n = (this.runningBy.get(owner) ?? 0) + by;
     this.runningBy.set(owner, n);
     this.running += by;
+    // Handed back and not yet taken over: running on no connector, so no connector's limit.
+    if (owner === UNOWNED) return n;
     this.maxRunning = Math.max(this.maxRunning, n);
     if (by > 0 && n > this.limit) {
       this.runningViolations += 1;
@@ -89,6 +103,9 @@ export class Observer {
       this.bump(before!.owner, -1);
       this.bump(owner, 1, true);
       this.moves.push({ id: t.id, from: before!.owner, to: owner, at: now });
+      // A takeover goes into a free slot of its new owner (before any queued task): that slot's next start.
+      const freed = this.freeSlots.get(owner)?.shift();
+      if (freed !== undefined) this.slotDelays.push(now - freed);
     }
     if (before?.state === t.state && before.holdsImport === holdsImport) return;
     if (!before && t.state === 'queued') this.queued += 1;

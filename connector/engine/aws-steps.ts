@@ -15,7 +15,7 @@ import {
   type Instance,
 } from '@aws-sdk/client-ec2';
 import { AWS_CALL_ROUNDS, AwsRetryError, awsRetryText, errorName, importFailureText, isRetryableAwsError, MigrationError, sdkAttempts } from './failures.ts';
-import { checkAbort, jittered, sleep, TAKEN_OVER, type EngineContext } from './runtime.ts';
+import { checkAbort, jittered, RELEASED, sleep, TAKEN_OVER, type EngineContext } from './runtime.ts';
 import { regionSlots } from './task-store.ts';
 import type { MigrationRecord } from './types.ts';
 import { afterImport, importImageOptions, readAppliedAfterLaunch, resourceTags } from './import-options.ts';
@@ -47,6 +47,13 @@ export interface ImportSpec {
 
 export class AwsSteps {
   private readonly importSlots = new Map<string, ImportSlots>();
+  /** Holders waiting for a region's import slot now (a task's own import is held by the task id). */
+  private readonly waiting = new Set<string>();
+
+  /** True while the task's own import waits for a slot in its region (it holds none). */
+  waitingForImportSlot(taskId: string): boolean {
+    return this.waiting.has(taskId);
+  }
 
   constructor(private readonly ctx: EngineContext) {}
 
@@ -160,8 +167,8 @@ export class AwsSteps {
       }
     } finally {
       this.importSlots.get(t.region)?.delete(spec.slotKey);
-      // A task taken over keeps its slot: the peer now running it holds it.
-      if (signal.reason !== TAKEN_OVER) {
+      // A task taken over keeps its slot: the peer now running it holds it (as does one handed back to the fleet).
+      if (signal.reason !== TAKEN_OVER && signal.reason !== RELEASED) {
         await regionSlots(opts.tasks)
           ?.releaseSlot('import', spec.slotKey)
           .catch((err: unknown) => opts.log(`migration ${t.id}: could not free its import slot (${String(err)}); it is freed when the next import of ${t.region} starts`));
@@ -207,13 +214,18 @@ export class AwsSteps {
     const free = async (): Promise<boolean> =>
       (local.has(key) || local.size < opts.maxImportsPerRegion) &&
       (!shared || (await shared.takeSlot('import', t.region, key, t.id, opts.maxImportsPerRegion, opts.now().toISOString())));
-    while (!(await free())) {
-      if (into.importStatus !== WAITING_FOR_CAPACITY) {
-        into.importStatus = WAITING_FOR_CAPACITY;
-        this.ctx.save(t);
+    try {
+      while (!(await free())) {
+        if (into.importStatus !== WAITING_FOR_CAPACITY) {
+          into.importStatus = WAITING_FOR_CAPACITY;
+          this.ctx.save(t);
+        }
+        this.waiting.add(key);
+        // Woken when a slot frees (polling alone waited up to pollMs per hand-over); the poll stays as a fallback.
+        await Promise.race([slots.freed(), sleep(opts.pollMs, signal)]);
       }
-      // Woken when a slot frees (polling alone waited up to pollMs per hand-over); the poll stays as a fallback.
-      await Promise.race([slots.freed(), sleep(opts.pollMs, signal)]);
+    } finally {
+      this.waiting.delete(key);
     }
     slots.add(key);
   }

@@ -16,7 +16,7 @@ import { WarmScheduling } from './warm/scheduling.ts';
 import { StartQueue } from './start-queue.ts';
 import { TaskWriter } from './task-writer.ts';
 import { FleetPoll } from './fleet-poll.ts';
-import { CANCEL, SHUTDOWN, TAKEN_OVER, sleep, type EngineContext, type EngineSettings, type MigrationEngineOptions } from './runtime.ts';
+import { CANCEL, RELEASED, SHUTDOWN, TAKEN_OVER, sleep, type EngineContext, type EngineSettings, type MigrationEngineOptions } from './runtime.ts';
 
 /** How long stop() waits for running tasks to unwind after their abort. */
 const STOP_WAIT_MS = 20_000;
@@ -30,7 +30,10 @@ interface Running {
   task: MigrationRecord;
   abort: AbortController;
   done: Promise<void>;
+  /** Taken back from a lost peer while this run was still unwinding: resumed from the store's record after it. */
+  readopted?: MigrationRecord;
 }
+
 
 export class MigrationEngine {
   private readonly opts: EngineSettings;
@@ -140,9 +143,9 @@ export class MigrationEngine {
         pollMs: this.opts.fleetPollMs,
         now: () => this.opts.now(),
         log: (line) => this.opts.log(line),
-        resume: (t) => this.resume(t),
         cancel: async (req) => void (await this.cancel(req.id, req.by)),
         warm: (req) => this.warmTasks.carryOut(req),
+        makeRoom: () => this.makeRoomForLostImports(),
         pump: async () => {
           const claims = this.claims;
           await (await this.queue.ready()).reload(claims && (() => claims.queuedOrder()));
@@ -159,7 +162,18 @@ export class MigrationEngine {
 
   /** Runs a task from its recorded step (a restart, or a takeover from a lost peer). */
   private resume(t: MigrationRecord): void {
-    if (this.live(t.id) || this.stopping) return;
+    if (this.stopping) return;
+    const old = this.running.get(t.id);
+    if (old) {
+      // This connector's own earlier run: a peer took the task over while this connector's heartbeat was late, and
+      // was lost in turn. The store's record is the truth: that run stops, and this one starts once it has unwound
+      // (dropping it here left the task owned by this connector and run by nobody).
+      old.readopted = t;
+      old.abort.abort(TAKEN_OVER);
+      return;
+    }
+    // A parked copy is as stale: the store's record replaces it.
+    this.warmTasks.unpark(t.id);
     this.writer.remember(t);
     if (this.me) t.connectorId = this.me;
     // Claimed, then the claimer stopped before starting it.
@@ -404,6 +418,14 @@ export class MigrationEngine {
         continue;
       }
       if (this.claims && this.me) {
+        // A lost peer's running task comes before new work: it has progress (maybe an import slot) to resume.
+        // Each one the store hands over is resumed: one owned here and run by nobody would never end.
+        const lost = await this.claims.adopt(this.me, this.vcenterId(), this.fleet!.staleBefore(), false, 1);
+        for (const t of lost) {
+          this.opts.log(`migration ${t.id}: taken over from a connector that stopped answering; resuming at ${t.phase}`);
+          this.resume(t);
+        }
+        if (lost.length > 0) continue;
         const claimed = await this.claims.claimNext(this.me, this.vcenterId(), this.iso());
         if (!claimed) return;
         queue.remove(claimed.id);
@@ -432,14 +454,51 @@ export class MigrationEngine {
     const entry: Running = { task, abort, done: Promise.resolve() };
     this.running.set(task.id, entry);
     entry.done = this.run(task, abort.signal).finally(async () => {
-      // The slot is free once the task's last write is in the store.
+      // The slot is free once the task's last write is in the store (and, handed back, its owner cleared there).
       await this.writer.flush(task.id);
+      const keep = abort.signal.reason === RELEASED && !(await this.handBack(task));
       this.running.delete(task.id);
       this.writer.released(task.id);
-      if (abort.signal.reason === TAKEN_OVER || TERMINAL.includes(task.state)) this.writer.forget(task.id);
+      if (keep) {
+        this.resume(task);
+        return;
+      }
+      if (abort.signal.reason === TAKEN_OVER || abort.signal.reason === RELEASED || TERMINAL.includes(task.state)) this.writer.forget(task.id);
       else if (task.mode === 'warm' && task.state === 'running' && !this.stopping) this.warmTasks.park(task);
+      // Into the slot it leaves, before the pump can give that slot to queued work.
+      if (entry.readopted) this.resume(entry.readopted);
       this.pump();
     });
+  }
+
+  /**
+   * Slots waiting for an import slot that a lost peer's migration holds would wait for ever when every slot of the
+   * fleet's connectors waits so (that migration is taken over only into a free slot). So a full connector hands one
+   * such waiter back to the fleet (it holds no import slot; it resumes at its recorded step wherever a slot frees),
+   * and its fill() then takes over the slot holder first, whose import ends and frees the region's slot.
+   */
+  private async makeRoomForLostImports(): Promise<void> {
+    if (!this.claims || !this.me || this.freeSlots() > 0 || this.stopping) return;
+    const waiters = [...this.running.values()].filter((r) => !r.abort.signal.aborted && this.aws.waitingForImportSlot(r.task.id));
+    if (waiters.length === 0) return;
+    const regions = new Set(await this.claims.lostImportRegions(this.me, this.vcenterId(), this.fleet!.staleBefore()));
+    // The one that came last: the others have waited longer.
+    const w = waiters.reverse().find((r) => regions.has(r.task.region) && this.aws.waitingForImportSlot(r.task.id));
+    if (!w || this.freeSlots() > 0) return;
+    this.opts.log(`migration ${w.task.id}: waiting for an import slot in ${w.task.region} that a stopped connector's migration holds; handed back to the fleet so that this connector can finish that one first`);
+    w.abort.abort(RELEASED);
+  }
+
+  /** Clears the owner of a task this connector released; false (it keeps running here) when the store refused. */
+  private async handBack(task: MigrationRecord): Promise<boolean> {
+    try {
+      if (await this.claims!.release(task.id, this.me!)) return true;
+      this.opts.log(`migration ${task.id}: another connector owns it now`);
+      return true;
+    } catch (err) {
+      this.opts.log(`migration ${task.id}: could not hand it back to the fleet (${String(err)}); it goes on here`);
+      return false;
+    }
   }
 
   private makeDue(id: string): void {
@@ -467,7 +526,7 @@ export class MigrationEngine {
       // would stay 'cancelling' for good, so it is undone now.
       else if (t.cancelRequested) throw new MigrationError('cancelled');
     } catch (err) {
-      if (signal.reason === SHUTDOWN || signal.reason === TAKEN_OVER) return;
+      if (signal.reason === SHUTDOWN || signal.reason === TAKEN_OVER || signal.reason === RELEASED) return;
       if (t.cancelRequested) {
         await this.warmTasks.testWorkDone(t.id);
         await (t.mode === 'warm' ? this.warm : this.cold).undo(t, true);

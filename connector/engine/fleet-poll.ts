@@ -1,6 +1,7 @@
-// This connector's part in a fleet that shares its tasks (issue 14). Every fleetPollMs it takes over the running
-// tasks of lost connectors of its vCenter, carries out the cancels and warm actions asked on peers for tasks it runs, and looks for
-// queued work (peers' submissions, opened start windows). Each decision is one store statement (FleetTaskClaims).
+// This connector's part in a fleet that shares its tasks (issue 14). Every fleetPollMs it carries out the cancels and
+// warm actions asked on peers for tasks it runs, then has the engine look for work: running tasks of lost connectors
+// of its vCenter (taken over first, into free slots only) and queued work (peers' submissions, opened start windows).
+// Each decision is one store statement (FleetTaskClaims).
 //
 // Written by hand rather than on pg-boss or graphile-worker: a migration runs for hours and must stay leased while its
 // connector lives, then move to a peer within about two leases of its last heartbeat, resuming from its recorded step.
@@ -9,7 +10,6 @@
 // per account and region across all workers" (see slots in aws-steps.ts), and both would need their own job tables
 // beside engine_tasks, which the portal, waves and the one-task-per-VM index already read.
 import type { CancelRequest, FleetTaskClaims, WarmRequest } from './task-store.ts';
-import type { MigrationRecord } from './types.ts';
 
 export interface FleetPollOptions {
   claims: FleetTaskClaims;
@@ -19,12 +19,12 @@ export interface FleetPollOptions {
   pollMs: number;
   now(): Date;
   log(line: string): void;
-  /** A task taken over from a lost peer, to be resumed. */
-  resume(t: MigrationRecord): void;
   /** A cancel asked on a peer for a task this connector owns. */
   cancel(req: CancelRequest): Promise<void>;
   /** A warm action (test instance, cutover) asked on a peer for a task this connector owns. */
   warm(req: WarmRequest): Promise<void>;
+  /** Hands a slot waiting on a lost peer's import back to the fleet when every slot waits (see the engine). */
+  makeRoom(): Promise<void>;
   /** Reads the queue again (queue positions) and looks for queued work. */
   pump(): Promise<void>;
 }
@@ -55,12 +55,11 @@ export class FleetPoll {
 
   private async round(): Promise<void> {
     const { claims, me } = this.opts;
-    for (const t of await claims.adopt(me, this.opts.vcenterId(), this.staleBefore(), false)) {
-      this.opts.log(`migration ${t.id}: taken over from a connector that stopped answering; resuming at ${t.phase}`);
-      this.opts.resume(t);
-    }
+    // Lost peers' tasks are taken over by the engine's fill(), before queued work and only into free slots, so a
+    // takeover never runs more than maxRunning here; pump() below runs it.
     for (const req of await claims.cancelRequests(me)) await this.opts.cancel(req);
     for (const req of await claims.warmRequests(me)) await this.opts.warm(req);
+    await this.opts.makeRoom();
     await this.opts.pump();
   }
 

@@ -15,6 +15,11 @@ export const SHUTDOWN = 'connector-shutdown';
 export const CANCEL = 'migration-cancelled';
 /** A peer connector took the task over (its owner in the store is no longer this connector): stop without a write. */
 export const TAKEN_OVER = 'migration-taken-over';
+/**
+ * This connector handed the task back to its fleet (owner cleared in the store) while it only waited for an import
+ * slot that a lost peer's migration holds: stop without a write; whoever has a free slot resumes it.
+ */
+export const RELEASED = 'migration-released';
 
 /** A vCenter session the engine may use for one task; `release` ends it. */
 export interface EngineVcenterSession {

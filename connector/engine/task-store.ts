@@ -70,11 +70,24 @@ export interface FleetTaskClaims {
    */
   claimNext(me: string, vcenterId: string, now: string): Promise<MigrationRecord | undefined>;
   /**
-   * Takes over, for `me`, the running and cancelling migrations of `vcenterId` whose owner is lost: unowned, or a
-   * connector whose heartbeat is older than `staleBefore` (or that has none), and with `mine` (a start) those `me` owns.
-   * Owner swapped in the same statement; the records are returned, oldest first, to be resumed from their recorded step.
+   * Takes over, for `me`, the running and cancelling migrations of `vcenterId` whose owner is lost: unowned ones, and
+   * those of a connector whose heartbeat is older than `staleBefore` (or that has none); with `mine` (a start), unowned
+   * ones and those `me` owns instead (a lost peer's are then taken by fill(), into free slots like any other takeover).
+   * Owner swapped in the same statement; the records are returned to be resumed from their recorded step: those
+   * holding an import slot first (their import runs at EC2 and counts against the region's limit), then oldest first.
+   * With `limit`, at most that many: an adopter takes no more than its free slots.
    */
-  adopt(me: string, vcenterId: string, staleBefore: string, mine?: boolean): Promise<MigrationRecord[]>;
+  adopt(me: string, vcenterId: string, staleBefore: string, mine?: boolean, limit?: number): Promise<MigrationRecord[]>;
+  /**
+   * The regions where a running migration of `vcenterId` whose owner is lost (as for adopt) holds an import slot:
+   * a connector whose slots all wait for those slots hands one of its waiting migrations back (release) to make room.
+   */
+  lostImportRegions(me: string, vcenterId: string, staleBefore: string): Promise<string[]>;
+  /**
+   * Hands a running migration `me` owns back to the fleet (owner cleared; state and recorded step unchanged): the
+   * next connector with a free slot adopts it. false when `me` no longer owns it.
+   */
+  release(id: string, me: string): Promise<boolean>;
   /** Records a cancel for the task's owner; false when the task is not queued, running or cancelling. */
   requestCancel(id: string, by: string, at: string): Promise<boolean>;
   /** Cancels asked for tasks `me` owns. */

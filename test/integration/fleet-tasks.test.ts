@@ -113,16 +113,19 @@ describe('tasks shared by two connectors on PostgreSQL', { timeout: 300_000 }, (
     expect(owned.length).toBeGreaterThan(0);
     const lastBeat = Date.parse((await store.backend.db.query<{ heartbeat_at: string }>(`SELECT heartbeat_at FROM connectors WHERE id = 'conn-a'`)).rows[0]!.heartbeat_at);
 
-    // Every task conn-a was running moves to conn-b (owner swapped in the store), within two leases of its last heartbeat.
+    // Every task conn-a was running moves to conn-b (owner swapped in the store): the first within two leases of its
+    // last heartbeat, the others as conn-b's own tasks free its 4 slots (it never runs more than 4).
     const takenOver = async () => {
       const { rows } = await store.backend.db.query<{ id: string; owner: string; state: string }>(`SELECT id, owner, state FROM engine_tasks WHERE id = ANY($1::text[])`, [owned]);
       return rows;
     };
-    await waitFor(async () => (await takenOver()).every((r) => r.owner === 'conn-b') || undefined, 'conn-b to take over conn-a\'s tasks', 60_000).catch(async (err: Error) => {
+    const explain = async (err: Error) => {
       throw new Error(`${err.message}: ${JSON.stringify(await takenOver())}; conn-b said: ${b.log.slice(-20).join(' | ')}`);
-    });
+    };
+    await waitFor(async () => (await takenOver()).some((r) => r.owner === 'conn-b') || undefined, 'conn-b to take over one of conn-a\'s tasks', 60_000).catch(explain);
     const takeoverMs = Date.now() - lastBeat;
     expect(takeoverMs).toBeLessThan(2 * LEASE_MS + 2_000);
+    await waitFor(async () => (await takenOver()).every((r) => r.owner === 'conn-b') || undefined, 'conn-b to take over all of conn-a\'s tasks', 60_000).catch(explain);
 
     const done = await waitFor(async () => {
       const ts = await all();
@@ -144,6 +147,49 @@ describe('tasks shared by two connectors on PostgreSQL', { timeout: 300_000 }, (
     expect(lab.ec2.emulator.importLoad.peakActive).toBe(MAX_IMPORTS);
     expect(lab.ec2.emulator.importLoad.limitRefusals).toBe(0);
     console.log(`fleet: ${VMS} migrations on 2 connectors, takeover ${takeoverMs} ms after the last heartbeat (lease ${LEASE_MS} ms), peak imports ${lab.ec2.emulator.importLoad.peakActive}`);
+    await stopChild(b.child);
+  });
+
+  it('a peer whose every slot waits for import slots a killed connector holds hands one back, finishes the killed one\'s imports, and all complete', async () => {
+    // conn-a takes all 3 of the region's import slots and its imports stay converting (held at EC2) while conn-b's 4
+    // slots fill with migrations waiting for import capacity; then conn-a is killed. Its tasks are taken over only into
+    // free slots, and conn-b has none: without handing a waiter back, every slot would wait for ever.
+    const release = lab.ec2.emulator.holdImportAt({ match: () => true, stage: 'converting' });
+    const names = [...lab.vmIds.keys()].filter((n) => n.startsWith('fleet-')).sort();
+    const a = await startChild('conn-a', names.slice(0, MAX_IMPORTS).map((n) => lab.request(n)));
+    const slotsOf = async (owner: string) =>
+      (await store.backend.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM region_slots s JOIN engine_tasks e ON e.id = s.task_id WHERE e.owner = $1`, [owner])).rows[0]!.n;
+    await waitFor(async () => (await slotsOf('conn-a')) === MAX_IMPORTS || undefined, 'conn-a to hold every import slot', 60_000);
+    const b = await startChild('conn-b', names.slice(MAX_IMPORTS, MAX_IMPORTS + 5).map((n) => lab.request(n)));
+    const waiting = async () => (await all()).filter((t) => b.ids.includes(t.id) && t.state === 'running' && t.importStatus === 'waiting for import capacity in the region');
+    await waitFor(async () => (await waiting()).length === 4 || undefined, 'conn-b\'s 4 slots to wait for import capacity', 60_000);
+    const peak = new Map<string, number>();
+    const sample = setInterval(() => {
+      void store.backend.db
+        .query<{ owner: string; n: number }>(`SELECT owner, count(*)::int AS n FROM engine_tasks WHERE kind = 'migration' AND state IN ('running', 'cancelling') AND owner IS NOT NULL GROUP BY owner`)
+        .then(({ rows }) => rows.forEach((r) => peak.set(r.owner, Math.max(peak.get(r.owner) ?? 0, r.n))));
+    }, 50);
+    try {
+      await stopChild(a.child, 'SIGKILL');
+      release();
+      const ids = [...a.ids, ...b.ids];
+      const done = await waitFor(async () => {
+        const ts = (await all()).filter((t) => ids.includes(t.id));
+        return ts.length === ids.length && ts.every((t) => t.state === 'completed' || t.state === 'failed') ? ts : undefined;
+      }, 'all 8 migrations to end', 180_000).catch(async (err: Error) => {
+        throw new Error(`${err.message}; conn-b said: ${b.log.filter((l) => !l.includes('Recent Tasks')).slice(-15).join(' | ')}`);
+      });
+      expect(done.filter((t) => t.state !== 'completed').map((t) => `${t.id}: ${t.error}`)).toEqual([]);
+      for (const id of a.ids) expect(done.find((t) => t.id === id)?.connectorId).toBe('conn-b');
+      expect(b.log.some((l) => l.includes('handed back to the fleet'))).toBe(true);
+      expect(peak.get('conn-b')).toBe(4);
+    } finally {
+      clearInterval(sample);
+      release();
+    }
+    // One import per task at EC2 (its client token), one instance each.
+    const imports = ((await lab.ec2Client.send(new DescribeImportImageTasksCommand({}))).ImportImageTasks ?? []).filter((i) => [...a.ids, ...b.ids].some((id) => i.Description?.includes(id)));
+    expect(imports).toHaveLength(a.ids.length + b.ids.length);
     await stopChild(b.child);
   });
 });

@@ -140,7 +140,11 @@ describe.each(BACKENDS)('task repositories shared by a fleet ($name)', (backend)
 
     // c-a's heartbeat is a minute old against a 30 s lease: c-b takes its two tasks, not its own live one, not vc-2's.
     const staleBefore = iso(now - 30_000);
-    const taken = await b.tasks.adopt('c-b', 'vc-1', staleBefore, false);
+    // An adopter with one free slot takes the oldest one only; the other waits for its next free slot.
+    const first = await b.tasks.adopt('c-b', 'vc-1', staleBefore, false, 1);
+    expect(first.map((t) => t.id)).toEqual([mine[0]!.id]);
+    expect(await b.tasks.adopt('c-b', 'vc-1', staleBefore, false, 0)).toEqual([]);
+    const taken = [...first, ...(await b.tasks.adopt('c-b', 'vc-1', staleBefore, false))];
     expect(taken.map((t) => t.id)).toEqual([mine[0]!.id, mine[1]!.id]);
     expect(taken[0]).toMatchObject({ phase: 'exporting', connectorId: 'c-b', state: 'running' });
     expect(await other.tasks.adopt('c-c', 'vc-1', staleBefore, false)).toEqual([]);
@@ -156,6 +160,46 @@ describe.each(BACKENDS)('task repositories shared by a fleet ($name)', (backend)
     await other.registry.heartbeat({ id: 'c-c', vcenterId: 'vc-1', version: '1', host: 'h', timeZone: 'UTC', startedAt: at }, new Date(now));
     expect(await a.tasks.adopt('c-a', 'vc-1', iso(now - 90_000), true)).toEqual([]);
     expect((await other.tasks.adopt('c-c', 'vc-1', iso(now - 90_000), true)).map((t) => t.id)).toEqual([mine[0]!.id, mine[1]!.id, bs.id]);
+    // c-c is lost in turn while c-a restarts: a start resumes only c-a's own (none); c-c's come one free slot at a time.
+    await other.registry.heartbeat({ id: 'c-c', vcenterId: 'vc-1', version: '1', host: 'h', timeZone: 'UTC', startedAt: at }, new Date(now - 60_000));
+    await a.registry.heartbeat({ id: 'c-a', vcenterId: 'vc-1', version: '1', host: 'h', timeZone: 'UTC', startedAt: at }, new Date(now));
+    expect(await a.tasks.adopt('c-a', 'vc-1', staleBefore, true)).toEqual([]);
+    expect((await a.tasks.adopt('c-a', 'vc-1', staleBefore, false, 1)).map((t) => t.id)).toEqual([mine[0]!.id]);
+  });
+
+  it('a lost connector\'s import-slot holders are taken over first; a waiting task handed back is anyone\'s to take', async () => {
+    const f = await fleet(2);
+    const [a, b] = f as [(typeof f)[0], (typeof f)[0]];
+    const now = Date.parse('2026-01-01T00:10:00.000Z');
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const staleBefore = iso(now - 30_000);
+    await a.registry.heartbeat({ id: 'c-a', vcenterId: 'vc-1', version: '1', host: 'h', timeZone: 'UTC', startedAt: at }, new Date(now - 60_000));
+    await b.registry.heartbeat({ id: 'c-b', vcenterId: 'vc-1', version: '1', host: 'h', timeZone: 'UTC', startedAt: at }, new Date(now));
+    for (let i = 0; i < 4; i++) await a.tasks.insert(migration(`m-${i}`, `vm-${i}`, { region: i === 3 ? 'eu-west-1' : 'us-west-2' }));
+    const onA = [(await a.tasks.claimNext('c-a', 'vc-1', at))!, (await a.tasks.claimNext('c-a', 'vc-1', at))!, (await a.tasks.claimNext('c-a', 'vc-1', at))!];
+    const waiter = (await b.tasks.claimNext('c-b', 'vc-1', at))!;
+    // c-a's newest task holds us-west-2's import slot; its older ones hold none.
+    expect(await a.tasks.takeSlot('import', 'us-west-2', onA[2]!.id, onA[2]!.id, 1, at)).toBe(true);
+    expect(await b.tasks.lostImportRegions('c-b', 'vc-1', staleBefore)).toEqual(['us-west-2']);
+    // While c-a is alive (a fresh heartbeat) its slots are not a lost peer's.
+    expect(await b.tasks.lostImportRegions('c-b', 'vc-1', iso(now - 90_000))).toEqual([]);
+
+    // c-b takes the slot holder first, then the oldest.
+    expect((await b.tasks.adopt('c-b', 'vc-1', staleBefore, false, 1)).map((t) => t.id)).toEqual([onA[2]!.id]);
+    expect(await b.tasks.lostImportRegions('c-b', 'vc-1', staleBefore)).toEqual([]);
+    expect((await b.tasks.adopt('c-b', 'vc-1', staleBefore, false, 1)).map((t) => t.id)).toEqual([onA[0]!.id]);
+
+    // c-b hands its waiting task back: unowned and still running at its step; only its owner could do so.
+    expect(await a.tasks.release(waiter.id, 'c-a')).toBe(false);
+    expect(await b.tasks.release(waiter.id, 'c-b')).toBe(true);
+    expect(await b.tasks.release(waiter.id, 'c-b')).toBe(false);
+    const handedBack = (await a.tasks.get(waiter.id))!;
+    expect(handedBack.state).toBe('running');
+    expect(handedBack.connectorId).toBeUndefined();
+    // Whoever has a free slot next takes it over (c-a, back with a fresh heartbeat: its own m-1 is not a takeover).
+    const next = await a.tasks.adopt('c-a', 'vc-1', iso(now - 90_000), false);
+    expect(next.map((t) => t.id)).toEqual([waiter.id]);
+    expect(next.find((t) => t.id === waiter.id)?.connectorId).toBe('c-a');
   });
 
   it('a cancel asked on a peer waits for the task\'s owner, and ends once the owner records it', async () => {

@@ -117,19 +117,40 @@ export class PgMigrationTasks implements MigrationTaskRepository, FleetTaskClaim
     return rows[0] && parse(rows[0]);
   }
 
-  async adopt(me: string, vcenterId: string, staleBefore: string, mine = true): Promise<MigrationRecord[]> {
+  async adopt(me: string, vcenterId: string, staleBefore: string, mine = true, limit?: number): Promise<MigrationRecord[]> {
     // Rows a live owner is writing right now are skipped (SKIP LOCKED): the next poll sees them again.
-    const { rows } = await this.db.query<{ seq: number; data: string }>(
+    const { rows } = await this.db.query<{ seq: number; data: string; holds: boolean }>(
       `UPDATE engine_tasks SET owner = $1, data = (data::jsonb || jsonb_build_object('connectorId', $1::text))::text
        WHERE id IN (SELECT e.id FROM engine_tasks e
                     WHERE e.kind = 'migration' AND e.state IN ('running', 'cancelling') AND e.vcenter_id IN ($2, '')
                       AND (e.owner IS NULL OR ($4 AND e.owner = $1)
-                           OR e.owner <> $1 AND NOT EXISTS (SELECT 1 FROM connectors c WHERE c.id = e.owner AND c.heartbeat_at >= $3))
+                           OR (NOT $4 AND e.owner <> $1 AND NOT EXISTS (SELECT 1 FROM connectors c WHERE c.id = e.owner AND c.heartbeat_at >= $3)))
+                    ORDER BY EXISTS (SELECT 1 FROM region_slots s WHERE s.task_id = e.id) DESC, e.seq LIMIT $5
                     FOR UPDATE OF e SKIP LOCKED)
-       RETURNING seq, data`,
-      [me, vcenterId, staleBefore, mine],
+       RETURNING seq, data, EXISTS (SELECT 1 FROM region_slots s WHERE s.task_id = engine_tasks.id) AS holds`,
+      [me, vcenterId, staleBefore, mine, limit ?? null],
     );
-    return rows.sort((a, b) => a.seq - b.seq).map(parse);
+    return rows.sort((a, b) => Number(b.holds) - Number(a.holds) || a.seq - b.seq).map(parse);
+  }
+
+  async lostImportRegions(me: string, vcenterId: string, staleBefore: string): Promise<string[]> {
+    const { rows } = await this.db.query<{ scope: string }>(
+      `SELECT DISTINCT s.scope FROM region_slots s JOIN engine_tasks e ON e.id = s.task_id
+       WHERE s.kind = 'import' AND e.kind = 'migration' AND e.state IN ('running', 'cancelling') AND e.vcenter_id IN ($2, '')
+         AND (e.owner IS NULL
+              OR e.owner <> $1 AND NOT EXISTS (SELECT 1 FROM connectors c WHERE c.id = e.owner AND c.heartbeat_at >= $3))`,
+      [me, vcenterId, staleBefore],
+    );
+    return rows.map((r) => r.scope);
+  }
+
+  async release(id: string, me: string): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `UPDATE engine_tasks SET owner = NULL, data = (data::jsonb - 'connectorId')::text
+       WHERE id = $1 AND kind = 'migration' AND owner = $2 AND state IN ('running', 'cancelling')`,
+      [id, me],
+    );
+    return (rowCount ?? 0) > 0;
   }
 
   async requestCancel(id: string, by: string, at: string): Promise<boolean> {

@@ -117,16 +117,37 @@ export class SqliteMigrationTasks implements MigrationTaskRepository, FleetTaskC
     return row ? (JSON.parse(row.data) as MigrationRecord) : undefined;
   }
 
-  async adopt(me: string, vcenterId: string, staleBefore: string, mine = true): Promise<MigrationRecord[]> {
+  async adopt(me: string, vcenterId: string, staleBefore: string, mine = true, limit?: number): Promise<MigrationRecord[]> {
     this.writes += 1;
     const rows = this.stmt(
       `UPDATE engine_tasks SET owner = @me, data = json_set(data, '$.connectorId', @me)
-       WHERE kind = 'migration' AND state IN ('running', 'cancelling') AND vcenter_id IN (@vc, '')
-         AND (owner IS NULL OR (@mine AND owner = @me)
-              OR owner <> @me AND NOT EXISTS (SELECT 1 FROM connectors c WHERE c.id = engine_tasks.owner AND c.heartbeat_at >= @stale))
-       RETURNING seq, data`,
-    ).all({ me, vc: vcenterId, stale: staleBefore, mine: mine ? 1 : 0 }) as { seq: number; data: string }[];
-    return rows.sort((a, b) => a.seq - b.seq).map((r) => JSON.parse(r.data) as MigrationRecord);
+       WHERE id IN (SELECT id FROM engine_tasks
+                    WHERE kind = 'migration' AND state IN ('running', 'cancelling') AND vcenter_id IN (@vc, '')
+                      AND (owner IS NULL OR (@mine AND owner = @me)
+                           OR (NOT @mine AND owner <> @me AND NOT EXISTS (SELECT 1 FROM connectors c WHERE c.id = engine_tasks.owner AND c.heartbeat_at >= @stale)))
+                    ORDER BY EXISTS (SELECT 1 FROM region_slots s WHERE s.task_id = engine_tasks.id) DESC, seq LIMIT @limit)
+       RETURNING seq, data, EXISTS (SELECT 1 FROM region_slots s WHERE s.task_id = engine_tasks.id) AS holds`,
+    ).all({ me, vc: vcenterId, stale: staleBefore, mine: mine ? 1 : 0, limit: limit ?? -1 }) as { seq: number; data: string; holds: number }[];
+    return rows.sort((a, b) => b.holds - a.holds || a.seq - b.seq).map((r) => JSON.parse(r.data) as MigrationRecord);
+  }
+
+  async lostImportRegions(me: string, vcenterId: string, staleBefore: string): Promise<string[]> {
+    const rows = this.stmt(
+      `SELECT DISTINCT s.scope FROM region_slots s JOIN engine_tasks e ON e.id = s.task_id
+       WHERE s.kind = 'import' AND e.kind = 'migration' AND e.state IN ('running', 'cancelling') AND e.vcenter_id IN (@vc, '')
+         AND (e.owner IS NULL
+              OR e.owner <> @me AND NOT EXISTS (SELECT 1 FROM connectors c WHERE c.id = e.owner AND c.heartbeat_at >= @stale))`,
+    ).all({ me, vc: vcenterId, stale: staleBefore }) as { scope: string }[];
+    return rows.map((r) => r.scope);
+  }
+
+  async release(id: string, me: string): Promise<boolean> {
+    this.writes += 1;
+    const r = this.stmt(
+      `UPDATE engine_tasks SET owner = NULL, data = json_remove(data, '$.connectorId')
+       WHERE id = ? AND kind = 'migration' AND owner = ? AND state IN ('running', 'cancelling')`,
+    ).run(id, me);
+    return r.changes > 0;
   }
 
   async requestCancel(id: string, by: string, at: string): Promise<boolean> {
