@@ -49,4 +49,11 @@ describe('the migrate modal’s first render', () => {
     expect(modulesOf(rules).some((m) => m.includes('/node_modules/zod/'))).toBe(true);
     expect(modulesOf(rules).some((m) => m.endsWith('connector/contract/import-options.ts'))).toBe(true);
   });
+
+  it('carries only the shell’s and the migrate form’s strings, not the catalogue of every screen', () => {
+    const entry = chunks.find((c) => c.isEntry)!;
+    const mods = modulesOf(staticClosure([entry, bySource('ui/features/migrate/MigrateVmPage.tsx'), bySource('ui/app/start.tsx')]));
+    const catalogues = mods.filter((m) => /ui\/i18n\/en-US[^/]*\.ts$/.test(m)).map((m) => m.slice(m.lastIndexOf('/') + 1));
+    expect(catalogues.sort()).toEqual(['en-US-core.ts', 'en-US-migrate.ts']);
+  });
 });

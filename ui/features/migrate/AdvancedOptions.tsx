@@ -1,8 +1,8 @@
 import type { Environment, GuestPlatform, KmsKeyOption, LicenseType, PreflightCheck, PreflightCode, VmFirmware } from '../../../connector/contract/index.ts';
-import type { Translate } from '../../i18n/i18n.ts';
+import type { Translate } from '../../i18n/migrate.ts';
 import { AccordionPanel } from '../../kit/Accordion.tsx';
 import { Checkbox, Field, RadioGroup, SelectField } from '../../kit/Form.tsx';
-import { testIds } from '../../testIds.ts';
+import { modalTestIds as testIds } from '../../modalTestIds.ts';
 import { isAwsManagedEbsKey, keyMatches, keyRef, tagsOf, type AdvancedChoices } from './importOptions.ts';
 import { TagsEditor } from './TagsEditor.tsx';
 

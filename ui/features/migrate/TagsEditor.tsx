@@ -1,5 +1,5 @@
 import type { AwsTag } from '../../../connector/contract/index.ts';
-import { useT } from '../../i18n/i18n.ts';
+import { useT } from '../../i18n/migrate.ts';
 import { Button } from '../../kit/Button.tsx';
 import type { TagProblems } from './formRules.ts';
 import { newTagRow, type TagRow } from './importOptions.ts';
