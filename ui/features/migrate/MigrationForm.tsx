@@ -11,8 +11,7 @@ import { Form, InputField, ProblemLink, SelectField, type FieldProblem } from '.
 import { Spinner } from '../../kit/Spinner.tsx';
 import { modalTestIds as testIds } from '../../modalTestIds.ts';
 import { AdvancedOptions, keyProblem } from './AdvancedOptions.tsx';
-import { choicesFromDefaults, importOptionsOf, isBlankTag, type AdvancedChoices } from './importOptions.ts';
-import { firstTagProblem } from './TagsEditor.tsx';
+import { choicesFromDefaults, firstTagProblem, importOptionsOf, isBlankTag, type AdvancedChoices } from './importOptions.ts';
 import { useFormRules } from './useFormRules.ts';
 import { defaultModeChoices, MigrationModeFields, modePreflightFields, modeRequestFields, nitroReady, type ModeChoices } from './MigrationModeFields.tsx';
 import { PreflightChecks } from './PreflightChecks.tsx';
