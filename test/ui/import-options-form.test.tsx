@@ -27,6 +27,8 @@ const advancedHeader = () => screen.findByRole('button', { name: /^Advanced/ });
 const openAdvanced = async () => {
   const header = await advancedHeader();
   if (header.getAttribute('aria-expanded') !== 'true') fireEvent.click(header);
+  // The section's fields arrive in a chunk of their own the first time it opens.
+  await screen.findByRole('radio', { name: 'AWS-provided license' });
   return header;
 };
 const kmsSelect = () => screen.getByRole('combobox', { name: 'KMS key' }) as HTMLSelectElement;
@@ -48,7 +50,7 @@ describe('Advanced section of Migrate VM to EC2', () => {
 
     fireEvent.click(header);
     expect(header.getAttribute('aria-expanded')).toBe('true');
-    expect((screen.getByRole('radio', { name: 'Bring your own license (BYOL)' }) as HTMLInputElement).checked).toBe(true);
+    expect((await screen.findByRole('radio', { name: 'Bring your own license (BYOL)' }) as HTMLInputElement).checked).toBe(true);
     expect((screen.getByRole('radio', { name: 'AWS-provided license' }) as HTMLInputElement).checked).toBe(false);
     expect((screen.getByRole('checkbox', { name: 'Encrypt the imported volumes (Amazon EBS encryption)' }) as HTMLInputElement).checked).toBe(true);
     await waitFor(() => expect(kmsSelect().selectedOptions[0]?.textContent).toBe('Environment default: alias/team-key'));

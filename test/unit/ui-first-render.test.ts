@@ -49,4 +49,18 @@ describe('the migrate modal’s first render', () => {
     expect(modulesOf(rules).some((m) => m.includes('/node_modules/zod/'))).toBe(true);
     expect(modulesOf(rules).some((m) => m.endsWith('connector/contract/import-options.ts'))).toBe(true);
   });
+
+  it('carries only the shell’s and the migrate form’s strings, not the catalogue of every screen', () => {
+    const entry = chunks.find((c) => c.isEntry)!;
+    const mods = modulesOf(staticClosure([entry, bySource('ui/features/migrate/MigrateVmPage.tsx'), bySource('ui/app/start.tsx')]));
+    const catalogues = mods.filter((m) => /ui\/i18n\/en-US[^/]*\.ts$/.test(m)).map((m) => m.slice(m.lastIndexOf('/') + 1));
+    expect(catalogues.sort()).toEqual(['en-US-core.ts', 'en-US-migrate.ts']);
+  });
+
+  it('leaves the collapsed Advanced section’s fields and the tag editor for when the section opens', () => {
+    const entry = chunks.find((c) => c.isEntry)!;
+    const mods = modulesOf(staticClosure([entry, bySource('ui/features/migrate/MigrateVmPage.tsx'), bySource('ui/app/start.tsx')]));
+    expect(mods.some((m) => m.endsWith('ui/features/migrate/AdvancedOptions.tsx'))).toBe(true);
+    expect(mods.filter((m) => /ui\/features\/migrate\/(AdvancedFields|TagsEditor)\.tsx$/.test(m))).toEqual([]);
+  });
 });

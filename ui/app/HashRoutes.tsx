@@ -1,5 +1,5 @@
 import { lazy, Suspense, useSyncExternalStore, type ComponentType, type LazyExoticComponent } from 'react';
-import { useT } from '../i18n/i18n.ts';
+import { useT } from '../i18n/core.ts';
 import { Spinner } from '../kit/Spinner.tsx';
 import { loadedPage, loadPage, routeOf, type RouteDef } from './router.tsx';
 

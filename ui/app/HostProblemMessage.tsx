@@ -1,7 +1,7 @@
 import type { HostProblem } from '../host/host.ts';
-import { useT } from '../i18n/i18n.ts';
+import { useT } from '../i18n/core.ts';
 import { Alert } from '../kit/Alert.tsx';
-import { testIds } from '../testIds.ts';
+import { modalTestIds as testIds } from '../modalTestIds.ts';
 
 /** The one message a view shows when the vSphere Client's SDK failed: what is missing, the failed call, what to check. */
 export function HostProblemMessage({ problem }: { problem: HostProblem }) {

@@ -8,9 +8,10 @@ import type { ThemeName } from '../host/sdk-types.ts';
 import { createHttp } from '../api/http.ts';
 import { createApi, type Api } from '../api/client.ts';
 import { ApiContext } from '../api/ApiContext.tsx';
-import { createTranslator, I18nContext, useT } from '../i18n/i18n.ts';
+import { useT } from '../i18n/core.ts';
+import { LocaleContext } from '../i18n/translate.ts';
 import { Alert } from '../kit/Alert.tsx';
-import { testIds } from '../testIds.ts';
+import { modalTestIds as testIds } from '../modalTestIds.ts';
 
 function applyTheme(theme: ThemeName): void {
   document.body.setAttribute('cds-theme', theme);
@@ -54,7 +55,7 @@ export function PluginShell(props: { host: Host; children: ReactNode; api?: Api;
   // The entry may pass both in, having started a page's first requests before React rendered.
   const [queryClient] = useState(() => props.queryClient ?? createQueryClient());
   const api = useMemo(() => props.api ?? createApi(createHttp(host)), [host, props.api]);
-  const t = useMemo(() => createTranslator(host.locale()), [host]);
+  const locale = useMemo(() => host.locale(), [host]);
   useEffect(() => {
     applyTheme(host.theme());
     host.onThemeChanged(applyTheme);
@@ -62,12 +63,12 @@ export function PluginShell(props: { host: Host; children: ReactNode; api?: Api;
   return (
     <HostContext.Provider value={host}>
       <ApiContext.Provider value={api}>
-        <I18nContext.Provider value={t}>
+        <LocaleContext.Provider value={locale}>
           <QueryClientProvider client={queryClient}>
             <GlobalRefresh host={host} />
             <ErrorBoundary fallback={(error) => <Crash error={error} />}>{children}</ErrorBoundary>
           </QueryClientProvider>
-        </I18nContext.Provider>
+        </LocaleContext.Provider>
       </ApiContext.Provider>
     </HostContext.Provider>
   );

@@ -1,6 +1,6 @@
 import { toApiError } from '../api/errors.ts';
-import { useT } from '../i18n/i18n.ts';
-import { testIds } from '../testIds.ts';
+import { useT } from '../i18n/core.ts';
+import { modalTestIds as testIds } from '../modalTestIds.ts';
 import { Alert } from './Alert.tsx';
 
 /** A connector error as the user sees it: its message, and its code for the administrator. */

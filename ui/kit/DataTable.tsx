@@ -1,7 +1,7 @@
 import '@cds/core/icon/register.js';
 import { angleIcon, ClarityIcons } from '@cds/core/icon';
 import { createElement, Fragment, useLayoutEffect, useRef, useState, type KeyboardEvent, type MouseEvent, type ReactNode } from 'react';
-import { useT } from '../i18n/i18n.ts';
+import { useT } from '../i18n/core.ts';
 
 ClarityIcons.addIcons(angleIcon);
 

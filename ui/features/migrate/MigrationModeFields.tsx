@@ -1,7 +1,7 @@
 import type { CutoverShutdown, MigrationMode, MigrationRequest, PreflightResult, WarmImagePath } from '../../../connector/contract/index.ts';
-import type { Translate } from '../../i18n/i18n.ts';
+import type { Translate } from '../../i18n/migrate.ts';
 import { InputField, RadioGroup } from '../../kit/Form.tsx';
-import { testIds } from '../../testIds.ts';
+import { modalTestIds as testIds } from '../../modalTestIds.ts';
 
 export interface ModeChoices {
   mode: MigrationMode;

@@ -1,7 +1,7 @@
 import type { PreflightCheck } from '../../../connector/contract/index.ts';
-import { useT } from '../../i18n/i18n.ts';
+import { useT } from '../../i18n/migrate.ts';
 import { Alert, type AlertKind } from '../../kit/Alert.tsx';
-import { testIds } from '../../testIds.ts';
+import { modalTestIds as testIds } from '../../modalTestIds.ts';
 
 const kindOf: Record<PreflightCheck['severity'], AlertKind> = { blocker: 'danger', warning: 'warning', info: 'info' };
 const order: PreflightCheck['severity'][] = ['blocker', 'warning', 'info'];

@@ -1,8 +1,8 @@
 import type { AwsTag } from '../../../connector/contract/index.ts';
-import { useT } from '../../i18n/i18n.ts';
+import { useT } from '../../i18n/migrate.ts';
 import { Button } from '../../kit/Button.tsx';
 import type { TagProblems } from './formRules.ts';
-import { newTagRow, type TagRow } from './importOptions.ts';
+import { newTagRow, tagFieldId, type TagRow } from './importOptions.ts';
 import { useFormRules } from './useFormRules.ts';
 
 interface Props {
@@ -17,8 +17,6 @@ interface Props {
   testIdPrefix: string;
   help: string;
 }
-
-export const tagFieldId = (idPrefix: string, rowId: number, part: 'key' | 'value') => `${idPrefix}-${rowId}-${part}`;
 
 /** Before the contract's rules have arrived (a few milliseconds after the first row shows): nothing checked yet. */
 export const noTagProblems: TagProblems = { rows: new Map() };
@@ -115,16 +113,4 @@ export function TagsEditor({ label, rows, onChange, inherited = [], idPrefix, te
       </div>
     </div>
   );
-}
-
-/** The first tag problem as the form's footer names it, with the input to take the user to. */
-export function firstTagProblem(rows: TagRow[], problems: TagProblems, idPrefix: string): { fieldId: string; problem: string; n: number } | undefined {
-  for (const [i, r] of rows.entries()) {
-    const p = problems.rows.get(r.id);
-    if (p?.key) return { fieldId: tagFieldId(idPrefix, r.id, 'key'), problem: p.key, n: i + 1 };
-    if (p?.value) return { fieldId: tagFieldId(idPrefix, r.id, 'value'), problem: p.value, n: i + 1 };
-  }
-  const last = rows.at(-1);
-  if (problems.list && last) return { fieldId: tagFieldId(idPrefix, last.id, 'key'), problem: problems.list, n: rows.length };
-  return undefined;
 }

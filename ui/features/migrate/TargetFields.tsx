@@ -4,10 +4,10 @@ import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import type { BootMode, Environment, Subnet } from '../../../connector/contract/index.ts';
 import { useApi } from '../../api/ApiContext.tsx';
-import type { Translate } from '../../i18n/i18n.ts';
+import type { Translate } from '../../i18n/migrate.ts';
 import { ApiErrorAlert } from '../../kit/ApiErrorAlert.tsx';
 import { SelectField } from '../../kit/Form.tsx';
-import { testIds } from '../../testIds.ts';
+import { modalTestIds as testIds } from '../../modalTestIds.ts';
 import { environmentQueries, regionQueries } from './migrate.queries.ts';
 
 export interface TargetChoices {

@@ -1,5 +1,5 @@
 import { AwsTag, AwsTagList, MigrationRequest } from '../../../connector/contract/index.ts';
-import type { Translate } from '../../i18n/i18n.ts';
+import type { Translate } from '../../i18n/migrate.ts';
 import { isBlankTag, type TagRow } from './importOptions.ts';
 
 // The contract's own rules for what the user types, with zod behind them: loaded when a field that needs them first

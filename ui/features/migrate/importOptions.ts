@@ -1,4 +1,5 @@
 import type { AwsTag, EnvironmentImportDefaults, ImportOptions, KmsKeyOption, LicenseType } from '../../../connector/contract/index.ts';
+import type { TagProblems } from './formRules.ts';
 
 // No zod here: the tag rules are in formRules.ts, loaded when a tag row first shows.
 
@@ -60,3 +61,18 @@ export const isAwsManagedEbsKey = (k: KmsKeyOption): boolean => k.aliases.includ
 
 /** How a key is named in the form and sent: its first alias (what people recognise), else its key ID. */
 export const keyRef = (k: KmsKeyOption): string => k.aliases[0] ?? k.keyId;
+
+/** Element id of a tag row's input (TagsEditor renders it; the form's footer links to it). */
+export const tagFieldId = (idPrefix: string, rowId: number, part: 'key' | 'value') => `${idPrefix}-${rowId}-${part}`;
+
+/** The first tag problem as the form's footer names it, with the input to take the user to. */
+export function firstTagProblem(rows: TagRow[], problems: TagProblems, idPrefix: string): { fieldId: string; problem: string; n: number } | undefined {
+  for (const [i, r] of rows.entries()) {
+    const p = problems.rows.get(r.id);
+    if (p?.key) return { fieldId: tagFieldId(idPrefix, r.id, 'key'), problem: p.key, n: i + 1 };
+    if (p?.value) return { fieldId: tagFieldId(idPrefix, r.id, 'value'), problem: p.value, n: i + 1 };
+  }
+  const last = rows.at(-1);
+  if (problems.list && last) return { fieldId: tagFieldId(idPrefix, last.id, 'key'), problem: problems.list, n: rows.length };
+  return undefined;
+}

@@ -1,4 +1,4 @@
-import type { MessageKey } from '../../i18n/en-US.ts';
+import type { MigrateKey } from '../../i18n/migrate.ts';
 
 function ipToInt(ip: string): number | null {
   const parts = ip.split('.');
@@ -18,7 +18,7 @@ function ipToInt(ip: string): number | null {
  * addresses AWS reserves (network, +1 router, +2 DNS, +3 future use, broadcast). Empty is fine: EC2 picks one.
  * Returns the message key of the problem, or null.
  */
-export function privateIpProblem(ip: string, subnetCidr: string | undefined): MessageKey | null {
+export function privateIpProblem(ip: string, subnetCidr: string | undefined): MigrateKey | null {
   const value = ip.trim();
   if (value === '') return null;
   const addr = ipToInt(value);

@@ -1,0 +1,23 @@
+// English strings every view shares: the shell, the host problems, the kit's tables and alerts. Merged into en-US.ts.
+export const enUSCore = {
+  'app.loading': 'Loading…',
+  'app.unexpected': 'Something went wrong in the plugin.',
+  'app.retry': 'Try again',
+  'host.problem.noSdk': "This page did not get the vSphere Client's JavaScript API, so the plugin cannot run",
+  'host.problem.initialize': 'The vSphere Client did not start the plugin',
+  'host.problem.session': 'The vSphere Client did not give the plugin a session',
+  'host.problem.backend': "The vSphere Client did not tell the plugin the address of its connector",
+  'host.problem.context': 'The vSphere Client did not tell the plugin which virtual machine this view is for',
+  'host.problem.check': "Reload the vSphere Client. If this persists, check that the plugin is registered for this vCenter version (vm2ec2 doctor) and the connector's log.",
+  'common.close': 'Close',
+  'common.cancel': 'Cancel',
+  'common.save': 'Save',
+  'common.edit': 'Edit',
+  'common.remove': 'Remove',
+  'common.none': '—',
+  'table.details': 'Details',
+  'table.expand': 'Show the other columns of {row}',
+  'table.collapse': 'Hide the other columns of {row}',
+  'error.code': 'Error code: {code}',
+  'error.refreshFailed': 'Refreshing failed; the list shows the last known state.',
+} as const;
