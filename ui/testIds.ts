@@ -197,5 +197,13 @@ export const testIds = {
     confirm: 'rollback-confirm',
     status: 'rollback-status',
   },
+  resume: {
+    offer: (id: string) => `resume-offer-${id}`,
+    dialog: 'resume-dialog',
+    steps: 'resume-steps',
+    confirm: 'resume-confirm',
+    result: 'resume-result',
+    status: 'resume-status',
+  },
   apiError: 'api-error',
 } as const;

@@ -2,12 +2,14 @@
 import { enUSWaves } from './en-US-waves.ts';
 import { enUSFleet } from './en-US-fleet.ts';
 import { enUSRollback } from './en-US-rollback.ts';
+import { enUSResume } from './en-US-resume.ts';
 import { enUSReturn } from './en-US-return.ts';
 
 export const enUS = {
   ...enUSWaves,
   ...enUSFleet,
   ...enUSRollback,
+  ...enUSResume,
   ...enUSReturn,
   'app.loading': 'Loading…',
   'app.unexpected': 'Something went wrong in the plugin.',
