@@ -5,7 +5,7 @@
 // sync and says why; refusals are clear and audited; the kept point is released when the rollback window closes.
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { DescribeInstancesCommand, DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand, DescribeInstancesCommand, DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import { EBSClient, GetSnapshotBlockCommand, ListSnapshotBlocksCommand } from '@aws-sdk/client-ebs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiErrorBody, Environment, ImportAuthorization, MigrationTask } from '../../connector/contract/index.ts';
@@ -61,13 +61,13 @@ async function until(id: string, done: (t: MigrationTask) => boolean, what: stri
   throw new Error(`migration ${id}: ${what} did not happen: ${JSON.stringify(t)}`);
 }
 
-/** A warm migration of a VM, as the form starts one (5 "minutes" between cycles; the user powers the VM off). */
+/** A warm migration of a VM, as the form starts one (30 "minutes", 30 s here, between cycles: none slips in while the test looks; the user powers the VM off). */
 async function startWarm(vmName: string): Promise<string> {
   const auth = await admin.call('POST', '/import-authorizations', { environmentId: env.id, vmId: vm(vmName) });
   expect(auth.status, JSON.stringify(auth.body)).toBe(201);
   const res = await admin.call('POST', '/migrations', {
     token: ImportAuthorization.parse(auth.body).token, environmentId: env.id, vmId: vm(vmName), platform: 'Linux', subnetId, instanceType: 'm5.large', securityGroupIds: [groupId],
-    mode: 'warm', replicationIntervalMinutes: 5, cutoverShutdown: 'user',
+    mode: 'warm', replicationIntervalMinutes: 30, cutoverShutdown: 'user',
   });
   expect(res.status, JSON.stringify(res.body)).toBe(202);
   return (res.body as { id: string }).id;
@@ -118,10 +118,21 @@ async function ebsSha256(snapshotId: string, bytes: number): Promise<string> {
   return hash.digest('hex');
 }
 
-/** EBS snapshots tagged with a task (its replication chain; an imported AMI's own are not tagged with it). */
+/** Polls until `ok` holds (or the time is up) and returns the last value read. */
+async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 30_000): Promise<T> {
+  let v = await read();
+  for (const end = Date.now() + ms; !ok(v) && Date.now() < end; await new Promise((r) => setTimeout(r, 100))) v = await read();
+  return v;
+}
+
+/** EBS snapshots tagged with a task that its image does not use: what is left of its replication chain. */
 async function taggedSnapshots(id: string): Promise<string[]> {
-  const out = await lab.ec2Client('us-east-1').send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: `tag:${TASK_TAG}`, Values: [id] }] }));
-  return (out.Snapshots ?? []).map((s) => s.SnapshotId!).sort();
+  const ec2 = lab.ec2Client('us-east-1');
+  const out = await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: `tag:${TASK_TAG}`, Values: [id] }] }));
+  const imageId = (await tasks.get(id))?.imageId;
+  const image = imageId ? (await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images?.[0] : undefined;
+  const amis = new Set((image?.BlockDeviceMappings ?? []).map((m) => m.Ebs?.SnapshotId));
+  return (out.Snapshots ?? []).map((s) => s.SnapshotId!).filter((s) => !amis.has(s)).sort();
 }
 
 beforeAll(async () => {
@@ -201,8 +212,9 @@ describe('Resume replication after a rollback', { timeout: 900_000 }, () => {
     expect(lab.ec2.ebs.putCallsFor(next)).toBe(blocksOf(writes));
     expect(t1.warm!.lastCycleSentBytes).toBe(blocksOf(writes) * BLOCK);
     expect(t1.warm!.lastCycleChangedBytes).toBe(3 * GRAIN);
-    // The replaced head is deleted (EBS keeps its blocks for the child); no vCenter snapshot is left between cycles.
-    expect(await taggedSnapshots(first)).toEqual([]);
+    // The replaced head is deleted right after the cycle (EBS keeps its blocks for the child); no vCenter snapshot is
+    // left between cycles.
+    expect(await eventually(() => taggedSnapshots(first), (ids) => ids.length === 0)).toEqual([]);
     expect((await asAdmin((vc) => vc.getVirtualMachine(vm(name)))).snapshots).toEqual([]);
 
     // More writes, then the resumed migration's own cutover.
@@ -253,8 +265,8 @@ describe('Resume replication after a rollback', { timeout: 900_000 }, () => {
     const head = (await record(second.id)).warm!.disks[0]!.ebsSnapshotId!;
     expect(lab.ec2.ebs.get(head)?.parentId).toBeUndefined();
     expect(await asAdmin((vc) => changeTrackingEnabled(vc, vm(name)))).toBe(true);
-    // The old point's head went with the full sync.
-    expect(await taggedSnapshots(first)).toEqual([]);
+    // The old point's head goes right after the full sync.
+    expect(await eventually(() => taggedSnapshots(first), (ids) => ids.length === 0)).toEqual([]);
 
     // Stop replication: the new task turns off the CBT it turned on and deletes its chain.
     expect((await admin.call('POST', `/migrations/${second.id}/cancel`)).status).toBe(200);
