@@ -1,17 +1,18 @@
 // Resume replication after rolling back a warm cutover (issue 16), through real HTTPS against the lab connector: a
 // powered-on lab VM is replicated, cut over and rolled back; blocks written on the source afterwards are the only
 // ones the resumed migration's first cycle sends (counted by the EBS emulator), on top of the last snapshot; its own
-// cutover's chain holds the disk's content. A point that is no longer usable (CBT turned off) falls back to a full
-// sync and says why; refusals are clear and audited; the kept point is released when the rollback window closes.
+// cutover's chain holds the disk's content. A point that is no longer usable (CBT turned off, the last snapshot
+// deleted) falls back to a full sync and says why; refusals are clear and audited; the kept point is released when the
+// rollback window closes.
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { DescribeImagesCommand, DescribeInstancesCommand, DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
+import { DeleteSnapshotCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import { EBSClient, GetSnapshotBlockCommand, ListSnapshotBlocksCommand } from '@aws-sdk/client-ebs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiErrorBody, Environment, ImportAuthorization, MigrationTask } from '../../connector/contract/index.ts';
 import { TASK_TAG } from '../../connector/engine/engine.ts';
 import { setRollbackWindow, DEFAULT_ROLLBACK_WINDOW_MS } from '../../connector/engine/rollback.ts';
-import { CBT_OFF_REASON } from '../../connector/engine/warm/resume.ts';
+import { CBT_OFF_REASON, parentMissingReason } from '../../connector/engine/warm/resume.ts';
 import type { MigrationRecord } from '../../connector/engine/types.ts';
 import { SqliteMigrationTasks } from '../../connector/store/sqlite/migration-tasks.ts';
 import { changeTrackingEnabled, powerOff, powerState, setChangeTracking } from '../../connector/vsphere/cbt.ts';
@@ -79,7 +80,9 @@ async function cutOver(id: string, vmName: string): Promise<MigrationTask> {
   const res = await admin.call('POST', `/migrations/${id}/cutover`);
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   await until(id, (t) => t.phase === 'cutting-over', 'cutting over');
-  await asAdmin((vc) => powerOff(vc, vm(vmName)));
+  await asAdmin(async (vc) => {
+    if ((await powerState(vc, vm(vmName))) !== 'poweredOff') await powerOff(vc, vm(vmName));
+  });
   return until(id, (t) => t.state === 'completed', 'the cutover', 600_000);
 }
 
@@ -274,6 +277,31 @@ describe('Resume replication after a rollback', { timeout: 900_000 }, () => {
     expect(await taggedSnapshots(second.id)).toEqual([]);
     expect((await asAdmin((vc) => vc.getVirtualMachine(vm(name)))).snapshots).toEqual([]);
     expect(await asAdmin((vc) => changeTrackingEnabled(vc, vm(name)))).toBe(false);
+  });
+
+  it('falls back to a full sync when the last EBS snapshot was deleted, and says which', async () => {
+    // Powered off when replication starts (Migrate now would be as fast, but it replicates all the same).
+    const name = 'ubuntu-web-01';
+    const first = await startWarm(name);
+    await cutOver(first, name);
+    await rollBack(first);
+    const kept = await record(first);
+    const head = kept.warm!.disks[0]!.ebsSnapshotId!;
+    // Deleted outside the connector (say with the instance's image): the record cannot know, the request finds out.
+    await lab.ec2Client('us-east-1').send(new DeleteSnapshotCommand({ SnapshotId: head }));
+    expect((await task(first)).resume).toMatchObject({ possible: true, fromLastPoint: true });
+
+    const res = await resume(admin, first);
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const second = MigrationTask.parse(res.body);
+    expect(second.warm).toMatchObject({ fullSync: true, fullSyncReason: parentMissingReason(kept.warm!.disks[0]!.label, head) });
+    const t1 = await until(second.id, (t) => (t.warm?.cycles ?? 0) >= 1 && !t.warm!.cycleRunning, 'the full sync');
+    expect(t1.warm!.lastCycleSentBytes).toBe(1024 * MiB);
+    expect(lab.ec2.ebs.get((await record(second.id)).warm!.disks[0]!.ebsSnapshotId!)?.parentId).toBeUndefined();
+    expect((await admin.call('POST', `/migrations/${second.id}/cancel`)).status).toBe(200);
+    await until(second.id, (t) => t.state === 'cancelled', 'Stop replication');
+    expect(await taggedSnapshots(second.id)).toEqual([]);
+    expect(await taggedSnapshots(first)).toEqual([]);
   });
 
   it('refuses a Migrate now migration and an unknown one, saying what to do, audited', async () => {
