@@ -23,6 +23,7 @@ import { importAuthorizationRoutes } from './routes/import-authorizations.ts';
 import { migrationRoutes } from './routes/migrations.ts';
 import { migrationTaskRoutes } from './routes/migrations-tasks.ts';
 import { migrationRollbackRoutes } from './routes/migration-rollback.ts';
+import { migrationResumeRoutes } from './routes/migration-resume.ts';
 import { instanceRoutes } from './routes/instances.ts';
 import { exportRoutes } from './routes/exports.ts';
 import { settingsRoutes } from './routes/settings.ts';
@@ -140,6 +141,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(migrationRoutes);
       await api.register(migrationTaskRoutes);
       await api.register(migrationRollbackRoutes);
+      await api.register(migrationResumeRoutes);
       await api.register(instanceRoutes);
       await api.register(exportRoutes);
       await api.register(settingsRoutes);

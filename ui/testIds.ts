@@ -161,4 +161,12 @@ export const testIds = {
     confirm: 'rollback-confirm',
     status: 'rollback-status',
   },
+  resume: {
+    offer: (id: string) => `resume-offer-${id}`,
+    dialog: 'resume-dialog',
+    steps: 'resume-steps',
+    confirm: 'resume-confirm',
+    result: 'resume-result',
+    status: 'resume-status',
+  },
 } as const;

@@ -15,6 +15,7 @@ export const AuditAction = z.enum([
   'migration.test-finish',
   'migration.cutover',
   'migration.rollback',
+  'migration.resume',
   'export.request',
   'export.cancel',
   'admin.access',

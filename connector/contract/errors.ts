@@ -36,6 +36,7 @@ export const ErrorCode = z.enum([
   'WARM_ACTION_NOT_AVAILABLE',
   /** Roll back refused: not completed, already rolled back, the window closed or the source VM is gone (the message says which). */
   'ROLLBACK_NOT_AVAILABLE',
+  'RESUME_NOT_AVAILABLE',
   /** A subnet that is not one of the environment's (the message lists them). */
   'SUBNET_NOT_IN_ENVIRONMENT',
   'EXPORT_LIMIT_REACHED',

@@ -35,3 +35,28 @@ export const MigrationRollback = z
   })
   .meta({ id: 'MigrationRollback' });
 export type MigrationRollback = z.infer<typeof MigrationRollback>;
+
+/**
+ * Resume replication of a rolled-back warm migration: a new warm migration of the same VM with the same choices
+ * whose first cycle starts from the last replicated point (the last cycle's change ids, its EBS snapshots as
+ * parents) when that point is still usable, else a full sync (fromLastPoint false, fullSyncReason says why).
+ */
+export const MigrationResume = z
+  .object({
+    /** The server allows POST /migrations/{id}/resume-replication now (it still checks the caller's rights and the VM). */
+    possible: z.boolean(),
+    /** Why replication cannot be resumed (set when possible is false). */
+    reason: z.string().optional(),
+    /** A resume now sends only the blocks changed since the last replicated point; false: it copies the disks whole. */
+    fromLastPoint: z.boolean(),
+    /** Why a resume would copy the disks whole (set when fromLastPoint is false). */
+    fullSyncReason: z.string().optional(),
+    /** When the last replicated point was frozen (the cutover's final cycle). */
+    lastSyncAt: z.string().optional(),
+    /** The migration that resumed this one's replication, who asked and when. */
+    migrationId: z.string().optional(),
+    resumedBy: z.string().optional(),
+    resumedAt: z.string().optional(),
+  })
+  .meta({ id: 'MigrationResume' });
+export type MigrationResume = z.infer<typeof MigrationResume>;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { SubnetId } from './aws-ids.ts';
 import { AppliedImportOptions, EffectiveImportOptions } from './import-options.ts';
-import { MigrationRollback } from './rollback.ts';
+import { MigrationResume, MigrationRollback } from './rollback.ts';
 
 /** Where a migration stands. `queued` waits for a slot; `cancelling` is undoing what was done. */
 export const MigrationState = z.enum(['queued', 'running', 'cancelling', 'completed', 'failed', 'cancelled']);
@@ -101,6 +101,8 @@ export const WarmReplication = z.object({
   }).optional(),
   /** How the image was made from the replicated snapshots: VM Import (drivers installed by AWS) or RegisterImage (guest already Nitro-ready). */
   imagePath: WarmImagePath.optional(),
+  /** Replication resumed after a rollback: the migration it continues and that migration's last replicated point. */
+  resumedFrom: z.object({ migrationId: z.string(), lastSyncAt: z.string().optional() }).optional(),
 }).meta({ id: 'WarmReplication' });
 export type WarmReplication = z.infer<typeof WarmReplication>;
 
@@ -155,6 +157,8 @@ export const MigrationTask = z.object({
   warning: z.string().optional(),
   /** Completed migrations: whether Roll back is possible now, and the rollback once done (issue 16). */
   rollback: MigrationRollback.optional(),
+  /** Rolled-back warm migrations: whether Resume replication is possible now and from where, and the resume once done. */
+  resume: MigrationResume.optional(),
   createdAt: z.string(),
   startedAt: z.string().optional(),
   updatedAt: z.string(),

@@ -16,7 +16,8 @@ import { WarmScheduling } from './warm/scheduling.ts';
 import { StartQueue } from './start-queue.ts';
 import { TaskWriter } from './task-writer.ts';
 import { FleetPoll } from './fleet-poll.ts';
-import { CANCEL, RELEASED, SHUTDOWN, TAKEN_OVER, sleep, type EngineContext, type EngineSettings, type MigrationEngineOptions } from './runtime.ts';
+import { ResumePoints } from './warm/resume.ts';
+import { CANCEL, RELEASED, SHUTDOWN, TAKEN_OVER, sleep, withVcenter, type EngineContext, type EngineSettings, type MigrationEngineOptions } from './runtime.ts';
 
 /** How long stop() waits for running tasks to unwind after their abort. */
 const STOP_WAIT_MS = 20_000;
@@ -48,6 +49,8 @@ export class MigrationEngine {
   private readonly warm: WarmPipeline;
   /** Parked warm tasks, their test instance work and the user's warm requests (warm/scheduling.ts). */
   private readonly warmTasks: WarmScheduling;
+  /** Kept replication points of completed warm migrations, released when their rollback window closes. */
+  readonly resumePoints: ResumePoints;
   /** Parked warm tasks whose work is due, in order: they take free slots ahead of the queue. */
   private readonly due = new Set<string>();
   /** This connector's fleet id (options.connectorId), read once by start(). */
@@ -116,6 +119,15 @@ export class MigrationEngine {
       flush: (id) => this.writer.flush(id),
       claims: () => this.claims,
     });
+    this.resumePoints = new ResumePoints({
+      tasks: this.opts.tasks,
+      ec2: (region) => this.opts.ec2(region),
+      vcenter: (t, use) => withVcenter(this.ctx, t, use),
+      activeFor: (vmId) => this.activeFor(vmId),
+      ours: (t) => !this.claims || (t.vcenterId ?? '') === '' || t.vcenterId === this.vcenterId(),
+      now: () => this.opts.now(),
+      log: (line) => this.opts.log(line),
+    });
   }
 
   /** Maintenance flag: while set, new migrations are refused (running ones continue). */
@@ -157,6 +169,7 @@ export class MigrationEngine {
     const resumable = this.claims && this.me ? await this.claims.adopt(this.me, this.vcenterId(), this.fleet!.staleBefore(), true) : await this.opts.tasks.byStates(['running', 'cancelling']);
     for (const t of resumable) this.resume(t);
     this.fleet?.start();
+    this.resumePoints.start();
     this.pump();
   }
 
@@ -205,6 +218,7 @@ export class MigrationEngine {
   /** Stops working without changing any task: a later start() resumes them. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.resumePoints.stop();
     await this.fleet?.stop();
     const sideJobs = this.warmTasks.stop();
     this.queue.stop();
@@ -230,7 +244,9 @@ export class MigrationEngine {
    * Records and schedules a migration. A VM has at most one active migration: the store refuses a second one in
    * the statement that would record it, answered here as 409 MIGRATION_ALREADY_RUNNING naming the running one.
    */
-  async submit(sub: MigrationSubmission, id: string = MigrationEngine.newId()): Promise<MigrationTask> {
+  async submit(submission: MigrationSubmission, id: string = MigrationEngine.newId()): Promise<MigrationTask> {
+    // A resume's seed becomes the warm record, not a field of its own.
+    const { resumeOf, ...sub } = submission;
     const now = this.iso();
     const queue = await this.queue.ready();
     const due = sub.notBefore === undefined || Date.parse(sub.notBefore) <= this.opts.now().getTime();
@@ -246,7 +262,13 @@ export class MigrationEngine {
       ...(sub.privateIpAddress === undefined ? { privateIpAddress: undefined } : {}),
       mode: sub.mode ?? 'cold',
       ...(this.claims ? { vcenterId: this.vcenterId() } : {}),
-      ...(sub.mode === 'warm' ? { warm: WarmPipeline.initial(sub.replicationIntervalMinutes, sub.cutoverShutdown, sub.imagePath) } : {}),
+      ...(sub.mode === 'warm'
+        ? {
+            warm: resumeOf
+              ? WarmPipeline.resumed(sub.replicationIntervalMinutes, sub.cutoverShutdown, sub.imagePath, resumeOf)
+              : WarmPipeline.initial(sub.replicationIntervalMinutes, sub.cutoverShutdown, sub.imagePath),
+          }
+        : {}),
       bucket: this.opts.stagingBucket(sub.region),
       prefix: `vm2ec2/${id}/`,
       exportAttempts: 0,

@@ -84,10 +84,14 @@ export function rollbackView(t: MigrationRecord, now: Date): MigrationRollback |
   };
 }
 
-/** When a settled task's view next changes with the clock alone (its rollback window closes); Infinity: never again. */
+/**
+ * When a settled task's view next changes with the clock alone (its rollback window closes, or with it a warm
+ * migration's kept point: resume.fromLastPoint); Infinity: never again.
+ */
 export function viewChangesAt(t: MigrationRecord, now = Date.now()): number {
   const until = rollbackUntil(t);
-  return until !== undefined && until > now && !t.rollback && t.instanceId ? until : Infinity;
+  if (until === undefined || until <= now) return Infinity;
+  return (!t.rollback && t.instanceId) || (t.warm?.pointKept && !t.resume) ? until : Infinity;
 }
 
 /** Stops (or terminates) the migrated instance; an instance already gone is reported, not an error. */

@@ -5,6 +5,7 @@ import type { MigrationRecord } from './types.ts';
 import { EBS_BLOCK_BYTES } from './warm/types.ts';
 import { WINDOW_SWEEPER, windowClosedReason } from '../waves/window.ts';
 import { rollbackView } from './rollback.ts';
+import { resumeView } from './warm/resume.ts';
 
 /** A copy waiting on the cap renews its mark every second; an older mark means it no longer waits (or no longer copies). */
 const THROTTLE_SHOWN_MS = 15_000;
@@ -83,9 +84,10 @@ export function viewIsSettled(t: MigrationRecord): boolean {
   return (t.state === 'completed' || t.state === 'failed' || t.state === 'cancelled') && !t.warm?.cycle;
 }
 
-function rollbackField(t: MigrationRecord, now: Date): { rollback?: MigrationTask['rollback'] } {
+function rollbackField(t: MigrationRecord, now: Date): Pick<MigrationTask, 'rollback' | 'resume'> {
   const rollback = rollbackView(t, now);
-  return rollback ? { rollback } : {};
+  const resume = resumeView(t, now);
+  return { ...(rollback ? { rollback } : {}), ...(resume ? { resume } : {}) };
 }
 
 /** Export+upload 0–50 %, import 50–90 %, launch and cleanup up to 100 %. */
@@ -130,7 +132,8 @@ function importEtaNow(t: MigrationRecord, now: Date): number | undefined {
 function warmView(t: MigrationRecord, now: Date): WarmReplication {
   const w = t.warm!;
   const c = w.cycle;
-  const fullReason = c ? c.fullReason : (w.fullSyncReason ?? (w.cycles === 0 ? INITIAL_SYNC_REASON : undefined));
+  // A resumed migration's first cycle is incremental unless its seeded point was not usable (fullSyncReason says why).
+  const fullReason = c ? c.fullReason : (w.fullSyncReason ?? (w.cycles === 0 && !w.resumedFrom ? INITIAL_SYNC_REASON : undefined));
   const live = t.state === 'running' && ['initial-sync', 'replicating', 'cutting-over'].includes(t.phase);
   const off = w.cutover?.sourcePoweredOffAt;
   const launched = w.cutover?.instanceLaunchedAt;
@@ -175,6 +178,7 @@ function warmView(t: MigrationRecord, now: Date): WarmReplication {
         }
       : {}),
     ...(w.imagePath ? { imagePath: w.imagePath } : {}),
+    ...(w.resumedFrom ? { resumedFrom: { ...w.resumedFrom } } : {}),
   };
 }
 

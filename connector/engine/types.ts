@@ -1,6 +1,7 @@
 import type { AppliedImportOptions, CutoverShutdown, DiskProgress, EffectiveImportOptions, MigrationIdKind, MigrationMode, MigrationPhase, MigrationState, WarmImagePath } from '../contract/index.ts';
 import type { WarmRecord } from './warm/types.ts';
 import type { RollbackRecord } from './rollback.ts';
+import type { ResumeRecord, WarmResumeSeed } from './warm/resume.ts';
 
 /** A staged disk: where its stream goes in S3, and how far it got. */
 export interface StagedDisk extends DiskProgress {
@@ -82,6 +83,8 @@ export interface MigrationRecord {
   throttle?: { capMBps: number; at: string };
   /** Issue 16: the rollback of this completed migration (written only by the repository's rollback methods). */
   rollback?: RollbackRecord;
+  /** Issue 16: Resume replication of this rolled-back warm migration, or its kept point released (written only by the repository's resume marks). */
+  resume?: ResumeRecord;
   createdAt: string;
   startedAt?: string;
   updatedAt: string;
@@ -116,4 +119,6 @@ export interface MigrationSubmission {
   priority?: number | undefined;
   notBefore?: string | undefined;
   notAfter?: string | undefined;
+  /** Warm only: Resume replication of a rolled-back warm migration (its last replicated point, see warm/resume.ts). */
+  resumeOf?: WarmResumeSeed | undefined;
 }

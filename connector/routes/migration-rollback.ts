@@ -38,7 +38,7 @@ export const migrationRollbackRoutes: FastifyPluginAsyncZod = async (app) => {
           'Allowed for a completed migration whose rollback window (engine.rollbackWindowMs, default 7 days from completion) is open, which has not been rolled back, and whose source VM still exists in vCenter; otherwise 409 ROLLBACK_NOT_AVAILABLE saying why (the task view\'s rollback.possible and rollback.reason say so beforehand, except for a deleted VM). ' +
           'The caller needs what migrating that VM into that environment needs (a General or Owner role in the environment, else 403 NO_ENVIRONMENT_PERMISSION; vApp > Export on the VM, else 403 VM_EXPORT_DENIED) and Virtual machine > Interaction > Power on on the VM (403 MIGRATION_ACTION_NOT_ALLOWED). ' +
           'The instance is stopped, or terminated when terminateInstance is true; the VM is powered on with the caller\'s own vCenter session; the rollback is recorded on the task (rollback.state, rolledBackBy, rolledBackAt, instanceAction) so it happens once (a concurrent second request gets 409), posted as the event migration.rolledBack on the VM, and audited (action migration.rollback) whether granted or refused. ' +
-          'A warm migration is rolled back the same way; resuming its replication is not offered.',
+          'A warm migration is rolled back the same way; afterwards its replication can be resumed from the last replicated point (POST /migrations/{id}/resume-replication).',
         params: TaskIdParams,
         body: RollbackRequest,
         response: { 200: MigrationTask, 400: ApiErrorBody, 401: ApiErrorBody, 403: ApiErrorBody, 404: ApiErrorBody, 409: ApiErrorBody, 502: ApiErrorBody },

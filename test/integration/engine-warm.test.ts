@@ -177,10 +177,14 @@ describe('warm migration of a powered-on 2 GiB VM', () => {
     expect(instances.map((i) => [i.InstanceId, i.State?.Name]).sort()).toEqual([[done.instanceId, 'stopped'], [testInstance, 'terminated']].sort());
     const notes = text((await objectProps(vc, { type: 'VirtualMachine', value: vmId(vm) }, ['config.annotation'])).get('config.annotation'));
     expect(notes).toContain(done.instanceId);
-    // Nothing of the replication is left: no vCenter snapshot, no EBS snapshot of the chain; CBT off as before.
+    // Nothing of the replication is left but its last point, kept for Resume replication while the rollback window is
+    // open (warm/resume.ts releases it when the window closes): no vCenter snapshot, only the chain's head, CBT still on.
+    const kept = (await record(id)).warm!;
+    expect(kept.pointKept).toBe(true);
     expect((await leftovers(id, vm)).snapshots).toEqual([]);
-    expect((await leftovers(id, vm)).ebs).toEqual([]);
-    expect(await changeTrackingEnabled(vc, vmId(vm))).toBe(false);
+    expect((await leftovers(id, vm)).ebs).toEqual([kept.disks[0]!.ebsSnapshotId]);
+    expect(await changeTrackingEnabled(vc, vmId(vm))).toBe(true);
+    expect(done.resume).toMatchObject({ possible: false, fromLastPoint: true });
   }, 900_000);
 });
 

@@ -3,6 +3,7 @@ import { ActiveTaskConflict, type ExportRecord, type ExportTaskRepository, type 
 import type { MigrationRecord } from '../../connector/engine/types.ts';
 import { PgConnectorRegistry, SqliteConnectorRegistry, type ConnectorRegistry } from '../../connector/fleet/registry.ts';
 import { exportTasksOn, migrationTasksOn } from '../../connector/store/task-repositories.ts';
+import { resumeMarks } from '../../connector/engine/warm/resume.ts';
 import type { Store } from '../../connector/store/types.ts';
 import { BACKENDS, closeAll } from '../support/backends.ts';
 
@@ -241,5 +242,30 @@ describe.each(BACKENDS)('task repositories shared by a fleet ($name)', (backend)
     const next = took.findIndex((t, i) => !t && i !== waiting);
     expect(await f[1]!.tasks.takeSlot('import', 'us-east-1', `m-${next}`, `m-${next}`, 5, at)).toBe(true);
     expect(await f[1]!.tasks.slotsHeld('import', 'us-east-1')).toBe(5);
+  });
+
+  it('Resume replication marks: one of three connectors claims a resume; a release only of an unmarked point; a claim undone restores it', async () => {
+    const f = await fleet(3);
+    const marks = f.map((c) => resumeMarks(c.tasks)!);
+    await f[0]!.tasks.insert(migration('mig-r', 'vm-r', { state: 'completed', phase: 'done', mode: 'warm' }));
+    await f[0]!.tasks.insert(migration('mig-run', 'vm-s', { state: 'running', phase: 'replicating', mode: 'warm' }));
+    const claims = await Promise.all(marks.map((m, i) => m.markResume('mig-r', { state: 'resuming', by: `u${i}`, at }, [null, 'released'])));
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    const by = (await f[1]!.tasks.get('mig-r'))!.resume!.by;
+    expect(by).toBe(`u${claims.indexOf(true)}`);
+    // A release needs an unmarked point; a second resume is refused.
+    expect(await marks[1]!.markResume('mig-r', { state: 'released', at }, [null])).toBe(false);
+    expect(await marks[2]!.markResume('mig-r', { state: 'resuming', by: 'late', at }, [null, 'released'])).toBe(false);
+    // The new task could not be recorded: the claim is undone (null removes the mark), then the point is released once.
+    expect(await marks[0]!.markResume('mig-r', null, ['resuming'])).toBe(true);
+    expect((await f[2]!.tasks.get('mig-r'))!.resume).toBeUndefined();
+    const releases = await Promise.all(marks.map((m) => m.markResume('mig-r', { state: 'released', at }, [null])));
+    expect(releases.filter(Boolean)).toHaveLength(1);
+    // A released point can still be resumed (with a full sync), then recorded as resumed.
+    expect(await marks[1]!.markResume('mig-r', { state: 'resuming', by: 'u1', at }, [null, 'released'])).toBe(true);
+    expect(await marks[1]!.markResume('mig-r', { state: 'resumed', by: 'u1', at, migrationId: 'mig-new' }, ['resuming'])).toBe(true);
+    expect((await f[0]!.tasks.get('mig-r'))!.resume).toEqual({ state: 'resumed', by: 'u1', at, migrationId: 'mig-new' });
+    // Only completed migrations carry marks.
+    expect(await marks[0]!.markResume('mig-run', { state: 'released', at }, [null])).toBe(false);
   });
 });

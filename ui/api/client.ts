@@ -105,6 +105,8 @@ export function createApi(http: AxiosInstance) {
     cutOver: async (id: string): Promise<MigrationTask> => (await http.post<MigrationTask>(`/migrations/${enc(id)}/cutover`)).data,
     // Roll back a completed migration (issue 16): instance stopped or terminated, source VM powered on.
     rollBack: async (id: string, body: RollbackRequest): Promise<MigrationTask> => (await http.post<MigrationTask>(`/migrations/${enc(id)}/rollback`, body)).data,
+    // Resume replication of a rolled-back warm migration: the new warm migration (202).
+    resumeReplication: async (id: string): Promise<MigrationTask> => (await http.post<MigrationTask>(`/migrations/${enc(id)}/resume-replication`)).data,
 
     // Waves (issue 14): many VMs as one planned unit.
     createWave: async (body: WaveCreateInput): Promise<Wave> => (await http.post<Wave>('/waves', body)).data,

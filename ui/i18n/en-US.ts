@@ -5,6 +5,7 @@ import { enUSMigrate } from './en-US-migrate.ts';
 import { enUSWaves } from './en-US-waves.ts';
 import { enUSFleet } from './en-US-fleet.ts';
 import { enUSRollback } from './en-US-rollback.ts';
+import { enUSResume } from './en-US-resume.ts';
 import { enUSReturn } from './en-US-return.ts';
 
 export const enUS = {
@@ -13,6 +14,7 @@ export const enUS = {
   ...enUSWaves,
   ...enUSFleet,
   ...enUSRollback,
+  ...enUSResume,
   ...enUSReturn,
   'migrations.cancelNotAllowed': 'You cannot cancel this migration task. {rule}',
   'exports.cancelNotAllowed': 'You cannot cancel this export task. {rule}',

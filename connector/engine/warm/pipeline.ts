@@ -18,6 +18,7 @@ import { abandonCycle, ensureChangeTracking, runCycle, type CycleDeps } from './
 import { deleteEbsSnapshots } from './ebs.ts';
 import { registeredName, registerSpec } from './register.ts';
 import { TestInstances } from './test-instance.ts';
+import { checkResumePoint, resumedRecord, type WarmResumeSeed } from './resume.ts';
 import type { WarmRecord } from './types.ts';
 
 export const DEFAULT_INTERVAL_MINUTES = 15;
@@ -44,6 +45,11 @@ export class WarmPipeline {
       supersededSnapshots: [],
       ...(imagePath === 'register-image' ? { requestedImagePath: imagePath } : {}),
     };
+  }
+
+  /** A resumed migration's record: the rolled-back one's point as its replicated state, checked by its first cycle. */
+  static resumed(intervalMinutes: number | undefined, shutdown: CutoverShutdown | undefined, imagePath: WarmImagePath | undefined, seed: WarmResumeSeed): WarmRecord {
+    return resumedRecord(WarmPipeline.initial(intervalMinutes, shutdown, imagePath), seed);
   }
 
   /** When the parked task should run next (ms since the epoch): now when a request or a cycle in flight waits. */
@@ -177,6 +183,8 @@ export class WarmPipeline {
           const { disks } = await ensureChangeTracking(vc, t.vmId);
           w.disks = disks;
           this.ctx.save(t);
+        } else if (w.resumeCheck) {
+          await checkResumePoint(t, vc, () => this.ctx.save(t));
         }
         await runCycle(w, this.deps(t, vc, signal));
       });
@@ -214,7 +222,9 @@ export class WarmPipeline {
   /** Deletes EBS snapshots and forgets them (superseded list). */
   private async deleteSnapshots(t: MigrationRecord, ids: string[]): Promise<void> {
     const w = t.warm!;
-    await deleteEbsSnapshots(this.ctx.opts.ec2(t.region), ids);
+    // A resumed migration never deletes the snapshots the rolled-back migration's AMI uses.
+    const notOurs = new Set(w.notOurs ?? []);
+    await deleteEbsSnapshots(this.ctx.opts.ec2(t.region), ids.filter((id) => !notOurs.has(id)));
     w.supersededSnapshots = w.supersededSnapshots.filter((id) => !ids.includes(id));
     this.ctx.save(t);
   }
@@ -282,23 +292,21 @@ export class WarmPipeline {
     await this.deleteSuperseded(t);
   }
 
-  /** After launch: note the instance on the source VM, CBT back as it was, and the replication snapshots deleted. */
+  /**
+   * After launch: note the instance on the source VM and delete the replaced snapshots. The last replicated point (the
+   * chain heads and CBT) is kept: Resume replication after a rollback starts from it, and warm/resume.ts releases it
+   * when the rollback window closes without one.
+   */
   private async finishCutover(t: MigrationRecord): Promise<void> {
     const w = t.warm!;
     await withVcenter(this.ctx, t, async (vc) => {
       await annotate(vc, t.vmId, `Migrated to Amazon EC2 by vm2ec2: instance ${t.instanceId} in ${t.region} (migration task ${t.id}).`);
-      if (w.cbtEnabledByUs) {
-        await setChangeTracking(vc, t.vmId, false);
-        w.cbtEnabledByUs = false;
-        this.ctx.save(t);
-      }
     });
-    // A registered AMI uses the final snapshots themselves: they are the AMI's now, not replication leftovers.
-    const amis = new Set(w.imagePath === 'register-image' ? (w.cutover?.finalSnapshotIds ?? []) : []);
-    const ids = [...w.disks.map((d) => d.ebsSnapshotId).filter((id): id is string => !!id), ...w.supersededSnapshots].filter((id) => !amis.has(id));
-    await this.deleteSnapshots(t, ids);
-    for (const d of w.disks) delete d.ebsSnapshotId;
+    w.pointKept = true;
     this.ctx.save(t);
+    // A registered AMI uses the final snapshots themselves: they are the AMI's now (and the kept heads too).
+    const keep = new Set([...w.disks.map((d) => d.ebsSnapshotId), ...(w.imagePath === 'register-image' ? (w.cutover?.finalSnapshotIds ?? []) : [])]);
+    await this.deleteSnapshots(t, w.supersededSnapshots.filter((id) => !keep.has(id)));
   }
 
   // ---------- Stop replication and failure ----------

@@ -99,4 +99,15 @@ export interface WarmRecord {
   requestedImagePath?: WarmImagePath;
   /** The VM's config.firmware ('efi' or 'bios'), read at the first cycle: RegisterImage's boot mode. */
   firmware?: string;
+  /**
+   * After the cutover: the chain heads (disks[].ebsSnapshotId) and CBT were kept as the point Resume replication
+   * starts from, until the rollback window closes (warm/resume.ts releases them) or a resume takes them over.
+   */
+  pointKept?: boolean;
+  /** Resume replication: the migration this one continues and its last replicated point. */
+  resumedFrom?: { migrationId: string; lastSyncAt?: string };
+  /** Resume replication: the first cycle checks CBT and the disks against the seeded point before using it. */
+  resumeCheck?: boolean;
+  /** EBS snapshots in this record that are not the task's to delete (the resumed migration's AMI uses them). */
+  notOurs?: string[];
 }

@@ -5,6 +5,7 @@
 import type { MigrationState } from '../../contract/index.ts';
 import type { MigrationRecord } from '../../engine/types.ts';
 import type { RollbackRecord } from '../../engine/rollback.ts';
+import type { ResumeRecord } from '../../engine/warm/resume.ts';
 import { ActiveTaskConflict, holds, type CancelRequest, type FleetTaskClaims, type MigrationTaskRepository, type RegionSlots, type SavedSince, type TaskFilter, type WarmRequest } from '../../engine/task-store.ts';
 import { insertOwner, warmRequestsOf } from '../sqlite/migration-tasks.ts';
 import type { PgDatabase } from './database.ts';
@@ -54,6 +55,20 @@ export class PgMigrationTasks implements MigrationTaskRepository, FleetTaskClaim
 
   async setRollback(id: string, mark: RollbackRecord): Promise<void> {
     await this.db.query(`UPDATE engine_tasks SET data = jsonb_set(data::jsonb, '{rollback}', $1::jsonb)::text WHERE id = $2 AND kind = 'migration'`, [JSON.stringify(mark), id]);
+  }
+
+  /** Issue 16, Resume replication (engine/warm/resume.ts): one UPDATE, so of two requests (or connectors) one wins. */
+  async markResume(id: string, mark: ResumeRecord | null, from: readonly (ResumeRecord['state'] | null)[]): Promise<boolean> {
+    const states = from.filter((s): s is ResumeRecord['state'] => s !== null);
+    const params: unknown[] = [id];
+    const set = mark ? `jsonb_set(data::jsonb, '{resume}', $${params.push(JSON.stringify(mark))}::jsonb)::text` : `(data::jsonb - 'resume')::text`;
+    const allowed = [
+      ...(from.includes(null) ? [`COALESCE(jsonb_typeof(data::jsonb -> 'resume'), 'null') = 'null'`] : []),
+      ...(states.length ? [`data::jsonb -> 'resume' ->> 'state' = ANY($${params.push(states)}::text[])`] : []),
+    ];
+    if (!allowed.length) return false;
+    const r = await this.db.query(`UPDATE engine_tasks SET data = ${set} WHERE id = $1 AND kind = 'migration' AND state = 'completed' AND (${allowed.join(' OR ')})`, params);
+    return (r.rowCount ?? 0) > 0;
   }
 
   /** The active migration of a VM of vCenter `vcenterId` ('': tasks recorded without one), if any. */

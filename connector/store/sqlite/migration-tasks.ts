@@ -6,6 +6,7 @@ import { openSqlite, prepareCached } from './database.ts';
 import type { MigrationState } from '../../contract/index.ts';
 import type { MigrationRecord } from '../../engine/types.ts';
 import type { RollbackRecord } from '../../engine/rollback.ts';
+import type { ResumeRecord } from '../../engine/warm/resume.ts';
 import { ActiveTaskConflict, holds, type CancelRequest, type FleetTaskClaims, type MigrationTaskRepository, type RegionSlots, type SavedSince, type TaskFilter, type WarmRequest } from '../../engine/task-store.ts';
 import { isTargetConflict, saveSql } from './task-sql.ts';
 
@@ -85,6 +86,22 @@ export class SqliteMigrationTasks implements MigrationTaskRepository, FleetTaskC
   async setRollback(id: string, mark: RollbackRecord): Promise<void> {
     this.writes += 1;
     this.stmt(`UPDATE engine_tasks SET data = json_set(data, '$.rollback', json(?)) WHERE id = ? AND kind = 'migration'`).run(JSON.stringify(mark), id);
+  }
+
+  /** Issue 16, Resume replication (engine/warm/resume.ts): one UPDATE, so of two requests (or connectors) one wins. */
+  async markResume(id: string, mark: ResumeRecord | null, from: readonly (ResumeRecord['state'] | null)[]): Promise<boolean> {
+    this.writes += 1;
+    const states = from.filter((s): s is ResumeRecord['state'] => s !== null);
+    const allowed = [...(from.includes(null) ? [`json_extract(data, '$.resume') IS NULL`] : []), ...(states.length ? [`json_extract(data, '$.resume.state') IN (${states.map(() => '?').join(', ')})`] : [])];
+    if (!allowed.length) return false;
+    const set = mark ? `json_set(data, '$.resume', json(?))` : `json_remove(data, '$.resume')`;
+    return (
+      this.stmt(`UPDATE engine_tasks SET data = ${set} WHERE id = ? AND kind = 'migration' AND state = 'completed' AND (${allowed.join(' OR ')})`).run(
+        ...(mark ? [JSON.stringify(mark)] : []),
+        id,
+        ...states,
+      ).changes > 0
+    );
   }
 
   /** The active migration of a VM of vCenter `vcenterId` ('': tasks recorded without one), if any. */

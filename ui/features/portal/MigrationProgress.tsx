@@ -26,7 +26,8 @@ export function warmStage(task: MigrationTask, w: WarmReplication, t: Translate)
   if (task.state !== 'running') return t(`migrations.phase.${task.phase}`);
   switch (task.phase) {
     case 'initial-sync':
-      return t('migrations.phase.initial-sync');
+      // A resumed replication's first cycle sends only what changed since the cutover, unless it fell back to a full sync.
+      return t(w.resumedFrom && !w.fullSync ? 'migrations.warm.stage.resuming' : 'migrations.phase.initial-sync');
     case 'replicating': {
       const test = w.test?.state;
       const key: MessageKey =
@@ -72,9 +73,16 @@ export function WarmFacts({ task, w, t }: { task: MigrationTask; w: WarmReplicat
     <ul className="vsp-checks vsp-warm-facts">
       {w.fullSync && w.fullSyncReason && task.state === 'running' && !cutOver && (
         // Expected for the initial sync; a warning when a later cycle must copy everything again (CBT was reset).
-        <li className={w.cycles > 0 ? 'vsp-subtext-warning' : 'vsp-muted'} data-test={testIds.portal.warmFact('full-sync')}>
+        <li className={w.cycles > 0 || w.resumedFrom ? 'vsp-subtext-warning' : 'vsp-muted'} data-test={testIds.portal.warmFact('full-sync')}>
           {t('migrations.warm.fullSync', { reason: w.fullSyncReason })}
         </li>
+      )}
+      {w.resumedFrom && task.state === 'running' && (
+        <Fact id="resumed-from" label={t('migrations.warm.resumedFrom')}>
+          {w.resumedFrom.lastSyncAt
+            ? t('migrations.warm.resumedFromValue', { id: w.resumedFrom.migrationId, when: at(w.resumedFrom.lastSyncAt) })
+            : w.resumedFrom.migrationId}
+        </Fact>
       )}
       {(w.cycles > 0 || task.phase !== 'initial-sync') && (
         <Fact id="last-sync" label={t('migrations.warm.lastSync')} short>

@@ -16,6 +16,7 @@ import { MigrationProgress } from './MigrationProgress.tsx';
 import { meQuery, migrationQueries } from './portal.queries.ts';
 import { TestInstanceDialog, useWarmMutations, WarmActionsMenu } from './WarmActions.tsx';
 import { RollbackDialog, RollbackMenu, RollbackStatus } from './Rollback.tsx';
+import { ResumeDialog, ResumeStatus } from './ResumeReplication.tsx';
 import { WavesPanel } from './WavesPanel.tsx';
 
 export { formatEta, MigrationProgress } from './MigrationProgress.tsx';
@@ -37,6 +38,7 @@ export function MigrationsTab({ environmentId }: { environmentId: string }) {
   const host = useHost();
   const [testFor, setTestFor] = useState<string | null>(null);
   const [rollbackFor, setRollbackFor] = useState<string | null>(null);
+  const [resumeFor, setResumeFor] = useState<string | null>(null);
   // A wave's "Show migrations" narrows this list to its tasks (issue 14).
   const [wave, setWave] = useState<Wave | null>(null);
   const me = useQuery(meQuery(api));
@@ -67,6 +69,7 @@ export function MigrationsTab({ environmentId }: { environmentId: string }) {
         <>
           <MigrationProgress task={m} t={t} />
           <RollbackStatus task={m} t={t} />
+          <ResumeStatus task={m} t={t} open={setResumeFor} />
         </>
       ),
       minWidth: anyWarm ? 190 : 170,
@@ -96,7 +99,7 @@ export function MigrationsTab({ environmentId }: { environmentId: string }) {
       sticky: true,
       cell: (m) => {
         // Completed: Roll back, when the server reports it (issue 16).
-        if (m.state === 'completed') return <RollbackMenu task={m} t={t} open={setRollbackFor} />;
+        if (m.state === 'completed') return <RollbackMenu task={m} t={t} open={setRollbackFor} openResume={setResumeFor} />;
         if (m.state !== 'queued' && m.state !== 'running') return null;
         const allowed = mayCancel(m);
         if (m.mode === 'warm') {
@@ -122,6 +125,7 @@ export function MigrationsTab({ environmentId }: { environmentId: string }) {
   if (list.isError && !list.data) return <ApiErrorAlert error={list.error} />;
   const testTask = list.data.items.find((m) => m.id === testFor);
   const rollbackTask = list.data.items.find((m) => m.id === rollbackFor);
+  const resumeTask = list.data.items.find((m) => m.id === resumeFor);
   const rows = wave ? list.data.items.filter((m) => wave.taskIds.includes(m.id)) : list.data.items;
   const actionError = [cancel, warm.finishTest, warm.cutover].find((mu) => mu.isError)?.error;
   return (
@@ -146,6 +150,7 @@ export function MigrationsTab({ environmentId }: { environmentId: string }) {
         empty={t('migrations.empty')}
       />
       {rollbackTask && <RollbackDialog key={rollbackTask.id} task={rollbackTask} t={t} onClose={() => setRollbackFor(null)} />}
+      {resumeTask && <ResumeDialog key={resumeTask.id} task={resumeTask} t={t} onClose={() => setResumeFor(null)} />}
       {testTask && <TestInstanceDialog key={testTask.id} task={testTask} environmentId={environmentId} mutations={warm} t={t} onClose={() => setTestFor(null)} />}
     </div>
   );

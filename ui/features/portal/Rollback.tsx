@@ -19,8 +19,11 @@ ClarityIcons.addIcons(angleIcon);
 
 const vmOf = (task: MigrationTask) => task.vmName ?? task.vmId;
 
-/** The row's Actions menu with Roll back; shown for completed migrations the server reports a rollback for. */
-export function RollbackMenu({ task, t, open }: { task: MigrationTask; t: Translate; open: (id: string) => void }) {
+/**
+ * The row's Actions menu with Roll back, and Resume replication for a warm migration; shown for completed migrations
+ * the server reports a rollback for. Each item is enabled as the server says (possible, with its reason as tooltip).
+ */
+export function RollbackMenu({ task, t, open, openResume }: { task: MigrationTask; t: Translate; open: (id: string) => void; openResume: (id: string) => void }) {
   const [at, setAt] = useState<{ x: number; y: number } | null>(null);
   const rb = task.rollback;
   if (!rb) return null;
@@ -45,7 +48,12 @@ export function RollbackMenu({ task, t, open }: { task: MigrationTask; t: Transl
           label={t('rollback.actionsOf', { id: task.id })}
           at={at}
           onClose={() => setAt(null)}
-          items={[{ label: t('rollback.action'), disabled: !rb.possible, ...(title ? { title } : {}), onSelect: () => open(task.id) }]}
+          items={[
+            { label: t('rollback.action'), disabled: !rb.possible, ...(title ? { title } : {}), onSelect: () => open(task.id) },
+            ...(task.resume
+              ? [{ label: t('resume.action'), disabled: !task.resume.possible, title: task.resume.possible ? t('resume.rule') : (task.resume.reason ?? ''), onSelect: () => openResume(task.id) }]
+              : []),
+          ]}
         />
       )}
     </>
