@@ -17,31 +17,21 @@ import { StartQueue } from './start-queue.ts';
 import { TaskWriter } from './task-writer.ts';
 import { FleetPoll } from './fleet-poll.ts';
 import { ResumePoints } from './warm/resume.ts';
+import { Slots, TERMINAL } from './slots.ts';
 import { CANCEL, RELEASED, SHUTDOWN, TAKEN_OVER, sleep, withVcenter, type EngineContext, type EngineSettings, type MigrationEngineOptions } from './runtime.ts';
 
 /** How long stop() waits for running tasks to unwind after their abort. */
 const STOP_WAIT_MS = 20_000;
-const TERMINAL: readonly MigrationState[] = ['completed', 'failed', 'cancelled'];
 
 export { ENVIRONMENT_TAG, SOURCE_VM_NAME_TAG, SOURCE_VM_TAG, TASK_TAG } from './aws-steps.ts';
 export type { EngineVcenterSession, MigrationEngineOptions } from './runtime.ts';
 export { AWS_CALL_ROUNDS, AwsRetryError, MigrationError, awsRetryText, isRetryableAwsError, sdkAttempts } from './failures.ts';
 
-interface Running {
-  task: MigrationRecord;
-  abort: AbortController;
-  done: Promise<void>;
-  /** Taken back from a lost peer while this run was still unwinding: resumed from the store's record after it. */
-  readopted?: MigrationRecord;
-}
-
-
 export class MigrationEngine {
   private readonly opts: EngineSettings;
-  private readonly running = new Map<string, Running>();
   private readonly queue: StartQueue;
-  private pumping = false;
-  private pumpAgain = false;
+  /** The running slots: what runs next and what follows a run's end (slots.ts). */
+  private readonly slots: Slots;
   private readonly writer: TaskWriter;
   private readonly ctx: EngineContext;
   private readonly aws: AwsSteps;
@@ -51,8 +41,6 @@ export class MigrationEngine {
   private readonly warmTasks: WarmScheduling;
   /** Kept replication points of completed warm migrations, released when their rollback window closes. */
   readonly resumePoints: ResumePoints;
-  /** Parked warm tasks whose work is due, in order: they take free slots ahead of the queue. */
-  private readonly due = new Set<string>();
   /** This connector's fleet id (options.connectorId), read once by start(). */
   private me: string | undefined;
   /** The store's claims when this connector takes its work from the store (it has a fleet id): see fleet-poll.ts. */
@@ -94,7 +82,7 @@ export class MigrationEngine {
       now: () => this.opts.now(),
       log: (line) => this.opts.log(line),
       stopRun: (id, reason) => {
-        this.running.get(id)?.abort.abort(reason);
+        this.slots.running.get(id)?.abort.abort(reason);
         if (reason === TAKEN_OVER) this.warmTasks.abortTestWork(id, reason);
       },
     });
@@ -104,7 +92,7 @@ export class MigrationEngine {
       saveThrottled: (t) => this.writer.saveThrottled(t),
       iso: () => this.iso(),
     };
-    this.queue = new StartQueue({ load: () => this.opts.tasks.byStates(['queued']), now: () => this.opts.now(), wake: () => this.pump() });
+    this.queue = new StartQueue({ load: () => this.opts.tasks.byStates(['queued']), now: () => this.opts.now(), wake: () => this.slots.pump() });
     this.aws = new AwsSteps(this.ctx);
     this.cold = new ColdPipeline(this.ctx, this.aws);
     this.warm = new WarmPipeline(this.ctx, this.aws);
@@ -112,12 +100,28 @@ export class MigrationEngine {
       ctx: this.ctx,
       pipeline: this.warm,
       stopping: () => this.stopping,
-      running: (id) => this.running.get(id)?.task,
+      running: (id) => this.slots.running.get(id)?.task,
       stored: (id) => this.stored(id),
       view: (t) => this.view(t),
-      makeDue: (id) => this.makeDue(id),
+      makeDue: (id) => this.slots.makeDue(id),
       flush: (id) => this.writer.flush(id),
       claims: () => this.claims,
+    });
+    this.slots = new Slots({
+      opts: this.opts,
+      queue: this.queue,
+      writer: this.writer,
+      warmTasks: this.warmTasks,
+      aws: this.aws,
+      fleet: () =>
+        this.claims && this.me && this.fleet
+          ? { me: this.me, claims: this.claims, vcenterId: () => this.vcenterId(), staleBefore: () => this.fleet!.staleBefore() }
+          : undefined,
+      started: () => this.started,
+      stopping: () => this.stopping,
+      run: (t, signal) => this.run(t, signal),
+      save: (t) => this.save(t),
+      iso: () => this.iso(),
     });
     this.resumePoints = new ResumePoints({
       tasks: this.opts.tasks,
@@ -157,44 +161,20 @@ export class MigrationEngine {
         log: (line) => this.opts.log(line),
         cancel: async (req) => void (await this.cancel(req.id, req.by)),
         warm: (req) => this.warmTasks.carryOut(req),
-        makeRoom: () => this.makeRoomForLostImports(),
+        makeRoom: () => this.slots.makeRoomForLostImports(),
         pump: async () => {
           const claims = this.claims;
           await (await this.queue.ready()).reload(claims && (() => claims.queuedOrder()));
-          this.pump();
+          this.slots.pump();
         },
       });
     }
     // In a fleet: what this connector owns, and what lost peers of its vCenter left running; alone: every running task.
     const resumable = this.claims && this.me ? await this.claims.adopt(this.me, this.vcenterId(), this.fleet!.staleBefore(), true) : await this.opts.tasks.byStates(['running', 'cancelling']);
-    for (const t of resumable) this.resume(t);
+    for (const t of resumable) this.slots.resume(t);
     this.fleet?.start();
     this.resumePoints.start();
-    this.pump();
-  }
-
-  /** Runs a task from its recorded step (a restart, or a takeover from a lost peer). */
-  private resume(t: MigrationRecord): void {
-    if (this.stopping) return;
-    const old = this.running.get(t.id);
-    if (old) {
-      // This connector's own earlier run: a peer took the task over while this connector's heartbeat was late, and
-      // was lost in turn. The store's record is the truth: that run stops, and this one starts once it has unwound
-      // (dropping it here left the task owned by this connector and run by nobody).
-      old.readopted = t;
-      old.abort.abort(TAKEN_OVER);
-      return;
-    }
-    // A parked copy is as stale: the store's record replaces it.
-    this.warmTasks.unpark(t.id);
-    this.writer.remember(t);
-    if (this.me) t.connectorId = this.me;
-    // Claimed, then the claimer stopped before starting it.
-    if (t.phase === 'queued') this.begin(t);
-    // A warm task between cycles waits for its next one; one with a cycle or cutover in flight resumes at once.
-    if (t.mode === 'warm' && t.state === 'running' && t.phase === 'replicating' && !t.warm?.cycle) this.warmTasks.park(t);
-    else this.launch(t);
-    if (t.mode === 'warm') this.warmTasks.startTestWork(t);
+    this.slots.pump();
   }
 
   /** The fleet vCenter id this connector serves ('' alone). */
@@ -207,14 +187,6 @@ export class MigrationEngine {
     return filter.vmId !== undefined && this.claims ? { ...filter, vcenterId: this.vcenterId() } : filter;
   }
 
-  /** A task leaves the queue for its first step. */
-  private begin(t: MigrationRecord): void {
-    t.state = 'running';
-    t.startedAt ??= this.iso();
-    if (this.me) t.connectorId = this.me;
-    t.phase = t.mode === 'warm' ? 'initial-sync' : 'exporting';
-  }
-
   /** Stops working without changing any task: a later start() resumes them. */
   async stop(): Promise<void> {
     this.stopping = true;
@@ -222,7 +194,7 @@ export class MigrationEngine {
     await this.fleet?.stop();
     const sideJobs = this.warmTasks.stop();
     this.queue.stop();
-    const runs = [...this.running.entries(), ...sideJobs];
+    const runs = [...this.slots.running.entries(), ...sideJobs];
     for (const [, r] of runs) r.abort.abort(SHUTDOWN);
     // Bounded: a run that does not honour its abort must not hold the shutdown (systemd would kill it anyway); its
     // task stays where the store has it and resumes on the next start, as after a SIGKILL.
@@ -251,7 +223,7 @@ export class MigrationEngine {
     const queue = await this.queue.ready();
     const due = sub.notBefore === undefined || Date.parse(sub.notBefore) <= this.opts.now().getTime();
     // Tasks in the queue are not launched yet: this one starts at once only if they and it fit in the free slots.
-    const startsNow = this.running.size + queue.size < this.opts.maxRunning && due;
+    const startsNow = this.slots.running.size + queue.size < this.opts.maxRunning && due;
     const record = await this.insertExclusive({
       id,
       seq: 0,
@@ -277,7 +249,7 @@ export class MigrationEngine {
       updatedAt: now,
     } as MigrationRecord);
     queue.add(record);
-    this.pump();
+    this.slots.pump();
     return this.view(this.live(record.id) ?? record, await this.queuePositions());
   }
 
@@ -330,12 +302,12 @@ export class MigrationEngine {
   private async jsonSource(): Promise<TaskJsonSource> {
     const queue = await this.queue.ready();
     let positions: Map<string, number> | undefined;
-    return { live: (id) => this.live(id), view: (t) => this.view(t, t.state === 'queued' ? (positions ??= queue.positions(this.freeSlots())) : undefined) };
+    return { live: (id) => this.live(id), view: (t) => this.view(t, t.state === 'queued' ? (positions ??= queue.positions(this.slots.free())) : undefined) };
   }
 
   /** The in-memory record of a running or parked task (the one its pipeline writes). */
   private live(id: string): MigrationRecord | undefined {
-    return this.running.get(id)?.task ?? this.warmTasks.parkedTask(id);
+    return this.slots.running.get(id)?.task ?? this.warmTasks.parkedTask(id);
   }
 
   /** Launch test instance (warm): from the latest completed cycle, in `req.subnetId`; replication continues. */
@@ -358,7 +330,7 @@ export class MigrationEngine {
     const t = this.live(id) ?? (await this.stored(id));
     if (!t) return undefined;
     // Looked up after the read: the task may have started meanwhile.
-    const live = this.running.get(id);
+    const live = this.slots.running.get(id);
     if (TERMINAL.includes(t.state) || t.state === 'cancelling') return this.view(t, await this.queuePositions());
     if (this.claims && !live && !this.warmTasks.parkedTask(id)) {
       // Run by a peer (or claimed by one meanwhile): its owner carries the cancel out at its next poll.
@@ -381,8 +353,8 @@ export class MigrationEngine {
     this.warmTasks.abortTestWork(id, CANCEL);
     if (this.warmTasks.unpark(id)) {
       // Stop replication between cycles: the undo starts now, without waiting for a slot.
-      this.due.delete(id);
-      this.launch(t);
+      this.slots.due.delete(id);
+      this.slots.launch(t);
     }
     return this.view(t);
   }
@@ -400,141 +372,16 @@ export class MigrationEngine {
   /** Resolves when no task is running or queued and every write is done (tests). */
   async idle(): Promise<void> {
     for (;;) {
-      const busy = [...this.running.values()];
+      const busy = [...this.slots.running.values()];
       const writes = this.writer.pending();
-      if (busy.length === 0 && writes.length === 0 && !this.pumping && (await this.opts.tasks.byStates(['queued'])).length === 0) return;
+      if (busy.length === 0 && writes.length === 0 && !this.slots.filling && (await this.opts.tasks.byStates(['queued'])).length === 0) return;
       await Promise.allSettled([...busy.map((r) => r.done), ...writes]);
       if (busy.length === 0) await sleep(20);
     }
   }
 
-  // ---------- scheduling ----------
-
-  /** Fills free slots; one fill at a time (a call during one makes it look again when it ends). */
-  private pump(): void {
-    if (!this.started || this.stopping) return;
-    if (this.pumping) {
-      this.pumpAgain = true;
-      return;
-    }
-    this.pumping = true;
-    this.fill()
-      .catch((err: unknown) => this.opts.log(`engine: could not start queued migrations: ${String(err)}`))
-      .finally(() => {
-        this.pumping = false;
-        if (this.pumpAgain) {
-          this.pumpAgain = false;
-          this.pump();
-        }
-      });
-  }
-
-  private async fill(): Promise<void> {
-    const queue = await this.queue.ready();
-    while (this.running.size < this.opts.maxRunning && !this.stopping) {
-      const [dueId] = this.due;
-      if (dueId !== undefined) {
-        this.due.delete(dueId);
-        const woken = this.warmTasks.unpark(dueId);
-        if (woken) this.launch(woken);
-        continue;
-      }
-      if (this.claims && this.me) {
-        // A lost peer's running task comes before new work: it has progress (maybe an import slot) to resume.
-        // Each one the store hands over is resumed: one owned here and run by nobody would never end.
-        const lost = await this.claims.adopt(this.me, this.vcenterId(), this.fleet!.staleBefore(), false, 1);
-        for (const t of lost) {
-          this.opts.log(`migration ${t.id}: taken over from a connector that stopped answering; resuming at ${t.phase}`);
-          this.resume(t);
-        }
-        if (lost.length > 0) continue;
-        const claimed = await this.claims.claimNext(this.me, this.vcenterId(), this.iso());
-        if (!claimed) return;
-        queue.remove(claimed.id);
-        // Observers see it leave the queue, as when this process starts its own.
-        this.writer.remember({ id: claimed.id, state: 'queued', phase: claimed.phase });
-        this.begin(claimed);
-        this.save(claimed);
-        this.launch(claimed);
-        continue;
-      }
-      const id = queue.take();
-      if (id === undefined) return;
-      // The store stays the truth: a task that left the queue some other way is skipped.
-      const next = await this.opts.tasks.get(id);
-      if (next?.state !== 'queued' || this.live(id)) continue;
-      this.writer.remember(next);
-      this.begin(next);
-      next.startedAt = this.iso();
-      this.save(next);
-      this.launch(next);
-    }
-  }
-
-  private launch(task: MigrationRecord): void {
-    const abort = new AbortController();
-    const entry: Running = { task, abort, done: Promise.resolve() };
-    this.running.set(task.id, entry);
-    entry.done = this.run(task, abort.signal).finally(async () => {
-      // The slot is free once the task's last write is in the store (and, handed back, its owner cleared there).
-      await this.writer.flush(task.id);
-      const keep = abort.signal.reason === RELEASED && !(await this.handBack(task));
-      this.running.delete(task.id);
-      this.writer.released(task.id);
-      if (keep) {
-        this.resume(task);
-        return;
-      }
-      if (abort.signal.reason === TAKEN_OVER || abort.signal.reason === RELEASED || TERMINAL.includes(task.state)) this.writer.forget(task.id);
-      else if (task.mode === 'warm' && task.state === 'running' && !this.stopping) this.warmTasks.park(task);
-      // Into the slot it leaves, before the pump can give that slot to queued work.
-      if (entry.readopted) this.resume(entry.readopted);
-      this.pump();
-    });
-  }
-
-  /**
-   * Slots waiting for an import slot that a lost peer's migration holds would wait for ever when every slot of the
-   * fleet's connectors waits so (that migration is taken over only into a free slot). So a full connector hands one
-   * such waiter back to the fleet (it holds no import slot; it resumes at its recorded step wherever a slot frees),
-   * and its fill() then takes over the slot holder first, whose import ends and frees the region's slot.
-   */
-  private async makeRoomForLostImports(): Promise<void> {
-    if (!this.claims || !this.me || this.freeSlots() > 0 || this.stopping) return;
-    const waiters = [...this.running.values()].filter((r) => !r.abort.signal.aborted && this.aws.waitingForImportSlot(r.task.id));
-    if (waiters.length === 0) return;
-    const regions = new Set(await this.claims.lostImportRegions(this.me, this.vcenterId(), this.fleet!.staleBefore()));
-    // The one that came last: the others have waited longer.
-    const w = waiters.reverse().find((r) => regions.has(r.task.region) && this.aws.waitingForImportSlot(r.task.id));
-    if (!w || this.freeSlots() > 0) return;
-    this.opts.log(`migration ${w.task.id}: waiting for an import slot in ${w.task.region} that a stopped connector's migration holds; handed back to the fleet so that this connector can finish that one first`);
-    w.abort.abort(RELEASED);
-  }
-
-  /** Clears the owner of a task this connector released; false (it keeps running here) when the store refused. */
-  private async handBack(task: MigrationRecord): Promise<boolean> {
-    try {
-      if (await this.claims!.release(task.id, this.me!)) return true;
-      this.opts.log(`migration ${task.id}: another connector owns it now`);
-      return true;
-    } catch (err) {
-      this.opts.log(`migration ${task.id}: could not hand it back to the fleet (${String(err)}); it goes on here`);
-      return false;
-    }
-  }
-
-  private makeDue(id: string): void {
-    this.due.add(id);
-    this.pump();
-  }
-
   private async queuePositions(): Promise<Map<string, number>> {
-    return (await this.queue.ready()).positions(this.freeSlots());
-  }
-
-  /** Slots the next fill gives to queued tasks. */
-  private freeSlots(): number {
-    return this.opts.maxRunning - this.running.size;
+    return (await this.queue.ready()).positions(this.slots.free());
   }
 
   // ---------- the step machine ----------
