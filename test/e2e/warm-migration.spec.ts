@@ -11,6 +11,8 @@ const ENV_NAME = 'Lab warm';
 /** Powered on, in the Migration folder the operator may export from. */
 const VM = 'rhel-db-01';
 const MIGRATE = 'Migrate VM to EC2';
+/** The warm migration the operator cut over: rolled back and resumed by the last journey. */
+let cutOver = '';
 
 async function openMigrations(vsphere: VsphereClient): Promise<FrameLocator> {
   const portal = await vsphere.openPortal();
@@ -146,6 +148,7 @@ test.describe.serial('warm migration: replicate, test, cut over', () => {
     expect(await state.textContent(), (await row.textContent()) ?? '').toBe('Completed');
     const instance = row.getByTestId(testIds.portal.warmFact('instance'));
     await expect(instance).toHaveText(/^Instance ID: i-[0-9a-f]+$/);
+    cutOver = taskId;
     expect(await instance.textContent()).not.toContain(testId);
     await expect(row.getByTestId(testIds.portal.warmFact('downtime'))).toHaveText(/^Downtime: \d+ (s|min)/);
     // At the plugin's smallest size the facts still show in the row.
@@ -165,5 +168,52 @@ test.describe.serial('warm migration: replicate, test, cut over', () => {
     await expect(table).toContainText(taskId);
     await expect(table.getByTestId(testIds.portal.warmFact('downtime')).first()).toBeVisible();
     await vsphere.shots('vm-monitor-warm');
+  });
+
+  test('administrator rolls the cutover back, then resumes replication from the last replicated point', async ({ vsphere, page }) => {
+    // Issue 16: after a warm cutover that did not work out, the source runs again and replication goes on from where
+    // it stopped, not from a full copy. As the administrator: the lab's operator may not power VMs on.
+    test.setTimeout(420_000);
+    expect(cutOver, 'the cutover journey ran first').toMatch(/^mig-/);
+    await vsphere.loginAs('administrator');
+    let portal = await openMigrations(vsphere);
+    let row = portal.getByTestId(testIds.portal.migrationRow(cutOver));
+    await row.getByTestId(testIds.rollback.menu(cutOver)).click();
+    await portal.getByRole('menuitem', { name: 'Roll back' }).click();
+    const rollback = portal.getByRole('dialog', { name: 'Roll back migration' });
+    await expect(rollback.getByTestId(testIds.rollback.steps).getByRole('listitem').nth(1)).toHaveText(`Power on the virtual machine ${VM} in vCenter.`);
+    await rollback.getByTestId(testIds.rollback.confirm).click();
+    await expect(rollback).toBeHidden({ timeout: 60_000 });
+    await expect(row.getByTestId(testIds.rollback.status)).toHaveText('Rolled back by administrator@vsphere.local: instance stopped, VM powered on.');
+
+    // The source runs again: Resume replication is offered under the row, from the last replicated point.
+    await row.getByTestId(testIds.resume.offer(cutOver)).click();
+    const dialog = portal.getByRole('dialog', { name: 'Resume replication' });
+    await expect(dialog).toContainText(`Resume replication of ${VM}? This starts a new Replicate, then cut over migration of ${VM} with the choices of migration ${cutOver}:`);
+    await expect(dialog.getByTestId(testIds.resume.steps).getByRole('listitem').first()).toHaveText(/^Its first sync sends only the blocks that changed since the last replicated point \(.+\), on top of the last EBS snapshots\.$/);
+    await dialog.scrollIntoViewIfNeeded();
+    await vsphere.shots('portal-warm-resume-dialog');
+    await dialog.getByTestId(testIds.resume.confirm).click();
+    const result = dialog.getByTestId(testIds.resume.result);
+    await expect(result).toHaveText(/^Replication resumed as migration task mig-[0-9a-f-]+\.$/, { timeout: 60_000 });
+    const resumed = /(mig-[0-9a-f-]+)/.exec((await result.textContent()) ?? '')![1]!;
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await expect(row.getByTestId(testIds.resume.status)).toHaveText(`Replication resumed by administrator@vsphere.local as migration task ${resumed}.`);
+
+    // The new migration replicates without a full sync; Stop replication leaves nothing behind and the VM running.
+    portal = await openMigrations(vsphere);
+    row = portal.getByTestId(testIds.portal.migrationRow(resumed));
+    await expect(row.getByTestId(testIds.portal.warmStage), (await row.textContent()) ?? '').toHaveText(/^Replicating/, { timeout: 240_000 });
+    expect(await row.textContent()).not.toContain('Full sync');
+    await row.scrollIntoViewIfNeeded();
+    await vsphere.shots('portal-warm-resumed');
+    await row.getByTestId(testIds.portal.migrationActions(resumed)).click();
+    await portal.getByRole('menuitem', { name: 'Stop replication' }).click();
+    await page.getByTestId(client.confirmation.button('Stop replication')).click();
+    await expect(row.getByTestId('migration-state')).toHaveText('Cancelled', { timeout: 120_000 });
+    await vsphere.openVm(VM);
+    await page.getByTestId(client.header.refresh).click();
+    await page.getByTestId(client.object.tab('Summary')).click();
+    await expect(page.getByTestId(client.object.powerState)).toContainText('Powered On');
   });
 });
