@@ -10,7 +10,7 @@ import type { Caller } from '../auth/plugin.ts';
 import type { AuditInput } from '../store/index.ts';
 import { MigrationEngine } from '../engine/engine.ts';
 import type { MigrationRecord } from '../engine/types.ts';
-import { liveFallback, resumeMarks, resumeRefusal, resumeSubmission, type ResumeRecord } from '../engine/warm/resume.ts';
+import { liveFallback, resumeMarks, resumeRefusal, resumeSubmission, staleResumeClaim, type ResumeRecord } from '../engine/warm/resume.ts';
 import { audit } from './access-helpers.ts';
 import { admitVm, environmentForMigration, handOverSession, preflightBlocked } from './migration-admission.ts';
 import { auditInputRefusals } from './input-refusals.ts';
@@ -50,7 +50,7 @@ export const migrationResumeRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const caller = await request.caller();
       const id = request.params.id;
-      const stored = await app.migrationTasks.get(id);
+      let stored = await app.migrationTasks.get(id);
       const envs = await visible(caller);
       if (!stored || (envs && !envs.has(stored.environmentId) && stored.requestedBy !== caller.principal)) {
         const err = new AppError(404, 'NOT_FOUND', `There is no migration ${id}. Check the import task ID or queued task ID.`);
@@ -81,6 +81,15 @@ export const migrationResumeRoutes: FastifyPluginAsyncZod = async (app) => {
         throw err;
       };
       const allowed = await environmentForMigration(app, caller, stored.environmentId).catch(reject);
+      const marks = resumeMarks(app.migrationTasks);
+      if (!marks) throw new AppError(503, 'CONNECTOR_UPDATING', 'This connector\'s task store cannot record a resume. Start a new migration instead.');
+      // A claim whose request never finished (its connector stopped): resumed after all if its task exists, else undone.
+      if (staleResumeClaim(stored.resume, Date.now())) {
+        const left = stored.resume!;
+        const made = left.migrationId ? await app.migrationTasks.get(left.migrationId) : undefined;
+        await marks.markResume(id, made ? { ...left, state: 'resumed' } : null, ['resuming']);
+        stored = (await app.migrationTasks.get(id)) ?? stored;
+      }
       const why = resumeRefusal(stored);
       if (why) return refuse(refusal(`You cannot resume replication of migration ${id}. ${why}`, stored.resume?.migrationId ? { resumedAs: stored.resume.migrationId } : undefined));
       const w = stored.warm!;
@@ -98,17 +107,16 @@ export const migrationResumeRoutes: FastifyPluginAsyncZod = async (app) => {
       }).catch(reject);
       if (admitted.blockers.length > 0) return refuse(preflightBlocked(admitted.blockers));
 
-      const marks = resumeMarks(app.migrationTasks);
-      if (!marks) throw new AppError(503, 'CONNECTOR_UPDATING', 'This connector\'s task store cannot record a resume. Start a new migration instead.');
       // Usable point? Checked where it lives: EBS for the snapshots, the caller's own vCenter session for CBT and disks.
       const fallback = await liveFallback(stored, app.aws.ec2(stored.region), caller.vcenter.client, Date.now());
       const previous = stored.resume?.state === 'released' ? stored.resume : null;
-      const claim: ResumeRecord = { state: 'resuming', by: caller.principal, at: new Date().toISOString() };
+      // The claim names the task it is about to record, so a claim left behind can be told apart from one under way.
+      const newId = MigrationEngine.newId();
+      const claim: ResumeRecord = { state: 'resuming', by: caller.principal, at: new Date().toISOString(), migrationId: newId };
       if (!(await marks.markResume(id, claim, [null, 'released']))) {
         const now = await app.migrationTasks.get(id);
         return refuse(refusal(`You cannot resume replication of migration ${id}. ${(now && resumeRefusal(now)) ?? 'Someone resumed it at the same moment.'}`));
       }
-      const newId = MigrationEngine.newId();
       let task: MigrationTask;
       try {
         await handOverSession(app, caller, newId);

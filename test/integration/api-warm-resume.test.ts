@@ -291,6 +291,17 @@ describe('Resume replication after a rollback', { timeout: 900_000 }, () => {
     await lab.ec2Client('us-east-1').send(new DeleteSnapshotCommand({ SnapshotId: head }));
     expect((await task(first)).resume).toMatchObject({ possible: true, fromLastPoint: true });
 
+    // A claim left by a request whose connector stopped before it recorded the new task: refused while it may still
+    // be under way, resumable once it is stale (its task was never recorded, so the claim is undone).
+    const left = { state: 'resuming' as const, by: 'operator@vsphere.local', at: new Date().toISOString(), migrationId: 'mig-00000000-0000-0000-0000-00000000dead' };
+    expect(await tasks.markResume(first, left, [null])).toBe(true);
+    const busy = await resume(admin, first);
+    expect(busy.status).toBe(409);
+    expect(errorOf(busy.body).message).toContain('operator@vsphere.local is resuming replication (since ');
+    expect((await task(first)).resume).toMatchObject({ possible: false });
+    expect(await tasks.markResume(first, { ...left, at: new Date(Date.now() - 10 * 60_000).toISOString() }, ['resuming'])).toBe(true);
+    expect((await task(first)).resume).toMatchObject({ possible: true, fromLastPoint: true });
+
     const res = await resume(admin, first);
     expect(res.status, JSON.stringify(res.body)).toBe(202);
     const second = MigrationTask.parse(res.body);

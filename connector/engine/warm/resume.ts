@@ -68,13 +68,24 @@ export const parentMissingReason = (label: string, id: string) =>
 export const windowClosedResumeReason = (until: string) =>
   `The rollback window closed at ${whenText(until)}, so the connector released the last replicated point (its EBS snapshots and Changed Block Tracking); replication starts with a full sync of the whole disk.`;
 
+/**
+ * A claim older than this was left by a request whose connector stopped before it recorded the new task (a claim
+ * becomes `resumed` within seconds): the next request finds out what became of it (resume route) and may resume.
+ */
+export const RESUME_CLAIM_STALE_MS = 5 * 60_000;
+
+/** A `resuming` claim its request never finished. */
+export function staleResumeClaim(r: ResumeRecord | undefined, now: number): boolean {
+  return r?.state === 'resuming' && now - Date.parse(r.at) > RESUME_CLAIM_STALE_MS;
+}
+
 /** Why this completed warm migration's replication cannot be resumed now; undefined when it can. */
-export function resumeRefusal(t: MigrationRecord): string | undefined {
+export function resumeRefusal(t: MigrationRecord, now: number = Date.now()): string | undefined {
   if (t.mode !== 'warm' || !t.warm) return 'It is a Migrate now migration: only a Replicate, then cut over migration can resume replication. Start a new migration instead (Migrate VM to EC2).';
   if (t.state !== 'completed') return `It is ${t.state}: replication can be resumed only after a completed migration was rolled back.`;
   const r = t.resume;
   if (r?.state === 'resumed') return `Replication was resumed by ${r.by ?? 'someone'} at ${whenText(r.at)} as migration ${r.migrationId ?? ''}. Follow that migration instead.`;
-  if (r?.state === 'resuming') return `${r.by ?? 'Someone'} is resuming replication (since ${whenText(r.at)}).`;
+  if (r?.state === 'resuming' && !staleResumeClaim(r, now)) return `${r.by ?? 'Someone'} is resuming replication (since ${whenText(r.at)}).`;
   const rb = t.rollback;
   if (!rb) return 'It was not rolled back: the instance is still the migrated VM. Roll back first (Actions → Roll back), which powers the source VM on again, then resume replication.';
   if (rb.state === 'rolling-back') return `${rb.by} is rolling it back. Wait until the rollback has finished, then resume replication.`;
@@ -94,16 +105,16 @@ export function recordedFallback(t: MigrationRecord, now: number): string | unde
 /** The task view's `resume`: completed warm migrations only. */
 export function resumeView(t: MigrationRecord, now: Date): MigrationResume | undefined {
   if (t.mode !== 'warm' || !t.warm || t.state !== 'completed') return undefined;
-  const reason = resumeRefusal(t);
+  const reason = resumeRefusal(t, now.getTime());
   const fallback = recordedFallback(t, now.getTime());
-  const r = t.resume?.state === 'resumed' || t.resume?.state === 'resuming' ? t.resume : undefined;
+  const r = t.resume?.state === 'resumed' || (t.resume?.state === 'resuming' && !staleResumeClaim(t.resume, now.getTime())) ? t.resume : undefined;
   return {
     possible: reason === undefined,
     ...(reason ? { reason } : {}),
     fromLastPoint: fallback === undefined,
     ...(fallback ? { fullSyncReason: fallback } : {}),
     ...(t.warm.lastSyncAt ? { lastSyncAt: t.warm.lastSyncAt } : {}),
-    ...(r?.migrationId ? { migrationId: r.migrationId } : {}),
+    ...(r?.state === 'resumed' && r.migrationId ? { migrationId: r.migrationId } : {}),
     ...(r?.by ? { resumedBy: r.by } : {}),
     ...(r ? { resumedAt: r.at } : {}),
   };
