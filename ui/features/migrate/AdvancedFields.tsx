@@ -38,20 +38,26 @@ function Bites({ checks, codes }: { checks: PreflightCheck[]; codes: PreflightCo
   );
 }
 
-interface Props {
+/** What the section and its fields both take (the section adds its open state, the fields what it derives). */
+export interface AdvancedInputs {
   env: Environment;
   platform: GuestPlatform;
   value: AdvancedChoices;
   onChange: (patch: Partial<AdvancedChoices>) => void;
   keys: KeysState;
+  /** From the pre-flight: the VM's firmware and the checks about these choices. */
   firmware: VmFirmware | undefined;
   checks: PreflightCheck[];
+  /** Element ids: `${idPrefix}-kms` for the key, `${idPrefix}-tag-…` for the tag rows. */
+  idPrefix: string;
+  t: Translate;
+}
+
+interface Props extends AdvancedInputs {
   /** The license the import will use (the header shows the same). */
   license: LicenseType;
   /** Why the chosen key cannot be used, when the key list says so. */
   problem: { key: string; reason: string } | undefined;
-  idPrefix: string;
-  t: Translate;
 }
 
 /** Licence type, encryption and KMS key, boot mode (a fact from the VM's firmware), tags. */

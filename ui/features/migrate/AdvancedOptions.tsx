@@ -1,9 +1,10 @@
 import { useEffect, useState } from 'react';
-import type { Environment, GuestPlatform, KmsKeyOption, LicenseType, PreflightCheck, VmFirmware } from '../../../connector/contract/index.ts';
+import type { Environment, KmsKeyOption, LicenseType, PreflightCheck, VmFirmware } from '../../../connector/contract/index.ts';
 import type { Translate } from '../../i18n/migrate.ts';
 import { AccordionPanel } from '../../kit/Accordion.tsx';
 import { Spinner } from '../../kit/Spinner.tsx';
 import { modalTestIds as testIds } from '../../modalTestIds.ts';
+import type { AdvancedInputs } from './AdvancedFields.tsx';
 import { keyMatches, keyRef, tagsOf, type AdvancedChoices } from './importOptions.ts';
 
 type Fields = typeof import('./AdvancedFields.tsx');
@@ -80,20 +81,9 @@ function summaryLine(c: AdvancedChoices, license: LicenseType, env: Environment,
   ].join(' · ');
 }
 
-interface Props {
-  env: Environment;
-  platform: GuestPlatform;
-  value: AdvancedChoices;
-  onChange: (patch: Partial<AdvancedChoices>) => void;
-  keys: KeysState;
-  /** From the pre-flight: the VM's firmware and the checks about these choices. */
-  firmware: VmFirmware | undefined;
-  checks: PreflightCheck[];
+interface Props extends AdvancedInputs {
   open: boolean;
   onToggle: (open: boolean) => void;
-  /** Element ids: `${idPrefix}-kms` for the key, `${idPrefix}-tag-…` for the tag rows. */
-  idPrefix: string;
-  t: Translate;
 }
 
 /**
