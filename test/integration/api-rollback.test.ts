@@ -16,7 +16,6 @@ import { allowImports, loginLabUsers, regionNetwork, startApiLab, type ApiLab, t
 const ROLLED_BACK_EVENT = 'org.vm2ec2.plugin.event.migration.rolledBack';
 const DAY = 24 * 3600_000;
 /** The lab's vCenter administrator (lab/inventory.json). */
-const ADMIN = { username: 'administrator@vsphere.local', password: 'Admin!23' };
 
 let lab: ApiLab;
 let admin: ApiUser;
@@ -32,17 +31,7 @@ const done = new Map<string, MigrationTask>();
 
 const vm = (name: string) => vms.get(name) ?? (() => { throw new Error(`no VM ${name}`); })();
 
-/** A vim25 call as the lab's vCenter administrator (what an administrator does in the vSphere Client). */
-async function asAdmin<T>(use: (vc: Vim25Client) => Promise<T>): Promise<T> {
-  const vc = await Vim25Client.connect({ sdkUrl: lab.vcsim.sdkUrl, ca: lab.vcsim.certPem });
-  try {
-    await vc.login(ADMIN.username, ADMIN.password);
-    return await use(vc);
-  } finally {
-    await vc.logout().catch(() => undefined);
-    vc.close();
-  }
-}
+const asAdmin = <T>(use: (vc: Vim25Client) => Promise<T>): Promise<T> => lab.asAdmin(use);
 
 async function migrateToCompletion(names: string[]): Promise<void> {
   const ids = await Promise.all(

@@ -41,16 +41,7 @@ const task = async (id: string) => MigrationTask.parse((await admin.call('GET', 
 const record = async (id: string) => (await tasks.get(id))!;
 const resume = (user: ApiUser, id: string) => user.call('POST', `/migrations/${id}/resume-replication`);
 
-async function asAdmin<T>(use: (vc: Vim25Client) => Promise<T>): Promise<T> {
-  const vc = await Vim25Client.connect({ sdkUrl: lab.vcsim.sdkUrl, ca: lab.vcsim.certPem });
-  try {
-    await vc.login(ADMIN.username, ADMIN.password);
-    return await use(vc);
-  } finally {
-    await vc.logout().catch(() => undefined);
-    vc.close();
-  }
-}
+const asAdmin = <T>(use: (vc: Vim25Client) => Promise<T>): Promise<T> => lab.asAdmin(use);
 
 async function until(id: string, done: (t: MigrationTask) => boolean, what: string, ms = 300_000): Promise<MigrationTask> {
   let t: MigrationTask | undefined;

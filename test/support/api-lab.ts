@@ -87,6 +87,8 @@ export interface ApiLab {
   login(userName: string): Promise<ApiUser>;
   /** VM ids by name, as the lab administrator sees them in vCenter. */
   vmIds(): Promise<Map<string, string>>;
+  /** A vim25 call as the lab's vCenter administrator (what an administrator does in the vSphere Client). */
+  asAdmin<T>(use: (vc: Vim25Client) => Promise<T>): Promise<T>;
   /** `urn:vmomi:VirtualMachine:<id>:<vCenter uuid>` as the vSphere Client names a VM. */
   contextId(vmId: string): string;
   /** A caller with no session token, or with a made-up one. */
@@ -140,6 +142,17 @@ export async function startApiLab(opts: ApiLabOptions = {}): Promise<ApiLab> {
         }),
     });
 
+    const asAdmin = async <T,>(use: (vc: Vim25Client) => Promise<T>): Promise<T> => {
+      const admin = users.find((u) => u.name === 'administrator@vsphere.local');
+      const vim = await Vim25Client.connect({ sdkUrl: vcsim.sdkUrl, ca: vcsim.certPem });
+      try {
+        await vim.login(admin!.name, admin!.password);
+        return await use(vim);
+      } finally {
+        await vim.logout().catch(() => undefined);
+        vim.close();
+      }
+    };
     return {
       connector,
       dataDir: lab.dataDir,
@@ -183,17 +196,10 @@ export async function startApiLab(opts: ApiLabOptions = {}): Promise<ApiLab> {
         return asUser(userName, await lab.pluginSessionToken(userName));
       },
       anonymous: (token) => asUser('anonymous', token),
+      asAdmin,
       async vmIds() {
-        const admin = users.find((u) => u.name === 'administrator@vsphere.local');
-        const vim = await Vim25Client.connect({ sdkUrl: vcsim.sdkUrl, ca: vcsim.certPem });
-        try {
-          await vim.login(admin!.name, admin!.password);
-          const vms = await vim.listVirtualMachines();
-          await vim.logout();
-          return new Map(vms.map((v) => [v.name, v.id]));
-        } finally {
-          vim.close();
-        }
+        const vms = await asAdmin((vim) => vim.listVirtualMachines());
+        return new Map(vms.map((v) => [v.name, v.id]));
       },
       contextId: (vmId) => `urn:vmomi:VirtualMachine:${vmId}:${vcsim.instanceUuid}`,
       stop,
