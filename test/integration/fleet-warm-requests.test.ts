@@ -145,6 +145,8 @@ describe.each(BACKENDS)('warm actions asked on a connector that does not run the
       return t.warm?.cutover && t;
     });
     expect(cutting).toMatchObject({ connectorId: 'conn-a', warm: { cutover: { requestedBy: by } } });
+    // The owner clears the request once the cutover it started is stored (a moment after the write seen above).
+    await until('the cutover request cleared', async () => (await a.tasks.warmRequests('conn-a')).length === 0);
     expect(await a.tasks.warmRequests('conn-a')).toEqual([]);
   }, 90_000);
 });
