@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { startS3, type S3Handle } from '../lab/s3/index.ts';
 import { startVcsim, type VcsimHandle } from '../lab/vcsim/index.ts';
 import { partSizeFor } from '../connector/engine/disk-copy.ts';
+import { CONNECTOR_NODE_FLAGS } from '../connector/node-flags.ts';
 import { Vim25Client } from '../connector/vsphere/vim25.ts';
 import type { WorkerJob, WorkerMode, WorkerResult } from './disk-worker.ts';
 
@@ -115,7 +116,8 @@ const selfCpuS = (): number => {
 function runWorker(job: WorkerJob, cpus?: string): Promise<WorkerResult> {
   // DISK_WORKER_CPU_PROF=<dir>: write a CPU profile of every contender (to find the cause of a miss).
   const prof = process.env.DISK_WORKER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.DISK_WORKER_CPU_PROF}`] : [];
-  const node = [process.execPath, ...prof, '--import', 'tsx', join(import.meta.dirname, 'disk-worker.ts')];
+  // Every contender runs under the connector's own V8 flags, so RSS and CPU are the connector's as deployed.
+  const node = [process.execPath, ...CONNECTOR_NODE_FLAGS, ...prof, '--import', 'tsx', join(import.meta.dirname, 'disk-worker.ts')];
   const [command, ...args] = cpus ? ['taskset', '-c', cpus, ...node] : node;
   const child = spawn(command!, args, {
     env: { ...process.env, DISK_WORKER: JSON.stringify(job), NODE_NO_WARNINGS: '1' },
@@ -283,11 +285,15 @@ function throughputCause(connector: ContenderResult, limit: ContenderResult, cor
     (limit.sinkCpuS > 0 ? `, S3 sink ${f1(perGiB(limit.sinkCpuS, limit))}` : '') +
     ')';
   const cpuBound = connector.load1 > cores || busy > cores * 0.85;
+  // Reading and uploading share the connector's one JavaScript thread: its own CPU per GiB caps it even on idle cores.
+  const own = perGiB(connector.cpuS, connector);
+  const ownThread = ` The connector's own thread needs ${f1(own)} CPU-s per GiB (read and upload), which alone caps it at about ${f0(GiB / own / 1e6)} MB/s.`;
   return cpuBound
     ? `CPU-bound on a shared ${cores}-core machine (1-min load average ${f1(connector.load1)}; the connector run's processes got ${f1(busy)} cores): ${costs}. ` +
         `When the CPU is the limit, throughput follows CPU per GiB, i.e. at most about ${pct(runCpu(limit) / runCpu(connector))} of the baseline: ` +
-        `the connector copies the bytes through vCenter, itself and the sink on the same cores, each baseline through only two of them.`
-    : `${costs}; the connector run kept ${f1(busy)} of ${cores} cores busy.`;
+        `the connector copies the bytes through vCenter, itself and the sink on the same cores, each baseline through only two of them.` +
+        ownThread
+    : `${costs}; the connector run kept ${f1(busy)} of ${cores} cores busy.` + ownThread;
 }
 
 const perGiB = (s: number, c: ContenderResult): number => (s / c.bytes) * GiB;
@@ -304,8 +310,10 @@ function cpuVerdict(conn: ContenderResult, read: ContenderResult, https: Contend
       ? ''
       : ` Cause: the connector does the raw read's work and then sends every byte to S3; the raw write alone costs ` +
         `${f1(perGiB(write.cpuS, write))} CPU-s per GiB (the SDK and the kernel's socket send), so read + write = ` +
-        `${f1(r + perGiB(write.cpuS, write))}, and the remaining ${f1(Math.max(0, c - r - perGiB(write.cpuS, write)))} is the one copy into the part buffers and the pipeline's bookkeeping. ` +
-        `With the read as cheap as it now is, 1.2× would leave ${f1(0.2 * r)} CPU-s per GiB for the whole upload.`;
+        `${f1(r + perGiB(write.cpuS, write))}, and the remaining ${f1(Math.max(0, c - r - perGiB(write.cpuS, write)))} is the pipeline's bookkeeping ` +
+        `(the connector copies no byte itself: the socket decrypts the body straight into the part buffers). ` +
+        `Any process that reads every byte and sends it on pays read + write: 1.2× would leave ${f1(0.2 * r)} CPU-s per GiB for the whole upload, ` +
+        `and the raw write alone is ${(perGiB(write.cpuS, write) / r).toFixed(2)}× the read.`;
   return (
     `**Connector CPU = ${ratio.toFixed(2)}× the raw read's per GiB** (${f1(c)} against ${f1(r)} CPU-s per GiB, each process's own); target ≤ 1.2×: **${met ? 'met' : 'missed'}**.` +
     vsHttps +
@@ -332,8 +340,10 @@ export function renderDiskSection(result: DiskResult): string {
       `Not hashing: the uploader sends UNSIGNED-PAYLOAD with checksums WHEN_REQUIRED (no SDK checksum on the lab endpoint). ` +
       `It was node:http's per-record path: a Buffer per 16 KiB TLS record, the llhttp parser, IncomingMessage and PassThrough pushes ` +
       `and the GC behind them, 1.5 of the 2.1 CPU-s a raw 1 GiB read cost. The connector now reads the disk off its TLS socket ` +
-      `with \`onread\` into one reused 64 KiB buffer and frames the HTTP/1.1 body itself (\`connector/vsphere/nfc-http.ts\`), copying each byte ` +
-      `once, into a reused part buffer; row (a) uses that reader, row (a′) the plain node:https client it replaced. ` +
+      `with \`onread\` and frames the HTTP/1.1 body itself (\`connector/vsphere/nfc-http.ts\`). Where only body bytes are due, the socket ` +
+      `decrypts them straight into the free space of a reused part buffer (\`onread\` with a buffer function); the head and chunk lines go ` +
+      `through one reused 64 KiB buffer. The copy from that buffer into the part buffers was the last one the connector made: 7 % of its ` +
+      `profile (\`_copyActual\`, 2026-12-04), now gone. Row (a) is that reader to nothing, row (a′) the plain node:https client it replaced. ` +
       `At most ${result.queueSize} parts are in flight; a filled buffer waits for a slot and the download pauses only while all ${result.queueSize + 1} buffers are busy.`,
     '',
   );

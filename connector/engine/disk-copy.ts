@@ -66,10 +66,11 @@ export interface StreamResult {
 
 /**
  * A body delivered by pushes with backpressure, like `NfcBody`: `onData` gets views it must copy and returns how many
- * bytes it took; fewer pauses the source until `resume()`.
+ * bytes it took; fewer pauses the source until `resume()`. A source may honour `into` (where the consumer would copy
+ * next) by reading straight into it; see `NfcBody.start`.
  */
 export interface PushSource {
-  start(onData: (chunk: Buffer) => number): Promise<number>;
+  start(onData: (chunk: Buffer) => number, into?: () => Buffer | undefined): Promise<number>;
   resume(): void;
   destroy(err?: Error): void;
 }
@@ -102,7 +103,7 @@ export function throttled(source: PushSource, throttle: ByteThrottle): PushSourc
     }, Math.max(5, throttle.waitMs(want)));
   };
   return {
-    start: (onData) =>
+    start: (onData, into) =>
       source
         .start((chunk) => {
           const grant = throttle.take(chunk.length);
@@ -116,7 +117,7 @@ export function throttled(source: PushSource, throttle: ByteThrottle): PushSourc
             consumerPaused = true;
           } else if (grant < chunk.length) later(chunk.length - grant);
           return took;
-        })
+        }, into)
         .finally(() => {
           done = true;
           clearTimeout(timer);
@@ -158,8 +159,9 @@ function abortError(signal: AbortSignal | undefined): Error {
 
 /**
  * Streams a pushed body into one S3 object: PutObject when it fits one part, else a multipart upload (aborted on any
- * failure). Bytes are copied once, from the source's read buffer into one of queueSize + 1 reused part buffers; while
- * every buffer is filled or in flight the source is paused, and it resumes the moment a part is acknowledged.
+ * failure). Each byte lands once in one of queueSize + 1 reused part buffers: decrypted straight into it where the
+ * source can, else copied from the source's read buffer. While every buffer is filled or in flight the source is
+ * paused, and it resumes the moment a part is acknowledged.
  */
 export async function uploadToS3(source: PushSource, sink: DiskSink, opts: StreamOptions = {}): Promise<StreamResult> {
   const { s3, bucket, key } = sink;
@@ -275,7 +277,16 @@ export async function uploadToS3(source: PushSource, sink: DiskSink, opts: Strea
     current = take();
   };
 
+  // The reader decrypts straight into the current part where it can (`into`); such a chunk is already in place.
+  const into = (): Buffer | undefined => (current === undefined || failure !== undefined ? undefined : current.subarray(filled));
   const onData = (chunk: Buffer): number => {
+    if (current !== undefined && failure === undefined && chunk.buffer === current.buffer && chunk.byteOffset === current.byteOffset + filled) {
+      const n = Math.min(chunk.length, partSize - filled);
+      filled += n;
+      total += n;
+      if (filled === partSize) dispatch();
+      return n;
+    }
     let offset = 0;
     while (offset < chunk.length && current !== undefined && failure === undefined) {
       const n = chunk.copy(current, filled, offset);
@@ -288,7 +299,7 @@ export async function uploadToS3(source: PushSource, sink: DiskSink, opts: Strea
   };
 
   try {
-    await source.start(onData);
+    await source.start(onData, into);
     if (failure !== undefined) throw failure;
     if (partNumber === 0) {
       const body = (current ?? Buffer.alloc(0)).subarray(0, filled);

@@ -48,6 +48,17 @@ export class NfcResponseParser {
     return this.framing?.kind === 'length' ? this.framing.remaining : undefined;
   }
 
+  /**
+   * Body bytes the next read may land straight where the consumer keeps them: all of them are body, with no framing
+   * among them (0 while the head or a chunk line is due).
+   */
+  get bodyRoom(): number {
+    if (this.done || this.framing === undefined) return 0;
+    if (this.framing.kind === 'length') return this.framing.remaining;
+    if (this.framing.kind === 'close') return Number.MAX_SAFE_INTEGER;
+    return this.chunk === 'data' ? this.chunkLeft : 0;
+  }
+
   feed(data: Buffer): void {
     let at = 0;
     while (at < data.length && !this.done) {

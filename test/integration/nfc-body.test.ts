@@ -83,6 +83,43 @@ describe('openNfcBody', () => {
     }
   });
 
+  it("decrypts body bytes straight into the consumer's buffer, and chunk lines and paused bytes through its own", async () => {
+    for (const path of ['/length', '/chunked']) {
+      const body = await openNfcBody(`${base}${path}`, { thumbprint: tlsPair.thumbprintSha256 });
+      // The consumer keeps 1 MiB "parts" in one big buffer and takes at most 700,000 bytes between pauses.
+      const dest = Buffer.alloc(disk.length);
+      let filled = 0;
+      let sincePause = 0;
+      const seen = { inPlace: 0, copied: 0, pauses: 0 };
+      const partEnd = () => Math.min(dest.length, (Math.floor(filled / MiB) + 1) * MiB);
+      const n = await body.start(
+        (chunk) => {
+          const take = Math.min(chunk.length, 700_000 - sincePause);
+          if (chunk.buffer === dest.buffer && chunk.byteOffset === dest.byteOffset + filled) seen.inPlace += 1;
+          else {
+            chunk.copy(dest, filled, 0, take);
+            seen.copied += 1;
+          }
+          filled += take;
+          sincePause += take;
+          if (sincePause === 700_000) {
+            sincePause = 0;
+            seen.pauses += 1;
+            setTimeout(() => body.resume(), 1);
+          }
+          return take;
+        },
+        () => dest.subarray(filled, partEnd()),
+      );
+      expect(n).toBe(disk.length);
+      expect(sha(dest)).toBe(sha(disk));
+      expect(seen.pauses).toBeGreaterThan(10);
+      // Most reads land in place; the head, chunk lines and the bytes held over a pause come through a copy.
+      expect(seen.inPlace).toBeGreaterThan(seen.copied);
+      expect(seen.copied).toBeGreaterThan(0);
+    }
+  });
+
   it('does not count a consumer pause as the disk server going silent, but fails a silent server', async () => {
     // One pause twice the idle timeout. The timeout leaves room for a loaded machine: the server shares this process's
     // event loop, and 250 ms once timed out a read that was not paused at load average 25.
