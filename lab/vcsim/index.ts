@@ -193,7 +193,7 @@ export async function startVcsim(opts: StartVcsimOptions = {}): Promise<VcsimHan
   };
   process.on('exit', onParentExit);
 
-  // stdout: the ready line, then one answer line per control command (see inject.go).
+  // stdout: the ready line, then one answer line per control command (see control.go).
   const pending = new Map<number, { resolve: (a: ControlAnswer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   let out = '';
   const onAnswer = (line: string): void => {

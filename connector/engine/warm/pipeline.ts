@@ -5,7 +5,6 @@
 import type { EBSClient } from '@aws-sdk/client-ebs';
 import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import type { CutoverShutdown, WarmImagePath } from '../../contract/index.ts';
-import { AppError } from '../../errors.ts';
 import { changeTrackingEnabled, objectProps, powerState, setChangeTracking, shutdownGuest } from '../../vsphere/cbt.ts';
 import { el, text, toMoRef, wrap } from '../../vsphere/soap.ts';
 import { VimFault, type Vim25Client } from '../../vsphere/vim25.ts';
@@ -343,47 +342,6 @@ export class WarmPipeline {
     }, warn('deleting EBS snapshots'));
     this.ctx.save(t);
   }
-
-  // ---------- requests (engine.launchTest / finishTest / cutover) ----------
-
-  requestTest(t: MigrationRecord, subnetId: string, by: string): void {
-    const w = this.available(t, 'launch a test instance');
-    if (w.cycles === 0) throw notAvailable(t, 'the initial sync has not finished yet, so there is no replicated point to launch from. Wait until the task shows Replicating, then launch the test instance');
-    if (w.test) {
-      throw notAvailable(t, w.test.state === 'failed' ? 'the last test instance could not be launched. Finish test to clear it, then launch a test instance again' : `a test instance is already ${w.test.state}. Finish that test first`);
-    }
-    w.test = { state: 'launching', subnetId, requestedBy: by, requestedAt: this.ctx.iso() };
-    delete t.warning;
-  }
-
-  requestFinishTest(t: MigrationRecord, by: string): void {
-    const w = this.available(t, 'finish the test');
-    if (!w.test) throw notAvailable(t, 'no test instance is running. Launch test instance first');
-    if (w.test.state === 'launching') throw notAvailable(t, 'the test instance is still being launched. Wait until it is running, then finish the test');
-    if (w.test.state === 'finishing') throw notAvailable(t, 'the test is already being finished');
-    void by;
-    w.test.state = 'finishing';
-  }
-
-  requestCutover(t: MigrationRecord, by: string): void {
-    const w = this.available(t, 'cut over');
-    if (w.cycles === 0) throw notAvailable(t, 'the initial sync has not finished yet. Wait until the task shows Replicating, then cut over');
-    if (w.test?.state === 'launching' || w.test?.state === 'finishing') throw notAvailable(t, `the test instance is being ${w.test.state === 'launching' ? 'launched' : 'finished'}. Wait until that ends, then cut over`);
-    w.cutover = { requestedBy: by, requestedAt: this.ctx.iso() };
-    delete t.warning;
-  }
-
-  private available(t: MigrationRecord, what: string): WarmRecord {
-    if (t.mode !== 'warm' || !t.warm) throw notAvailable(t, `it is a Migrate now migration; only Replicate, then cut over migrations can ${what}`);
-    if (t.state === 'queued') throw notAvailable(t, 'it is still queued. Wait until its initial sync has finished');
-    if (t.state !== 'running') throw notAvailable(t, `it is ${t.state === 'cancelling' ? 'being stopped' : t.state}`);
-    if (t.warm.cutover || !['initial-sync', 'replicating'].includes(t.phase)) throw notAvailable(t, 'it is already cutting over');
-    return t.warm;
-  }
-}
-
-function notAvailable(t: MigrationRecord, why: string): AppError {
-  return new AppError(409, 'WARM_ACTION_NOT_AVAILABLE', `Migration task ${t.id} of ${t.vmName ?? t.vmId} cannot do that now: ${why}.`, { migrationId: t.id, state: t.state, phase: t.phase });
 }
 
 /** The name of the task's replication snapshots in vCenter (strays with it are the task's own). */

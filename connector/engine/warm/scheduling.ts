@@ -10,6 +10,7 @@ import type { EngineContext } from '../runtime.ts';
 import type { FleetTaskClaims, WarmAction, WarmRequest } from '../task-store.ts';
 import type { MigrationRecord } from '../types.ts';
 import type { WarmPipeline } from './pipeline.ts';
+import { notAvailable, requestCutover, requestFinishTest, requestTest } from './requests.ts';
 
 /** What the scheduler lends this file. */
 export interface WarmHost {
@@ -135,10 +136,9 @@ export class WarmScheduling {
 
   /** The request on a task's record (409 WARM_ACTION_NOT_AVAILABLE when not available now). */
   private apply(t: MigrationRecord, req: Pick<WarmRequest, 'action' | 'by' | 'subnetId'>): void {
-    const p = this.host.pipeline;
-    if (req.action === 'launchTest') p.requestTest(t, req.subnetId ?? '', req.by);
-    else if (req.action === 'finishTest') p.requestFinishTest(t, req.by);
-    else p.requestCutover(t, req.by);
+    if (req.action === 'launchTest') requestTest(t, req.subnetId ?? '', req.by, this.host.ctx.iso());
+    else if (req.action === 'finishTest') requestFinishTest(t);
+    else requestCutover(t, req.by, this.host.ctx.iso());
   }
 
   /** Records a warm request on the live record (409 when not available) and wakes a parked task; returns at once. */
@@ -169,7 +169,7 @@ export class WarmScheduling {
     // Not recorded: the task stopped running meanwhile, or the same action already waits for its owner.
     const now = (await tasks.get(req.taskId)) ?? t;
     const why = now.state === 'running' ? `${ACTION_WORDS[req.action]} was already asked for and waits for ${now.connectorId ? `connector ${now.connectorId}` : 'the connector'} running the task` : `it is ${now.state}`;
-    throw new AppError(409, 'WARM_ACTION_NOT_AVAILABLE', `Migration task ${now.id} of ${now.vmName ?? now.vmId} cannot do that now: ${why}.`, { migrationId: now.id, state: now.state, phase: now.phase });
+    throw notAvailable(now, why);
   }
 
   /**

@@ -1,19 +1,19 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { InventoryDto, InventoryFolderDto, InventoryVmDto, PluginDto, SessionDto } from '../../api-types.ts';
 import type { ManifestAction } from '../../manifest-schema.ts';
-import { testIds } from '../../test-ids.ts';
 import { SDK_CHANNEL, type ThemeName } from '../protocol.ts';
 import { api, ApiError } from './api.ts';
 import { ContextMenu } from './ContextMenu.tsx';
 import { frameHub, type FrameContext } from './frameHub.ts';
 import { Header } from './Header.tsx';
-import { Icon } from './Icon.tsx';
-import { ModalStack, type ConfirmModalEntry, type ModalEntry } from './Modals.tsx';
+import { ModalStack } from './Modals.tsx';
 import { datacenterKey, findFolder, findVm, parseUrn, pluginLabel, pluginUrl, readyPlugins, vmUrn, vmViews } from './model.ts';
 import { Navigator } from './Navigator.tsx';
+import { PluginErrors } from './PluginErrors.tsx';
 import { formatRoute, parseRoute, type ObjectTab, type Route } from './route.ts';
 import { RecentTasks } from './TasksEvents.tsx';
 import { FolderView } from './FolderView.tsx';
+import { useModalStack } from './useModalStack.ts';
 import { GlobalView, HomeView, VmView } from './Views.tsx';
 
 export interface ShellProps {
@@ -52,8 +52,7 @@ export function Shell({ session, theme, onToggleTheme, onLoggedOut }: ShellProps
   const [frameNonce, setFrameNonce] = useState(0);
   const [navigationData, setNavigationData] = useState<unknown>(undefined);
   const [menu, setMenu] = useState<{ x: number; y: number; vms: InventoryVmDto[] } | null>(null);
-  const [modals, setModals] = useState<ModalEntry[]>([]);
-  const modalKey = useRef(0);
+  const modals = useModalStack();
   const vcGuid = session.vcenter.instanceUuid;
 
   const onUnauthorized = useCallback(
@@ -136,27 +135,6 @@ export function Shell({ session, theme, onToggleTheme, onLoggedOut }: ShellProps
     navigate({ kind: 'vm', id: vm.id, tab, ...(view ? { view } : {}) });
   };
 
-  const modalsRef = useRef(modals);
-  modalsRef.current = modals;
-  const closeModal = useCallback((key: number, result: unknown, withResult: boolean) => {
-    const m = modalsRef.current.find((x) => x.key === key);
-    if (!m) return;
-    if (m.kind === 'plugin' && m.opener) frameHub.invokeCallback(m.opener, m.onClosedCallbackId, withResult ? [result] : []);
-    if (m.kind === 'confirm' && !withResult) frameHub.invokeCallback(m.opener, m.params.onClosedCallbackId);
-    modalsRef.current = modalsRef.current.filter((x) => x.key !== key);
-    setModals((ms) => ms.filter((x) => x.key !== key));
-  }, []);
-
-  const onDismiss = useCallback((m: ModalEntry) => closeModal(m.key, undefined, false), [closeModal]);
-
-  const onConfirmButton = useCallback(
-    (m: ConfirmModalEntry, index: number) => {
-      frameHub.invokeCallback(m.opener, m.params.buttons[index]?.callbackId);
-      closeModal(m.key, undefined, true);
-    },
-    [closeModal],
-  );
-
   const runAction = (p: PluginDto, action: ManifestAction, vms: InventoryVmDto[]) => {
     setMenu(null);
     if (action.trigger.type === 'navigation') {
@@ -164,23 +142,19 @@ export function Shell({ session, theme, onToggleTheme, onLoggedOut }: ShellProps
       return;
     }
     const t = action.trigger;
-    setModals((ms) => [
-      ...ms,
-      {
-        kind: 'plugin',
-        key: ++modalKey.current,
-        pluginId: p.key,
-        url: pluginUrl(p, t.uri),
-        title: pluginLabel(p, t.titleKey ?? action.labelKey),
-        ...(t.accessibilityTitleKey ? { accessibilityTitle: pluginLabel(p, t.accessibilityTitleKey) } : {}),
-        width: t.size.width,
-        height: t.size.height,
-        closable: t.closable !== false,
-        // Every target, in selection order (getContextObjects() of an acceptsMultipleTargets action).
-        contextObjects: vms.map((v) => ({ id: vmUrn(v.id, vcGuid) })),
-        customData: null,
-      },
-    ]);
+    modals.open({
+      kind: 'plugin',
+      pluginId: p.key,
+      url: pluginUrl(p, t.uri),
+      title: pluginLabel(p, t.titleKey ?? action.labelKey),
+      ...(t.accessibilityTitleKey ? { accessibilityTitle: pluginLabel(p, t.accessibilityTitleKey) } : {}),
+      width: t.size.width,
+      height: t.size.height,
+      closable: t.closable !== false,
+      // Every target, in selection order (getContextObjects() of an acceptsMultipleTargets action).
+      contextObjects: vms.map((v) => ({ id: vmUrn(v.id, vcGuid) })),
+      customData: null,
+    });
   };
 
   /** navigateTo: the plugin's own global view or VM Monitor/Configure views, by navigationId. */
@@ -260,49 +234,34 @@ export function Shell({ session, theme, onToggleTheme, onLoggedOut }: ShellProps
         if (url.origin !== window.location.origin || !url.pathname.startsWith(`${p.proxiedBaseUrl}/`)) {
           throw new Error(`modal.open: ${prm.url} is not served by the plugin server (it must load through ${p.proxiedBaseUrl}/).`);
         }
-        setModals((ms) => [
-          ...ms,
-          {
-            kind: 'plugin',
-            key: ++modalKey.current,
-            pluginId: p.key,
-            url: url.href,
-            title: prm.title ?? '',
-            ...(prm.accessibilityTitle ? { accessibilityTitle: prm.accessibilityTitle } : {}),
-            width: prm.size?.width ?? 600,
-            height: prm.size?.height ?? 400,
-            closable: prm.closable !== false,
-            contextObjects: (prm.contextObjects ?? []).filter((o): o is { id: string } => typeof (o as { id?: unknown } | null)?.id === 'string'),
-            customData: prm.customData ?? null,
-            opener: source,
-            ...(prm.onClosedCallbackId !== undefined ? { onClosedCallbackId: prm.onClosedCallbackId } : {}),
-          },
-        ]);
+        modals.open({
+          kind: 'plugin',
+          pluginId: p.key,
+          url: url.href,
+          title: prm.title ?? '',
+          ...(prm.accessibilityTitle ? { accessibilityTitle: prm.accessibilityTitle } : {}),
+          width: prm.size?.width ?? 600,
+          height: prm.size?.height ?? 400,
+          closable: prm.closable !== false,
+          contextObjects: (prm.contextObjects ?? []).filter((o): o is { id: string } => typeof (o as { id?: unknown } | null)?.id === 'string'),
+          customData: prm.customData ?? null,
+          opener: source,
+          ...(prm.onClosedCallbackId !== undefined ? { onClosedCallbackId: prm.onClosedCallbackId } : {}),
+        });
       },
       closeModal: (ctx, data) => {
         if (ctx.modalKey === undefined) throw new Error('modal.close: this view is not inside a modal.');
-        closeModal(ctx.modalKey, data, true);
+        modals.close(ctx.modalKey, data, true);
       },
       setModalOptions: (ctx, prm) => {
         if (ctx.modalKey === undefined) throw new Error('modal.setOptions: this view is not inside a modal.');
-        setModals((ms) =>
-          ms.map((m) =>
-            m.key === ctx.modalKey && m.kind === 'plugin'
-              ? {
-                  ...m,
-                  ...(prm.title !== undefined ? { title: prm.title } : {}),
-                  ...(prm.accessibilityTitle !== undefined ? { accessibilityTitle: prm.accessibilityTitle } : {}),
-                  ...(prm.height !== undefined ? { height: prm.height } : {}),
-                }
-              : m,
-          ),
-        );
+        modals.setOptions(ctx.modalKey, prm);
       },
       openConfirmation: (ctx, prm, source) => {
         if (!Array.isArray(prm.buttons) || prm.buttons.length < 1 || prm.buttons.length > 4) {
           throw new Error('modal.openConfirmationModal: "buttons" must hold 1 to 4 buttons.');
         }
-        setModals((ms) => [...ms, { kind: 'confirm', key: ++modalKey.current, pluginId: pluginOf(ctx).key, params: prm, opener: source }]);
+        modals.open({ kind: 'confirm', pluginId: pluginOf(ctx).key, params: prm, opener: source });
       },
     });
   });
@@ -360,27 +319,7 @@ export function Shell({ session, theme, onToggleTheme, onLoggedOut }: ShellProps
         onRefresh={refresh}
         onLogout={logout}
       />
-      {broken.length ? (
-        <div className="alert alert-danger vsc-plugin-errors" role="alert" data-test={testIds.pluginErrors.alert}>
-          <div className="alert-items">
-            {broken.map((p) => (
-              <div key={p.instanceId} className="alert-item static" data-test={testIds.pluginErrors.item(p.key)}>
-                <div className="alert-icon-wrapper">
-                  <Icon shape="error-standard" className="alert-icon" />
-                </div>
-                <div className="alert-text">
-                  Plugin {p.key} {p.version} was not loaded ({p.manifestUrl}):
-                  <ul className="vsc-error-list">
-                    {p.errors.map((e) => (
-                      <li key={e}>{e}</li>
-                    ))}
-                  </ul>
-                </div>
-              </div>
-            ))}
-          </div>
-        </div>
-      ) : null}
+      <PluginErrors broken={broken} />
       <div className="content-container">
         <Navigator
           inventory={inventory}
@@ -415,7 +354,7 @@ export function Shell({ session, theme, onToggleTheme, onLoggedOut }: ShellProps
           onUnauthorized={onUnauthorized}
         />
       ) : null}
-      <ModalStack modals={modals} onDismiss={onDismiss} onConfirmButton={onConfirmButton} />
+      <ModalStack modals={modals.modals} onDismiss={modals.onDismiss} onConfirmButton={modals.onConfirmButton} />
     </div>
   );
 }
