@@ -261,7 +261,7 @@ export function renderRoundtripSection(result: RoundtripResult): string {
     `An OVA as the lab's VM Export writes it (\`lab/ec2/ova.ts\`: the OVF descriptor, then a stream-optimized VMDK of a volume of dense, ` +
       `incompressible data, so the VMDK is as large as the disk) is put into the lab S3 (s3rver, which reads it back from its directory), then read back by each contender ` +
       `in its own Node process started with the connector's flags (\`${CONNECTOR_NODE_FLAGS.join(' ')}\`). The lab vCenter's import lease ` +
-      `(\`lab/vcsim/import.go\`) inflates every grain into the new disk's flat file on its datastore, over HTTPS. ` +
+      `(\`lab/vcsim/importupload.go\`) inflates every grain into the new disk's flat file on its datastore, over HTTPS. ` +
       `The connector row is \`runReturn\` (\`connector/roundtrip/run.ts\`), the task's own code: GetObject, the tar read (\`ova-read.ts\`), ` +
       `CreateImportSpec, ImportVApp, the disk streamed into the lease with HttpNfcLeaseProgress every ${result.keepAliveMs / 1000} s, HttpNfcLeaseComplete; its rate is the VMDK's bytes ` +
       `over that whole run. Row (b) sends the same VMDK bytes, produced in memory by the lab's writer as they are sent, with the connector's uploader ` +
