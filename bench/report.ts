@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ApiPollingResult } from './api-polling.ts';
 import { apiHeadline, renderApiSection } from './api-report.ts';
 import type { Machine } from './machine.ts';
@@ -64,6 +66,8 @@ export function renderReport(input: ReportInput): string {
       if (portal) lines.push('', `The portal ships ${f1(portal.jsGzipBytes / empty.jsGzipBytes)}× the empty page's gzipped JS and shows its first region in ${f1(portal.medianMs / empty.medianMs)}× its time.`);
     }
     lines.push('');
+    // The causes of the misses are found by hand (profiles, builds); they live beside the bench so every run carries them.
+    lines.push(readFileSync(join(import.meta.dirname, 'ui-causes.md'), 'utf8').trimEnd(), '');
   }
 
   lines.push(input.disk ?? '## Disk streaming (1 / 10 / 50 GiB)\n\nNot run (--only).\n');
