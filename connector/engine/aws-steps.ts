@@ -1,5 +1,6 @@
 // The EC2 steps every pipeline ends with: AWS calls with bounded retries, ImportImage within the region's import
-// limit and its polling, RunInstances (found again by tag after a crash), and their undo.
+// limit (import-slots.ts) and its polling, the lookups that find what a crash left, and the undo of import and launch.
+// The launch and RegisterImage are in aws-launch.ts.
 import {
   CancelImportTaskCommand,
   DeregisterImageCommand,
@@ -7,29 +8,16 @@ import {
   DescribeImportImageTasksCommand,
   DescribeInstancesCommand,
   ImportImageCommand,
-  RegisterImageCommand,
-  RunInstancesCommand,
-  StopInstancesCommand,
   TerminateInstancesCommand,
   type ImageDiskContainer,
   type Instance,
 } from '@aws-sdk/client-ec2';
+import { instanceTags, TASK_TAG, TEST_INSTANCE_TAG } from './aws-launch.ts';
 import { AWS_CALL_ROUNDS, AwsRetryError, awsRetryText, errorName, importFailureText, isRetryableAwsError, MigrationError, sdkAttempts } from './failures.ts';
-import { checkAbort, jittered, RELEASED, sleep, TAKEN_OVER, type EngineContext } from './runtime.ts';
-import { regionSlots } from './task-store.ts';
+import { ImportSlotGate, WAITING_FOR_CAPACITY } from './import-slots.ts';
+import { afterImport, importImageOptions, resourceTags } from './import-options.ts';
+import { checkAbort, jittered, sleep, type EngineContext } from './runtime.ts';
 import type { MigrationRecord } from './types.ts';
-import { afterImport, importImageOptions, readAppliedAfterLaunch, resourceTags } from './import-options.ts';
-
-/** The environment tag the seed's portal puts on migrated instances. */
-export const ENVIRONMENT_TAG = 'aws-management-portal/environment-id';
-export const TASK_TAG = 'vm2ec2:task-id';
-export const SOURCE_VM_TAG = 'vm2ec2:source-vm';
-/** The source VM's name at launch (the Name tag is the user's to change). */
-export const SOURCE_VM_NAME_TAG = 'vm2ec2:source-vm-name';
-/** On a warm migration's test instance (besides the task's tags): never taken for the migrated instance. */
-export const TEST_INSTANCE_TAG = 'vm2ec2:test-instance';
-
-const WAITING_FOR_CAPACITY = 'waiting for import capacity in the region';
 
 /** Where an import's progress is recorded: the task itself, or a warm task's test instance. */
 export type ImportHolder = Pick<MigrationRecord, 'importTaskId' | 'importStatus' | 'importProgress' | 'importFirstSeen' | 'importProgressAt' | 'importEtaSeconds' | 'imageId'>;
@@ -46,16 +34,17 @@ export interface ImportSpec {
 }
 
 export class AwsSteps {
-  private readonly importSlots = new Map<string, ImportSlots>();
-  /** Holders waiting for a region's import slot now (a task's own import is held by the task id). */
-  private readonly waiting = new Set<string>();
+  private readonly importSlots: ImportSlotGate;
+
+  /** The context is read by the launch steps (aws-launch.ts) too. */
+  constructor(readonly ctx: EngineContext) {
+    this.importSlots = new ImportSlotGate(ctx);
+  }
 
   /** True while the task's own import waits for a slot in its region (it holds none). */
   waitingForImportSlot(taskId: string): boolean {
-    return this.waiting.has(taskId);
+    return this.importSlots.isWaiting(taskId);
   }
-
-  constructor(private readonly ctx: EngineContext) {}
 
   ec2(t: Pick<MigrationRecord, 'region'>) {
     return this.ctx.opts.ec2(t.region);
@@ -99,7 +88,7 @@ export class AwsSteps {
   async importImage(t: MigrationRecord, into: ImportHolder, signal: AbortSignal, spec: ImportSpec): Promise<void> {
     const { opts } = this.ctx;
     const ec2 = opts.ec2(t.region);
-    await this.acquireImportSlot(t, into, spec.slotKey, signal);
+    await this.importSlots.acquire(t, into, spec.slotKey, signal);
     try {
       let capacityWait = opts.pollMs;
       while (!into.importTaskId) {
@@ -166,13 +155,7 @@ export class AwsSteps {
         await sleep(jittered(delay), signal);
       }
     } finally {
-      this.importSlots.get(t.region)?.delete(spec.slotKey);
-      // A task taken over keeps its slot: the peer now running it holds it (as does one handed back to the fleet).
-      if (signal.reason !== TAKEN_OVER && signal.reason !== RELEASED) {
-        await regionSlots(opts.tasks)
-          ?.releaseSlot('import', spec.slotKey)
-          .catch((err: unknown) => opts.log(`migration ${t.id}: could not free its import slot (${String(err)}); it is freed when the next import of ${t.region} starts`));
-      }
+      await this.importSlots.release(t, spec.slotKey, signal);
     }
   }
 
@@ -198,146 +181,6 @@ export class AwsSteps {
     if (rate > 0) t.importEtaSeconds = (100 - progress) / rate;
     else delete t.importEtaSeconds;
     return true;
-  }
-
-  /**
-   * At most maxImportsPerRegion imports run at once in a region: counted in the store when it keeps slots, so the limit
-   * holds across every connector sharing it (a fleet), and in this process (its waiters are woken at once when a slot
-   * frees). EC2's limit error is the second guard. The scope is the region: a store serves one AWS account.
-   */
-  private async acquireImportSlot(t: MigrationRecord, into: ImportHolder, key: string, signal: AbortSignal): Promise<void> {
-    const { opts } = this.ctx;
-    let slots = this.importSlots.get(t.region);
-    if (!slots) this.importSlots.set(t.region, (slots = new ImportSlots()));
-    const local = slots;
-    const shared = regionSlots(opts.tasks);
-    const free = async (): Promise<boolean> =>
-      (local.has(key) || local.size < opts.maxImportsPerRegion) &&
-      (!shared || (await shared.takeSlot('import', t.region, key, t.id, opts.maxImportsPerRegion, opts.now().toISOString())));
-    try {
-      while (!(await free())) {
-        if (into.importStatus !== WAITING_FOR_CAPACITY) {
-          into.importStatus = WAITING_FOR_CAPACITY;
-          this.ctx.save(t);
-        }
-        this.waiting.add(key);
-        // Woken when a slot frees (polling alone waited up to pollMs per hand-over); the poll stays as a fallback.
-        await Promise.race([slots.freed(), sleep(opts.pollMs, signal)]);
-      }
-    } finally {
-      this.waiting.delete(key);
-    }
-    slots.add(key);
-  }
-
-  /** RunInstances once (found by its task tag after a crash), then waits for it to be running, or stopped per the form. */
-  async launchInstance(t: MigrationRecord, signal: AbortSignal): Promise<void> {
-    const { opts } = this.ctx;
-    const ec2 = opts.ec2(t.region);
-    if (!t.instanceId) {
-      // After a crash the instance may exist already: find it by its task tag before launching.
-      const existing = await this.findInstance(t, signal);
-      if (existing?.InstanceId) {
-        t.instanceId = existing.InstanceId;
-      } else {
-        const out = await this.call(t, 'EC2', 'RunInstances', signal, () =>
-          ec2.send(
-            new RunInstancesCommand({
-              ImageId: t.imageId,
-              InstanceType: t.instanceType as never,
-              MinCount: 1,
-              MaxCount: 1,
-              SubnetId: t.subnetId,
-              SecurityGroupIds: t.securityGroupIds,
-              ...(t.privateIpAddress ? { PrivateIpAddress: t.privateIpAddress } : {}),
-              // Same token on every retry: EC2 returns the instance it already launched.
-              ClientToken: t.id,
-              TagSpecifications: t.importOptions
-                ? [
-                    { ResourceType: 'instance', Tags: resourceTags(instanceTags(t), t) },
-                    { ResourceType: 'volume', Tags: resourceTags(instanceTags(t), t) },
-                  ]
-                : [{ ResourceType: 'instance', Tags: instanceTags(t) }],
-            }),
-          ),
-        );
-        const id = out.Instances?.[0]?.InstanceId;
-        if (!id) throw new MigrationError('EC2 accepted RunInstances but returned no instance. Check the EC2 console for the instance and retry.');
-        t.instanceId = id;
-      }
-      this.ctx.save(t);
-    }
-    const instanceId = t.instanceId;
-    const wanted = t.leaveRunning ? 'running' : 'stopped';
-    let delay = opts.pollMs;
-    for (;;) {
-      checkAbort(signal);
-      const inst = await this.describeInstance(t, instanceId, signal);
-      const state = inst?.State?.Name;
-      if (state === wanted) {
-        if (inst && t.importOptions) await this.recordApplied(t, inst, signal);
-        break;
-      }
-      if (state === 'terminated' || state === 'shutting-down') {
-        throw new MigrationError(`The new instance ${instanceId} was terminated before it was ready. Check the EC2 console (state reason: ${inst?.StateReason?.Message ?? 'unknown'}).`);
-      }
-      if (state === 'running' && wanted === 'stopped') {
-        await this.call(t, 'EC2', 'StopInstances', signal, () => ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] })));
-        t.instanceStopped = true;
-        this.ctx.save(t);
-      }
-      await sleep(jittered(delay), signal);
-      delay = Math.min(opts.pollMaxMs, Math.ceil(delay * 1.5));
-    }
-    t.phase = 'cleaning-up';
-    this.ctx.save(t);
-  }
-
-  /** What AWS applied, read back; a failed read leaves the migration as it is (the instance is ready) and is logged. */
-  private async recordApplied(t: MigrationRecord, inst: Instance, signal: AbortSignal): Promise<void> {
-    try {
-      t.applied = await readAppliedAfterLaunch(this, t, inst, signal);
-      this.ctx.save(t);
-    } catch (err) {
-      checkAbort(signal);
-      this.ctx.opts.log(`migration ${t.id}: reading back the applied import options failed: ${String(err)}`);
-    }
-  }
-
-  /**
-   * RegisterImage from EBS snapshots (a Nitro-ready guest: no VM Import, no import slot). RegisterImage has no client
-   * token, so the unique `name` is the idempotency key: an AMI already registered under it (an answer lost to a crash)
-   * is taken instead of registering a second. The first snapshot is the root device.
-   */
-  async registerImage(t: MigrationRecord, signal: AbortSignal, spec: RegisterSpec): Promise<string> {
-    const ec2 = this.ctx.opts.ec2(t.region);
-    const existing = await this.findRegisteredImage(t, spec.name, signal);
-    if (existing) return existing;
-    try {
-      const out = await this.call(t, 'EC2', 'RegisterImage', signal, () =>
-        ec2.send(
-          new RegisterImageCommand({
-            Name: spec.name,
-            Description: spec.description,
-            Architecture: 'x86_64',
-            VirtualizationType: 'hvm',
-            EnaSupport: true,
-            BootMode: spec.firmware === 'efi' ? 'uefi' : 'legacy-bios',
-            RootDeviceName: REGISTER_ROOT_DEVICE,
-            BlockDeviceMappings: spec.snapshotIds.map((id, i) => ({ DeviceName: registerDeviceName(i), Ebs: { SnapshotId: id, DeleteOnTermination: true } })),
-            TagSpecifications: [{ ResourceType: 'image', Tags: spec.tags }],
-          }),
-        ),
-      );
-      if (!out.ImageId) throw new MigrationError('EC2 accepted RegisterImage but returned no AMI. Retry the migration.');
-      return out.ImageId;
-    } catch (err) {
-      // Registered by an earlier attempt whose answer was lost (e.g. a retried call): the name finds it.
-      if (errorName(err) !== 'InvalidAMIName.Duplicate') throw err;
-      const again = await this.findRegisteredImage(t, spec.name, signal);
-      if (!again) throw err;
-      return again;
-    }
   }
 
   /** The account's AMI with this exact name, if any. */
@@ -424,56 +267,3 @@ export class AwsSteps {
   }
 }
 
-export interface RegisterSpec {
-  /** Unique per task and step: the idempotency key (see registerImage). */
-  name: string;
-  description: string;
-  /** One per disk, in the VM's disk order; the first is the boot disk. */
-  snapshotIds: string[];
-  /** The VM's config.firmware: 'efi' → BootMode uefi, otherwise legacy-bios. */
-  firmware?: string | undefined;
-  tags: { Key: string; Value: string }[];
-}
-
-const REGISTER_ROOT_DEVICE = '/dev/sda1';
-
-/** /dev/sda1 for the boot disk, then /dev/sdb, /dev/sdc… */
-function registerDeviceName(i: number): string {
-  return i === 0 ? REGISTER_ROOT_DEVICE : `/dev/sd${String.fromCharCode(98 + i - 1)}`;
-}
-
-/** The tags of every instance the engine launches (a test instance adds its own). */
-export function instanceTags(t: MigrationRecord): { Key: string; Value: string }[] {
-  return [
-    { Key: 'Name', Value: t.vmName ?? t.vmId },
-    { Key: TASK_TAG, Value: t.id },
-    { Key: ENVIRONMENT_TAG, Value: t.environmentId },
-    { Key: SOURCE_VM_TAG, Value: t.vmId },
-    ...(t.vmName ? [{ Key: SOURCE_VM_NAME_TAG, Value: t.vmName }] : []),
-  ];
-}
-
-/** A region's import slots (holder ids); releasing one wakes the imports waiting in acquireImportSlot. */
-class ImportSlots extends Set<string> {
-  private next: { promise: Promise<void>; wake: () => void } | undefined;
-
-  /** Resolves at the next release. */
-  freed(): Promise<void> {
-    if (!this.next) {
-      let wake = (): void => {};
-      const promise = new Promise<void>((resolve) => (wake = resolve));
-      this.next = { promise, wake };
-    }
-    return this.next.promise;
-  }
-
-  override delete(id: string): boolean {
-    const had = super.delete(id);
-    const next = this.next;
-    if (had && next) {
-      this.next = undefined;
-      next.wake();
-    }
-    return had;
-  }
-}

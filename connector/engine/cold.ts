@@ -5,6 +5,7 @@ import type { MoRef, Vim25Client } from '../vsphere/vim25.ts';
 import { VcenterNetworkError, VimFault } from '../vsphere/vim25.ts';
 import { streamDiskToS3 } from './disk-copy.ts';
 import { errorName, errorText, isRetryableAwsError, LeaseFailure, MigrationError, transferFailure, transferFailureText, vcenterUnreachableText } from './failures.ts';
+import { launchInstance } from './aws-launch.ts';
 import type { AwsSteps } from './aws-steps.ts';
 import { checkAbort, retryDelay, SHUTDOWN, sleep, withVcenter, type EngineContext } from './runtime.ts';
 import type { MigrationRecord, StagedDisk } from './types.ts';
@@ -22,7 +23,7 @@ export class ColdPipeline {
     if (t.phase === 'queued' || t.phase === 'exporting' || t.phase === 'uploading') await this.exportWithRetries(t, signal);
     if (t.phase === 'importing' && t.snapshotId) await withVcenter(this.ctx, t, (client) => this.removeExportSnapshot(t, client));
     if (t.phase === 'importing') await this.aws.importStaged(t, signal);
-    if (t.phase === 'launching') await this.aws.launchInstance(t, signal);
+    if (t.phase === 'launching') await launchInstance(this.aws, t, signal);
     if (t.phase === 'cleaning-up') {
       // The instance is ready: a clean-up failure is reported, never turned into a failed migration.
       await (this.ctx.opts.keepStaging ? this.abortUploads(t) : this.removeStaging(t)).catch((err: unknown) => {

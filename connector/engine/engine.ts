@@ -23,7 +23,7 @@ import { CANCEL, RELEASED, SHUTDOWN, TAKEN_OVER, sleep, withVcenter, type Engine
 /** How long stop() waits for running tasks to unwind after their abort. */
 const STOP_WAIT_MS = 20_000;
 
-export { ENVIRONMENT_TAG, SOURCE_VM_NAME_TAG, SOURCE_VM_TAG, TASK_TAG } from './aws-steps.ts';
+export { ENVIRONMENT_TAG, SOURCE_VM_NAME_TAG, SOURCE_VM_TAG, TASK_TAG } from './aws-launch.ts';
 export type { EngineVcenterSession, MigrationEngineOptions } from './runtime.ts';
 export { AWS_CALL_ROUNDS, AwsRetryError, MigrationError, awsRetryText, isRetryableAwsError, sdkAttempts } from './failures.ts';
 

@@ -7,7 +7,8 @@ import type { MigrationBefore, ExportBefore, TaskObserver } from '../engine/obse
 import type { ExportRecord } from '../engine/task-store.ts';
 import { taskView } from '../engine/task-view.ts';
 import type { MigrationRecord } from '../engine/types.ts';
-import { VcenterNetworkError, VimFault } from '../vsphere/soap.ts';
+import { VimFault } from '../vsphere/soap.ts';
+import { VcenterNetworkError } from '../vsphere/soap-transport.ts';
 import { appendVmNote, createTask, ensureCustomField, postEvent, setCustomField, setTaskState, updateProgress } from '../vsphere/tasks-events.ts';
 import type { MoRef, Vim25Client } from '../vsphere/vim25.ts';
 import { CUSTOM_FIELD_TYPE, CUSTOM_FIELDS, EVENT_TYPES, formatEvent, TASK_TYPES, type EventTypeKey } from './catalog.ts';

@@ -8,7 +8,6 @@ import {
   faultFromLocalized,
   isObj,
   moRefXml,
-  SoapTransport,
   str,
   text,
   toMoRef,
@@ -17,6 +16,7 @@ import {
   type XmlNode,
   type XmlValue,
 } from './soap.ts';
+import { SoapTransport } from './soap-transport.ts';
 import type { TlsTrust } from './tls.ts';
 import type { AboutInfo, MoRef, UserSession, Vim25ConnectOptions } from './types.ts';
 

@@ -7,7 +7,8 @@ import { flattenSnapshots, parseDevices, parseLeaseInfo, parsePowerState, VM_PAT
 import { openSession, Vim25Session, type ObjectContent } from './vim25-session.ts';
 
 export type * from './types.ts';
-export { VcenterNetworkError, VimFault } from './soap.ts';
+export { VimFault } from './soap.ts';
+export { VcenterNetworkError } from './soap-transport.ts';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 

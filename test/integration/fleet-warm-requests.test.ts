@@ -12,7 +12,7 @@ import type { MigrationRecord } from '../../connector/engine/types.ts';
 import { PgConnectorRegistry, SqliteConnectorRegistry } from '../../connector/fleet/registry.ts';
 import { migrationTasksOn } from '../../connector/store/task-repositories.ts';
 import type { Store } from '../../connector/store/types.ts';
-import { VcenterNetworkError } from '../../connector/vsphere/soap.ts';
+import { VcenterNetworkError } from '../../connector/vsphere/soap-transport.ts';
 import { startEc2Emulator, type Ec2EmulatorHandle } from '../../lab/ec2/index.ts';
 import { BACKENDS, closeAll } from '../support/backends.ts';
 

@@ -9,7 +9,7 @@ import { importRolePolicies, IMPORT_ROLE_POLICY_NAME } from '../../connector/aws
 import { registerPlugin } from '../../connector/cli/registration.ts';
 import { API_PREFIX, Environment, Wave, type WaveCreateInput } from '../../connector/contract/index.ts';
 import type { ConnectorConfigInput } from '../../connector/config.ts';
-import { TASK_TAG } from '../../connector/engine/aws-steps.ts';
+import { TASK_TAG } from '../../connector/engine/aws-launch.ts';
 import type { MigrationRecord } from '../../connector/engine/types.ts';
 import { Vim25Client } from '../../connector/vsphere/vim25.ts';
 import { startEc2Emulator, type Ec2EmulatorHandle } from '../../lab/ec2/index.ts';

@@ -10,7 +10,7 @@ import { buildExtension, CLIENT_TYPE } from '../../connector/cli/registration.ts
 import { PLUGIN_KEY } from '../../connector/contract/index.ts';
 import { PACKAGE_ROOT } from '../../connector/paths.ts';
 import { generateSelfSigned, type ServerTls } from '../../connector/tls.ts';
-import { SoapTransport } from '../../connector/vsphere/soap.ts';
+import { SoapTransport } from '../../connector/vsphere/soap-transport.ts';
 import { customFieldDefs } from '../../connector/vsphere/tasks-events.ts';
 import { CUSTOM_FIELDS, EVENT_TYPES, TASK_TYPES } from '../../connector/vcenter-tasks/catalog.ts';
 import { Vim25Client, VimFault } from '../../connector/vsphere/vim25.ts';

@@ -12,7 +12,7 @@ import { CreateTagsCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExportTask } from '../../connector/contract/index.ts';
-import { ENVIRONMENT_TAG } from '../../connector/engine/aws-steps.ts';
+import { ENVIRONMENT_TAG } from '../../connector/engine/aws-launch.ts';
 import { ExportService } from '../../connector/engine/exports.ts';
 import { SqliteExportTasks } from '../../connector/store/sqlite/export-tasks.ts';
 import { ReturnService } from '../../connector/roundtrip/service.ts';

@@ -12,32 +12,23 @@ import { toUserTime } from '../../ui/features/admin/fleet.queries.ts';
 import { MigrationProgress, MigrationsTab } from '../../ui/features/portal/MigrationsTab.tsx';
 import { createTranslator } from '../../ui/i18n/i18n.ts';
 import { testIds } from '../../ui/testIds.ts';
+import { task } from './fixtures.ts';
 import { API, renderWithProviders } from './render.tsx';
 
 configure({ testIdAttribute: 'data-test' });
 const t = createTranslator('en-US');
 
-const task = (over: Partial<MigrationTask>): MigrationTask => ({
-  id: 'mig-1',
-  idKind: 'import',
-  state: 'running',
-  phase: 'uploading',
-  mode: 'cold',
-  environmentId: 'env-1',
-  region: 'us-east-1',
-  vmId: 'vm-1',
-  platform: 'Linux',
-  subnetId: 'subnet-0a1b2c3d4e5f67890',
-  instanceType: 'm5.large',
-  securityGroupIds: [],
-  requestedBy: 'operator@vsphere.local',
-  disks: [{ key: '2000', capacityBytes: 2 ** 30, expectedBytes: 2 ** 30, bytesUploaded: 2 ** 28, throughputBps: 50 * 2 ** 20, done: false }],
-  percent: 20,
-  throughputBps: 50 * 2 ** 20,
-  createdAt: '2026-12-03T10:00:00.000Z',
-  updatedAt: '2026-12-03T10:00:00.000Z',
-  ...over,
-});
+const copying = (over: Partial<MigrationTask>): MigrationTask =>
+  task({
+    id: 'mig-1',
+    environmentId: 'env-1',
+    vmId: 'vm-1',
+    securityGroupIds: [],
+    disks: [{ key: '2000', capacityBytes: 2 ** 30, expectedBytes: 2 ** 30, bytesUploaded: 2 ** 28, throughputBps: 50 * 2 ** 20, done: false }],
+    percent: 20,
+    throughputBps: 50 * 2 ** 20,
+    ...over,
+  });
 
 const fleet: FleetConnectorList = {
   leaseMs: 30_000,
@@ -70,23 +61,23 @@ afterAll(() => server.close());
 
 describe('throttled copy', () => {
   it('says the cap beside the throughput while the copy waits on it, and nothing otherwise', () => {
-    render(<MigrationProgress task={task({ throttled: { capMBps: 50 } })} t={t} />);
+    render(<MigrationProgress task={copying({ throttled: { capMBps: 50 } })} t={t} />);
     expect(screen.getByTestId(testIds.fleet.throttled).textContent).toBe('Throttled: 50 MB/s cap');
     cleanup();
-    render(<MigrationProgress task={task({})} t={t} />);
+    render(<MigrationProgress task={copying({})} t={t} />);
     expect(screen.queryByTestId(testIds.fleet.throttled)).toBeNull();
   });
 });
 
 describe('Runs on', () => {
   it('names the connector running each task once tasks carry it, and is absent before', async () => {
-    migrations = [task({ id: 'mig-1', environmentId: 'env-1', connectorId: 'conn-b' })];
+    migrations = [copying({ id: 'mig-1', environmentId: 'env-1', connectorId: 'conn-b' })];
     renderWithProviders(<MigrationsTab environmentId="env-1" />);
     const row = await screen.findByTestId(testIds.portal.migrationRow('mig-1'));
     expect(screen.getByRole('columnheader', { name: /Runs on/ })).toBeTruthy();
     expect(within(row).getByTestId(testIds.fleet.runsOn).textContent).toBe('conn-b');
     cleanup();
-    migrations = [task({ id: 'mig-2', environmentId: 'env-1' })];
+    migrations = [copying({ id: 'mig-2', environmentId: 'env-1' })];
     renderWithProviders(<MigrationsTab environmentId="env-1" />);
     await screen.findByTestId(testIds.portal.migrationRow('mig-2'));
     expect(screen.queryByRole('columnheader', { name: /Runs on/ })).toBeNull();

@@ -5,29 +5,16 @@ import { cleanup, configure, fireEvent, screen, waitFor } from '@testing-library
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Environment, EnvironmentInput, KmsKeyOption } from '../../connector/contract/index.ts';
+import type { EnvironmentInput, KmsKeyOption } from '../../connector/contract/index.ts';
 import { EnvironmentForm } from '../../ui/features/admin/EnvironmentForm.tsx';
+import { env, noDefaults } from './fixtures.ts';
 import { API, renderWithProviders } from './render.tsx';
 
 // The waits are for msw's answers; on a loaded machine the first render of a file can take seconds.
 configure({ asyncUtilTimeout: 5000 });
 
 const VPC = 'vpc-0a1b2c3d4e5f67890';
-const saved: Environment = {
-  id: 'env-prod',
-  name: 'Production',
-  description: '',
-  isDefault: false,
-  region: 'us-east-1',
-  vpcId: VPC,
-  subnetIds: ['subnet-0a1b2c3d4e5f67890'],
-  securityGroupIds: ['sg-0a1b2c3d4e5f67890'],
-  instanceTypes: [],
-  importDefaults: { licenseType: 'AWS', encryption: { encrypted: false }, tags: [{ key: 'CostCenter', value: '4711' }] },
-  createdAt: '2026-11-25T00:00:00.000Z',
-  updatedAt: '2026-11-25T00:00:00.000Z',
-  myRole: 'Owner',
-};
+const saved = env({ vpcId: VPC, importDefaults: { ...noDefaults, tags: [{ key: 'CostCenter', value: '4711' }] }, myRole: 'Owner' });
 const keys: KmsKeyOption[] = [
   { keyId: '1234abcd-12ab-34cd-56ef-1234567890ab', arn: 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab', aliases: ['alias/vm2ec2-lab'], description: '', usable: true },
   {

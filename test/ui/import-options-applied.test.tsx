@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ImportedInstance, MigrationTask } from '../../connector/contract/index.ts';
 import { InstancesTab } from '../../ui/features/portal/InstancesTab.tsx';
 import { MigrationsTab } from '../../ui/features/portal/MigrationsTab.tsx';
+import { task } from './fixtures.ts';
 import { API, renderWithProviders } from './render.tsx';
 
 // The waits are for msw's answers; on a loaded machine the first render of a file can take seconds.
@@ -21,30 +22,18 @@ globalThis.ResizeObserver ??= class {
 
 const KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const applied = { licenseType: 'BYOL', usageOperation: 'RunInstances', bootMode: 'uefi' as const, encrypted: true, kmsKeyId: KEY_ARN, tags: [{ key: 'vm2ec2:task-id', value: 'mig-000007' }, { key: 'Project', value: 'Apollo' }, { key: 'aws-management-portal/environment-id', value: 'env-prod' }] };
-const task = (over: Partial<MigrationTask>): MigrationTask => ({
-  id: 'mig-000007',
-  idKind: 'import',
-  state: 'completed',
-  phase: 'done',
-  mode: 'cold',
-  environmentId: 'env-prod',
-  region: 'us-east-1',
-  vmId: 'vm-42',
-  vmName: 'ubuntu-web-01',
-  platform: 'Linux',
-  subnetId: 'subnet-0a1b2c3d4e5f67890',
-  instanceType: 'm5.large',
-  securityGroupIds: ['sg-0a1b2c3d4e5f67890'],
-  requestedBy: 'operator@vsphere.local',
-  disks: [],
-  percent: 100,
-  instanceId: 'i-0123456789abcdef0',
-  // What was asked: encryption with the alias. What AWS applied names the key by its ARN.
-  importOptions: { licenseType: 'BYOL', encrypted: true, kmsKeyId: 'alias/vm2ec2-lab', tags: [], bootMode: 'uefi' },
-  createdAt: '2026-12-03T10:00:00.000Z',
-  updatedAt: '2026-12-03T10:10:00.000Z',
-  ...over,
-});
+const completed = (over: Partial<MigrationTask>): MigrationTask =>
+  task({
+    id: 'mig-000007',
+    state: 'completed',
+    phase: 'done',
+    percent: 100,
+    instanceId: 'i-0123456789abcdef0',
+    // What was asked: encryption with the alias. What AWS applied names the key by its ARN.
+    importOptions: { licenseType: 'BYOL', encrypted: true, kmsKeyId: 'alias/vm2ec2-lab', tags: [], bootMode: 'uefi' },
+    updatedAt: '2026-12-03T10:10:00.000Z',
+    ...over,
+  });
 let items: MigrationTask[] = [];
 let instances: ImportedInstance[] = [];
 const server = setupServer(
@@ -76,7 +65,7 @@ function withGridWidth(px: number) {
 
 describe('what AWS applied', () => {
   it("is in the migration's row detail at the portal's width: license with its usage operation, the key's ARN, the boot mode", async () => {
-    items = [task({ applied })];
+    items = [completed({ applied })];
     const restore = withGridWidth(980);
     try {
       renderWithProviders(<MigrationsTab environmentId="env-prod" />);
@@ -100,7 +89,7 @@ describe('what AWS applied', () => {
   });
 
   it('says a running migration has nothing applied yet, and a completed one without a read-back shows none', async () => {
-    items = [task({ id: 'mig-000008', state: 'running', phase: 'importing', instanceId: undefined }), task({ id: 'mig-000009', applied: undefined })];
+    items = [completed({ id: 'mig-000008', state: 'running', phase: 'importing', instanceId: undefined }), completed({ id: 'mig-000009', applied: undefined })];
     renderWithProviders(<MigrationsTab environmentId="env-prod" />);
     const running = await screen.findByRole('row', { name: /mig-000008/ });
     expect(within(running).getByText('Read back from AWS when the import has finished.')).toBeTruthy();

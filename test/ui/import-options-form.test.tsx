@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import type { EnvironmentImportDefaults, KmsKeyOption } from '../../connector/contract/index.ts';
 import { tagProblems } from '../../ui/features/migrate/formRules.ts';
 import { importOptionsOf, newTagRow } from '../../ui/features/migrate/importOptions.ts';
-import { begin, env, noDefaults, renderModal, useMigrateFormConnector } from './migrate-fixture.tsx';
+import { env, noDefaults } from './fixtures.ts';
+import { begin, renderModal, useMigrateFormConnector } from './migrate-fixture.tsx';
 
 // The migration form's Advanced section (issue 18): licence type, encryption with a KMS key, boot mode, tags.
 
@@ -89,7 +90,7 @@ describe('Advanced section of Migrate VM to EC2', () => {
 
     // Where the environment has no default key, the unusable key is listed, disabled, with its reason.
     cleanup();
-    fx.environments = [env({})];
+    fx.environments = [env()];
     renderModal();
     await openAdvanced();
     fireEvent.click(screen.getByRole('checkbox', { name: 'Encrypt the imported volumes (Amazon EBS encryption)' }));
@@ -134,7 +135,7 @@ describe('Advanced section of Migrate VM to EC2', () => {
 
   it('sends what differs from the environment as importOptions, and has the pre-flight check it first', async () => {
     fx.keys = [labKey, teamKey];
-    fx.environments = [env({})];
+    fx.environments = [env()];
     renderModal();
     await openAdvanced();
     await ready();
@@ -181,7 +182,7 @@ describe('Advanced section of Migrate VM to EC2', () => {
   });
 
   it("shows the license AWS allows when the environment's default does not apply to the guest, and sends nothing for it", async () => {
-    fx.environments = [env({})];
+    fx.environments = [env()];
     fx.preflightChecks = [
       {
         code: 'LICENSE_TYPE_ADJUSTED',
@@ -202,7 +203,7 @@ describe('Advanced section of Migrate VM to EC2', () => {
   });
 
   it("starts again from another environment's defaults when the user switches environment", async () => {
-    fx.environments = [env({}), env({ id: 'env-secure', name: 'Secure', importDefaults: { licenseType: 'BYOL', encryption: { encrypted: true }, tags: [] } })];
+    fx.environments = [env(), env({ id: 'env-secure', name: 'Secure', importDefaults: { licenseType: 'BYOL', encryption: { encrypted: true }, tags: [] } })];
     renderModal();
     // Two environments: none is chosen yet, so there are no defaults to show.
     fireEvent.change(await screen.findByRole('combobox', { name: 'Environment' }), { target: { value: 'env-prod' } });
@@ -220,7 +221,7 @@ describe('Advanced section of Migrate VM to EC2', () => {
 
 describe('Instance type for the VM\'s boot mode', () => {
   it('offers a UEFI guest only the types that boot UEFI, once the pre-flight has read its firmware', async () => {
-    fx.environments = [env({})];
+    fx.environments = [env()];
     fx.anyBootTypes = [{ name: 't2.medium' }, { name: 'm5.large' }];
     fx.firmware = { firmware: 'efi', secureBoot: false, bootMode: 'uefi' };
     renderModal();
@@ -231,7 +232,7 @@ describe('Instance type for the VM\'s boot mode', () => {
   });
 
   it('asks for every type for a BIOS guest', async () => {
-    fx.environments = [env({})];
+    fx.environments = [env()];
     fx.anyBootTypes = [{ name: 't2.medium' }, { name: 'm5.large' }];
     fx.firmware = { firmware: 'bios', secureBoot: false, bootMode: 'legacy-bios' };
     renderModal();

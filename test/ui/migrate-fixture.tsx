@@ -4,7 +4,6 @@ import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import type {
   Environment,
-  EnvironmentImportDefaults,
   KmsKeyOption,
   MigrationAccepted,
   MigrationRequest,
@@ -31,25 +30,6 @@ export const sampleVm = (): VmDetail => ({
   disks: [{ key: 2000, label: 'Hard disk 1', capacityBytes: 1024 ** 3, backingType: 'flat' }],
   nics: [],
   snapshotCount: 0,
-});
-
-export const noDefaults: EnvironmentImportDefaults = { licenseType: 'AWS', encryption: { encrypted: false }, tags: [] };
-
-export const env = (over: Partial<Environment>): Environment => ({
-  id: 'env-prod',
-  name: 'Production',
-  description: '',
-  isDefault: false,
-  region: 'us-east-1',
-  vpcId: 'vpc-0a1b2c3d4e5f67890',
-  subnetIds: ['subnet-0a1b2c3d4e5f67890'],
-  securityGroupIds: ['sg-0a1b2c3d4e5f67890'],
-  instanceTypes: [],
-  importDefaults: noDefaults,
-  createdAt: '2026-11-25T00:00:00.000Z',
-  updatedAt: '2026-11-25T00:00:00.000Z',
-  myRole: 'General',
-  ...over,
 });
 
 const fresh = () => ({

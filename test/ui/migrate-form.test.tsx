@@ -3,7 +3,8 @@ import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { http, HttpResponse } from 'msw';
 import { describe, expect, it } from 'vitest';
 import { privateIpProblem } from '../../ui/features/migrate/privateIp.ts';
-import { begin, env, renderModal, useMigrateFormConnector } from './migrate-fixture.tsx';
+import { env } from './fixtures.ts';
+import { begin, renderModal, useMigrateFormConnector } from './migrate-fixture.tsx';
 import { API } from './render.tsx';
 
 const fx = useMigrateFormConnector();
@@ -35,7 +36,7 @@ describe('Migrate VM to EC2 form', () => {
   });
 
   it('prefills the form, shows a blocker with its fix and keeps Begin disabled', async () => {
-    fx.environments = [env({})];
+    fx.environments = [env()];
     fx.preflightChecks = [{ code: 'DISK_TOO_LARGE', severity: 'blocker', message: 'Hard disk 2 is 300 GiB; VM Import accepts at most 215 GB.', fix: 'Shrink the disk.' }];
     renderModal();
     expect((await screen.findByRole('combobox', { name: 'Operating system' }) as HTMLSelectElement).value).toBe('Linux');
@@ -47,7 +48,7 @@ describe('Migrate VM to EC2 form', () => {
   });
 
   it('validates the private IP against the subnet while typing and only sends a valid one to pre-flight', async () => {
-    fx.environments = [env({})];
+    fx.environments = [env()];
     renderModal();
     const ip = await screen.findByRole('textbox', { name: 'Private IP address (optional)' });
     await waitFor(() => expect((ip as HTMLInputElement).disabled).toBe(false));
@@ -62,7 +63,7 @@ describe('Migrate VM to EC2 form', () => {
   });
 
   it('names the first problem in the footer and takes the user to its field', async () => {
-    fx.environments = [env({}), env({ id: 'env-eu', name: 'Europe', region: 'eu-west-1' })];
+    fx.environments = [env(), env({ id: 'env-eu', name: 'Europe', region: 'eu-west-1' })];
     const scrolled: Element[] = [];
     const original = Element.prototype.scrollIntoView;
     Element.prototype.scrollIntoView = function (this: Element) {
@@ -94,7 +95,7 @@ describe('Migrate VM to EC2 form', () => {
   });
 
   it('begins the migration with the chosen values and shows the queued task ID', async () => {
-    fx.environments = [env({})];
+    fx.environments = [env()];
     fx.preflightChecks = [{ code: 'POWERED_ON', severity: 'warning', message: 'The VM is powered on.', fix: 'Shut it down for a consistent copy.' }];
     renderModal();
     await waitFor(() => expect(begin().disabled).toBe(false));
@@ -117,7 +118,7 @@ describe('Migrate VM to EC2 form', () => {
   });
 
   it('says the connector is updating and stays on the form', async () => {
-    fx.environments = [env({})];
+    fx.environments = [env()];
     fx.server.use(http.post(`${API}/migrations`, () => HttpResponse.json({ code: 'CONNECTOR_UPDATING', message: 'The connector is updating.' }, { status: 503 })));
     renderModal();
     await waitFor(() => expect(begin().disabled).toBe(false));

@@ -9,29 +9,11 @@ import { createApi } from '../../ui/api/client.ts';
 import { createHttp } from '../../ui/api/http.ts';
 import { MigrationsTab } from '../../ui/features/portal/MigrationsTab.tsx';
 import { migrationQueries, refetchWhileActive } from '../../ui/features/portal/portal.queries.ts';
+import { task } from './fixtures.ts';
 import { API, fakeHost, renderWithProviders } from './render.tsx';
 
-const task = (over: Partial<MigrationTask>): MigrationTask => ({
-  id: 'mig-000001',
-  idKind: 'import',
-  state: 'running',
-  mode: 'cold',
-  phase: 'uploading',
-  environmentId: 'env-prod',
-  region: 'us-east-1',
-  vmId: 'vm-42',
-  vmName: 'ubuntu-web-01',
-  platform: 'Linux',
-  subnetId: 'subnet-0a1b2c3d4e5f67890',
-  instanceType: 'm5.large',
-  securityGroupIds: ['sg-0a1b2c3d4e5f67890'],
-  requestedBy: 'operator@vsphere.local',
-  disks: [],
-  percent: 40,
-  createdAt: '2026-11-25T10:00:00.000Z',
-  updatedAt: '2026-11-25T10:01:00.000Z',
-  ...over,
-});
+const uploading = (over: Partial<MigrationTask>): MigrationTask =>
+  task({ percent: 40, createdAt: '2026-11-25T10:00:00.000Z', updatedAt: '2026-11-25T10:01:00.000Z', ...over });
 
 let items: MigrationTask[] = [];
 const seen: URLSearchParams[] = [];
@@ -57,7 +39,7 @@ afterAll(() => server.close());
 
 describe('migration queries', () => {
   it('poll while any task is queued, running or cancelling, and stop when all are terminal', () => {
-    const list = (...states: MigrationTask['state'][]): MigrationList => ({ items: states.map((state, i) => task({ id: `mig-00000${i}`, state })), total: states.length });
+    const list = (...states: MigrationTask['state'][]): MigrationList => ({ items: states.map((state, i) => uploading({ id: `mig-00000${i}`, state })), total: states.length });
     expect(refetchWhileActive(undefined)).toBe(false);
     expect(refetchWhileActive(list())).toBe(false);
     expect(refetchWhileActive(list('completed', 'failed', 'cancelled'))).toBe(false);
@@ -68,7 +50,7 @@ describe('migration queries', () => {
   it('ask the connector for one environment, under a key every migration mutation can invalidate', async () => {
     const qc = new QueryClient({ defaultOptions: { queries: { retry: false } } });
     const api = createApi(createHttp(fakeHost()));
-    items = [task({ state: 'completed', percent: 100, instanceId: 'i-0123456789abcdef0' })];
+    items = [uploading({ state: 'completed', percent: 100, instanceId: 'i-0123456789abcdef0' })];
     const opts = migrationQueries.byEnvironment(api, 'env-prod');
     const data = await qc.fetchQuery(opts);
     expect(data.items[0]?.instanceId).toBe('i-0123456789abcdef0');
@@ -80,7 +62,7 @@ describe('migration queries', () => {
   });
 
   it('a failed background refresh keeps the list on screen and says so', async () => {
-    items = [task({ state: 'running', phase: 'importing', importStatus: 'converting', percent: 62 })];
+    items = [uploading({ state: 'running', phase: 'importing', importStatus: 'converting', percent: 62 })];
     const { queryClient } = renderWithProviders(<MigrationsTab environmentId="env-prod" />);
     expect(await screen.findByText('mig-000001')).toBeTruthy();
     expect(screen.getByText(/Amazon EC2 is importing the image · EC2: converting/)).toBeTruthy();
@@ -94,7 +76,7 @@ describe('migration queries', () => {
 
   it('a completed migration whose clean-up failed shows the warning beside its success', async () => {
     const warning = 'The instance is ready, but the connector could not remove the staging copy of the disks (s3://b/vm2ec2/mig-000001/): InternalError. Delete that prefix in the S3 console to stop paying for its storage.';
-    items = [task({ state: 'completed', phase: 'done', percent: 100, instanceId: 'i-0123456789abcdef0', warning })];
+    items = [uploading({ state: 'completed', phase: 'done', percent: 100, instanceId: 'i-0123456789abcdef0', warning })];
     const { queryClient } = renderWithProviders(<MigrationsTab environmentId="env-prod" />);
     expect(await screen.findByText(warning)).toBeTruthy();
     queryClient.clear();

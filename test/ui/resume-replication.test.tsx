@@ -6,58 +6,33 @@ import { cleanup, configure, fireEvent, screen, waitFor, within } from '@testing
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Environment, MigrationTask, WarmReplication } from '../../connector/contract/index.ts';
+import type { MigrationTask, WarmReplication } from '../../connector/contract/index.ts';
 import { formatWhen } from '../../ui/features/portal/MigrationProgress.tsx';
 import { MigrationsTab } from '../../ui/features/portal/MigrationsTab.tsx';
+import { env, OPERATOR, task, warmView } from './fixtures.ts';
 import { API, renderWithProviders } from './render.tsx';
 
 configure({ testIdAttribute: 'data-test' });
 
-const OPERATOR = 'operator@vsphere.local';
 const LAST_SYNC = '2026-12-03T10:40:00.000Z';
 const CBT_OFF = 'Changed Block Tracking was turned off on the VM after the cutover, so replication starts with a full sync of the whole disk.';
-const warmView = (over: Partial<WarmReplication> = {}): WarmReplication => ({ intervalMinutes: 15, shutdown: 'user', cycles: 6, cycleRunning: false, fullSync: false, lastSyncAt: LAST_SYNC, ...over });
-const rolledBack = (id: string, over: Partial<MigrationTask> = {}): MigrationTask => ({
-  id,
-  idKind: 'import',
-  state: 'completed',
-  phase: 'done',
-  mode: 'warm',
-  warm: warmView({ imagePath: 'import-image', cutover: { requestedBy: OPERATOR, requestedAt: LAST_SYNC } }),
-  environmentId: 'env-prod',
-  region: 'us-east-1',
-  vmId: 'vm-42',
-  vmName: 'rhel-db-01',
-  platform: 'Linux',
-  subnetId: 'subnet-0a1b2c3d4e5f67890',
-  instanceType: 'm5.large',
-  securityGroupIds: ['sg-0a1b2c3d4e5f67890'],
-  requestedBy: OPERATOR,
-  disks: [],
-  percent: 100,
-  instanceId: 'i-0bbbbbbbbbbbbbbb2',
-  rollback: { possible: false, reason: 'This migration was rolled back by operator@vsphere.local at 2026-12-03 11:00:00 UTC.', state: 'rolled-back', rolledBackBy: OPERATOR, rolledBackAt: '2026-12-03T11:00:00.000Z', instanceAction: 'stop' },
-  resume: { possible: true, fromLastPoint: true, lastSyncAt: LAST_SYNC },
-  createdAt: '2026-12-03T10:00:00.000Z',
-  updatedAt: '2026-12-03T11:00:00.000Z',
-  finishedAt: '2026-12-03T10:45:00.000Z',
-  ...over,
-});
-const env: Environment = {
-  id: 'env-prod',
-  name: 'Production',
-  description: '',
-  isDefault: false,
-  region: 'us-east-1',
-  vpcId: 'vpc-0a1b2c3d4e5f67890',
-  subnetIds: ['subnet-0a1b2c3d4e5f67890'],
-  securityGroupIds: ['sg-0a1b2c3d4e5f67890'],
-  instanceTypes: [],
-  importDefaults: { licenseType: 'AWS', encryption: { encrypted: false }, tags: [] },
-  createdAt: '2026-11-25T00:00:00.000Z',
-  updatedAt: '2026-11-25T00:00:00.000Z',
-  myRole: 'General',
-};
+const warm = (over: Partial<WarmReplication> = {}): WarmReplication => warmView({ shutdown: 'user', cycles: 6, lastSyncAt: LAST_SYNC, ...over });
+const rolledBack = (id: string, over: Partial<MigrationTask> = {}): MigrationTask =>
+  task({
+    id,
+    state: 'completed',
+    phase: 'done',
+    mode: 'warm',
+    warm: warm({ imagePath: 'import-image', cutover: { requestedBy: OPERATOR, requestedAt: LAST_SYNC } }),
+    vmName: 'rhel-db-01',
+    percent: 100,
+    instanceId: 'i-0bbbbbbbbbbbbbbb2',
+    rollback: { possible: false, reason: 'This migration was rolled back by operator@vsphere.local at 2026-12-03 11:00:00 UTC.', state: 'rolled-back', rolledBackBy: OPERATOR, rolledBackAt: '2026-12-03T11:00:00.000Z', instanceAction: 'stop' },
+    resume: { possible: true, fromLastPoint: true, lastSyncAt: LAST_SYNC },
+    updatedAt: '2026-12-03T11:00:00.000Z',
+    finishedAt: '2026-12-03T10:45:00.000Z',
+    ...over,
+  });
 
 let items: MigrationTask[] = [];
 const posted: string[] = [];
@@ -67,7 +42,7 @@ const server = setupServer(
   http.get(`${API}/migrations`, () => HttpResponse.json({ items, total: items.length })),
   http.get(`${API}/waves`, () => HttpResponse.json({ items: [], total: 0 })),
   http.get(`${API}/me`, () => HttpResponse.json({ userName: OPERATOR, isAdministrator: false })),
-  http.get(`${API}/environments`, () => HttpResponse.json({ environments: [env] })),
+  http.get(`${API}/environments`, () => HttpResponse.json({ environments: [env()] })),
   http.post(`${API}/migrations/:id/resume-replication`, ({ params }) => {
     posted.push(String(params.id));
     return answer(String(params.id));
@@ -90,7 +65,7 @@ const openActions = async (id: string) => {
 };
 /** The new warm migration the server starts, as it answers it (202). */
 const started = (id: string, from: string, over: Partial<WarmReplication> = {}): MigrationTask =>
-  rolledBack(id, { state: 'running', phase: 'initial-sync', percent: 0, instanceId: undefined, rollback: undefined, resume: undefined, finishedAt: undefined, warm: warmView({ cycles: 0, lastSyncAt: undefined, resumedFrom: { migrationId: from, lastSyncAt: LAST_SYNC }, ...over }) });
+  rolledBack(id, { state: 'running', phase: 'initial-sync', percent: 0, instanceId: undefined, rollback: undefined, resume: undefined, finishedAt: undefined, warm: warm({ cycles: 0, lastSyncAt: undefined, resumedFrom: { migrationId: from, lastSyncAt: LAST_SYNC }, ...over }) });
 
 describe('Resume replication of a rolled-back warm migration', () => {
   it('offers it from the Actions menu, confirms from the last replicated point, posts once and shows the new task', async () => {

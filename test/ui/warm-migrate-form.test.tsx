@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import type { PreflightResult } from '../../connector/contract/index.ts';
 import { intervalProblem } from '../../ui/features/migrate/formRules.ts';
 import { createTranslator } from '../../ui/i18n/i18n.ts';
-import { begin, env, renderModal, useMigrateFormConnector } from './migrate-fixture.tsx';
+import { env } from './fixtures.ts';
+import { begin, renderModal, useMigrateFormConnector } from './migrate-fixture.tsx';
 
 const fx = useMigrateFormConnector();
 
@@ -28,7 +29,7 @@ describe('replication interval', () => {
 
 describe('Migrate VM to EC2 form: Replicate, then cut over', () => {
   it('offers both migration types with what each means; Migrate now is chosen and sends no warm fields', async () => {
-    fx.environments = [env({})];
+    fx.environments = [env()];
     renderModal();
     const now = await screen.findByRole('radio', { name: 'Migrate now' });
     const warm = screen.getByRole('radio', { name: 'Replicate, then cut over' });
@@ -48,7 +49,7 @@ describe('Migrate VM to EC2 form: Replicate, then cut over', () => {
   });
 
   it('validates the interval as the contract does, names it beside Begin, and sends the warm choices', async () => {
-    fx.environments = [env({})];
+    fx.environments = [env()];
     renderModal();
     fireEvent.click(await screen.findByRole('radio', { name: 'Replicate, then cut over' }));
     const interval = screen.getByRole('textbox', { name: 'Replication interval (minutes)' }) as HTMLInputElement;
@@ -93,7 +94,7 @@ describe('Migrate VM to EC2 form: Replicate, then cut over', () => {
   });
 
   it('asks pre-flight with the warm choices, so the replication checks show before Begin', async () => {
-    fx.environments = [env({})];
+    fx.environments = [env()];
     renderModal();
     await waitFor(() => expect(fx.preflightCalls.length).toBeGreaterThan(0));
     expect(fx.preflightCalls.every((q) => !q.has('mode') && !q.has('cutoverShutdown'))).toBe(true);
@@ -109,7 +110,7 @@ describe('Migrate VM to EC2 form: Replicate, then cut over', () => {
   });
 
   it('offers registering the replicated disks directly only when the pre-flight says the guest is Nitro-ready, and sends the choice', async () => {
-    fx.environments = [env({})];
+    fx.environments = [env()];
     const fact = (nitroReady: boolean | null): PreflightResult['checks'][number] => ({
       code: 'NITRO_READINESS',
       severity: 'info',
@@ -142,7 +143,7 @@ describe('Migrate VM to EC2 form: Replicate, then cut over', () => {
   });
 
   it('going back to Migrate now drops a wrong interval: it no longer applies', async () => {
-    fx.environments = [env({})];
+    fx.environments = [env()];
     renderModal();
     fireEvent.click(await screen.findByRole('radio', { name: 'Replicate, then cut over' }));
     fireEvent.change(screen.getByRole('textbox', { name: 'Replication interval (minutes)' }), { target: { value: '2' } });

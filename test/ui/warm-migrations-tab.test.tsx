@@ -3,52 +3,17 @@ import { act, cleanup, configure, fireEvent, screen, waitFor, within } from '@te
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Environment, MigrationTask, WarmReplication } from '../../connector/contract/index.ts';
+import type { MigrationTask } from '../../connector/contract/index.ts';
 import { formatWhen } from '../../ui/features/portal/MigrationProgress.tsx';
 import { MigrationsTab } from '../../ui/features/portal/MigrationsTab.tsx';
 import type { ConfirmationButton } from '../../ui/host/sdk-types.ts';
+import { env, OPERATOR, task, warmView } from './fixtures.ts';
 import { API, fakeHost, renderWithProviders } from './render.tsx';
 
 configure({ testIdAttribute: 'data-test' });
 
-const OPERATOR = 'operator@vsphere.local';
-const warmView = (over: Partial<WarmReplication>): WarmReplication => ({ intervalMinutes: 15, shutdown: 'guest', cycles: 4, cycleRunning: false, fullSync: false, ...over });
-const task = (id: string, over: Partial<MigrationTask>): MigrationTask => ({
-  id,
-  idKind: 'import',
-  state: 'running',
-  phase: 'replicating',
-  mode: 'warm',
-  environmentId: 'env-prod',
-  region: 'us-east-1',
-  vmId: 'vm-42',
-  vmName: 'ubuntu-web-01',
-  platform: 'Linux',
-  subnetId: 'subnet-0a1b2c3d4e5f67890',
-  instanceType: 'm5.large',
-  securityGroupIds: ['sg-0a1b2c3d4e5f67890'],
-  requestedBy: OPERATOR,
-  disks: [],
-  percent: 0,
-  createdAt: '2026-12-03T10:00:00.000Z',
-  updatedAt: '2026-12-03T10:00:00.000Z',
-  ...over,
-});
-const env: Environment = {
-  id: 'env-prod',
-  name: 'Production',
-  description: '',
-  isDefault: false,
-  region: 'us-east-1',
-  vpcId: 'vpc-0a1b2c3d4e5f67890',
-  subnetIds: ['subnet-0a1b2c3d4e5f67890', 'subnet-0b1b2c3d4e5f67890'],
-  securityGroupIds: ['sg-0a1b2c3d4e5f67890'],
-  instanceTypes: [],
-  importDefaults: { licenseType: 'AWS', encryption: { encrypted: false }, tags: [] },
-  createdAt: '2026-11-25T00:00:00.000Z',
-  updatedAt: '2026-11-25T00:00:00.000Z',
-  myRole: 'General',
-};
+const warmTask = (id: string, over: Partial<MigrationTask>): MigrationTask => task({ id, phase: 'replicating', mode: 'warm', ...over });
+const prod = env({ subnetIds: ['subnet-0a1b2c3d4e5f67890', 'subnet-0b1b2c3d4e5f67890'] });
 
 const LAST_SYNC = '2026-12-03T10:40:00.000Z';
 let items: MigrationTask[] = [];
@@ -63,12 +28,12 @@ const server = setupServer(
   // The tab also lists the environment's waves (issue 14): none here.
   http.get(`${API}/waves`, () => HttpResponse.json({ items: [], total: 0 })),
   http.get(`${API}/me`, () => HttpResponse.json(me)),
-  http.get(`${API}/environments`, () => HttpResponse.json({ environments: [env] })),
+  http.get(`${API}/environments`, () => HttpResponse.json({ environments: [prod] })),
   http.get(`${API}/environments/env-prod/subnets`, () =>
     HttpResponse.json({
       subnets: [
-        { id: 'subnet-0a1b2c3d4e5f67890', vpcId: env.vpcId, name: 'app-a', cidrBlock: '10.0.1.0/24', availabilityZone: 'us-east-1a', availableIpAddressCount: 250 },
-        { id: 'subnet-0b1b2c3d4e5f67890', vpcId: env.vpcId, name: 'test-b', cidrBlock: '10.0.2.0/24', availabilityZone: 'us-east-1b', availableIpAddressCount: 251 },
+        { id: 'subnet-0a1b2c3d4e5f67890', vpcId: prod.vpcId, name: 'app-a', cidrBlock: '10.0.1.0/24', availabilityZone: 'us-east-1a', availableIpAddressCount: 250 },
+        { id: 'subnet-0b1b2c3d4e5f67890', vpcId: prod.vpcId, name: 'test-b', cidrBlock: '10.0.2.0/24', availabilityZone: 'us-east-1b', availableIpAddressCount: 251 },
       ],
     }),
   ),
@@ -129,7 +94,7 @@ describe('formatWhen', () => {
 describe('VM-to-EC2 Migrations tab: warm migrations', () => {
   it('shows each phase with its facts: initial sync with bytes and ETA, replication lag and last cycle, full sync, test, cutover, downtime', async () => {
     items = [
-      task('mig-initial', {
+      warmTask('mig-initial', {
         phase: 'initial-sync',
         percent: 40,
         throughputBps: 50 * 1024 ** 2,
@@ -137,13 +102,13 @@ describe('VM-to-EC2 Migrations tab: warm migrations', () => {
         disks: [{ key: 'Hard disk 1', capacityBytes: 2 * 1024 ** 3, expectedBytes: 1024 ** 3, bytesUploaded: 400 * 1024 ** 2, throughputBps: 50 * 1024 ** 2, done: false }],
         warm: warmView({ cycles: 0, cycleRunning: true, fullSync: true, fullSyncReason: 'first sync of every disk' }),
       }),
-      task('mig-repl', {
+      warmTask('mig-repl', {
         warm: warmView({ lastSyncAt: LAST_SYNC, lastCycleChangedBytes: 3 * 1024 ** 2, lastCycleSentBytes: 3.5 * 1024 ** 2, lagSeconds: 125, nextCycleAt: '2026-12-03T10:55:00.000Z' }),
       }),
-      task('mig-reset', { warm: warmView({ cycleRunning: true, fullSync: true, fullSyncReason: 'Changed Block Tracking was reset on the VM', lastSyncAt: LAST_SYNC, lagSeconds: 30 }) }),
-      task('mig-test', { warm: warmView({ lastSyncAt: LAST_SYNC, lagSeconds: 60, test: { state: 'running', subnetId: 'subnet-0b1b2c3d4e5f67890', requestedBy: OPERATOR, requestedAt: LAST_SYNC, instanceId: 'i-0aaaaaaaaaaaaaaa1' } }) }),
-      task('mig-cut', { phase: 'cutting-over', percent: 80, warm: warmView({ lastSyncAt: LAST_SYNC, lagSeconds: 90, cutover: { requestedBy: OPERATOR, requestedAt: LAST_SYNC } }) }),
-      task('mig-done', {
+      warmTask('mig-reset', { warm: warmView({ cycleRunning: true, fullSync: true, fullSyncReason: 'Changed Block Tracking was reset on the VM', lastSyncAt: LAST_SYNC, lagSeconds: 30 }) }),
+      warmTask('mig-test', { warm: warmView({ lastSyncAt: LAST_SYNC, lagSeconds: 60, test: { state: 'running', subnetId: 'subnet-0b1b2c3d4e5f67890', requestedBy: OPERATOR, requestedAt: LAST_SYNC, instanceId: 'i-0aaaaaaaaaaaaaaa1' } }) }),
+      warmTask('mig-cut', { phase: 'cutting-over', percent: 80, warm: warmView({ lastSyncAt: LAST_SYNC, lagSeconds: 90, cutover: { requestedBy: OPERATOR, requestedAt: LAST_SYNC } }) }),
+      warmTask('mig-done', {
         state: 'completed',
         phase: 'done',
         percent: 100,
@@ -205,10 +170,10 @@ describe('VM-to-EC2 Migrations tab: warm migrations', () => {
 
   it('offers the actions each phase allows', async () => {
     items = [
-      task('mig-initial', { phase: 'initial-sync', percent: 10, warm: warmView({ cycles: 0, cycleRunning: true }) }),
-      task('mig-repl', { warm: warmView({ lastSyncAt: LAST_SYNC }) }),
-      task('mig-test', { warm: warmView({ lastSyncAt: LAST_SYNC, test: { state: 'running', subnetId: env.subnetIds[1]!, requestedBy: OPERATOR, requestedAt: LAST_SYNC, instanceId: 'i-0aaaaaaaaaaaaaaa1' } }) }),
-      task('mig-cut', { phase: 'cutting-over', warm: warmView({ cutover: { requestedBy: OPERATOR, requestedAt: LAST_SYNC } }) }),
+      warmTask('mig-initial', { phase: 'initial-sync', percent: 10, warm: warmView({ cycles: 0, cycleRunning: true }) }),
+      warmTask('mig-repl', { warm: warmView({ lastSyncAt: LAST_SYNC }) }),
+      warmTask('mig-test', { warm: warmView({ lastSyncAt: LAST_SYNC, test: { state: 'running', subnetId: prod.subnetIds[1]!, requestedBy: OPERATOR, requestedAt: LAST_SYNC, instanceId: 'i-0aaaaaaaaaaaaaaa1' } }) }),
+      warmTask('mig-cut', { phase: 'cutting-over', warm: warmView({ cutover: { requestedBy: OPERATOR, requestedAt: LAST_SYNC } }) }),
     ];
     renderWithProviders(<MigrationsTab environmentId="env-prod" />);
     const enabled = async (id: string) => {
@@ -227,7 +192,7 @@ describe('VM-to-EC2 Migrations tab: warm migrations', () => {
   });
 
   it('launches a test instance in the subnet the user picks and shows its instance ID once running', async () => {
-    items = [task('mig-repl', { warm: warmView({ lastSyncAt: LAST_SYNC }) })];
+    items = [warmTask('mig-repl', { warm: warmView({ lastSyncAt: LAST_SYNC }) })];
     renderWithProviders(<MigrationsTab environmentId="env-prod" />);
     const { item } = await openActions('mig-repl');
     fireEvent.click(item('Launch test instance'));
@@ -247,7 +212,7 @@ describe('VM-to-EC2 Migrations tab: warm migrations', () => {
   });
 
   it('cuts over only after a confirmation saying the VM is shut down, one final sync, then the launch', async () => {
-    items = [task('mig-guest', { warm: warmView({ lastSyncAt: LAST_SYNC }) }), task('mig-user', { vmName: 'rhel-db-01', warm: warmView({ shutdown: 'user', lastSyncAt: LAST_SYNC }) })];
+    items = [warmTask('mig-guest', { warm: warmView({ lastSyncAt: LAST_SYNC }) }), warmTask('mig-user', { vmName: 'rhel-db-01', warm: warmView({ shutdown: 'user', lastSyncAt: LAST_SYNC }) })];
     const { host, seen } = captureConfirm();
     renderWithProviders(<MigrationsTab environmentId="env-prod" />, host);
     fireEvent.click((await openActions('mig-guest')).item('Cut over'));
@@ -270,14 +235,14 @@ describe('VM-to-EC2 Migrations tab: warm migrations', () => {
 
     // A running test instance is ended first, and the confirmation says so.
     cleanup();
-    items = [task('mig-test', { warm: warmView({ lastSyncAt: LAST_SYNC, test: { state: 'running', subnetId: env.subnetIds[1]!, requestedBy: OPERATOR, requestedAt: LAST_SYNC, instanceId: 'i-0aaaaaaaaaaaaaaa1' } }) })];
+    items = [warmTask('mig-test', { warm: warmView({ lastSyncAt: LAST_SYNC, test: { state: 'running', subnetId: prod.subnetIds[1]!, requestedBy: OPERATOR, requestedAt: LAST_SYNC, instanceId: 'i-0aaaaaaaaaaaaaaa1' } }) })];
     renderWithProviders(<MigrationsTab environmentId="env-prod" />, host);
     fireEvent.click((await openActions('mig-test')).item('Cut over'));
     expect(seen[2]?.content).toMatch(/The VM stays powered off afterwards\. The test instance i-0aaaaaaaaaaaaaaa1 is terminated first\.$/);
   });
 
   it('Stop replication and Finish test say what they remove before doing it', async () => {
-    items = [task('mig-test', { warm: warmView({ lastSyncAt: LAST_SYNC, test: { state: 'running', subnetId: env.subnetIds[0]!, requestedBy: OPERATOR, requestedAt: LAST_SYNC, instanceId: 'i-0aaaaaaaaaaaaaaa1' } }) })];
+    items = [warmTask('mig-test', { warm: warmView({ lastSyncAt: LAST_SYNC, test: { state: 'running', subnetId: prod.subnetIds[0]!, requestedBy: OPERATOR, requestedAt: LAST_SYNC, instanceId: 'i-0aaaaaaaaaaaaaaa1' } }) })];
     const { host, seen } = captureConfirm();
     renderWithProviders(<MigrationsTab environmentId="env-prod" />, host);
     fireEvent.click((await openActions('mig-test')).item('Finish test'));
@@ -297,7 +262,7 @@ describe('VM-to-EC2 Migrations tab: warm migrations', () => {
   });
 
   it("shows the server's refusal, and tells others in advance who may act", async () => {
-    items = [task('mig-repl', { warm: warmView({ lastSyncAt: LAST_SYNC }) })];
+    items = [warmTask('mig-repl', { warm: warmView({ lastSyncAt: LAST_SYNC }) })];
     server.use(
       http.post(`${API}/migrations/:id/cutover`, () =>
         HttpResponse.json({ code: 'WARM_ACTION_NOT_AVAILABLE', message: 'The initial sync of ubuntu-web-01 has not finished yet; cut over once it is replicating.' }, { status: 409 }),

@@ -7,7 +7,7 @@ import type { PreflightResult, VmDetail, Wave, WaveBlocked, WaveCreateInput } fr
 import { checkWindow, localToIso } from '../../ui/features/wave/startWindow.ts';
 import { contextVms } from '../../ui/host/host.ts';
 import { WavePage } from '../../ui/features/wave/WavePage.tsx';
-import { env } from './migrate-fixture.tsx';
+import { env } from './fixtures.ts';
 import { API, fakeHost, renderWithProviders } from './render.tsx';
 
 // The plugin marks its controls with data-test (the attribute the Playwright journeys use too).
@@ -33,7 +33,7 @@ let waveAnswer: () => Response = () => HttpResponse.json({}, { status: 500 });
 
 const server = setupServer(
   http.get(`${API}/vms/:id`, ({ params }) => HttpResponse.json(VMS.find((v) => v.id === params['id']))),
-  http.get(`${API}/environments`, () => HttpResponse.json({ environments: [env({})] })),
+  http.get(`${API}/environments`, () => HttpResponse.json({ environments: [env()] })),
   http.get(`${API}/regions`, () => HttpResponse.json({ regions: [{ name: 'us-east-1', displayName: 'US East (N. Virginia)', isDefault: true }] })),
   http.get(`${API}/environments/:id/subnets`, () =>
     HttpResponse.json({ subnets: [{ id: 'subnet-0a1b2c3d4e5f67890', vpcId: 'vpc-0a1b2c3d4e5f67890', name: 'app-a', cidrBlock: '10.0.1.0/24', availabilityZone: 'us-east-1a', availableIpAddressCount: 250 }] }),

@@ -6,32 +6,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { MigrationTask, Wave } from '../../connector/contract/index.ts';
 import { MigrationsTab } from '../../ui/features/portal/MigrationsTab.tsx';
 import type { ConfirmationButton } from '../../ui/host/sdk-types.ts';
-import { env } from './migrate-fixture.tsx';
+import { env, OPERATOR, task } from './fixtures.ts';
 import { API, fakeHost, renderWithProviders } from './render.tsx';
 
 configure({ asyncUtilTimeout: 5000, testIdAttribute: 'data-test' });
 
-const OPERATOR = 'operator@vsphere.local';
-const task = (id: string, vmName: string, state: MigrationTask['state']): MigrationTask => ({
-  id,
-  idKind: 'import',
-  state,
-  phase: state === 'queued' ? 'queued' : state === 'completed' ? 'done' : 'exporting',
-  mode: 'cold',
-  environmentId: 'env-prod',
-  region: 'us-east-1',
-  vmId: `vm-${id}`,
-  vmName,
-  platform: 'Linux',
-  subnetId: 'subnet-0a1b2c3d4e5f67890',
-  instanceType: 'm5.large',
-  securityGroupIds: ['sg-0a1b2c3d4e5f67890'],
-  requestedBy: OPERATOR,
-  disks: [],
-  percent: 0,
-  createdAt: '2026-12-03T10:00:00.000Z',
-  updatedAt: '2026-12-03T10:00:00.000Z',
-});
+const member = (id: string, vmName: string, state: MigrationTask['state']): MigrationTask =>
+  task({ id, state, phase: state === 'queued' ? 'queued' : state === 'completed' ? 'done' : 'exporting', vmId: `vm-${id}`, vmName });
 const wave = (over: Partial<Wave>): Wave => ({
   id: 'wav-000001',
   name: 'Web tier',
@@ -52,7 +33,7 @@ const wave = (over: Partial<Wave>): Wave => ({
 
 let waves: Wave[] = [];
 const cancelled: string[] = [];
-const tasks = [task('mig-000001', 'web-01', 'completed'), task('mig-000002', 'web-02', 'running'), task('mig-000003', 'web-03', 'queued'), task('mig-000009', 'lone-vm', 'running')];
+const tasks = [member('mig-000001', 'web-01', 'completed'), member('mig-000002', 'web-02', 'running'), member('mig-000003', 'web-03', 'queued'), member('mig-000009', 'lone-vm', 'running')];
 const server = setupServer(
   http.get(`${API}/migrations`, () => HttpResponse.json({ items: tasks, total: tasks.length })),
   http.get(`${API}/waves`, ({ request }) => {
@@ -65,7 +46,7 @@ const server = setupServer(
     return HttpResponse.json(waves.find((w) => w.id === params['id']));
   }),
   http.get(`${API}/me`, () => HttpResponse.json({ userName: OPERATOR, isAdministrator: false })),
-  http.get(`${API}/environments`, () => HttpResponse.json({ environments: [env({})] })),
+  http.get(`${API}/environments`, () => HttpResponse.json({ environments: [env()] })),
 );
 beforeAll(() => server.listen({ onUnhandledFrame: 'error' }));
 afterEach(() => {

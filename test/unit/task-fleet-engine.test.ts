@@ -7,7 +7,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { MigrationEngine } from '../../connector/engine/engine.ts';
 import { SqliteConnectorRegistry } from '../../connector/fleet/registry.ts';
 import { SqliteMigrationTasks } from '../../connector/store/sqlite/migration-tasks.ts';
-import { VcenterNetworkError } from '../../connector/vsphere/soap.ts';
+import { VcenterNetworkError } from '../../connector/vsphere/soap-transport.ts';
 
 // Two engines of a fleet on one store: a cancel asked on the connector that does not run the task is recorded for its
 // owner, which carries it out; the asking connector never writes the task itself (its copy is older than the owner's).

@@ -8,7 +8,8 @@ import type { CutoverShutdown, WarmImagePath } from '../../contract/index.ts';
 import { changeTrackingEnabled, objectProps, powerState, setChangeTracking, shutdownGuest } from '../../vsphere/cbt.ts';
 import { el, text, toMoRef, wrap } from '../../vsphere/soap.ts';
 import { VimFault, type Vim25Client } from '../../vsphere/vim25.ts';
-import { ENVIRONMENT_TAG, SOURCE_VM_TAG, TASK_TAG, type AwsSteps } from '../aws-steps.ts';
+import { ENVIRONMENT_TAG, launchInstance, registerImage, SOURCE_VM_TAG, TASK_TAG } from '../aws-launch.ts';
+import type { AwsSteps } from '../aws-steps.ts';
 import { errorText, MigrationError } from '../failures.ts';
 import { retryDelay, sleep, SHUTDOWN, withVcenter, type EngineContext } from '../runtime.ts';
 import type { MigrationRecord } from '../types.ts';
@@ -98,7 +99,7 @@ export class WarmPipeline {
     if (t.phase === 'importing' && w.requestedImagePath === 'register-image') {
       // The final snapshots become the AMI's own (finishCutover keeps them); no import slot.
       w.imagePath = 'register-image';
-      t.imageId ??= await this.aws.registerImage(t, signal, registerSpec(t, 'cutover', w.cutover?.finalSnapshotIds ?? []));
+      t.imageId ??= await registerImage(this.aws, t, signal, registerSpec(t, 'cutover', w.cutover?.finalSnapshotIds ?? []));
       t.phase = 'launching';
       this.ctx.save(t);
     }
@@ -114,7 +115,7 @@ export class WarmPipeline {
       });
     }
     if (t.phase === 'launching') {
-      await this.aws.launchInstance(t, signal);
+      await launchInstance(this.aws, t, signal);
       if (w.cutover && !w.cutover.instanceLaunchedAt) w.cutover.instanceLaunchedAt = this.ctx.iso();
       this.ctx.save(t);
     }

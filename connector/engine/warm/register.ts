@@ -1,6 +1,6 @@
 // The RegisterImage path of a warm migration (a Nitro-ready guest): the AMI is registered straight from the replicated
 // EBS snapshots, which it then uses itself (they are deleted only after the AMI is deregistered).
-import { ENVIRONMENT_TAG, SOURCE_VM_TAG, TASK_TAG, type RegisterSpec } from '../aws-steps.ts';
+import { ENVIRONMENT_TAG, SOURCE_VM_TAG, TASK_TAG, type RegisterSpec } from '../aws-launch.ts';
 import type { MigrationRecord } from '../types.ts';
 import { resourceTags } from '../import-options.ts';
 

@@ -8,7 +8,8 @@ import {
   RunInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { instanceTags, TEST_INSTANCE_TAG, type AwsSteps } from '../aws-steps.ts';
+import { instanceTags, registerImage, TEST_INSTANCE_TAG } from '../aws-launch.ts';
+import type { AwsSteps } from '../aws-steps.ts';
 import { errorName, errorText, MigrationError } from '../failures.ts';
 import { checkAbort, jittered, sleep, type EngineContext } from '../runtime.ts';
 import type { MigrationRecord } from '../types.ts';
@@ -35,7 +36,7 @@ export class TestInstances {
       const ids = test.snapshotIds;
       if (!test.imageId && w.requestedImagePath === 'register-image') {
         // Registered from the pinned snapshots themselves: no import, no slot.
-        test.imageId = await this.aws.registerImage(t, signal, registerSpec(t, testStep(t), ids));
+        test.imageId = await registerImage(this.aws, t, signal, registerSpec(t, testStep(t), ids));
         this.ctx.save(t);
       }
       if (!test.imageId) {
