@@ -49,6 +49,13 @@ export const noEnvironmentPermission = (env: { name: string }, toMigrate: boolea
       : `You do not have permission to use the environment "${env.name}". Ask your administrator to grant you permission.`,
   );
 
+/** Environments whose migrations and waves the caller may see; undefined = all (administrators). NoAccess grants none. */
+export async function visibleEnvironments(app: FastifyInstance, caller: Caller): Promise<Set<string> | undefined> {
+  if (caller.isAdministrator) return undefined;
+  const roles = await app.store.permissions.forPrincipal(caller.principal);
+  return new Set([...roles].filter(([, role]) => role !== 'NoAccess').map(([env]) => env));
+}
+
 export function toEnvironmentDto(rec: EnvironmentRecord, myRole: EnvironmentRole): Environment {
   return { ...rec, myRole };
 }

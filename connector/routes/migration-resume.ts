@@ -6,12 +6,11 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { ApiErrorBody, MigrationTask, TaskIdParams } from '../contract/index.ts';
 import type { ImportOptions } from '../contract/index.ts';
 import { AppError } from '../errors.ts';
-import type { Caller } from '../auth/plugin.ts';
 import type { AuditInput } from '../store/index.ts';
 import { MigrationEngine } from '../engine/engine.ts';
 import type { MigrationRecord } from '../engine/types.ts';
 import { liveFallback, resumeMarks, resumeRefusal, resumeSubmission, staleResumeClaim, type ResumeRecord } from '../engine/warm/resume.ts';
-import { audit } from './access-helpers.ts';
+import { audit, visibleEnvironments } from './access-helpers.ts';
 import { admitVm, environmentForMigration, handOverSession, preflightBlocked } from './migration-admission.ts';
 import { auditInputRefusals } from './input-refusals.ts';
 
@@ -25,12 +24,6 @@ function choicesOf(t: MigrationRecord): ImportOptions | undefined {
 }
 
 export const migrationResumeRoutes: FastifyPluginAsyncZod = async (app) => {
-  const visible = async (caller: Caller): Promise<Set<string> | undefined> => {
-    if (caller.isAdministrator) return undefined;
-    const roles = await app.store.permissions.forPrincipal(caller.principal);
-    return new Set([...roles].filter(([, role]) => role !== 'NoAccess').map(([env]) => env));
-  };
-
   app.post(
     '/migrations/:id/resume-replication',
     {
@@ -51,7 +44,7 @@ export const migrationResumeRoutes: FastifyPluginAsyncZod = async (app) => {
       const caller = await request.caller();
       const id = request.params.id;
       let stored = await app.migrationTasks.get(id);
-      const envs = await visible(caller);
+      const envs = await visibleEnvironments(app, caller);
       if (!stored || (envs && !envs.has(stored.environmentId) && stored.requestedBy !== caller.principal)) {
         const err = new AppError(404, 'NOT_FOUND', `There is no migration ${id}. Check the import task ID or queued task ID.`);
         await audit(app, caller, { action: 'migration.resume', outcome: 'denied', ...(stored ? { environmentId: stored.environmentId } : {}), code: err.code, message: err.message, details: { migrationId: id } });

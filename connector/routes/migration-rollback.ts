@@ -4,14 +4,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { ApiErrorBody, MigrationTask, RollbackRequest, TaskIdParams } from '../contract/index.ts';
 import { AppError } from '../errors.ts';
-import type { Caller } from '../auth/plugin.ts';
 import type { AuditInput } from '../store/index.ts';
 import { requireVmExport } from '../auth/vm-export.ts';
 import { powerOnSource, rollbackRefusal, settleInstance, type RollbackRecord } from '../engine/rollback.ts';
 import { EVENT_TYPES, formatEvent } from '../vcenter-tasks/catalog.ts';
 import { postEvent } from '../vsphere/tasks-events.ts';
 import { VimFault } from '../vsphere/vim25.ts';
-import { audit } from './access-helpers.ts';
+import { audit, visibleEnvironments } from './access-helpers.ts';
 import { environmentForMigration } from './migration-admission.ts';
 import { auditInputRefusals } from './input-refusals.ts';
 
@@ -20,13 +19,6 @@ const POWER_ON_PRIVILEGE = { id: 'VirtualMachine.Interact.PowerOn', label: 'Virt
 const refusal = (message: string, details?: Record<string, unknown>) => new AppError(409, 'ROLLBACK_NOT_AVAILABLE', message, details);
 
 export const migrationRollbackRoutes: FastifyPluginAsyncZod = async (app) => {
-  /** Environments the caller may see tasks of; undefined = all (administrators). As GET /migrations. */
-  const visible = async (caller: Caller): Promise<Set<string> | undefined> => {
-    if (caller.isAdministrator) return undefined;
-    const roles = await app.store.permissions.forPrincipal(caller.principal);
-    return new Set([...roles].filter(([, role]) => role !== 'NoAccess').map(([env]) => env));
-  };
-
   app.post(
     '/migrations/:id/rollback',
     {
@@ -50,7 +42,7 @@ export const migrationRollbackRoutes: FastifyPluginAsyncZod = async (app) => {
       const id = request.params.id;
       const terminate = request.body.terminateInstance;
       const stored = await app.migrationTasks.get(id);
-      const envs = await visible(caller);
+      const envs = await visibleEnvironments(app, caller);
       if (!stored || (envs && !envs.has(stored.environmentId) && stored.requestedBy !== caller.principal)) {
         const err = new AppError(404, 'NOT_FOUND', `There is no migration ${id}. Check the import task ID or queued task ID.`);
         await audit(app, caller, { action: 'migration.rollback', outcome: 'denied', ...(stored ? { environmentId: stored.environmentId } : {}), code: err.code, message: err.message, details: { migrationId: id } });

@@ -6,7 +6,7 @@ import type { Caller } from '../auth/plugin.ts';
 import type { AuditInput } from '../store/index.ts';
 import { GUEST_SHUTDOWN_PRIVILEGE } from '../preflight/warm-facts.ts';
 import { VimFault } from '../vsphere/vim25.ts';
-import { audit, loadEnvironment } from './access-helpers.ts';
+import { audit, loadEnvironment, visibleEnvironments } from './access-helpers.ts';
 import { auditInputRefusals } from './input-refusals.ts';
 
 /** Who may act on a migration: cancel it and, for warm ones, launch or finish a test instance and cut over. */
@@ -42,10 +42,9 @@ async function authorizeTaskAction(
   caller: Caller,
   id: string,
   action: TaskAction,
-  visible: (caller: Caller) => Promise<Set<string> | undefined>,
 ): Promise<{ task: MigrationTask; base: AuditBase }> {
   const task = await app.engine.get(id);
-  const envs = await visible(caller);
+  const envs = await visibleEnvironments(app, caller);
   const own = task?.requestedBy === caller.principal;
   if (!task || (envs && !envs.has(task.environmentId) && !own)) {
     const err = notFound(id);
@@ -74,19 +73,12 @@ const sendJson = (reply: FastifyReply, body: Buffer | string) => reply.type('app
 
 /** GET /migrations (newest first, filtered, paged), GET /migrations/{id}, POST /migrations/{id}/cancel. */
 export const migrationTaskRoutes: FastifyPluginAsyncZod = async (app) => {
-  /** Environments the caller may see tasks of; undefined = all (administrators). */
-  const visible = async (caller: Caller): Promise<Set<string> | undefined> => {
-    if (caller.isAdministrator) return undefined;
-    const roles = await app.store.permissions.forPrincipal(caller.principal);
-    return new Set([...roles].filter(([, role]) => role !== 'NoAccess').map(([env]) => env));
-  };
-
   app.get(
     '/migrations',
     { ...plainJson, schema: { operationId: 'listMigrations', tags: ['migrations'], summary: 'Migration tasks, newest first', querystring: MigrationListQuery, response: { 200: MigrationList, 401: ApiErrorBody } } },
     async (request, reply) => {
       const caller = await request.caller();
-      const envs = await visible(caller);
+      const envs = await visibleEnvironments(app, caller);
       const q = request.query;
       if (envs && q.environmentId && !envs.has(q.environmentId)) return { items: [], total: 0 };
       // Non-administrators without an environment: only environments they hold a role in (sorted: one page key per set).
@@ -101,7 +93,7 @@ export const migrationTaskRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const caller = await request.caller();
       const task = await app.engine.getJson(request.params.id);
-      const envs = await visible(caller);
+      const envs = await visibleEnvironments(app, caller);
       if (!task || (envs && !envs.has(task.environmentId))) throw notFound(request.params.id);
       return sendJson(reply, task.json);
     },
@@ -121,7 +113,7 @@ export const migrationTaskRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const caller = await request.caller();
-      const { task, base } = await authorizeTaskAction(app, caller, request.params.id, CANCEL, visible);
+      const { task, base } = await authorizeTaskAction(app, caller, request.params.id, CANCEL);
       const after = (await app.engine.cancel(task.id, caller.principal))!;
       const message =
         task.state === 'queued' || task.state === 'running'
@@ -177,7 +169,7 @@ export const migrationTaskRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const caller = await request.caller();
-      const { task, base } = await authorizeTaskAction(app, caller, request.params.id, TEST_LAUNCH, visible);
+      const { task, base } = await authorizeTaskAction(app, caller, request.params.id, TEST_LAUNCH);
       const { subnetId } = request.body;
       const env = await loadEnvironment(app, task.environmentId);
       if (!env.subnetIds.includes(subnetId)) {
@@ -209,7 +201,7 @@ export const migrationTaskRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const caller = await request.caller();
-      const { task, base } = await authorizeTaskAction(app, caller, request.params.id, TEST_FINISH, visible);
+      const { task, base } = await authorizeTaskAction(app, caller, request.params.id, TEST_FINISH);
       return warmAction(caller, base, () => app.engine.finishTest(task.id, caller.principal), (t) => `Finishing the test of migration ${t.id}${t.warm?.test?.instanceId ? ` (test instance ${t.warm.test.instanceId})` : ''}.`);
     },
   );
@@ -229,7 +221,7 @@ export const migrationTaskRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const caller = await request.caller();
-      const { task, base } = await authorizeTaskAction(app, caller, request.params.id, CUTOVER, visible);
+      const { task, base } = await authorizeTaskAction(app, caller, request.params.id, CUTOVER);
       if (task.warm?.shutdown === 'guest' && !(await mayPowerOff(caller, task.vmId))) {
         // The connector powers the VM off for whoever cuts over: vCenter must allow that user to.
         const p = GUEST_SHUTDOWN_PRIVILEGE;

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { ApiErrorBody, Wave, WaveBlocked, WaveCreate, WaveList, WaveListQuery, WaveParams, WAVE_MAX_VMS } from '../contract/index.ts';
 import type { Caller } from '../auth/plugin.ts';
 import { AppError } from '../errors.ts';
-import { audit } from './access-helpers.ts';
+import { audit, visibleEnvironments } from './access-helpers.ts';
 import { auditInputRefusals } from './input-refusals.ts';
 
 /** One import authorization per VM (about 0.6 KiB each) for the largest wave, and the common choices. */
@@ -12,17 +12,11 @@ const CANCEL_RULE = 'The user who created the wave, an Owner of its environment 
 
 /** Issue 14: waves as first-class resources — create (every row pre-flighted, all or nothing), list, read, cancel. */
 export const waveRoutes: FastifyPluginAsyncZod = async (app) => {
-  /** Environments the caller may see waves of; undefined = all (administrators). Same rule as the migrations list. */
-  const visible = async (caller: Caller): Promise<Set<string> | undefined> => {
-    if (caller.isAdministrator) return undefined;
-    const roles = await app.store.permissions.forPrincipal(caller.principal);
-    return new Set([...roles].filter(([, role]) => role !== 'NoAccess').map(([env]) => env));
-  };
   const notFound = (id: string) => new AppError(404, 'NOT_FOUND', `There is no wave ${id}. Check the wave ID in VM-to-EC2 Migrations.`);
   /** The wave, if the caller may see it (its creator, a role in its environment, or an administrator); else 404. */
   const visibleWave = async (caller: Caller, id: string) => {
     const wave = await app.waves.repo.get(id);
-    const envs = await visible(caller);
+    const envs = await visibleEnvironments(app, caller);
     if (!wave || (envs && !envs.has(wave.environmentId) && wave.createdBy !== caller.principal)) return undefined;
     return wave;
   };
@@ -55,7 +49,7 @@ export const waveRoutes: FastifyPluginAsyncZod = async (app) => {
     { schema: { operationId: 'listWaves', tags: ['waves'], summary: 'Waves, newest first, with their counts by state, bytes left and ETA', querystring: WaveListQuery, response: { 200: WaveList, 401: ApiErrorBody } } },
     async (request) => {
       const caller = await request.caller();
-      const envs = await visible(caller);
+      const envs = await visibleEnvironments(app, caller);
       const q = request.query;
       if (envs && q.environmentId && !envs.has(q.environmentId)) return { items: [], total: 0 };
       return app.waves.list(envs && !q.environmentId ? { ...q, environmentIds: [...envs] } : q);

@@ -82,6 +82,23 @@ describe('Runs on', () => {
     await screen.findByTestId(testIds.portal.migrationRow('mig-2'));
     expect(screen.queryByRole('columnheader', { name: /Runs on/ })).toBeNull();
   });
+
+  it('says a handed-back task (no owner until a peer takes it over) is waiting for a connector; an ended one has none', async () => {
+    migrations = [
+      task({ id: 'mig-1', environmentId: 'env-1', connectorId: 'conn-a' }),
+      task({ id: 'mig-2', environmentId: 'env-1' }),
+      task({ id: 'mig-3', environmentId: 'env-1', state: 'cancelling' }),
+      task({ id: 'mig-4', environmentId: 'env-1', state: 'queued', phase: 'queued' }),
+      task({ id: 'mig-5', environmentId: 'env-1', state: 'failed', phase: 'uploading' }),
+    ];
+    renderWithProviders(<MigrationsTab environmentId="env-1" />);
+    const runsOn = async (id: string) => within(await screen.findByTestId(testIds.portal.migrationRow(id))).getByTestId(testIds.fleet.runsOn).textContent;
+    expect(await runsOn('mig-1')).toBe('conn-a');
+    expect(await runsOn('mig-2')).toBe(t('migrations.waitingForConnector'));
+    expect(await runsOn('mig-3')).toBe('Waiting for a connector');
+    expect(await runsOn('mig-4')).toBe(t('common.none'));
+    expect(await runsOn('mig-5')).toBe(t('common.none'));
+  });
 });
 
 describe('Connector status', () => {

@@ -4,6 +4,7 @@ import type { MigrationRecord } from '../../connector/engine/types.ts';
 import { PgConnectorRegistry, SqliteConnectorRegistry, type ConnectorRegistry } from '../../connector/fleet/registry.ts';
 import { exportTasksOn, migrationTasksOn } from '../../connector/store/task-repositories.ts';
 import { resumeMarks } from '../../connector/engine/warm/resume.ts';
+import type { WarmRecord } from '../../connector/engine/warm/types.ts';
 import type { Store } from '../../connector/store/types.ts';
 import { BACKENDS, closeAll } from '../support/backends.ts';
 
@@ -267,5 +268,29 @@ describe.each(BACKENDS)('task repositories shared by a fleet ($name)', (backend)
     expect((await f[0]!.tasks.get('mig-r'))!.resume).toEqual({ state: 'resumed', by: 'u1', at, migrationId: 'mig-new' });
     // Only completed migrations carry marks.
     expect(await marks[0]!.markResume('mig-run', { state: 'released', at }, [null])).toBe(false);
+  });
+
+  it('the release sweep reads only kept, unmarked warm points whose window closed', async () => {
+    const f = await fleet(2);
+    const marks = resumeMarks(f[1]!.tasks)!;
+    const kept: WarmRecord = { intervalMinutes: 60, shutdown: 'guest', disks: [], cycles: 3, supersededSnapshots: [], pointKept: true };
+    const done = (over: Partial<MigrationRecord>): Partial<MigrationRecord> => ({ state: 'completed', phase: 'done', finishedAt: at, ...over });
+    await f[0]!.tasks.insert(migration('due', 'vm-1', done({ mode: 'warm', warm: kept })));
+    await f[0]!.tasks.insert(migration('cold', 'vm-2', done({})));
+    await f[0]!.tasks.insert(migration('released', 'vm-3', done({ mode: 'warm', warm: kept, resume: { state: 'released', at } })));
+    await f[0]!.tasks.insert(migration('resumed', 'vm-4', done({ mode: 'warm', warm: kept, resume: { state: 'resumed', at, migrationId: 'x' } })));
+    await f[0]!.tasks.insert(migration('not-kept', 'vm-5', done({ mode: 'warm', warm: { ...kept, pointKept: false } })));
+    await f[0]!.tasks.insert(migration('window-open', 'vm-6', done({ mode: 'warm', warm: kept, finishedAt: '2026-01-01T00:00:00.001Z' })));
+    await f[0]!.tasks.insert(migration('running', 'vm-7', { state: 'running', phase: 'replicating', mode: 'warm', warm: kept }));
+    expect((await marks.keptPointsDue(at)).map((t) => t.id)).toEqual(['due']);
+    expect((await marks.keptPointsDue('2026-01-01T00:00:00.001Z')).map((t) => t.id)).toEqual(['due', 'window-open']);
+    // A claim undone (the row rewritten by the database's own JSON functions) leaves the point due.
+    expect(await marks.markResume('due', { state: 'resuming', by: 'u', at }, [null])).toBe(true);
+    expect(await marks.keptPointsDue(at)).toEqual([]);
+    expect(await marks.markResume('due', null, ['resuming'])).toBe(true);
+    expect((await marks.keptPointsDue(at)).map((t) => t.id)).toEqual(['due']);
+    // Once released, a point is not read again.
+    expect(await marks.markResume('due', { state: 'released', at }, [null])).toBe(true);
+    expect((await marks.keptPointsDue('2027-01-01T00:00:00.000Z')).map((t) => t.id)).toEqual(['window-open']);
   });
 });

@@ -40,5 +40,6 @@ export const enUSFleet = {
   'bandwidth.save': 'Save',
   'bandwidth.saved': 'Saved. The connector applies the new cap within seconds.',
   'migrations.runsOn': 'Runs on',
+  'migrations.waitingForConnector': 'Waiting for a connector',
   'migrations.throttled': 'Throttled: {cap} MB/s cap',
 } as const;

@@ -10,7 +10,7 @@ import { DescribeSnapshotsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import type { MigrationResume } from '../../contract/index.ts';
 import { changeTrackingEnabled, setChangeTracking, vmDisks } from '../../vsphere/cbt.ts';
 import type { Vim25Client } from '../../vsphere/vim25.ts';
-import { rollbackUntil } from '../rollback.ts';
+import { rollbackUntil, rollbackWindowMs } from '../rollback.ts';
 import type { MigrationRecord, MigrationSubmission } from '../types.ts';
 import type { MigrationTaskRepository } from '../task-store.ts';
 import { deleteEbsSnapshots } from './ebs.ts';
@@ -51,11 +51,16 @@ export interface ResumeMarks {
    * state is one of `from` (null: none). false: another request or connector changed it first.
    */
   markResume(id: string, mark: ResumeRecord | null, from: readonly (ResumeRecord['state'] | null)[]): Promise<boolean>;
+  /**
+   * The release sweep's candidates, filtered by the store so a sweep reads only them: completed warm migrations that
+   * kept their point, carry no resume mark and finished at or before `finishedBy` (ISO; their window has closed).
+   */
+  keptPointsDue(finishedBy: string): Promise<MigrationRecord[]>;
 }
 
 export function resumeMarks(repo: object): ResumeMarks | undefined {
   const r = repo as Partial<ResumeMarks>;
-  return typeof r.markResume === 'function' ? (repo as ResumeMarks) : undefined;
+  return typeof r.markResume === 'function' && typeof r.keptPointsDue === 'function' ? (repo as ResumeMarks) : undefined;
 }
 
 const whenText = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC').replace(/Z$/, ' UTC');
@@ -303,7 +308,8 @@ export class ResumePoints {
     const marks = resumeMarks(this.deps.tasks);
     if (!marks) return [];
     const done: string[] = [];
-    for (const t of await this.deps.tasks.byStates(['completed'])) {
+    const cutoff = new Date(this.deps.now().getTime() - rollbackWindowMs()).toISOString();
+    for (const t of await marks.keptPointsDue(cutoff)) {
       const now = this.deps.now();
       if (!pointDue(t, now.getTime()) || !this.deps.ours(t)) continue;
       const at = now.toISOString();

@@ -71,6 +71,23 @@ export class PgMigrationTasks implements MigrationTaskRepository, FleetTaskClaim
     return (r.rowCount ?? 0) > 0;
   }
 
+  /**
+   * ResumeMarks.keptPointsDue. Parsing the JSON is the cost: rows without the key are skipped on their text first, and
+   * the others parsed once (OFFSET 0 keeps the lateral from being inlined into one cast per condition).
+   * "C" order of toISOString text is time order.
+   */
+  async keptPointsDue(finishedBy: string): Promise<MigrationRecord[]> {
+    const { rows } = await this.db.query<{ data: string }>(
+      `SELECT t.data FROM engine_tasks t, LATERAL (SELECT t.data::jsonb AS j OFFSET 0) x
+       WHERE t.kind = 'migration' AND t.state = 'completed' AND position('"pointKept"' in t.data) > 0
+         AND j ->> 'mode' = 'warm' AND j -> 'warm' -> 'pointKept' = 'true'::jsonb AND COALESCE(jsonb_typeof(j -> 'resume'), 'null') = 'null'
+         AND (j ->> 'finishedAt') COLLATE "C" <= $1
+       ORDER BY t.seq`,
+      [finishedBy],
+    );
+    return rows.map(parse);
+  }
+
   /** The active migration of a VM of vCenter `vcenterId` ('': tasks recorded without one), if any. */
   async holderOf(vmId: string, vcenterId = ''): Promise<MigrationRecord | undefined> {
     const { rows } = await this.db.query<{ data: string }>(`SELECT data FROM engine_tasks WHERE kind = 'migration' AND vcenter_id = $2 AND active_target = $1`, [vmId, vcenterId]);

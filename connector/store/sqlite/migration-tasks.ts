@@ -104,6 +104,19 @@ export class SqliteMigrationTasks implements MigrationTaskRepository, FleetTaskC
     );
   }
 
+  /**
+   * ResumeMarks.keptPointsDue, on JSON fields (no column holds them): rows without the key are skipped on their text
+   * before any is parsed. finishedAt is always toISOString, so text order is time order.
+   */
+  async keptPointsDue(finishedBy: string): Promise<MigrationRecord[]> {
+    const rows = this.stmt(
+      `SELECT data FROM engine_tasks WHERE kind = 'migration' AND state = 'completed' AND instr(data, '"pointKept"') > 0 AND json_extract(data, '$.mode') = 'warm'
+         AND json_extract(data, '$.warm.pointKept') = 1 AND json_extract(data, '$.resume') IS NULL AND json_extract(data, '$.finishedAt') <= ?
+       ORDER BY seq`,
+    ).all(finishedBy) as { data: string }[];
+    return rows.map((r) => JSON.parse(r.data) as MigrationRecord);
+  }
+
   /** The active migration of a VM of vCenter `vcenterId` ('': tasks recorded without one), if any. */
   async holderOf(vmId: string, vcenterId = ''): Promise<MigrationRecord | undefined> {
     return this.holderNow(vmId, vcenterId);

@@ -23,6 +23,8 @@ export { formatEta, MigrationProgress } from './MigrationProgress.tsx';
 
 /** The connector running the task (issue 14). */
 const runsOn = (m: MigrationTask): string | undefined => m.connectorId;
+/** Handed back by its connector (a fleet release) and not yet taken over by a peer, which takes seconds. */
+const waitingForConnector = (m: MigrationTask): boolean => (m.state === 'running' || m.state === 'cancelling') && runsOn(m) === undefined;
 
 /** Seed: "select the environment, and then click the VM-to-EC2 Migrations tab". */
 export function MigrationsTab({ environmentId }: { environmentId: string }) {
@@ -77,7 +79,21 @@ export function MigrationsTab({ environmentId }: { environmentId: string }) {
     },
     // Shown once tasks say which connector of the fleet runs them.
     ...(list.data?.items.some((m) => runsOn(m) !== undefined)
-      ? [{ id: 'runsOn', label: t('migrations.runsOn'), cell: (m: MigrationTask) => <CellId id={runsOn(m) ?? t('common.none')} testId={testIds.fleet.runsOn} />, sortValue: (m: MigrationTask) => runsOn(m) ?? '', minWidth: 130, priority: 3 }]
+      ? [
+          {
+            id: 'runsOn',
+            label: t('migrations.runsOn'),
+            cell: (m: MigrationTask) =>
+              waitingForConnector(m) ? (
+                <CellText text={t('migrations.waitingForConnector')} testId={testIds.fleet.runsOn} />
+              ) : (
+                <CellId id={runsOn(m) ?? t('common.none')} testId={testIds.fleet.runsOn} />
+              ),
+            sortValue: (m: MigrationTask) => runsOn(m) ?? '',
+            minWidth: 130,
+            priority: 3,
+          },
+        ]
       : []),
     { id: 'instance', label: t('migrations.instanceId'), cell: (m) => <CellId id={m.instanceId ?? t('common.none')} testId="migration-instance" />, minWidth: 125, priority: 2 },
     { id: 'requestedBy', label: t('migrations.requestedBy'), cell: (m) => m.requestedBy, sortValue: (m) => m.requestedBy, minWidth: 140, priority: 4 },
