@@ -42,6 +42,16 @@ export function observeFleetTasks<T extends MigrationTaskRepository & FleetTaskC
       if (ts.length > 0) events.adopted(ts);
       return ts;
     },
+    // The engine's fill(): a takeover or a claim, reported as adopt and claimNext report theirs.
+    adoptOrClaim: async (...args: Parameters<FleetTaskClaims['adoptOrClaim']>) => {
+      const next = await (inner as FleetTaskClaims).adoptOrClaim(...args);
+      if (next?.adopted) events.adopted([next.task]);
+      else if (next) {
+        events.write(next.task);
+        events.claimed?.(next.task);
+      }
+      return next;
+    },
     release: async (id: string, me: string) => {
       const ok = await inner.release(id, me);
       if (ok) events.released?.(id);

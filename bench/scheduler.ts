@@ -69,7 +69,7 @@ export interface SchedulerResult extends Audit {
   connectors: number;
   opts: Required<SchedulerOptions>;
   submitted: number;
-  /** Tasks started by a claim from the store (claimNext), as the connector schedules; all of them but any resumed. */
+  /** Tasks started by a claim from the store (adoptOrClaim), as the connector schedules; all of them but any resumed. */
   claims: number;
   completed: number;
   failed: number;
@@ -161,7 +161,7 @@ export function outcome(ids: readonly string[], records: (MigrationRecord | unde
 /** A run whose engines started tasks without claiming them from the store did not measure the product's path. */
 export function notThroughTheStore(claims: number, completed: number): void {
   if (completed > 0 && claims === 0) {
-    throw new Error('the engine started its tasks without claiming them from the store (claimNext): the benchmark\'s task store wrapper hides the store\'s fleet claims');
+    throw new Error('the engine started its tasks without claiming them from the store (adoptOrClaim): the benchmark\'s task store wrapper hides the store\'s fleet claims');
   }
 }
 

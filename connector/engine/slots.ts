@@ -179,16 +179,17 @@ export class Slots {
       }
       const fleet = this.host.fleet();
       if (fleet) {
-        // A lost peer's running task comes before new work: it has progress (maybe an import slot) to resume.
-        // Each one the store hands over is resumed: one owned here and run by nobody would never end.
-        const lost = await fleet.claims.adopt(fleet.me, fleet.vcenterId(), fleet.staleBefore(), false, 1);
-        for (const t of lost) {
-          opts.log(`migration ${t.id}: taken over from a connector that stopped answering; resuming at ${t.phase}`);
-          this.resume(t);
+        // A lost peer's running task comes before new work: it has progress (maybe an import slot) to resume. The
+        // store decides both in one statement (one round trip per start); the task it hands over is resumed here:
+        // one owned here and run by nobody would never end.
+        const next = await fleet.claims.adoptOrClaim(fleet.me, fleet.vcenterId(), fleet.staleBefore(), this.host.iso());
+        if (!next) return;
+        if (next.adopted) {
+          opts.log(`migration ${next.task.id}: taken over from a connector that stopped answering; resuming at ${next.task.phase}`);
+          this.resume(next.task);
+          continue;
         }
-        if (lost.length > 0) continue;
-        const claimed = await fleet.claims.claimNext(fleet.me, fleet.vcenterId(), this.host.iso());
-        if (!claimed) return;
+        const claimed = next.task;
         queue.remove(claimed.id);
         // Observers see it leave the queue, as when this process starts its own.
         writer.remember({ id: claimed.id, state: 'queued', phase: claimed.phase });

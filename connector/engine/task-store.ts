@@ -79,6 +79,12 @@ export interface FleetTaskClaims {
    */
   adopt(me: string, vcenterId: string, staleBefore: string, mine?: boolean, limit?: number): Promise<MigrationRecord[]>;
   /**
+   * A free slot's next task in one statement (one round trip): one lost connector's running task, taken over as
+   * adopt(me, vcenterId, staleBefore, false, 1) would take it; only when there is none, the next queued one, claimed as
+   * claimNext(me, vcenterId, now) would. `adopted` says which (an adopted task resumes at its recorded step).
+   */
+  adoptOrClaim(me: string, vcenterId: string, staleBefore: string, now: string): Promise<{ task: MigrationRecord; adopted: boolean } | undefined>;
+  /**
    * The regions where a running migration of `vcenterId` whose owner is lost (as for adopt) holds an import slot:
    * a connector whose slots all wait for those slots hands one of its waiting migrations back (release) to make room.
    */
@@ -131,7 +137,7 @@ export interface SavedSince<T> {
 /** The repository's fleet claims, when it has them (bench wrappers may not). */
 export function fleetClaims(repo: MigrationTaskRepository): FleetTaskClaims | undefined {
   const r = repo as MigrationTaskRepository & Partial<FleetTaskClaims>;
-  return r.claimNext && r.adopt && r.requestCancel && r.cancelRequests && r.requestWarm && r.warmRequests && r.clearWarmRequest && r.queuedOrder ? (r as FleetTaskClaims) : undefined;
+  return r.claimNext && r.adopt && r.adoptOrClaim && r.requestCancel && r.cancelRequests && r.requestWarm && r.warmRequests && r.clearWarmRequest && r.queuedOrder ? (r as FleetTaskClaims) : undefined;
 }
 
 export interface MigrationTaskRepository {

@@ -204,6 +204,39 @@ describe.each(BACKENDS)('task repositories shared by a fleet ($name)', (backend)
     expect(next.find((t) => t.id === waiter.id)?.connectorId).toBe('c-a');
   });
 
+  it('adoptOrClaim: a lost connector\'s running task (slot holders first) before any queued one, then the queue; never one task twice', async () => {
+    const f = await fleet(3);
+    const [a, b, c] = f as [(typeof f)[0], (typeof f)[0], (typeof f)[0]];
+    const now = Date.parse('2026-01-01T00:10:00.000Z');
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const staleBefore = iso(now - 30_000);
+    await a.registry.heartbeat({ id: 'c-a', vcenterId: 'vc-1', version: '1', host: 'h', timeZone: 'UTC', startedAt: at }, new Date(now - 60_000));
+    await b.registry.heartbeat({ id: 'c-b', vcenterId: 'vc-1', version: '1', host: 'h', timeZone: 'UTC', startedAt: at }, new Date(now));
+    await c.registry.heartbeat({ id: 'c-c', vcenterId: 'vc-1', version: '1', host: 'h', timeZone: 'UTC', startedAt: at }, new Date(now));
+    for (let i = 0; i < 3; i++) await a.tasks.insert(migration(`m-${i}`, `vm-${i}`));
+    const onA = [(await a.tasks.claimNext('c-a', 'vc-1', at))!, (await a.tasks.claimNext('c-a', 'vc-1', at))!];
+    expect(await a.tasks.takeSlot('import', 'us-east-1', onA[1]!.id, onA[1]!.id, 5, at)).toBe(true);
+    // The last one waits in the queue, with a high priority and its window open: the lost peer's tasks still come first.
+    await a.tasks.insert(migration('m-urgent', 'vm-urgent', { priority: 9 }));
+    const first = await b.tasks.adoptOrClaim('c-b', 'vc-1', staleBefore, at);
+    expect(first).toEqual({ adopted: true, task: expect.objectContaining({ id: onA[1]!.id, state: 'running', connectorId: 'c-b' }) });
+    expect((await b.tasks.get('m-urgent'))?.state).toBe('queued');
+    expect(await c.tasks.adoptOrClaim('c-c', 'vc-1', staleBefore, at)).toEqual({ adopted: true, task: expect.objectContaining({ id: onA[0]!.id, connectorId: 'c-c' }) });
+    // Nothing lost any more: the queue, by priority; a live peer's running tasks are not taken.
+    expect(await b.tasks.adoptOrClaim('c-b', 'vc-1', staleBefore, at)).toEqual({ adopted: false, task: expect.objectContaining({ id: 'm-urgent', state: 'running', connectorId: 'c-b' }) });
+    expect((await c.tasks.get(onA[0]!.id))?.connectorId).toBe('c-c');
+
+    // Connectors asking at once: each task goes to one of them (the handed-back one as a takeover), as stored.
+    await b.tasks.release(onA[1]!.id, 'c-b');
+    for (let i = 3; i < 9; i++) await a.tasks.insert(migration(`m-${i}`, `vm-${i}`));
+    const got = await Promise.all(Array.from({ length: 12 }, (_, i) => f[1 + (i % 2)]!.tasks.adoptOrClaim(`c-${i % 2 ? 'c' : 'b'}`, 'vc-1', staleBefore, at)));
+    const taken = got.flatMap((g) => (g ? [g] : []));
+    expect(taken.map((g) => g.task.id).sort()).toEqual(['m-1', 'm-2', 'm-3', 'm-4', 'm-5', 'm-6', 'm-7', 'm-8']);
+    expect(taken.filter((g) => g.adopted).map((g) => g.task.id)).toEqual(['m-1']);
+    for (const g of taken) expect((await a.tasks.get(g.task.id))?.connectorId).toBe(g.task.connectorId);
+    expect(await b.tasks.adoptOrClaim('c-b', 'vc-1', staleBefore, at)).toBeUndefined();
+  });
+
   it('a cancel asked on a peer waits for the task\'s owner, and ends once the owner records it', async () => {
     const f = await fleet(2);
     await f[0]!.tasks.insert(migration('m-1', 'vm-1'));

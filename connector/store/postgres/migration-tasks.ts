@@ -16,6 +16,31 @@ const SAVE_OWNED_SQL = pgSaveSql(true);
 const SLOTS_LOCK = 1_014_003;
 const parse = (r: { data: string }): MigrationRecord => JSON.parse(r.data) as MigrationRecord;
 
+/**
+ * Claims the next queued migration for $1 of vCenter $2 whose start window has opened at `now` (a parameter), when
+ * `when` holds: priority DESC, then FIFO.
+ */
+const claimSql = (now: string, when = 'true') => `UPDATE engine_tasks SET state = 'running', owner = $1, updated_at = ${now},
+         data = (data::jsonb || jsonb_build_object('state', 'running', 'connectorId', $1::text))::text
+       WHERE ${when} AND id = (SELECT id FROM engine_tasks WHERE kind = 'migration' AND state = 'queued' AND vcenter_id IN ($2, '')
+                   AND (not_before IS NULL OR not_before <= ${now})
+                   ORDER BY priority DESC, seq LIMIT 1 FOR UPDATE SKIP LOCKED)
+       RETURNING data`;
+
+/**
+ * Takes over for $1 the running migrations of vCenter $2 whose owner is lost (heartbeat before $3), or with `mine` its
+ * own; import-slot holders first, then oldest, at most `limit`. Rows a live owner is writing right now are skipped
+ * (SKIP LOCKED): the next poll sees them again.
+ */
+const adoptSql = (mine: string, limit: string) => `UPDATE engine_tasks SET owner = $1, data = (data::jsonb || jsonb_build_object('connectorId', $1::text))::text
+       WHERE id IN (SELECT e.id FROM engine_tasks e
+                    WHERE e.kind = 'migration' AND e.state IN ('running', 'cancelling') AND e.vcenter_id IN ($2, '')
+                      AND (e.owner IS NULL OR (${mine} AND e.owner = $1)
+                           OR (NOT ${mine} AND e.owner <> $1 AND NOT EXISTS (SELECT 1 FROM connectors c WHERE c.id = e.owner AND c.heartbeat_at >= $3)))
+                    ORDER BY EXISTS (SELECT 1 FROM region_slots s WHERE s.task_id = e.id) DESC, e.seq LIMIT ${limit}
+                    FOR UPDATE OF e SKIP LOCKED)
+       RETURNING seq, data, EXISTS (SELECT 1 FROM region_slots s WHERE s.task_id = engine_tasks.id) AS holds`;
+
 export class PgMigrationTasks implements MigrationTaskRepository, FleetTaskClaims, RegionSlots, SavedSince<MigrationRecord> {
   /** The pool belongs to the store, which closes it. */
   constructor(private readonly db: PgDatabase) {}
@@ -137,32 +162,25 @@ export class PgMigrationTasks implements MigrationTaskRepository, FleetTaskClaim
   }
 
   async claimNext(me: string, vcenterId: string, now: string): Promise<MigrationRecord | undefined> {
-    const { rows } = await this.db.query<{ data: string }>(
-      `UPDATE engine_tasks SET state = 'running', owner = $1, updated_at = $3,
-         data = (data::jsonb || jsonb_build_object('state', 'running', 'connectorId', $1::text))::text
-       WHERE id = (SELECT id FROM engine_tasks WHERE kind = 'migration' AND state = 'queued' AND vcenter_id IN ($2, '')
-                   AND (not_before IS NULL OR not_before <= $3)
-                   ORDER BY priority DESC, seq LIMIT 1 FOR UPDATE SKIP LOCKED)
-       RETURNING data`,
-      [me, vcenterId, now],
-    );
+    const { rows } = await this.db.query<{ data: string }>(claimSql('$3'), [me, vcenterId, now]);
     return rows[0] && parse(rows[0]);
   }
 
   async adopt(me: string, vcenterId: string, staleBefore: string, mine = true, limit?: number): Promise<MigrationRecord[]> {
-    // Rows a live owner is writing right now are skipped (SKIP LOCKED): the next poll sees them again.
-    const { rows } = await this.db.query<{ seq: number; data: string; holds: boolean }>(
-      `UPDATE engine_tasks SET owner = $1, data = (data::jsonb || jsonb_build_object('connectorId', $1::text))::text
-       WHERE id IN (SELECT e.id FROM engine_tasks e
-                    WHERE e.kind = 'migration' AND e.state IN ('running', 'cancelling') AND e.vcenter_id IN ($2, '')
-                      AND (e.owner IS NULL OR ($4 AND e.owner = $1)
-                           OR (NOT $4 AND e.owner <> $1 AND NOT EXISTS (SELECT 1 FROM connectors c WHERE c.id = e.owner AND c.heartbeat_at >= $3)))
-                    ORDER BY EXISTS (SELECT 1 FROM region_slots s WHERE s.task_id = e.id) DESC, e.seq LIMIT $5
-                    FOR UPDATE OF e SKIP LOCKED)
-       RETURNING seq, data, EXISTS (SELECT 1 FROM region_slots s WHERE s.task_id = engine_tasks.id) AS holds`,
-      [me, vcenterId, staleBefore, mine, limit ?? null],
-    );
+    const { rows } = await this.db.query<{ seq: number; data: string; holds: boolean }>(adoptSql('$4', '$5'), [me, vcenterId, staleBefore, mine, limit ?? null]);
     return rows.sort((a, b) => Number(b.holds) - Number(a.holds) || a.seq - b.seq).map(parse);
+  }
+
+  async adoptOrClaim(me: string, vcenterId: string, staleBefore: string, now: string): Promise<{ task: MigrationRecord; adopted: boolean } | undefined> {
+    // The claim reads the takeover's result, so it runs after it and only when it took nothing (the two touch
+    // different rows: running and cancelling ones, queued ones).
+    const { rows } = await this.db.query<{ data: string; adopted: boolean }>(
+      `WITH adopted AS (${adoptSql('false', '1')}),
+            claimed AS (${claimSql('$4', 'NOT EXISTS (SELECT 1 FROM adopted)')})
+       SELECT data, true AS adopted FROM adopted UNION ALL SELECT data, false AS adopted FROM claimed`,
+      [me, vcenterId, staleBefore, now],
+    );
+    return rows[0] && { task: parse(rows[0]), adopted: rows[0].adopted };
   }
 
   async lostImportRegions(me: string, vcenterId: string, staleBefore: string): Promise<string[]> {

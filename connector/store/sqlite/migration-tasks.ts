@@ -161,6 +161,14 @@ export class SqliteMigrationTasks implements MigrationTaskRepository, FleetTaskC
     return rows.sort((a, b) => b.holds - a.holds || a.seq - b.seq).map((r) => JSON.parse(r.data) as MigrationRecord);
   }
 
+  /** The two claims one after the other, each deciding alone: with this in-process driver a call costs no round trip. */
+  async adoptOrClaim(me: string, vcenterId: string, staleBefore: string, now: string): Promise<{ task: MigrationRecord; adopted: boolean } | undefined> {
+    const [lost] = await this.adopt(me, vcenterId, staleBefore, false, 1);
+    if (lost) return { task: lost, adopted: true };
+    const claimed = await this.claimNext(me, vcenterId, now);
+    return claimed && { task: claimed, adopted: false };
+  }
+
   async lostImportRegions(me: string, vcenterId: string, staleBefore: string): Promise<string[]> {
     const rows = this.stmt(
       `SELECT DISTINCT s.scope FROM region_slots s JOIN engine_tasks e ON e.id = s.task_id
