@@ -7,7 +7,7 @@
 // connector lives, then move to a peer within about two leases of its last heartbeat, resuming from its recorded step.
 // pg-boss expires an active job after a fixed expireInSeconds (no heartbeat renewal: pg-boss issue #436) and
 // graphile-worker (Node) treats a job as abandoned only after a fixed 4-hour lock; neither counts "5 active imports
-// per account and region across all workers" (see slots in aws-steps.ts), and both would need their own job tables
+// per account and region across all workers" (see import-slots.ts), and both would need their own job tables
 // beside engine_tasks, which the portal, waves and the one-task-per-VM index already read.
 import type { CancelRequest, FleetTaskClaims, WarmRequest } from './task-store.ts';
 
