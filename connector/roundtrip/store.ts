@@ -115,8 +115,11 @@ export class SqliteReturnTasks implements ReturnTaskRepository {
 }
 
 // PostgreSQL's dialect of the statements above: numbered placeholders, a boolean where SQLite takes 0/1.
+// The record goes in whole, with its seq, in the insert itself: a parallel insert that loses on the target's index reads
+// the holder at once, and must not find a row whose data is still a placeholder.
 const PG_INSERT = `INSERT INTO return_tasks (id, seq, state, environment_id, export_id, requested_by, active_target, created_at, updated_at, data)
-  VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM return_tasks), $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq`;
+  SELECT $1, n.seq, $2, $3, $4, $5, $6, $7, $8, ($9::jsonb || jsonb_build_object('seq', n.seq))::text
+  FROM (SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM return_tasks) n RETURNING seq`;
 const PG_SAVE = `UPDATE return_tasks SET state = $1, updated_at = $2, data = $3, active_target = CASE WHEN $4::boolean THEN NULL ELSE active_target END WHERE id = $5`;
 
 function pgWhere(f: ReturnFilter): { sql: string; params: unknown[] } {
@@ -139,7 +142,7 @@ export class PgReturnTasks implements ReturnTaskRepository {
     let seq: number;
     try {
       // The seq sub-select may collide under parallel inserts (primary key on id, not seq): seq only orders the list.
-      const r = await this.db.query<{ seq: number }>(PG_INSERT, [...insertParams(rec), '{}']);
+      const r = await this.db.query<{ seq: number }>(PG_INSERT, [...insertParams(rec), JSON.stringify(rec)]);
       seq = Number(r.rows[0]!.seq);
     } catch (err) {
       const e = err as { code?: string; constraint?: string };
@@ -149,9 +152,7 @@ export class PgReturnTasks implements ReturnTaskRepository {
       }
       throw err;
     }
-    const full = { ...rec, seq } as ReturnRecord;
-    await this.save(full);
-    return full;
+    return { ...rec, seq } as ReturnRecord;
   }
 
   async save(rec: ReturnRecord): Promise<void> {
