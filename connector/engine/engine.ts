@@ -1,14 +1,13 @@
 // The migration engine: a durable FIFO of migrations with a fixed number of running slots. Each task is a
 // resumable step machine run by its pipeline (cold.ts: export → S3 → import → launch; warm/: replicate → cut over);
-// this file schedules them and answers the API; start-queue.ts orders the waiting ones, task-writer.ts records them.
+// this file takes the API's changes (submit, cancel, warm actions) and runs the step machine; slots.ts schedules the
+// runs, task-reads.ts answers the reads, start-queue.ts orders the waiting ones, task-writer.ts records them.
 import { randomUUID } from 'node:crypto';
-import type { MigrationTask, MigrationState } from '../contract/index.ts';
+import type { MigrationTask } from '../contract/index.ts';
 import { failureMessage, MigrationError } from './failures.ts';
 import { ActiveTaskConflict, fleetClaims, type FleetTaskClaims, type TaskFilter } from './task-store.ts';
-import { AppError } from '../errors.ts';
 import type { MigrationRecord, MigrationSubmission } from './types.ts';
-import { taskView } from './task-view.ts';
-import { pageJson, taskJson, type TaskJsonSource } from './task-json.ts';
+import { TaskReads } from './task-reads.ts';
 import { AwsSteps } from './aws-steps.ts';
 import { ColdPipeline } from './cold.ts';
 import { WarmPipeline } from './warm/pipeline.ts';
@@ -18,7 +17,7 @@ import { TaskWriter } from './task-writer.ts';
 import { FleetPoll } from './fleet-poll.ts';
 import { ResumePoints } from './warm/resume.ts';
 import { Slots, TERMINAL } from './slots.ts';
-import { CANCEL, RELEASED, SHUTDOWN, TAKEN_OVER, sleep, withVcenter, type EngineContext, type EngineSettings, type MigrationEngineOptions } from './runtime.ts';
+import { CANCEL, RELEASED, SHUTDOWN, TAKEN_OVER, engineSettings, sleep, withVcenter, type EngineContext, type EngineSettings, type MigrationEngineOptions } from './runtime.ts';
 
 /** How long stop() waits for running tasks to unwind after their abort. */
 const STOP_WAIT_MS = 20_000;
@@ -26,6 +25,7 @@ const STOP_WAIT_MS = 20_000;
 export { ENVIRONMENT_TAG, SOURCE_VM_NAME_TAG, SOURCE_VM_TAG, TASK_TAG } from './aws-launch.ts';
 export type { EngineVcenterSession, MigrationEngineOptions } from './runtime.ts';
 export { AWS_CALL_ROUNDS, AwsRetryError, MigrationError, awsRetryText, isRetryableAwsError, sdkAttempts } from './failures.ts';
+export { migrationAlreadyRunning } from './task-reads.ts';
 
 export class MigrationEngine {
   private readonly opts: EngineSettings;
@@ -39,6 +39,8 @@ export class MigrationEngine {
   private readonly warm: WarmPipeline;
   /** Parked warm tasks, their test instance work and the user's warm requests (warm/scheduling.ts). */
   private readonly warmTasks: WarmScheduling;
+  /** The task views the API answers with (task-reads.ts). */
+  private readonly reads: TaskReads;
   /** Kept replication points of completed warm migrations, released when their rollback window closes. */
   readonly resumePoints: ResumePoints;
   /** This connector's fleet id (options.connectorId), read once by start(). */
@@ -51,30 +53,7 @@ export class MigrationEngine {
   private updatingFlag = false;
 
   constructor(options: MigrationEngineOptions) {
-    this.opts = {
-      importRoleName: 'vmimport',
-      maxRunning: 4,
-      maxImportsPerRegion: 5,
-      keepAliveMs: 10_000,
-      pollMs: 2_000,
-      pollMaxMs: 30_000,
-      progressSaveMs: 1_000,
-      queueSize: 2,
-      keepStaging: false,
-      maxExportAttempts: 3,
-      vcenterConnectAttempts: 6,
-      retryDelayMs: 2_000,
-      retryMaxDelayMs: 30_000,
-      minuteMs: 60_000,
-      powerOffPollMs: 2_000,
-      guestShutdownTimeoutMs: 600_000,
-      leaseMs: 30_000,
-      fleetPollMs: 1_000,
-      now: () => new Date(),
-      log: () => {},
-      observers: [],
-      ...options,
-    };
+    this.opts = engineSettings(options);
     this.writer = new TaskWriter({
       tasks: this.opts.tasks,
       observers: this.opts.observers,
@@ -102,7 +81,7 @@ export class MigrationEngine {
       stopping: () => this.stopping,
       running: (id) => this.slots.running.get(id)?.task,
       stored: (id) => this.stored(id),
-      view: (t) => this.view(t),
+      view: (t) => this.reads.view(t),
       makeDue: (id) => this.slots.makeDue(id),
       flush: (id) => this.writer.flush(id),
       claims: () => this.claims,
@@ -122,6 +101,14 @@ export class MigrationEngine {
       run: (t, signal) => this.run(t, signal),
       save: (t) => this.save(t),
       iso: () => this.iso(),
+    });
+    this.reads = new TaskReads({
+      tasks: this.opts.tasks,
+      queue: this.queue,
+      slots: this.slots,
+      warmTasks: this.warmTasks,
+      now: () => this.opts.now(),
+      fleetVcenterId: () => (this.claims ? this.vcenterId() : undefined),
     });
     this.resumePoints = new ResumePoints({
       tasks: this.opts.tasks,
@@ -180,11 +167,6 @@ export class MigrationEngine {
   /** The fleet vCenter id this connector serves ('' alone). */
   private vcenterId(): string {
     return this.opts.vcenterId?.() ?? '';
-  }
-
-  /** A filter on a VM ID names this connector's vCenter's VM: other vCenters of the fleet number VMs alike. */
-  private scoped(filter: TaskFilter): TaskFilter {
-    return filter.vmId !== undefined && this.claims ? { ...filter, vcenterId: this.vcenterId() } : filter;
   }
 
   /** Stops working without changing any task: a later start() resumes them. */
@@ -250,7 +232,7 @@ export class MigrationEngine {
     } as MigrationRecord);
     queue.add(record);
     this.slots.pump();
-    return this.view(this.live(record.id) ?? record, await this.queuePositions());
+    return this.reads.view(this.reads.live(record.id) ?? record, await this.reads.queuePositions());
   }
 
   private async insertExclusive(record: MigrationRecord): Promise<MigrationRecord> {
@@ -260,54 +242,31 @@ export class MigrationEngine {
       return inserted;
     } catch (err) {
       if (!(err instanceof ActiveTaskConflict)) throw err;
-      const holder = err.holder as MigrationRecord | undefined;
-      const live = holder ? (this.live(holder.id) ?? holder) : undefined;
-      throw migrationAlreadyRunning(record.vmId, live ? this.view(live, await this.queuePositions()) : undefined);
+      throw await this.reads.alreadyRunning(record.vmId, err.holder as MigrationRecord | undefined);
     }
   }
 
   /** The VM's active migration, if any. Advisory (pre-flight): submit() is where one per VM is enforced. */
-  async activeFor(vmId: string): Promise<MigrationTask | undefined> {
-    for (const state of ['running', 'cancelling', 'queued'] as const) {
-      const [t] = (await this.opts.tasks.list(this.scoped({ vmId, state, limit: 1, offset: 0 }))).items;
-      if (t) return this.view(this.live(t.id) ?? t, await this.queuePositions());
-    }
-    return undefined;
+  activeFor(vmId: string): Promise<MigrationTask | undefined> {
+    return this.reads.activeFor(vmId);
   }
 
-  async get(id: string): Promise<MigrationTask | undefined> {
-    const t = this.live(id) ?? (await this.opts.tasks.get(id));
-    return t ? this.view(t, await this.queuePositions()) : undefined;
+  get(id: string): Promise<MigrationTask | undefined> {
+    return this.reads.get(id);
   }
 
-  async list(filter: TaskFilter): Promise<{ items: MigrationTask[]; total: number }> {
-    const page = await this.opts.tasks.list(this.scoped(filter));
-    const positions = await this.queuePositions();
-    return { items: page.items.map((t) => this.view(this.live(t.id) ?? t, positions)), total: page.total };
+  list(filter: TaskFilter): Promise<{ items: MigrationTask[]; total: number }> {
+    return this.reads.list(filter);
   }
 
   /** GET /migrations as sent: a page's JSON, most of it kept from earlier polls (task-json.ts). */
-  async listJson(filter: TaskFilter): Promise<Buffer> {
-    const page = await this.opts.tasks.list(this.scoped(filter));
-    return pageJson(page, await this.jsonSource());
+  listJson(filter: TaskFilter): Promise<Buffer> {
+    return this.reads.listJson(filter);
   }
 
   /** GET /migrations/{id} as sent, with the task's environment for the caller's permission check. */
-  async getJson(id: string): Promise<{ environmentId: string; json: string } | undefined> {
-    const shared = await this.opts.tasks.peek?.(id);
-    const stored = shared ?? (await this.opts.tasks.get(id));
-    return stored ? { environmentId: stored.environmentId, json: taskJson(stored, await this.jsonSource(), shared !== undefined) } : undefined;
-  }
-
-  private async jsonSource(): Promise<TaskJsonSource> {
-    const queue = await this.queue.ready();
-    let positions: Map<string, number> | undefined;
-    return { live: (id) => this.live(id), view: (t) => this.view(t, t.state === 'queued' ? (positions ??= queue.positions(this.slots.free())) : undefined) };
-  }
-
-  /** The in-memory record of a running or parked task (the one its pipeline writes). */
-  private live(id: string): MigrationRecord | undefined {
-    return this.slots.running.get(id)?.task ?? this.warmTasks.parkedTask(id);
+  getJson(id: string): Promise<{ environmentId: string; json: string } | undefined> {
+    return this.reads.getJson(id);
   }
 
   /** Launch test instance (warm): from the latest completed cycle, in `req.subnetId`; replication continues. */
@@ -327,15 +286,15 @@ export class MigrationEngine {
 
   /** Cancels a task in any non-terminal phase, recording who asked; a terminal or cancelling task is returned unchanged. */
   async cancel(id: string, cancelledBy: string): Promise<MigrationTask | undefined> {
-    const t = this.live(id) ?? (await this.stored(id));
+    const t = this.reads.live(id) ?? (await this.stored(id));
     if (!t) return undefined;
     // Looked up after the read: the task may have started meanwhile.
     const live = this.slots.running.get(id);
-    if (TERMINAL.includes(t.state) || t.state === 'cancelling') return this.view(t, await this.queuePositions());
+    if (TERMINAL.includes(t.state) || t.state === 'cancelling') return this.reads.view(t, await this.reads.queuePositions());
     if (this.claims && !live && !this.warmTasks.parkedTask(id)) {
       // Run by a peer (or claimed by one meanwhile): its owner carries the cancel out at its next poll.
-      if (!(await this.claims.requestCancel(id, cancelledBy, this.iso()))) return this.view(t);
-      if (t.state !== 'queued') return this.view({ ...t, state: 'cancelling', cancelRequested: true, cancelledBy, cancelledAt: this.iso() });
+      if (!(await this.claims.requestCancel(id, cancelledBy, this.iso()))) return this.reads.view(t);
+      if (t.state !== 'queued') return this.reads.view({ ...t, state: 'cancelling', cancelRequested: true, cancelledBy, cancelledAt: this.iso() });
     }
     t.cancelRequested = true;
     t.cancelledBy = cancelledBy;
@@ -345,7 +304,7 @@ export class MigrationEngine {
       this.finish(t, 'cancelled');
       await this.writer.flush(t.id);
       this.writer.forget(t.id);
-      return this.view(t);
+      return this.reads.view(t);
     }
     t.state = 'cancelling';
     this.save(t);
@@ -356,14 +315,14 @@ export class MigrationEngine {
       this.slots.due.delete(id);
       this.slots.launch(t);
     }
-    return this.view(t);
+    return this.reads.view(t);
   }
 
   /** A stored task this process is about to change: its state as stored is the observers' `before`. */
   private async stored(id: string): Promise<MigrationRecord | undefined> {
     const t = await this.opts.tasks.get(id);
     // A task that started while it was read is changed through its live record.
-    const live = this.live(id);
+    const live = this.reads.live(id);
     if (live) return live;
     if (t) this.writer.remember(t, true);
     return t;
@@ -378,10 +337,6 @@ export class MigrationEngine {
       await Promise.allSettled([...busy.map((r) => r.done), ...writes]);
       if (busy.length === 0) await sleep(20);
     }
-  }
-
-  private async queuePositions(): Promise<Map<string, number>> {
-    return (await this.queue.ready()).positions(this.slots.free());
   }
 
   // ---------- the step machine ----------
@@ -411,7 +366,7 @@ export class MigrationEngine {
     }
   }
 
-  // ---------- persistence and views ----------
+  // ---------- persistence ----------
 
   private finish(t: MigrationRecord, state: 'completed' | 'failed' | 'cancelled'): void {
     t.state = state;
@@ -427,28 +382,6 @@ export class MigrationEngine {
   private iso(): string {
     return this.opts.now().toISOString();
   }
-
-  private view(t: MigrationRecord, positions?: Map<string, number>): MigrationTask {
-    const queuePosition = t.state === 'queued' ? positions?.get(t.id) : undefined;
-    return taskView(t, this.opts.now(), queuePosition);
-  }
-}
-
-const STATE_WORDS: Partial<Record<MigrationState, string>> = { queued: 'queued', running: 'running', cancelling: 'being cancelled' };
-
-/** 409 naming the migration that holds the VM; the refused request's import authorization is spent. */
-export function migrationAlreadyRunning(vmId: string, holder: MigrationTask | undefined): AppError {
-  const vm = holder?.vmName ? `${holder.vmName} (${vmId})` : vmId;
-  const which = holder
-    ? `migration task ${holder.id}, requested by ${holder.requestedBy} at ${holder.createdAt}, is ${STATE_WORDS[holder.state] ?? holder.state}${holder.state === 'running' ? ` (${holder.phase})` : ''}`
-    : 'another migration is in progress';
-  return new AppError(
-    409,
-    'MIGRATION_ALREADY_RUNNING',
-    `The virtual machine ${vm} is already being migrated: ${which}. A VM can have one migration at a time: wait for that migration to end, or cancel it (VM-to-EC2 Migrations). ` +
-      'This request used up its import authorization: once that migration has ended, begin the migration again from Migrate VM to EC2.',
-    holder ? { migrationId: holder.id, requestedBy: holder.requestedBy, state: holder.state, phase: holder.phase } : undefined,
-  );
 }
 
 /** 10,000 parts must always suffice: part size from the expected stream size (see disk-copy.ts). */

@@ -93,6 +93,34 @@ export interface MigrationEngineOptions {
 export type EngineSettings = Required<Omit<MigrationEngineOptions, 'log' | 'onTaskEnd' | 'ebs' | 'bandwidth' | 'connectorId' | 'vcenterId'>> &
   Pick<MigrationEngineOptions, 'onTaskEnd' | 'ebs' | 'bandwidth' | 'connectorId' | 'vcenterId'> & { log: (msg: string) => void };
 
+/** The options with their defaults filled in. */
+export function engineSettings(options: MigrationEngineOptions): EngineSettings {
+  return {
+    importRoleName: 'vmimport',
+    maxRunning: 4,
+    maxImportsPerRegion: 5,
+    keepAliveMs: 10_000,
+    pollMs: 2_000,
+    pollMaxMs: 30_000,
+    progressSaveMs: 1_000,
+    queueSize: 2,
+    keepStaging: false,
+    maxExportAttempts: 3,
+    vcenterConnectAttempts: 6,
+    retryDelayMs: 2_000,
+    retryMaxDelayMs: 30_000,
+    minuteMs: 60_000,
+    powerOffPollMs: 2_000,
+    guestShutdownTimeoutMs: 600_000,
+    leaseMs: 30_000,
+    fleetPollMs: 1_000,
+    now: () => new Date(),
+    log: () => {},
+    observers: [],
+    ...options,
+  };
+}
+
 /** What the scheduler hands a pipeline: the settings and the ways to persist a task. */
 export interface EngineContext {
   readonly opts: EngineSettings;
