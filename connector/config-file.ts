@@ -1,10 +1,11 @@
 // The connector's configuration file (YAML or JSON) plus VM2EC2_* environment overrides, validated by the one
 // ConnectorConfig schema. Certificate material may be given as files (`*File`) and is read here.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConnectorConfig } from './config.ts';
+import { replaceFile } from './files.ts';
 
 /** A configuration the connector refuses; the message names the key and what to fix. */
 export class ConfigError extends Error {
@@ -143,7 +144,7 @@ export async function updateConfigFile(file: string, path: string[], value: unkn
   if (doc.errors.length > 0) throw new ConfigError(`${file} is not valid YAML/JSON: ${doc.errors[0]!.message}`);
   doc.setIn(path, doc.createNode(value));
   await resolveConfig(doc.toJS(), { env: {}, baseDir: dirname(resolve(file)), source: file });
-  await writeFile(file, doc.toString());
+  await replaceFile(file, doc.toString());
 }
 
 /** Reads one key of the raw file (no overrides). */

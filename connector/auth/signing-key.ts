@@ -1,6 +1,7 @@
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
+import { createOnce } from '../files.ts';
 
 export const IMPORT_TOKEN_ALG = 'ES256';
 
@@ -29,12 +30,8 @@ export async function loadOrCreateSigningKey(dataDir: string): Promise<SigningKe
     const jwk = await exportJWK(privateKey);
     jwk.kid = await calculateJwkThumbprint(jwk);
     jwk.alg = IMPORT_TOKEN_ALG;
-    try {
-      // 'wx': two processes starting at once must not overwrite each other's key.
-      await writeFile(file, JSON.stringify(jwk), { mode: 0o600, flag: 'wx' });
-    } catch (writeErr) {
-      if ((writeErr as NodeJS.ErrnoException).code !== 'EEXIST') throw writeErr;
-    }
+    // Two processes starting at once: the first key published wins and both read it whole.
+    await createOnce(file, JSON.stringify(jwk), 0o600);
     text = await readFile(file, 'utf8');
   }
   // A key file someone made readable to others is tightened again.

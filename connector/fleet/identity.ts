@@ -1,8 +1,9 @@
 // Which connector of a fleet this process is: the id its tasks, heartbeats and settings are stored under.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { createOnce } from '../files.ts';
 
 const ID_FILE = 'connector-id';
 const VALID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -33,9 +34,7 @@ export async function connectorIdentity(opts: { dataDir: string; connectorId?: s
   }
   const id = `${hostPart()}-${randomBytes(3).toString('hex')}`;
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
-  // 'wx': two processes starting on one data dir at once keep the first id.
-  await writeFile(file, `${id}\n`, { flag: 'wx', mode: 0o600 }).catch(async (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EEXIST') throw err;
-  });
+  // Two processes starting on one data dir at once keep the first id, and both read it whole.
+  await createOnce(file, `${id}\n`, 0o600);
   return (await readFile(file, 'utf8')).trim();
 }
