@@ -70,17 +70,26 @@ describe('throttled copy', () => {
 });
 
 describe('Runs on', () => {
-  it('names the connector running each task once tasks carry it, and is absent before', async () => {
+  it('names the connector running each task once tasks carry it, and is absent when no task names one', async () => {
     migrations = [copying({ id: 'mig-1', environmentId: 'env-1', connectorId: 'conn-b' })];
     renderWithProviders(<MigrationsTab environmentId="env-1" />);
     const row = await screen.findByTestId(testIds.portal.migrationRow('mig-1'));
     expect(screen.getByRole('columnheader', { name: /Runs on/ })).toBeTruthy();
     expect(within(row).getByTestId(testIds.fleet.runsOn).textContent).toBe('conn-b');
     cleanup();
-    migrations = [copying({ id: 'mig-2', environmentId: 'env-1' })];
+    // Ended before tasks carried their connector: nothing to show.
+    migrations = [task({ id: 'mig-2', environmentId: 'env-1', state: 'completed', phase: 'done' })];
     renderWithProviders(<MigrationsTab environmentId="env-1" />);
     await screen.findByTestId(testIds.portal.migrationRow('mig-2'));
     expect(screen.queryByRole('columnheader', { name: /Runs on/ })).toBeNull();
+  });
+
+  it('appears when the only task without a connector is a handed-back one, so everyone sees it is waiting', async () => {
+    migrations = [task({ id: 'mig-1', environmentId: 'env-1' })];
+    renderWithProviders(<MigrationsTab environmentId="env-1" />);
+    const row = await screen.findByTestId(testIds.portal.migrationRow('mig-1'));
+    expect(screen.getByRole('columnheader', { name: /Runs on/ })).toBeTruthy();
+    expect(within(row).getByTestId(testIds.fleet.runsOn).textContent).toBe('Waiting for a connector');
   });
 
   it('says a handed-back task (no owner until a peer takes it over) is waiting for a connector; an ended one has none', async () => {

@@ -77,8 +77,9 @@ export function MigrationsTab({ environmentId }: { environmentId: string }) {
       minWidth: anyWarm ? 190 : 170,
       wrap: true,
     },
-    // Shown once tasks say which connector of the fleet runs them.
-    ...(list.data?.items.some((m) => runsOn(m) !== undefined)
+    // Shown once tasks say which connector of the fleet runs them, or one waits for a connector to take it over
+    // (every connector records itself on the tasks it runs, so an active task without one was handed back).
+    ...(list.data?.items.some((m) => runsOn(m) !== undefined || waitingForConnector(m))
       ? [
           {
             id: 'runsOn',
