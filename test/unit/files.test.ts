@@ -1,11 +1,13 @@
 // Files in the data directory: a concurrent reader never sees an empty or partial file (the CI failure of stop 24
 // was a second connector start reading the signing key between another's create and its write).
-import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectorIdentity } from '../../connector/fleet/identity.ts';
 import { createOnce, replaceFile } from '../../connector/files.ts';
+import { loadOrCreateTls } from '../../connector/tls.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -82,5 +84,33 @@ describe('connector identity', () => {
       expect(new Set(ids).size).toBe(1);
       expect(ids[0]).toMatch(/-[0-9a-f]{6}$/);
     }
+  });
+});
+
+describe('generated connector certificate', () => {
+  it('is one whole pair for concurrent first starts, kept private, and reused', async () => {
+    const dataDir = join(dir, 'tls-race');
+    const starts = await Promise.all([1, 2, 3].map(() => loadOrCreateTls(dataDir, ['localhost'])));
+    expect(new Set(starts.map((s) => s.thumbprintSha256)).size).toBe(1);
+    expect(starts.filter((s) => s.generated)).toHaveLength(1);
+    const certPem = await readFile(join(dataDir, 'tls', 'connector.crt'), 'utf8');
+    const keyPem = await readFile(join(dataDir, 'tls', 'connector.key'), 'utf8');
+    expect(new X509Certificate(certPem).checkPrivateKey(createPrivateKey(keyPem))).toBe(true);
+    expect((await stat(join(dataDir, 'tls'))).mode & 0o777).toBe(0o700);
+    expect((await stat(join(dataDir, 'tls', 'connector.key'))).mode & 0o777).toBe(0o600);
+    expect((await readdir(dataDir)).filter((n) => n.startsWith('.tls-'))).toEqual([]);
+    const again = await loadOrCreateTls(dataDir, ['localhost']);
+    expect(again).toMatchObject({ generated: false, thumbprintSha256: starts[0]!.thumbprintSha256 });
+  });
+
+  it('takes an empty tls directory, and names what to do with half a pair instead of replacing it', async () => {
+    const empty = join(dir, 'tls-empty');
+    await mkdir(join(empty, 'tls'), { recursive: true });
+    expect((await loadOrCreateTls(empty, ['localhost'])).generated).toBe(true);
+    const half = join(dir, 'tls-half');
+    await mkdir(join(half, 'tls'), { recursive: true });
+    await writeFile(join(half, 'tls', 'connector.key'), 'kept');
+    await expect(loadOrCreateTls(half, ['localhost'])).rejects.toThrow(/holds only part .* Delete that directory and restart/);
+    expect(await readFile(join(half, 'tls', 'connector.key'), 'utf8')).toBe('kept');
   });
 });
