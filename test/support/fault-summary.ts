@@ -3,7 +3,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 
 export interface FaultTally {
-  /** The test file or scenario group, e.g. 'aws-faults'. */
+  /** The test file or scenario group, e.g. 'aws-faults-ec2'. */
   suite: string;
   /** Faults the test injected (throttles, 500s, resets, dropped NFC connections, SIGKILLs…). */
   faultsInjected: number;
