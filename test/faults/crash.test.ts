@@ -5,26 +5,21 @@
 // snapshot that the connector has not recorded yet. It is restarted on the same data directory each time; at the end
 // every task must have completed with exactly one EC2 import and one instance, and nothing may be left behind in
 // S3, EC2 or vCenter. CRASH_SEED=<the printed seed> replays the kill plan (the machine's timing still varies).
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { Server } from 'node:http';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DescribeInstancesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
 import { IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { IMPORT_ROLE_POLICY_NAME, importRolePolicies } from '../../connector/aws/vmimport-role.ts';
-import { API_PREFIX, PLUGIN_KEY, type MigrationPhase, type MigrationTask } from '../../connector/contract/index.ts';
+import { PLUGIN_KEY, type MigrationPhase, type MigrationTask } from '../../connector/contract/index.ts';
 import { TASK_TAG } from '../../connector/engine/engine.ts';
 import { SqliteMigrationTasks } from '../../connector/store/sqlite/migration-tasks.ts';
 import type { MigrationRecord } from '../../connector/engine/types.ts';
-import { PACKAGE_ROOT } from '../../connector/paths.ts';
 import { generateSelfSigned } from '../../connector/tls.ts';
-import { VimFault } from '../../connector/vsphere/soap.ts';
 import { Vim25Client } from '../../connector/vsphere/vim25.ts';
 import { labUsers, type LabUser } from '../../lab/index.ts';
 import { reservePort } from '../../lab/ports.ts';
@@ -33,39 +28,14 @@ import { labS3ClientConfig, startS3, type S3Handle } from '../../lab/s3/index.ts
 import { startVcsim, type VcsimHandle } from '../../lab/vcsim/index.ts';
 import { startVsphereClient, type VsphereClientHandle } from '../../lab/vsphere-client/index.ts';
 import { recordFaultTally } from '../support/fault-summary.ts';
-import { httpsJson, type HttpResult } from '../support/api-lab.ts';
+import { crashVms, killPlan, PHASES, phaseCounts, prng, waitUntil, type Target } from '../support/crash-plan.ts';
+import { apiLogin, crashConnectorYaml, leaseIdOpen, nfcUrlOpen, spawnConnector, startSlowDeleteProxy, stopConnector, type Connector } from '../support/crash-connector.ts';
 
 const REGION = 'us-east-1';
 const BUCKET = `vm2ec2-staging-${REGION}`;
 const MIGRATIONS = 20;
-const PHASES: MigrationPhase[] = ['exporting', 'uploading', 'importing', 'launching', 'cleaning-up'];
-type Target = MigrationPhase | 'blind' | 'snapshot-created' | 'snapshot-removed';
 const SEED = process.env.CRASH_SEED ? Number(process.env.CRASH_SEED) : Math.floor(Math.random() * 2 ** 31);
-// Small disks (over S3's 5 MiB part size, so uploads are multipart) on VMs powered on (snapshot export) and off.
-const KINDS: { name: string; powerState: 'poweredOn' | 'poweredOff'; disks: number[] }[] = [
-  { name: 'crash-off-a', powerState: 'poweredOff', disks: [8] },
-  { name: 'crash-on-a', powerState: 'poweredOn', disks: [7] },
-  { name: 'crash-multi', powerState: 'poweredOff', disks: [6, 2] },
-  { name: 'crash-on-b', powerState: 'poweredOn', disks: [6, 3] },
-  { name: 'crash-off-b', powerState: 'poweredOff', disks: [7] },
-];
-// One VM per migration: a VM has one active migration at a time (the connector refuses a second with 409).
-const VMS = Array.from({ length: MIGRATIONS }, (_, i) => {
-  const kind = KINDS[i % KINDS.length]!;
-  return { ...kind, name: `${kind.name}-${String(Math.floor(i / KINDS.length) + 1).padStart(2, '0')}` };
-});
-
-/** mulberry32: a seeded PRNG in five lines, so kill points are reproducible (Math.random cannot be seeded). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const VMS = crashVms(MIGRATIONS);
 const random = prng(SEED);
 const between = (lo: number, hi: number): number => Math.floor(lo + random() * (hi - lo + 1));
 
@@ -99,31 +69,12 @@ let startedAt = '';
 const liveLeaseProbes: boolean[] = [];
 let lastOutput = '';
 
-interface Connector {
-  child: ChildProcessWithoutNullStreams;
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Starts `connector/main.ts --config` and resolves once it listens (the engine resumes on listen). */
-async function startConnector(): Promise<Connector> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(PACKAGE_ROOT, 'connector/main.ts'), '--config', configFile], {
-    cwd: PACKAGE_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', TMPDIR: process.env.TMPDIR ?? tmpdir() },
-    stdio: ['pipe', 'pipe', 'pipe'],
+/** Starts the connector on the data directory (a task saved since it was spawned is being worked on by it). */
+const startConnector = (): Promise<Connector> =>
+  spawnConnector(configFile, () => {
+    startedAt = new Date().toISOString();
+    starts += 1;
   });
-  startedAt = new Date().toISOString();
-  starts += 1;
-  let out = '';
-  const keep = (c: Buffer): void => void (out = (out + c.toString()).slice(-200_000));
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
-  const c: Connector = { child, output: () => out, exited };
-  await waitUntil(() => /Connector listening/.test(out) || child.exitCode !== null, 'the connector to listen', 90_000, 20);
-  if (!/Connector listening/.test(out)) throw new Error(`the connector did not start:\n${out}`);
-  return c;
-}
 
 async function killConnector(c: Connector): Promise<void> {
   c.child.kill('SIGKILL');
@@ -132,53 +83,8 @@ async function killConnector(c: Connector): Promise<void> {
   if (end.signal === 'SIGKILL') kills += 1;
 }
 
-/** Polls `check` (every `everyMs`: kill points need a fine grain) until it returns a value; no timing is asserted. */
-async function waitUntil<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, ms = 240_000, everyMs = 5): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
-/** A pass-through to the lab S3 that holds DeleteObject for a while, so the clean-up phase lasts long enough to be hit. */
-async function startSlowDeleteProxy(target: string, delayMs: number): Promise<{ server: Server; url: string }> {
-  const to = new URL(target);
-  // No keep-alive towards s3rver: its stop() waits for open sockets.
-  const agent = new Agent({ keepAlive: false });
-  // A dozen lines of piping; a proxy library would add a dependency for nothing.
-  const server = createServer((req, res) => {
-    const forward = (): void => {
-      const up = httpRequest({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers, agent }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
-      up.on('error', () => res.destroy());
-      res.on('close', () => up.destroy());
-      req.pipe(up);
-    };
-    if (req.method === 'DELETE' && !req.url?.includes('uploadId=')) setTimeout(forward, delayMs);
-    else forward();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  server.on('close', () => agent.destroy());
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-
-async function login(userName: string): Promise<(method: string, path: string, body?: unknown) => Promise<HttpResult<unknown>>> {
-  const user = users.find((u) => u.name === userName)!;
-  const res = await httpsJson<{ pluginSessionToken: string }>(`${client!.origin}/ui/api/login`, {
-    ca: client!.certPem,
-    method: 'POST',
-    body: { username: user.name, password: user.password },
-  });
-  if (res.status !== 200) throw new Error(`login of ${userName}: HTTP ${res.status}`);
-  const token = res.body.pluginSessionToken;
-  return (method, path, body) =>
-    httpsJson(`${origin}${API_PREFIX}${path}`, { ca: connectorCa, method, headers: { 'vmware-api-session-id': token }, ...(body !== undefined ? { body } : {}) });
-}
+/** Logs in at the vSphere Client stand-in; calls the connector API with the plugin session token it hands out. */
+const login = (userName: string) => apiLogin(users.find((u) => u.name === userName)!, client!, { origin, ca: connectorCa });
 
 /** Wall time tasks were seen in each phase (diagnostics for the report, never asserted). */
 const phaseMs = new Map<string, number>();
@@ -199,12 +105,6 @@ async function harvest(): Promise<MigrationRecord[]> {
   return live;
 }
 
-function phaseCounts(live: MigrationRecord[]): Partial<Record<MigrationPhase, number>> {
-  const out: Partial<Record<MigrationPhase, number>> = {};
-  for (const t of live) out[t.phase] = (out[t.phase] ?? 0) + 1;
-  return out;
-}
-
 /** Is the current process working on this task in this phase (not just the state left by the last kill)? */
 function isAt(t: MigrationRecord, phase: MigrationPhase): boolean {
   if (t.phase !== phase || t.updatedAt < startedAt) return false;
@@ -218,29 +118,8 @@ async function allEnded(): Promise<boolean> {
   return states.every((s) => ['completed', 'failed', 'cancelled'].includes(s));
 }
 
-/** Is this lease still open in vCenter (initializing or ready)? A lease vCenter no longer knows is not. */
-async function leaseIdOpen(vim: Vim25Client, id: string): Promise<boolean> {
-  try {
-    const { state } = await vim.leaseState({ type: 'HttpNfcLease', value: id });
-    return state === 'ready' || state === 'initializing';
-  } catch (err) {
-    if (err instanceof VimFault && err.faultType === 'ManagedObjectNotFound') return false;
-    throw err;
-  }
-}
-
 /** Does a GET of this NFC URL still answer (the lease that issued it is open)? */
-function leaseOpen(url: string): Promise<boolean> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(`${vcsim.origin}${u.pathname}`, { method: 'HEAD', ca: vcsim.certPem }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const leaseOpen = (url: string): Promise<boolean> => nfcUrlOpen(vcsim, url);
 
 beforeAll(async () => {
   console.log(`crash suite seed: ${SEED} (reproduce with CRASH_SEED=${SEED})`);
@@ -269,32 +148,7 @@ beforeAll(async () => {
   const clientTls = await generateSelfSigned(['127.0.0.1', 'localhost']);
   await writeFile(join(dir, 'vcenter-ca.pem'), clientTls.certPem);
   configFile = join(dir, 'connector.yaml');
-  await writeFile(
-    configFile,
-    [
-      '# written by test/faults/crash.test.ts',
-      `listen: { host: 127.0.0.1, port: ${connectorPort} }`,
-      'dataDir: data',
-      'vcenter:',
-      `  url: https://127.0.0.1:${clientPort}`,
-      '  caFile: vcenter-ca.pem',
-      'administrators: [administrator@vsphere.local]',
-      'aws:',
-      `  endpoint: ${ec2.url}`,
-      `  regions: [${REGION}]`,
-      '  credentials: { accessKeyId: lab, secretAccessKey: lab }',
-      'logging: { level: info }',
-      'engine:',
-      `  s3Endpoint: ${proxy.url}`,
-      `  s3Credentials: { accessKeyId: ${s3.accessKeyId}, secretAccessKey: ${s3.secretAccessKey} }`,
-      `  vcenterAccount: { userName: ${admin.name}, password: ${JSON.stringify(admin.password)} }`,
-      '  maxRunning: 8',
-      '  leaseKeepAliveMs: 50',
-      '  pollMs: 20',
-      '  pollMaxMs: 100',
-      '',
-    ].join('\n'),
-  );
+  await writeFile(configFile, crashConnectorYaml({ connectorPort, clientPort, ec2Url: ec2.url, region: REGION, s3Endpoint: proxy.url, s3Credentials: s3, vcenterAccount: admin }));
   connector = await startConnector();
   origin = `https://127.0.0.1:${connectorPort}`;
   connectorCa = await readFile(join(dir, 'data', 'tls', 'connector.crt'), 'utf8');
@@ -318,14 +172,7 @@ afterAll(async () => {
     duplicates: tally.duplicates,
     orphans: tally.orphans,
   });
-  if (connector && connector.child.exitCode === null && connector.child.signalCode === null) {
-    connector.child.kill('SIGTERM');
-    const stopped = await Promise.race([connector.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 30_000).unref())]);
-    if (!stopped) {
-      connector.child.kill('SIGKILL');
-      await connector.exited;
-    }
-  }
+  await stopConnector(connector);
   tasks?.close();
   ec2Client?.destroy();
   s3Client?.destroy();
@@ -381,18 +228,9 @@ describe('SIGKILL of the connector during 20 concurrent migrations', { timeout: 
 
   it('is killed at seeded random points in every phase and restarted on the same data directory until all finish', async () => {
     expect(ids).toHaveLength(MIGRATIONS);
-    // The kill plan, shuffled by the seed: one kill per phase; one at a blind delay right after a restart; one between
-    // vCenter creating an export snapshot and the connector recording it; one between vCenter removing it and the
-    // connector recording that. Extra kills follow while a phase was never interrupted.
-    const shuffled: Target[] = [...PHASES, 'blind', 'snapshot-created', 'snapshot-removed'];
-    for (let i = shuffled.length - 1; i > 0; i--) {
-      const j = between(0, i);
-      [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
-    }
-    // Exports happen only while queued migrations still start: those kills go first (in the seed's order), or a fast
-    // run ends before the plan reaches them (CI, seed 894765576: all 20 done after 5 kills, none while exporting).
-    const early = (t: Target) => t === 'exporting' || t === 'snapshot-created';
-    const plan: Target[] = [...shuffled.filter(early), ...shuffled.filter((t) => !early(t))];
+    // The kill plan, shuffled by the seed (test/support/crash-plan.ts): one kill per phase, one blind, one in each
+    // snapshot window; the kills that can only land while migrations still start go first.
+    const plan: Target[] = killPlan(between);
     const adminUser = users.find((u) => u.name === 'administrator@vsphere.local')!;
     const vim = await Vim25Client.connect({ sdkUrl: vcsim.sdkUrl, ca: vcsim.certPem });
     await vim.login(adminUser.name, adminUser.password);
