@@ -23,7 +23,8 @@ import {
   useAwsFaultsLab,
   VMS,
 } from '../support/aws-faults-lab.ts';
-import { decodeStreamOptimizedVmdk, expectedRawSha256 } from '../support/vmdk.ts';
+import { decodeStreamOptimizedVmdk } from '../support/vmdk.ts';
+import { expectedRawSha256 } from '../support/lab-disk-content.ts';
 import { REGION } from '../integration/engine-helpers.ts';
 
 let failedWithMessage = 0;

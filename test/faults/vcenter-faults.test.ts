@@ -20,7 +20,8 @@ import { startEc2Emulator, type Ec2EmulatorHandle } from '../../lab/ec2/index.ts
 import { labS3ClientConfig, startS3, type S3Handle } from '../../lab/s3/index.ts';
 import { startVcsim, type VcsimFault, type VcsimHandle } from '../../lab/vcsim/index.ts';
 import { recordFaultTally } from '../support/fault-summary.ts';
-import { decodeStreamOptimizedVmdk, expectedRawSha256 } from '../support/vmdk.ts';
+import { decodeStreamOptimizedVmdk } from '../support/vmdk.ts';
+import { expectedRawSha256 } from '../support/lab-disk-content.ts';
 import { AWS_CREDENTIALS, labEngineConfig, REGION, waitFor } from '../integration/engine-helpers.ts';
 
 const BUCKET = `vm2ec2-staging-${REGION}`;

@@ -9,7 +9,7 @@ import { ApiErrorBody, AuditPage, ExportTask, ReturnChoices, ReturnPreflight, Re
 import { el } from '../../connector/vsphere/soap.ts';
 import { Vim25Client, type MoRef } from '../../connector/vsphere/vim25.ts';
 import { labS3ClientConfig } from '../../lab/s3/index.ts';
-import { expectedRawGrain, GRAIN_BYTES } from '../support/vmdk.ts';
+import { expectedRawGrain, GRAIN_BYTES } from '../support/lab-disk-content.ts';
 import { allowImports, loginLabUsers, migrationEnvironment, migrationUntil, requestMigration, startApiLab, type ApiLab, type ApiUser } from '../support/api-lab.ts';
 
 // 512 MiB (seed 2 in the lab): its instance's volume is 1 GiB, so the VM brought back holds the original's bytes, then zeros.

@@ -18,7 +18,7 @@ import { readProps } from '../../connector/roundtrip/vcenter.ts';
 import { el, text } from '../../connector/vsphere/soap.ts';
 import { Vim25Client, type MoRef } from '../../connector/vsphere/vim25.ts';
 import { labS3ClientConfig } from '../../lab/s3/index.ts';
-import { expectedRawGrain, expectedRawSha256, GRAIN_BYTES } from '../support/vmdk.ts';
+import { expectedRawGrain, expectedRawSha256, GRAIN_BYTES } from '../support/lab-disk-content.ts';
 import { allowImports, loginLabUsers, migrationEnvironment, startApiLab, type ApiLab, type ApiUser } from '../support/api-lab.ts';
 
 const run = promisify(execFile);

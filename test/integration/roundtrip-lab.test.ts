@@ -25,7 +25,7 @@ import { createImportSpec, importVApp, uploadLeaseDisk, uploadTargets } from '..
 import { openNfcDownload } from '../../connector/vsphere/nfc.ts';
 import { el } from '../../connector/vsphere/soap.ts';
 import { Vim25Client, type MoRef } from '../../connector/vsphere/vim25.ts';
-import { expectedRawGrain, GRAIN_BYTES } from '../support/vmdk.ts';
+import { expectedRawGrain, GRAIN_BYTES } from '../support/lab-disk-content.ts';
 
 interface Inventory {
   users: { name: string; password: string }[];

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { Vim25Client, VimFault, type MoRef } from '../../connector/vsphere/vim25.ts';
 import { arr, child, el, moRefXml, num, text, type XmlValue } from '../../connector/vsphere/soap.ts';
-import { GRAIN_BYTES } from '../support/vmdk.ts';
+import { GRAIN_BYTES } from '../support/lab-disk-content.ts';
 import { BIG, bigKey, client, disksOf, folderGet, MiB, OPERATOR, READONLY, SMALL, smallKey, snapshotDisk, task, useCbtLab, vc, vm } from '../support/cbt-lab.ts';
 
 const GiB = 1024 * MiB;

@@ -8,7 +8,8 @@ import { startVsphereClient } from '../../lab/vsphere-client/index.ts';
 import { openNfcDownload } from '../../connector/vsphere/nfc.ts';
 import { Vim25Client } from '../../connector/vsphere/vim25.ts';
 import { el } from '../../connector/vsphere/soap.ts';
-import { decodeStreamOptimizedVmdk, expectedRawGrain, expectedRawSha256, GRAIN_BYTES } from '../support/vmdk.ts';
+import { decodeStreamOptimizedVmdk } from '../support/vmdk.ts';
+import { expectedRawGrain, expectedRawSha256, GRAIN_BYTES } from '../support/lab-disk-content.ts';
 import { ADMIN, client, COLD, coldVm, disksOf, folderGet, MiB, READONLY, SMALL, smallKey, snapshotDisk, task, useCbtLab, vc, vm } from '../support/cbt-lab.ts';
 
 /** Grain g after a lab write with seed w: for j = 0..2047 SHA-256("vcsim-write-<w>-<g>-<j>") (inventory.json "diskContent"). */

@@ -3,7 +3,8 @@
 // vcsim-sessions.test.ts. The lab and the shared helpers: test/support/vim25-lab.ts.
 import { describe, expect, it } from 'vitest';
 import { openNfcDownload } from '../../connector/vsphere/nfc.ts';
-import { decodeStreamOptimizedVmdk, expectedRawGrain, expectedRawSha256, GRAIN_BYTES } from '../support/vmdk.ts';
+import { decodeStreamOptimizedVmdk } from '../support/vmdk.ts';
+import { expectedRawGrain, expectedRawSha256, GRAIN_BYTES } from '../support/lab-disk-content.ts';
 import { admin, expectFault, inventory, invVm, MiB, operator, rejection, useVim25Lab, vc, vmId, vmsByName } from '../support/vim25-lab.ts';
 
 useVim25Lab();

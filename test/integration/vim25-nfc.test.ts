@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startVcsim, type VcsimHandle } from '../../lab/vcsim/index.ts';
 import { openNfcDownload } from '../../connector/vsphere/nfc.ts';
 import { Vim25Client, type HttpNfcLeaseDeviceUrl, type MoRef } from '../../connector/vsphere/vim25.ts';
-import { decodeStreamOptimizedVmdk, expectedRawSha256, SECTOR, VmdkFormatError } from '../support/vmdk.ts';
+import { decodeStreamOptimizedVmdk, SECTOR, VmdkFormatError } from '../support/vmdk.ts';
+import { expectedRawSha256 } from '../support/lab-disk-content.ts';
 
 interface Inventory {
   users: { name: string; password: string }[];
