@@ -23,26 +23,14 @@ import {
 } from '@aws-sdk/client-ec2';
 import { CompleteSnapshotCommand, EBSClient, StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import { DescribeKeyCommand, DisableKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LAB_KMS_ALIASES, startEc2Emulator, type Ec2EmulatorHandle } from '../../lab/ec2/index.ts';
-import { labS3ClientConfig, startS3, type S3Handle } from '../../lab/s3/index.ts';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
+import { LAB_KMS_ALIASES } from '../../lab/ec2/index.ts';
+import { clients, creds, ec2, IMPORTS, lab, s3c, STAGE, useEc2EmulatorLab } from '../support/ec2-emulator-lab.ts';
 
-const STAGE = 1000;
-const IMPORTS = 'lab-imports';
 const ACCOUNT = '111122223333';
-const creds = { accessKeyId: 'lab', secretAccessKey: 'lab' };
 
-let s3: S3Handle;
-let s3c: S3Client;
-let lab: Ec2EmulatorHandle; // manual clock: time moves only with advance()
-const clients: { destroy(): void }[] = [];
-
-function ec2(region = 'us-east-1'): EC2Client {
-  const c = new EC2Client({ region, endpoint: lab.url, credentials: creds });
-  clients.push(c);
-  return c;
-}
+useEc2EmulatorLab([IMPORTS]);
 
 function kms(region = 'us-east-1'): KMSClient {
   const c = new KMSClient({ region, endpoint: lab.kmsUrl, credentials: creds });
@@ -114,19 +102,6 @@ async function failure(p: Promise<unknown>): Promise<{ name: string; message: st
   }
   throw new Error('expected the call to fail');
 }
-
-beforeAll(async () => {
-  s3 = await startS3({ buckets: [IMPORTS] });
-  s3c = new S3Client(labS3ClientConfig(s3));
-  lab = await startEc2Emulator({ s3: { endpoint: s3.url, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }, stageMs: STAGE, manualClock: true });
-});
-
-afterAll(async () => {
-  for (const c of clients) c.destroy();
-  s3c?.destroy();
-  await lab?.stop();
-  await s3?.stop();
-});
 
 describe('licence type and usage operation', () => {
   it('BYOL import of a Windows Server VM: the task, the AMI and a dedicated instance carry Windows BYOL (RunInstances:0800)', async () => {
