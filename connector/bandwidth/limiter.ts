@@ -35,6 +35,8 @@ export class BandwidthLimiter {
   private readonly bucket: TokenBucket;
   private readonly lastWait = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  /** The cap of one wall-clock second for one setting: asked for every copied chunk, it changes at most each minute. */
+  private capMemo: { setting: StoredBandwidth; second: number; cap: number | null } | undefined;
 
   constructor(
     private readonly opts: {
@@ -54,7 +56,13 @@ export class BandwidthLimiter {
 
   /** The cap in MB/s in force now (null: unlimited). */
   capMBps(at: Date = this.now()): number | null {
-    return effectiveCap(this.setting, at, this.opts.timeZone);
+    // Windows are whole minutes and zone offsets whole minutes, so one second never spans two caps.
+    const second = Math.floor(at.getTime() / 1000);
+    const memo = this.capMemo;
+    if (memo && memo.setting === this.setting && memo.second === second) return memo.cap;
+    const cap = effectiveCap(this.setting, at, this.opts.timeZone);
+    this.capMemo = { setting: this.setting, second, cap };
+    return cap;
   }
 
   current(): StoredBandwidth {

@@ -65,6 +65,10 @@ describe('schedule', () => {
     // 07:30 UTC is 08:30 in Berlin (CET, winter) and 02:30 in New York.
     const at = new Date('2026-12-03T07:30:00Z');
     expect(minutesOfDay(at, 'Europe/Berlin')).toBe(8 * 60 + 30);
+    // Formatters are kept per zone: each zone keeps its own answer, and a zone that does not exist stays refused.
+    expect(minutesOfDay(at, 'America/New_York')).toBe(2 * 60 + 30);
+    expect(minutesOfDay(at, 'Europe/Berlin')).toBe(8 * 60 + 30);
+    for (let i = 0; i < 2; i++) expect(() => minutesOfDay(at, 'Mars/Olympus_Mons')).toThrow(RangeError);
     expect(effectiveCap(day, at, 'Europe/Berlin')).toBe(50);
     expect(effectiveCap(day, at, 'America/New_York')).toBeNull();
     expect(utcOffsetMinutes(at, 'Europe/Berlin')).toBe(60);
@@ -120,6 +124,23 @@ describe('limiter', () => {
     expect(limiter.throttledCap('mig-1')).toBe(3);
     expect(limiter.throttledCap('mig-2')).toBeUndefined();
     limiter.stop();
+    await store.close();
+  });
+
+  it("switches to a window's cap in its first second, and to a setting just used at once", async () => {
+    const store = new SqliteStore(join(dir, 'm.sqlite'), { defaultRegion: 'us-east-1' });
+    let now = new Date('2026-12-03T07:59:59.000Z');
+    const limiter = new BandwidthLimiter({ settings: store.settings, connectorId: async () => 'conn-m', timeZone: 'UTC', now: () => now });
+    limiter.use({ capMBps: null, schedule: [{ from: '08:00', to: '18:00', capMBps: 50 }] });
+    expect(limiter.capMBps()).toBeNull();
+    now = new Date('2026-12-03T07:59:59.999Z');
+    expect(limiter.capMBps()).toBeNull();
+    now = new Date('2026-12-03T08:00:00.000Z');
+    expect(limiter.capMBps()).toBe(50);
+    limiter.use({ capMBps: null, schedule: [{ from: '08:00', to: '18:00', capMBps: 20 }] });
+    expect(limiter.capMBps()).toBe(20);
+    now = new Date('2026-12-03T18:00:00.000Z');
+    expect(limiter.capMBps()).toBeNull();
     await store.close();
   });
 
