@@ -3,13 +3,18 @@
 import { peakRssBytes } from './peak-rss.ts';
 import { createReadStream, createWriteStream } from 'node:fs';
 import https from 'node:https';
-import { rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { CreateBucketCommand, S3Client, UploadPartCommand, CreateMultipartUploadCommand, CompleteMultipartUploadCommand, type CompletedPart } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { streamDiskToS3, uploadToS3 } from '../connector/engine/disk-copy.ts';
 import { openNfcBody, openNfcDownload } from '../connector/vsphere/nfc.ts';
 import { createTrustedAgent } from '../connector/vsphere/tls.ts';
+import { BandwidthLimiter } from '../connector/bandwidth/limiter.ts';
+import { localTimeZone } from '../connector/bandwidth/schedule.ts';
+import { SqliteStore } from '../connector/store/index.ts';
 
 export type WorkerMode = 'connector' | 'read' | 'read-https' | 'write' | 'staged';
 
@@ -111,6 +116,22 @@ async function warmUp(job: WorkerJob, s3: S3Client): Promise<void> {
   await s3.send(new CompleteMultipartUploadCommand({ Bucket: job.bucket, Key: key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }));
 }
 
+/** The connector's limiter over its own store, reading this connector's (unset: unlimited) setting as it runs. */
+async function bandwidthLimiter(): Promise<{ limiter: BandwidthLimiter; close(): Promise<void> }> {
+  const dir = await mkdtemp(join(os.tmpdir(), 'bench-disk-bw-'));
+  const store = new SqliteStore(join(dir, 'store.sqlite'), { defaultRegion: 'us-east-1' });
+  const limiter = new BandwidthLimiter({ settings: store.settings, connectorId: async () => 'bench', timeZone: localTimeZone() });
+  await limiter.start();
+  return {
+    limiter,
+    close: async () => {
+      limiter.stop();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const job = JSON.parse(process.env.DISK_WORKER ?? '') as WorkerJob;
   const s3 = s3Client(job);
@@ -128,6 +149,9 @@ async function main(): Promise<void> {
   // Warm-up outside the measured window: the SDK loads its middleware and protocol modules on a command's first send,
   // once per process, which a long-running connector has long paid (0.3–0.5 CPU-s, a third of a 1 GiB copy's cost).
   if (job.mode !== 'read' && job.mode !== 'read-https') await warmUp(job, s3);
+  // The connector contender draws through the connector's bandwidth limiter with no cap set, as every migration does
+  // (connector/fleet/plugin.ts): the per-chunk cap check is part of the measured cost (it was once 5.8 CPU-s per GiB).
+  const limiter = job.mode === 'connector' ? await bandwidthLimiter() : undefined;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let bytes = 0;
@@ -138,6 +162,7 @@ async function main(): Promise<void> {
       const r = await streamDiskToS3(
         { url: job.url, ...(job.thumbprint ? { thumbprint: job.thumbprint } : {}), ...(job.cookie ? { cookie: job.cookie } : {}) },
         { s3, bucket: job.bucket, key: job.key, expectedBytes: job.bytes, partSize: job.partSize, queueSize: job.queueSize },
+        limiter ? { throttle: limiter.limiter.forTask('bench') } : {},
       );
       bytes = r.bytes;
       break;
@@ -175,6 +200,7 @@ async function main(): Promise<void> {
   }
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  await limiter?.close();
   s3.destroy();
   const result: WorkerResult = {
     bytes,

@@ -22,7 +22,7 @@ const GiB = 1024 * MiB;
 export type ContenderId = 'connector' | 'read' | 'read-https' | 'write' | 'staged' | 'connector-s3rver';
 
 export const CONTENDERS: Record<ContenderId, string> = {
-  connector: 'Connector `streamDiskToS3` → S3 sink',
+  connector: 'Connector `streamDiskToS3` → S3 sink (through its bandwidth limiter, no cap set)',
   read: '(a) Raw read of the lease URL to nothing (source limit; the connector\'s reader)',
   'read-https': '(a′) Same read with node:https (a plain Node client, for comparison)',
   write: '(b) Raw multipart write to the S3 sink (sink limit)',
