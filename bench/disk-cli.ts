@@ -1,6 +1,7 @@
 // `npx tsx bench/disk-cli.ts 1 10 [--queue=2] [--baselines-up-to=10] [--s3rver-up-to=1] [--only=connector,read] [--pin]`: runs the disk-streaming
 // benchmark for the given sizes (GiB) and prints its markdown section.
-import { benchDisk, renderDiskSection, type ContenderId } from './disk.ts';
+import { benchDisk, type ContenderId } from './disk.ts';
+import { renderDiskSection } from './disk-report.ts';
 
 const args = process.argv.slice(2);
 const flag = (name: string): number | undefined => {
